@@ -1,0 +1,3 @@
+"""spikeloom.firmware — board targets, bitstream builds and flashing."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""spikeloom.hdl — the gateware, Amaranth 0.5 components."""
+
+__all__ = []

@@ -1,0 +1,140 @@
+"""Core configuration: the sizes and widths one build of the core is made with.
+
+A :class:`CoreConfig` is immutable and validated at construction; every error names the bad field
+and value. Its :meth:`~CoreConfig.hash` identifies a build: the device reports it in INFO and the
+host refuses an image or a device whose hash differs from what it expects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+__all__ = ["CoreConfig", "PRESETS", "preset"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreConfig:
+    """Sizes, widths and clocking of one core build.
+
+    Sources are numbered inputs first (``0 .. n_inputs-1``), then neurons
+    (``n_inputs .. n_inputs+n_neurons-1``); the weight store has one row per source and one column
+    per neuron (all-to-all, recurrent and self connections included).
+    """
+
+    n_neurons: int = 64
+    n_inputs: int = 32
+    v_width: int = 16           # membrane potential V, signed, saturating
+    i_width: int = 16           # synaptic current I, signed, saturating
+    w_width: int = 8            # weights, signed
+    trace_width: int = 8        # STDP pre/post traces, unsigned, saturating
+    refractory_width: int = 8   # refractory counter, unsigned
+    decay_frac: int = 12        # fractional bits of decay factors (factor 2**decay_frac means 1.0)
+    stdp_frac: int = 8          # fractional bits of the STDP rates a_plus / a_minus
+    weights_per_word: int = 4   # weights packed into one weight-memory word
+    clock_hz: int = 12_000_000  # core clock
+    baud: int = 1_000_000       # UART line rate; the divisor is clock_hz // baud
+    name: str = "custom"
+
+    def __post_init__(self):
+        def check_int(field, lo, hi=None):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"CoreConfig.{field} must be an int, not {value!r}")
+            if value < lo or (hi is not None and value > hi):
+                bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+                raise ValueError(f"CoreConfig.{field} = {value} is out of range ({bound})")
+
+        check_int("n_neurons", 1, 32767)
+        check_int("n_inputs", 1, 32767)
+        if self.n_sources > 65535:
+            raise ValueError(f"CoreConfig: n_inputs + n_neurons = {self.n_sources} exceeds 65535")
+        check_int("v_width", 16, 32)
+        check_int("i_width", 16, 32)
+        check_int("w_width", 2, 16)
+        check_int("trace_width", 2, 16)
+        check_int("refractory_width", 1, 16)
+        check_int("decay_frac", 12, 16)
+        check_int("stdp_frac", 0, 16)
+        check_int("weights_per_word", 1, 16)
+        check_int("clock_hz", 1_000)
+        check_int("baud", 300)
+        if self.w_width >= self.i_width:
+            raise ValueError(
+                f"CoreConfig.w_width = {self.w_width} must be narrower than i_width = {self.i_width}")
+        if self.uart_divisor < 4:
+            raise ValueError(
+                f"CoreConfig.baud = {self.baud} is too fast for clock_hz = {self.clock_hz}: "
+                f"divisor {self.uart_divisor} < 4")
+        if not isinstance(self.name, str):
+            raise TypeError(f"CoreConfig.name must be a str, not {self.name!r}")
+
+    # -- derived sizes ----------------------------------------------------------------------------
+
+    @property
+    def n_sources(self) -> int:
+        """Rows of the weight store: inputs then neurons."""
+        return self.n_inputs + self.n_neurons
+
+    @property
+    def words_per_row(self) -> int:
+        """Weight-memory words per source row (the last word may be partly unused)."""
+        return -(-self.n_neurons // self.weights_per_word)
+
+    @property
+    def weight_words(self) -> int:
+        return self.n_sources * self.words_per_row
+
+    @property
+    def uart_divisor(self) -> int:
+        """Clock cycles per UART bit."""
+        return self.clock_hz // self.baud
+
+    def source_of_neuron(self, j: int) -> int:
+        return self.n_inputs + j
+
+    # -- identity ---------------------------------------------------------------------------------
+
+    def fields(self) -> dict:
+        """Every field that changes the hardware (the name does not)."""
+        d = dataclasses.asdict(self)
+        d.pop("name")
+        return d
+
+    def hash(self) -> int:
+        """32-bit configuration hash: the first 4 bytes (big-endian) of SHA-256 over the sorted
+        JSON of :meth:`fields`. Stable across Python versions and machines."""
+        blob = json.dumps(self.fields(), sort_keys=True, separators=(",", ":")).encode()
+        return int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
+
+    def replace(self, **changes) -> CoreConfig:
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, CoreConfig] = {
+    # fast tests: tiny memories, non-trivial packing
+    "tiny": CoreConfig(n_neurons=8, n_inputs=4, weights_per_word=4, name="tiny",
+                       clock_hz=1_000_000, baud=100_000),
+    # tests with another packing: one weight per word, ragged sizes
+    "narrow": CoreConfig(n_neurons=11, n_inputs=5, weights_per_word=1, name="narrow",
+                         w_width=6, trace_width=7, clock_hz=1_000_000, baud=100_000),
+    # the virtual board and the demos
+    "default": CoreConfig(n_neurons=128, n_inputs=64, weights_per_word=4, name="default",
+                          clock_hz=12_000_000, baud=1_000_000),
+    # iCEBreaker (iCE40UP5K): weights in SPRAM (16-bit words, two 8-bit weights)
+    "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
+                       clock_hz=12_000_000, baud=1_000_000),
+    # ULX3S with ECP5-85F
+    "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
+                          clock_hz=25_000_000, baud=3_125_000),
+}
+
+
+def preset(name: str) -> CoreConfig:
+    """The preset called ``name``; ValueError lists the known ones otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown configuration {name!r}; known: {', '.join(sorted(PRESETS))}") from None

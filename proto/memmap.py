@@ -1,0 +1,170 @@
+"""The memory map: regions of the core, their word layouts, and how words travel as bytes.
+
+Each region is an array of words. A word is a packed record described by a :class:`Layout` (a
+table of fields, least significant first). The same table packs words in Python (host, golden
+device) and builds the ``amaranth.lib.data.StructLayout`` the gateware uses
+(:meth:`Layout.struct`), so the bit layout exists once.
+
+On the wire a word is ``Layout.nbytes`` bytes, little-endian, of the packed unsigned integer;
+signed fields are stored in two's complement inside their bit range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from .config import CoreConfig
+
+__all__ = ["Field", "Layout", "Region", "layouts", "region_words", "check_region_address"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    name: str
+    width: int
+    signed: bool = False
+
+
+class Layout:
+    """An ordered table of fields packed from bit 0 upward."""
+
+    def __init__(self, fields):
+        self.fields = tuple(fields)
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate field in layout {names}")
+        self.offsets = {}
+        off = 0
+        for f in self.fields:
+            self.offsets[f.name] = off
+            off += f.width
+        self.width = off
+
+    @property
+    def nbytes(self) -> int:
+        return (self.width + 7) // 8
+
+    def field(self, name) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def pack(self, values: dict) -> int:
+        """Pack a ``{name: int}`` dict; a value that does not fit its field is a ValueError."""
+        word = 0
+        for f in self.fields:
+            v = int(values.get(f.name, 0))
+            lo, hi = ((-(1 << (f.width - 1)), (1 << (f.width - 1)) - 1) if f.signed
+                      else (0, (1 << f.width) - 1))
+            if not lo <= v <= hi:
+                raise ValueError(f"field {f.name} = {v} does not fit {f.width} "
+                                 f"{'signed' if f.signed else 'unsigned'} bits ({lo}..{hi})")
+            word |= (v & ((1 << f.width) - 1)) << self.offsets[f.name]
+        return word
+
+    def unpack(self, word: int) -> dict:
+        out = {}
+        for f in self.fields:
+            v = (word >> self.offsets[f.name]) & ((1 << f.width) - 1)
+            if f.signed and v >> (f.width - 1):
+                v -= 1 << f.width
+            out[f.name] = v
+        return out
+
+    def to_bytes(self, word: int) -> bytes:
+        return word.to_bytes(self.nbytes, "little")
+
+    def from_bytes(self, data: bytes) -> int:
+        """The word in ``data``; bits above :attr:`width` must be zero (else ValueError)."""
+        word = int.from_bytes(data, "little")
+        if word >> self.width:
+            raise ValueError(f"word {data.hex()} has bits set above bit {self.width - 1}")
+        return word
+
+    def struct(self):
+        """The equivalent ``amaranth.lib.data.StructLayout`` (imports Amaranth on demand)."""
+        from amaranth.hdl import signed, unsigned
+        from amaranth.lib import data
+        return data.StructLayout({
+            f.name: (signed(f.width) if f.signed else unsigned(f.width)) for f in self.fields})
+
+    def __repr__(self):
+        return f"Layout({', '.join(f'{f.name}:{f.width}' for f in self.fields)})"
+
+
+class Region(enum.IntEnum):
+    """Memory regions addressable by READ and WRITE (the region byte on the wire)."""
+    NEURON_PARAMS = 0   # one word per neuron
+    NEURON_STATE = 1    # one word per neuron: V, I, refractory counter
+    WEIGHTS = 2         # words_per_row words per source row, weights_per_word lanes each
+    PLASTIC = 3         # same addressing as WEIGHTS, one bit per lane
+    PRE_TRACE = 4       # one word per source
+    POST_TRACE = 5      # one word per neuron
+    STDP_PARAMS = 6     # a single word
+    SPIKES = 7          # one word per source: the spikes to deliver in the next tick (1 bit);
+                        # input bits are what INJECT set, neuron bits are last tick's spikes
+
+
+def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
+    """The word layout of every region for ``cfg``."""
+    alpha = cfg.decay_frac + 1      # factors 0 .. 2**decay_frac (1.0) fit
+    return {
+        Region.NEURON_PARAMS: Layout([
+            Field("threshold", cfg.v_width, True),
+            Field("v_reset", cfg.v_width, True),
+            Field("bias", cfg.v_width, True),
+            Field("refractory", cfg.refractory_width),
+            Field("alpha_mem", alpha),
+            Field("alpha_syn", alpha),
+            Field("reset_subtract", 1),     # 0: V := v_reset; 1: V := V - threshold
+        ]),
+        Region.NEURON_STATE: Layout([
+            Field("v", cfg.v_width, True),
+            Field("i", cfg.i_width, True),
+            Field("ref", cfg.refractory_width),
+        ]),
+        Region.WEIGHTS: Layout([
+            Field(f"w{k}", cfg.w_width, True) for k in range(cfg.weights_per_word)]),
+        Region.PLASTIC: Layout([Field(f"p{k}", 1) for k in range(cfg.weights_per_word)]),
+        Region.PRE_TRACE: Layout([Field("x", cfg.trace_width)]),
+        Region.POST_TRACE: Layout([Field("y", cfg.trace_width)]),
+        Region.STDP_PARAMS: Layout([
+            Field("enable", 1),
+            Field("a_plus", 16),
+            Field("a_minus", 16),
+            Field("pre_jump", cfg.trace_width),
+            Field("post_jump", cfg.trace_width),
+            Field("alpha_pre", alpha),
+            Field("alpha_post", alpha),
+            Field("w_min", cfg.w_width, True),
+            Field("w_max", cfg.w_width, True),
+        ]),
+        Region.SPIKES: Layout([Field("s", 1)]),
+    }
+
+
+def region_words(cfg: CoreConfig, region: Region) -> int:
+    """Number of words in ``region``."""
+    return {
+        Region.NEURON_PARAMS: cfg.n_neurons,
+        Region.NEURON_STATE: cfg.n_neurons,
+        Region.WEIGHTS: cfg.weight_words,
+        Region.PLASTIC: cfg.weight_words,
+        Region.PRE_TRACE: cfg.n_sources,
+        Region.POST_TRACE: cfg.n_neurons,
+        Region.STDP_PARAMS: 1,
+        Region.SPIKES: cfg.n_sources,
+    }[Region(region)]
+
+
+def check_region_address(cfg: CoreConfig, region: int, addr: int, count: int) -> None:
+    """ValueError unless ``count`` words from ``addr`` lie inside ``region``."""
+    try:
+        r = Region(region)
+    except ValueError:
+        raise ValueError(f"no region {region}") from None
+    n = region_words(cfg, r)
+    if count < 0 or addr < 0 or addr + count > n:
+        raise ValueError(f"{r.name}[{addr}:{addr + count}] is outside 0..{n}")

@@ -1,0 +1,267 @@
+"""The wire protocol: framing, CRC, header, opcodes, status codes and payload layouts.
+
+This module is the single definition used by the gateware (hdl), the host library and the golden
+device; docs/protocol.md describes the same thing for people writing a driver elsewhere.
+
+A *frame* on the wire is SLIP (RFC 1055): ``END`` (0xC0), the escaped body, ``END``. Inside the
+body 0xC0 is sent as ``ESC ESC_END`` (0xDB 0xDC) and 0xDB as ``ESC ESC_ESC`` (0xDB 0xDD). The body
+is ``header | payload | crc``: a 5-byte :data:`HEADER` (opcode, seq, status, length), ``length``
+payload bytes, then CRC-16/CCITT-FALSE of header and payload, little-endian.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+__all__ = [
+    "VERSION", "MAX_PAYLOAD", "END", "ESC", "ESC_END", "ESC_ESC",
+    "Opcode", "Status", "ResetFlags", "SpikeFormat", "Bytes", "HEADER", "INFO", "STATUS",
+    "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
+    "crc16", "encode_frame", "Deframer", "spike_payload", "parse_spike_payload",
+]
+
+VERSION = 1
+MAX_PAYLOAD = 512           # bytes; a longer payload is refused with BAD_LENGTH
+HEADER_BYTES = 5
+CRC_BYTES = 2
+
+END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
+
+
+class Opcode(enum.IntEnum):
+    """Request opcodes; a reply carries its request's opcode. Event frames have their own."""
+    PING = 0x01     # reply echoes the payload
+    INFO = 0x02     # reply: INFO layout
+    RESET = 0x03    # payload: 1 byte of ResetFlags; reply: empty
+    READ = 0x04     # payload: READ_REQ; reply: count words of the region
+    WRITE = 0x05    # payload: WRITE_REQ then whole words; reply: empty
+    INJECT = 0x06   # payload: u16 LE input indices; they spike in the next tick; reply: empty
+    RUN = 0x07      # payload: RUN_REQ; SPIKES events per tick, then reply: RUN_REPLY
+    STATUS = 0x08   # reply: STATUS layout
+    SPIKES = 0x20   # event (device to host only): one per tick run, payload SPIKES_HEAD + body
+
+
+class Status(enum.IntEnum):
+    """The status byte of a reply. Requests carry 0."""
+    OK = 0
+    BAD_FRAME = 1      # body shorter than header + CRC, or an invalid SLIP escape
+    BAD_CRC = 2        # CRC mismatch: nothing was executed
+    BAD_LENGTH = 3     # length field disagrees with the body, payload too long, or wrong
+                       # payload size for the opcode
+    BAD_OPCODE = 4     # unknown opcode
+    BAD_REGION = 5     # READ/WRITE of a region that does not exist
+    BAD_ADDRESS = 6    # words outside the region, or an INJECT index >= n_inputs
+    BAD_VALUE = 7      # a written word has bits set above its layout width, bad RESET flags
+
+
+class ResetFlags(enum.IntFlag):
+    STATE = 0x01     # V, I, refractory counters, traces, pending/last spikes := 0
+    CONFIG = 0x02    # neuron parameters, weights, plasticity, STDP parameters := 0
+    COUNTERS = 0x04  # STATUS counters and the overrun flag := 0
+
+
+class SpikeFormat(enum.IntEnum):
+    LIST = 0     # u16 LE neuron indices, ascending
+    BITMAP = 1   # ceil(n_neurons / 8) bytes; neuron j is bit j % 8 of byte j // 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Bytes:
+    """A byte-level layout: ``(name, nbytes)`` fields, each an unsigned little-endian integer."""
+    fields: tuple
+
+    def __init__(self, *fields):
+        object.__setattr__(self, "fields", tuple(fields))
+
+    @property
+    def size(self) -> int:
+        return sum(n for _, n in self.fields)
+
+    def offset(self, name: str) -> int:
+        off = 0
+        for f, n in self.fields:
+            if f == name:
+                return off
+            off += n
+        raise KeyError(name)
+
+    def pack(self, **values) -> bytes:
+        out = bytearray()
+        for f, n in self.fields:
+            v = values.pop(f, 0)
+            if isinstance(v, (bytes, bytearray)):
+                if len(v) != n:
+                    raise ValueError(f"{f} must be {n} bytes, got {len(v)}")
+                out += v
+            else:
+                out += int(v).to_bytes(n, "little")
+        if values:
+            raise TypeError(f"unknown fields {sorted(values)}")
+        return bytes(out)
+
+    def unpack(self, data: bytes) -> dict:
+        if len(data) < self.size:
+            raise ValueError(f"need {self.size} bytes, got {len(data)}")
+        out, off = {}, 0
+        for f, n in self.fields:
+            out[f] = int.from_bytes(data[off:off + n], "little")
+            off += n
+        return out
+
+
+HEADER = Bytes(("opcode", 1), ("seq", 1), ("status", 1), ("length", 2))
+
+INFO = Bytes(
+    ("version", 2), ("config_hash", 4),
+    ("n_neurons", 2), ("n_inputs", 2),
+    ("v_width", 1), ("i_width", 1), ("w_width", 1), ("trace_width", 1),
+    ("refractory_width", 1), ("decay_frac", 1), ("stdp_frac", 1), ("weights_per_word", 1),
+    ("clock_hz", 4), ("baud", 4), ("max_payload", 2), ("build_id", 8),
+)
+
+STATUS = Bytes(
+    ("ticks", 4), ("spikes", 4), ("syn_events", 4), ("last_tick_cycles", 4),
+    ("crc_errors", 2), ("frame_errors", 2), ("uart_errors", 2), ("rx_overflows", 2),
+    ("overruns", 2), ("flags", 1),      # flags bit 0: an overrun happened since the last clear
+)
+
+READ_REQ = Bytes(("region", 1), ("addr", 4), ("count", 2))
+WRITE_REQ = Bytes(("region", 1), ("addr", 4))            # followed by whole words
+RUN_REQ = Bytes(("ticks", 4), ("period", 4))              # period: cycles per tick, 0 = flat out
+RUN_REPLY = Bytes(("ticks", 4))
+SPIKES_HEAD = Bytes(("tick", 4), ("format", 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    opcode: int
+    seq: int
+    status: int = 0
+    payload: bytes = b""
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor.
+    ``crc16(b"123456789") == 0x29B1``."""
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return crc
+
+
+def body_of(frame: Frame) -> bytes:
+    head = HEADER.pack(opcode=frame.opcode, seq=frame.seq, status=frame.status,
+                       length=len(frame.payload))
+    body = head + bytes(frame.payload)
+    return body + crc16(body).to_bytes(2, "little")
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """The bytes on the wire for ``frame``: END, escaped body, END."""
+    out = bytearray([END])
+    for b in body_of(frame):
+        if b == END:
+            out += bytes([ESC, ESC_END])
+        elif b == ESC:
+            out += bytes([ESC, ESC_ESC])
+        else:
+            out.append(b)
+    out.append(END)
+    return bytes(out)
+
+
+class Deframer:
+    """Streaming SLIP decoder and frame checker.
+
+    Feed bytes with :meth:`feed`; it returns a list of ``(frame, status)`` for every non-empty body
+    completed by an END. ``status`` is :attr:`Status.OK` for a well-formed frame, else the error a
+    device must answer with; ``frame`` then holds what could be recovered (opcode and seq from the
+    header when at least a header arrived, else 0). Bodies longer than
+    ``HEADER + max_payload + CRC`` stop being stored (memory stays bounded) and give BAD_LENGTH.
+    """
+
+    def __init__(self, max_payload: int = MAX_PAYLOAD):
+        self.limit = HEADER_BYTES + max_payload + CRC_BYTES
+        self._reset()
+
+    def _reset(self):
+        self.buf = bytearray()
+        self.escaped = False
+        self.bad_escape = False
+        self.overlong = False
+
+    def feed(self, data: bytes) -> list[tuple[Frame, Status]]:
+        out = []
+        for b in data:
+            if b == END:
+                if self.buf or self.bad_escape or self.overlong or self.escaped:
+                    out.append(self._finish())
+                self._reset()
+                continue
+            if self.escaped:
+                self.escaped = False
+                if b == ESC_END:
+                    b = END
+                elif b == ESC_ESC:
+                    b = ESC
+                else:
+                    self.bad_escape = True
+                    continue
+            elif b == ESC:
+                self.escaped = True
+                continue
+            if len(self.buf) < self.limit:
+                self.buf.append(b)
+            else:
+                self.overlong = True
+        return out
+
+    def _finish(self) -> tuple[Frame, Status]:
+        body = bytes(self.buf)
+        if self.bad_escape or self.escaped or len(body) < HEADER_BYTES + CRC_BYTES:
+            return Frame(0, 0), Status.BAD_FRAME
+        head = HEADER.unpack(body)
+        if self.overlong:
+            return Frame(head["opcode"], head["seq"]), Status.BAD_LENGTH
+        crc = int.from_bytes(body[-2:], "little")
+        frame = Frame(head["opcode"], head["seq"], head["status"], body[HEADER_BYTES:-2])
+        if crc16(body[:-2]) != crc:
+            return Frame(head["opcode"], head["seq"]), Status.BAD_CRC
+        if head["length"] != len(frame.payload):
+            return Frame(head["opcode"], head["seq"]), Status.BAD_LENGTH
+        return frame, Status.OK
+
+
+def spike_payload(tick: int, spikes, n_neurons: int) -> bytes:
+    """The SPIKES event payload for ``spikes`` (ascending neuron indices) of ``tick``:
+    an index list when ``2 * len(spikes) <= ceil(n_neurons / 8)``, else a bitmap."""
+    spikes = [int(j) for j in spikes]
+    nmap = (n_neurons + 7) // 8
+    if 2 * len(spikes) <= nmap:
+        body = b"".join(j.to_bytes(2, "little") for j in spikes)
+        return SPIKES_HEAD.pack(tick=tick, format=SpikeFormat.LIST) + body
+    bitmap = bytearray(nmap)
+    for j in spikes:
+        bitmap[j // 8] |= 1 << (j % 8)
+    return SPIKES_HEAD.pack(tick=tick, format=SpikeFormat.BITMAP) + bytes(bitmap)
+
+
+def parse_spike_payload(payload: bytes, n_neurons: int) -> tuple[int, list[int]]:
+    """``(tick, ascending neuron indices)`` from a SPIKES payload; ValueError if malformed."""
+    head = SPIKES_HEAD.unpack(payload)
+    body = payload[SPIKES_HEAD.size:]
+    if head["format"] == SpikeFormat.LIST:
+        if len(body) % 2:
+            raise ValueError("odd-length spike list")
+        idx = [int.from_bytes(body[k:k + 2], "little") for k in range(0, len(body), 2)]
+        if any(j >= n_neurons for j in idx):
+            raise ValueError("spike index out of range")
+        return head["tick"], idx
+    if head["format"] == SpikeFormat.BITMAP:
+        if len(body) != (n_neurons + 7) // 8:
+            raise ValueError("spike bitmap has the wrong length")
+        return head["tick"], [j for j in range(n_neurons) if body[j // 8] >> (j % 8) & 1]
+    raise ValueError(f"unknown spike format {head['format']}")

@@ -1,0 +1,3 @@
+"""spikeloom.sim — the golden model and the simulation backends."""
+
+__all__ = ["model"]

@@ -1,0 +1,285 @@
+"""The golden model: the integer semantics of docs/numerics.md, vectorised with numpy.
+
+It is the law: the gateware, the golden device and every backend must agree with it bit for
+bit. Integers only (int64 arrays; every intermediate fits), no floats anywhere.
+
+The model holds the same regions as the core (see :mod:`spikeloom.proto.memmap`), in unpacked
+form: one array per field. :class:`Core` steps one tick at a time (state inspectable between
+ticks) or runs many.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..proto.config import CoreConfig
+from ..proto.fixed import decay, saturate, saturate_unsigned, scale
+from ..proto.memmap import Region, layouts, region_words
+
+__all__ = ["NeuronParams", "STDPParams", "State", "Core", "TickResult"]
+
+I64 = np.int64
+
+
+@dataclasses.dataclass
+class NeuronParams:
+    """Per-neuron parameters, each an int64 array of length n_neurons."""
+    threshold: np.ndarray
+    v_reset: np.ndarray
+    bias: np.ndarray
+    refractory: np.ndarray
+    alpha_mem: np.ndarray
+    alpha_syn: np.ndarray
+    reset_subtract: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int) -> NeuronParams:
+        return cls(*(np.zeros(n, I64) for _ in dataclasses.fields(cls)))
+
+
+@dataclasses.dataclass
+class STDPParams:
+    enable: int = 0
+    a_plus: int = 0
+    a_minus: int = 0
+    pre_jump: int = 0
+    post_jump: int = 0
+    alpha_pre: int = 0
+    alpha_post: int = 0
+    w_min: int = 0
+    w_max: int = 0
+
+
+@dataclasses.dataclass
+class State:
+    """Everything that changes while the core runs."""
+    v: np.ndarray        # (N,) membrane potential
+    i: np.ndarray        # (N,) synaptic current
+    ref: np.ndarray      # (N,) refractory counter
+    x: np.ndarray        # (S,) pre traces, one per source
+    y: np.ndarray        # (N,) post traces
+    spikes: np.ndarray   # (S,) bool: sources delivered in the next tick (pending inputs, and
+                         # the neurons that spiked in the last tick)
+
+    def copy(self) -> State:
+        return State(*(getattr(self, f.name).copy() for f in dataclasses.fields(self)))
+
+
+@dataclasses.dataclass
+class TickResult:
+    spikes: np.ndarray      # (N,) bool: neurons that spiked this tick
+    delivered: int          # sources delivered this tick
+    syn_events: int         # delivered * n_neurons
+
+
+class Core:
+    """The golden model of one core.
+
+    ``weights`` is an (S, N) int64 matrix, rows are sources (inputs first, then neurons);
+    ``plastic`` an (S, N) bool matrix. Fields may be assigned directly (the host and the golden
+    device do); :meth:`check` verifies every value fits its declared width.
+    """
+
+    def __init__(self, cfg: CoreConfig):
+        self.cfg = cfg
+        n, s = cfg.n_neurons, cfg.n_sources
+        self.params = NeuronParams.zeros(n)
+        self.stdp = STDPParams()
+        self.weights = np.zeros((s, n), I64)
+        self.plastic = np.zeros((s, n), bool)
+        self.state = State(np.zeros(n, I64), np.zeros(n, I64), np.zeros(n, I64),
+                           np.zeros(s, I64), np.zeros(n, I64), np.zeros(s, bool))
+        self.ticks = 0
+
+    # -- inputs ------------------------------------------------------------------------------------
+
+    def inject(self, inputs) -> None:
+        """Mark input indices (or a length-n_inputs bool mask) to spike in the next tick."""
+        m = self.cfg.n_inputs
+        arr = np.asarray(inputs)
+        if arr.dtype == bool:
+            if arr.shape != (m,):
+                raise ValueError(f"input mask must have shape ({m},), got {arr.shape}")
+            self.state.spikes[:m] |= arr
+            return
+        idx = arr.astype(I64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= m):
+            raise ValueError(f"input index out of range 0..{m - 1}: {idx.tolist()}")
+        self.state.spikes[idx] = True
+
+    # -- one tick ----------------------------------------------------------------------------------
+
+    def step(self, inputs=None) -> TickResult:
+        """Run one tick (docs/numerics.md, "Order inside a tick"); return its spikes."""
+        cfg, p, st, sp = self.cfg, self.params, self.state, self.stdp
+        if inputs is not None:
+            self.inject(inputs)
+        m, n = cfg.n_inputs, cfg.n_neurons
+        F = cfg.decay_frac
+        delivered = np.flatnonzero(st.spikes)
+
+        # 1. accumulate: one saturation after the exact sum over delivered rows
+        acc = self.weights[delivered].sum(axis=0) if delivered.size else np.zeros(n, I64)
+        i1 = saturate(st.i + acc, cfg.i_width)
+
+        # 2. neuron update
+        active = st.ref == 0
+        v1 = saturate(decay(st.v, p.alpha_mem, F) + i1 + p.bias, cfg.v_width)
+        fire = active & (v1 >= p.threshold)
+        v_after = np.where(p.reset_subtract != 0,
+                           saturate(v1 - p.threshold, cfg.v_width), p.v_reset)
+        st.v = np.where(fire, v_after, np.where(active, v1, st.v))
+        st.ref = np.where(fire, p.refractory, np.where(active, st.ref, st.ref - 1))
+        st.i = decay(i1, p.alpha_syn, F)
+
+        # 3. traces decay; pre traces of delivered sources jump
+        tw = cfg.trace_width
+        pre_spk = np.zeros(cfg.n_sources, bool)
+        pre_spk[delivered] = True
+        st.x = saturate_unsigned(decay(st.x, sp.alpha_pre, F) + np.where(pre_spk, sp.pre_jump, 0),
+                                 tw)
+        st.y = decay(st.y, sp.alpha_post, F)
+
+        # 4. STDP: depression on delivered rows, post jumps, potentiation on fired columns
+        if sp.enable:
+            lo, hi = sp.w_min, sp.w_max
+            if delivered.size:
+                dep = scale(st.y, sp.a_minus, cfg.stdp_frac)
+                rows = self.weights[delivered]
+                upd = np.clip(rows - dep[None, :], lo, hi)
+                self.weights[delivered] = np.where(self.plastic[delivered], upd, rows)
+        st.y = saturate_unsigned(st.y + np.where(fire, sp.post_jump, 0), tw)
+        if sp.enable:
+            cols = np.flatnonzero(fire)
+            if cols.size:
+                pot = scale(st.x, sp.a_plus, cfg.stdp_frac)
+                c = self.weights[:, cols]
+                upd = np.clip(c + pot[:, None], lo, hi)
+                self.weights[:, cols] = np.where(self.plastic[:, cols], upd, c)
+
+        # 5. this tick's spikes are delivered next tick; inputs were consumed
+        st.spikes = np.zeros(cfg.n_sources, bool)
+        st.spikes[m:] = fire
+        self.ticks += 1
+        return TickResult(fire.copy(), int(delivered.size), int(delivered.size) * n)
+
+    def run(self, ticks: int, inputs=None) -> np.ndarray:
+        """Run ``ticks`` ticks; ``inputs`` is None or a (ticks, n_inputs) bool array. Returns
+        the (ticks, n_neurons) bool spike raster."""
+        out = np.zeros((ticks, self.cfg.n_neurons), bool)
+        if inputs is not None:
+            inputs = np.asarray(inputs, bool)
+            if inputs.shape != (ticks, self.cfg.n_inputs):
+                raise ValueError(f"inputs must have shape ({ticks}, {self.cfg.n_inputs}), "
+                                 f"got {inputs.shape}")
+        for t in range(ticks):
+            out[t] = self.step(None if inputs is None else inputs[t]).spikes
+        return out
+
+    # -- reset and checks --------------------------------------------------------------------------
+
+    def reset_state(self) -> None:
+        for f in dataclasses.fields(self.state):
+            getattr(self.state, f.name)[...] = 0
+
+    def reset_config(self) -> None:
+        for f in dataclasses.fields(self.params):
+            getattr(self.params, f.name)[...] = 0
+        self.stdp = STDPParams()
+        self.weights[...] = 0
+        self.plastic[...] = False
+
+    def check(self) -> None:
+        """ValueError naming the first value that does not fit its declared width."""
+        lay = layouts(self.cfg)
+
+        def fits(region, field, arr):
+            f = lay[region].field(field)
+            lo = -(1 << (f.width - 1)) if f.signed else 0
+            hi = (1 << (f.width - 1)) - 1 if f.signed else (1 << f.width) - 1
+            arr = np.asarray(arr)
+            bad = np.flatnonzero((arr < lo) | (arr > hi))
+            if bad.size:
+                raise ValueError(f"{region.name}.{field}[{bad[0]}] = {arr.ravel()[bad[0]]} "
+                                 f"outside {lo}..{hi}")
+        for name in ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
+                     "reset_subtract"):
+            fits(Region.NEURON_PARAMS, name, getattr(self.params, name))
+        fits(Region.NEURON_STATE, "v", self.state.v)
+        fits(Region.NEURON_STATE, "i", self.state.i)
+        fits(Region.NEURON_STATE, "ref", self.state.ref)
+        fits(Region.WEIGHTS, "w0", self.weights)
+        fits(Region.PRE_TRACE, "x", self.state.x)
+        fits(Region.POST_TRACE, "y", self.state.y)
+        for f in dataclasses.fields(self.stdp):
+            fits(Region.STDP_PARAMS, f.name, getattr(self.stdp, f.name))
+
+    # -- region words (the device's view) ---------------------------------------------------------
+
+    def read_words(self, region: Region, addr: int, count: int) -> list[int]:
+        """Packed words ``addr .. addr+count-1`` of ``region``, as the device would return."""
+        return [self._word(Region(region), a) for a in range(addr, addr + count)]
+
+    def write_words(self, region: Region, addr: int, words) -> None:
+        """Store packed words into ``region`` from ``addr`` (caller checked range and widths)."""
+        for k, word in enumerate(words):
+            self._store(Region(region), addr + k, int(word))
+
+    def _lanes(self, a: int):
+        wpw, n = self.cfg.weights_per_word, self.cfg.n_neurons
+        row, col0 = divmod(a, self.cfg.words_per_row)
+        col0 *= wpw
+        return row, [(k, col0 + k) for k in range(wpw) if col0 + k < n]
+
+    def _word(self, region: Region, a: int) -> int:
+        lay = layouts(self.cfg)[region]
+        p, st = self.params, self.state
+        if region == Region.NEURON_PARAMS:
+            return lay.pack({f.name: getattr(p, f.name)[a] for f in lay.fields})
+        if region == Region.NEURON_STATE:
+            return lay.pack({"v": st.v[a], "i": st.i[a], "ref": st.ref[a]})
+        if region in (Region.WEIGHTS, Region.PLASTIC):
+            row, lanes = self._lanes(a)
+            src = self.weights if region == Region.WEIGHTS else self.plastic
+            pre = "w" if region == Region.WEIGHTS else "p"
+            return lay.pack({f"{pre}{k}": int(src[row, c]) for k, c in lanes})
+        if region == Region.PRE_TRACE:
+            return lay.pack({"x": st.x[a]})
+        if region == Region.POST_TRACE:
+            return lay.pack({"y": st.y[a]})
+        if region == Region.STDP_PARAMS:
+            return lay.pack(dataclasses.asdict(self.stdp))
+        if region == Region.SPIKES:
+            return int(st.spikes[a])
+        raise ValueError(region)
+
+    def _store(self, region: Region, a: int, word: int) -> None:
+        v = layouts(self.cfg)[region].unpack(word)
+        p, st = self.params, self.state
+        if region == Region.NEURON_PARAMS:
+            for k, x in v.items():
+                getattr(p, k)[a] = x
+        elif region == Region.NEURON_STATE:
+            st.v[a], st.i[a], st.ref[a] = v["v"], v["i"], v["ref"]
+        elif region in (Region.WEIGHTS, Region.PLASTIC):
+            row, lanes = self._lanes(a)
+            for k, c in lanes:
+                if region == Region.WEIGHTS:
+                    self.weights[row, c] = v[f"w{k}"]
+                else:
+                    self.plastic[row, c] = bool(v[f"p{k}"])
+        elif region == Region.PRE_TRACE:
+            st.x[a] = v["x"]
+        elif region == Region.POST_TRACE:
+            st.y[a] = v["y"]
+        elif region == Region.STDP_PARAMS:
+            self.stdp = STDPParams(**v)
+        elif region == Region.SPIKES:
+            st.spikes[a] = bool(v["s"])
+        else:
+            raise ValueError(region)
+
+    def region_size(self, region: Region) -> int:
+        return region_words(self.cfg, region)
