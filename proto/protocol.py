@@ -15,7 +15,7 @@ import dataclasses
 import enum
 
 __all__ = [
-    "VERSION", "MAX_PAYLOAD", "END", "ESC", "ESC_END", "ESC_ESC",
+    "VERSION", "MAX_PAYLOAD", "RX_BUFFER", "END", "ESC", "ESC_END", "ESC_ESC",
     "Opcode", "Status", "ResetFlags", "SpikeFormat", "Bytes", "HEADER", "INFO", "STATUS",
     "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
     "crc16", "encode_frame", "Deframer", "spike_payload", "parse_spike_payload",
@@ -23,6 +23,8 @@ __all__ = [
 
 VERSION = 1
 MAX_PAYLOAD = 512           # bytes; a longer payload is refused with BAD_LENGTH
+RX_BUFFER = 1024            # bytes the device buffers while busy; a host keeps at most this
+                            # many request bytes outstanding (more are lost and counted)
 HEADER_BYTES = 5
 CRC_BYTES = 2
 
