@@ -62,7 +62,8 @@ class CoreConfig:
         check_int("baud", 300)
         if self.w_width >= self.i_width:
             raise ValueError(
-                f"CoreConfig.w_width = {self.w_width} must be narrower than i_width = {self.i_width}")
+                f"CoreConfig.w_width = {self.w_width} must be narrower than "
+                f"i_width = {self.i_width}")
         if self.uart_divisor < 4:
             raise ValueError(
                 f"CoreConfig.baud = {self.baud} is too fast for clock_hz = {self.clock_hz}: "
