@@ -1,0 +1,251 @@
+"""The ``spikeloom`` command line: thin wrappers around the library calls.
+
+Subcommands: ``info``, ``compile``, ``run``, ``plot``, ``serve``, ``build``, ``flash``, ``bench``.
+Exit codes: 0 success, 1 error (any :class:`spikeloom.Error`, or a missing optional module),
+2 usage error (argparse), 130 interrupted (Ctrl-C). Errors print as one line
+``spikeloom: error: ...``; ``--debug`` shows the traceback instead.
+
+The hooks implemented elsewhere (``spikeloom.sim.vboard``, ``spikeloom.firmware.build``,
+``spikeloom.firmware.flash``, ``spikeloom.sim.bench``) are imported only when their subcommand
+runs, so a missing one breaks only that subcommand, with one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import Error
+
+__all__ = ["main", "parser"]
+
+
+class _Missing(Error):
+    """A hook module or function is not available in this installation."""
+
+
+def _hook(module: str, name: str):
+    """``module.name``, imported lazily; a missing module/attribute becomes one clear error."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            raise _Missing(f"{module} is not available in this installation "
+                           f"(this subcommand needs it)") from None
+        raise
+    try:
+        return getattr(mod, name)
+    except AttributeError:
+        raise _Missing(f"{module}.{name} is not available in this installation "
+                       f"(this subcommand needs it)") from None
+
+
+def _config(name):
+    """A CoreConfig from a preset name (or None)."""
+    if name is None:
+        return None
+    from .proto import preset
+    try:
+        return preset(name)
+    except ValueError as exc:
+        raise Error(str(exc)) from None
+
+
+# -- subcommands -----------------------------------------------------------------------------------
+
+def cmd_info(args) -> int:
+    from .board import open as open_board
+    with open_board(args.url, config=_config(args.config), timeout=args.timeout) as board:
+        info = board.info
+        print(f"url            {args.url}")
+        for key, value in info.as_dict().items():
+            print(f"{key:<15}{value}")
+        if args.status:
+            for key, value in board.status().items():
+                print(f"{key:<15}{value}")
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from .compiler import compile as compile_net
+    from .network import load_network
+    net = load_network(args.net)
+    target = args.config or "default"
+    image = compile_net(net, target=target, dt=args.dt)
+    if not args.quiet:
+        print(image.report.summary())
+    out = args.output or (str(args.net).rsplit(".", 1)[0] + ".slimg")
+    image.save(out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    from .board import open as open_board
+    from .image import Image
+    from .result import load_inputs
+    image = Image.load(args.image)
+    inputs = load_inputs(args.input, args.ticks, image) if args.input else None
+    with open_board(args.url, config=image.config, timeout=args.timeout) as board:
+        board.load(image)
+        result = board.run(args.ticks, inputs=inputs, progress=not args.quiet)
+    print(result.summary())
+    if args.out:
+        result.save(args.out)
+        print(f"wrote {args.out}")
+    if args.raster:
+        result.plot_raster(args.raster)
+        print(f"wrote {args.raster}")
+    del np
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .result import Result
+    result = Result.load(args.result)
+    out = args.output or (str(args.result).rsplit(".", 1)[0] + ".png")
+    result.plot_raster(out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    serve = _hook("spikeloom.sim.vboard", "serve")
+    cfg = _config(args.config or "default")
+    serve(cfg, args.port, host=args.host, pty=args.pty)
+    return 0
+
+
+def cmd_build(args) -> int:
+    build = _hook("spikeloom.firmware.build", "build")
+    report = build(args.board, config=args.config, out_dir=args.out_dir)
+    print(report.summary())
+    print(f"bitstream: {report.bitstream}")
+    return 0
+
+
+def cmd_flash(args) -> int:
+    flash = _hook("spikeloom.firmware.flash", "flash")
+    cmd = flash(args.board, args.bitstream, dry_run=args.dry_run)
+    print(" ".join(str(c) for c in cmd))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    bench_main = _hook("spikeloom.sim.bench", "main")
+    rc = bench_main(list(args.bench_args))
+    return int(rc or 0)
+
+
+# -- parser ----------------------------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our one-line error format (still exit code 2)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"spikeloom: error: {message}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="spikeloom", description="spikeloom: open neuromorphic hardware emulator")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("--version", action="version", version=f"spikeloom {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name, func, help):
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add("info", cmd_info, "connect to a device and print its INFO")
+    sp.add_argument("url", help="serial device, pyserial URL (socket://, rfc2217://) or model://")
+    sp.add_argument("--config", help="expected configuration preset (refuse another)")
+    sp.add_argument("--timeout", type=float, default=2.0, help="reply timeout in s [2.0]")
+    sp.add_argument("--status", action="store_true", help="also print the STATUS counters")
+
+    sp = add("compile", cmd_compile, "compile a network description into an image (.slimg)")
+    sp.add_argument("net", help="Python file defining `net` or `build()`")
+    sp.add_argument("-o", "--output", help="image file [NET.slimg]")
+    sp.add_argument("--config", help="target configuration preset [default]")
+    sp.add_argument("--dt", type=float, default=1.0, help="time step in ms [1.0]")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no quantization report")
+
+    sp = add("run", cmd_run, "load an image onto a device, run it and collect spikes")
+    sp.add_argument("url", help="serial device, pyserial URL or model://")
+    sp.add_argument("image", help="image file (.slimg)")
+    sp.add_argument("--ticks", type=int, required=True, help="ticks to run")
+    sp.add_argument("--input", help="input spikes: .npy/.npz (ticks, n_inputs) bool, or "
+                                    ".csv/.txt lines 'tick,input'")
+    sp.add_argument("--out", help="write the result (.npz)")
+    sp.add_argument("--raster", help="write a raster plot (.png)")
+    sp.add_argument("--timeout", type=float, default=2.0, help="reply timeout in s [2.0]")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sp = add("plot", cmd_plot, "plot a saved run result as a spike raster")
+    sp.add_argument("result", help="result file (.npz) written by `spikeloom run --out`")
+    sp.add_argument("-o", "--output", help="PNG file [RESULT.png]")
+
+    sp = add("serve", cmd_serve, "serve a virtual board (Verilator) on a TCP port")
+    sp.add_argument("--config", help="configuration preset [default]")
+    sp.add_argument("--port", type=int, default=7000, help="TCP port [7000]")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind [127.0.0.1]")
+    sp.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal instead")
+
+    sp = add("build", cmd_build, "build a bitstream for a board")
+    sp.add_argument("board", help="board name (e.g. icebreaker, ulx3s-85f)")
+    sp.add_argument("--config", help="configuration preset [the board's]")
+    sp.add_argument("--out-dir", default="build", help="output directory [build]")
+
+    sp = add("flash", cmd_flash, "program a board with a bitstream")
+    sp.add_argument("board", help="board name")
+    sp.add_argument("bitstream", help="bitstream file")
+    sp.add_argument("--dry-run", action="store_true", help="print the command only")
+
+    sp = add("bench", cmd_bench, "run the benchmarks (arguments go to the benchmark runner)")
+    sp.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the runner")
+    return p
+
+
+def _version() -> str:
+    try:
+        from . import __version__
+        return __version__
+    except ImportError:     # pragma: no cover - only while the package root is broken
+        return "unknown"
+
+
+def main(argv=None) -> int:
+    """Entry point: parse ``argv`` (default ``sys.argv[1:]``), run, return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = parser()
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:           # --help (0) and usage errors (2)
+        return int(exc.code or 0)
+    debug = getattr(args, "debug", False)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("spikeloom: interrupted", file=sys.stderr)
+        return 130
+    except (Error, OSError, ValueError) as exc:
+        if debug:
+            raise
+        print(f"spikeloom: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
