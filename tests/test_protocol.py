@@ -1,0 +1,262 @@
+"""proto.protocol: CRC, SLIP framing, the Deframer, byte layouts, SPIKES payloads, and that
+docs/protocol.md names everything the code defines (and carries the right memory-map table)."""
+
+import pathlib
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from spikeloom.proto import preset
+from spikeloom.proto import protocol as P
+from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.protocol import END, ESC, Frame, Opcode, SpikeFormat, Status
+
+DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+
+
+# -- CRC -------------------------------------------------------------------------------------------
+
+def test_crc_check_value():
+    assert P.crc16(b"123456789") == 0x29B1
+    assert P.crc16(b"") == 0xFFFF
+
+
+def test_crc_is_incremental():
+    data = bytes(range(200))
+    assert P.crc16(data[100:], P.crc16(data[:100])) == P.crc16(data)
+
+
+def test_crc_detects_every_single_bit_flip():
+    body = P.body_of(Frame(Opcode.PING, 3, 0, b"spikeloom"))
+    for k in range(len(body) * 8):
+        bad = bytearray(body)
+        bad[k // 8] ^= 1 << (k % 8)
+        assert P.crc16(bytes(bad[:-2])) != int.from_bytes(bad[-2:], "little")
+
+
+def test_worked_example_from_docs():
+    wire = P.encode_frame(Frame(Opcode.PING, 1, 0, b"hi"))
+    assert wire == bytes.fromhex("C0 01 01 00 02 00 68 69 6B 9E C0")
+    wire = P.encode_frame(Frame(Opcode.PING, 1, 0, b"\xc0\xdb"))
+    assert wire == bytes.fromhex("C0 01 01 00 02 00 DB DC DB DD 25 8D C0")
+
+
+# -- SLIP ------------------------------------------------------------------------------------------
+
+frames = st.builds(
+    Frame,
+    opcode=st.integers(0, 255), seq=st.integers(0, 255), status=st.integers(0, 255),
+    payload=st.one_of(
+        st.binary(max_size=P.MAX_PAYLOAD),
+        st.lists(st.sampled_from([END, ESC, P.ESC_END, P.ESC_ESC, 0]), max_size=64).map(bytes)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames)
+def test_slip_round_trip(frame):
+    wire = P.encode_frame(frame)
+    assert wire[0] == END and wire[-1] == END
+    assert END not in wire[1:-1]            # the delimiter never appears inside a frame
+    got = P.Deframer().feed(wire)
+    assert got == [(frame, Status.OK)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(frames, min_size=1, max_size=5), st.data())
+def test_deframer_split_feeds_give_same_frames(fs, data):
+    wire = b"".join(P.encode_frame(f) for f in fs)
+    whole = P.Deframer().feed(wire)
+    assert whole == [(f, Status.OK) for f in fs]
+    one = P.Deframer()
+    bytewise = [r for b in wire for r in one.feed(bytes([b]))]
+    assert bytewise == whole
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=8)))
+    chunked, d, prev = [], P.Deframer(), 0
+    for c in [*cuts, len(wire)]:
+        chunked += d.feed(wire[prev:c])
+        prev = c
+    assert chunked == whole
+
+
+def test_empty_bodies_are_ignored():
+    assert P.Deframer().feed(bytes([END] * 10)) == []
+
+
+def test_bad_escape_and_dangling_escape():
+    good = P.encode_frame(Frame(Opcode.PING, 9, 0, b"abc"))
+    bad = good[:3] + bytes([ESC, 0x41]) + good[3:]
+    assert P.Deframer().feed(bad) == [(Frame(0, 0), Status.BAD_FRAME)]
+    dangling = good[:-1] + bytes([ESC, END])
+    assert P.Deframer().feed(dangling) == [(Frame(0, 0), Status.BAD_FRAME)]
+    # an escape alone is a nonempty (bad) body, not an empty one
+    assert P.Deframer().feed(bytes([END, ESC, END])) == [(Frame(0, 0), Status.BAD_FRAME)]
+
+
+def test_short_body_is_bad_frame():
+    for n in range(1, 7):
+        assert P.Deframer().feed(bytes([END, *range(1, n + 1), END])) == [
+            (Frame(0, 0), Status.BAD_FRAME)]
+
+
+def test_crc_and_length_errors_keep_opcode_and_seq():
+    body = bytearray(P.body_of(Frame(Opcode.READ, 77, 0, b"1234567")))
+    body[-1] ^= 0xFF
+    assert P.Deframer().feed(bytes([END, *body, END])) == [(Frame(Opcode.READ, 77),
+                                                           Status.BAD_CRC)]
+    head = P.HEADER.pack(opcode=Opcode.READ, seq=78, status=0, length=6) + b"1234567"
+    body = head + P.crc16(head).to_bytes(2, "little")
+    assert P.Deframer().feed(bytes([END, *body, END])) == [(Frame(Opcode.READ, 78),
+                                                           Status.BAD_LENGTH)]
+
+
+def test_overlong_body_is_bad_length_and_bounded():
+    d = P.Deframer()
+    limit = 5 + P.MAX_PAYLOAD + 2
+    payload = bytes(P.MAX_PAYLOAD)
+    assert d.feed(P.encode_frame(Frame(Opcode.PING, 1, 0, payload))) == [
+        (Frame(Opcode.PING, 1, 0, payload), Status.OK)]
+    long = bytes([Opcode.PING, 2, 0]) + bytes(limit * 4)
+    assert d.feed(bytes([END]) + long + bytes([END])) == [(Frame(Opcode.PING, 2),
+                                                           Status.BAD_LENGTH)]
+    assert len(d.buf) == 0
+    d.feed(long)
+    assert len(d.buf) == limit                # memory stays bounded while the body goes on
+
+
+# -- byte layouts ----------------------------------------------------------------------------------
+
+def test_layout_sizes_and_offsets():
+    assert P.HEADER.size == 5 and P.HEADER.offset("length") == 3
+    assert P.INFO.size == 36 and P.INFO.offset("build_id") == 28
+    assert P.STATUS.size == 27 and P.STATUS.offset("flags") == 26
+    assert P.READ_REQ.size == 7 and P.WRITE_REQ.size == 5
+    assert P.RUN_REQ.size == 8 and P.RUN_REPLY.size == 4 and P.SPIKES_HEAD.size == 5
+    with pytest.raises(KeyError):
+        P.INFO.offset("nope")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_bytes_pack_unpack_round_trip(data):
+    for lay in (P.HEADER, P.INFO, P.STATUS, P.READ_REQ, P.RUN_REQ, P.SPIKES_HEAD):
+        values = {f: data.draw(st.integers(0, (1 << (8 * n)) - 1)) for f, n in lay.fields}
+        raw = lay.pack(**values)
+        assert len(raw) == lay.size
+        assert lay.unpack(raw) == values
+        for f, n in lay.fields:         # little-endian at the documented offset
+            off = lay.offset(f)
+            assert int.from_bytes(raw[off:off + n], "little") == values[f]
+
+
+def test_bytes_pack_errors():
+    with pytest.raises(TypeError):
+        P.RUN_REQ.pack(ticks=1, bogus=2)
+    with pytest.raises(ValueError):
+        P.INFO.pack(build_id=b"short")
+    with pytest.raises(OverflowError):
+        P.RUN_REPLY.pack(ticks=1 << 32)
+    with pytest.raises(ValueError):
+        P.RUN_REQ.unpack(b"\x00" * 7)
+
+
+# -- SPIKES payloads -------------------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 300), st.data())
+def test_spike_payload_round_trip(n, data):
+    spikes = sorted(data.draw(st.sets(st.integers(0, n - 1))))
+    tick = data.draw(st.integers(0, 0xFFFFFFFF))
+    raw = P.spike_payload(tick, spikes, n)
+    assert P.parse_spike_payload(raw, n) == (tick, spikes)
+    nmap = (n + 7) // 8
+    fmt = SpikeFormat.LIST if 2 * len(spikes) <= nmap else SpikeFormat.BITMAP
+    assert raw[4] == fmt
+    assert len(raw) == 5 + (2 * len(spikes) if fmt == SpikeFormat.LIST else nmap)
+    assert len(raw) <= 5 + nmap + 1             # never worse than a bitmap (ties go to the list)
+
+
+@pytest.mark.parametrize("n", [8, 9, 16, 17, 128, 129])
+def test_list_bitmap_boundary(n):
+    nmap = (n + 7) // 8
+    k = nmap // 2                                   # the most spikes that still go as a list
+    assert P.spike_payload(0, range(k), n)[4] == SpikeFormat.LIST
+    if k + 1 <= n:
+        assert P.spike_payload(0, range(k + 1), n)[4] == SpikeFormat.BITMAP
+    assert P.spike_payload(7, [], n) == bytes([7, 0, 0, 0, SpikeFormat.LIST])
+
+
+def test_bitmap_bit_order():
+    raw = P.spike_payload(1, [0, 1, 2, 9, 15], 16)
+    assert raw == bytes([1, 0, 0, 0, SpikeFormat.BITMAP, 0b00000111, 0b10000010])
+    assert P.spike_payload(5, [3, 17], 128) == bytes.fromhex("050000000003001100")
+
+
+def test_parse_spike_payload_rejects_malformed():
+    with pytest.raises(ValueError):
+        P.parse_spike_payload(bytes([0, 0, 0, 0, 0, 1]), 16)       # odd list
+    with pytest.raises(ValueError):
+        P.parse_spike_payload(bytes([0, 0, 0, 0, 0, 16, 0]), 16)   # index out of range
+    with pytest.raises(ValueError):
+        P.parse_spike_payload(bytes([0, 0, 0, 0, 1, 0]), 16)       # short bitmap
+    with pytest.raises(ValueError):
+        P.parse_spike_payload(bytes([0, 0, 0, 0, 2]), 16)          # unknown format
+    with pytest.raises(ValueError):
+        P.parse_spike_payload(bytes([0, 0, 0]), 16)                # short head
+
+
+# -- docs/protocol.md ------------------------------------------------------------------------------
+
+def memmap_table(cfg) -> str:
+    """The memory-map table of docs/protocol.md section 9 for ``cfg`` (generated from memmap)."""
+    lines = ["| region | code | words | bits | bytes/word | fields (bit offset: name width, "
+             "s = signed) |", "|---|---|---|---|---|---|"]
+    for r, lay in layouts(cfg).items():
+        fields = ", ".join(f"{lay.offsets[f.name]}: `{f.name}` {f.width}{'s' if f.signed else ''}"
+                           for f in lay.fields)
+        lines.append(f"| `{r.name}` | {int(r)} | {region_words(cfg, r)} | {lay.width} | "
+                     f"{lay.nbytes} | {fields} |")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return DOCS.read_text()
+
+
+@pytest.mark.parametrize("enum", [Opcode, Status, Region, P.ResetFlags, SpikeFormat])
+def test_docs_name_every_member(docs, enum):
+    for m in enum:
+        assert re.search(rf"`{m.name}`", docs), f"{enum.__name__}.{m.name} missing from docs"
+        # the code is documented next to the name in the member's table row
+        row = [ln for ln in docs.splitlines() if ln.startswith(f"| `{m.name}` |")]
+        assert row, f"no table row for {enum.__name__}.{m.name}"
+        assert any(re.search(rf"\| (0x{m.value:02X}|`0x{m.value:02X}`|{m.value}) \|", r)
+                   for r in row), f"{enum.__name__}.{m.name} has the wrong code in docs"
+
+
+def test_docs_memmap_table_matches_code(docs):
+    m = re.search(r"<!-- memmap:(\w+) -->\n(.*?)\n<!-- /memmap -->", docs, re.S)
+    assert m, "memory map table markers missing"
+    assert m.group(2) == memmap_table(preset(m.group(1)))
+
+
+def test_docs_constants_and_hashes(docs):
+    assert f"`VERSION = {P.VERSION}`" in docs
+    assert f"`MAX_PAYLOAD = {P.MAX_PAYLOAD}`" in docs and f"`RX_BUFFER = {P.RX_BUFFER}`" in docs
+    assert f"{5 + P.MAX_PAYLOAD + 2} bytes" in docs
+    for name in ("tiny", "narrow", "default", "up5k", "ecp5_85"):
+        assert f"`{name}` 0x{preset(name).hash():08X}" in docs
+
+
+def test_docs_layout_tables(docs):
+    """Every field of INFO and STATUS is documented at its offset with its width."""
+    width = {1: "u8", 2: "u16", 4: "u32", 8: "8 bytes"}
+    for lay in (P.INFO, P.STATUS):
+        for f, n in lay.fields:
+            assert f"| {lay.offset(f)} | {width[n]} | `{f}` |" in docs, f
+
+
+if __name__ == "__main__":      # print the table for docs/protocol.md
+    import sys
+    print(memmap_table(preset(sys.argv[1] if len(sys.argv) > 1 else "default")))
