@@ -1,0 +1,207 @@
+"""SLIP framing with CRC-16/CCITT-FALSE: the receive-side deframer and the send-side encoder.
+
+Contract (the wire format is :mod:`spikeloom.proto.protocol`):
+
+- :class:`Deframer` takes received bytes from ``rx`` (one per cycle) and behaves exactly like
+  ``protocol.Deframer``: it un-escapes SLIP, stores at most ``5 + max_payload + 2`` body bytes in
+  its frame buffer, checks the CRC as the bytes arrive (the two newest bytes are held back: they
+  are the received CRC), and at every END that closes a non-empty body (or a bad or dangling
+  escape) presents one ``frame`` element: ``status`` (a ``protocol.Status``), ``opcode``, ``seq``
+  (both 0 for BAD_FRAME) and ``length`` (payload bytes when OK). While ``frame.valid`` is high the
+  deframer takes no more bytes, so the payload in the buffer stays intact until the consumer
+  accepts the element (``frame.ready``) after it has executed the frame. The payload is read with
+  ``buf_addr`` (payload byte index) / ``buf_data`` (registered: the byte appears one cycle after
+  its address).
+- :class:`Encoder` takes reply bodies (header and payload, no CRC) as a stream of
+  ``{data, last}`` bytes and sends ``END``, the escaped body, the escaped CRC (little-endian) and
+  ``END`` on ``tx``, which is what ``protocol.encode_frame`` produces.
+
+:func:`crc16_next` is the one-byte CRC step in logic, shared by both.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..proto import protocol as P
+
+__all__ = ["crc16_next", "FrameLayout", "BodyLayout", "Deframer", "Encoder"]
+
+#: One deframed frame, as the dispatcher sees it.
+FrameLayout = data.StructLayout({
+    "status": unsigned(3), "opcode": unsigned(8), "seq": unsigned(8), "length": unsigned(16)})
+
+#: One byte of a reply body; ``last`` marks the final byte (the CRC follows it).
+BodyLayout = data.StructLayout({"data": unsigned(8), "last": unsigned(1)})
+
+
+def crc16_next(crc, byte):
+    """CRC-16/CCITT-FALSE (poly 0x1021, MSB first) after one more ``byte``: pure logic."""
+    c = crc ^ Cat(Const(0, 8), byte)
+    for _ in range(8):
+        c = Mux(c[15], Cat(Const(0, 1), c[:15]) ^ 0x1021, Cat(Const(0, 1), c[:15]))
+    return c[:16]
+
+
+class Deframer(wiring.Component):
+    """SLIP decoder, frame buffer and CRC check; see the module docstring for the contract."""
+
+    def __init__(self, max_payload: int = P.MAX_PAYLOAD):
+        if not isinstance(max_payload, int) or not 0 <= max_payload <= 0xFFFF - 7:
+            raise ValueError(f"max_payload must be an int in 0..65528, not {max_payload!r}")
+        self.max_payload = max_payload
+        self.limit = P.HEADER_BYTES + max_payload + P.CRC_BYTES
+        super().__init__({
+            "rx": In(stream.Signature(8)),
+            "frame": Out(stream.Signature(FrameLayout)),
+            "buf_addr": In(range(max(max_payload, 1))),
+            "buf_data": Out(8),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        limit = self.limit
+        hdr = P.HEADER_BYTES
+
+        # The buffer holds payload bytes only: the header is captured in registers and the CRC
+        # bytes never need to be read back.
+        m.submodules.buf = buf = Memory(shape=8, depth=max(self.max_payload, 1), init=[])
+        wr = buf.write_port()
+        rd = buf.read_port()
+        m.d.comb += [rd.addr.eq(self.buf_addr), self.buf_data.eq(rd.data)]
+
+        count = Signal(range(limit + 1))    # body bytes stored so far
+        escaped = Signal()
+        bad_escape = Signal()
+        overlong = Signal()
+        crc = Signal(16, init=0xFFFF)
+        d1 = Signal(8)      # newest stored byte
+        d2 = Signal(8)      # the one before it
+        head = Signal(8 * hdr)
+
+        f = self.frame.payload
+        m.d.comb += self.rx.ready.eq(~self.frame.valid)
+        with m.If(self.frame.valid & self.frame.ready):
+            m.d.sync += self.frame.valid.eq(0)
+
+        raw = self.rx.payload
+        with m.If(self.rx.valid & self.rx.ready):
+            byte = Signal(8)
+            store = Signal()
+            with m.If(raw == P.END):
+                with m.If((count != 0) | bad_escape | overlong | escaped):
+                    m.d.sync += self.frame.valid.eq(1)
+                    got_crc = Cat(d2, d1)
+                    length = head[24:40]
+                    with m.If(bad_escape | escaped | (count < hdr + P.CRC_BYTES)):
+                        m.d.sync += [f.status.eq(P.Status.BAD_FRAME), f.opcode.eq(0),
+                                     f.seq.eq(0)]
+                    with m.Else():
+                        m.d.sync += [f.opcode.eq(head[0:8]), f.seq.eq(head[8:16]),
+                                     f.length.eq(length)]
+                        with m.If(overlong):
+                            m.d.sync += f.status.eq(P.Status.BAD_LENGTH)
+                        with m.Elif(crc != got_crc):
+                            m.d.sync += f.status.eq(P.Status.BAD_CRC)
+                        with m.Elif(length != count - (hdr + P.CRC_BYTES)):
+                            m.d.sync += f.status.eq(P.Status.BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += f.status.eq(P.Status.OK)
+                m.d.sync += [count.eq(0), escaped.eq(0), bad_escape.eq(0), overlong.eq(0),
+                             crc.eq(0xFFFF)]
+            with m.Elif(escaped):
+                m.d.sync += escaped.eq(0)
+                with m.If(raw == P.ESC_END):
+                    m.d.comb += [byte.eq(P.END), store.eq(1)]
+                with m.Elif(raw == P.ESC_ESC):
+                    m.d.comb += [byte.eq(P.ESC), store.eq(1)]
+                with m.Else():
+                    m.d.sync += bad_escape.eq(1)
+            with m.Elif(raw == P.ESC):
+                m.d.sync += escaped.eq(1)
+            with m.Else():
+                m.d.comb += [byte.eq(raw), store.eq(1)]
+
+            with m.If(store):
+                with m.If(count < limit):
+                    m.d.sync += [count.eq(count + 1), d1.eq(byte), d2.eq(d1)]
+                    # The CRC covers all but the last two bytes: feed the byte two behind.
+                    with m.If(count >= 2):
+                        m.d.sync += crc.eq(crc16_next(crc, d2))
+                    with m.If(count < hdr):
+                        m.d.sync += head.word_select(count, 8).eq(byte)
+                    # Payload bytes go to the buffer; a CRC byte written past the payload lands
+                    # beyond it (or nowhere) and is never read.
+                    with m.If((count >= hdr) & (count < hdr + self.max_payload)):
+                        m.d.comb += [wr.addr.eq(count - hdr), wr.data.eq(byte), wr.en.eq(1)]
+                with m.Else():
+                    m.d.sync += overlong.eq(1)
+        return m
+
+
+class Encoder(wiring.Component):
+    """SLIP encoder with CRC appender; see the module docstring for the contract."""
+
+    def __init__(self):
+        super().__init__({
+            "body": In(stream.Signature(BodyLayout)),
+            "tx": Out(stream.Signature(8)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        crc = Signal(16, init=0xFFFF)
+        esc2 = Signal()             # the escape byte went out; the escaped code is next
+        cur = Signal(8)             # the body or CRC byte now being sent
+        advance = Signal()          # ``cur`` has been sent completely this cycle
+
+        special = (cur == P.END) | (cur == P.ESC)
+        code = Mux(cur == P.END, P.ESC_END, P.ESC_ESC)
+
+        def send_escaped():
+            m.d.comb += self.tx.valid.eq(1)
+            with m.If(esc2):
+                m.d.comb += self.tx.payload.eq(code)
+            with m.Elif(special):
+                m.d.comb += self.tx.payload.eq(P.ESC)
+            with m.Else():
+                m.d.comb += self.tx.payload.eq(cur)
+            with m.If(self.tx.ready):
+                with m.If(special & ~esc2):
+                    m.d.sync += esc2.eq(1)
+                with m.Else():
+                    m.d.sync += esc2.eq(0)
+                    m.d.comb += advance.eq(1)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.body.valid):
+                    m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(P.END)]
+                    with m.If(self.tx.ready):
+                        m.d.sync += crc.eq(0xFFFF)
+                        m.next = "BODY"
+            with m.State("BODY"):
+                m.d.comb += cur.eq(self.body.payload.data)
+                with m.If(self.body.valid):
+                    send_escaped()
+                with m.If(advance):
+                    m.d.comb += self.body.ready.eq(1)
+                    m.d.sync += crc.eq(crc16_next(crc, cur))
+                    with m.If(self.body.payload.last):
+                        m.next = "CRC_LO"
+            with m.State("CRC_LO"):
+                m.d.comb += cur.eq(crc[:8])
+                send_escaped()
+                with m.If(advance):
+                    m.next = "CRC_HI"
+            with m.State("CRC_HI"):
+                m.d.comb += cur.eq(crc[8:])
+                send_escaped()
+                with m.If(advance):
+                    m.next = "END"
+            with m.State("END"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(P.END)]
+                with m.If(self.tx.ready):
+                    m.next = "IDLE"
+        return m
