@@ -31,14 +31,14 @@ from amaranth.hdl import (
     ResetSignal,
     Signal,
 )
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import PRESETS, CoreConfig
 from . import pll
 
 __all__ = ["Board", "BOARDS", "BOARD_PRESETS", "PROPOSED_PRESETS", "board", "board_config",
-           "BoardTop", "Echo"]
+           "BoardTop", "Echo", "Indicators"]
 
 #: Board -> configuration preset (proto/config.py). One line to change per board.
 BOARD_PRESETS = {
@@ -195,6 +195,46 @@ class Echo(wiring.Component):
         return m
 
 
+class Indicators(wiring.Component):
+    """LED drivers at ``clock_hz``: ``heartbeat`` is the MSB of a free-running counter (period
+    2**ceil(log2(clock_hz)) cycles, 1..2 s); ``activity`` is lit for 50 ms after any cycle with
+    ``rx`` or ``tx`` low (a UART line away from idle); ``error_led`` is lit for 0.5 s after any
+    ``error`` pulse and whenever ``locked`` is low."""
+
+    rx: In(1, init=1)
+    tx: In(1, init=1)
+    error: In(1)
+    locked: In(1, init=1)
+    heartbeat: Out(1)
+    activity: Out(1)
+    error_led: Out(1)
+
+    def __init__(self, clock_hz: int):
+        self.clock_hz = clock_hz
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        beat = Signal(max(2, (self.clock_hz - 1).bit_length()))
+        m.d.sync += beat.eq(beat + 1)
+        m.d.comb += self.heartbeat.eq(beat[-1])
+
+        def stretch(trigger, seconds, name):
+            cycles = max(1, int(self.clock_hz * seconds))
+            count = Signal(range(cycles + 1), name=name)
+            with m.If(trigger):
+                m.d.sync += count.eq(cycles)
+            with m.Elif(count != 0):
+                m.d.sync += count.eq(count - 1)
+            return count != 0
+
+        m.d.comb += [
+            self.activity.eq(stretch(~self.rx | ~self.tx, 0.05, "activity_count")),
+            self.error_led.eq(stretch(self.error, 0.5, "error_count") | ~self.locked),
+        ]
+        return m
+
+
 class BoardTop(Elaboratable):
     """``design`` on ``board`` at ``clock_hz`` (see the module docstring)."""
 
@@ -225,7 +265,7 @@ class BoardTop(Elaboratable):
                 i_PACKAGEPIN=pad.io, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=pll_clk, o_LOCK=locked)
         elif b.family == "ecp5":
-            osc = platform.request(b.clk_resource, dir="i")
+            m.submodules.osc = osc = io.Buffer("i", platform.request(b.clk_resource, dir="-"))
             m.submodules.pll = Instance(
                 "EHXPLLL", **self.pll.as_params(),
                 a_FREQUENCY_PIN_CLKI=f"{b.osc_hz / 1e6:g}",
@@ -234,7 +274,7 @@ class BoardTop(Elaboratable):
                 i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
                 i_PLLWAKESYNC=0, i_ENCLKOP=0, o_CLKOP=pll_clk, o_LOCK=locked)
         else:
-            osc = platform.request(b.clk_resource, dir="i")
+            m.submodules.osc = osc = io.Buffer("i", platform.request(b.clk_resource, dir="-"))
             fb, fb_buf, out = Signal(), Signal(), Signal()
             m.submodules.pll = Instance(
                 "MMCME2_BASE", **self.pll.as_params(b.osc_hz),
@@ -264,32 +304,25 @@ class BoardTop(Elaboratable):
         locked = self._clock(m, platform)
         m.submodules.design = d = self.design
 
-        uart = platform.request("uart", 0)
-        m.d.comb += [d.uart_rx.eq(uart.rx.i), uart.tx.o.eq(d.uart_tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [d.uart_rx.eq(rx.i), tx.o.eq(d.uart_tx)]
 
         def led(role):
             res, num = b.leds[role]
-            r = platform.request(res, num)
-            return r.r.o if res == "rgb_led" else r.o
+            r = platform.request(res, num, dir="-")
+            buf = io.Buffer("o", r.r if res == "rgb_led" else r)
+            m.submodules[f"led_{role}"] = buf
+            return buf.o
 
-        # heartbeat: MSB of a free-running counter, period ~1.4 s at any clock
-        beat = Signal(max(2, (self.clock_hz - 1).bit_length()))
-        m.d.sync += beat.eq(beat + 1)
-        m.d.comb += led("heartbeat").eq(beat[-1])
-
-        # activity and error: pulse stretchers
-        def stretch(trigger, seconds, name):
-            cycles = max(1, int(self.clock_hz * seconds))
-            count = Signal(range(cycles + 1), name=name)
-            with m.If(trigger):
-                m.d.sync += count.eq(cycles)
-            with m.Elif(count != 0):
-                m.d.sync += count.eq(count - 1)
-            return count != 0
-
-        line_busy = ~uart.rx.i | ~d.uart_tx
-        m.d.comb += led("activity").eq(stretch(line_busy, 0.05, "activity"))
+        m.submodules.indicators = ind = Indicators(self.clock_hz)
         err = getattr(d, "error", None)
-        err_lit = stretch(err, 0.5, "error") if err is not None else 0
-        m.d.comb += led("error").eq(err_lit | ~locked)
+        m.d.comb += [
+            ind.rx.eq(rx.i), ind.tx.eq(d.uart_tx), ind.locked.eq(locked),
+            ind.error.eq(err if err is not None else 0),
+            led("heartbeat").eq(ind.heartbeat),
+            led("activity").eq(ind.activity),
+            led("error").eq(ind.error_led),
+        ]
         return m
