@@ -179,10 +179,13 @@ class SPRAMStore(wiring.Component):
                     with m.Case(k):
                         m.d.comb += lane_mask.eq(((1 << nibbles) - 1) << (k * nibbles))
 
-        # bank and lane of the read in flight, aligned with the SPRAM output register
+        # bank and lane of the read in flight, aligned with the SPRAM output register; kept
+        # through a write like the twin's output register (the SPRAM's own DATAOUT is undefined
+        # after a write cycle in Yosys' model, so users must not rely on it either way)
         bank_q = Signal(len(bank), name="bank_q")
         lane_q = Signal(len(lane), name="lane_q")
-        m.d.sync += [bank_q.eq(bank), lane_q.eq(lane)]
+        with m.If(~self.we):
+            m.d.sync += [bank_q.eq(bank), lane_q.eq(lane)]
 
         outs = []
         for b in range(self.banks):
