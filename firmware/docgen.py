@@ -1,0 +1,182 @@
+"""Regenerate the measured tables of docs/boards.md from real builds (never typed by hand).
+
+Contract: ``python -m spikeloom.firmware.docgen [--build-dir build] [--rebuild] [--doc PATH]``
+collects one :class:`~.report.BuildReport` per row of :data:`ROWS` (each board with its preset,
+plus the largest fitting cores found by :mod:`.fit`): from ``<build-dir>/<board>-<config>/
+report.json`` when a previous build left one, else by building now (``--rebuild`` always builds).
+It then rewrites the text between ``<!-- generated:NAME -->`` and ``<!-- end:NAME -->`` in the doc
+for NAME in ``boards`` (the board table), ``builds`` (utilisation, Fmax, build time) and ``ticks``
+(projected ticks per second from ``spikeloom.proto.cycles.tick_cycles`` at the stated activity,
+and the UART's own limit for the SPIKES events at that activity). Everything else in the doc is
+left alone.
+"""
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+from ..errors import BuildError
+from ..proto.config import CoreConfig
+from . import boards as _boards
+from .build import build
+from .report import BuildReport
+
+__all__ = ["ROWS", "ACTIVITY", "collect", "render", "update_doc", "tick_rates", "main"]
+
+#: Fraction of sources spiking per tick used for the tick-rate projection.
+ACTIVITY = 0.10
+
+#: (board, config) rows of the measured table: None = the board's preset; CoreConfigs for the
+#: largest cores found by bisection (python -m spikeloom.firmware.fit).
+ROWS: list[tuple[str, object]] = [
+    ("icebreaker", None),
+    ("ulx3s-25f", None),
+    ("ulx3s-85f", None),
+    ("arty-a7-35", None),
+]
+
+#: The published reference point (NeuroCoreX, ORNL 2025, Arty A7 / Artix-7).
+NEUROCOREX = {"board": "NeuroCoreX (Artix-7)", "neurons": 90, "lut": "6,981", "bram": "30.5",
+              "clock": "100 MHz", "ticks": "~1,000 (reported)"}
+
+
+def _report_path(build_dir: Path, board: str, cfg: CoreConfig) -> Path:
+    return build_dir / f"{board}-{cfg.name}" / "report.json"
+
+
+def collect(build_dir="build", rebuild=False, rows=None, log=print) -> list[BuildReport]:
+    out = []
+    for board, config in rows or ROWS:
+        cfg = _boards.board_config(board, config)
+        path = _report_path(Path(build_dir), board, cfg)
+        if path.exists() and not rebuild:
+            rep = BuildReport.from_json(json.loads(path.read_text()))
+            log(f"{board} {cfg.name}: from {path}")
+        else:
+            log(f"{board} {cfg.name}: building ...")
+            try:
+                rep = build(board, cfg, build_dir)
+            except BuildError as e:
+                rep = getattr(e, "report", None) or BuildReport(board, cfg.name, status="failed",
+                                                                error=str(e))
+                rep.status = "failed"
+        out.append(rep)
+    return out
+
+
+def tick_rates(cfg: CoreConfig, weight_store: str, activity: float = ACTIVITY):
+    """``(cycles_no_stdp, cycles_stdp, link_ticks_per_s)`` at ``activity``; cycles are None when
+    spikeloom.proto.cycles is not available."""
+    from ..proto import protocol
+    delivered = math.ceil(activity * cfg.n_sources)
+    fired = math.ceil(activity * cfg.n_neurons)
+    try:
+        from ..proto.cycles import tick_cycles
+        c0 = tick_cycles(cfg, delivered, fired, False, weight_store=weight_store)
+        c1 = tick_cycles(cfg, delivered, fired, True, weight_store=weight_store)
+    except ImportError:
+        c0 = c1 = None
+    # the SPIKES event of such a tick: evenly spaced neurons, tick number of typical size
+    step = cfg.n_neurons / fired if fired else 1
+    spikes = sorted({int(k * step) for k in range(fired)})
+    payload = protocol.spike_payload(123456, spikes, cfg.n_neurons)
+    frame = protocol.encode_frame(protocol.Frame(protocol.Opcode.SPIKES, 1, 0, payload))
+    link = cfg.baud / 10 / len(frame)
+    return c0, c1, link
+
+
+def _fmt_res(rep, key):
+    r = rep.resources.get(key)
+    return f"{r.used}/{r.available}" if r else "–"
+
+
+def render(reports: list[BuildReport]) -> dict[str, str]:
+    """The generated sections, by name."""
+    boards = ["| board | FPGA | core clock | UART (USB bridge) | LEDs (heartbeat / activity / "
+              "error) | toolchain | programmer |", "|---|---|---|---|---|---|---|"]
+    for b in _boards.BOARDS.values():
+        cfg = _boards.board_config(b.name)
+        leds = " / ".join(f"{res} {num}" for res, num in b.leds.values())
+        prog = ", ".join(p[0] for p in b.programmers)
+        boards.append(f"| `{b.name}` | {b.title} | {b.clock_text(cfg.clock_hz)} | "
+                      f"{cfg.baud / 1e6:g} Mbaud, divisor {cfg.uart_divisor} ({b.uart_note}) | "
+                      f"{leds} | {b.toolchain} | {prog} |")
+
+    builds = ["| board | config | neurons × inputs | clock | logic | FF | BRAM | SPRAM | DSP | "
+              "Fmax | timing | build time |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in reports:
+        ff = _fmt_res(r, "ff") if "ff" in r.resources else (
+            str(r.ff_count) if r.ff_count is not None else "–")
+        if r.status == "plan":
+            builds.append(f"| {r.board} | {r.config} | {r.n_neurons} × {r.n_inputs} | "
+                          f"{r.clock_hz / 1e6:g} MHz | needs Vivado | | | | | | not run | |")
+            continue
+        timing = ("met" if r.timing_met else "FAILED") if r.status != "failed" or r.fmax_mhz \
+            else "failed"
+        fmax = f"{r.fmax:.1f} MHz" if r.fmax else "–"
+        note = f" ({r.error})" if r.status == "failed" and r.error else ""
+        builds.append(
+            f"| {r.board} | {r.config} | {r.n_neurons} × {r.n_inputs} | {r.clock_hz / 1e6:g} MHz | "
+            f"{_fmt_res(r, 'logic')} | {ff} | {_fmt_res(r, 'bram')} | {_fmt_res(r, 'spram')} | "
+            f"{_fmt_res(r, 'dsp')} | {fmax} | {timing}{note} | {r.seconds:.0f} s |")
+    n = NEUROCOREX
+    builds.append(f"| {n['board']} | – | {n['neurons']} × {n['neurons']} (96 × 96 matrices) | "
+                  f"{n['clock']} | {n['lut']} LUTs | – | {n['bram']} tiles | – | – | – | – | "
+                  f"Vivado |")
+
+    pct = f"{ACTIVITY * 100:g}%"
+    ticks = [f"| board | config | clock | cycles/tick ({pct}, STDP off) | ticks/s (STDP off) | "
+             f"cycles/tick ({pct}, STDP on) | ticks/s (STDP on) | UART limit, SPIKES out "
+             "(ticks/s) |", "|---|---|---|---|---|---|---|---|"]
+    for r in reports:
+        b = _boards.board(r.board)
+        cfg = _boards.board_config(r.board, _cfg_of(r))
+        c0, c1, link = tick_rates(cfg, b.weight_store)
+
+        def rate(c, cfg=cfg):
+            return f"{cfg.clock_hz / c:,.0f}" if c else "n/a"
+        ticks.append(f"| {r.board} | {r.config} | {cfg.clock_hz / 1e6:g} MHz | "
+                     f"{c0 if c0 else 'n/a'} | {rate(c0)} | {c1 if c1 else 'n/a'} | {rate(c1)} | "
+                     f"{link:,.0f} |")
+    ticks.append(f"| {n['board']} | – | {n['clock']} | – | {n['ticks']} | – | – | – |")
+    return {"boards": "\n".join(boards), "builds": "\n".join(builds),
+            "ticks": "\n".join(ticks)}
+
+
+def _cfg_of(r: BuildReport):
+    """The configuration a report was built with (a preset name, or a ROWS CoreConfig)."""
+    for board, config in ROWS:
+        if board == r.board and isinstance(config, CoreConfig) and config.name == r.config:
+            return config
+    return r.config
+
+
+def update_doc(path, sections: dict[str, str]) -> str:
+    text = Path(path).read_text()
+    for name, body in sections.items():
+        pat = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
+        if not pat.search(text):
+            raise ValueError(f"{path} has no <!-- generated:{name} --> section")
+        text = pat.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+    Path(path).write_text(text)
+    return text
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m spikeloom.firmware.docgen",
+                                 description="Refresh the measured tables in docs/boards.md.")
+    ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--doc", default="docs/boards.md")
+    args = ap.parse_args(argv)
+    reports = collect(args.build_dir, args.rebuild, log=lambda s: print(s, flush=True))
+    update_doc(args.doc, render(reports))
+    print(f"updated {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
