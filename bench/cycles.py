@@ -1,0 +1,147 @@
+"""Cycles per tick of the RTL core versus the analytical formula, over activity levels.
+
+For a few core sizes and both weight stores, the RTL ``Core`` runs in Amaranth's simulator
+(through tests/core_harness.py). Each measurement point sets up exactly ``delivered`` pending
+sources (SPIKES region), exactly ``fired`` neurons that will spike (threshold at the bottom of the
+range for them, unreachable for the others) and STDP on or off, runs ONE tick and reads the
+hardware ``last_tick_cycles`` counter. The table compares it with
+``spikeloom.proto.cycles.tick_cycles`` (which must be exact) and gives the synaptic events per
+cycle of the accumulation phase, measured as ``delivered * N`` events over the extra cycles the
+tick took compared with the same point without deliveries.
+
+    python bench/cycles.py            # tiny, small, default; dual and spram stores
+    python bench/cycles.py --quick    # tiny and small only (about two minutes)
+
+Writes bench/cycles.json (every point) next to this script unless ``--out`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from core_harness import Harness  # noqa: E402
+from spikeloom.proto.config import CoreConfig, preset  # noqa: E402
+from spikeloom.proto.memmap import Region, layouts  # noqa: E402
+
+__all__ = ["SIZES", "measure", "main"]
+
+SIZES = {
+    "tiny": preset("tiny"),
+    "small": CoreConfig(n_neurons=32, n_inputs=16, weights_per_word=4, name="small",
+                        clock_hz=1_000_000, baud=100_000),
+    "default": preset("default"),
+}
+LEVELS = (0.0, 0.25, 0.5, 1.0)
+
+
+def _formula():
+    try:
+        from spikeloom.proto.cycles import tick_cycles
+    except ImportError:
+        return None
+    return tick_cycles
+
+
+def points(cfg: CoreConfig) -> list[tuple[int, int, int]]:
+    """(delivered, fired, stdp) grid: activity levels of sources and neurons, STDP off/on."""
+    s, n = cfg.n_sources, cfg.n_neurons
+    ds = sorted({round(f * s) for f in LEVELS})
+    fs = sorted({round(f * n) for f in LEVELS})
+    return [(d, f, e) for e in (0, 1) for f in fs for d in ds]
+
+
+def measure(cfg: CoreConfig, store: str) -> list[dict]:
+    """Run every point of :func:`points` in one simulation; one dict per point."""
+    lay = layouts(cfg)
+    v_lo, v_hi = -(1 << (cfg.v_width - 1)), (1 << (cfg.v_width - 1)) - 1
+    one = 1 << cfg.decay_frac
+    par = lay[Region.NEURON_PARAMS]
+    fire_word = par.pack({"threshold": v_lo, "alpha_mem": one, "alpha_syn": one})
+    quiet_word = par.pack({"threshold": v_hi, "bias": v_lo, "alpha_mem": one, "alpha_syn": one})
+    stdp = lay[Region.STDP_PARAMS]
+    formula = _formula()
+
+    async def script(drv):
+        rows = []
+        for d, f, e in points(cfg):
+            # weights and plasticity bits stay 0 (reset), so neither inputs nor STDP change
+            # which neurons fire: the thresholds alone decide
+            await drv.write(Region.NEURON_PARAMS, 0,
+                            [fire_word] * f + [quiet_word] * (cfg.n_neurons - f))
+            await drv.write(Region.STDP_PARAMS, 0, [stdp.pack({
+                "enable": e, "a_plus": 1, "a_minus": 1, "alpha_pre": one, "alpha_post": one})])
+            await drv.write(Region.SPIKES, 0, [1] * d + [0] * (cfg.n_sources - d))
+            rec = await drv.tick()
+            if len(rec.fired) != f:
+                raise AssertionError(f"{cfg.name}: wanted {f} spikes, got {len(rec.fired)}")
+            hw = rec.status["last_tick_cycles"]
+            want = formula(cfg, d, f, bool(e), weight_store=store) if formula else None
+            rows.append({"size": cfg.name, "neurons": cfg.n_neurons, "sources": cfg.n_sources,
+                         "store": store, "delivered": d, "fired": f, "stdp": e,
+                         "cycles": hw, "formula": want, "latency": rec.latency,
+                         "syn_events": d * cfg.n_neurons})
+        return rows
+
+    rows = Harness(cfg, weight_store=store).run(script)
+    base = {(r["fired"], r["stdp"]): r["cycles"] for r in rows if r["delivered"] == 0}
+    for r in rows:
+        extra = r["cycles"] - base[(r["fired"], r["stdp"])]
+        r["acc_cycles"] = extra
+        r["events_per_cycle"] = (round(r["syn_events"] / extra, 3)
+                                 if r["delivered"] and extra > 0 else None)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = (f"{'size':<8}{'store':<7}{'deliv':>6}{'fired':>6}{'stdp':>5}{'cycles':>9}"
+            f"{'formula':>9}{'ok':>4}{'acc.cyc':>9}{'ev/cyc':>8}")
+    out = [head, "-" * len(head)]
+    for r in rows:
+        ok = "-" if r["formula"] is None else ("yes" if r["formula"] == r["cycles"] else "NO")
+        evc = "" if r["events_per_cycle"] is None else f"{r['events_per_cycle']:.2f}"
+        out.append(f"{r['size']:<8}{r['store']:<7}{r['delivered']:>6}{r['fired']:>6}"
+                   f"{r['stdp']:>5}{r['cycles']:>9}{str(r['formula']):>9}{ok:>4}"
+                   f"{r['acc_cycles']:>9}{evc:>8}")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes only (~2 minutes)")
+    ap.add_argument("--sizes", nargs="*", choices=sorted(SIZES), help="sizes to run")
+    ap.add_argument("--stores", nargs="*", default=["dual", "spram"], choices=["dual", "spram"])
+    ap.add_argument("--out", default=str(HERE / "cycles.json"))
+    args = ap.parse_args(argv)
+    sizes = args.sizes or (["tiny", "small"] if args.quick else ["tiny", "small", "default"])
+    rows = []
+    t0 = time.monotonic()
+    for name in sizes:
+        for store in args.stores:
+            t = time.monotonic()
+            part = measure(SIZES[name], store)
+            rows += part
+            print(f"{name}/{store}: {len(part)} points in {time.monotonic() - t:.1f} s",
+                  file=sys.stderr)
+    print(table(rows))
+    mismatches = [r for r in rows if r["formula"] is not None and r["formula"] != r["cycles"]]
+    peak = {}
+    for r in rows:
+        if r["events_per_cycle"] is not None:
+            k = f"{r['size']}/{r['store']}"
+            peak[k] = max(peak.get(k, 0), r["events_per_cycle"])
+    summary = {"points": len(rows), "formula_mismatches": len(mismatches),
+               "peak_events_per_cycle": peak, "wall_seconds": round(time.monotonic() - t0, 1)}
+    print(json.dumps(summary))
+    pathlib.Path(args.out).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
