@@ -1,0 +1,466 @@
+"""Boards: one API for a real FPGA board, the virtual board and the golden model.
+
+``spikeloom.open(url)`` connects (see :mod:`spikeloom.transport` for URLs), asks INFO, and
+checks the protocol version (:class:`VersionMismatch`) and, when ``config`` is given, the core
+configuration (:class:`ConfigMismatch`). The :class:`Board` then
+
+- ``load(image)``: RESET (state, config, counters), every region in WRITEs of at most
+  ``max_payload`` bytes (all-zero chunks are skipped: the reset zeroed them), then reads every
+  region back and compares (``verify=False`` skips that);
+- ``run(ticks, inputs=...)``: streams INJECT (ticks with input) and RUN (stretches without),
+  pipelined with at most ``RX_BUFFER`` request bytes outstanding, collects the SPIKES events into
+  a :class:`~spikeloom.result.Result` (progress bar for long runs);
+- ``read_weights(projection)``, ``read_state()``, ``status()``, ``reset()``, ``info``, ``ping``;
+- is a context manager that always closes the port.
+
+Ticks in a Result count from the start of that run; the device's tick counter (reset by
+``load``) is ``result.start_tick``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+
+from . import regions as codec
+from .errors import ConfigMismatch, Error, LinkError, ProtocolError, VersionMismatch
+from .image import Image, PopulationInfo, config_mismatch_message
+from .link import Link, Request
+from .proto import protocol as P
+from .proto.config import PRESETS, CoreConfig, preset
+from .proto.memmap import Region, layouts, region_words
+from .proto.protocol import Opcode, ResetFlags
+from .result import Result
+from .transport import open_transport
+
+__all__ = ["Board", "Info", "PopulationState", "open_board"]
+
+_U32 = 1 << 32
+_LOAD_ORDER = (Region.NEURON_PARAMS, Region.WEIGHTS, Region.PLASTIC, Region.STDP_PARAMS,
+               Region.NEURON_STATE, Region.PRE_TRACE, Region.POST_TRACE, Region.SPIKES)
+
+
+@dataclasses.dataclass(frozen=True)
+class Info:
+    """The device's INFO reply."""
+    version: int
+    config_hash: int
+    config: CoreConfig
+    max_payload: int
+    build_id: bytes
+
+    @classmethod
+    def parse(cls, payload: bytes, where: str) -> Info:
+        if len(payload) >= 2:
+            version = int.from_bytes(payload[:2], "little")
+            if version != P.VERSION:
+                raise VersionMismatch(
+                    f"{where} speaks protocol version {version}, this spikeloom speaks "
+                    f"{P.VERSION}: update {'spikeloom' if version > P.VERSION else 'the board'}"
+                    f" (rebuild/flash the bitstream) so both match")
+        if len(payload) != P.INFO.size:
+            raise ProtocolError(f"{where} sent a {len(payload)}-byte INFO reply, expected "
+                                f"{P.INFO.size}: not a spikeloom device?")
+        d = P.INFO.unpack(payload)
+        fields = {k: d[k] for k in ("n_neurons", "n_inputs", "v_width", "i_width", "w_width",
+                                    "trace_width", "refractory_width", "decay_frac",
+                                    "stdp_frac", "weights_per_word", "clock_hz", "baud")}
+        try:
+            cfg = CoreConfig(**fields)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"{where} reports an impossible configuration: {exc}") from None
+        name = next((n for n, c in PRESETS.items() if c.hash() == cfg.hash()), "device")
+        cfg = cfg.replace(name=name)
+        if cfg.hash() != d["config_hash"]:
+            raise ProtocolError(
+                f"{where} reports config hash 0x{d['config_hash']:08x} but its fields hash to "
+                f"0x{cfg.hash():08x}: firmware and protocol definitions disagree")
+        build = P.INFO.offset("build_id")
+        return cls(d["version"], d["config_hash"], cfg, d["max_payload"],
+                   bytes(payload[build:build + 8]))
+
+    def as_dict(self) -> dict:
+        out = {"version": self.version, "config": self.config.name,
+               "config_hash": f"0x{self.config_hash:08x}"}
+        out.update(self.config.fields())
+        out["max_payload"] = self.max_payload
+        out["build_id"] = self.build_id.decode("ascii", "replace")
+        return out
+
+
+@dataclasses.dataclass
+class PopulationState:
+    """State of one population read from the device. ``v``/``i`` in model units (raw ints
+    divided by the population's scale), ``*_raw`` the integers, ``trace`` the STDP trace
+    (post trace for neurons, pre trace for inputs), ``spikes`` the pending/last spikes."""
+    name: str
+    kind: str
+    trace: np.ndarray
+    spikes: np.ndarray
+    v: np.ndarray | None = None
+    i: np.ndarray | None = None
+    ref: np.ndarray | None = None
+    v_raw: np.ndarray | None = None
+    i_raw: np.ndarray | None = None
+
+
+class Board:
+    """A connected device (see the module docstring). Create with :func:`spikeloom.open`."""
+
+    def __init__(self, transport, *, url: str = "<transport>", config=None,
+                 timeout: float = 2.0, retries: int = 3):
+        self.url = url
+        self.transport = transport
+        self.link = Link(transport, timeout=timeout, retries=retries, name=url)
+        self.image: Image | None = None
+        self._closed = False
+        try:
+            self.info = Info.parse(self.link.request(Opcode.INFO), url)
+            self.config = self.info.config
+            if config is not None:
+                expected = _preset(config) if isinstance(config, str) else config
+                if expected.hash() != self.config.hash():
+                    raise ConfigMismatch(config_mismatch_message(
+                        url, self.config, expected, "the expected configuration"))
+        except BaseException:
+            self.close()
+            raise
+        self.max_payload = min(self.info.max_payload, P.MAX_PAYLOAD)
+
+    # -- lifetime ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.transport.close()
+
+    def __enter__(self) -> Board:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self):
+        return f"<Board {self.url} {self.config.name!r}>"
+
+    # -- simple requests ---------------------------------------------------------------------------
+
+    def ping(self, payload: bytes = b"spikeloom") -> bytes:
+        reply = self.link.request(Opcode.PING, payload)
+        if reply != payload:
+            raise ProtocolError(f"{self.url} echoed {reply!r} to PING {payload!r}")
+        return reply
+
+    def status(self) -> dict:
+        """The STATUS counters as a dict (ticks, spikes, syn_events, last_tick_cycles, errors,
+        overruns, flags)."""
+        reply = self.link.request(Opcode.STATUS)
+        if len(reply) != P.STATUS.size:
+            raise ProtocolError(f"{self.url} sent a {len(reply)}-byte STATUS reply, expected "
+                                f"{P.STATUS.size}")
+        return P.STATUS.unpack(reply)
+
+    def reset(self, state: bool = True, config: bool = False, counters: bool = False) -> None:
+        """RESET: ``state`` (V, I, traces, spikes), ``config`` (parameters, weights: the loaded
+        image is forgotten), ``counters`` (STATUS)."""
+        flags = ((ResetFlags.STATE if state else 0) | (ResetFlags.CONFIG if config else 0)
+                 | (ResetFlags.COUNTERS if counters else 0))
+        self.link.request(Opcode.RESET, bytes([int(flags)]))
+        if config:
+            self.image = None
+
+    # -- regions -----------------------------------------------------------------------------------
+
+    def _chunk_words(self, region: Region, write: bool) -> int:
+        nb = layouts(self.config)[region].nbytes
+        room = self.max_payload - (P.WRITE_REQ.size if write else 0)
+        return max(1, room // nb)
+
+    def write_region(self, region: Region, data: bytes, addr: int = 0, *,
+                     skip_zero: bool = False) -> None:
+        """WRITE whole words ``data`` into ``region`` from word ``addr`` (pipelined)."""
+        region = Region(region)
+        nb = layouts(self.config)[region].nbytes
+        step = self._chunk_words(region, True)
+        nwords = len(data) // nb
+
+        def requests():
+            for w in range(0, nwords, step):
+                chunk = data[w * nb:(w + min(step, nwords - w)) * nb]
+                if skip_zero and not any(chunk):
+                    continue
+                head = P.WRITE_REQ.pack(region=region, addr=addr + w)
+                yield Request(Opcode.WRITE, head + chunk)
+        self.link.pipeline(requests(), on_reply=lambda req, payload: None)
+
+    def read_region(self, region: Region, addr: int = 0, count: int | None = None) -> bytes:
+        """READ ``count`` words (default: to the end) of ``region`` from word ``addr``."""
+        region = Region(region)
+        nb = layouts(self.config)[region].nbytes
+        total = region_words(self.config, region)
+        count = total - addr if count is None else count
+        step = self._chunk_words(region, False)
+        out = bytearray()
+
+        def requests():
+            for w in range(addr, addr + count, step):
+                n = min(step, addr + count - w)
+                yield Request(Opcode.READ, P.READ_REQ.pack(region=region, addr=w, count=n),
+                              tag=n)
+
+        def got(req, payload):
+            if len(payload) != req.tag * nb:
+                raise ProtocolError(f"{self.url} answered a READ of {req.tag} words with "
+                                    f"{len(payload)} bytes")
+            out.extend(payload)
+        self.link.pipeline(requests(), on_reply=got)
+        return bytes(out)
+
+    # -- images ------------------------------------------------------------------------------------
+
+    def load(self, image: Image | str, *, verify: bool = True) -> None:
+        """Load ``image`` (an Image or a .slimg path): reset, write every region, verify."""
+        if not isinstance(image, Image):
+            image = Image.load(image)
+        image.check_config(self.config, f"the device at {self.url}")
+        self.image = None
+        self.reset(state=True, config=True, counters=True)
+        for region in _LOAD_ORDER:
+            self.write_region(region, image.regions[region], skip_zero=True)
+        if verify:
+            for region in _LOAD_ORDER:
+                back = self.read_region(region)
+                want = image.regions[region]
+                if back != want:
+                    nb = layouts(self.config)[region].nbytes
+                    word = next(k for k in range(len(want) // nb)
+                                if back[k * nb:(k + 1) * nb] != want[k * nb:(k + 1) * nb])
+                    raise LinkError(
+                        f"verification after load failed: {region.name} word {word} reads "
+                        f"{back[word * nb:(word + 1) * nb].hex()} instead of "
+                        f"{want[word * nb:(word + 1) * nb].hex()} on {self.url}")
+        self.image = image
+
+    def _need_image(self, what: str) -> Image:
+        if self.image is None:
+            raise Error(f"{what} needs a loaded image (board.load(image) first)")
+        return self.image
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def _schedule(self, inputs, ticks: int) -> dict[int, np.ndarray]:
+        """``{tick: sorted hardware input indices}`` from the forms run() accepts."""
+        m = self.config.n_inputs
+        events = []
+        if inputs is None:
+            return {}
+        if isinstance(inputs, dict):
+            image = self._need_image("inputs by population name")
+            for key, value in inputs.items():
+                info = image.population(key)
+                if info.kind != "inputs":
+                    raise ValueError(f"run inputs: {info.name!r} is not an input population")
+                ev = self._events_of(value, ticks, info.size, f"inputs[{info.name!r}]")
+                ev[:, 1] += info.start
+                events.append(ev)
+        else:
+            width = m
+            arr = np.asarray(inputs)
+            if arr.dtype == bool and arr.ndim == 2 and self.image is not None and \
+                    arr.shape[1] != m:
+                width = sum(p.size for p in self.image.populations.values()
+                            if p.kind == "inputs")
+            events.append(self._events_of(inputs, ticks, width, "inputs"))
+        ev = np.concatenate(events) if events else np.zeros((0, 2), np.int64)
+        sched = {}
+        if ev.size:
+            ev = np.unique(ev, axis=0)
+            ticks_of = ev[:, 0]
+            bounds = np.flatnonzero(np.diff(ticks_of)) + 1
+            for part in np.split(ev, bounds):
+                sched[int(part[0, 0])] = part[:, 1]
+        return sched
+
+    @staticmethod
+    def _events_of(value, ticks, width, where) -> np.ndarray:
+        arr = np.asarray(value)
+        if arr.dtype == bool:
+            if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] > ticks:
+                raise ValueError(f"run {where}: a bool raster must have shape (ticks<={ticks}, "
+                                 f"{width}), got {arr.shape}")
+            return np.argwhere(arr).astype(np.int64)
+        if arr.size == 0:
+            return np.zeros((0, 2), np.int64)
+        if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"run {where}: give a bool (ticks, {width}) raster or integer "
+                             f"(tick, index) events, got {arr.dtype} array of shape {arr.shape}")
+        arr = arr.astype(np.int64)
+        bad = np.flatnonzero((arr[:, 0] < 0) | (arr[:, 0] >= ticks))
+        if bad.size:
+            raise ValueError(f"run {where}: tick {arr[bad[0], 0]} outside 0..{ticks - 1}")
+        bad = np.flatnonzero((arr[:, 1] < 0) | (arr[:, 1] >= width))
+        if bad.size:
+            raise ValueError(f"run {where}: input index {arr[bad[0], 1]} outside 0..{width - 1}")
+        return arr
+
+    def run(self, ticks: int, inputs=None, *, period: int = 0, progress=None) -> Result:
+        """Run ``ticks`` ticks, feeding ``inputs``; return the spikes as a Result.
+
+        ``inputs``: None; a bool raster (ticks, n_inputs) over hardware inputs (or over the
+        image's input populations, concatenated); integer events ``(tick, input)``; or a dict
+        ``{population: raster or events}``. ``period`` (clock cycles per tick, 0 = flat out) is
+        passed to RUN; ``progress`` shows a tqdm bar (default: for runs of >= 2000 ticks when
+        stderr is a terminal).
+        """
+        if not isinstance(ticks, (int, np.integer)) or ticks < 0:
+            raise ValueError(f"ticks = {ticks!r} must be an integer >= 0")
+        ticks = int(ticks)
+        sched = self._schedule(inputs, ticks)
+        per_inject = self.max_payload // 2
+        n = self.config.n_neurons
+
+        def requests():
+            t = 0
+            starts = sorted(sched)
+            k = 0
+            while t < ticks:
+                if k < len(starts) and starts[k] == t:
+                    idx = sched[t]
+                    for j in range(0, idx.size, per_inject):
+                        body = idx[j:j + per_inject].astype("<u2").tobytes()
+                        yield Request(Opcode.INJECT, body, retry=False)
+                    k += 1
+                    stop = t + 1
+                else:
+                    stop = starts[k] if k < len(starts) else ticks
+                yield Request(Opcode.RUN, P.RUN_REQ.pack(ticks=stop - t, period=period),
+                              retry=False, tag=stop - t)
+                t = stop
+
+        out_ticks, out_neurons = [], []
+        state = {"first": None, "count": 0}
+        if progress is None:
+            progress = ticks >= 2000 and sys.stderr.isatty()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=ticks, unit="tick", desc=f"run {self.url}", leave=False,
+                       mininterval=0.2)
+
+        def on_event(payload):
+            try:
+                tick, fired = P.parse_spike_payload(payload, n)
+            except ValueError as exc:
+                raise ProtocolError(f"{self.url} sent a malformed SPIKES event: {exc}") from None
+            k = state["count"]
+            if state["first"] is None:
+                state["first"] = tick
+            elif tick != (state["first"] + k) % _U32:
+                raise ProtocolError(f"{self.url} sent SPIKES for tick {tick}, expected "
+                                    f"{(state['first'] + k) % _U32}: events were lost")
+            if k >= ticks:
+                raise ProtocolError(f"{self.url} sent more SPIKES events than ticks run")
+            if fired:
+                out_ticks.append(np.full(len(fired), k, np.int64))
+                out_neurons.append(np.asarray(fired, np.int64))
+            state["count"] = k + 1
+            if bar is not None and (k + 1) % 64 == 0:
+                bar.update(64)
+
+        def on_reply(req, payload):
+            if req.opcode == Opcode.RUN:
+                if len(payload) != P.RUN_REPLY.size or \
+                        P.RUN_REPLY.unpack(payload)["ticks"] != req.tag:
+                    raise ProtocolError(f"{self.url} answered RUN({req.tag}) with {payload!r}")
+
+        try:
+            self.link.pipeline(requests(), on_event=on_event, on_reply=on_reply)
+        finally:
+            if bar is not None:
+                bar.update(state["count"] - bar.n)
+                bar.close()
+        if state["count"] != ticks:
+            raise ProtocolError(f"{self.url} sent {state['count']} SPIKES events for {ticks} "
+                                "ticks")
+        events = (np.stack([np.concatenate(out_ticks), np.concatenate(out_neurons)], axis=1)
+                  if out_ticks else np.zeros((0, 2), np.int64))
+        inp = [np.stack([np.full(v.size, t, np.int64), v.astype(np.int64)], axis=1)
+               for t, v in sorted(sched.items())]
+        pops = list(self.image.populations.values()) if self.image is not None else [
+            PopulationInfo("neurons", "neurons", 0, n), PopulationInfo(
+                "inputs", "inputs", 0, self.config.n_inputs)]
+        return Result(events, ticks, n, populations=pops,
+                      dt=self.image.dt if self.image is not None else 1.0,
+                      start_tick=state["first"] or 0,
+                      input_events=np.concatenate(inp) if inp else None,
+                      n_inputs=self.config.n_inputs)
+
+    # -- reading back ------------------------------------------------------------------------------
+
+    def read_weights(self, projection, raw: bool = False) -> np.ndarray:
+        """The current weights of ``projection`` (a Projection or its name) as a dense
+        (src.size, dst.size) matrix: model units (raw / scale), or the integers with
+        ``raw=True``; 0 where there is no synapse."""
+        image = self._need_image("read_weights")
+        info = image.projection(projection)
+        wpr = self.config.words_per_row
+        src = image.populations[info.src]
+        r0 = (0 if src.kind == "inputs" else self.config.n_inputs) + src.start
+        data = self.read_region(Region.WEIGHTS, r0 * wpr, src.size * wpr)
+        fields = codec.decode(self.config, Region.WEIGHTS, data)
+        wpw = self.config.weights_per_word
+        lanes = np.stack([fields[f"w{k}"] for k in range(wpw)], axis=1)
+        matrix = lanes.reshape(src.size, wpr * wpw)[:, :self.config.n_neurons]
+        dst = image.populations[info.dst]
+        out = np.zeros((src.size, dst.size), np.int64)
+        out[info.pre, info.post] = matrix[info.pre, dst.start + info.post]
+        return out if raw else out / info.scale
+
+    def read_state(self) -> dict[str, PopulationState]:
+        """Per population (or ``neurons``/``inputs`` without an image): v, i, refractory
+        counter, trace and spike flags."""
+        cfg = self.config
+        st = codec.decode(cfg, Region.NEURON_STATE, self.read_region(Region.NEURON_STATE))
+        y = codec.decode(cfg, Region.POST_TRACE, self.read_region(Region.POST_TRACE))["y"]
+        x = codec.decode(cfg, Region.PRE_TRACE, self.read_region(Region.PRE_TRACE))["x"]
+        s = codec.decode(cfg, Region.SPIKES, self.read_region(Region.SPIKES))["s"].astype(bool)
+        pops = list(self.image.populations.values()) if self.image is not None else [
+            PopulationInfo("neurons", "neurons", 0, cfg.n_neurons),
+            PopulationInfo("inputs", "inputs", 0, cfg.n_inputs)]
+        out = {}
+        for p in pops:
+            sl = slice(p.start, p.stop)
+            if p.kind == "inputs":
+                out[p.name] = PopulationState(p.name, p.kind, x[sl], s[sl])
+            else:
+                nsl = slice(cfg.n_inputs + p.start, cfg.n_inputs + p.stop)
+                out[p.name] = PopulationState(
+                    p.name, p.kind, y[sl], s[nsl], v=st["v"][sl] / p.scale,
+                    i=st["i"][sl] / p.scale, ref=st["ref"][sl], v_raw=st["v"][sl],
+                    i_raw=st["i"][sl])
+        return out
+
+
+def open_board(url: str | None = None, config=None, timeout: float = 2.0, *, transport=None,
+               baudrate: int | None = None, retries: int = 3,
+               build_id: bytes = b"spikeloo") -> Board:
+    """Connect to a device: ``url`` (serial path, pyserial URL, ``model://[PRESET]``) or a
+    ready ``transport`` object. ``config`` (CoreConfig or preset name) is what you expect; a
+    device with another configuration raises ConfigMismatch."""
+    if transport is None:
+        if isinstance(config, str):
+            config = _preset(config)
+        transport = open_transport(url, config, baudrate, build_id)
+        name = url
+    else:
+        name = url or type(transport).__name__
+    return Board(transport, url=name, config=config, timeout=timeout, retries=retries)
+
+
+def _preset(name):
+    try:
+        return preset(name)
+    except ValueError as exc:
+        raise ConfigMismatch(str(exc)) from None
