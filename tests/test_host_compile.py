@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 import spikeloom as sl
 from spikeloom.proto.fixed import decay_factor
 from spikeloom.proto.memmap import Region

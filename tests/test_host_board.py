@@ -1,0 +1,260 @@
+"""The Board API against model:// (the golden device), and every way a link can fail.
+
+The reference for "right" is the golden model itself: the same image written into
+:class:`spikeloom.sim.model.Core` and stepped directly must give the same spikes and weights.
+"""
+
+import socket
+
+import numpy as np
+import pytest
+import spikeloom as sl
+from spikeloom.proto import protocol as P
+from spikeloom.proto.memmap import Region, layouts
+from spikeloom.sim.model import Core
+from spikeloom.transport import ModelTransport
+
+
+def stdp_net(n_in=4, n_exc=7, seed=3):
+    rng = np.random.default_rng(seed)
+    net = sl.Network("t")
+    inp = net.inputs(n_in, name="in")
+    exc = net.population(n_exc, sl.LIF(tau_mem=10.0, tau_syn=3.0, threshold=1.0,
+                                       refractory=1), name="exc")
+    ff = net.connect(inp, exc, weights=rng.uniform(0.1, 0.6, (n_in, n_exc)),
+                     stdp=sl.STDP(a_plus=0.05, a_minus=0.04, w_max=0.7), name="ff")
+    net.connect(exc, exc, weights=sl.FixedProbability(0.3, -0.3, seed=seed), name="rec")
+    return net, ff
+
+
+def model_core(image):
+    core = Core(image.config)
+    for region in Region:
+        nb = layouts(image.config)[region].nbytes
+        data = image.regions[region]
+        core.write_words(region, 0, [int.from_bytes(data[k:k + nb], "little")
+                                     for k in range(0, len(data), nb)])
+    return core
+
+
+def test_end_to_end_matches_golden_model():
+    net, ff = stdp_net()
+    image = sl.compile(net, target="tiny")
+    rng = np.random.default_rng(11)
+    ticks = 300
+    spikes = rng.random((ticks, 4)) < 0.25
+    spikes[100:140] = False                     # a silent stretch: one long RUN
+    with sl.open("model://tiny", config="tiny") as board:
+        board.load(image)
+        w0 = board.read_weights(ff, raw=True)
+        result = board.run(ticks, inputs={"in": spikes})
+        w1 = board.read_weights(ff, raw=True)
+        w1f = board.read_weights(ff)
+        state = board.read_state()
+        status = board.status()
+    core = model_core(image)
+    raster = core.run(ticks, np.pad(spikes, ((0, 0), (0, image.config.n_inputs - 4))))
+    assert np.array_equal(result.dense, raster)
+    assert result.count > 20 and np.array_equal(result["exc"].dense, raster[:, :7])
+    assert np.array_equal(w0, image.weights()[:4, :7])
+    assert np.array_equal(w1, core.weights[:4, :7])
+    assert not np.array_equal(w0, w1)                          # STDP did something
+    assert np.allclose(w1f, w1 / image.projections["ff"].scale)
+    assert np.array_equal(state["exc"].v_raw, core.state.v[:7])
+    assert np.array_equal(state["exc"].trace, core.state.y[:7])
+    assert status["ticks"] == ticks and status["spikes"] == result.count
+    assert np.array_equal(result["in"].dense, spikes)
+
+
+def test_input_forms_agree():
+    net, _ = stdp_net()
+    image = sl.compile(net, target="tiny")
+    rng = np.random.default_rng(5)
+    spikes = rng.random((50, 4)) < 0.3
+    events = np.argwhere(spikes)
+    outs = []
+    for form in ({"in": spikes}, {"in": events}, spikes, events):
+        with sl.open("model://tiny") as board:
+            board.load(image)
+            outs.append(board.run(50, inputs=form).events)
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])
+    with sl.open("model://tiny") as board:
+        board.load(image)
+        with pytest.raises(ValueError, match="input index 4 outside 0..3"):
+            board.run(5, inputs={"in": np.array([[0, 4]])})
+        with pytest.raises(ValueError, match="tick 9 outside"):
+            board.run(5, inputs=np.array([[9, 0]]))
+
+
+def test_large_load_uses_whole_writes_and_verifies():
+    net = sl.Network()
+    inp = net.inputs(64, name="in")
+    exc = net.population(128, name="exc")
+    net.connect(inp, exc, weights=np.random.default_rng(1).normal(0, 0.1, (64, 128)))
+    image = sl.compile(net, target="default")
+    transport = ModelTransport(sl.preset("default"))
+    sizes = []
+    real_write = transport.write
+    transport.write = lambda data: (sizes.append(len(data)), real_write(data))[1]
+    with sl.open(transport=transport) as board:
+        board.load(image)
+        assert np.array_equal(transport.device.core.weights, image.weights())
+    assert max(sizes) <= 2 * (P.MAX_PAYLOAD + 7) + 2
+
+
+class Wrap:
+    """A ModelTransport whose traffic a test can tamper with."""
+
+    def __init__(self, cfg="tiny", on_write=None, on_read=None):
+        self.inner = ModelTransport(sl.preset(cfg))
+        self.on_write, self.on_read = on_write, on_read
+        self.closed = False
+
+    def write(self, data):
+        if self.on_write:
+            data = self.on_write(data)
+        self.inner.write(data)
+
+    def read(self, timeout):
+        data = self.inner.read(timeout)
+        return self.on_read(data) if (self.on_read and data) else data
+
+    def close(self):
+        self.closed = True
+
+
+def test_bad_crc_reply_is_retried():
+    hits = []
+
+    def corrupt_first_write(data):
+        if len(hits) < 2 and data[1] == P.Opcode.WRITE:
+            hits.append(1)
+            return data[:-3] + bytes([data[-3] ^ 0x01]) + data[-2:]
+        return data
+    net, _ = stdp_net()
+    image = sl.compile(net, target="tiny")
+    t = Wrap(on_write=corrupt_first_write)
+    with sl.open(transport=t) as board:
+        board.load(image)
+        assert board.link.stats["retries"] == 2
+        assert board.status()["crc_errors"] == 2
+    assert np.array_equal(t.inner.device.core.weights, image.weights())
+
+
+def test_retries_are_bounded():
+    def always_corrupt(data):
+        return data[:-3] + bytes([data[-3] ^ 0x01]) + data[-2:] if data[1] == P.Opcode.STATUS \
+            else data
+    with sl.open(transport=Wrap(on_write=always_corrupt), retries=2) as board:
+        with pytest.raises(sl.DeviceError, match="STATUS: BAD_CRC") as err:
+            board.status()
+    assert err.value.status == P.Status.BAD_CRC
+
+
+def test_unexpected_seq_is_ignored():
+    stray = P.encode_frame(P.Frame(P.Opcode.STATUS, 200, 0, b"x" * 31))
+
+    def inject_stray(data):
+        return stray + data
+    with sl.open(transport=Wrap(on_read=inject_stray)) as board:
+        assert board.status()["ticks"] == 0
+        assert board.link.stats["ignored"] >= 1
+
+
+def test_device_error_names_status():
+    with sl.open("model://tiny") as board:
+        with pytest.raises(sl.DeviceError, match="READ: BAD_ADDRESS") as err:
+            board.read_region(Region.SPIKES, addr=10, count=5)
+        assert err.value.status == P.Status.BAD_ADDRESS
+        board.ping()                    # the link still works afterwards
+
+
+def test_version_mismatch():
+    def bump(data):
+        frames = P.Deframer().feed(data)
+        out = b""
+        for f, _ in frames:
+            payload = f.payload
+            if f.opcode == P.Opcode.INFO:
+                payload = (P.VERSION + 1).to_bytes(2, "little") + payload[2:]
+            out += P.encode_frame(P.Frame(f.opcode, f.seq, f.status, payload))
+        return out
+    t = Wrap(on_read=bump)
+    with pytest.raises(sl.VersionMismatch, match="protocol version 2"):
+        sl.open(transport=t)
+    assert t.closed
+
+
+def test_config_mismatch():
+    with pytest.raises(sl.ConfigMismatch, match=r"'tiny'.*'narrow'.*n_neurons 8 vs 11"):
+        sl.open("model://tiny", config=sl.preset("narrow"))
+    net, _ = stdp_net()
+    image = sl.compile(net, target="tiny")
+    with sl.open("model://narrow") as board:
+        with pytest.raises(sl.ConfigMismatch, match="recompile"):
+            board.load(image)
+
+
+class Silent:
+    closed = False
+
+    def write(self, data):
+        pass
+
+    def read(self, timeout):
+        return b""
+
+    def close(self):
+        self.closed = True
+
+
+class Garbage(Silent):
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def read(self, timeout):
+        return bytes(self.rng.integers(0, 256, 64, dtype=np.uint8))
+
+
+def test_timeout_and_garbage():
+    t = Silent()
+    with pytest.raises(sl.LinkTimeout, match="no reply to INFO.*0.3 s"):
+        sl.open(transport=t, timeout=0.3, retries=0)
+    assert t.closed
+    with pytest.raises(sl.ProtocolError, match="not a spikeloom device"):
+        sl.open(transport=Garbage(), timeout=0.3, retries=0)
+
+
+def test_dead_ports():
+    with pytest.raises(sl.LinkError, match="cannot open /dev/ttyNOPE.*plugged in"):
+        sl.open("/dev/ttyNOPE")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()                               # nothing listens there now
+    with pytest.raises(sl.LinkError, match="spikeloom serve"):
+        sl.open(f"socket://127.0.0.1:{port}")
+    with pytest.raises(sl.LinkError, match="unknown configuration 'huge'"):
+        sl.open("model://huge")
+
+
+def test_loop_url_is_not_a_device():
+    # loop:// echoes the request: it looks like an INFO reply with an empty payload
+    with pytest.raises(sl.ProtocolError, match="0-byte INFO reply"):
+        sl.open("loop://", timeout=0.5)
+
+
+def test_context_manager_closes_on_error():
+    t = Wrap()
+    with pytest.raises(RuntimeError):
+        with sl.open(transport=t):
+            raise RuntimeError("boom")
+    assert t.closed
+
+
+def test_read_weights_needs_image():
+    net, ff = stdp_net()
+    with sl.open("model://tiny") as board:
+        with pytest.raises(sl.Error, match="load"):
+            board.read_weights(ff)
