@@ -17,7 +17,8 @@
 //   depend on wall time; only the simulated cycle count at which they happen does.
 // - If the client does not read, output is buffered up to OUT_LIMIT bytes, then simulation pauses
 //   until it drains (the design never sees the difference).
-// - One client at a time: a second one gets one line of text and is closed. When a client leaves,
+// - One client at a time: a second one gets one line of text and is closed. A client that closes
+//   (or shuts down) its sending side counts as gone at once. When a client leaves,
 //   its unsent bytes are dropped, a partial frame it left in the design is closed with END, and
 //   the harness lets the design answer (up to DRAIN_MS) before accepting the next client, so
 //   stale replies do not reach it.
@@ -412,7 +413,7 @@ bool Board::service(int timeout_ms) {
     }
     int link = link_fd();
     if (link >= 0) {
-        short ev = 0;
+        short ev = opt_.pty ? 0 : POLLRDHUP;
         if (inq_.size() < IN_LIMIT) ev |= POLLIN;
         if (out_off_ < outq_.size()) ev |= POLLOUT;
         ci = n;
@@ -420,9 +421,16 @@ bool Board::service(int timeout_ms) {
     }
     int r = poll(fds, n, timeout_ms);
     if (r < 0) return errno == EINTR ? !g_stop : false;
-    if (li >= 0 && (fds[li].revents & POLLIN)) accept_clients();
-    if (ci >= 0 && link == link_fd()) {
+    if (ci >= 0) {
         short rev = fds[ci].revents;
+        // A client that closed its end is gone even if it left bytes unread: noticing that before
+        // looking at new connections keeps a quick reconnect from being refused as a second
+        // client.
+        if (!opt_.pty && (rev & (POLLRDHUP | POLLHUP | POLLERR))) {
+            drop_client(rev & POLLERR ? "connection error" : "closed");
+            publish();
+            return !g_stop;
+        }
         if (rev & POLLIN) {
             uint8_t buf[16384];
             size_t room = IN_LIMIT - std::min(IN_LIMIT, inq_.size());
@@ -433,12 +441,8 @@ bool Board::service(int timeout_ms) {
             } else if (!opt_.pty && (got == 0 || (errno != EAGAIN && errno != EINTR))) {
                 drop_client(got == 0 ? "closed" : strerror(errno));
                 publish();
-                return true;
+                return !g_stop;
             }
-        } else if (!opt_.pty && (rev & (POLLHUP | POLLERR))) {
-            drop_client("hung up");
-            publish();
-            return true;
         }
         if (out_off_ < outq_.size()) {
             ssize_t put = opt_.pty
@@ -456,6 +460,7 @@ bool Board::service(int timeout_ms) {
             }
         }
     }
+    if (li >= 0 && (fds[li].revents & POLLIN) && !draining_) accept_clients();
     publish();
     return !g_stop;
 }
