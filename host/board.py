@@ -123,7 +123,9 @@ class Board:
                 expected = _preset(config) if isinstance(config, str) else config
                 if expected.hash() != self.config.hash():
                     raise ConfigMismatch(config_mismatch_message(
-                        url, self.config, expected, "the expected configuration"))
+                        url, self.config, expected, "the expected configuration")
+                        + f"; connect to a device built for {expected.name!r} or compile "
+                        f"for {self.config.name!r}")
         except BaseException:
             self.close()
             raise

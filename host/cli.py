@@ -1,6 +1,7 @@
 """The ``spikeloom`` command line: thin wrappers around the library calls.
 
-Subcommands: ``info``, ``compile``, ``run``, ``plot``, ``serve``, ``build``, ``flash``, ``bench``.
+Subcommands: ``info``, ``compile``, ``run``, ``plot``, ``diff``, ``serve``, ``build``, ``flash``,
+``bench``.
 Exit codes: 0 success, 1 error (any :class:`spikeloom.Error`, or a missing optional module),
 2 usage error (argparse), 130 interrupted (Ctrl-C). Errors print as one line
 ``spikeloom: error: ...``; ``--debug`` shows the traceback instead.
@@ -55,15 +56,15 @@ def _config(name):
 # -- subcommands -----------------------------------------------------------------------------------
 
 def cmd_info(args) -> int:
-    from .board import open as open_board
+    from .board import open_board
     with open_board(args.url, config=_config(args.config), timeout=args.timeout) as board:
         info = board.info
-        print(f"url            {args.url}")
+        print(f"{'url':<17}{args.url}")
         for key, value in info.as_dict().items():
-            print(f"{key:<15}{value}")
+            print(f"{key:<17}{value}")
         if args.status:
             for key, value in board.status().items():
-                print(f"{key:<15}{value}")
+                print(f"{key:<17}{value}")
     return 0
 
 
@@ -82,16 +83,14 @@ def cmd_compile(args) -> int:
 
 
 def cmd_run(args) -> int:
-    import numpy as np
-
-    from .board import open as open_board
+    from .board import open_board
     from .image import Image
     from .result import load_inputs
     image = Image.load(args.image)
     inputs = load_inputs(args.input, args.ticks, image) if args.input else None
     with open_board(args.url, config=image.config, timeout=args.timeout) as board:
         board.load(image)
-        result = board.run(args.ticks, inputs=inputs, progress=not args.quiet)
+        result = board.run(args.ticks, inputs=inputs, progress=False if args.quiet else None)
     print(result.summary())
     if args.out:
         result.save(args.out)
@@ -99,7 +98,6 @@ def cmd_run(args) -> int:
     if args.raster:
         result.plot_raster(args.raster)
         print(f"wrote {args.raster}")
-    del np
     return 0
 
 
@@ -110,6 +108,13 @@ def cmd_plot(args) -> int:
     result.plot_raster(out)
     print(f"wrote {out}")
     return 0
+
+
+def cmd_diff(args) -> int:
+    from .image import Image
+    diff = Image.load(args.a).diff(Image.load(args.b))
+    print(diff.summary())
+    return 1 if diff else 0
 
 
 def cmd_serve(args) -> int:
@@ -192,6 +197,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("result", help="result file (.npz) written by `spikeloom run --out`")
     sp.add_argument("-o", "--output", help="PNG file [RESULT.png]")
 
+    sp = add("diff", cmd_diff, "compare two images (exit 0 identical, 1 different)")
+    sp.add_argument("a", help="image file")
+    sp.add_argument("b", help="image file")
+
     sp = add("serve", cmd_serve, "serve a virtual board (Verilator) on a TCP port")
     sp.add_argument("--config", help="configuration preset [default]")
     sp.add_argument("--port", type=int, default=7000, help="TCP port [7000]")
@@ -235,10 +244,14 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("spikeloom: interrupted", file=sys.stderr)
         return 130
-    except (Error, OSError, ValueError) as exc:
+    except Exception as exc:    # noqa: BLE001 - every failure becomes one line (see --debug)
         if debug:
             raise
-        print(f"spikeloom: error: {_one_line(exc)}", file=sys.stderr)
+        text = _one_line(exc)
+        if not isinstance(exc, (Error, OSError, ValueError)):
+            # not an expected failure: say what it was and how to see more
+            text = f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
+        print(f"spikeloom: error: {text}", file=sys.stderr)
         return 1
 
 

@@ -1,0 +1,126 @@
+"""The spikeloom command line: subcommands, exit codes, one-line errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from spikeloom import cli
+
+NET = '''
+import spikeloom as sl
+net = sl.Network("cli")
+inp = net.inputs(3, name="in")
+exc = net.population(4, sl.LIF(tau_mem=10.0, tau_syn=2.0, threshold=1.0), name="exc")
+net.connect(inp, exc, weights=[[0.6] * 4] * 3, name="ff")
+'''
+
+
+@pytest.fixture
+def netfile(tmp_path):
+    p = tmp_path / "net.py"
+    p.write_text(NET)
+    return p
+
+
+def run(capsys, *argv):
+    rc = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_help_everywhere(capsys):
+    assert run(capsys, "--help")[0] == 0
+    for sub in ("info", "compile", "run", "plot", "diff", "serve", "build", "flash", "bench"):
+        rc, out, _ = run(capsys, sub, "--help")
+        assert rc == 0 and "usage: spikeloom " + sub in out
+
+
+def test_usage_errors_exit_2(capsys):
+    rc, _, err = run(capsys)
+    assert rc == 2 and "spikeloom: error:" in err
+    rc, _, err = run(capsys, "frobnicate")
+    assert rc == 2 and "invalid choice" in err
+    rc, _, err = run(capsys, "run", "model://", "x.slimg")
+    assert rc == 2 and "--ticks" in err
+
+
+def test_info(capsys):
+    rc, out, _ = run(capsys, "info", "model://tiny", "--status")
+    assert rc == 0 and "n_neurons        8" in out and "crc_errors" in out
+
+
+def test_compile_run_plot_diff(capsys, netfile, tmp_path):
+    img = tmp_path / "net.slimg"
+    rc, out, _ = run(capsys, "compile", netfile, "-o", img, "--config", "tiny")
+    assert rc == 0 and img.exists() and "exc.threshold" in out
+    events = tmp_path / "in.csv"
+    events.write_text("# tick,population,index\n" + "".join(
+        f"{t},in,{k}\n" for t in range(0, 40, 4) for k in range(3)))
+    res = tmp_path / "res.npz"
+    rc, out, _ = run(capsys, "run", "model://tiny", img, "--ticks", 40, "--input", events,
+                     "--out", res, "-q")
+    assert rc == 0 and "40 ticks" in out and res.exists()
+    from spikeloom.result import Result
+    r = Result.load(res)
+    assert r.ticks == 40 and r["exc"].count > 0 and r["in"].count == 30
+    rc, out, _ = run(capsys, "plot", res, "-o", tmp_path / "r.png")
+    assert rc == 0 and (tmp_path / "r.png").stat().st_size > 1000
+    assert run(capsys, "diff", img, img)[0] == 0
+    np.save(tmp_path / "in.npy", np.ones((40, 4), bool))
+    rc, _, err = run(capsys, "run", "model://tiny", img, "--ticks", 40, "--input",
+                     tmp_path / "in.npy")
+    assert rc == 0
+
+
+def test_errors_are_one_line(capsys, netfile, tmp_path):
+    img = tmp_path / "net.slimg"
+    assert run(capsys, "compile", netfile, "-o", img, "--config", "tiny", "-q")[0] == 0
+    cases = [
+        (("run", "model://narrow", img, "--ticks", 5), "compile for 'narrow'"),
+        (("info", "/dev/ttyNOPE"), "cannot open /dev/ttyNOPE"),
+        (("compile", tmp_path / "none.py"), "not found"),
+        (("run", "model://tiny", tmp_path / "none.slimg", "--ticks", 5), "cannot read image"),
+        (("info", "model://huge"), "unknown configuration 'huge'"),
+    ]
+    for argv, match in cases:
+        rc, _, err = run(capsys, *argv)
+        assert rc == 1, argv
+        assert err.startswith("spikeloom: error: ") and err.count("\n") == 1, err
+        assert match in err
+    big = tmp_path / "big.py"
+    big.write_text(NET.replace("population(4", "population(40"))
+    rc, _, err = run(capsys, "compile", big, "--config", "tiny")
+    assert rc == 1 and "needs 40 neurons" in err and err.count("\n") == 1
+
+
+def test_debug_shows_traceback(netfile, tmp_path):
+    with pytest.raises(Exception, match="cannot open"):
+        cli.main(["--debug", "info", "/dev/ttyNOPE"])
+
+
+def test_missing_hook_is_one_clear_line(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "spikeloom.sim.bench", None)
+    rc, _, err = run(capsys, "bench")
+    assert rc == 1 and err.startswith("spikeloom: error: ")
+    assert "spikeloom.sim.bench" in err and err.count("\n") == 1
+
+
+def test_ctrl_c_exits_130(capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "cmd_info", interrupted)
+    rc, _, err = run(capsys, "info", "model://")
+    assert rc == 130 and "interrupted" in err
+
+
+def test_entry_point_subprocess(tmp_path):
+    exe = Path(sys.executable).with_name("spikeloom")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "spikeloom.cli"]
+    p = subprocess.run(cmd + ["info", "model://tiny"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and "config_hash" in p.stdout
+    p = subprocess.run(cmd + ["info", "/dev/ttyNOPE"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 1 and p.stderr.startswith("spikeloom: error: cannot open")
