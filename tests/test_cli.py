@@ -90,7 +90,8 @@ def test_errors_are_one_line(capsys, netfile, tmp_path):
         assert err.startswith("spikeloom: error: ") and err.count("\n") == 1, err
         assert match in err
     big = tmp_path / "big.py"
-    big.write_text(NET.replace("population(4", "population(40"))
+    big.write_text(NET.replace("population(4", "population(40")
+                   .replace("[[0.6] * 4]", "[[0.6] * 40]"))
     rc, _, err = run(capsys, "compile", big, "--config", "tiny")
     assert rc == 1 and "needs 40 neurons" in err and err.count("\n") == 1
 
