@@ -235,8 +235,13 @@ class Link:
     def _describe(self, req: Request, status, why: str) -> str:
         name = status.name if isinstance(status, Status) else f"status {status}"
         hint = why or _HINTS.get(status, "unknown status")
-        retried = " (after retries)" if status in (Status.BAD_CRC, Status.BAD_FRAME) else ""
-        return f"{self.name} refused {req.opcode.name}: {name}{retried}: {hint}"
+        damaged = status in (Status.BAD_CRC, Status.BAD_FRAME)
+        if damaged and not req.retry:
+            hint += ("; not retried inside a streamed run (order matters): the run is "
+                     "incomplete, load and run again")
+        elif damaged:
+            hint += f"; gave up after {self.retries} retries"
+        return f"{self.name} refused {req.opcode.name}: {name}: {hint}"
 
 
 def _status(value: int):

@@ -258,3 +258,58 @@ def test_read_weights_needs_image():
     with sl.open("model://tiny") as board:
         with pytest.raises(sl.Error, match="load"):
             board.read_weights(ff)
+
+
+class Buffered:
+    """A device that, like the hardware, only works through its input when the host reads:
+    requests pile up in its receive buffer meanwhile. Records the deepest pile."""
+
+    def __init__(self, cfg="tiny"):
+        self.inner = ModelTransport(sl.preset(cfg))
+        self.rx = bytearray()
+        self.deepest = 0
+        self.closed = False
+
+    def write(self, data):
+        self.rx += data
+        self.deepest = max(self.deepest, len(self.rx))
+
+    def read(self, timeout):
+        if self.rx:
+            self.inner.write(bytes(self.rx))
+            self.rx.clear()
+        return self.inner.read(timeout)
+
+    def close(self):
+        self.closed = True
+
+
+def test_at_most_rx_buffer_bytes_outstanding():
+    net, _ = stdp_net()
+    image = sl.compile(net, target="tiny")
+    spikes = np.random.default_rng(2).random((400, 4)) < 0.5     # an INJECT nearly every tick
+    t = Buffered()
+    with sl.open(transport=t) as board:
+        board.load(image)
+        result = board.run(400, inputs={"in": spikes})
+    assert P.RX_BUFFER // 2 < t.deepest <= P.RX_BUFFER          # pipelined, never overflowing
+    with sl.open("model://tiny") as board:
+        board.load(image)
+        assert np.array_equal(board.run(400, inputs={"in": spikes}).events, result.events)
+
+
+def test_damage_during_a_streamed_run_is_not_retried():
+    count = []
+
+    def corrupt_tenth_inject(data):
+        if data[1] == P.Opcode.INJECT:
+            count.append(1)
+            if len(count) == 10:
+                return data[:-3] + bytes([data[-3] ^ 0x01]) + data[-2:]
+        return data
+    net, _ = stdp_net()
+    image = sl.compile(net, target="tiny")
+    with sl.open(transport=Wrap(on_write=corrupt_tenth_inject)) as board:
+        board.load(image)
+        with pytest.raises(sl.DeviceError, match="INJECT: BAD_CRC.*run is incomplete"):
+            board.run(50, inputs=np.ones((50, 4), bool))
