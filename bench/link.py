@@ -1,0 +1,284 @@
+"""Link efficiency of the spikeloom protocol, and the RTL transmitter's streaming throughput.
+
+What it measures (results printed and written to bench/link.json):
+
+1. Output events. For several activity rates (fraction of the N neurons firing per tick, i.i.d.)
+   the golden device (``spikeloom.sim.device.GoldenDevice``, ``default`` preset unless
+   ``--config``) runs ticks whose fired sets are forced through the neuron thresholds; the SPIKES
+   event frames it sends are counted byte for byte as they leave on the wire (SLIP escapes
+   included): wire bytes per tick, per spike, bits at 10 bits per byte (8N1), the share of those
+   bits that is spike data (list indices or bitmap), and the tick and spike rates the line can
+   carry at the configured baud.
+2. Closed loop. The per-tick cost of the host driving inputs: INJECT of k inputs + RUN 1, both
+   directions, replies included.
+3. NeuroCoreX for comparison: 1 Mbaud 8N1, every spike event a 3-byte unframed record, one input
+   spike per tick, no CRC, no acknowledgements (bytes per spike are constant; there is no tick
+   marker, no error detection and no way to know something was dropped).
+4. RTL: when ``spikeloom.hdl.top.Top`` exists, the real top runs in Amaranth's simulator with a
+   bit-level UART; a RUN of back-to-back dense SPIKES frames is timed from the first start bit to
+   the last stop bit of the event stream: bytes x 10 bit times / elapsed time is the fraction of
+   the line rate the transmitter sustains (goal >= 0.90). When the top is not available the
+   figure is skipped and the reason printed and recorded.
+
+``python bench/link.py --quick`` runs in well under two minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+from spikeloom.proto import preset
+from spikeloom.proto import protocol as P
+from spikeloom.proto.memmap import Region, layouts
+from spikeloom.proto.protocol import Frame, Opcode, Status
+from spikeloom.sim.device import GoldenDevice
+
+__all__ = ["forced_device", "event_stats", "closed_loop_stats", "neurocorex", "rtl_streaming",
+           "main"]
+
+RATES = [0.0, 0.005, 0.01, 0.03, 0.0625, 0.1, 0.3, 1.0]
+NEUROCOREX = {"baud": 1_000_000, "bytes_per_event": 3, "inputs_per_tick": 1, "crc": False,
+              "framing": False, "ticks_per_s": 1000}
+OUT = pathlib.Path(__file__).resolve().parent / "link.json"
+
+
+def wire(op, seq=0, payload=b"") -> bytes:
+    return P.encode_frame(Frame(int(op), seq, 0, bytes(payload)))
+
+
+def forced_device(cfg):
+    """A golden device whose neurons fire exactly when told: zero weights, no leak, refractory 0;
+    :func:`force` sets thresholds to the minimum (fires) or maximum (cannot fire)."""
+    return GoldenDevice(cfg)
+
+
+def force_requests(cfg, fire: np.ndarray) -> bytes:
+    """WRITE frames setting NEURON_PARAMS so that exactly the neurons in ``fire`` spike."""
+    lay = layouts(cfg)[Region.NEURON_PARAMS]
+    lo, hi = -(1 << (cfg.v_width - 1)), (1 << (cfg.v_width - 1)) - 1
+    words = [lay.to_bytes(lay.pack({"threshold": lo if f else hi})) for f in fire]
+    per = (P.MAX_PAYLOAD - P.WRITE_REQ.size) // lay.nbytes
+    return b"".join(
+        wire(Opcode.WRITE, 1, P.WRITE_REQ.pack(region=Region.NEURON_PARAMS, addr=a)
+             + b"".join(words[a:a + per]))
+        for a in range(0, len(words), per))
+
+
+def split_frames(out: bytes) -> list[tuple[bytes, Frame]]:
+    """(wire bytes, frame) for every frame the device sent."""
+    chunks, k = [], 0
+    while k < len(out):
+        end = out.index(P.END, k + 1)
+        chunks.append(out[k:end + 1])
+        k = end + 1
+    frames = [f for f, s in P.Deframer().feed(out) if s == Status.OK]
+    assert len(frames) == len(chunks)
+    return list(zip(chunks, frames, strict=True))
+
+
+def event_stats(cfg, rate: float, ticks: int, rng) -> dict:
+    """Wire cost of the SPIKES events of ``ticks`` ticks at i.i.d. firing ``rate``."""
+    dev = forced_device(cfg)
+    n = cfg.n_neurons
+    wire_bytes = data_bytes = spikes = lists = 0
+    for _ in range(ticks):
+        fire = rng.random(n) < rate
+        acks = dev.feed(force_requests(cfg, fire))
+        assert all(f.status == Status.OK for _, f in split_frames(acks))
+        out = split_frames(dev.feed(wire(Opcode.RUN, 2, P.RUN_REQ.pack(ticks=1, period=0))))
+        (ev_wire, ev), (_, reply) = out
+        assert ev.opcode == Opcode.SPIKES and reply.opcode == Opcode.RUN
+        tick, fired = P.parse_spike_payload(ev.payload, n)
+        assert fired == np.flatnonzero(fire).tolist()
+        wire_bytes += len(ev_wire)
+        data_bytes += len(ev.payload) - P.SPIKES_HEAD.size
+        spikes += len(fired)
+        lists += ev.payload[4] == P.SpikeFormat.LIST
+    per_tick = wire_bytes / ticks
+    line = cfg.baud / 10                                # bytes per second at 8N1
+    return {
+        "rate": rate, "ticks": ticks, "spikes": spikes,
+        "spikes_per_tick": spikes / ticks,
+        "list_fraction": lists / ticks,
+        "wire_bytes_per_tick": per_tick,
+        "wire_bits_per_tick": 10 * per_tick,
+        "wire_bytes_per_spike": wire_bytes / spikes if spikes else None,
+        "wire_bits_per_spike": 10 * wire_bytes / spikes if spikes else None,
+        "data_efficiency": data_bytes / wire_bytes,    # spike indices/bitmap share of the bits
+        "max_ticks_per_s": line / per_tick,
+        "max_spikes_per_s": line / per_tick * spikes / ticks,
+        "neurocorex_wire_bytes_per_tick": NEUROCOREX["bytes_per_event"] * spikes / ticks,
+    }
+
+
+def closed_loop_stats(cfg, k_inputs: int, rate: float, ticks: int, rng) -> dict:
+    """Per-tick bytes of INJECT(k inputs) + RUN 1, both directions, replies and events."""
+    dev = forced_device(cfg)
+    n, m = cfg.n_neurons, cfg.n_inputs
+    up = down = 0
+    for _ in range(ticks):
+        dev.feed(force_requests(cfg, rng.random(n) < rate))
+        idx = rng.choice(m, size=k_inputs, replace=False)
+        req = (wire(Opcode.INJECT, 3, b"".join(int(i).to_bytes(2, "little") for i in idx))
+               + wire(Opcode.RUN, 4, P.RUN_REQ.pack(ticks=1, period=0)))
+        out = dev.feed(req)
+        assert [f.status for _, f in split_frames(out)] == [Status.OK] * 3
+        up, down = up + len(req), down + len(out)
+    line = cfg.baud / 10
+    return {"inputs_per_tick": k_inputs, "rate": rate,
+            "host_to_device_bytes_per_tick": up / ticks,
+            "device_to_host_bytes_per_tick": down / ticks,
+            "max_ticks_per_s": line / max(up, down) * ticks}
+
+
+def neurocorex(cfg) -> dict:
+    nc = dict(NEUROCOREX)
+    line = nc["baud"] / 10
+    nc["wire_bits_per_spike"] = 10 * nc["bytes_per_event"]
+    nc["max_events_per_s"] = line / nc["bytes_per_event"]
+    nc["max_input_spikes_per_s"] = min(nc["ticks_per_s"] * nc["inputs_per_tick"],
+                                       nc["max_events_per_s"])
+    # spikeloom: where does the per-tick event frame beat 3 bytes per spike?
+    n = cfg.n_neurons
+    overhead = len(P.encode_frame(Frame(Opcode.SPIKES, 0, 0, P.spike_payload(0, [], n))))
+    bitmap = len(P.encode_frame(Frame(Opcode.SPIKES, 0, 0, P.spike_payload(0, range(n), n))))
+    k = next(k for k in range(n + 1) if 3 * k > min(overhead + 2 * k, bitmap))
+    nc["spikeloom_breakeven_spikes_per_tick"] = k
+    nc["spikeloom_breakeven_rate"] = k / n
+    return nc
+
+
+# -- RTL ---------------------------------------------------------------------------------------
+
+def rtl_streaming(cfg_name: str, ticks: int) -> dict:
+    """Fraction of the line rate the RTL top's transmitter sustains on back-to-back SPIKES."""
+    try:
+        from amaranth.sim import Simulator
+        from spikeloom.hdl.top import Top
+        from spikeloom.sim import rtlsim
+    except ImportError as e:
+        return {"status": "skipped", "reason": f"RTL top not available yet ({e})"}
+    cfg = preset(cfg_name)
+    # every neuron fires every tick (threshold = minimum): the longest SPIKES frames, back to back
+    req = force_requests(cfg, np.ones(cfg.n_neurons, bool))
+    req += wire(Opcode.RUN, 9, P.RUN_REQ.pack(ticks=ticks, period=0))
+    golden = GoldenDevice(cfg).feed(req)
+    top = Top(cfg)
+    clk_period = 1 / cfg.clock_hz
+    bit_time = cfg.uart_divisor * clk_period
+    now = [0]                       # clock cycles since the start (time stamps, 1-cycle grain)
+    starts: list[int] = []
+    received = bytearray()
+
+    async def clock_counter(ctx):
+        while True:
+            await ctx.tick()
+            now[0] += 1
+
+    async def monitor(ctx):         # like rtlsim.Monitor, plus the cycle of every start bit
+        while True:
+            await ctx.negedge(top.uart_tx)
+            starts.append(now[0])
+            await ctx.delay(bit_time * 1.5)
+            byte = 0
+            for k in range(8):
+                byte |= ctx.get(top.uart_tx) << k
+                await ctx.delay(bit_time)
+            received.append(byte)
+
+    budget = (len(req) + 3 * len(golden)) * 10 * cfg.uart_divisor + 100_000    # cycles
+
+    async def host(ctx):
+        ctx.set(top.uart_rx, 1)
+        await rtlsim.align(ctx, clk_period)
+        await ctx.delay(20 * bit_time)
+        await rtlsim.send(ctx, top.uart_rx, req, bit_time)
+        while len(received) < len(golden) and now[0] < budget:
+            await ctx.delay(100 * bit_time)
+
+    sim = Simulator(top)
+    sim.add_clock(clk_period)
+    sim.add_testbench(clock_counter, background=True)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(host)
+    t0 = time.perf_counter()
+    sim.run()
+    wall = time.perf_counter() - t0
+    if bytes(received) != golden:
+        return {"status": "mismatch", "reason": "RTL output differs from the golden device",
+                "bytes": len(received), "expected": len(golden)}
+    # the event stream: from the first byte of the first SPIKES frame to the end of the reply
+    acks = len(GoldenDevice(cfg).feed(req[:len(req) - len(
+        wire(Opcode.RUN, 9, P.RUN_REQ.pack(ticks=ticks, period=0)))]))
+    first, last = acks, len(golden) - 1
+    nbytes = last - first + 1
+    cycles = starts[last] + 10 * cfg.uart_divisor - starts[first]
+    return {"status": "measured", "config": cfg_name, "ticks": ticks, "bytes": nbytes,
+            "cycles": cycles, "line_fraction": nbytes * 10 * cfg.uart_divisor / cycles,
+            "wall_s": wall}
+
+
+# -- main --------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer ticks (CI)")
+    ap.add_argument("--config", default="default", help="preset for the link figures")
+    ap.add_argument("--rtl-config", default="tiny", help="preset for the RTL throughput run")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    cfg = preset(args.config)
+    rng = np.random.default_rng(args.seed)
+    ticks = 40 if args.quick else 400
+    t0 = time.perf_counter()
+
+    print(f"link efficiency, preset {cfg.name}: N={cfg.n_neurons}, M={cfg.n_inputs}, "
+          f"{cfg.baud} baud 8N1 ({cfg.baud // 10} bytes/s), seed {args.seed}")
+    events = [event_stats(cfg, r, ticks, rng) for r in RATES]
+    print(f"{'rate':>7} {'spk/tick':>8} {'B/tick':>7} {'bits/tick':>9} {'B/spike':>8} "
+          f"{'data%':>6} {'ticks/s':>8} {'spikes/s':>9} {'NCX B/tick':>10}")
+    for e in events:
+        bps = f"{e['wire_bytes_per_spike']:8.2f}" if e["spikes"] else f"{'-':>8}"
+        print(f"{e['rate']:7.3f} {e['spikes_per_tick']:8.2f} {e['wire_bytes_per_tick']:7.2f} "
+              f"{e['wire_bits_per_tick']:9.1f} {bps} {100 * e['data_efficiency']:6.1f} "
+              f"{e['max_ticks_per_s']:8.0f} {e['max_spikes_per_s']:9.0f} "
+              f"{e['neurocorex_wire_bytes_per_tick']:10.2f}")
+
+    loops = [closed_loop_stats(cfg, k, 0.03, max(10, ticks // 4), rng) for k in (0, 1, 4, 16)]
+    print("closed loop (INJECT k + RUN 1 per tick, 3% activity):")
+    for c in loops:
+        print(f"  k={c['inputs_per_tick']:2d}: host->dev {c['host_to_device_bytes_per_tick']:.1f} "
+              f"B, dev->host {c['device_to_host_bytes_per_tick']:.1f} B per tick: "
+              f"<= {c['max_ticks_per_s']:.0f} ticks/s at {cfg.baud} baud")
+
+    nc = neurocorex(cfg)
+    print(f"NeuroCoreX: {nc['wire_bits_per_spike']} bits per spike event, <= "
+          f"{nc['max_events_per_s']:.0f} events/s, {nc['max_input_spikes_per_s']:.0f} input "
+          f"spikes/s, no framing/CRC/acks. spikeloom sends fewer bytes per tick from "
+          f"{nc['spikeloom_breakeven_spikes_per_tick']} spikes/tick "
+          f"(rate {nc['spikeloom_breakeven_rate']:.3f}) upward")
+
+    rtl = rtl_streaming(args.rtl_config, 6 if args.quick else 20)
+    if rtl["status"] == "measured":
+        verdict = "meets" if rtl["line_fraction"] >= 0.9 else "MISSES"
+        print(f"RTL transmitter: {rtl['bytes']} event bytes at {100 * rtl['line_fraction']:.1f}% "
+              f"of the line rate ({verdict} the 90% goal), preset {rtl['config']}")
+    else:
+        print(f"RTL streaming figure {rtl['status']}: {rtl['reason']}")
+
+    result = {"config": cfg.name, "baud": cfg.baud, "seed": args.seed, "quick": args.quick,
+              "events": events, "closed_loop": loops, "neurocorex": nc, "rtl": rtl,
+              "wall_s": time.perf_counter() - t0}
+    pathlib.Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out} in {result['wall_s']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
