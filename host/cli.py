@@ -139,10 +139,50 @@ def cmd_flash(args) -> int:
     return 0
 
 
+def _bench_dir():
+    """The source checkout's bench/ folder (benchmarks are scripts, not installed modules)."""
+    from pathlib import Path
+    here = Path(__file__).resolve().parent.parent / "bench"
+    return here if here.is_dir() else None
+
+
 def cmd_bench(args) -> int:
-    bench_main = _hook("spikeloom.sim.bench", "main")
-    rc = bench_main(list(args.bench_args))
-    return int(rc or 0)
+    """The ``spikeloom.sim.bench.main(argv)`` hook when it exists; otherwise the scripts in the
+    checkout's bench/ folder: ``bench NAME [ARGS]`` runs bench/NAME.py's ``main(ARGS)``,
+    ``bench`` alone runs every script in name order, ``bench --list`` names them."""
+    import importlib.util
+    try:
+        bench_main = _hook("spikeloom.sim.bench", "main")
+    except _Missing:
+        bench_main = None
+    argv = list(args.bench_args)
+    if bench_main is not None:
+        return int(bench_main(argv) or 0)
+    folder = _bench_dir()
+    if folder is None:
+        raise _Missing("no benchmarks found: spikeloom.sim.bench is not installed and there is "
+                       "no bench/ folder next to the package (run from a source checkout)")
+    scripts = {p.stem: p for p in sorted(folder.glob("*.py")) if not p.stem.startswith("_")}
+    if argv[:1] == ["--list"]:
+        print("\n".join(scripts))
+        return 0
+    if argv and not argv[0].startswith("-"):
+        name, rest = argv[0], argv[1:]
+        if name not in scripts:
+            raise Error(f"no benchmark {name!r}; available: {', '.join(scripts)}")
+        todo = [(name, rest)]
+    else:
+        todo = [(name, argv) for name in scripts]
+    worst = 0
+    for name, rest in todo:
+        spec = importlib.util.spec_from_file_location(f"spikeloom_bench_{name}", scripts[name])
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        if not hasattr(mod, "main"):
+            raise _Missing(f"bench/{name}.py has no main(argv)")
+        print(f"== bench {name}", flush=True)
+        worst = max(worst, int(mod.main(rest) or 0))
+    return worst
 
 
 # -- parser ----------------------------------------------------------------------------------------
@@ -217,8 +257,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("bitstream", help="bitstream file")
     sp.add_argument("--dry-run", action="store_true", help="print the command only")
 
-    sp = add("bench", cmd_bench, "run the benchmarks (arguments go to the benchmark runner)")
-    sp.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the runner")
+    sp = add("bench", cmd_bench, "run the benchmarks: `bench` (all), `bench NAME [ARGS]`, "
+                                 "`bench --list`")
+    sp.add_argument("bench_args", nargs=argparse.REMAINDER,
+                    help="benchmark name and its arguments")
     return p
 
 
@@ -234,10 +276,18 @@ def main(argv=None) -> int:
     """Entry point: parse ``argv`` (default ``sys.argv[1:]``), run, return the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     p = parser()
+    # `bench` hands everything after it to the benchmark scripts, options included
+    rest = None
+    if "bench" in argv:
+        k = argv.index("bench")
+        if all(a.startswith("-") for a in argv[:k]) and argv[k + 1:] not in (["-h"], ["--help"]):
+            argv, rest = argv[:k + 1], argv[k + 1:]
     try:
         args = p.parse_args(argv)
     except SystemExit as exc:           # --help (0) and usage errors (2)
         return int(exc.code or 0)
+    if rest is not None:
+        args.bench_args = rest
     debug = getattr(args, "debug", False)
     try:
         return args.func(args)

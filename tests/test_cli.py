@@ -102,10 +102,26 @@ def test_debug_shows_traceback(netfile, tmp_path):
 
 
 def test_missing_hook_is_one_clear_line(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "spikeloom.sim.bench", None)
-    rc, _, err = run(capsys, "bench")
+    monkeypatch.setitem(sys.modules, "spikeloom.sim.vboard", None)
+    rc, _, err = run(capsys, "serve", "--port", "0")
     assert rc == 1 and err.startswith("spikeloom: error: ")
-    assert "spikeloom.sim.bench" in err and err.count("\n") == 1
+    assert "spikeloom.sim.vboard" in err and err.count("\n") == 1
+    monkeypatch.setitem(sys.modules, "spikeloom.sim.bench", None)
+    monkeypatch.setattr(cli, "_bench_dir", lambda: None)
+    rc, _, err = run(capsys, "bench")
+    assert rc == 1 and "no benchmarks found" in err and err.count("\n") == 1
+
+
+def test_bench_scripts(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "spikeloom.sim.bench", None)
+    (tmp_path / "fast.py").write_text("def main(argv):\n    print('ARGS', argv)\n    return 0\n")
+    monkeypatch.setattr(cli, "_bench_dir", lambda: tmp_path)
+    rc, out, _ = run(capsys, "bench", "--list")
+    assert rc == 0 and out.split() == ["fast"]
+    rc, out, _ = run(capsys, "bench", "fast", "--quick", "-n", "3")
+    assert rc == 0 and "ARGS ['--quick', '-n', '3']" in out
+    rc, _, err = run(capsys, "bench", "slow")
+    assert rc == 1 and "available: fast" in err
 
 
 def test_ctrl_c_exits_130(capsys, monkeypatch):
