@@ -313,3 +313,18 @@ def test_damage_during_a_streamed_run_is_not_retried():
         board.load(image)
         with pytest.raises(sl.DeviceError, match="INJECT: BAD_CRC.*run is incomplete"):
             board.run(50, inputs=np.ones((50, 4), bool))
+
+
+def test_damaged_reply_is_requested_again():
+    damaged = []
+
+    def flip_once(data):
+        if not damaged and len(data) > 20:
+            damaged.append(1)
+            return data[:10] + bytes([data[10] ^ 0x40]) + data[11:]
+        return data
+    t = Wrap(on_read=flip_once)
+    with sl.open(transport=t, timeout=0.3) as board:
+        status = board.status()
+        assert damaged and status["ticks"] == 0
+        assert board.link.stats["garbled"] == 1 and board.link.stats["timeouts_retried"] == 1
