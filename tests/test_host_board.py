@@ -328,3 +328,59 @@ def test_damaged_reply_is_requested_again():
         status = board.status()
         assert damaged and status["ticks"] == 0
         assert board.link.stats["garbled"] == 1 and board.link.stats["timeouts_retried"] == 1
+
+
+def float_reference(net, ticks, inputs, dt=1.0):
+    """The float model of spikeloom.network's docstring, in numpy (no quantization)."""
+    pops = net.neuron_populations
+    start, k = {}, 0
+    for p in pops:
+        start[p.name], k = k, k + p.size
+    n, m = k, inputs.shape[1]
+    w = np.zeros((m + n, n))
+    for pr in net.projections:
+        off = 0 if pr.src.is_input else m + start[pr.src.name]
+        w[off + pr.pre, start[pr.dst.name] + pr.post] = pr.weight
+    par = {key: np.zeros(n) for key in ("thr", "vr", "bias", "am", "asyn", "ref", "sub")}
+    for p in pops:
+        s, lif = slice(start[p.name], start[p.name] + p.size), p.model
+        par["thr"][s], par["vr"][s], par["bias"][s] = lif.threshold, lif.v_reset, lif.bias
+        par["am"][s], par["asyn"][s] = np.exp(-dt / lif.tau_mem), np.exp(-dt / lif.tau_syn)
+        par["ref"][s], par["sub"][s] = lif.refractory, lif.reset == "subtract"
+    v, i, ref = np.zeros(n), np.zeros(n), np.zeros(n)
+    prev = np.zeros(n, bool)
+    out = np.zeros((ticks, n), bool)
+    for t in range(ticks):
+        i1 = i + np.concatenate([inputs[t], prev]) @ w
+        active = ref == 0
+        v1 = v * par["am"] + i1 + par["bias"]
+        fire = active & (v1 >= par["thr"])
+        v = np.where(fire, np.where(par["sub"] > 0, v1 - par["thr"], par["vr"]),
+                     np.where(active, v1, v))
+        ref = np.where(fire, par["ref"], np.where(active, ref, ref - 1))
+        i = i1 * par["asyn"]
+        prev = out[t] = fire
+    return out
+
+
+def test_compiled_network_tracks_the_float_model():
+    """Same physical parameters, same behaviour: quantization moves a few spikes, no more."""
+    rng = np.random.default_rng(0)
+    net = sl.Network()
+    inp = net.inputs(16, name="in")
+    a = net.population(20, sl.LIF(tau_mem=15.0, tau_syn=4.0, threshold=1.0, refractory=2,
+                                  bias=0.02), name="a")
+    b = net.population(10, sl.LIF(tau_mem=8.0, tau_syn=2.0, threshold=0.8, refractory=1,
+                                  reset="subtract"), name="b")
+    net.connect(inp, a, weights=rng.uniform(0, 0.3, (16, 20)))
+    net.connect(a, b, weights=sl.FixedProbability(0.3, 0.25, seed=1))
+    net.connect(b, a, weights=sl.FixedProbability(0.3, -0.3, seed=2))
+    ticks = 1000
+    spikes = rng.random((ticks, 16)) < 0.05
+    want = float_reference(net, ticks, spikes)
+    with sl.open("model://") as board:
+        board.load(sl.compile(net, target="default"))
+        got = board.run(ticks, inputs={"in": spikes}).dense[:, :30]
+    assert want.sum() > 2000
+    assert abs(int(got.sum()) - int(want.sum())) < 0.03 * want.sum()
+    assert np.corrcoef(got.sum(0), want.sum(0))[0, 1] > 0.99
