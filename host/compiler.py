@@ -430,6 +430,9 @@ class _Compiler:
                     "lower it or raise trace_jump")
             ints[key] = a
             self.report.add(f"stdp.{key}", value, a, a / step)
+            # what one pair at zero delay really changes: scale(J, a) = (J * a) >> G, floored
+            dw = (jump * a) >> self.G
+            self.report.add(f"stdp.{key} step at 0 ticks", value, dw, dw / s)
             if a == 0 and value > 0:
                 self.report.warn(f"STDP {key} = {value:g} rounds to 0 (one step is "
                                  f"{1 / step:.3g} weight units): no "

@@ -375,8 +375,12 @@ class Network:
                                "inputs cannot receive synapses")
         if stdp is not None and not isinstance(stdp, STDP):
             raise CompileError(f"connect: stdp must be a spikeloom.STDP or None, not {stdp!r}")
-        name = self._name(name if name is not None else f"{src.name}->{dst.name}", "proj",
-                          self._names())
+        if name is None:                # src->dst, then src->dst#2, ... for parallel ones
+            taken, name, k = self._names(), f"{src.name}->{dst.name}", 1
+            while name in taken:
+                k += 1
+                name = f"{src.name}->{dst.name}#{k}"
+        name = self._name(name, "proj", self._names())
         where = f"projection {name!r}"
         pre, post, w = self._synapses(src, dst, weights, stdp, plastic_mask, where)
         if w.size and not np.all(np.isfinite(w)):
@@ -410,13 +414,16 @@ class Network:
         if isinstance(weights, tuple) and len(weights) == 3 and np.ndim(weights[0]) == 1:
             pre, post, w = (np.asarray(a) for a in weights)
             return self._sparse(pre, post, w, n_pre, n_post, where)
-        arr = np.asarray(weights, dtype=object if isinstance(weights, list) else None)
-        if isinstance(weights, list) and (arr.ndim == 2 and arr.shape[1:] == (3,)
-                                          and arr.shape != (n_pre, n_post)):
-            arr = np.asarray(weights, dtype=float)
-            return self._sparse(arr[:, 0], arr[:, 1], arr[:, 2], n_pre, n_post, where)
         if isinstance(weights, list) and len(weights) == 0:
             return self._sparse(np.zeros(0), np.zeros(0), np.zeros(0), n_pre, n_post, where)
+        if isinstance(weights, list):
+            # a list of (pre, post, weight) tuples is sparse; a list of lists is a matrix
+            # (rows of three only count as triples when the shape cannot be the matrix's)
+            rows = np.asarray(weights, dtype=float) if all(
+                np.ndim(r) == 1 and len(r) == 3 for r in weights) else None
+            if rows is not None and (isinstance(weights[0], tuple)
+                                     or rows.shape != (n_pre, n_post)):
+                return self._sparse(rows[:, 0], rows[:, 1], rows[:, 2], n_pre, n_post, where)
         try:
             dense = np.asarray(weights, dtype=float)
         except (TypeError, ValueError):

@@ -174,3 +174,23 @@ def test_description_errors_name_the_problem(bad, match):
     p = net.population(2, name="p")
     with pytest.raises(sl.CompileError, match=match):
         bad(net, i, p)
+
+
+def test_list_forms_and_parallel_projection_names():
+    net = sl.Network()
+    a = net.inputs(2, name="a")
+    b = net.population(3, name="b")
+    sparse = net.connect(a, b, weights=[(0, 1, 0.5), (1, 2, 0.25)])
+    dense = net.connect(a, b, weights=[[0, 0, 0], [0.1, 0, 0]])     # a 2x3 matrix
+    assert sparse.name == "a->b" and dense.name == "a->b#2"
+    assert sparse.n_synapses == 2 and list(sparse.post) == [1, 2]
+    assert dense.n_synapses == 1 and (dense.pre[0], dense.post[0]) == (1, 0)
+    image = sl.compile(net, target="tiny")
+    assert set(image.projections) == {"a->b", "a->b#2"}
+
+
+def test_stdp_step_is_reported():
+    net, _, _, _ = small_net(w=np.full((4, 6), 0.25), stdp=sl.STDP(a_plus=0.01))
+    report = sl.compile(net, target="tiny").report
+    e = report["stdp.a_plus step at 0 ticks"]
+    assert e.integer == (128 * report["stdp.a_plus"].integer) >> 8
