@@ -8,6 +8,7 @@ population-local indices. ``dt`` (ms per tick) turns counts into rates.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -115,9 +116,7 @@ class Result:
         path = Path(path)
         meta = {"ticks": self.ticks, "n_neurons": self.n_neurons, "n_inputs": self.n_inputs,
                 "dt": self.dt, "start_tick": self.start_tick,
-                "populations": [vars(p) if not hasattr(p, "__dataclass_fields__") else
-                                {k: getattr(p, k) for k in p.__dataclass_fields__}
-                                for p in self.populations.values()]}
+                "populations": [dataclasses.asdict(p) for p in self.populations.values()]}
         with path.open("wb") as f:
             np.savez_compressed(f, events=self.events, input_events=self.input_events,
                                 meta=np.array(json.dumps(meta, sort_keys=True)))
