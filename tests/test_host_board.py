@@ -384,3 +384,54 @@ def test_compiled_network_tracks_the_float_model():
     assert want.sum() > 2000
     assert abs(int(got.sum()) - int(want.sum())) < 0.03 * want.sum()
     assert np.corrcoef(got.sum(0), want.sum(0))[0, 1] > 0.99
+
+
+class GoldenServer:
+    """The golden device behind a TCP socket (a stand-in virtual board), answering in small
+    chunks so the host sees replies split across reads."""
+
+    def __init__(self, cfg="tiny"):
+        import threading
+
+        from spikeloom.sim.device import GoldenDevice
+        self.device = GoldenDevice(sl.preset(cfg))
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.url = f"socket://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                out = self.device.feed(data)
+                for k in range(0, len(out), 37):
+                    conn.sendall(out[k:k + 37])
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def test_socket_url_end_to_end():
+    net, ff = stdp_net()
+    image = sl.compile(net, target="tiny")
+    spikes = np.random.default_rng(8).random((120, 4)) < 0.3
+    server = GoldenServer()
+    try:
+        with sl.open(server.url, config="tiny", timeout=5.0) as board:
+            assert "SerialTransport" in repr(board.transport)
+            board.load(image)
+            result = board.run(120, inputs={"in": spikes})
+            weights = board.read_weights(ff, raw=True)
+    finally:
+        server.close()
+    with sl.open("model://tiny") as board:
+        board.load(image)
+        assert np.array_equal(board.run(120, inputs={"in": spikes}).events, result.events)
+        assert np.array_equal(board.read_weights(ff, raw=True), weights)
