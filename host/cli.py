@@ -57,7 +57,8 @@ def _config(name):
 
 def cmd_info(args) -> int:
     from .board import open_board
-    with open_board(args.url, config=_config(args.config), timeout=args.timeout) as board:
+    with open_board(args.url, config=_config(args.config), timeout=args.timeout,
+                    baudrate=args.baud) as board:
         info = board.info
         print(f"{'url':<17}{args.url}")
         for key, value in info.as_dict().items():
@@ -88,9 +89,11 @@ def cmd_run(args) -> int:
     from .result import load_inputs
     image = Image.load(args.image)
     inputs = load_inputs(args.input, args.ticks, image) if args.input else None
-    with open_board(args.url, config=image.config, timeout=args.timeout) as board:
+    with open_board(args.url, config=image.config, timeout=args.timeout,
+                    baudrate=args.baud) as board:
         board.load(image)
-        result = board.run(args.ticks, inputs=inputs, progress=False if args.quiet else None)
+        result = board.run(args.ticks, inputs=inputs, period=args.period,
+                           progress=False if args.quiet else None)
     print(result.summary())
     if args.out:
         result.save(args.out)
@@ -214,6 +217,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", help="expected configuration preset (refuse another)")
     sp.add_argument("--timeout", type=float, default=2.0, help="reply timeout in s [2.0]")
     sp.add_argument("--status", action="store_true", help="also print the STATUS counters")
+    sp.add_argument("--baud", type=int, help="serial line rate [1000000]")
 
     sp = add("compile", cmd_compile, "compile a network description into an image (.slimg)")
     sp.add_argument("net", help="Python file defining `net` or `build()`")
@@ -231,6 +235,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="write the result (.npz)")
     sp.add_argument("--raster", help="write a raster plot (.png)")
     sp.add_argument("--timeout", type=float, default=2.0, help="reply timeout in s [2.0]")
+    sp.add_argument("--period", type=int, default=0,
+                    help="clock cycles per tick, 0 = as fast as possible [0]")
+    sp.add_argument("--baud", type=int, help="serial line rate [1000000]")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     sp = add("plot", cmd_plot, "plot a saved run result as a spike raster")
