@@ -146,7 +146,8 @@ class Link:
                     held = _Pending(req, index, len(P.encode_frame(
                         Frame(req.opcode, 1, 0, req.payload))))
                     index += 1
-                if pending and outstanding + held.size > self.window:
+                # +3: the real seq and CRC bytes may need SLIP escapes the estimate lacks
+                if pending and outstanding + held.size + 3 > self.window:
                     break
                 send(held)
                 held = None
