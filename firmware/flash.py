@@ -8,8 +8,8 @@ each found through its environment variable (``ICEPROG``, ``OPENFPGALOADER``, ``
 ``target="flash"`` writes the configuration flash (the board boots the design at power-up);
 ``"sram"`` loads the FPGA directly (lost at power-off, faster, no flash wear).
 
-* ``dry_run=True`` runs nothing: it prints and returns the command it would run (with the
-  preferred programmer's bare name when none is installed).
+* ``dry_run=True`` runs nothing: it returns the command it would run (with the preferred
+  programmer's bare name when none is installed); the command-line entries print it.
 * No programmer installed: ``spikeloom.errors.ToolNotFound`` naming what to install.
 * A missing bitstream is ``FileNotFoundError``; a programmer that exits non-zero is
   ``spikeloom.errors.Error`` with its last output lines.
@@ -78,15 +78,12 @@ def flash(board: str, bitstream: str, dry_run: bool = False, *,
     found = find_programmer(board)
     if found is None:
         if dry_run:
-            cmd = command(board, str(bitstream), b.programmers[0][0], target=target)
-            print(" ".join(cmd))
-            return cmd
+            return command(board, str(bitstream), b.programmers[0][0], target=target)
         hints = "; or ".join(INSTALL_HINTS[s[0]] for s in b.programmers)
         raise ToolNotFound(f"no programmer for {b.title} found on PATH: install {hints}")
     tool, exe = found
     cmd = command(board, str(bitstream), tool, exe, target=target)
     if dry_run:
-        print(" ".join(cmd))
         return cmd
     if not os.path.isfile(bitstream):
         raise FileNotFoundError(f"bitstream {bitstream} does not exist (build it first: "
@@ -110,7 +107,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     args = ap.parse_args(argv)
     try:
-        flash(args.board, args.bitstream, args.dry_run, target="sram" if args.sram else "flash")
+        cmd = flash(args.board, args.bitstream, args.dry_run,
+                    target="sram" if args.sram else "flash")
+        print(" ".join(cmd))
     except (Error, FileNotFoundError) as e:
         print(f"spikeloom: error: {e}", file=sys.stderr)
         return 1

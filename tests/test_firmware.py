@@ -169,6 +169,7 @@ def test_flash_dry_run_without_programmer(monkeypatch, capsys):
     _no_programmers(monkeypatch)
     cmd = flash.flash("icebreaker", "build/top.bin", dry_run=True)
     assert cmd == ["iceprog", "build/top.bin"]
+    assert flash.main(["--board", "icebreaker", "build/top.bin", "--dry-run"]) == 0
     assert capsys.readouterr().out.strip() == "iceprog build/top.bin"
     assert flash.flash("ulx3s-85f", "t.bit", dry_run=True) == \
         ["openFPGALoader", "--board", "ulx3s", "-f", "t.bit"]
