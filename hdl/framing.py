@@ -36,12 +36,32 @@ FrameLayout = data.StructLayout({
 BodyLayout = data.StructLayout({"data": unsigned(8), "last": unsigned(1)})
 
 
+def _crc16_taps():
+    """For every output bit of one CRC step, the (crc bits, byte bits) it is the XOR of.
+
+    The step is linear over GF(2) (no init or xorout inside it), so it is found by running the
+    reference on unit vectors; the logic is then one small XOR per bit instead of eight chained
+    multiplexers."""
+    def step(crc, byte):
+        return P.crc16(bytes([byte]), crc)
+    taps = []
+    for bit in range(16):
+        crc_in = [k for k in range(16) if step(1 << k, 0) >> bit & 1]
+        byte_in = [k for k in range(8) if step(0, 1 << k) >> bit & 1]
+        taps.append((crc_in, byte_in))
+    return taps
+
+
+_CRC16_TAPS = _crc16_taps()
+
+
 def crc16_next(crc, byte):
     """CRC-16/CCITT-FALSE (poly 0x1021, MSB first) after one more ``byte``: pure logic."""
-    c = crc ^ Cat(Const(0, 8), byte)
-    for _ in range(8):
-        c = Mux(c[15], Cat(Const(0, 1), c[:15]) ^ 0x1021, Cat(Const(0, 1), c[:15]))
-    return c[:16]
+    bits = []
+    for crc_in, byte_in in _CRC16_TAPS:
+        terms = [crc[k] for k in crc_in] + [byte[k] for k in byte_in]
+        bits.append(Cat(*terms).xor() if terms else Const(0, 1))
+    return Cat(*bits)
 
 
 class Deframer(wiring.Component):

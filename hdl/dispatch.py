@@ -1,0 +1,492 @@
+"""The command dispatcher: executes deframed requests on the core and builds the replies.
+
+Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDevice``):
+
+- Takes one ``frame`` element from :class:`spikeloom.hdl.framing.Deframer` at a time, reads its
+  payload through ``buf_addr``/``buf_data`` and accepts the element only when the request is
+  finished, so requests execute strictly in arrival order.
+- Deframing errors are answered and counted (``crc_errors``, ``frame_errors``, 16-bit saturating).
+  Requests are checked exactly in the order of the protocol semantics; a failed check changes no
+  state and is answered with an empty payload and its status.
+- Requests act on the core through its control interface (``mem_req``/``mem_rsp``, ``start``,
+  ``clear``, ``done``, ``spikes``). RUN runs ``ticks`` ticks; tick ``k`` starts no earlier than
+  ``period`` cycles after tick ``k-1`` started (0: at once), and not before tick ``k-1``'s SPIKES
+  event frame has been handed to the encoder (output backpressure delays, never drops). The
+  spikes of a tick are buffered in a FIFO and sent as a list or a bitmap exactly as
+  ``protocol.spike_payload`` chooses. A tick whose ``last_tick_cycles`` exceeds a nonzero
+  ``period`` counts an overrun (16-bit saturating) and sets flag bit 0.
+- Reply bodies (header and payload; the encoder appends the CRC) leave on ``body``.
+- ``uart_errors`` comes from the UART receiver's counter; ``uart_clear`` zeroes it on
+  RESET(COUNTERS). ``rx_overflow`` pulses count ``rx_overflows``. ``error`` pulses for every
+  non-OK reply (for an LED); ``idle`` is high while no request is being executed.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ..proto import protocol as P
+from ..proto.config import CoreConfig
+from ..proto.memmap import Region, layouts, region_words
+from ..proto.protocol import Opcode, Status
+from .core import SpikeLayout, addr_width, data_width, req_layout
+from .framing import BodyLayout, FrameLayout
+
+__all__ = ["Dispatcher", "info_payload"]
+
+
+def info_payload(cfg: CoreConfig, build_id: bytes) -> bytes:
+    """The INFO reply payload of a device built with ``cfg`` and ``build_id``."""
+    return P.INFO.pack(
+        version=P.VERSION, config_hash=cfg.hash(), n_neurons=cfg.n_neurons,
+        n_inputs=cfg.n_inputs, v_width=cfg.v_width, i_width=cfg.i_width, w_width=cfg.w_width,
+        trace_width=cfg.trace_width, refractory_width=cfg.refractory_width,
+        decay_frac=cfg.decay_frac, stdp_frac=cfg.stdp_frac,
+        weights_per_word=cfg.weights_per_word, clock_hz=cfg.clock_hz, baud=cfg.baud,
+        max_payload=P.MAX_PAYLOAD, build_id=build_id)
+
+
+# Which reply payload source refills the output shift register.
+_SRC_NONE, _SRC_PING, _SRC_WIDE, _SRC_READ, _SRC_SPIKES = range(5)
+
+
+class Dispatcher(wiring.Component):
+    """The protocol engine; see the module docstring for the contract."""
+
+    def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo"):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+        build_id = bytes(build_id)
+        if len(build_id) != 8:
+            raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
+        self.cfg = cfg
+        self.build_id = build_id
+        self.ADDR_W = addr_width(cfg)
+        self.DATA_W = data_width(cfg)
+        super().__init__({
+            "frame": In(stream.Signature(FrameLayout)),
+            "buf_addr": Out(range(P.MAX_PAYLOAD)),
+            "buf_data": In(8),
+            "body": Out(stream.Signature(BodyLayout)),
+            # the core's control interface, seen from the other side
+            "mem_req": Out(stream.Signature(req_layout(cfg))),
+            "mem_rsp": In(stream.Signature(unsigned(self.DATA_W))),
+            "start": Out(1),
+            "busy": In(1),
+            "done": In(1),
+            "clear": Out(3),
+            "spikes": In(stream.Signature(SpikeLayout)),
+            "ticks": In(32),
+            "spike_count": In(32),
+            "syn_events": In(32),
+            "last_tick_cycles": In(32),
+            # link status
+            "uart_errors": In(16),
+            "uart_clear": Out(1),
+            "rx_overflow": In(1),
+            "error": Out(1),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        lays = layouts(cfg)
+        n = cfg.n_neurons
+        nmap = (n + 7) // 8
+        info = info_payload(cfg, self.build_id)
+        # room for a header in front of the longest single-chunk payload
+        wide_bytes = P.HEADER_BYTES + max(len(info), P.STATUS.size, (self.DATA_W + 7) // 8, 8)
+
+        # -- counters kept here (the core keeps ticks, spikes, syn_events, last_tick_cycles) ----
+        crc_errors = Signal(16)
+        frame_errors = Signal(16)
+        rx_overflows = Signal(16)
+        overruns = Signal(16)
+        flags = Signal(8)
+        clear_counters = Signal()
+        count_crc = Signal()
+        count_frame = Signal()
+        count_overrun = Signal()
+
+        def saturating(counter, inc):
+            with m.If(clear_counters):
+                m.d.sync += counter.eq(0)
+            with m.Elif(inc & (counter != 0xFFFF)):
+                m.d.sync += counter.eq(counter + 1)
+
+        saturating(crc_errors, count_crc)
+        saturating(frame_errors, count_frame)
+        saturating(rx_overflows, self.rx_overflow)
+        saturating(overruns, count_overrun)
+        with m.If(clear_counters):
+            m.d.sync += flags.eq(0)
+        with m.Elif(count_overrun):
+            m.d.sync += flags.eq(flags | 1)
+        m.d.comb += self.uart_clear.eq(clear_counters)
+
+        status_bytes = Cat(
+            self.ticks, self.spike_count, self.syn_events, self.last_tick_cycles,
+            crc_errors, frame_errors, self.uart_errors, rx_overflows, overruns, flags)
+        assert len(status_bytes) == 8 * P.STATUS.size
+
+        # -- the request being executed -----------------------------------------------------------
+        r_op = Signal(8)
+        r_seq = Signal(8)
+        r_status = Signal(3)
+        length = Signal(16)         # request payload length
+        req = Signal(64)            # the first 8 payload bytes (fixed-size request fields)
+        req_region = req[0:8]
+        req_addr = req[8:40]
+        req_count = req[40:56]
+        ptr = Signal(range(P.MAX_PAYLOAD + 1))     # payload read pointer
+        m.d.comb += self.buf_addr.eq(ptr)
+
+        # Per-region constants, selected by the request's region byte.
+        reg_ok = Signal()
+        reg_nbytes = Signal(8)
+        reg_words = Signal(32)
+        reg_value_bad = Signal()    # the assembled word has bits at or above the layout width
+        with m.Switch(req_region):
+            for r in Region:
+                with m.Case(int(r)):
+                    m.d.comb += [reg_ok.eq(1), reg_nbytes.eq(lays[r].nbytes),
+                                 reg_words.eq(region_words(cfg, r))]
+
+        # -- reply emitter: a shift register of whole bytes, refilled chunk by chunk --------------
+        wide = Signal(8 * wide_bytes)
+        chunk = Signal(range(wide_bytes + 1))       # bytes left in ``wide``
+        remaining = Signal(16)                      # body bytes left in this reply
+        src = Signal(3)
+        reply_len = Signal(16)
+        spk_phase = Signal()                        # SPIKES: 0 = head sent next, 1 = body
+
+        def reply(status, payload_len, source):
+            m.d.sync += [r_status.eq(status), reply_len.eq(payload_len), src.eq(source)]
+
+        # -- WRITE / INJECT payload walker ------------------------------------------------------
+        wsize = Signal(8)       # bytes per word
+        lane = Signal(8)        # byte index inside the current word
+        wcount = Signal(16)     # words seen
+        wbad = Signal()         # some word failed its check
+        second = Signal()       # second pass: perform the writes
+        waddr = Signal(32)      # next word address (WRITE) / READ address
+        is_inject = Signal()
+
+        for r in Region:
+            width = lays[r].width
+            with m.If(req_region == int(r)):
+                if width < len(wide):
+                    m.d.comb += reg_value_bad.eq(wide[width:] != 0)
+
+        # -- RUN state -----------------------------------------------------------------------------
+        run_left = Signal(32)
+        run_total = Signal(32)
+        period = Signal(32)
+        since = Signal(32)          # cycles since the last tick's start (saturating)
+        first_tick = Signal()
+        tick_index = Signal(32)
+        got_end = Signal()
+        got_done = Signal()
+        fired = Signal(16)
+        bm_byte = Signal(range(nmap + 1))
+        bm_acc = Signal(8)
+
+        with m.If(self.start):
+            m.d.sync += since.eq(1)
+        with m.Elif(since != 0xFFFFFFFF):
+            m.d.sync += since.eq(since + 1)
+
+        m.submodules.spike_fifo = fifo = SyncFIFOBuffered(width=16, depth=max(n, 2))
+
+        mreq = self.mem_req.payload
+
+        m.d.comb += self.error.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.idle.eq(~self.frame.valid)
+                m.d.sync += ptr.eq(0)
+                with m.If(self.frame.valid):
+                    f = self.frame.payload
+                    m.d.sync += [r_op.eq(f.opcode), r_seq.eq(f.seq), length.eq(f.length)]
+                    with m.If(f.status != Status.OK):
+                        m.d.comb += [count_crc.eq(f.status == Status.BAD_CRC),
+                                     count_frame.eq(f.status != Status.BAD_CRC)]
+                        reply(f.status, 0, _SRC_NONE)
+                        m.next = "REPLY"
+                    with m.Else():
+                        m.d.sync += ptr.eq(1)
+                        m.next = "LOAD"
+
+            with m.State("LOAD"):
+                # Fetch the first 8 payload bytes (beyond the payload they are junk, unused):
+                # the buffer answers one cycle after the address, so byte ptr-1 arrives now.
+                m.d.sync += [req.eq(Cat(req[8:], self.buf_data)), ptr.eq(ptr + 1)]
+                with m.If(ptr == 8):
+                    m.next = "DECODE"
+
+            with m.State("DECODE"):
+                with m.Switch(r_op):
+                    with m.Case(Opcode.PING):
+                        reply(Status.OK, length, _SRC_PING)
+                        m.d.sync += ptr.eq(0)
+                        m.next = "REPLY"
+                    with m.Case(Opcode.INFO):
+                        with m.If(length != 0):
+                            reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                        with m.Else():
+                            reply(Status.OK, len(info), _SRC_WIDE)
+                            m.d.sync += wide.eq(Const(int.from_bytes(info, "little"),
+                                                      8 * len(info)))
+                        m.next = "REPLY"
+                    with m.Case(Opcode.STATUS):
+                        with m.If(length != 0):
+                            reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                        with m.Else():
+                            reply(Status.OK, P.STATUS.size, _SRC_WIDE)
+                            m.d.sync += wide.eq(status_bytes)
+                        m.next = "REPLY"
+                    with m.Case(Opcode.RESET):
+                        flag_byte = req[0:8]
+                        with m.If(length != 1):
+                            reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                            m.next = "REPLY"
+                        with m.Elif(flag_byte[3:] != 0):
+                            reply(Status.BAD_VALUE, 0, _SRC_NONE)
+                            m.next = "REPLY"
+                        with m.Else():
+                            reply(Status.OK, 0, _SRC_NONE)
+                            m.d.comb += clear_counters.eq(flag_byte[2])
+                            with m.If(flag_byte[0:3] != 0):
+                                m.d.comb += self.clear.eq(flag_byte[0:3])
+                                m.next = "RESET_WAIT"
+                            with m.Else():
+                                m.next = "REPLY"
+                    with m.Case(Opcode.READ):
+                        nbytes_total = req_count * reg_nbytes
+                        with m.If(length != P.READ_REQ.size):
+                            reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                        with m.Elif(~reg_ok):
+                            reply(Status.BAD_REGION, 0, _SRC_NONE)
+                        with m.Elif(nbytes_total > P.MAX_PAYLOAD):
+                            reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                        with m.Elif(req_addr + req_count > reg_words):
+                            reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
+                        with m.Else():
+                            reply(Status.OK, nbytes_total, _SRC_READ)
+                            m.d.sync += waddr.eq(req_addr)
+                        m.next = "REPLY"
+                    with m.Case(Opcode.WRITE):
+                        m.d.sync += [is_inject.eq(0), wsize.eq(reg_nbytes), lane.eq(0),
+                                     wcount.eq(0), wbad.eq(0), second.eq(0),
+                                     ptr.eq(P.WRITE_REQ.size), waddr.eq(req_addr)]
+                        with m.If(length < P.WRITE_REQ.size):
+                            reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                            m.next = "REPLY"
+                        with m.Elif(~reg_ok):
+                            reply(Status.BAD_REGION, 0, _SRC_NONE)
+                            m.next = "REPLY"
+                        with m.Else():
+                            m.next = "WALK"
+                    with m.Case(Opcode.INJECT):
+                        m.d.sync += [is_inject.eq(1), wsize.eq(2), lane.eq(0), wcount.eq(0),
+                                     wbad.eq(0), second.eq(0), ptr.eq(0)]
+                        with m.If(length[0]):
+                            reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                            m.next = "REPLY"
+                        with m.Else():
+                            m.next = "WALK"
+                    with m.Case(Opcode.RUN):
+                        with m.If(length != P.RUN_REQ.size):
+                            reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                            m.next = "REPLY"
+                        with m.Else():
+                            m.d.sync += [run_left.eq(req[0:32]), run_total.eq(req[0:32]),
+                                         period.eq(req[32:64]), first_tick.eq(1)]
+                            m.next = "RUN_NEXT"
+                    with m.Default():
+                        reply(Status.BAD_OPCODE, 0, _SRC_NONE)
+                        m.next = "REPLY"
+
+            with m.State("RESET_WAIT"):
+                with m.If(self.done):
+                    m.next = "REPLY"
+
+            # -- WRITE / INJECT: pass 1 checks every word, pass 2 writes them ----------------------
+            with m.State("WALK"):
+                with m.If(ptr == length):
+                    m.next = "WALK_END"
+                with m.Else():
+                    m.next = "WALK_BYTE"
+            with m.State("WALK_BYTE"):
+                # buf_data holds the byte at ptr (addressed one cycle ago, in WALK).
+                with m.If(lane == 0):
+                    m.d.sync += wide.eq(self.buf_data)
+                with m.Else():
+                    m.d.sync += wide.word_select(lane, 8).eq(self.buf_data)
+                m.d.sync += ptr.eq(ptr + 1)
+                with m.If(lane + 1 == wsize):
+                    m.d.sync += lane.eq(0)
+                    m.next = "WALK_WORD"
+                with m.Else():
+                    m.d.sync += lane.eq(lane + 1)
+                    m.next = "WALK"
+            with m.State("WALK_WORD"):
+                with m.If(~second):
+                    m.d.sync += wcount.eq(wcount + 1)
+                    with m.If(is_inject):
+                        with m.If(wide[0:16] >= cfg.n_inputs):
+                            m.d.sync += wbad.eq(1)
+                    with m.Elif(reg_value_bad):
+                        m.d.sync += wbad.eq(1)
+                    m.next = "WALK"
+                with m.Else():
+                    m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(1)]
+                    with m.If(is_inject):
+                        m.d.comb += [mreq.region.eq(Region.SPIKES), mreq.addr.eq(wide[0:16]),
+                                     mreq.data.eq(1)]
+                    with m.Else():
+                        m.d.comb += [mreq.region.eq(req_region), mreq.addr.eq(waddr),
+                                     mreq.data.eq(wide)]
+                    with m.If(self.mem_req.ready):
+                        m.d.sync += waddr.eq(waddr + 1)
+                        m.next = "WALK_RSP"
+            with m.State("WALK_RSP"):
+                m.d.comb += self.mem_rsp.ready.eq(1)
+                with m.If(self.mem_rsp.valid):
+                    m.next = "WALK"
+            with m.State("WALK_END"):
+                with m.If(second):
+                    reply(Status.OK, 0, _SRC_NONE)
+                    m.next = "REPLY"
+                with m.Elif(is_inject):
+                    with m.If(wbad):
+                        reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
+                        m.next = "REPLY"
+                    with m.Else():
+                        m.d.sync += [second.eq(1), ptr.eq(0)]
+                        m.next = "WALK"
+                with m.Else():
+                    with m.If((lane != 0) | (wcount == 0)):
+                        reply(Status.BAD_LENGTH, 0, _SRC_NONE)
+                        m.next = "REPLY"
+                    with m.Elif(req_addr + wcount > reg_words):
+                        reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
+                        m.next = "REPLY"
+                    with m.Elif(wbad):
+                        reply(Status.BAD_VALUE, 0, _SRC_NONE)
+                        m.next = "REPLY"
+                    with m.Else():
+                        m.d.sync += [second.eq(1), ptr.eq(P.WRITE_REQ.size)]
+                        m.next = "WALK"
+
+            # -- RUN -------------------------------------------------------------------------------
+            with m.State("RUN_NEXT"):
+                with m.If(run_left == 0):
+                    m.d.sync += [r_op.eq(Opcode.RUN), wide.eq(run_total)]
+                    reply(Status.OK, P.RUN_REPLY.size, _SRC_WIDE)
+                    m.next = "REPLY"
+                with m.Elif(first_tick | (since >= period)):
+                    m.d.comb += self.start.eq(1)
+                    m.d.sync += [first_tick.eq(0), tick_index.eq(self.ticks), got_end.eq(0),
+                                 got_done.eq(0), run_left.eq(run_left - 1)]
+                    m.next = "RUN_TICK"
+            with m.State("RUN_TICK"):
+                m.d.comb += [self.spikes.ready.eq(1),
+                             fifo.w_data.eq(self.spikes.payload.neuron),
+                             fifo.w_en.eq(self.spikes.valid & ~self.spikes.payload.end)]
+                with m.If(self.spikes.valid & self.spikes.payload.end):
+                    m.d.sync += [got_end.eq(1), fired.eq(self.spikes.payload.neuron)]
+                with m.If(self.done):
+                    m.d.sync += got_done.eq(1)
+                with m.If(got_end & got_done):
+                    m.next = "RUN_EVENT"
+            with m.State("RUN_EVENT"):
+                with m.If((period != 0) & (self.last_tick_cycles > period)):
+                    m.d.comb += count_overrun.eq(1)
+                m.d.sync += [r_op.eq(Opcode.SPIKES), spk_phase.eq(0), bm_byte.eq(0),
+                             bm_acc.eq(0)]
+                with m.If(2 * fired <= nmap):
+                    reply(Status.OK, P.SPIKES_HEAD.size + 2 * fired, _SRC_SPIKES)
+                with m.Else():
+                    reply(Status.OK, P.SPIKES_HEAD.size + nmap, _SRC_SPIKES)
+                m.next = "REPLY"
+
+            # -- reply emitter ---------------------------------------------------------------------
+            with m.State("REPLY"):
+                with m.If(r_status != Status.OK):
+                    m.d.comb += self.error.eq(1)
+                m.d.sync += [
+                    wide[:40].eq(Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)),
+                    chunk.eq(P.HEADER_BYTES),
+                    remaining.eq(P.HEADER_BYTES + reply_len),
+                ]
+                with m.If(src == _SRC_WIDE):
+                    # The payload is already in ``wide``: keep it above the header.
+                    m.d.sync += wide[40:].eq(wide)
+                    m.d.sync += chunk.eq(P.HEADER_BYTES + reply_len)
+                m.next = "EMIT"
+            with m.State("EMIT"):
+                m.d.comb += [self.body.valid.eq(1), self.body.payload.data.eq(wide[:8]),
+                             self.body.payload.last.eq(remaining == 1)]
+                with m.If(self.body.ready):
+                    m.d.sync += [wide.eq(wide >> 8), remaining.eq(remaining - 1),
+                                 chunk.eq(chunk - 1)]
+                    with m.If(remaining == 1):
+                        m.next = "REPLIED"
+                    with m.Elif(chunk == 1):
+                        m.next = "REFILL"
+            with m.State("REFILL"):
+                with m.Switch(src):
+                    with m.Case(_SRC_PING):
+                        # ptr is 0 here for the first byte, then advances by one per byte
+                        m.next = "PING_BYTE"
+                    with m.Case(_SRC_READ):
+                        m.next = "READ_REQ"
+                    with m.Case(_SRC_SPIKES):
+                        with m.If(~spk_phase):
+                            m.d.sync += [spk_phase.eq(1),
+                                         wide.eq(Cat(tick_index, Const(0, 8))),
+                                         chunk.eq(P.SPIKES_HEAD.size)]
+                            with m.If(2 * fired > nmap):
+                                m.d.sync += wide[32:40].eq(P.SpikeFormat.BITMAP)
+                            m.next = "EMIT"
+                        with m.Elif(2 * fired <= nmap):
+                            m.d.comb += fifo.r_en.eq(1)
+                            m.d.sync += [wide.eq(fifo.r_data), chunk.eq(2)]
+                            m.next = "EMIT"
+                        with m.Else():
+                            m.next = "BITMAP"
+            with m.State("PING_BYTE"):
+                m.d.sync += [wide.eq(self.buf_data), chunk.eq(1), ptr.eq(ptr + 1)]
+                m.next = "EMIT"
+            with m.State("READ_REQ"):
+                m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(0),
+                             mreq.region.eq(req_region), mreq.addr.eq(waddr)]
+                with m.If(self.mem_req.ready):
+                    m.d.sync += waddr.eq(waddr + 1)
+                    m.next = "READ_RSP"
+            with m.State("READ_RSP"):
+                m.d.comb += self.mem_rsp.ready.eq(1)
+                with m.If(self.mem_rsp.valid):
+                    m.d.sync += [wide.eq(self.mem_rsp.payload), chunk.eq(reg_nbytes)]
+                    m.next = "EMIT"
+            with m.State("BITMAP"):
+                # Spikes arrive ascending: collect those of byte bm_byte, then send it.
+                with m.If(fifo.r_rdy & (fifo.r_data[3:] == bm_byte)):
+                    m.d.comb += fifo.r_en.eq(1)
+                    m.d.sync += bm_acc.eq(bm_acc | (Const(1, 8) << fifo.r_data[:3]))
+                with m.Else():
+                    m.d.sync += [wide.eq(bm_acc), chunk.eq(1), bm_byte.eq(bm_byte + 1),
+                                 bm_acc.eq(0)]
+                    m.next = "EMIT"
+            with m.State("REPLIED"):
+                with m.If(src == _SRC_SPIKES):
+                    m.next = "RUN_NEXT"
+                with m.Else():
+                    m.next = "FINISH"
+            with m.State("FINISH"):
+                m.d.comb += self.frame.ready.eq(1)
+                m.next = "IDLE"
+        return m

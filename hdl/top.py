@@ -1,0 +1,108 @@
+"""The device top level: UART pins in and out, the protocol engine and the core.
+
+Contract: ``Top(cfg, build_id=b"spikeloo", **core_kwargs)`` is a ``wiring.Component`` whose
+signature is plain pins only — ``uart_rx`` In(1), ``uart_tx`` Out(1), ``leds`` Out(3) (bit 0
+heartbeat, bit 1 link activity, bit 2 an error reply or UART error) — with clock and reset from
+the ``sync`` domain, so it converts with ``amaranth.back.verilog.convert(Top(cfg),
+name="spikeloom_top")``. ``core_kwargs`` (``weight_store``, ``store_factory``) go to the Core.
+
+Data path: ``uart.Receiver`` -> RX FIFO of ``protocol.RX_BUFFER`` bytes (requests arriving while
+the engine is busy wait here; a byte finding it full is dropped and counted in ``rx_overflows``)
+-> ``framing.Deframer`` -> ``dispatch.Dispatcher`` <-> ``core.Core``; replies: Dispatcher ->
+``framing.Encoder`` -> ``uart.Transmitter``. The UART divisor is ``cfg.uart_divisor``.
+
+:attr:`Top.idle` (not a port) is high when no request byte is buffered or being executed and the
+transmitter is quiet; the simulation transport uses it to know when the device has answered.
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out, connect
+
+from ..proto import protocol as P
+from ..proto.config import CoreConfig
+from . import dispatch, framing, uart
+from .core import Core
+
+__all__ = ["Top"]
+
+
+class Top(wiring.Component):
+    """spikeloom device top level; see the module docstring for the contract."""
+
+    def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo", **core_kwargs):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+        build_id = bytes(build_id)
+        if len(build_id) != 8:
+            raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
+        self.cfg = cfg
+        self.build_id = build_id
+        self.core_kwargs = core_kwargs
+        self.idle = Signal()
+        super().__init__({
+            "uart_rx": In(1, init=1),
+            "uart_tx": Out(1, init=1),
+            "leds": Out(3),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        div = cfg.uart_divisor
+
+        m.submodules.rx = rx = uart.Receiver(div)
+        m.submodules.rx_fifo = rx_fifo = SyncFIFOBuffered(width=8, depth=P.RX_BUFFER)
+        m.submodules.deframer = deframer = framing.Deframer(P.MAX_PAYLOAD)
+        m.submodules.dispatcher = disp = dispatch.Dispatcher(cfg, self.build_id)
+        m.submodules.core = core = Core(cfg, **self.core_kwargs)
+        m.submodules.encoder = enc = framing.Encoder()
+        m.submodules.tx = tx = uart.Transmitter(div)
+
+        m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
+        connect(m, rx.stream, rx_fifo.w_stream)
+        connect(m, rx_fifo.r_stream, deframer.rx)
+        connect(m, deframer.frame, disp.frame)
+        m.d.comb += [deframer.buf_addr.eq(disp.buf_addr), disp.buf_data.eq(deframer.buf_data)]
+        connect(m, disp.body, enc.body)
+        connect(m, enc.tx, tx.stream)
+
+        connect(m, disp.mem_req, core.mem_req)
+        connect(m, core.mem_rsp, disp.mem_rsp)
+        connect(m, core.spikes, disp.spikes)
+        m.d.comb += [
+            core.start.eq(disp.start),
+            core.clear.eq(disp.clear),
+            disp.busy.eq(core.busy),
+            disp.done.eq(core.done),
+            disp.ticks.eq(core.ticks),
+            disp.spike_count.eq(core.spike_count),
+            disp.syn_events.eq(core.syn_events),
+            disp.last_tick_cycles.eq(core.last_tick_cycles),
+            disp.uart_errors.eq(rx.errors),
+            rx.clear.eq(disp.uart_clear),
+            disp.rx_overflow.eq(rx.overflow),
+        ]
+
+        # The whole device is idle when nothing is buffered, executing or on the line; a partial
+        # frame inside the deframer waits for more bytes and does not count as work.
+        m.d.comb += self.idle.eq(disp.idle & ~rx_fifo.r_rdy & ~rx.stream.valid
+                                 & ~enc.body.valid & ~tx.busy & ~enc.tx.valid)
+
+        # LEDs: a ~1.4 Hz heartbeat, and pulses stretched to ~1/20 s so they can be seen.
+        beat = Signal(max(1, (cfg.clock_hz // 2).bit_length()))
+        m.d.sync += beat.eq(beat + 1)
+        stretch = max(1, cfg.clock_hz // 20)
+        act_timer = Signal(range(stretch + 1))
+        err_timer = Signal(range(stretch + 1))
+        with m.If(rx.stream.valid | tx.busy):
+            m.d.sync += act_timer.eq(stretch)
+        with m.Elif(act_timer != 0):
+            m.d.sync += act_timer.eq(act_timer - 1)
+        with m.If(disp.error | rx.error | rx.overflow):
+            m.d.sync += err_timer.eq(stretch)
+        with m.Elif(err_timer != 0):
+            m.d.sync += err_timer.eq(err_timer - 1)
+        m.d.comb += self.leds.eq(Cat(beat[-1], act_timer != 0, err_timer != 0))
+        return m
