@@ -440,3 +440,23 @@ def test_regress_random(case, k):
     seed = 50_000 + k
     model, inputs = random_network(cfg, seed, 100)
     run_lockstep(cfg, model, inputs, seed=seed, weight_store=store)
+
+
+def test_first_difference_names_seed_tick_variable_and_neuron():
+    """The compare helper's message (no RTL): seed, tick, variable, index, both values."""
+    model, _ = random_network(NARROW, 3, 1)
+    want = snapshot_of_model(model)
+    got = snapshot_of_model(model)
+    assert first_difference(want, got, NARROW, tick=7, seed=3) is None
+    got.ref[4] += 1
+    got.weights[NARROW.n_inputs + 2, 9] += 1
+    msg = first_difference(want, got, NARROW, tick=7, seed=3)
+    assert msg == (f"seed 3 tick 7: first difference in ref[neuron 4]: rtl={want.ref[4] + 1} "
+                   f"model={want.ref[4]} (1 differing entries in ref)")
+    got.ref[4] -= 1
+    msg = first_difference(want, got, NARROW, tick=7, seed=3)
+    assert msg.startswith("seed 3 tick 7: first difference in weights[source 7 (neuron 2), "
+                          "neuron 9]: "), msg
+    got.weights[NARROW.n_inputs + 2, 9] -= 1
+    got.stdp["w_max"] -= 1
+    assert "stdp.w_max" in first_difference(want, got, NARROW, tick=7, seed=3)
