@@ -87,7 +87,7 @@ class Top(wiring.Component):
 
         # The whole device is idle when nothing is buffered, executing or on the line; a partial
         # frame inside the deframer waits for more bytes and does not count as work.
-        m.d.comb += self.idle.eq(disp.idle & ~rx_fifo.r_rdy & ~rx.stream.valid
+        m.d.comb += self.idle.eq(disp.idle & ~rx.busy & (rx_fifo.level == 0) & ~rx.stream.valid
                                  & ~enc.body.valid & ~tx.busy & ~enc.tx.valid)
 
         # LEDs: a ~1.4 Hz heartbeat, and pulses stretched to ~1/20 s so they can be seen.

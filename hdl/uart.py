@@ -11,7 +11,8 @@ Contract:
   counts it, and the receiver waits until the line is high again before it looks for the next
   start bit, so a break (line held low for any time) counts as exactly one error. A byte that
   completes while the previous one is still not taken is dropped and ``overflow`` pulses.
-  ``clear`` zeroes ``errors``.
+  ``clear`` zeroes ``errors``. ``busy`` is high from a falling edge until the character (or the
+  line low after a framing error) has ended.
 - :class:`Transmitter` sends every byte taken from ``stream`` as start bit, 8 data bits LSB first
   and a stop bit, ``divisor`` cycles per bit; ``tx`` idles high; ``busy`` is high while a byte is
   on the line.
@@ -45,6 +46,7 @@ class Receiver(wiring.Component):
             "overflow": Out(1),
             "errors": Out(16),
             "clear": In(1),
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
@@ -76,7 +78,8 @@ class Receiver(wiring.Component):
         with m.Elif(self.error & (self.errors != 0xFFFF)):
             m.d.sync += self.errors.eq(self.errors + 1)
 
-        with m.FSM():
+        with m.FSM() as fsm:
+            m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
             with m.State("IDLE"):
                 with m.If(~line):
                     # Middle of the start bit; the synchroniser delay is the same for every edge.
