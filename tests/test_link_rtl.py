@@ -1,0 +1,501 @@
+# amaranth: UnusedElaboratable=no
+"""The link gateware against the protocol reference: framing blocks vs proto.protocol, and the
+whole RTL top (UART pins, Amaranth simulator) vs the GoldenDevice, byte for byte."""
+
+import os
+import random
+
+import pytest
+from amaranth.sim import Simulator
+from spikeloom.hdl import framing
+from spikeloom.proto import preset
+from spikeloom.proto import protocol as P
+from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.protocol import Frame, Opcode, Status
+from spikeloom.sim.device import GoldenDevice
+from spikeloom.sim.rtlsim import Transport, frame_bits
+
+pytestmark = pytest.mark.rtl
+
+# tiny core, UART divisor 4 (1 MHz clock, 250 kbaud): 40 cycles per byte
+CFG = preset("tiny").replace(baud=250_000)
+BUILD_ID = b"linktest"
+
+
+def enc(op, seq=0, payload=b"", status=0):
+    return P.encode_frame(Frame(int(op), seq, status, bytes(payload)))
+
+
+def frames_of(data: bytes):
+    """Readable decoding of device output for assertion messages."""
+    return [(Opcode(f.opcode).name if f.opcode in Opcode._value2member_map_ else f.opcode,
+             f.seq, Status(f.status).name if s == Status.OK else f"!{s.name}", f.payload.hex())
+            for f, s in P.Deframer(1 << 16).feed(data)]
+
+
+class Pair:
+    """The RTL top and the golden device fed the same bytes."""
+
+    def __init__(self, cfg=CFG):
+        self.cfg = cfg
+        self.rtl = Transport(cfg, BUILD_ID)
+        self.gold = GoldenDevice(cfg, BUILD_ID)
+
+    def same(self, data: bytes, what="") -> bytes:
+        got = self.rtl.exchange(data)
+        want = self.gold.feed(data)
+        assert got == want, (f"{what}\ninput {data.hex()}\nRTL    {frames_of(got)}\n"
+                             f"golden {frames_of(want)}")
+        return got
+
+
+def replies(data: bytes):
+    return [(f, s) for f, s in P.Deframer(1 << 16).feed(data)]
+
+
+def only_reply(data: bytes) -> Frame:
+    (frame, status), = replies(data)
+    assert status == Status.OK
+    return frame
+
+
+# -- framing blocks vs proto.protocol -------------------------------------------------------------
+
+def run_deframer(stream_bytes, max_payload):
+    dut = framing.Deframer(max_payload)
+    out = []
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    pending = list(stream_bytes)
+
+    async def tb(ctx):
+        # one loop drives the input and serves the output, so nothing dangles at the end
+        taking = None
+        idle = 0
+        while idle < 3:
+            f_valid = ctx.get(dut.frame.valid)
+            if f_valid and taking is None:
+                f = ctx.get(dut.frame.payload)
+                payload = bytearray()
+                if f.status == Status.OK:
+                    for k in range(f.length):
+                        ctx.set(dut.buf_addr, k)
+                        await ctx.tick()
+                        payload.append(ctx.get(dut.buf_data))
+                out.append((int(f.status), f.opcode, f.seq, bytes(payload)))
+                ctx.set(dut.frame.ready, 1)
+                await ctx.tick()
+                ctx.set(dut.frame.ready, 0)
+                continue
+            if pending:
+                ctx.set(dut.rx.payload, pending[0])
+                ctx.set(dut.rx.valid, 1)
+                if ctx.get(dut.rx.ready):
+                    pending.pop(0)
+            else:
+                ctx.set(dut.rx.valid, 0)
+                idle += 1
+            await ctx.tick()
+
+    sim.add_testbench(tb)
+    sim.run()
+    return out
+
+
+def ref_deframer(stream_bytes, max_payload):
+    return [(int(s), f.opcode, f.seq, f.payload if s == Status.OK else b"")
+            for f, s in P.Deframer(max_payload).feed(stream_bytes)]
+
+
+def random_wire(rng, max_payload):
+    """Good frames, junk, bad escapes, dangling escapes, overlong bodies, bad CRCs, mixed."""
+    out = bytearray()
+    for _ in range(rng.randrange(4, 12)):
+        kind = rng.randrange(7)
+        payload = bytes(rng.choice([0xC0, 0xDB, 0xDC, 0xDD, rng.randrange(256)])
+                        for _ in range(rng.randrange(max_payload + 1)))
+        frame = enc(rng.randrange(256), rng.randrange(256), payload)
+        if kind == 0:
+            out += frame
+        elif kind == 1:
+            out += bytes(rng.randrange(256) for _ in range(rng.randrange(20)))
+        elif kind == 2:
+            cut = rng.randrange(1, len(frame))
+            out += frame[:cut] + rng.choice([b"\xc0", b"\xdb\xc0", b"\xdb\x00", b""])
+        elif kind == 3:
+            body = bytearray(frame[1:-1])
+            body[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+            out += b"\xc0" + body + b"\xc0"
+        elif kind == 4:
+            out += b"\xc0" + bytes(rng.randrange(0xC0) for _ in range(
+                max_payload + 7 + rng.randrange(0, 4))) + b"\xc0"
+        elif kind == 5:     # length field one more than the payload
+            body = P.HEADER.pack(opcode=1, seq=2, status=0, length=len(payload) + 1) + payload
+            out += b"\xc0" + _escape(body + P.crc16(body).to_bytes(2, "little")) + b"\xc0"
+        else:
+            out += b"\xc0\xc0" + frame
+    return bytes(out)
+
+
+def _escape(body: bytes) -> bytes:
+    return body.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_deframer_matches_protocol(seed):
+    rng = random.Random(seed)
+    max_payload = rng.choice([0, 3, 16, 40])
+    data = random_wire(rng, max_payload)
+    got, want = run_deframer(data, max_payload), ref_deframer(data, max_payload)
+    assert got == want, f"seed {seed}"
+
+
+def run_encoder(bodies):
+    dut = framing.Encoder()
+    got = bytearray()
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def tb(ctx):
+        queue = [(b, i == len(body) - 1) for body in bodies for i, b in enumerate(body)]
+        k = 0
+        quiet = 0
+        while quiet < 8:
+            k += 1
+            ready = k % 3 != 0     # backpressure every third cycle
+            ctx.set(dut.tx.ready, ready)
+            if queue:
+                ctx.set(dut.body.payload, {"data": queue[0][0], "last": queue[0][1]})
+            ctx.set(dut.body.valid, bool(queue))
+            _, _, valid, byte, taken = await ctx.tick().sample(
+                dut.tx.valid, dut.tx.payload, dut.body.ready)
+            if valid and ready:
+                got.append(byte)
+            if taken and queue:
+                queue.pop(0)
+            quiet = quiet + 1 if not queue and not valid else 0
+
+    sim.add_testbench(tb)
+    sim.run()
+    return bytes(got)
+
+
+def test_encoder_matches_protocol():
+    rng = random.Random(11)
+    frames = [Frame(rng.randrange(256), rng.randrange(256), rng.randrange(8),
+                    bytes(rng.choice([0xC0, 0xDB, rng.randrange(256)])
+                          for _ in range(rng.randrange(12))))
+              for _ in range(60)]
+    # frames whose CRC bytes themselves need escaping
+    for payload in range(4000):
+        body = P.HEADER.pack(opcode=1, seq=0, status=0, length=2) + payload.to_bytes(2, "little")
+        crc = P.crc16(body)
+        if (crc & 0xFF) in (0xC0, 0xDB) or (crc >> 8) in (0xC0, 0xDB):
+            frames.append(Frame(1, 0, 0, payload.to_bytes(2, "little")))
+        if len(frames) > 70:
+            break
+    bodies = [P.body_of(f)[:-2] for f in frames]
+    assert run_encoder(bodies) == b"".join(P.encode_frame(f) for f in frames)
+
+
+def test_crc_step_matches_reference():
+    from amaranth.hdl import Const
+    rng = random.Random(5)
+    for _ in range(20):
+        crc, byte = rng.randrange(1 << 16), rng.randrange(256)
+        got = _const_value(framing.crc16_next(Const(crc, 16), Const(byte, 8)))
+        assert got == P.crc16(bytes([byte]), crc), (crc, byte)
+
+
+def _const_value(expr):
+    from amaranth.hdl import Module, Signal
+    m = Module()
+    s = Signal(len(expr))
+    m.d.comb += s.eq(expr)
+    result = {}
+    sim = Simulator(m)
+
+    async def tb(ctx):
+        result["v"] = ctx.get(s)
+
+    sim.add_testbench(tb)
+    sim.run()
+    return result["v"]
+
+
+# -- the RTL top vs the golden device ------------------------------------------------------------
+
+def test_top_converts_with_plain_pins():
+    from amaranth.back import verilog
+    from spikeloom.hdl.top import Top
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    text = verilog.convert(Top(CFG, BUILD_ID), name="spikeloom_top")
+    head = text[text.index("module spikeloom_top("):]
+    head = head[:head.index(");")]
+    ports = sorted(p.strip() for p in head[head.index("(") + 1:].split(","))
+    assert ports == ["clk", "leds", "rst", "uart_rx", "uart_tx"]
+
+
+def test_basic_requests():
+    pair = Pair()
+    pair.same(enc(Opcode.PING, 1, b"hello \xc0\xdb world"), "PING")
+    info = only_reply(pair.same(enc(Opcode.INFO, 2), "INFO"))
+    assert P.INFO.unpack(info.payload)["config_hash"] == CFG.hash()
+    assert info.payload.endswith(BUILD_ID)
+    pair.same(enc(Opcode.STATUS, 3), "STATUS")
+    pair.same(enc(Opcode.PING, 4, bytes(range(256)) * 2), "PING max payload")
+    pair.same(b"\xc0\xc0\xc0", "empty bodies are ignored")
+    pair.same(enc(Opcode.PING, 5) + enc(Opcode.INFO, 6) + enc(Opcode.STATUS, 7), "pipelined")
+
+
+def neuron_params(cfg, rng):
+    lay = layouts(cfg)[Region.NEURON_PARAMS]
+    words = []
+    for _ in range(cfg.n_neurons):
+        words.append(lay.pack({
+            "threshold": rng.randrange(200, 900), "v_reset": rng.randrange(-50, 50),
+            "bias": rng.randrange(-5, 40), "refractory": rng.randrange(0, 3),
+            "alpha_mem": rng.randrange(3000, 4097), "alpha_syn": rng.randrange(2000, 4097),
+            "reset_subtract": rng.randrange(2)}))
+    return lay, words
+
+
+def write_req(cfg, region, addr, words):
+    lay = layouts(cfg)[region]
+    return P.WRITE_REQ.pack(region=region, addr=addr) + b"".join(lay.to_bytes(w) for w in words)
+
+
+def read_req(region, addr, count):
+    return P.READ_REQ.pack(region=region, addr=addr, count=count)
+
+
+def test_session_network_run_stdp_reset():
+    """Load a network with WRITEs, INJECT + RUN with STDP, read everything back, RESET, STATUS."""
+    cfg, rng = CFG, random.Random(2024)
+    pair = Pair()
+    seq = iter(range(1, 256))
+
+    def same(op, payload=b"", what=""):
+        return pair.same(enc(op, next(seq), payload), what or Opcode(op).name)
+
+    _, words = neuron_params(cfg, rng)
+    same(Opcode.WRITE, write_req(cfg, Region.NEURON_PARAMS, 0, words))
+    wlay = layouts(cfg)[Region.WEIGHTS]
+    wwords = [wlay.pack({f.name: rng.randrange(-100, 127) for f in wlay.fields})
+              for _ in range(cfg.weight_words)]
+    same(Opcode.WRITE, write_req(cfg, Region.WEIGHTS, 0, wwords))
+    play = layouts(cfg)[Region.PLASTIC]
+    same(Opcode.WRITE, write_req(cfg, Region.PLASTIC, 0,
+                                 [rng.randrange(1 << play.width)
+                                  for _ in range(cfg.weight_words)]))
+    slay = layouts(cfg)[Region.STDP_PARAMS]
+    same(Opcode.WRITE, write_req(cfg, Region.STDP_PARAMS, 0, [slay.pack({
+        "enable": 1, "a_plus": 300, "a_minus": 200, "pre_jump": 60, "post_jump": 50,
+        "alpha_pre": 3500, "alpha_post": 3300, "w_min": -90, "w_max": 120})]))
+    for region in Region:
+        n = region_words(cfg, region)
+        same(Opcode.READ, read_req(region, 0, n), f"read back {region.name}")
+    for t in range(6):
+        same(Opcode.INJECT, b"".join(j.to_bytes(2, "little")
+                                     for j in rng.sample(range(cfg.n_inputs), rng.randrange(4))))
+        same(Opcode.RUN, P.RUN_REQ.pack(ticks=rng.randrange(1, 5), period=0), f"RUN {t}")
+    same(Opcode.RUN, P.RUN_REQ.pack(ticks=3, period=5), "RUN with overruns")
+    same(Opcode.RUN, P.RUN_REQ.pack(ticks=2, period=100_000 // 100), "RUN with a long period")
+    same(Opcode.RUN, P.RUN_REQ.pack(ticks=0, period=0), "RUN 0 ticks")
+    same(Opcode.STATUS)
+    for region in (Region.WEIGHTS, Region.NEURON_STATE, Region.PRE_TRACE, Region.POST_TRACE,
+                   Region.SPIKES):
+        same(Opcode.READ, read_req(region, 0, region_words(cfg, region)), f"after STDP {region}")
+    same(Opcode.READ, read_req(Region.WEIGHTS, 3, 5), "partial read")
+    same(Opcode.READ, read_req(Region.WEIGHTS, 3, 0), "empty read")
+    same(Opcode.RESET, b"\x01")
+    same(Opcode.READ, read_req(Region.NEURON_STATE, 0, cfg.n_neurons), "after RESET(STATE)")
+    same(Opcode.RESET, b"\x04")
+    same(Opcode.STATUS, what="after RESET(COUNTERS)")
+    same(Opcode.RESET, b"\x02")
+    same(Opcode.READ, read_req(Region.WEIGHTS, 0, 10), "after RESET(CONFIG)")
+    same(Opcode.RESET, b"\x07")
+    same(Opcode.RESET, b"\x00")
+    same(Opcode.STATUS)
+
+
+def test_spike_frames_list_and_bitmap():
+    """Drive neurons hard so some ticks fire many (bitmap) and some few (list) neurons."""
+    cfg = CFG
+    pair = Pair()
+    lay = layouts(cfg)[Region.NEURON_PARAMS]
+    words = [lay.pack({"threshold": 10 + 40 * (j % 3), "v_reset": 0, "bias": 12 + j,
+                       "refractory": j % 2, "alpha_mem": 4096, "alpha_syn": 4096,
+                       "reset_subtract": 0}) for j in range(cfg.n_neurons)]
+    pair.same(enc(Opcode.WRITE, 1, write_req(cfg, Region.NEURON_PARAMS, 0, words)))
+    out = pair.same(enc(Opcode.RUN, 2, P.RUN_REQ.pack(ticks=12, period=0)), "RUN 12")
+    formats = {P.SPIKES_HEAD.unpack(f.payload)["format"] for f, _ in replies(out)
+               if f.opcode == Opcode.SPIKES}
+    assert formats == {P.SpikeFormat.LIST, P.SpikeFormat.BITMAP}
+
+
+# -- corrupted and random streams, each followed by a good frame ----------------------------------
+
+def bad_stream(cfg, rng):
+    """One corrupted or refused request (or garbage); never a state-changing good request."""
+    kind = rng.randrange(14)
+    seq = rng.randrange(256)
+    if kind == 0:       # random bytes, often containing END/ESC
+        return bytes(rng.choice([0xC0, 0xDB, 0xDC, 0xDD] + [rng.randrange(256)] * 4)
+                     for _ in range(rng.randrange(1, 30)))
+    if kind == 1:       # truncated frame, then maybe junk
+        frame = enc(rng.choice(list(Opcode)), seq, bytes(rng.randrange(256) for _ in range(8)))
+        return frame[:rng.randrange(1, len(frame) - 1)] + rng.choice([b"", b"\xc0", b"\xdb"])
+    if kind == 2:       # bad CRC
+        body = bytearray(P.body_of(Frame(Opcode.PING, seq, 0, bytes(rng.randrange(256)
+                                                                   for _ in range(6)))))
+        body[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+        return b"\xc0" + _escape(bytes(body)) + b"\xc0"
+    if kind == 3:       # overlong body (rare: it costs 520+ bytes of UART time)
+        if rng.random() < 0.15:
+            return b"\xc0" + bytes(rng.randrange(0xC0) for _ in range(520 + rng.randrange(3)))\
+                + b"\xc0"
+        return b"\xc0\x01\x02\x03\xc0"
+    if kind == 4:       # length field disagrees with the body
+        payload = bytes(rng.randrange(256) for _ in range(rng.randrange(6)))
+        hdr = P.HEADER.pack(opcode=Opcode.PING, seq=seq, status=0,
+                            length=(len(payload) + rng.choice([1, -1, 300])) % 65536)
+        body = hdr + payload
+        return b"\xc0" + _escape(body + P.crc16(body).to_bytes(2, "little")) + b"\xc0"
+    if kind == 5:       # unknown opcodes, including SPIKES from the host
+        return enc(rng.choice([0, 9, 0x1F, 0x20, 0x21, 0xFF, rng.randrange(256)]), seq,
+                   bytes(rng.randrange(4)))
+    if kind == 6:       # READ refused: bad region, too long, out of range, wrong size
+        region = rng.randrange(len(Region))
+        n = region_words(cfg, Region(region))
+        return enc(Opcode.READ, seq, rng.choice([
+            read_req(rng.randrange(8, 256), 0, 1),
+            read_req(region, 0, 600),
+            read_req(region, n - rng.randrange(0, 2), 2),
+            read_req(region, rng.randrange(n, 1 << 32), 1),
+            read_req(region, 0, 1)[:rng.randrange(7)],
+            read_req(region, 0, 1) + b"\x00",
+        ]))
+    if kind == 7:       # WRITE refused
+        region = Region(rng.randrange(len(Region)))
+        lay = layouts(cfg)[region]
+        n = region_words(cfg, region)
+        good = write_req(cfg, region, 0, [0])
+        choices = [
+            good[:rng.randrange(5)],                                          # < 5 bytes
+            P.WRITE_REQ.pack(region=rng.randrange(8, 256), addr=0) + b"\x00",   # region
+            P.WRITE_REQ.pack(region=region, addr=0),                            # no words
+            write_req(cfg, region, n, [0]),                                     # address
+            write_req(cfg, region, n - 1, [0, 0]) if n > 1 else good[:4],
+            write_req(cfg, region, 0, [1 << lay.width]) if lay.width % 8 else good[:3],
+            P.WRITE_REQ.pack(region=region, addr=0) + bytes([0xFF] * lay.nbytes)
+            if lay.width % 8 else good[:2],
+        ]
+        if lay.nbytes > 1:
+            choices.append(good + b"\x00")                                      # partial word
+        return enc(Opcode.WRITE, seq, rng.choice(choices))
+    if kind == 8:       # INJECT refused
+        return enc(Opcode.INJECT, seq, rng.choice([
+            b"\x00", b"\x00\x00\x01",
+            (cfg.n_inputs + rng.randrange(100)).to_bytes(2, "little"),
+            b"\x00\x00" + (0xFFFF).to_bytes(2, "little"),
+        ]))
+    if kind == 9:       # RESET refused
+        return enc(Opcode.RESET, seq, rng.choice([b"", b"\x00\x00", bytes([8 | rng.randrange(
+            256)])]))
+    if kind == 10:      # RUN / INFO / STATUS refused
+        return rng.choice([enc(Opcode.RUN, seq, bytes(rng.randrange(8))),
+                           enc(Opcode.RUN, seq, bytes(9)),
+                           enc(Opcode.INFO, seq, b"\x00"),
+                           enc(Opcode.STATUS, seq, bytes(rng.randrange(1, 4)))])
+    if kind == 11:      # bad escapes
+        return b"\xc0\x01\x02" + rng.choice([b"\xdb\x00", b"\xdb\xdb", b"\xdb"]) + b"\x03\xc0"
+    if kind == 12:      # a good frame with the leading END missing after junk
+        return bytes(rng.randrange(0xC0) for _ in range(rng.randrange(1, 5))) + enc(
+            Opcode.PING, seq, b"x")[1:]
+    # random-length status byte and seq in an otherwise good PING (status is ignored)
+    return enc(Opcode.PING, seq, bytes(rng.randrange(256) for _ in range(rng.randrange(10))),
+               status=rng.randrange(256))
+
+
+def good_frame(cfg, rng):
+    seq = rng.randrange(256)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return enc(Opcode.PING, seq, bytes(rng.randrange(256) for _ in range(rng.randrange(12))))
+    if kind == 1:
+        return enc(Opcode.STATUS, seq)
+    if kind == 2:
+        region = Region(rng.randrange(len(Region)))
+        n = region_words(cfg, region)
+        addr = rng.randrange(n)
+        return enc(Opcode.READ, seq, read_req(region, addr, rng.randrange(0, min(4, n - addr) + 1)))
+    return enc(Opcode.INFO, seq)
+
+
+def run_streams(seed: int, count: int):
+    rng = random.Random(seed)
+    pair = Pair()
+    # a loaded network so that READs return something
+    _, words = neuron_params(CFG, random.Random(seed))
+    pair.same(enc(Opcode.WRITE, 1, write_req(CFG, Region.NEURON_PARAMS, 0, words)))
+    for k in range(count):
+        junk = b"".join(bad_stream(CFG, rng) for _ in range(rng.randrange(1, 3)))
+        good = good_frame(CFG, rng)
+        where = f"seed {seed} stream {k}"
+        out = pair.same(junk + good, where)
+        *_, (last, status) = replies(out)
+        good_req, = [f for f, _ in P.Deframer().feed(good)]
+        assert status == Status.OK and last.status == Status.OK, where
+        assert (last.opcode, last.seq) == (good_req.opcode, good_req.seq), where
+
+
+def test_corrupted_streams():
+    run_streams(seed=1, count=220)
+
+
+@pytest.mark.regress
+def test_corrupted_streams_regress():
+    for seed in range(100, 100 + int(os.environ.get("SPIKELOOM_SEEDS", "10"))):
+        run_streams(seed=seed, count=300)
+
+
+# -- UART-level errors: counted by the RTL only (the golden device never sees them) -------------
+
+def status_of(out: bytes) -> dict:
+    frame = only_reply(out)
+    return P.STATUS.unpack(frame.payload)
+
+
+def test_uart_errors_counted_and_link_recovers():
+    pair = Pair()
+    rtl = pair.rtl
+    rtl.write_line(frame_bits(0x55, stop=0))            # framing error
+    rtl.write_line([0] * 40)                            # a break of four characters
+    pair.same(enc(Opcode.PING, 1, b"still here"), "PING after UART errors")
+    got = status_of(rtl.exchange(enc(Opcode.STATUS, 2)))
+    want = status_of(pair.gold.feed(enc(Opcode.STATUS, 2)))
+    assert got["uart_errors"] == 2
+    assert {**got, "uart_errors": 0} == want
+    pair.same(enc(Opcode.RESET, 3, b"\x04"))
+    pair.same(enc(Opcode.STATUS, 4), "RESET(COUNTERS) clears uart_errors")
+
+
+def test_rx_overflow_counted_while_busy():
+    """Requests sent while a long RUN executes wait in the RX buffer; what does not fit is
+    dropped and counted, the damaged frame fails its CRC, and the link recovers."""
+    pair = Pair()
+    rtl = pair.rtl
+    ticks, period = 3, 40_000     # the RUN keeps the engine busy for ~120k cycles = 3000 bytes
+    run = enc(Opcode.RUN, 1, P.RUN_REQ.pack(ticks=ticks, period=period))
+    flood = b"".join(enc(Opcode.PING, 2 + k, bytes([0x41 + k]) * 380) for k in range(3))
+    out = rtl.exchange(run + flood)
+    stat = status_of(rtl.exchange(enc(Opcode.STATUS, 9)))
+    held = P.RX_BUFFER + 1          # the FIFO plus the receiver's output register
+    assert stat["rx_overflows"] == len(flood) - held
+    assert stat["crc_errors"] + stat["frame_errors"] >= 1
+    # the RUN itself was answered in full, and every frame that survived intact was answered
+    kinds = [(f.opcode, s) for f, s in replies(out)]
+    assert kinds[:ticks + 1] == [(Opcode.SPIKES, Status.OK)] * ticks + [(Opcode.RUN, Status.OK)]
+    pair.gold.feed(run)
+    assert only_reply(rtl.exchange(enc(Opcode.PING, 10, b"ok"))).payload == b"ok"
