@@ -459,3 +459,24 @@ def test_check_errors():
         spoil(core)
         with pytest.raises(ValueError, match=message):
             core.check()
+
+
+def test_run_raster_and_resets():
+    core = make_core(threshold=100, alpha_syn=0)
+    core.weights[0, 0] = 100
+    with pytest.raises(ValueError, match=r"shape \(3, 4\)"):
+        core.run(3, np.zeros((3, M + 1), bool))
+    inputs = np.zeros((3, M), bool)
+    inputs[1, 0] = True
+    raster = core.run(3, inputs)
+    assert raster.shape == (3, 8) and np.argwhere(raster).tolist() == [[1, 0]]
+    core.state.x[0] = 5
+    core.reset_state()                          # state cleared, configuration kept
+    assert not core.state.v.any() and not core.state.x.any() and not core.state.spikes.any()
+    assert core.weights[0, 0] == 100 and core.params.threshold[0] == 100
+    core.stdp = stdp(a_plus=3)
+    core.plastic[0, 0] = True
+    core.state.v[0] = 9
+    core.reset_config()                         # configuration cleared, state kept
+    assert not core.weights.any() and not core.plastic.any() and core.stdp == STDPParams()
+    assert not core.params.threshold.any() and core.state.v[0] == 9
