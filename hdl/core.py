@@ -1,15 +1,54 @@
-"""The core: a time-multiplexed LIF/STDP engine behind a memory-request interface.
+"""The core: a time-multiplexed, event-driven LIF/STDP engine behind a memory-request interface.
 
-SKELETON: the interface below is the fixed contract (see the module docstring of the full
-version); the engine behind it is being filled in.
+Contract (shared with the dispatcher, the golden device and the tests):
+
+* ``Core(cfg, *, weight_store="dual", store_factory=None)`` is a ``wiring.Component`` in the
+  ``sync`` domain. ``weight_store="dual"`` keeps weights and plasticity bits in memories with
+  separate read and write ports; ``"spram"`` builds each of them with ``store_factory(depth,
+  width)`` (default :class:`~spikeloom.hdl.weights.SinglePortStore`, the behavioural twin of
+  ``spikeloom.hdl.spram.SPRAMStore``): one address port, registered read, so a weight
+  read-modify-write takes two cycles. Both variants are bit-exact with
+  :class:`spikeloom.sim.model.Core`; only ``last_tick_cycles`` differs.
+* ``mem_req`` (region, addr, write, data) / ``mem_rsp``: every request gets exactly one response
+  (reads: the packed word of :mod:`spikeloom.proto.memmap`, zero-extended to ``DATA_W``; writes:
+  0). Requests are accepted only while idle. Unused weight/plastic lanes read 0 and ignore
+  writes. The dispatcher checks addresses and value widths.
+* ``start`` (strobe) runs one tick; ``clear`` (strobe of ResetFlags: STATE=1, CONFIG=2,
+  COUNTERS=4) zeroes memories; ``busy`` is high while either runs; ``done`` pulses in the last
+  busy cycle.
+* ``spikes``: each neuron that fired, ascending, then ``end=1`` with the spike count, through an
+  internal FIFO of ``n_neurons + 1`` entries (the sweep never stalls).
+* ``ticks``, ``spike_count``, ``syn_events``, ``last_tick_cycles``: 32-bit wrapping status.
+  ``last_tick_cycles`` is the number of busy cycles of the last tick, which is exactly
+  :func:`spikeloom.proto.cycles.tick_cycles`.
+
+The tick schedule (docs/architecture.md has the diagrams):
+
+====== ===============================================================================
+SCAN    one source per clock: pre-trace decay + jump (step 3 for x), inputs consumed,
+        delivered sources appended to the delivered list (their row base address)
+ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators
+SWEEP   one neuron per clock through :class:`~spikeloom.hdl.neuron.Update`; spikes out,
+        fired neurons appended to the fired list; per-neuron depression step stored
+SPK_END the end marker
+DEP     (STDP enabled) delivered rows again, read-modify-write with the depression steps
+POT     (STDP enabled) each fired neuron's column over all sources, potentiation
+====== ===============================================================================
+
+Doing the pre-trace update in SCAN (before the sweep) is equivalent to the spec's order: x is
+read by nothing but potentiation, which comes later, and depends only on the delivered set.
 """
 
-from amaranth.hdl import Module, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
 from ..proto.memmap import Region, layouts, region_words
+from .arith import decay, satu, scale_sat
+from .neuron import Update, acc_width
+from .stdp import Learner
+from .weights import DualPortStore, SinglePortStore
 
 __all__ = ["Core", "SpikeLayout", "req_layout", "addr_width", "data_width", "WEIGHT_STORES"]
 
@@ -18,6 +57,8 @@ WEIGHT_STORES = ("dual", "spram")
 #: One element of the ``spikes`` stream: a neuron index (``end = 0``), or the end-of-tick marker
 #: (``end = 1``) whose ``neuron`` field carries the number of spikes of the tick.
 SpikeLayout = data.StructLayout({"neuron": unsigned(16), "end": unsigned(1)})
+
+_STATE, _CONFIG, _COUNTERS = 1, 2, 4     # ResetFlags bits (spikeloom.proto.protocol)
 
 
 def addr_width(cfg: CoreConfig) -> int:
@@ -38,17 +79,25 @@ def req_layout(cfg: CoreConfig) -> data.StructLayout:
         "data": unsigned(data_width(cfg))})
 
 
+def _bits(n):
+    """Width of a counter/index over ``range(n)`` (at least 1 bit)."""
+    return max(1, (n - 1).bit_length())
+
+
 class Core(wiring.Component):
+    """The LIF/STDP engine of one core configuration (see the module docstring)."""
+
     def __init__(self, cfg, *, weight_store="dual", store_factory=None):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         if weight_store not in WEIGHT_STORES:
             raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
         if store_factory is not None:
-            if weight_store != "spram":
-                raise ValueError(f"store_factory {store_factory!r} needs weight_store='spram'")
             if not callable(store_factory):
                 raise TypeError(f"store_factory must be callable, not {store_factory!r}")
+            if weight_store != "spram":
+                raise ValueError(f"store_factory {store_factory!r} needs weight_store='spram', "
+                                 f"not {weight_store!r}")
         self.cfg = cfg
         self.weight_store = weight_store
         self.store_factory = store_factory
@@ -70,16 +119,437 @@ class Core(wiring.Component):
         })
 
     def elaborate(self, platform):
+        cfg = self.cfg
+        n, mi, s_n = cfg.n_neurons, cfg.n_inputs, cfg.n_sources
+        wpw, wpr = cfg.weights_per_word, cfg.words_per_row
+        ww, tw, frac = cfg.w_width, cfg.trace_width, cfg.decay_frac
+        wdepth = s_n * wpr
+        spram = self.weight_store == "spram"
+        lay = layouts(cfg)
         m = Module()
-        pending = Signal()
+
+        # -- memories ---------------------------------------------------------------------------
+        def mem(name, shape, depth, *, transparent=False, granularity=None):
+            m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=[])
+            wp = mm.write_port(granularity=granularity)
+            rp = mm.read_port(transparent_for=(wp,) if transparent else ())
+            return rp, wp
+
+        acc_w_bits = acc_width(cfg)
+        par_r, par_w = mem("params", lay[Region.NEURON_PARAMS].struct(), n)
+        st_r, st_w = mem("state", lay[Region.NEURON_STATE].struct(), n)
+        post_r, post_w = mem("post", unsigned(tw), n)
+        pre_r, pre_w = mem("pre", unsigned(tw), s_n)
+        spk_r, spk_w = mem("spk", unsigned(1), s_n)
+        # exact per-neuron row sums; transparent so back-to-back rows of one word (wpr = 1) see
+        # the sum written in the same cycle
+        acc_r, acc_w = mem("acc", data.ArrayLayout(signed(acc_w_bits), wpw), wpr,
+                           transparent=True)
+        # per-neuron depression step of this tick, written lane by lane by the sweep
+        dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww + 1), wpw), wpr, granularity=1)
+        # delivered sources of this tick (their row base address) and fired neurons
+        dl_r, dl_w = mem("dlist", unsigned(_bits(wdepth)), s_n)
+        fl_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "lane": unsigned(_bits(wpw))})
+        fl_r, fl_w = mem("flist", fl_layout, n)
+
+        # weight and plasticity stores, behind one uniform read/write view
+        w_raddr = Signal(range(wdepth))
+        w_waddr = Signal(range(wdepth))
+        w_we = Signal()
+        w_wdata = Signal(data.ArrayLayout(signed(ww), wpw))
+        w_rdata = Signal(data.ArrayLayout(signed(ww), wpw))
+        p_we = Signal()
+        p_wdata = Signal(wpw)
+        p_rdata = Signal(wpw)
+        if spram:
+            factory = self.store_factory or SinglePortStore
+            m.submodules.wstore = wst = factory(wdepth, wpw * ww)
+            m.submodules.pstore = pst = factory(wdepth, wpw)
+            # the schedule never reads while it writes: a write owns the address port
+            m.d.comb += [
+                wst.addr.eq(Mux(w_we, w_waddr, w_raddr)), wst.we.eq(w_we),
+                wst.wdata.eq(w_wdata), w_rdata.eq(wst.rdata),
+                pst.addr.eq(Mux(p_we, w_waddr, w_raddr)), pst.we.eq(p_we),
+                pst.wdata.eq(p_wdata), p_rdata.eq(pst.rdata),
+            ]
+        else:
+            m.submodules.wstore = wst = DualPortStore(wdepth, wpw * ww)
+            m.submodules.pstore = pst = DualPortStore(wdepth, wpw)
+            m.d.comb += [
+                wst.raddr.eq(w_raddr), wst.waddr.eq(w_waddr), wst.we.eq(w_we),
+                wst.wdata.eq(w_wdata), w_rdata.eq(wst.rdata),
+                pst.raddr.eq(w_raddr), pst.waddr.eq(w_waddr), pst.we.eq(p_we),
+                pst.wdata.eq(p_wdata), p_rdata.eq(pst.rdata),
+            ]
+
+        stdp = Signal(lay[Region.STDP_PARAMS].struct())
+
+        # -- datapath blocks --------------------------------------------------------------------
+        m.submodules.update = upd = Update(cfg)
+        m.submodules.learner = lrn = Learner(cfg)
+        m.submodules.fifo = sfifo = fifo.SyncFIFOBuffered(width=SpikeLayout.size, depth=n + 1)
         m.d.comb += [
-            self.mem_req.ready.eq(~pending & ~self.busy),
-            self.mem_rsp.valid.eq(pending),
-            self.mem_rsp.payload.eq(0),
+            self.spikes.valid.eq(sfifo.r_rdy),
+            self.spikes.payload.eq(sfifo.r_data),
+            sfifo.r_en.eq(self.spikes.ready),
+            upd.alpha_post.eq(stdp.alpha_post),
+            upd.a_minus.eq(stdp.a_minus),
+            upd.post_jump.eq(stdp.post_jump),
+            lrn.w.eq(w_rdata),
+            lrn.p.eq(p_rdata),
+            lrn.dep.eq(dep_r.data),
+            lrn.w_min.eq(stdp.w_min),
+            lrn.w_max.eq(stdp.w_max),
         ]
-        with m.If(self.mem_req.valid & self.mem_req.ready):
-            m.d.sync += pending.eq(1)
+        spk_elem = Signal(SpikeLayout)
+        m.d.comb += sfifo.w_data.eq(spk_elem)
+
+        # -- registers --------------------------------------------------------------------------
+        cyc = Signal(32)
+        more = Signal()                         # a walk still has elements to issue
+        ph = Signal()                           # spram: 0 = read cycle, 1 = write cycle
+        vd = Signal()                           # data stage valid (element issued last cycle)
+        last_d = Signal()                       # ... and it was the walk's last element
+        idx = Signal(range(max(s_n, n) + 1))    # source / neuron index of the walk
+        base = Signal(range(wdepth + wpr))      # weight address of the current row / column
+        k = Signal(_bits(wpr))                  # word within the row
+        lane = Signal(_bits(wpw))               # lane within the word (sweep)
+        left = Signal(range(max(s_n, n) + 1))   # rows / columns still to walk
+        ptr = Signal(range(max(s_n, n) + 1))    # next list entry to fetch
+        nd = Signal(range(s_n + 1))             # delivered sources this tick
+        nf = Signal(range(n + 1))               # fired neurons this tick
+        idx_d = Signal.like(idx)
+        a_d = Signal.like(w_waddr)
+        k_d = Signal.like(k)
+        lane_d = Signal.like(lane)
+        base_d = Signal.like(base)
+        # sweep pipeline tags: stage 1 (memory data) and stage 2 (Update outputs)
+        v1, v2 = Signal(), Signal()
+        j1, j2 = Signal(_bits(n)), Signal(_bits(n))
+        k1, k2 = Signal.like(k), Signal.like(k)
+        l1, l2 = Signal.like(lane), Signal.like(lane)
+        last1, last2 = Signal(), Signal()
+        lastlane1, lastlane2 = Signal(), Signal()
+        fl_entry = Signal(fl_layout)
+        # memory requests
+        rsp_valid = Signal()
+        rsp_data = Signal(self.DATA_W)
+        rd_region = Signal(3)
+        rd_addr = Signal(self.ADDR_W)
+        clr_flags = Signal(3)
+        clr_addr = Signal(range(max(wdepth, s_n, n) + 1))
+
+        m.d.comb += [
+            self.mem_rsp.valid.eq(rsp_valid),
+            self.mem_rsp.payload.eq(rsp_data),
+        ]
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
-            m.d.sync += pending.eq(0)
-        m.d.sync += self.done.eq((self.start != 0) | (self.clear != 0))
+            m.d.sync += rsp_valid.eq(0)
+        m.d.sync += [vd.eq(0), v1.eq(0), v2.eq(v1)]
+        m.d.sync += [j2.eq(j1), k2.eq(k1), l2.eq(l1), last2.eq(last1), lastlane2.eq(lastlane1)]
+
+        # lanes of a row's last word past neuron n-1 read as 0 and ignore writes
+        full = (1 << wpw) - 1
+        tail = (1 << (n - (wpr - 1) * wpw)) - 1
+
+        def lane_mask(addr):
+            if n % wpw == 0:
+                return Const(full, wpw)
+            return Mux(addr % wpr == wpr - 1, tail, full)
+
+        def weight_lanes(value, mask):
+            return Cat(*(Mux(mask[i], value[i * ww:(i + 1) * ww], 0) for i in range(wpw)))
+
+        req = self.mem_req.payload
+        ack = self.mem_req.valid & self.mem_req.ready
+
+        with m.FSM():
+            # ---------------------------------------------------------------- idle / requests
+            with m.State("IDLE"):
+                m.d.comb += self.mem_req.ready.eq(~rsp_valid & (self.start == 0) &
+                                                  (self.clear == 0))
+                with m.If(self.clear != 0):
+                    with m.If(self.clear & _COUNTERS):
+                        m.d.sync += [self.ticks.eq(0), self.spike_count.eq(0),
+                                     self.syn_events.eq(0), self.last_tick_cycles.eq(0)]
+                    with m.If(self.clear & _CONFIG):
+                        m.d.sync += stdp.eq(0)
+                    m.d.sync += [clr_flags.eq(self.clear), clr_addr.eq(0)]
+                    with m.If(self.clear & (_STATE | _CONFIG)):
+                        m.next = "CLR"
+                    with m.Else():
+                        m.next = "CLR_DONE"
+                with m.Elif(self.start):
+                    m.d.sync += [cyc.eq(0), idx.eq(0), base.eq(0), nd.eq(0), nf.eq(0),
+                                 more.eq(1)]
+                    m.next = "SCAN"
+                with m.Elif(ack):
+                    a = req.addr
+                    with m.If(req.write):
+                        m.d.sync += [rsp_valid.eq(1), rsp_data.eq(0)]
+                        with m.Switch(req.region):
+                            with m.Case(Region.NEURON_PARAMS):
+                                m.d.comb += [par_w.addr.eq(a), par_w.data.eq(req.data),
+                                             par_w.en.eq(1)]
+                            with m.Case(Region.NEURON_STATE):
+                                m.d.comb += [st_w.addr.eq(a), st_w.data.eq(req.data),
+                                             st_w.en.eq(1)]
+                            with m.Case(Region.WEIGHTS):
+                                m.d.comb += [w_waddr.eq(a), w_we.eq(1),
+                                             w_wdata.eq(weight_lanes(req.data, lane_mask(a)))]
+                                # spram: the plasticity store sees the same address, read only
+                            with m.Case(Region.PLASTIC):
+                                m.d.comb += [w_waddr.eq(a), p_we.eq(1),
+                                             p_wdata.eq(req.data[:wpw] & lane_mask(a))]
+                            with m.Case(Region.PRE_TRACE):
+                                m.d.comb += [pre_w.addr.eq(a), pre_w.data.eq(req.data),
+                                             pre_w.en.eq(1)]
+                            with m.Case(Region.POST_TRACE):
+                                m.d.comb += [post_w.addr.eq(a), post_w.data.eq(req.data),
+                                             post_w.en.eq(1)]
+                            with m.Case(Region.STDP_PARAMS):
+                                m.d.sync += stdp.eq(req.data)
+                            with m.Case(Region.SPIKES):
+                                m.d.comb += [spk_w.addr.eq(a), spk_w.data.eq(req.data[0]),
+                                             spk_w.en.eq(1)]
+                    with m.Else():
+                        m.d.comb += [par_r.addr.eq(a), st_r.addr.eq(a), post_r.addr.eq(a),
+                                     pre_r.addr.eq(a), spk_r.addr.eq(a), w_raddr.eq(a)]
+                        m.d.sync += [rd_region.eq(req.region), rd_addr.eq(a)]
+                        m.next = "MEM_RD"
+
+            with m.State("MEM_RD"):
+                word = Signal(self.DATA_W)
+                with m.Switch(rd_region):
+                    with m.Case(Region.NEURON_PARAMS):
+                        m.d.comb += word.eq(par_r.data)
+                    with m.Case(Region.NEURON_STATE):
+                        m.d.comb += word.eq(st_r.data)
+                    with m.Case(Region.WEIGHTS):
+                        m.d.comb += word.eq(weight_lanes(w_rdata, lane_mask(rd_addr)))
+                    with m.Case(Region.PLASTIC):
+                        m.d.comb += word.eq(p_rdata & lane_mask(rd_addr))
+                    with m.Case(Region.PRE_TRACE):
+                        m.d.comb += word.eq(pre_r.data)
+                    with m.Case(Region.POST_TRACE):
+                        m.d.comb += word.eq(post_r.data)
+                    with m.Case(Region.STDP_PARAMS):
+                        m.d.comb += word.eq(stdp)
+                    with m.Case(Region.SPIKES):
+                        m.d.comb += word.eq(spk_r.data)
+                m.d.sync += [rsp_valid.eq(1), rsp_data.eq(word)]
+                m.next = "IDLE"
+
+            # ---------------------------------------------------------------- clear
+            with m.State("CLR"):
+                m.d.comb += self.busy.eq(1)
+                ca = clr_addr
+                with m.If(clr_flags & _STATE):
+                    m.d.comb += [
+                        st_w.addr.eq(ca), st_w.data.eq(0), st_w.en.eq(ca < n),
+                        post_w.addr.eq(ca), post_w.data.eq(0), post_w.en.eq(ca < n),
+                        pre_w.addr.eq(ca), pre_w.data.eq(0), pre_w.en.eq(ca < s_n),
+                        spk_w.addr.eq(ca), spk_w.data.eq(0), spk_w.en.eq(ca < s_n),
+                        acc_w.addr.eq(ca), acc_w.data.eq(0), acc_w.en.eq(ca < wpr),
+                    ]
+                with m.If(clr_flags & _CONFIG):
+                    m.d.comb += [
+                        par_w.addr.eq(ca), par_w.data.eq(0), par_w.en.eq(ca < n),
+                        w_waddr.eq(ca), w_wdata.eq(0), w_we.eq(ca < wdepth),
+                        p_wdata.eq(0), p_we.eq(ca < wdepth),
+                    ]
+                depth = Mux(clr_flags & _CONFIG, max(wdepth, n),
+                            max(n, s_n, wpr))
+                m.d.sync += clr_addr.eq(ca + 1)
+                with m.If(ca == depth - 1):
+                    m.next = "CLR_DONE"
+
+            with m.State("CLR_DONE"):
+                m.d.comb += [self.busy.eq(1), self.done.eq(1)]
+                m.next = "IDLE"
+
+            # ---------------------------------------------------------------- tick: SCAN
+            with m.State("SCAN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(more):
+                    m.d.comb += [spk_r.addr.eq(idx), pre_r.addr.eq(idx)]
+                    m.d.sync += [vd.eq(1), idx_d.eq(idx), base_d.eq(base),
+                                 last_d.eq(idx == s_n - 1),
+                                 idx.eq(idx + 1), base.eq(base + wpr)]
+                    with m.If(idx == s_n - 1):
+                        m.d.sync += more.eq(0)
+                hit = spk_r.data[0]
+                with m.If(vd):
+                    x_new = satu(decay(pre_r.data, stdp.alpha_pre, frac) +
+                                 Mux(hit, stdp.pre_jump, 0), tw)
+                    m.d.comb += [pre_w.addr.eq(idx_d), pre_w.data.eq(x_new), pre_w.en.eq(1)]
+                    with m.If(idx_d < mi):     # injected inputs are consumed
+                        m.d.comb += [spk_w.addr.eq(idx_d), spk_w.data.eq(0), spk_w.en.eq(1)]
+                    with m.If(hit):
+                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.eq(base_d), dl_w.en.eq(1)]
+                        m.d.sync += [nd.eq(nd + 1), self.syn_events.eq(self.syn_events + n)]
+                    with m.If(last_d):
+                        with m.If((nd != 0) | hit):
+                            m.next = "ACC_PRE"
+                        with m.Else():
+                            m.next = "SWEEP_PRE"
+
+            # row walks over the delivered list (ACC and DEP share the addressing)
+            def row_issue(issue):
+                """Issue the next word of the delivered rows when ``issue``; returns the
+                weight address issued."""
+                row_base = Mux(k == 0, dl_r.data, base)
+                addr = row_base + k
+                m.d.comb += dl_r.addr.eq(Mux(issue & (k == 0), ptr + 1, ptr))
+                with m.If(issue):
+                    m.d.comb += [w_raddr.eq(addr), acc_r.addr.eq(k), dep_r.addr.eq(k)]
+                    m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr),
+                                 last_d.eq((left == 1) & (k == wpr - 1))]
+                    with m.If(k == 0):
+                        m.d.sync += [base.eq(dl_r.data), ptr.eq(ptr + 1)]
+                    with m.If(k == wpr - 1):
+                        m.d.sync += [k.eq(0), left.eq(left - 1)]
+                        with m.If(left == 1):
+                            m.d.sync += more.eq(0)
+                    with m.Else():
+                        m.d.sync += k.eq(k + 1)
+
+            def row_pre(next_state):
+                m.d.comb += [self.busy.eq(1), dl_r.addr.eq(0)]
+                m.d.sync += [ptr.eq(0), k.eq(0), left.eq(nd), more.eq(1), ph.eq(0)]
+                m.next = next_state
+
+            # ---------------------------------------------------------------- tick: ACC
+            with m.State("ACC_PRE"):
+                row_pre("ACC")
+
+            with m.State("ACC"):
+                m.d.comb += self.busy.eq(1)
+                row_issue(more)
+                with m.If(vd):
+                    m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
+                    for i in range(wpw):
+                        m.d.comb += acc_w.data[i].eq(acc_r.data[i] + w_rdata[i])
+                    with m.If(last_d):
+                        m.next = "SWEEP_PRE"
+
+            # ---------------------------------------------------------------- tick: SWEEP
+            with m.State("SWEEP_PRE"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [idx.eq(0), k.eq(0), lane.eq(0), more.eq(1)]
+                m.next = "SWEEP"
+
+            with m.State("SWEEP"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(more):
+                    m.d.comb += [par_r.addr.eq(idx), st_r.addr.eq(idx), post_r.addr.eq(idx),
+                                 acc_r.addr.eq(k)]
+                    m.d.sync += [v1.eq(1), j1.eq(idx), k1.eq(k), l1.eq(lane),
+                                 last1.eq(idx == n - 1),
+                                 lastlane1.eq((lane == wpw - 1) | (idx == n - 1)),
+                                 idx.eq(idx + 1)]
+                    with m.If(lane == wpw - 1):
+                        m.d.sync += [lane.eq(0), k.eq(k + 1)]
+                    with m.Else():
+                        m.d.sync += lane.eq(lane + 1)
+                    with m.If(idx == n - 1):
+                        m.d.sync += more.eq(0)
+                # stage 1: memory data into the update pipeline
+                m.d.comb += [upd.i_valid.eq(v1), upd.par.eq(par_r.data), upd.st.eq(st_r.data),
+                             upd.y.eq(post_r.data), upd.acc.eq(acc_r.data[l1])]
+                # stage 2: write back, spikes out
+                with m.If(v2):
+                    fire = upd.fire
+                    m.d.comb += [
+                        st_w.addr.eq(j2), st_w.data.eq(upd.st_new), st_w.en.eq(1),
+                        post_w.addr.eq(j2), post_w.data.eq(upd.y_new), post_w.en.eq(1),
+                        dep_w.addr.eq(k2), dep_w.data.eq(Cat(*([upd.dep] * wpw))),
+                        dep_w.en.eq(Const(1, wpw) << l2),
+                        spk_w.addr.eq(j2 + mi), spk_w.data.eq(fire), spk_w.en.eq(1),
+                    ]
+                    with m.If(lastlane2):     # the accumulators start the next tick at zero
+                        m.d.comb += [acc_w.addr.eq(k2), acc_w.data.eq(0), acc_w.en.eq(1)]
+                    with m.If(fire):
+                        m.d.comb += [fl_w.addr.eq(nf), fl_w.data.word.eq(k2),
+                                     fl_w.data.lane.eq(l2), fl_w.en.eq(1),
+                                     spk_elem.neuron.eq(j2), sfifo.w_en.eq(1)]
+                        m.d.sync += nf.eq(nf + 1)
+                    with m.If(last2):
+                        m.next = "SPK_END"
+
+            with m.State("SPK_END"):
+                m.d.comb += [self.busy.eq(1), spk_elem.neuron.eq(nf), spk_elem.end.eq(1),
+                             sfifo.w_en.eq(1)]
+                m.d.sync += self.spike_count.eq(self.spike_count + nf)
+                with m.If(stdp.enable & (nd != 0)):
+                    m.next = "DEP_PRE"
+                with m.Elif(stdp.enable & (nf != 0)):
+                    m.next = "POT_PRE"
+                with m.Else():
+                    m.next = "FINISH"
+
+            # ---------------------------------------------------------------- tick: DEP
+            with m.State("DEP_PRE"):
+                row_pre("DEP")
+
+            with m.State("DEP"):
+                m.d.comb += self.busy.eq(1)
+                if spram:
+                    m.d.sync += ph.eq(~ph)
+                    row_issue(more & ~ph)
+                else:
+                    row_issue(more)
+                with m.If(vd):
+                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1),
+                                 w_wdata.eq(lrn.w_new)]
+                    with m.If(last_d):
+                        with m.If(nf != 0):
+                            m.next = "POT_PRE"
+                        with m.Else():
+                            m.next = "FINISH"
+
+            # ---------------------------------------------------------------- tick: POT
+            with m.State("POT_PRE"):
+                m.d.comb += [self.busy.eq(1), fl_r.addr.eq(0)]
+                m.d.sync += [ptr.eq(0), idx.eq(0), left.eq(nf), more.eq(1), ph.eq(0)]
+                m.next = "POT"
+
+            with m.State("POT"):
+                m.d.comb += self.busy.eq(1)
+                issue = (more & ~ph) if spram else more
+                if spram:
+                    m.d.sync += ph.eq(~ph)
+                first = idx == 0
+                entry_lane = Mux(first, fl_r.data.lane, fl_entry.lane)
+                addr = Mux(first, fl_r.data.word, base)
+                m.d.comb += fl_r.addr.eq(Mux(issue & first, ptr + 1, ptr))
+                with m.If(issue):
+                    m.d.comb += [w_raddr.eq(addr), pre_r.addr.eq(idx)]
+                    m.d.sync += [vd.eq(1), a_d.eq(addr), lane_d.eq(entry_lane),
+                                 last_d.eq((left == 1) & (idx == s_n - 1)),
+                                 base.eq(addr + wpr)]
+                    with m.If(first):
+                        m.d.sync += [fl_entry.eq(fl_r.data), ptr.eq(ptr + 1)]
+                    with m.If(idx == s_n - 1):
+                        m.d.sync += [idx.eq(0), left.eq(left - 1)]
+                        with m.If(left == 1):
+                            m.d.sync += more.eq(0)
+                    with m.Else():
+                        m.d.sync += idx.eq(idx + 1)
+                with m.If(vd):
+                    m.d.comb += [
+                        lrn.potentiate.eq(1), lrn.lane.eq(lane_d),
+                        lrn.pot.eq(scale_sat(pre_r.data, stdp.a_plus, cfg.stdp_frac, ww)),
+                        w_waddr.eq(a_d), w_we.eq(1), w_wdata.eq(lrn.w_new),
+                    ]
+                    with m.If(last_d):
+                        m.next = "FINISH"
+
+            with m.State("FINISH"):
+                m.d.comb += [self.busy.eq(1), self.done.eq(1)]
+                m.d.sync += [self.ticks.eq(self.ticks + 1), self.last_tick_cycles.eq(cyc + 1)]
+                m.next = "IDLE"
+
+        with m.If(self.busy):
+            m.d.sync += cyc.eq(cyc + 1)
         return m

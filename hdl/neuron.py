@@ -1,0 +1,102 @@
+"""The neuron update: steps 2, 3 (post-trace decay) and 5 of docs/numerics.md for one neuron.
+
+:class:`Update` is a two-stage pipeline that takes one neuron per clock. Inputs are presented
+with ``i_valid``; the results appear ``LATENCY`` cycles later with ``o_valid`` (fixed latency, no
+stalls, so the tick's cycle count stays exact). Per neuron it computes
+
+* ``i1 = sat_I(i + acc)`` (the exact accumulated row sum comes in as ``acc``),
+* the LIF step (round-toward-zero decay, bias, refractory hold, ``>=`` threshold, both reset
+  modes) and ``i := decay(i1, alpha_syn)``,
+* the post trace: ``y_dec = decay(y, alpha_post)``, ``y_new = satu_T(y_dec + post_jump·fire)``,
+  and the depression step ``dep = min(scale(y_dec, a_minus), 2**w_width)`` that the STDP
+  depression walk of this tick applies (numerics.md step 4 uses the decayed, not yet jumped,
+  trace — exactly ``y_dec``).
+
+Stage 1 registers ``i1`` and the two products ``v·alpha_mem`` and ``y·alpha_post`` (the
+multipliers sit right after the memories); stage 2 is the rest, combinational from those
+registers. ``i`` and ``y`` are saturated when stored: with a decay factor above 1.0
+(``alpha > 2**F``) the spec's unsaturated result would not fit its field.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..proto.config import CoreConfig
+from ..proto.memmap import Region, layouts
+from .arith import decay, sat, satu, scale_sat
+
+__all__ = ["Update", "acc_width"]
+
+
+def acc_width(cfg: CoreConfig) -> int:
+    """Bits of the exact accumulator: a sum of up to ``n_sources`` ``w_width``-bit weights."""
+    return cfg.w_width + cfg.n_sources.bit_length()
+
+
+class Update(wiring.Component):
+    """Pipelined LIF + post-trace update, one neuron per clock, ``LATENCY = 1``."""
+
+    LATENCY = 1
+
+    def __init__(self, cfg):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+        self.cfg = cfg
+        lay = layouts(cfg)
+        alpha = cfg.decay_frac + 1
+        super().__init__({
+            "i_valid": In(1),
+            "par": In(lay[Region.NEURON_PARAMS].struct()),
+            "st": In(lay[Region.NEURON_STATE].struct()),
+            "acc": In(signed(acc_width(cfg))),
+            "y": In(unsigned(cfg.trace_width)),
+            # global STDP parameters (constant during a tick)
+            "alpha_post": In(unsigned(alpha)),
+            "a_minus": In(unsigned(16)),
+            "post_jump": In(unsigned(cfg.trace_width)),
+            "o_valid": Out(1),
+            "fire": Out(1),
+            "st_new": Out(lay[Region.NEURON_STATE].struct()),
+            "y_new": Out(unsigned(cfg.trace_width)),
+            "dep": Out(unsigned(cfg.w_width + 1)),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        F, G = cfg.decay_frac, cfg.stdp_frac
+        m = Module()
+
+        # stage 1: exact current sum (saturated once) and the two state products
+        i1_e = sat(self.st.i + self.acc, cfg.i_width)
+        pv_e = self.st.v * self.par.alpha_mem
+        py_e = self.y * self.alpha_post
+        i1 = Signal(signed(cfg.i_width))
+        pv = Signal(pv_e.shape())
+        py = Signal(py_e.shape())
+        par = Signal.like(self.par)
+        v = Signal.like(self.st.v)
+        ref = Signal.like(self.st.ref)
+        m.d.sync += [
+            self.o_valid.eq(self.i_valid),
+            i1.eq(i1_e), pv.eq(pv_e), py.eq(py_e),
+            par.eq(self.par), v.eq(self.st.v), ref.eq(self.st.ref),
+        ]
+
+        # stage 2: decay rounding toward zero, LIF step, resets, current decay, post trace
+        bias = (1 << F) - 1
+        vdec = Mux(pv < 0, pv + bias, pv) >> F
+        v1 = sat(vdec + i1 + par.bias, cfg.v_width)
+        active = ref == 0
+        fire = active & (v1 >= par.threshold)
+        v_after = Mux(par.reset_subtract, sat(v1 - par.threshold, cfg.v_width), par.v_reset)
+        ydec = py >> F
+        m.d.comb += [
+            self.fire.eq(fire),
+            self.st_new.v.eq(Mux(fire, v_after, Mux(active, v1, v))),
+            self.st_new.ref.eq(Mux(fire, par.refractory, Mux(active, ref, ref - 1))),
+            self.st_new.i.eq(sat(decay(i1, par.alpha_syn, F), cfg.i_width)),
+            self.y_new.eq(satu(ydec + Mux(fire, self.post_jump, 0), cfg.trace_width)),
+            self.dep.eq(scale_sat(ydec, self.a_minus, G, cfg.w_width)),
+        ]
+        return m

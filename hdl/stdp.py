@@ -1,0 +1,55 @@
+"""The STDP lane arithmetic: what one read-modify-write of a weight word does to its lanes.
+
+:class:`Learner` is combinational. Given a weight word (``weights_per_word`` signed lanes), its
+plasticity bits and the step(s), it returns the updated word:
+
+* depression (``potentiate = 0``, numerics.md step 4, walking a delivered source row): every
+  plastic lane ``l`` becomes ``clip(w[l] - dep[l])``; ``dep`` holds one step per lane (the
+  neuron sweep computed ``min(scale(y_dec, a_minus), 2**W)`` for each neuron);
+* potentiation (``potentiate = 1``, step 6, walking a fired neuron's column): only lane ``lane``
+  changes, to ``clip(w[lane] + pot)`` if it is plastic; ``pot = min(scale(x, a_plus), 2**W)`` of
+  the row's source.
+
+``clip(w) = min(max(w, w_min), w_max)``. Non-plastic lanes pass through unchanged, so a word
+with no plastic lane is rewritten with its own value (the walks are deterministic: they always
+touch every word, which keeps the cycle count independent of the plasticity pattern).
+"""
+
+from amaranth.hdl import Module, Mux, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..proto.config import CoreConfig
+from .arith import clip
+
+__all__ = ["Learner"]
+
+
+class Learner(wiring.Component):
+    def __init__(self, cfg):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+        self.cfg = cfg
+        wpw, w = cfg.weights_per_word, cfg.w_width
+        super().__init__({
+            "w": In(data.ArrayLayout(signed(w), wpw)),
+            "p": In(unsigned(wpw)),
+            "dep": In(data.ArrayLayout(unsigned(w + 1), wpw)),
+            "pot": In(unsigned(w + 1)),
+            "lane": In(unsigned(max(1, (wpw - 1).bit_length()))),
+            "potentiate": In(1),
+            "w_min": In(signed(w)),
+            "w_max": In(signed(w)),
+            "w_new": Out(data.ArrayLayout(signed(w), wpw)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        wpw = self.cfg.weights_per_word
+        # one adder for potentiation (a single lane changes), one subtractor per lane
+        up = clip(self.w[self.lane] + self.pot, self.w_min, self.w_max)
+        for lane in range(wpw):
+            down = clip(self.w[lane] - self.dep[lane], self.w_min, self.w_max)
+            new = Mux(self.potentiate, Mux(self.lane == lane, up, self.w[lane]), down)
+            m.d.comb += self.w_new[lane].eq(Mux(self.p[lane], new, self.w[lane]))
+        return m

@@ -1,0 +1,89 @@
+"""Weight and plasticity stores: the memories that hold one word per (source row, word column).
+
+Two store shapes exist, both ``wiring.Component``\\ s in the ``sync`` domain with a *registered*
+read (the word at the address presented in cycle *t* appears on ``rdata`` in cycle *t+1*):
+
+* :class:`DualPortStore` ``(depth, width)``: a read port (``raddr``/``rdata``) and an independent
+  write port (``waddr``/``wdata``/``we``) on one ``lib.memory.Memory``. A read of the address being
+  written in the same cycle returns the old word. Used by ``Core(weight_store="dual")``.
+* :class:`SinglePortStore` ``(depth, width)``: one shared address (``addr``/``wdata``/``we``/
+  ``rdata``), the behavioural twin of an iCE40UP5K SB_SPRAM256KA. A write cycle's ``rdata`` is
+  undefined (here: the old word). Its members are exactly the store-factory contract of
+  ``Core(weight_store="spram", store_factory=...)``, so ``spikeloom.hdl.spram.SPRAMStore`` can
+  replace it one for one.
+
+The core reads-modifies-writes these words during STDP; on the single-port store that takes two
+cycles per word (read, then write), which ``spikeloom.proto.cycles`` accounts for.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["DualPortStore", "SinglePortStore"]
+
+
+def _check(cls, depth, width):
+    for name, value in (("depth", depth), ("width", width)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{cls}.{name} must be an int, not {value!r}")
+        if value < 1:
+            raise ValueError(f"{cls}.{name} must be >= 1, not {value}")
+
+
+class DualPortStore(wiring.Component):
+    """``depth`` words of ``width`` bits with separate read and write ports."""
+
+    def __init__(self, depth, width):
+        _check("DualPortStore", depth, width)
+        self.depth, self.width = depth, width
+        super().__init__({
+            "raddr": In(range(depth)),
+            "rdata": Out(width),
+            "waddr": In(range(depth)),
+            "wdata": In(width),
+            "we": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=self.width, depth=self.depth, init=[])
+        rp = mem.read_port()
+        wp = mem.write_port()
+        m.d.comb += [
+            rp.addr.eq(self.raddr),
+            self.rdata.eq(rp.data),
+            wp.addr.eq(self.waddr),
+            wp.data.eq(self.wdata),
+            wp.en.eq(self.we),
+        ]
+        return m
+
+
+class SinglePortStore(wiring.Component):
+    """``depth`` words of ``width`` bits behind one address port (SPRAM-like)."""
+
+    def __init__(self, depth, width):
+        _check("SinglePortStore", depth, width)
+        self.depth, self.width = depth, width
+        super().__init__({
+            "addr": In(range(depth)),
+            "wdata": In(width),
+            "we": In(1),
+            "rdata": Out(width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=self.width, depth=self.depth, init=[])
+        rp = mem.read_port()
+        wp = mem.write_port()
+        m.d.comb += [
+            rp.addr.eq(self.addr),
+            rp.en.eq(~self.we),      # like SPRAM: the output register holds during a write
+            self.rdata.eq(rp.data),
+            wp.addr.eq(self.addr),
+            wp.data.eq(self.wdata),
+            wp.en.eq(self.we),
+        ]
+        return m

@@ -1,0 +1,92 @@
+"""Cycles per tick of the core: the exact value of its ``last_tick_cycles`` counter.
+
+The engine (``spikeloom.hdl.core.Core``) is deterministic: every phase has a fixed pipeline
+latency and walks a number of elements that depends only on the *counts* of delivered sources
+and fired neurons, never on which ones or on the plasticity pattern. So one formula gives the
+exact count (``last_tick_cycles`` counts the cycles with ``busy`` high, the ``done`` cycle
+included)::
+
+    tick_cycles = (S + 1)                               SCAN: one source per clock + drain
+                + [P > 0] (2 + P·wpr)                   ACC: list fetch, P rows of wpr words, drain
+                + (N + 3)                               SWEEP: fetch, N neurons, 2-stage drain
+                + 1                                     end-of-tick spike marker
+                + [en ∧ P > 0] (1 + c·P·wpr + d)        DEP: delivered rows read-modify-write
+                + [en ∧ Q > 0] (1 + c·Q·S + d)          POT: fired columns over all sources
+                + 1                                     FINISH (done)
+
+with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``wpr = ceil(N / weights_per_word)``,
+``P`` delivered sources, ``Q`` fired neurons, ``en`` the STDP enable bit, and for the weight
+store ``c = 1, d = 1`` ("dual": a read and a write port, one word per clock plus a drain cycle)
+or ``c = 2, d = 0`` ("spram": one port, read cycle then write cycle per word).
+
+Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
+weight word, all lanes in parallel); depression the same per word (two clocks per word on
+SPRAM); potentiation one synapse per word access (a column has one lane per word).
+"""
+
+from __future__ import annotations
+
+from .config import CoreConfig
+
+__all__ = ["tick_cycles", "tick_cycles_bound", "WEIGHT_STORES"]
+
+WEIGHT_STORES = ("dual", "spram")
+
+
+def _count(value, name: str, hi: int) -> int:
+    """A count given as an int, a bool mask (numpy or list) or a sequence of indices."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a count or a collection, not {value!r}")
+    if isinstance(value, int):
+        count = value
+    else:
+        try:
+            import numpy as np
+            arr = np.asarray(value)
+            count = int(arr.sum()) if arr.dtype == bool else int(arr.size)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a count or a collection, not {value!r}") from None
+    if not 0 <= count <= hi:
+        raise ValueError(f"{name} = {count} is outside 0..{hi}")
+    return count
+
+
+def _store(weight_store: str) -> tuple[int, int]:
+    if weight_store == "dual":
+        return 1, 1
+    if weight_store == "spram":
+        return 2, 0
+    raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
+
+
+def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
+                weight_store: str = "dual") -> int:
+    """Exact ``last_tick_cycles`` of one tick.
+
+    ``delivered``: the sources delivered in the tick (count, bool mask or index list);
+    ``fired``: the neurons that fired in it (same forms); ``stdp_enabled``: the STDP enable bit
+    of the tick."""
+    if not isinstance(cfg, CoreConfig):
+        raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+    c, d = _store(weight_store)
+    s, n, wpr = cfg.n_sources, cfg.n_neurons, cfg.words_per_row
+    p = _count(delivered, "delivered", s)
+    q = _count(fired, "fired", n)
+    en = bool(stdp_enabled)
+    cycles = (s + 1) + (n + 3) + 1 + 1
+    if p:
+        cycles += 2 + p * wpr
+    if en and p:
+        cycles += 1 + c * p * wpr + d
+    if en and q:
+        cycles += 1 + c * q * s + d
+    return cycles
+
+
+def tick_cycles_bound(cfg: CoreConfig, delivered_max=None, fired_max=None,
+                      stdp_enabled=True, weight_store: str = "dual") -> int:
+    """Worst case of :func:`tick_cycles` with at most ``delivered_max`` sources and
+    ``fired_max`` neurons (default: all of them). The formula is monotonic in both counts."""
+    p = cfg.n_sources if delivered_max is None else delivered_max
+    q = cfg.n_neurons if fired_max is None else fired_max
+    return tick_cycles(cfg, p, q, stdp_enabled, weight_store)

@@ -1,0 +1,179 @@
+"""Fast smoke tests of the core engine (hdl/core.py) in Amaranth's simulator.
+
+A small random network is written through ``mem_req`` into both the RTL and the golden model
+(:class:`spikeloom.sim.model.Core`); then ticks run with random injected inputs, and after every
+tick the spikes stream, every state region, the weights and the status counters are compared
+bit for bit, and ``last_tick_cycles`` with :func:`spikeloom.proto.cycles.tick_cycles`. The big
+randomized suite is tests/test_core.py; this file is the engine author's quick check.
+"""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from spikeloom.hdl.core import Core
+from spikeloom.proto.config import CoreConfig, preset
+from spikeloom.proto.cycles import tick_cycles
+from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.sim.model import Core as Model
+
+
+def random_network(cfg, rng, *, stdp=True):
+    """Random packed words for every region, as ``{region: [words]}`` (values in range)."""
+    lay = layouts(cfg)
+    one = 1 << cfg.decay_frac
+    vmax = (1 << (cfg.v_width - 1)) - 1
+    imax = (1 << (cfg.i_width - 1)) - 1
+    wlo, whi = -(1 << (cfg.w_width - 1)), (1 << (cfg.w_width - 1)) - 1
+    tmax = (1 << cfg.trace_width) - 1
+    n, s = cfg.n_neurons, cfg.n_sources
+    words = {}
+    thr = rng.integers(50, 400, n)
+    words[Region.NEURON_PARAMS] = [lay[Region.NEURON_PARAMS].pack({
+        "threshold": int(thr[j]) if rng.random() > 0.05 else int(rng.integers(-vmax, vmax)),
+        "v_reset": int(rng.integers(-200, 50)),
+        "bias": int(rng.integers(-20, 60)) if rng.random() > 0.05 else vmax,
+        "refractory": int(rng.integers(0, 4)),
+        "alpha_mem": int(rng.choice([one, one - 1, 0, int(rng.integers(0, one))])),
+        "alpha_syn": int(rng.choice([one, 0, int(rng.integers(0, one))])),
+        "reset_subtract": int(rng.integers(0, 2)),
+    }) for j in range(n)]
+    words[Region.NEURON_STATE] = [lay[Region.NEURON_STATE].pack({
+        "v": int(rng.integers(-300, 300)) if rng.random() > 0.1 else int(rng.integers(-vmax, vmax)),
+        "i": int(rng.integers(-100, 100)) if rng.random() > 0.1 else int(rng.integers(-imax, imax)),
+        "ref": int(rng.integers(0, 3)),
+    }) for j in range(n)]
+    wl, pl = lay[Region.WEIGHTS], lay[Region.PLASTIC]
+    wpw = cfg.weights_per_word
+    ww, pw = [], []
+    for a in range(cfg.weight_words):
+        col0 = (a % cfg.words_per_row) * wpw
+        ww.append(wl.pack({f"w{k}": int(rng.integers(wlo, whi + 1))
+                           for k in range(wpw) if col0 + k < n}))
+        pw.append(pl.pack({f"p{k}": int(rng.integers(0, 2)) for k in range(wpw) if col0 + k < n}))
+    words[Region.WEIGHTS], words[Region.PLASTIC] = ww, pw
+    words[Region.PRE_TRACE] = [int(rng.integers(0, tmax + 1)) for _ in range(s)]
+    words[Region.POST_TRACE] = [int(rng.integers(0, tmax + 1)) for _ in range(n)]
+    w_min = int(rng.integers(wlo, 0))
+    words[Region.STDP_PARAMS] = [lay[Region.STDP_PARAMS].pack({
+        "enable": int(stdp), "a_plus": int(rng.integers(0, 2000)),
+        "a_minus": int(rng.integers(0, 2000)), "pre_jump": int(rng.integers(0, tmax + 1)),
+        "post_jump": int(rng.integers(0, tmax + 1)), "alpha_pre": int(rng.integers(0, one + 1)),
+        "alpha_post": int(rng.integers(0, one + 1)), "w_min": w_min,
+        "w_max": int(rng.integers(w_min - 2, whi + 1)) if rng.random() < 0.1
+        else int(rng.integers(0, whi + 1)),
+    })]
+    words[Region.SPIKES] = [int(rng.random() < 0.3) for _ in range(s)]
+    return words
+
+
+def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True):
+    rng = np.random.default_rng(seed)
+    dut = Core(cfg, weight_store=weight_store)
+    model = Model(cfg)
+    net = random_network(cfg, rng, stdp=stdp)
+    for region, ws in net.items():
+        model.write_words(region, 0, ws)
+    inject = rng.random((ticks, cfg.n_inputs)) < 0.3
+    lay = dut.ReqLayout
+    failures = []
+
+    async def request(ctx, region, addr, write=0, data=0):
+        ctx.set(dut.mem_req.payload, lay.const(
+            {"region": int(region), "addr": addr, "write": write, "data": data}))
+        ctx.set(dut.mem_req.valid, 1)
+        await ctx.tick().until(dut.mem_req.ready)
+        ctx.set(dut.mem_req.valid, 0)
+        rsp, = await ctx.tick().sample(dut.mem_rsp.payload).until(dut.mem_rsp.valid)
+        return rsp
+
+    async def tick(ctx):
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        got = []
+        while True:
+            _, _, valid, elem, done = await ctx.tick().sample(
+                dut.spikes.valid, dut.spikes.payload, dut.done)
+            if valid:
+                got.append((elem.neuron, elem.end))
+            if done:
+                break
+        while True:   # the end marker may still sit in the FIFO
+            if got and got[-1][1]:
+                break
+            _, _, valid, elem = await ctx.tick().sample(dut.spikes.valid, dut.spikes.payload)
+            if valid:
+                got.append((elem.neuron, elem.end))
+        return got
+
+    def check(what, got, want):
+        if got != want:
+            failures.append(f"seed {seed}: {what}: rtl {got} != model {want}")
+
+    async def tb(ctx):
+        ctx.set(dut.mem_rsp.ready, 1)
+        ctx.set(dut.spikes.ready, 1)
+        for region, ws in net.items():
+            for a, w in enumerate(ws):
+                assert await request(ctx, region, a, 1, w) == 0
+        for region in Region:
+            want = model.read_words(region, 0, region_words(cfg, region))
+            got = [await request(ctx, region, a) for a in range(len(want))]
+            check(f"load {region.name}", got, want)
+        for t in range(ticks):
+            for i in np.flatnonzero(inject[t]):
+                await request(ctx, Region.SPIKES, int(i), 1, 1)
+            model.inject(np.flatnonzero(inject[t]))
+            delivered = int(model.state.spikes.sum())
+            res = model.step()
+            got = await tick(ctx)
+            fired = np.flatnonzero(res.spikes).tolist()
+            check(f"tick {t} spikes", got, [(j, 0) for j in fired] + [(len(fired), 1)])
+            for region in (Region.NEURON_STATE, Region.PRE_TRACE, Region.POST_TRACE,
+                           Region.SPIKES, Region.WEIGHTS):
+                want = model.read_words(region, 0, region_words(cfg, region))
+                got = [await request(ctx, region, a) for a in range(len(want))]
+                check(f"tick {t} {region.name}", got, want)
+            check(f"tick {t} last_tick_cycles", ctx.get(dut.last_tick_cycles),
+                  tick_cycles(cfg, delivered, len(fired), model.stdp.enable, weight_store))
+            check(f"tick {t} ticks", ctx.get(dut.ticks), t + 1)
+            if failures:
+                return
+        check("syn_events", ctx.get(dut.syn_events) > 0, True)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not failures, "\n".join(failures[:10])
+
+
+@pytest.mark.parametrize("weight_store", ["dual", "spram"])
+@pytest.mark.parametrize("name", ["tiny", "narrow"])
+def test_random_ticks(name, weight_store):
+    run_case(preset(name), seed=1, ticks=6, weight_store=weight_store)
+
+
+def test_one_word_rows():
+    # words_per_row = 1: back-to-back rows hit the same accumulator word
+    cfg = CoreConfig(n_neurons=3, n_inputs=2, weights_per_word=4, clock_hz=1_000_000,
+                     baud=100_000)
+    run_case(cfg, seed=2, ticks=6)
+
+
+def test_ragged_lanes_spram():
+    # the last word of each row has unused lanes
+    cfg = CoreConfig(n_neurons=7, n_inputs=3, weights_per_word=3, clock_hz=1_000_000,
+                     baud=100_000)
+    run_case(cfg, seed=3, ticks=5, weight_store="spram")
+
+
+def test_parameter_errors():
+    with pytest.raises(TypeError, match="CoreConfig"):
+        Core("tiny")
+    with pytest.raises(ValueError, match="'sram'"):
+        Core(preset("tiny"), weight_store="sram")
+    with pytest.raises(ValueError, match="spram"):
+        Core(preset("tiny"), store_factory=lambda d, w: None)
+    with pytest.raises(TypeError, match="callable"):
+        Core(preset("tiny"), weight_store="spram", store_factory=3)
