@@ -5,6 +5,9 @@ signature is plain pins only — ``uart_rx`` In(1), ``uart_tx`` Out(1), ``leds``
 heartbeat, bit 1 link activity, bit 2 an error reply or UART error) — with clock and reset from
 the ``sync`` domain, so it converts with ``amaranth.back.verilog.convert(Top(cfg),
 name="spikeloom_top")``. ``core_kwargs`` (``weight_store``, ``store_factory``) go to the Core.
+``core_factory`` (a test hook, default :class:`~spikeloom.hdl.core.Core`) builds the core from
+``(cfg, **core_kwargs)``; anything with the Core's signature will do. The core is built in the
+constructor and reachable as :attr:`Top.core`.
 
 Data path: ``uart.Receiver`` -> RX FIFO of ``protocol.RX_BUFFER`` bytes (requests arriving while
 the engine is busy wait here; a byte finding it full is dropped and counted in ``rx_overflows``)
@@ -31,7 +34,8 @@ __all__ = ["Top"]
 class Top(wiring.Component):
     """spikeloom device top level; see the module docstring for the contract."""
 
-    def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo", **core_kwargs):
+    def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo", *, core_factory=None,
+                 **core_kwargs):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         build_id = bytes(build_id)
@@ -39,7 +43,7 @@ class Top(wiring.Component):
             raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
         self.cfg = cfg
         self.build_id = build_id
-        self.core_kwargs = core_kwargs
+        self.core = (core_factory or Core)(cfg, **core_kwargs)
         self.idle = Signal()
         super().__init__({
             "uart_rx": In(1, init=1),
@@ -56,7 +60,7 @@ class Top(wiring.Component):
         m.submodules.rx_fifo = rx_fifo = SyncFIFOBuffered(width=8, depth=P.RX_BUFFER)
         m.submodules.deframer = deframer = framing.Deframer(P.MAX_PAYLOAD)
         m.submodules.dispatcher = disp = dispatch.Dispatcher(cfg, self.build_id)
-        m.submodules.core = core = Core(cfg, **self.core_kwargs)
+        m.submodules.core = core = self.core
         m.submodules.encoder = enc = framing.Encoder()
         m.submodules.tx = tx = uart.Transmitter(div)
 

@@ -13,7 +13,7 @@ edge.
 
 from __future__ import annotations
 
-__all__ = ["align", "frame_bits", "send", "send_bits", "Monitor", "Transport"]
+__all__ = ["align", "frame_bits", "send", "send_bits", "Monitor", "Transport", "ModelCore"]
 
 
 async def align(ctx, period: float, domain: str = "sync") -> None:
@@ -114,6 +114,9 @@ class Transport:
         self.sim.add_clock(self.period)
         self.sim.add_testbench(self._driver, background=True)
         self.sim.add_testbench(self.monitor.run, background=True)
+        core_bench = getattr(self.top.core, "testbench", None)
+        if core_bench is not None:      # a stand-in core that runs as a testbench (ModelCore)
+            self.sim.add_testbench(core_bench, background=True)
 
     async def _driver(self, ctx):
         await align(ctx, self.period)
@@ -194,3 +197,94 @@ class Transport:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def ModelCore(cfg, weight_store: str = "dual"):
+    """A stand-in for :class:`spikeloom.hdl.core.Core`: the Core's exact signature, with the
+    golden model (:class:`spikeloom.sim.model.Core`) behind it in a testbench.
+
+    Pass it as ``Transport(cfg, core_factory=ModelCore)`` to test the link gateware without the
+    RTL core: every memory request is answered from the model in one cycle, a tick runs the
+    model's ``step`` and streams its spikes, ``last_tick_cycles`` is the exact cycle model (the
+    same one the golden device reports), and ``clear`` applies the model's resets.
+    """
+    from amaranth.hdl import Module, unsigned
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+
+    from ..hdl.core import SpikeLayout, data_width, req_layout
+    from ..proto.memmap import Region
+    from .device import tick_cycles
+    from .model import Core as Model
+
+    # the Core's signature (docs: "Core control interface"); Top's connect() checks it matches
+    signature = wiring.Signature({
+        "mem_req": In(stream.Signature(req_layout(cfg))),
+        "mem_rsp": Out(stream.Signature(unsigned(data_width(cfg)))),
+        "start": In(1), "busy": Out(1), "done": Out(1), "clear": In(3),
+        "spikes": Out(stream.Signature(SpikeLayout)),
+        "ticks": Out(32), "spike_count": Out(32), "syn_events": Out(32),
+        "last_tick_cycles": Out(32),
+    })
+
+    class _ModelCore(wiring.Component):
+        def elaborate(self, platform):
+            return Module()     # every output is driven by the testbench
+
+        async def testbench(self, ctx):
+            model = Model(cfg)
+            counts = dict(ticks=0, spike_count=0, syn_events=0, last_tick_cycles=0)
+            req, rsp, spk = self.mem_req, self.mem_rsp, self.spikes
+            ctx.set(req.ready, 1)
+            while True:
+                if not (ctx.get(req.valid) or ctx.get(self.start) or ctx.get(self.clear)):
+                    await ctx.changed(req.valid, self.start, self.clear)
+                _, _, valid, payload, start, clear = await ctx.tick().sample(
+                    req.valid, req.payload, self.start, self.clear)
+                if valid:
+                    region = Region(payload.region)
+                    if payload.write:
+                        model.write_words(region, payload.addr, [payload.data])
+                        word = 0
+                    else:
+                        word, = model.read_words(region, payload.addr, 1)
+                    ctx.set(req.ready, 0)
+                    ctx.set(rsp.payload, word)
+                    ctx.set(rsp.valid, 1)
+                    await ctx.tick().until(rsp.ready)
+                    ctx.set(rsp.valid, 0)
+                    ctx.set(req.ready, 1)
+                elif start or clear:
+                    ctx.set(req.ready, 0)
+                    ctx.set(self.busy, 1)
+                    if start:
+                        stdp = bool(model.stdp.enable)
+                        result = model.step()
+                        fired = [int(j) for j in result.spikes.nonzero()[0]]
+                        for j, end in [(j, 0) for j in fired] + [(len(fired), 1)]:
+                            ctx.set(spk.payload, {"neuron": j, "end": end})
+                            ctx.set(spk.valid, 1)
+                            await ctx.tick().until(spk.ready)
+                        ctx.set(spk.valid, 0)
+                        counts["ticks"] += 1
+                        counts["spike_count"] += len(fired)
+                        counts["syn_events"] += result.delivered * cfg.n_neurons
+                        counts["last_tick_cycles"] = tick_cycles(
+                            cfg, result.delivered, len(fired), stdp, weight_store)
+                    else:
+                        if clear & 1:
+                            model.reset_state()
+                        if clear & 2:
+                            model.reset_config()
+                        if clear & 4:
+                            counts = dict.fromkeys(counts, 0)
+                        await ctx.tick()
+                    for name, value in counts.items():
+                        ctx.set(getattr(self, name), value & 0xFFFFFFFF)
+                    ctx.set(self.busy, 0)
+                    ctx.set(self.done, 1)
+                    await ctx.tick()
+                    ctx.set(self.done, 0)
+                    ctx.set(req.ready, 1)
+
+    return _ModelCore(signature)
