@@ -88,16 +88,12 @@ class Core(wiring.Component):
     """The LIF/STDP engine of one core configuration (see the module docstring)."""
 
     def __init__(self, cfg, *, weight_store="dual", store_factory=None):
-        if not isinstance(cfg, CoreConfig):
-            raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
-        if weight_store not in WEIGHT_STORES:
-            raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
-        if store_factory is not None:
-            if not callable(store_factory):
-                raise TypeError(f"store_factory must be callable, not {store_factory!r}")
-            if weight_store != "spram":
-                raise ValueError(f"store_factory {store_factory!r} needs weight_store='spram', "
-                                 f"not {weight_store!r}")
+        try:
+            self._check(cfg, weight_store, store_factory)
+        except (TypeError, ValueError):
+            # a rejected instance is no forgotten design: keep Amaranth's "never used" quiet
+            self._MustUse__silence = True
+            raise
         self.cfg = cfg
         self.weight_store = weight_store
         self.store_factory = store_factory
@@ -117,6 +113,19 @@ class Core(wiring.Component):
             "syn_events": Out(32),
             "last_tick_cycles": Out(32),
         })
+
+    @staticmethod
+    def _check(cfg, weight_store, store_factory):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+        if weight_store not in WEIGHT_STORES:
+            raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
+        if store_factory is not None:
+            if not callable(store_factory):
+                raise TypeError(f"store_factory must be callable, not {store_factory!r}")
+            if weight_store != "spram":
+                raise ValueError(f"store_factory {store_factory!r} needs weight_store='spram', "
+                                 f"not {weight_store!r}")
 
     def elaborate(self, platform):
         cfg = self.cfg
