@@ -4,7 +4,8 @@
 //
 // Contract (sim/vboard.py builds and starts this; see its docstring for the Python side):
 // - argv: --port P (0 = any free port) --host H --divisor D (clock cycles per UART bit)
-//   --clock-hz F (only for the stats line) --pty --stats PATH --bench N --quiet.
+//   --clock-hz F (only for the stats line) --pty --stats PATH --bench N --quiet
+//   --parent-pid PID (exit cleanly once PID is no longer our parent: the launcher died).
 // - When ready it prints one line on stdout naming the URL to use ("socket://H:P" or the
 //   /dev/pts path) and flushes it.
 // - 8N1 both ways at the divisor. Client bytes are shifted into uart_rx back to back; bytes the
@@ -126,11 +127,13 @@ struct Options {
     bool quiet = false;
     std::string stats;
     uint64_t bench = 0;
+    pid_t parent = 0;      // --parent-pid: stop when this process is no longer our parent
 };
 
 [[noreturn]] void usage(const char* msg) {
     fprintf(stderr, "vboard: %s\nusage: vboard [--host H] [--port P] [--divisor D] "
-                    "[--clock-hz F] [--pty] [--stats PATH] [--bench CYCLES] [--quiet]\n", msg);
+                    "[--clock-hz F] [--pty] [--stats PATH] [--bench CYCLES] [--quiet] "
+                    "[--parent-pid PID]\n", msg);
     exit(2);
 }
 
@@ -150,6 +153,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--quiet") o.quiet = true;
         else if (a == "--stats") o.stats = value();
         else if (a == "--bench") o.bench = strtoull(value(), nullptr, 10);
+        else if (a == "--parent-pid") o.parent = (pid_t)atol(value());
         else if (a.rfind("+verilator", 0) == 0) continue;
         else usage(("unknown argument " + a).c_str());
     }
@@ -312,6 +316,7 @@ private:
     bool open_listener();
     bool open_pty();
     void accept_clients();
+    bool client_gone() const;
     void drop_client(const char* why);
     bool service(int timeout_ms);
 };
@@ -363,8 +368,17 @@ bool Board::open_pty() {
     return true;
 }
 
+bool Board::client_gone() const {
+    pollfd p{client_fd_, POLLRDHUP, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 void Board::accept_clients() {
     for (;;) {
+        // A client may have come and gone before we even accepted it: drop it first, and leave
+        // the next connection in the backlog until the design has answered the dead one.
+        if (client_fd_ >= 0 && client_gone()) drop_client("closed");
+        if (client_fd_ < 0 && draining_) return;
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
         if (client_fd_ >= 0) {
@@ -372,6 +386,12 @@ void Board::accept_clients() {
                 "spikeloom virtual board: busy, another client is connected\n";
             ssize_t ignored = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)ignored;
+            // Closing with unread bytes would reset the connection and could destroy the line
+            // before the client reads it: finish sending, discard what it sent, then close.
+            shutdown(fd, SHUT_WR);
+            uint8_t junk[4096];
+            while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+            }
             close(fd);
             if (!opt_.quiet) fprintf(stderr, "vboard: refused a second client\n");
             continue;
@@ -403,6 +423,7 @@ void Board::drop_client(const char* why) {
 // Move bytes between the link and the queues; wait up to timeout_ms for something to happen.
 // Returns false when the server must stop.
 bool Board::service(int timeout_ms) {
+    if (opt_.parent && getppid() != opt_.parent) g_stop = 1;    // orphaned: nobody to serve
     if (g_stop) return false;
     pollfd fds[2];
     int n = 0, li = -1, ci = -1;

