@@ -34,9 +34,10 @@ import time
 import numpy as np
 from spikeloom.proto import preset
 from spikeloom.proto import protocol as P
+from spikeloom.proto.cycles import tick_cycles
 from spikeloom.proto.memmap import Region, layouts
 from spikeloom.proto.protocol import Frame, Opcode, Status
-from spikeloom.sim.device import GoldenDevice, tick_cycles
+from spikeloom.sim.device import GoldenDevice
 
 __all__ = ["forced_device", "event_stats", "closed_loop_stats", "neurocorex", "rtl_streaming",
            "main"]

@@ -19,30 +19,15 @@ import numpy as np
 
 from ..proto import protocol as P
 from ..proto.config import CoreConfig
+from ..proto.cycles import WEIGHT_STORES, tick_cycles
 from ..proto.memmap import Region, layouts, region_words
 from ..proto.protocol import Frame, Opcode, ResetFlags, Status
 from .model import Core
 
-__all__ = ["GoldenDevice", "Counters", "tick_cycles"]
+__all__ = ["GoldenDevice", "Counters"]
 
 U32 = 0xFFFFFFFF
 U16 = 0xFFFF
-
-
-def tick_cycles(cfg: CoreConfig, delivered: int, fired: int, stdp_enabled: bool,
-                weight_store: str = "dual") -> int:
-    """``last_tick_cycles`` of one tick: :func:`spikeloom.proto.cycles.tick_cycles` (exact).
-
-    The module is imported at call time: the cycle model is owned by the core engineer and may be
-    absent in an early checkout. tests/test_device.py::test_cycle_model_present fails while it is
-    missing, so a device reporting 0 cycles can never pass the suite silently.
-    """
-    try:
-        from ..proto import cycles
-    except ImportError:             # TODO(core): remove once proto/cycles.py is in every checkout
-        return 0
-    return int(cycles.tick_cycles(cfg, delivered, fired, stdp_enabled,
-                                  weight_store=weight_store))
 
 
 @dataclasses.dataclass
@@ -74,12 +59,15 @@ class GoldenDevice:
     """One spikeloom device in Python: the protocol over :class:`spikeloom.sim.model.Core`.
 
     ``build_id`` (8 bytes) is reported in INFO, like the RTL top's parameter. ``weight_store``
-    selects the cycle model used for ``last_tick_cycles`` ("dual" or "spram").
+    selects the cycle model of ``last_tick_cycles`` (``proto.cycles.tick_cycles``, exact for the
+    core built with the same ``weight_store``: "dual" or "spram").
     """
 
     def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo", *,
                  weight_store: str = "dual"):
         build_id = bytes(build_id)
+        if weight_store not in WEIGHT_STORES:
+            raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
         if len(build_id) != 8:
             raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
         self.cfg = cfg
@@ -231,7 +219,7 @@ class GoldenDevice:
             cnt.spikes = (cnt.spikes + fired.size) & U32
             cnt.syn_events = (cnt.syn_events + result.delivered * n) & U32
             cnt.last_tick_cycles = tick_cycles(cfg, result.delivered, int(fired.size),
-                                               stdp_enabled, self.weight_store) & U32
+                                               stdp_enabled, weight_store=self.weight_store) & U32
             if req["period"] and cnt.last_tick_cycles > req["period"]:
                 cnt.overruns = min(cnt.overruns + 1, U16)
                 cnt.flags |= 1

@@ -154,11 +154,19 @@ def cycles_module():
 
 # -- scripted sessions -----------------------------------------------------------------------------
 
-def test_cycle_model_present():
-    """The device reports proto.cycles.tick_cycles in STATUS; without the module it would report
-    0, so this test fails until the core engineer's proto/cycles.py exists."""
-    cycles = cycles_module()
-    assert cycles.tick_cycles(TINY, 1, 1, True) > 0
+def test_spram_cycle_model_and_bad_store():
+    cfg = TINY
+    dev = GoldenDevice(cfg, weight_store="spram")
+    ok(dev, Opcode.WRITE, 0, P.WRITE_REQ.pack(region=Region.STDP_PARAMS, addr=0)
+       + layouts(cfg)[Region.STDP_PARAMS].to_bytes(1))           # STDP enabled
+    ok(dev, Opcode.INJECT, 0, b"\0\0")
+    dev.feed(wire(Opcode.RUN, 0, P.RUN_REQ.pack(ticks=2)))     # every neuron fires (thr 0)
+    got = P.STATUS.unpack(ok(dev, Opcode.STATUS))["last_tick_cycles"]
+    n = cfg.n_neurons      # tick 1 delivers the n neurons that fired in tick 0 and all fire again
+    cyc = cycles_module().tick_cycles
+    assert got == cyc(cfg, n, n, True, weight_store="spram") != cyc(cfg, n, n, True)
+    with pytest.raises(ValueError):
+        GoldenDevice(cfg, weight_store="sram")
 
 
 def test_info_ping_and_build_id():
