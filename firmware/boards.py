@@ -10,11 +10,13 @@ Contract:
   ``None`` for the board's own preset. The configuration's ``clock_hz`` IS the core clock:
   :meth:`Board.clocking` turns it into "the oscillator directly" or exact PLL settings, and a clock
   the board cannot make exactly is a ``ValueError``.
-* :class:`BoardTop` wraps a design with plain pins (``uart_rx: In(1)``, ``uart_tx: Out(1)`` and,
-  if present, ``error: Out(1)``) for one board: clock and reset, the UART pins of the board's
+* :class:`BoardTop` wraps a design with plain pins (``uart_rx: In(1)``, ``uart_tx: Out(1)``, and
+  either ``leds: Out(3)`` = heartbeat, activity, error as ``spikeloom.hdl.top.Top`` drives them,
+  or an optional ``error: Out(1)``) for one board: clock and reset, the UART pins of the board's
   USB-serial bridge, and three LEDs: *heartbeat* (blinks at ~1 Hz from the core clock: the clock
-  and PLL run), *activity* (lit 50 ms after any UART line activity, either direction) and *error*
-  (lit 0.5 s after each ``error`` pulse of the design, and steadily while the PLL is not locked).
+  and PLL run), *activity* (lit briefly after UART traffic) and *error* (lit briefly after an
+  error, and steadily while the PLL is not locked). Designs without ``leds`` get them from
+  :class:`Indicators`.
 * :class:`Echo` is the stand-in design (a UART loopback through ``spikeloom.hdl.uart``), used to
   prove the flow on a board without the core.
 """
@@ -316,13 +318,21 @@ class BoardTop(Elaboratable):
             m.submodules[f"led_{role}"] = buf
             return buf.o
 
-        m.submodules.indicators = ind = Indicators(self.clock_hz)
-        err = getattr(d, "error", None)
-        m.d.comb += [
-            ind.rx.eq(rx.i), ind.tx.eq(d.uart_tx), ind.locked.eq(locked),
-            ind.error.eq(err if err is not None else 0),
-            led("heartbeat").eq(ind.heartbeat),
-            led("activity").eq(ind.activity),
-            led("error").eq(ind.error_led),
-        ]
+        if hasattr(d, "leds"):
+            # spikeloom.hdl.top.Top drives its own heartbeat / activity / error LEDs
+            m.d.comb += [
+                led("heartbeat").eq(d.leds[0]),
+                led("activity").eq(d.leds[1]),
+                led("error").eq(d.leds[2] | ~locked),
+            ]
+        else:
+            m.submodules.indicators = ind = Indicators(self.clock_hz)
+            err = getattr(d, "error", None)
+            m.d.comb += [
+                ind.rx.eq(rx.i), ind.tx.eq(d.uart_tx), ind.locked.eq(locked),
+                ind.error.eq(err if err is not None else 0),
+                led("heartbeat").eq(ind.heartbeat),
+                led("activity").eq(ind.activity),
+                led("error").eq(ind.error_led),
+            ]
         return m

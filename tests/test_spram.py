@@ -218,3 +218,19 @@ def test_twin_random_regress(depth, width):
     for seed in _seeds():
         ops = make_ops(depth, width, seed, n=2000)
         check(depth, width, seed, ops, run_twin(depth, width, ops), "twin")
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("name", ["tiny", "narrow"])
+def test_core_with_spram_twin_matches_model(name):
+    """The whole core with its weight and plasticity stores built by SPRAMStore (twin cells)
+    runs bit-exactly with the golden model: the store factory contract holds in use."""
+    import functools
+
+    from core_harness import random_network, run_lockstep
+    from spikeloom.proto.config import preset
+    cfg = preset(name)
+    seed = 4242
+    model, inputs = random_network(cfg, seed, 12)
+    run_lockstep(cfg, model, inputs, seed=seed, weight_store="spram",
+                 store_factory=functools.partial(SPRAMStore, simulate=True))
