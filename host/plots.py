@@ -34,8 +34,9 @@ def raster(result, path=None, *, populations=None, inputs: bool = True, title=No
                             if inputs or p.kind != "inputs"]
     names = sorted(names, key=lambda n: (result.populations[n].kind != "inputs",
                                          result.populations[n].start))
+    # constrained layout: no tight_layout warnings (pytest turns warnings into errors)
     fig, ax = plt.subplots(figsize=(10, 1.2 + 0.04 * sum(
-        result.populations[n].size for n in names) + 0.3 * len(names)))
+        result.populations[n].size for n in names) + 0.3 * len(names)), layout="constrained")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     base, ticks, labels = 0, [], []
     for k, name in enumerate(names):
@@ -52,7 +53,6 @@ def raster(result, path=None, *, populations=None, inputs: bool = True, title=No
     ax.set_xlim(0, max(result.ticks, 1))
     ax.set_xlabel(f"tick (dt = {result.dt:g} ms)")
     ax.set_title(title or result.summary(), fontsize=9)
-    fig.tight_layout()
     return _finish(fig, path)
 
 
@@ -95,11 +95,10 @@ def weight_histogram(before, after, path=None, *, mask=None, bins=41,
     if mask is not None:
         d = d[np.asarray(mask, bool)]
     d = d.ravel()
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = plt.subplots(figsize=(5.5, 3.5), layout="constrained")
     ax.hist(d, bins=bins, color="tab:blue")
     ax.axvline(0, color="k", lw=0.6)
     ax.set_xlabel("change")
     ax.set_ylabel("synapses")
     ax.set_title(f"{title} (mean {d.mean() if d.size else 0:+.3g})", fontsize=9)
-    fig.tight_layout()
     return _finish(fig, path)
