@@ -2,6 +2,12 @@
 // uart_tx, leds) clocked from C++, its UART pins driven and sampled at the bit level, and the
 // bytes bridged to one TCP client on loopback (or to a pseudo-terminal).
 //
+// The model is built from vboard_top (written by sim/vboard.py): spikeloom_top with its reset
+// driven from an internal power-on counter (high for the first cycles) rather than a top-level
+// input. Verilator re-evaluates all logic that reads a top-level input on *every* eval(), and in
+// Amaranth's Verilog the next-state logic of every flop reads rst: as an input, that logic ran
+// twice per clock (on both edges); as an internal signal it runs once, after the rising edge.
+//
 // Contract (sim/vboard.py builds and starts this; see its docstring for the Python side):
 // - argv: --port P (0 = any free port) --host H --divisor D (clock cycles per UART bit)
 //   --clock-hz F (only for the stats line) --pty --stats PATH --bench N --quiet
@@ -30,7 +36,7 @@
 //   [5] clients served, [6] busy wall time in ns, [7] 1 while the server runs, 0 after exit.
 // - --bench N: run N cycles flat out with the UART idle, print "bench: cycles=N wall_s=W" and exit.
 
-#include "Vspikeloom_top.h"
+#include "Vvboard_top.h"
 #include "verilated.h"
 
 #include <algorithm>
@@ -166,15 +172,12 @@ class Board {
 public:
     explicit Board(const Options& opt) : opt_(opt) {
         ctx_ = std::make_unique<VerilatedContext>();
-        top_ = std::make_unique<Vspikeloom_top>(ctx_.get(), "top");
+        top_ = std::make_unique<Vvboard_top>(ctx_.get(), "top");
         drv_.divisor = rx_.divisor = opt.divisor;
         quiet_window_ = 24ULL * opt.divisor;   // over two byte times of silence on uart_tx
         top_->uart_rx = 1;
-        top_->rst = 1;
         top_->clk = 0;
         top_->eval();
-        for (int i = 0; i < 4; i++) tick_raw();
-        top_->rst = 0;
         if (!opt.stats.empty()) open_stats(opt.stats);
     }
 
@@ -192,7 +195,7 @@ public:
 private:
     const Options& opt_;
     std::unique_ptr<VerilatedContext> ctx_;
-    std::unique_ptr<Vspikeloom_top> top_;
+    std::unique_ptr<Vvboard_top> top_;
     Driver drv_;
     Receiver rx_;
     Tracker trk_;
