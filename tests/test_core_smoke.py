@@ -66,9 +66,9 @@ def random_network(cfg, rng, *, stdp=True):
     return words
 
 
-def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True):
+def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True, **kwargs):
     rng = np.random.default_rng(seed)
-    dut = Core(cfg, weight_store=weight_store)
+    dut = Core(cfg, weight_store=weight_store, **kwargs)
     model = Model(cfg)
     net = random_network(cfg, rng, stdp=stdp)
     for region, ws in net.items():
@@ -166,6 +166,13 @@ def test_ragged_lanes_spram():
     cfg = CoreConfig(n_neurons=7, n_inputs=3, weights_per_word=3, clock_hz=1_000_000,
                      baud=100_000)
     run_case(cfg, seed=3, ticks=5, weight_store="spram")
+
+
+def test_spram_primitive_model():
+    # the firmware's SPRAM wrapper (behavioural SB_SPRAM256KA) as the store factory
+    from spikeloom.hdl.spram import SPRAMStore
+    run_case(preset("tiny"), seed=4, ticks=4, weight_store="spram",
+             store_factory=lambda depth, width: SPRAMStore(depth, width, simulate=True))
 
 
 def test_parameter_errors():
