@@ -351,3 +351,55 @@ def test_top_reconnect_after_partial_frame(top_board):
     with connect(top_board) as s:
         got = exchange(s, req, golden(req))
     assert got == golden(req), "the next client must see only its own replies"
+
+
+def _stdp_script(board, ticks: int):
+    """A user script through the host API; returns everything observable."""
+    import numpy as np
+    import spikeloom as sl
+    net = sl.Network("vboard")
+    inp = net.inputs(4, name="in")
+    exc = net.population(8, sl.LIF(tau_mem=8.0, tau_syn=2.0, threshold=1.0, refractory=1),
+                         name="exc")
+    ff = net.connect(inp, exc, weights=np.random.default_rng(4).uniform(0.2, 0.9, (4, 8)),
+                     stdp=sl.STDP(a_plus=0.05, a_minus=0.05, w_max=1.0), name="ff")
+    net.connect(exc, exc, weights=sl.OneToOne(-0.4), name="self")
+    board.load(sl.compile(net, target=board.config))
+    spikes = np.random.default_rng(9).random((ticks, 4)) < 0.3
+    result = board.run(ticks, inputs={"in": spikes})
+    return result.events, board.read_weights(ff, raw=True), board.status()
+
+
+@needs_top
+def test_top_host_api_matches_model(top_board):
+    import numpy as np
+    import spikeloom as sl
+    ticks = 300
+    with sl.open(f"model://{TOP_PRESET}") as board:
+        model = _stdp_script(board, ticks)
+    with sl.open(top_board.url, config=TOP_PRESET, timeout=30.0) as board:
+        rtl = _stdp_script(board, ticks)
+    assert len(model[0]) > 0, "the network should spike"
+    assert np.array_equal(model[0], rtl[0])
+    assert np.array_equal(model[1], rtl[1])
+    assert model[2] == rtl[2]
+
+
+@needs_top
+def test_top_idles_after_replies_and_bytes_do_not_depend_on_timing(top_board):
+    req = (frame(P.Opcode.RUN, 1, P.RUN_REQ.pack(ticks=40, period=0))
+           + frame(P.Opcode.STATUS, 2))
+    want = golden(req)
+    with connect(top_board) as s:
+        # one byte at a time with pauses: the board idles in between, the bytes must not change
+        for k, b in enumerate(req):
+            s.sendall(bytes([b]))
+            if k % 7 == 0:
+                time.sleep(0.01)
+        got = recv_exactly(s, len(want), timeout=30) + recv_quiet(s, 0.3)
+        assert got == want
+        pid = top_board.proc.pid
+        c0, t0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(1.0)
+        c1, t1 = cpu_seconds(pid), time.monotonic()
+    assert c1 - c0 < 0.25 * (t1 - t0), f"idle board used {c1 - c0:.2f} s CPU in {t1 - t0:.2f} s"
