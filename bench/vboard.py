@@ -104,7 +104,8 @@ def bench(config: str, cycles: int, ticks: int) -> dict:
                            str(cfg.uart_divisor)], capture_output=True, text=True,
                           check=True).stdout
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    m = re.search(r"cycles=(\d+) wall_s=([\d.]+)", text)
+    m = re.search(r"cycles=(\d+) wall_s=([\d.]+) evals_per_cycle=(\d)", text)
+    out["evals_per_cycle"] = int(m.group(3))
     cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     out["flat_cycles_per_s"] = round(int(m.group(1)) / float(m.group(2)))
     out["flat_cycles_per_cpu_s"] = round(int(m.group(1)) / cpu)
