@@ -336,12 +336,16 @@ class Driver:
         lay = self.layouts[region]
         return np.array([lay.unpack(w)[field] for w in words], np.int64)
 
-    def _unpack_lanes(self, region: Region, words: list[int], prefix: str) -> np.ndarray:
+    def _unpack_lanes(self, region: Region, words, prefix: str, out=None) -> np.ndarray:
+        """Lane values of ``words`` (a list of every word, or ``(addr, word)`` pairs patched
+        into ``out``) as an (S, N) array; a non-zero unused lane is a HarnessError."""
         cfg = self.cfg
         lay = self.layouts[region]
         wpw, wpr, n = cfg.weights_per_word, cfg.words_per_row, cfg.n_neurons
-        out = np.zeros((cfg.n_sources, n), np.int64)
-        for a, w in enumerate(words):
+        if out is None:
+            out = np.zeros((cfg.n_sources, n), np.int64)
+            words = enumerate(words)
+        for a, w in words:
             if w >> lay.width:
                 raise HarnessError(f"{region.name}[{a}] = {w:#x} has bits above its layout width")
             vals = lay.unpack(w)
@@ -355,8 +359,12 @@ class Driver:
                                        f"{vals[f'{prefix}{k}']}, not 0")
         return out
 
-    async def snapshot(self, *, full: bool = True) -> Snapshot:
-        """Read every state region (and with ``full`` the configuration regions too)."""
+    async def snapshot(self, *, full: bool = True, weight_words=None, weights=None
+                       ) -> Snapshot:
+        """Read every state region (and with ``full`` the configuration regions too).
+
+        By default every weight word is read. With ``weight_words`` (addresses) only those
+        are read and patched into a copy of ``weights`` (the RTL weights last observed)."""
         R = Region
         state = await self.read(R.NEURON_STATE)
         lay = self.layouts[R.NEURON_STATE]
@@ -368,7 +376,14 @@ class Driver:
             x=self._unpack(R.PRE_TRACE, await self.read(R.PRE_TRACE), "x"),
             y=self._unpack(R.POST_TRACE, await self.read(R.POST_TRACE), "y"),
             spikes=self._unpack(R.SPIKES, await self.read(R.SPIKES), "s").astype(bool),
-            weights=self._unpack_lanes(R.WEIGHTS, await self.read(R.WEIGHTS), "w"))
+            weights=None)
+        if weight_words is None:
+            snap.weights = self._unpack_lanes(R.WEIGHTS, await self.read(R.WEIGHTS), "w")
+        else:
+            addrs = sorted(weight_words)
+            got = await self.transact([(R.WEIGHTS, a, 0, 0) for a in addrs])
+            snap.weights = self._unpack_lanes(R.WEIGHTS, zip(addrs, got, strict=True), "w",
+                                              out=weights.copy())
         if full:
             snap.plastic = self._unpack_lanes(R.PLASTIC, await self.read(R.PLASTIC),
                                               "p").astype(bool)
@@ -504,20 +519,29 @@ def _wrap32(x: int) -> int:
 
 
 async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store="dual",
-                   drain_during=True, full_every=0, counters_base=(0, 0, 0)) -> LockstepResult:
+                   drain_during=True, full_every=0, weights_every=1, counters_base=(0, 0, 0)
+                   ) -> LockstepResult:
     """Load ``model`` into the core, then run ``len(inputs)`` ticks on both and compare after
     every tick: spike stream, every state region, weights, status counters and
     ``last_tick_cycles`` against ``proto.cycles.tick_cycles``. ``full_every`` > 0 also compares
     the configuration regions every that many ticks (they are always compared after loading and
-    at the end). Raises AssertionError with the first difference."""
+    at the end). Raises AssertionError with the first difference.
+
+    ``weights_every`` = k > 1 trades time for latency of detection: every tick reads the weight
+    words STDP may write in it (plastic words of delivered rows and fired columns), all of them
+    only every k ticks
+    and at the end; a stray write elsewhere is then reported up to k - 1 ticks late (the message
+    says so)."""
     from spikeloom.proto.cycles import tick_cycles
     cfg = drv.cfg
     m = cfg.n_inputs
     where = f"seed {seed} " if seed is not None else ""
     await drv.load(model)
-    diff = first_difference(snapshot_of_model(model), await drv.snapshot(full=True), cfg,
-                            tick=0, seed=seed)
+    snap = await drv.snapshot(full=True)
+    diff = first_difference(snapshot_of_model(model), snap, cfg, tick=0, seed=seed)
     assert diff is None, "after load: " + diff
+    rtl_weights = snap.weights
+    wpr, wpw = cfg.words_per_row, cfg.weights_per_word
     ticks0, spikes0, events0 = counters_base
     res = LockstepResult(0, 0, 0, [], [], 0)
     total_spikes, total_events = spikes0, events0
@@ -528,6 +552,7 @@ async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store
                 await drv.write(Region.SPIKES, int(a), [1])
             model.inject(idx)
         stdp_on = bool(model.stdp.enable)
+        delivered = np.flatnonzero(model.state.spikes)
         out = model.step()
         rec = await drv.tick(drain_during=drain_during)
         fired = np.flatnonzero(out.spikes).tolist()
@@ -537,10 +562,29 @@ async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store
         if rec.end_count != len(fired):
             raise AssertionError(f"{where}tick {t}: end element count rtl={rec.end_count} "
                                  f"model={len(fired)}")
-        full = full_every > 0 and t % full_every == 0 or t == len(inputs)
-        diff = first_difference(snapshot_of_model(model), await drv.snapshot(full=full), cfg,
-                                tick=t, seed=seed)
+        last = t == len(inputs)
+        full = full_every > 0 and t % full_every == 0 or last
+        words = None
+        if weights_every > 1 and t % weights_every and not last:
+            words = set()
+            if stdp_on:
+                for src in delivered:
+                    words.update(range(src * wpr, (src + 1) * wpr))
+                for j in fired:
+                    words.update(src * wpr + j // wpw for src in range(cfg.n_sources))
+                # a word without a plastic lane is never written by STDP
+                plastic_word = np.zeros(cfg.weight_words, bool)
+                for a in words:
+                    row, col = divmod(a, wpr)
+                    plastic_word[a] = model.plastic[row, col * wpw:(col + 1) * wpw].any()
+                words = {a for a in words if plastic_word[a]}
+        snap = await drv.snapshot(full=full, weight_words=words, weights=rtl_weights)
+        rtl_weights = snap.weights
+        diff = first_difference(snapshot_of_model(model), snap, cfg, tick=t, seed=seed)
         if diff:
+            if weights_every > 1 and words is None and " weights[" in diff:
+                diff += (f" (all weights are read every {weights_every} ticks: this one may "
+                         f"come from ticks {max(1, t - weights_every + 1)}..{t})")
             raise AssertionError(diff)
         total_spikes += len(fired)
         total_events += out.syn_events
@@ -563,13 +607,13 @@ async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store
     return res
 
 
-def run_lockstep(cfg: CoreConfig, model: Model, inputs, *, seed=None, vcd=None, **core_kwargs
-                 ) -> LockstepResult:
+def run_lockstep(cfg: CoreConfig, model: Model, inputs, *, seed=None, vcd=None,
+                 weights_every=1, **core_kwargs) -> LockstepResult:
     """:func:`lockstep` in one fresh simulation of ``Core(cfg, **core_kwargs)``."""
     store = core_kwargs.get("weight_store", "dual")
     drain = seed is None or seed % 2 == 0    # alternate: drain while ticking / from the buffer
 
     async def script(drv):
         return await lockstep(drv, model, inputs, seed=seed, weight_store=store,
-                              drain_during=drain)
+                              drain_during=drain, weights_every=weights_every)
     return Harness(cfg, **core_kwargs).run(script, vcd=vcd)
