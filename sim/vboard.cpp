@@ -450,7 +450,13 @@ bool Board::service(int timeout_ms) {
     if (g_stop) return false;
     pollfd fds[2];
     int n = 0, li = -1, ci = -1;
-    if (draining_ && (design_idle() || now_s() > drain_deadline_)) draining_ = false;
+    if (draining_ && design_idle()) draining_ = false;
+    if (draining_ && now_s() > drain_deadline_) {
+        draining_ = false;
+        if (!opt_.quiet)
+            fprintf(stderr, "vboard: the design is still busy with the last client's requests; "
+                            "the next client will receive the rest of their output\n");
+    }
     if (listen_fd_ >= 0 && !draining_) {
         li = n;
         fds[n++] = {listen_fd_, POLLIN, 0};

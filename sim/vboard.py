@@ -26,6 +26,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -72,8 +73,10 @@ def _config(config):
     return config
 
 
-def build_binary(verilog: str | os.PathLike, key: str | None = None) -> Path:
-    """The harness executable for the ``spikeloom_top`` module in ``verilog`` (built if needed)."""
+def build_binary(verilog: str | os.PathLike, key: str | None = None, *, log=None) -> Path:
+    """The harness executable for the ``spikeloom_top`` module in ``verilog`` (built if needed).
+
+    ``log``, if given, is called with one line of text before a (slow) compile starts."""
     verilog = Path(verilog)
     source = verilog.read_bytes()
     stamp = hashlib.sha256(
@@ -100,6 +103,8 @@ def build_binary(verilog: str | os.PathLike, key: str | None = None) -> Path:
         shutil.copyfile(verilog, obj / f"{export.TOP_NAME}.v")
         shutil.copyfile(HARNESS, obj / "vboard.cpp")
         (obj / "vboard_top.v").write_text(WRAPPER)
+        if log is not None:
+            log(f"compiling the virtual board with Verilator into {out} (a minute or so, once)")
         t0 = time.monotonic()
         verilator.run([*VERILATOR_FLAGS, "--Mdir", ".", "-o", "vboard", "vboard_top.v",
                        f"{export.TOP_NAME}.v", "vboard.cpp"], cwd=obj)
@@ -115,11 +120,11 @@ def build_binary(verilog: str | os.PathLike, key: str | None = None) -> Path:
     return exe
 
 
-def binary(config="default", build_id: bytes = b"spikeloo", **core_kwargs) -> Path:
+def binary(config="default", build_id: bytes = b"spikeloo", *, log=None, **core_kwargs) -> Path:
     """The harness executable of the real top for ``config`` (a CoreConfig or a preset name)."""
     cfg = _config(config)
     verilog = export.verilog_path(cfg, build_id, **core_kwargs)
-    return build_binary(verilog, export.design_key(cfg, build_id, **core_kwargs))
+    return build_binary(verilog, export.design_key(cfg, build_id, **core_kwargs), log=log)
 
 
 def command(exe, *, divisor: int, clock_hz: int, port: int = 0, host: str = "127.0.0.1",
@@ -143,7 +148,7 @@ def command(exe, *, divisor: int, clock_hz: int, port: int = 0, host: str = "127
 def serve(config, port: int = 0, *, host: str = "127.0.0.1", pty: bool = False) -> None:
     """Serve a virtual board in the foreground until SIGINT/SIGTERM (see module docstring)."""
     cfg = _config(config)
-    exe = binary(cfg)
+    exe = binary(cfg, log=lambda line: print(f"spikeloom: {line}", file=sys.stderr, flush=True))
     proc = subprocess.Popen(command(exe, divisor=cfg.uart_divisor, clock_hz=cfg.clock_hz,
                                     port=port, host=host, pty=pty, die_with_parent=True))
     forwarded = {}

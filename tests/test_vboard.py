@@ -239,7 +239,7 @@ def test_sigterm_and_sigint_exit_cleanly(echo_exe):
 def test_serve_foreground_stops_on_signal(echo_exe, sig):
     # serve() as the CLI calls it, with the stand-in harness in place of the real top's
     code = ("import sys, pathlib; from spikeloom.sim import vboard;"
-            f"vboard.binary = lambda cfg: pathlib.Path({str(echo_exe)!r});"
+            f"vboard.binary = lambda cfg, **kw: pathlib.Path({str(echo_exe)!r});"
             "from spikeloom.proto.config import preset;"
             f"vboard.serve(preset('tiny').replace(clock_hz={ECHO_DIVISOR * 100_000}), 0);"
             "print('serve returned', flush=True)")
@@ -416,3 +416,15 @@ def test_top_idles_after_replies_and_bytes_do_not_depend_on_timing(top_board):
         time.sleep(1.0)
         c1, t1 = cpu_seconds(pid), time.monotonic()
     assert c1 - c0 < 0.25 * (t1 - t0), f"idle board used {c1 - c0:.2f} s CPU in {t1 - t0:.2f} s"
+
+
+@needs_top
+def test_top_client_leaving_mid_run_does_not_leak_into_next(top_board):
+    s = connect(top_board)
+    s.sendall(frame(P.Opcode.RUN, 1, P.RUN_REQ.pack(ticks=500, period=0)))
+    assert recv_exactly(s, 1, timeout=10), "the run should have started streaming events"
+    s.close()               # leaves while the device still runs and streams SPIKES
+    req = frame(P.Opcode.PING, 2, b"next")
+    with connect(top_board) as s:
+        got = exchange(s, req, golden(req))
+    assert got == golden(req), "events of the earlier client's run reached the next client"
