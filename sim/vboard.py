@@ -117,6 +117,8 @@ def build_binary(verilog: str | os.PathLike, key: str | None = None, *, log=None
         os.replace(tmp, exe)
         export.atomic_write(out / "build_seconds", f"{time.monotonic() - t0:.1f}\n")
         export.atomic_write(stamp_file, stamp)
+        # Objects and precompiled headers can reach 100+ MB and a rebuild starts from scratch.
+        shutil.rmtree(obj, ignore_errors=True)
     return exe
 
 
