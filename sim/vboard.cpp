@@ -53,6 +53,7 @@
 #include <deque>
 #include <fcntl.h>
 #include <memory>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -345,27 +346,45 @@ private:
 };
 
 bool Board::open_listener() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) { perror("vboard: socket"); return false; }
-    int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)opt_.port);
-    if (inet_pton(AF_INET, opt_.host.c_str(), &addr.sin_addr) != 1) {
-        fprintf(stderr, "vboard: bad IPv4 host address %s\n", opt_.host.c_str());
+    // Any host name or address literal (127.0.0.1, localhost, ::1, 0.0.0.0): the first address
+    // getaddrinfo gives for it.
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const std::string port = std::to_string(opt_.port);
+    int rc = getaddrinfo(opt_.host.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0 || !res) {
+        fprintf(stderr, "vboard: cannot resolve host %s: %s\n", opt_.host.c_str(),
+                gai_strerror(rc));
         return false;
     }
-    if (bind(listen_fd_, (sockaddr*)&addr, sizeof addr) != 0) {
-        fprintf(stderr, "vboard: cannot listen on %s:%d: %s\n", opt_.host.c_str(), opt_.port,
-                strerror(errno));
+    listen_fd_ = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listen_fd_ < 0) {
+        perror("vboard: socket");
+        freeaddrinfo(res);
+        return false;
+    }
+    int one = 1;
+    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const bool ok = bind(listen_fd_, res->ai_addr, res->ai_addrlen) == 0;
+    const bool v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    if (!ok) {
+        fprintf(stderr, "vboard: cannot listen on %s port %d: %s\n", opt_.host.c_str(),
+                opt_.port, strerror(errno));
         return false;
     }
     if (listen(listen_fd_, 4) != 0) { perror("vboard: listen"); return false; }
+    sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     getsockname(listen_fd_, (sockaddr*)&addr, &len);
-    printf("spikeloom virtual board: serving on socket://%s:%d (Ctrl-C to stop)\n",
-           opt_.host.c_str(), ntohs(addr.sin_port));
+    const int bound = ntohs(v6 ? ((sockaddr_in6*)&addr)->sin6_port
+                               : ((sockaddr_in*)&addr)->sin_port);
+    const bool bracket = opt_.host.find(':') != std::string::npos;
+    printf("spikeloom virtual board: serving on socket://%s%s%s:%d (Ctrl-C to stop)\n",
+           bracket ? "[" : "", opt_.host.c_str(), bracket ? "]" : "", bound);
     fflush(stdout);
     return true;
 }

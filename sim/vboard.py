@@ -198,6 +198,7 @@ class VirtualBoard:
         self.core_kwargs = core_kwargs
         self.start_timeout = start_timeout
         self.url: str | None = None
+        self.address: str | None = None     # the host part of the URL, for socket.connect
         self.proc: subprocess.Popen | None = None
         self.returncode: int | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
@@ -224,6 +225,7 @@ class VirtualBoard:
             if m:
                 self.url = m.group(1)
                 self.port = int(self.url.rsplit(":", 1)[1])
+                self.address = self.url[len("socket://"):].rsplit(":", 1)[0].strip("[]")
                 return self
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 err = (d / "stderr").read_text(errors="replace").strip()

@@ -89,7 +89,7 @@ def echo_board(echo_exe):
 
 
 def connect(vb, timeout=5.0) -> socket.socket:
-    s = socket.create_connection((vb.host, vb.port), timeout=timeout)
+    s = socket.create_connection((vb.address, vb.port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -259,6 +259,25 @@ def test_idle_costs_little_cpu(echo_board):
         c1, cyc1, t1 = cpu_seconds(echo_board.proc.pid), echo_board.cycles, time.monotonic()
     assert c1 - c0 < 0.25 * (t1 - t0), f"idle board used {c1 - c0:.2f} s CPU in {t1 - t0:.2f} s"
     assert cyc1 > cyc0, "simulated time must still advance (slowly) while idle"
+
+
+@pytest.mark.parametrize("host", ["localhost", "::1"])
+def test_host_names_and_ipv6(echo_exe, host):
+    if host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    try:
+        vb = vboard.VirtualBoard("tiny", host=host, exe=echo_exe, divisor=ECHO_DIVISOR).start()
+    except vboard.LinkError as exc:
+        if host == "::1":
+            pytest.skip(f"cannot listen on ::1 here: {exc}")
+        raise
+    try:
+        assert vb.url.startswith("socket://")
+        with connect(vb) as s:
+            s.sendall(b"name")
+            assert recv_exactly(s, 4) == b"name"
+    finally:
+        vb.stop()
 
 
 def test_sigterm_and_sigint_exit_cleanly(echo_exe):
