@@ -168,6 +168,14 @@ def test_ragged_lanes_spram():
     run_case(cfg, seed=3, ticks=5, weight_store="spram")
 
 
+def test_other_widths():
+    # every width parameter away from its default, ragged lanes, a divider in the lane mask
+    cfg = CoreConfig(n_neurons=7, n_inputs=3, weights_per_word=3, v_width=20, i_width=24,
+                     w_width=10, trace_width=12, refractory_width=3, decay_frac=14, stdp_frac=4,
+                     clock_hz=1_000_000, baud=100_000)
+    run_case(cfg, seed=5, ticks=6)
+
+
 def test_spram_primitive_model():
     # the firmware's SPRAM wrapper (behavioural SB_SPRAM256KA) as the store factory
     from spikeloom.hdl.spram import SPRAMStore
