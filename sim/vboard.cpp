@@ -28,7 +28,8 @@
 //   (or shuts down) its sending side counts as gone at once. When a client leaves,
 //   its unsent bytes are dropped, a partial frame it left in the design is closed with END, and
 //   the harness lets the design answer (up to DRAIN_MS) before accepting the next client, so
-//   stale replies do not reach it.
+//   stale replies do not reach it. A request the design never answers (its bytes were lost in
+//   an overflowing receive buffer) keeps the harness running flat out until that client leaves.
 // - SIGINT/SIGTERM: clean exit (status 0) with a stats line on stderr:
 //   "vboard: cycles=N wall_s=W busy_s=B simulated_s=S bytes_in=I bytes_out=O framing_errors=E
 //   clients=C evals_per_cycle=1|2".
@@ -472,6 +473,9 @@ bool Board::service(int timeout_ms) {
     if (draining_ && design_idle()) draining_ = false;
     if (draining_ && now_s() > drain_deadline_) {
         draining_ = false;
+        // Forget what the last client is still owed: if a request of theirs was lost (receive
+        // buffer overflow) its reply never comes, and counting it would keep us busy forever.
+        trk_.outstanding = 0;
         if (!opt_.quiet)
             fprintf(stderr, "vboard: the design is still busy with the last client's requests; "
                             "the next client will receive the rest of their output\n");
