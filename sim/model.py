@@ -132,7 +132,7 @@ class Core:
                            saturate(v1 - p.threshold, cfg.v_width), p.v_reset)
         st.v = np.where(fire, v_after, np.where(active, v1, st.v))
         st.ref = np.where(fire, p.refractory, np.where(active, st.ref, st.ref - 1))
-        st.i = decay(i1, p.alpha_syn, F)
+        st.i = saturate(decay(i1, p.alpha_syn, F), cfg.i_width)
 
         # 3. traces decay; pre traces of delivered sources jump
         tw = cfg.trace_width
@@ -140,7 +140,7 @@ class Core:
         pre_spk[delivered] = True
         st.x = saturate_unsigned(decay(st.x, sp.alpha_pre, F) + np.where(pre_spk, sp.pre_jump, 0),
                                  tw)
-        st.y = decay(st.y, sp.alpha_post, F)
+        st.y = saturate_unsigned(decay(st.y, sp.alpha_post, F), tw)
 
         # 4. STDP: depression on delivered rows, post jumps, potentiation on fired columns
         if sp.enable:

@@ -6,8 +6,8 @@ from a narrow band around zero so that neurons actually spike and weights actual
 failing example prints its configuration and seed (Hypothesis' reproduction blob as well).
 
 Decay factors are drawn in ``0 .. 2**F`` (0.0 .. 1.0), the meaning docs/numerics.md gives them.
-The fields are one bit wider, and a factor above 1.0 lets ``i`` and ``y`` leave their widths:
-see ``test_decay_factor_above_one_is_unspecified``.
+The fields are one bit wider; a factor above 1.0 grows a value, which then saturates at its
+width: see ``test_decay_factor_above_one_saturates``.
 """
 
 from __future__ import annotations
@@ -209,17 +209,23 @@ def test_copy_through_words_behaves_the_same(case):
     assert_same(snapshot(a), snapshot(b), case)
 
 
-# -- a known gap of the specification ------------------------------------------------------------
+# -- decay factors above 1.0 -------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="docs/numerics.md gives decay factors F+1 bits but does not say what a "
-                          "factor above 2**F does: i := decay(i1, alpha_syn) then leaves i_width")
-def test_decay_factor_above_one_is_unspecified():
+def test_decay_factor_above_one_saturates():
+    """docs/numerics.md: every decayed value is saturated to its width, so a factor above 2**F
+    (which a WRITE can store) grows the value up to the bound and no further."""
     cfg = CoreConfig(n_neurons=1, n_inputs=1)
     core = Core(cfg)
     core.params.threshold[:] = 32767
-    core.params.alpha_syn[:] = (2 << cfg.decay_frac) - 1      # fits the 13-bit field
+    core.params.alpha_syn[:] = (2 << cfg.decay_frac) - 1      # ~2.0, fits the 13-bit field
     core.state.i[:] = 30000
+    core.stdp.alpha_post = (2 << cfg.decay_frac) - 1
+    core.state.y[:] = 200
     core.check()
     core.step()
     core.check()
+    assert core.state.i[0] == 32767          # 30000 * 1.99 saturates at the 16-bit maximum
+    assert core.state.y[0] == 255            # 200 * 1.99 saturates at the 8-bit maximum
+    core.state.i[:] = -30000
+    core.step()
+    assert core.state.i[0] == -32768
