@@ -175,6 +175,8 @@ class Driver:
         """Issue ``(region, addr, write, data)`` requests back to back (``mem_rsp.ready`` held
         high) and return the responses in order. A core that takes one request at a time simply
         holds ``mem_req.ready`` low while busy with it; the stream handshake does the rest."""
+        if not reqs:
+            return []
         ctx, req, rsp = self.ctx, self.dut.mem_req, self.dut.mem_rsp
         out: list[int] = []
         k = 0
