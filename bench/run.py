@@ -163,13 +163,18 @@ def run_script(part: str, args: list[str], work: pathlib.Path, log=sys.stderr) -
     out = work / f"{part}.json"
     env = dict(os.environ)
     env.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    env["PYTHONUNBUFFERED"] = "1"
     cmd = [sys.executable, str(HERE / f"{part}.py"), *args, "--out", str(out)]
     print(f"== bench {part}: {' '.join(cmd[1:])}", file=log, flush=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+    lines = []
+    # stream the script's output as it comes (a part can take minutes), keep it for errors
+    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        for line in proc.stdout:
+            lines.append(line)
+            print(line, end="", file=log, flush=True)
     wall = time.perf_counter() - t0
-    print(proc.stdout, file=log, flush=True)
     rec = {"command": " ".join(["python", f"bench/{part}.py", *args]),
            "returncode": proc.returncode, "wall_s": round(wall, 1)}
     if out.is_file():
@@ -177,7 +182,7 @@ def run_script(part: str, args: list[str], work: pathlib.Path, log=sys.stderr) -
         rec["status"] = "measured" if proc.returncode == 0 else "measured_with_failures"
     else:
         rec["status"] = "failed"
-        rec["error"] = "\n".join(proc.stdout.strip().splitlines()[-8:])
+        rec["error"] = "".join(lines[-8:]).strip()
     return rec
 
 
