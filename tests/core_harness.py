@@ -600,6 +600,12 @@ async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store
                     f"{where}tick {t}: status {k} rtl={rec.status[k]} model={v} "
                     f"(delivered={out.delivered} fired={len(fired)} stdp={int(stdp_on)} "
                     f"store={weight_store} inputs={m})")
+        # the counter against the testbench's own count: edges from the one sampling start
+        # to the one sampling done, inclusive = the busy cycles + the start cycle
+        if rec.latency != rec.status["last_tick_cycles"] + 1:
+            raise AssertionError(f"{where}tick {t}: last_tick_cycles = "
+                                 f"{rec.status['last_tick_cycles']} but start..done took "
+                                 f"{rec.latency} clock edges (expected counter + 1)")
         res.ticks += 1
         res.spikes += len(fired)
         res.delivered += out.delivered
