@@ -1,0 +1,102 @@
+"""Functional coverage of the cocotb testbench: which protocol and datapath paths a run exercised.
+
+Contract: :data:`ITEMS` is the fixed list of coverage points (name -> what it means), grouped by
+prefix (``opcode.``, ``status.``, ``region.``, ``reset.``, ``neuron.``, ``stdp.``, ``event.``,
+``run.``, ``frame.``, ``wire.``). :class:`Coverage` counts hits; :meth:`Coverage.hit` refuses a
+name that is not listed (so a typo cannot hide a hole). :meth:`Coverage.write` writes a JSON
+report ``{"items": {name: count}, "holes": [...], "meta": {...}}``; :meth:`Coverage.table` is the
+human-readable version. The scoreboard derives the hits from the request bytes, the golden
+device's replies and the golden model's state before and after every tick, so coverage says
+what the *design* was driven through, not what the stimulus generator intended.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["ITEMS", "Coverage"]
+
+_OPCODES = ("PING", "INFO", "RESET", "READ", "WRITE", "INJECT", "RUN", "STATUS")
+_STATUSES = ("OK", "BAD_FRAME", "BAD_CRC", "BAD_LENGTH", "BAD_OPCODE", "BAD_REGION",
+             "BAD_ADDRESS", "BAD_VALUE")
+_REGIONS = ("NEURON_PARAMS", "NEURON_STATE", "WEIGHTS", "PLASTIC", "PRE_TRACE", "POST_TRACE",
+            "STDP_PARAMS", "SPIKES")
+
+ITEMS: dict[str, str] = {
+    **{f"opcode.{o}": f"a well-formed {o} request executed" for o in _OPCODES},
+    "opcode.SPIKES_from_host": "a host sent the event opcode SPIKES (BAD_OPCODE)",
+    "opcode.unknown": "an opcode outside the table (BAD_OPCODE)",
+    **{f"status.{s}": f"a reply with status {s}" for s in _STATUSES},
+    **{f"region.read.{r}": f"READ of {r} answered OK" for r in _REGIONS},
+    **{f"region.write.{r}": f"WRITE of {r} answered OK" for r in _REGIONS},
+    "reset.flags_0": "RESET 0x00 (no-op)",
+    "reset.STATE": "RESET with STATE",
+    "reset.CONFIG": "RESET with CONFIG",
+    "reset.COUNTERS": "RESET with COUNTERS",
+    "reset.all": "RESET 0x07",
+    "reset.bad_flags": "RESET with bits outside 0x07 (BAD_VALUE)",
+    "neuron.spike_reset_subtract_0": "a neuron fired with reset_subtract = 0 (V := v_reset)",
+    "neuron.spike_reset_subtract_1": "a neuron fired with reset_subtract = 1 (V := V - threshold)",
+    "neuron.refractory_hold": "a refractory neuron held V during a tick",
+    "stdp.depression": "a plastic synapse of a delivered row was depressed (scaled y > 0)",
+    "stdp.potentiation": "a plastic synapse of a fired column was potentiated (scaled x > 0)",
+    "stdp.clip_w_min": "an STDP update was clipped at w_min",
+    "stdp.clip_w_max": "an STDP update was clipped at w_max",
+    "stdp.plastic_off": "STDP on, a nonzero update skipped because the synapse's plastic bit is 0",
+    "stdp.global_disable": "STDP off while plastic synapses were delivered to or fired into",
+    "event.empty": "a SPIKES event of a tick without spikes",
+    "event.list": "a SPIKES event in LIST format",
+    "event.bitmap": "a SPIKES event in BITMAP format",
+    "run.ticks_0": "RUN of 0 ticks (reply only)",
+    "run.period_met": "RUN with a period that every tick met",
+    "run.overrun": "RUN with a period shorter than a tick (overruns counted)",
+    "frame.invalid_escape": "ESC followed by a byte other than ESC_END/ESC_ESC (BAD_FRAME)",
+    "frame.dangling_escape": "ESC immediately followed by END (BAD_FRAME)",
+    "frame.short_body": "a body shorter than header + CRC (BAD_FRAME)",
+    "frame.overlong_body": "a body longer than 519 bytes (BAD_LENGTH)",
+    "frame.bad_crc": "a CRC mismatch (BAD_CRC)",
+    "frame.length_mismatch": "a length field that disagrees with the body (BAD_LENGTH)",
+    "frame.empty_body": "END END: an empty body, ignored",
+    "wire.bad_stop_bit": "a byte with a 0 stop bit (uart_errors)",
+    "wire.break": "the line held low for many bit times (uart_errors)",
+    "wire.garbage": "random bytes between frames",
+    "wire.burst": "many frames back to back at line rate",
+    "wire.baud_fast_3pct": "a frame sent 3 % fast",
+    "wire.baud_slow_3pct": "a frame sent 3 % slow",
+    "wire.baud_gross": "a frame sent at a grossly wrong baud rate",
+}
+
+
+class Coverage:
+    """Hit counters for :data:`ITEMS` (see the module docstring)."""
+
+    def __init__(self):
+        self.counts = dict.fromkeys(ITEMS, 0)
+
+    def hit(self, name: str, n: int = 1) -> None:
+        if name not in self.counts:
+            raise KeyError(f"unknown coverage item {name!r}")
+        self.counts[name] += n
+
+    def holes(self) -> list[str]:
+        return [k for k, v in self.counts.items() if not v]
+
+    def merge(self, other: dict) -> None:
+        for k, v in other.items():
+            self.hit(k, v)
+
+    def table(self) -> str:
+        width = max(map(len, ITEMS))
+        lines = [f"{'coverage item':<{width}}  {'hits':>7}"]
+        for k, v in self.counts.items():
+            lines.append(f"{k:<{width}}  {v:>7}{'  <-- HOLE' if not v else ''}")
+        hit = sum(1 for v in self.counts.values() if v)
+        lines.append(f"{hit}/{len(self.counts)} items hit")
+        return "\n".join(lines)
+
+    def write(self, path: str | Path, **meta) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"items": self.counts, "holes": self.holes(), "meta": meta},
+                                   indent=1, sort_keys=False) + "\n")

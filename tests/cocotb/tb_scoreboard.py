@@ -1,0 +1,265 @@
+"""Scoreboard: the golden device's answer to the exact request bytes the RTL received.
+
+Contract: :class:`Scoreboard` owns a :class:`spikeloom.sim.device.GoldenDevice`.
+:meth:`Scoreboard.expect` takes request wire bytes (as the RTL's receiver delivers them), feeds
+them to the golden device and returns every byte the device must send back (replies and SPIKES
+events); the testbench requires the RTL's output to be byte-identical. Along the way it records
+coverage (:mod:`tb_coverage`) from the requests, the replies and the golden model's state before
+and after every tick. The tick hook also re-derives the tick's STDP weight updates from that
+state (docs/numerics.md steps 4-6) and asserts they equal the model's: the coverage of clipping
+and plasticity paths is only claimed for updates the model really performed.
+
+Hardware-only counters the golden device never sees (``uart_errors``, ``rx_overflows``) are
+modelled by :meth:`Scoreboard.uart_error`, which the wire-abuse tests call for every byte the
+receiver must reject; :meth:`Scoreboard.adopt_error_counters` resynchronises the error counters
+after abuse whose effect on the receiver is not predictable bit for bit (a grossly wrong baud).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from spikeloom.proto import protocol as P
+from spikeloom.proto.cycles import tick_cycles
+from spikeloom.proto.fixed import decay, saturate_unsigned, scale
+from spikeloom.proto.memmap import Region
+from spikeloom.proto.protocol import Opcode, ResetFlags, SpikeFormat, Status
+from spikeloom.sim.device import GoldenDevice
+from tb_coverage import Coverage
+
+__all__ = ["Scoreboard", "describe"]
+
+
+def describe(wire: bytes, limit: int = 12) -> str:
+    """Frames in ``wire``, one per line (for mismatch reports)."""
+    lines = []
+    for frame, status in P.Deframer(0xFFFF).feed(wire):
+        lines.append(f"  op=0x{frame.opcode:02x} seq={frame.seq} status={frame.status} "
+                     f"deframe={status.name} payload={bytes(frame.payload).hex()}")
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"  ... {len(lines) - limit} more"]
+    return "\n".join(lines) or "  (no complete frame)"
+
+
+class _TracingDeframer(P.Deframer):
+    """protocol.Deframer that also says *why* a body failed (for coverage only)."""
+
+    def __init__(self, cov: Coverage):
+        super().__init__(P.MAX_PAYLOAD)
+        self.cov = cov
+
+    def feed(self, data: bytes):
+        out = []
+        for b in data:
+            idle = not (self.buf or self.bad_escape or self.overlong or self.escaped)
+            if b == P.END and idle and self._after_end:
+                self.cov.hit("frame.empty_body")
+            out += super().feed(bytes([b]))
+            self._after_end = b == P.END
+        return out
+
+    _after_end = False
+
+    def _finish(self):
+        if self.bad_escape:
+            self.cov.hit("frame.invalid_escape")
+        elif self.escaped:
+            self.cov.hit("frame.dangling_escape")
+        elif len(self.buf) < 7:
+            self.cov.hit("frame.short_body")
+        elif self.overlong:
+            self.cov.hit("frame.overlong_body")
+        frame, status = super()._finish()
+        if status == Status.BAD_CRC:
+            self.cov.hit("frame.bad_crc")
+        elif status == Status.BAD_LENGTH and not self.overlong:
+            self.cov.hit("frame.length_mismatch")
+        return frame, status
+
+
+class Scoreboard:
+    """Golden device + coverage (see the module docstring)."""
+
+    def __init__(self, cfg, build_id: bytes, cov: Coverage):
+        self.cfg = cfg
+        self.cov = cov
+        self.golden = GoldenDevice(cfg, build_id)
+        self._requests = _TracingDeframer(cov)
+        self._replies = P.Deframer(0xFFFF)
+        self._hook_core()
+
+    # -- the comparison ----------------------------------------------------------------------------
+
+    def expect(self, wire: bytes) -> bytes:
+        """Feed request bytes to the golden device; return the bytes the RTL must send."""
+        out = bytearray()
+        start = 0
+        # Frame by frame (a frame executes at its closing END, so this is the same as feeding
+        # everything at once), so that each reply can be tied to its request's effects.
+        for k, b in enumerate(wire):
+            if b == P.END:
+                out += self._feed_chunk(wire[start:k + 1])
+                start = k + 1
+        out += self._feed_chunk(wire[start:])
+        return bytes(out)
+
+    def _feed_chunk(self, chunk: bytes) -> bytes:
+        if not chunk:
+            return b""
+        requests = [f for f, s in self._requests.feed(chunk) if s == Status.OK]
+        overruns = self.golden.counters.overruns
+        self._tick_cycles = []
+        out = self.golden.feed(chunk)
+        replies = [f for f, _ in self._replies.feed(out)]
+        for frame in replies:
+            self._cover_reply(frame)
+        for req in requests:
+            ok = bool(replies) and replies[-1].status == Status.OK
+            self._cover_request(req, ok, overruns)
+        return out
+
+    def uart_error(self, n: int = 1) -> None:
+        """The receiver rejected ``n`` characters (bad stop bit): model STATUS.uart_errors."""
+        c = self.golden.counters
+        c.uart_errors = min(c.uart_errors + n, 0xFFFF)
+
+    def adopt_error_counters(self, status: dict) -> None:
+        """Take the RTL's error counters (after unpredictable wire abuse); everything else in
+        STATUS must already agree."""
+        mine = P.STATUS.unpack(self.golden.counters.status_payload())
+        for k in ("ticks", "spikes", "syn_events", "last_tick_cycles", "overruns", "flags",
+                  "rx_overflows"):
+            assert mine[k] == status[k], f"STATUS.{k}: golden {mine[k]}, RTL {status[k]}"
+        for k in ("crc_errors", "frame_errors", "uart_errors"):
+            setattr(self.golden.counters, k, status[k])
+
+    # -- coverage of requests and replies ----------------------------------------------------------
+
+    def _cover_request(self, frame, ok: bool, overruns_before: int) -> None:
+        cov, op, pl = self.cov, frame.opcode, bytes(frame.payload)
+        try:
+            name = Opcode(op).name
+        except ValueError:
+            cov.hit("opcode.unknown")
+            return
+        if op == Opcode.SPIKES:
+            cov.hit("opcode.SPIKES_from_host")
+            return
+        cov.hit(f"opcode.{name}")
+        if op == Opcode.RESET and len(pl) == 1:
+            flags = pl[0]
+            if flags & ~0x07:
+                cov.hit("reset.bad_flags")
+            elif flags == 0:
+                cov.hit("reset.flags_0")
+            else:
+                if flags == 7:
+                    cov.hit("reset.all")
+                for f in ResetFlags:
+                    if flags & f:
+                        cov.hit(f"reset.{f.name}")
+        if not ok:
+            return
+        if op in (Opcode.READ, Opcode.WRITE):
+            kind = "read" if op == Opcode.READ else "write"
+            cov.hit(f"region.{kind}.{Region(pl[0]).name}")
+        elif op == Opcode.RUN:
+            run = P.RUN_REQ.unpack(pl)
+            if run["ticks"] == 0:
+                cov.hit("run.ticks_0")
+            elif run["period"]:
+                if any(c > run["period"] for c in self._tick_cycles):
+                    cov.hit("run.overrun")
+                    assert self.golden.counters.overruns > overruns_before or \
+                        overruns_before == 0xFFFF
+                else:
+                    cov.hit("run.period_met")
+
+    def _cover_reply(self, frame) -> None:
+        cov = self.cov
+        cov.hit(f"status.{Status(frame.status).name}")
+        if frame.opcode == Opcode.SPIKES and frame.status == Status.OK:
+            if len(frame.payload) == 5:
+                cov.hit("event.empty")
+            fmt = SpikeFormat(frame.payload[4])
+            cov.hit("event.list" if fmt == SpikeFormat.LIST else "event.bitmap")
+
+    # -- coverage of ticks (golden model state before / after) -------------------------------------
+
+    _tick_cycles: list = []
+
+    def _hook_core(self) -> None:
+        core, step, sb = self.golden.core, self.golden.core.step, self
+
+        def traced_step(inputs=None):
+            before = _Snapshot(core)
+            result = step(inputs)
+            sb._cover_tick(before, core, result)
+            sb._tick_cycles.append(tick_cycles(sb.cfg, result.delivered, int(result.spikes.sum()),
+                                               bool(before.stdp.enable)))
+            return result
+
+        core.step = traced_step
+
+    def _cover_tick(self, before, core, result) -> None:
+        cfg, cov, sp = self.cfg, self.cov, before.stdp
+        fired = result.spikes
+        rs = before.reset_subtract != 0
+        if (fired & ~rs).any():
+            cov.hit("neuron.spike_reset_subtract_0")
+        if (fired & rs).any():
+            cov.hit("neuron.spike_reset_subtract_1")
+        if (before.ref > 0).any():
+            cov.hit("neuron.refractory_hold")
+
+        delivered = np.flatnonzero(before.spikes)
+        cols = np.flatnonzero(fired)
+        w, plastic = before.weights.copy(), before.plastic
+        if not sp.enable:
+            if plastic[delivered].any() or plastic[:, cols].any():
+                cov.hit("stdp.global_disable")
+            assert np.array_equal(w, core.weights), "weights changed with STDP disabled"
+            return
+        lo, hi = sp.w_min, sp.w_max
+        G, F = cfg.stdp_frac, cfg.decay_frac
+        if delivered.size:
+            y_dec = saturate_unsigned(decay(before.y, sp.alpha_post, F), cfg.trace_width)
+            dep = scale(y_dec, sp.a_minus, G)
+            self._cover_update(w, plastic, (delivered, slice(None)),
+                               -np.broadcast_to(dep[None, :], (delivered.size, cfg.n_neurons)),
+                               "stdp.depression", lo, hi)
+        if cols.size:
+            pot = scale(core.state.x, sp.a_plus, G)     # x after this tick's pre jumps
+            self._cover_update(w, plastic, (slice(None), cols),
+                               np.broadcast_to(pot[:, None], (cfg.n_sources, cols.size)),
+                               "stdp.potentiation", lo, hi)
+        assert np.array_equal(w, core.weights), (
+            "coverage's re-derivation of the STDP updates disagrees with the golden model")
+
+    def _cover_update(self, w, plastic, where, delta, name, lo, hi) -> None:
+        cov = self.cov
+        p = plastic[where]
+        old = w[where]
+        raw = old + delta
+        if (p & (delta != 0)).any():
+            cov.hit(name)
+        if (~p & (delta != 0)).any():
+            cov.hit("stdp.plastic_off")
+        if (p & (raw < lo)).any():
+            cov.hit("stdp.clip_w_min")
+        if (p & (raw > hi)).any():
+            cov.hit("stdp.clip_w_max")
+        w[where] = np.where(p, np.minimum(np.maximum(raw, lo), hi), old)
+
+
+class _Snapshot:
+    """The model state a tick starts from (copies)."""
+
+    def __init__(self, core):
+        import copy
+        self.stdp = copy.copy(core.stdp)
+        self.weights = core.weights.copy()
+        self.plastic = core.plastic.copy()
+        self.spikes = core.state.spikes.copy()
+        self.y = core.state.y.copy()
+        self.ref = core.state.ref.copy()
+        self.reset_subtract = core.params.reset_subtract.copy()

@@ -1,0 +1,214 @@
+"""Request bytes for the cocotb testbench, built with the host library's own encoders.
+
+Contract: :class:`Requests` turns requests into wire bytes with
+``spikeloom.proto.protocol.encode_frame`` and the ``*_REQ`` layouts, and region contents with
+``spikeloom.regions`` (the codec the host library loads images with), numbering them with
+sequence numbers 1..255 like ``spikeloom.link.Link``. Malformed requests (wrong lengths, bad
+regions, bad values...) still go through ``encode_frame``: only their payloads are wrong.
+:func:`random_network` and :func:`random_session` derive a whole network and a stimulus
+session from one integer seed (numpy ``default_rng``), so a seed reproduces the same bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from spikeloom import regions
+from spikeloom.proto import protocol as P
+from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.protocol import Frame, Opcode
+
+__all__ = ["Requests", "random_network", "random_session", "batches"]
+
+
+class Requests:
+    """Request wire bytes for one device configuration (see the module docstring)."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.layouts = layouts(cfg)
+        self.seq = 0
+
+    def frame(self, opcode: int, payload: bytes = b"") -> bytes:
+        self.seq = self.seq % 255 + 1
+        return P.encode_frame(Frame(int(opcode), self.seq, 0, bytes(payload)))
+
+    def ping(self, payload: bytes = b"spikeloom") -> bytes:
+        return self.frame(Opcode.PING, payload)
+
+    def info(self) -> bytes:
+        return self.frame(Opcode.INFO)
+
+    def status(self) -> bytes:
+        return self.frame(Opcode.STATUS)
+
+    def reset(self, flags: int) -> bytes:
+        return self.frame(Opcode.RESET, bytes([flags]))
+
+    def read(self, region: Region, addr: int = 0, count: int | None = None) -> list[bytes]:
+        """READ frames covering ``count`` words (default: the rest of the region)."""
+        nb = self.layouts[region].nbytes
+        if count is None:
+            count = region_words(self.cfg, region) - addr
+        step = P.MAX_PAYLOAD // nb
+        return [self.frame(Opcode.READ, P.READ_REQ.pack(region=region, addr=a,
+                                                        count=min(step, addr + count - a)))
+                for a in range(addr, addr + count, step)] or \
+            [self.frame(Opcode.READ, P.READ_REQ.pack(region=region, addr=addr, count=0))]
+
+    def write(self, region: Region, data: bytes, addr: int = 0) -> list[bytes]:
+        """WRITE frames storing ``data`` (whole words) from word ``addr`` on."""
+        nb = self.layouts[region].nbytes
+        step = (P.MAX_PAYLOAD - P.WRITE_REQ.size) // nb * nb
+        return [self.frame(Opcode.WRITE, P.WRITE_REQ.pack(region=region, addr=addr + k // nb)
+                           + data[k:k + step])
+                for k in range(0, len(data), step)]
+
+    def write_fields(self, region: Region, fields: dict) -> list[bytes]:
+        return self.write(region, regions.encode(self.cfg, region, fields))
+
+    def write_matrix(self, region: Region, matrix) -> list[bytes]:
+        return self.write(region, regions.encode_matrix(self.cfg, region, matrix))
+
+    def inject(self, indices) -> bytes:
+        return self.frame(Opcode.INJECT, b"".join(int(j).to_bytes(2, "little") for j in indices))
+
+    def run(self, ticks: int, period: int = 0) -> bytes:
+        return self.frame(Opcode.RUN, P.RUN_REQ.pack(ticks=ticks, period=period))
+
+    def load(self, net: dict) -> list[bytes]:
+        """WRITE frames of a network from :func:`random_network`."""
+        return [*self.write_fields(Region.NEURON_PARAMS, net["params"]),
+                *self.write_matrix(Region.WEIGHTS, net["weights"]),
+                *self.write_matrix(Region.PLASTIC, net["plastic"]),
+                *self.write_fields(Region.STDP_PARAMS, net["stdp"])]
+
+    def bad(self, rng) -> bytes:
+        """One request that a device must refuse (each check of docs/protocol.md section 7)."""
+        cfg, lay = self.cfg, self.layouts
+        region = Region(int(rng.integers(0, len(Region))))
+        words = region_words(cfg, region)
+        nb = lay[region].nbytes
+        kind = int(rng.integers(0, 15))
+        if kind == 0:
+            return self.frame(Opcode.READ, P.READ_REQ.pack(region=int(rng.integers(8, 256))))
+        if kind == 1:
+            return self.frame(Opcode.READ, P.READ_REQ.pack(region=region, addr=words, count=1))
+        if kind == 2:
+            return self.frame(Opcode.READ, P.READ_REQ.pack(
+                region=region, count=P.MAX_PAYLOAD // nb + 1))
+        if kind == 3:
+            return self.frame(Opcode.READ, P.READ_REQ.pack(region=region)[:-1])
+        if kind == 4:
+            return self.frame(Opcode.WRITE, P.WRITE_REQ.pack(region=9) + bytes(nb))
+        if kind == 5:
+            return self.frame(Opcode.WRITE, P.WRITE_REQ.pack(region=region, addr=words - 1)
+                              + bytes(2 * nb))
+        if kind == 6:
+            # a word with the bit just above the layout width set (bytes are whole, so a
+            # layout narrower than nbytes * 8 has room for it; else a length error)
+            w = lay[region].width
+            word = (1 << w) if w < 8 * nb else 0
+            extra = b"" if w < 8 * nb else b"\x00"
+            return self.frame(Opcode.WRITE, P.WRITE_REQ.pack(region=region)
+                              + word.to_bytes(nb, "little") + extra)
+        if kind == 7:
+            return self.frame(Opcode.WRITE, P.WRITE_REQ.pack(region=region)[:3])
+        if kind == 8:
+            return self.inject([cfg.n_inputs + int(rng.integers(0, 100))])
+        if kind == 9:
+            return self.frame(Opcode.INJECT, b"\x00")
+        if kind == 10:
+            return self.frame(Opcode.RUN, P.RUN_REQ.pack(ticks=1)[:7])
+        if kind == 11:
+            return self.frame(int(rng.choice([Opcode.INFO, Opcode.STATUS])), b"\x01")
+        if kind == 12:
+            return self.frame(Opcode.RESET, bytes([int(rng.integers(8, 256))]))
+        if kind == 13:
+            return self.frame(Opcode.RESET, b"\x01\x00"[:int(rng.integers(0, 2)) * 2])
+        return self.frame(int(rng.choice([Opcode.SPIKES, 0x00, 0x09, 0x55, 0xFF])), b"")
+
+
+def random_network(cfg, rng) -> dict:
+    """Neuron parameters, weights, plasticity and STDP parameters drawn from ``rng``: lively
+    enough that neurons fire, STDP moves weights and sometimes hits its bounds."""
+    n, s, F, G = cfg.n_neurons, cfg.n_sources, cfg.decay_frac, cfg.stdp_frac
+    one = 1 << F
+    wlo, whi = -(1 << (cfg.w_width - 1)), (1 << (cfg.w_width - 1)) - 1
+    tmax = (1 << cfg.trace_width) - 1
+    params = {
+        "threshold": rng.integers(-5, 4 * whi, n),
+        "v_reset": rng.integers(-whi, whi // 2, n),
+        "bias": rng.integers(-whi // 8, whi // 2, n),
+        "refractory": rng.integers(0, min(4, (1 << cfg.refractory_width) - 1) + 1, n),
+        "alpha_mem": rng.integers(one // 2, one + 1, n),
+        "alpha_syn": rng.integers(0, one + 1, n),
+        "reset_subtract": rng.integers(0, 2, n),
+    }
+    weights = rng.integers(wlo, whi + 1, (s, n)) * (rng.random((s, n)) < 0.7)
+    plastic = rng.random((s, n)) < rng.uniform(0.3, 1.0)
+    w_min = int(rng.integers(wlo, 1))
+    w_max = int(rng.integers(max(w_min, 0), whi + 1))
+    stdp = {
+        "enable": int(rng.random() < 0.75),
+        "a_plus": int(rng.integers(0, 4 << G)), "a_minus": int(rng.integers(0, 4 << G)),
+        "pre_jump": int(rng.integers(0, tmax + 1)), "post_jump": int(rng.integers(0, tmax + 1)),
+        "alpha_pre": int(rng.integers(0, one + 1)), "alpha_post": int(rng.integers(0, one + 1)),
+        "w_min": w_min, "w_max": w_max,
+    }
+    return {"params": {k: np.asarray(v) for k, v in params.items()}, "weights": weights,
+            "plastic": plastic, "stdp": stdp}
+
+
+def random_session(cfg, seed: int) -> list[bytes]:
+    """Request frames of one random session: reset, load a network, then a random mix of
+    INJECT + RUN rounds, READs, STATUS, PINGs, resets and refused requests."""
+    rng = np.random.default_rng(seed)
+    rq = Requests(cfg)
+    out = [rq.reset(7), rq.info(), *rq.load(random_network(cfg, rng))]
+    if rng.random() < 0.5:      # a random starting state as well
+        n = cfg.n_neurons
+        st = {"v": rng.integers(-200, 200, n), "i": rng.integers(-50, 50, n),
+              "ref": rng.integers(0, 3, n)}
+        out += rq.write_fields(Region.NEURON_STATE, st)
+        out += rq.write_fields(Region.PRE_TRACE, {"x": rng.integers(0, 1 << cfg.trace_width,
+                                                                     cfg.n_sources)})
+    for _ in range(int(rng.integers(6, 14))):
+        r = rng.random()
+        if r < 0.5:
+            k = int(rng.integers(0, cfg.n_inputs + 1))
+            out.append(rq.inject(rng.choice(cfg.n_inputs, k, replace=True)))
+            period = int(rng.choice([0, 0, rng.integers(20, 120)]))
+            out.append(rq.run(int(rng.integers(0, 5)), period))
+        elif r < 0.62:
+            region = Region(int(rng.integers(0, len(Region))))
+            words = region_words(cfg, region)
+            a = int(rng.integers(0, words))
+            out += rq.read(region, a, int(rng.integers(0, min(words - a, 40) + 1)))
+        elif r < 0.7:
+            out.append(rq.status())
+        elif r < 0.78:
+            out.append(rq.ping(rng.integers(0, 256, int(rng.integers(0, 40)), np.uint8)
+                               .tobytes()))
+        elif r < 0.9:
+            out.append(rq.bad(rng))
+        elif r < 0.95:
+            out.append(rq.reset(int(rng.integers(0, 8))))
+        else:
+            net = random_network(cfg, rng)
+            out += rq.write_fields(Region.STDP_PARAMS, net["stdp"])
+    out += rq.read(Region.WEIGHTS)
+    out += rq.read(Region.NEURON_STATE)
+    out.append(rq.status())
+    return out
+
+
+def batches(frames: list[bytes], limit: int = 768) -> list[bytes]:
+    """Concatenate frames into bursts of at most ``limit`` bytes (one frame may exceed it):
+    a host keeps at most RX_BUFFER request bytes outstanding."""
+    out, cur = [], b""
+    for f in frames:
+        if cur and len(cur) + len(f) > limit:
+            out.append(cur)
+            cur = b""
+        cur += f
+    return out + ([cur] if cur else [])

@@ -1,0 +1,312 @@
+"""cocotb tests of ``spikeloom_top`` (the whole device: UART pins in, UART pins out).
+
+Every test drives the pins with cocotbext-uart (or bit-bangs ``uart_rx`` for malformed
+characters) and requires the RTL's output bytes to equal :class:`GoldenDevice`'s for the same
+input bytes (tb_env.Bench.transact). Tests run in file order in one simulator process; each one
+starts from a hardware reset plus RESET 0x07, so any test can be run alone
+(``COCOTB_TEST_FILTER``). ``test_random_sessions`` runs one random session per seed in
+``SPIKELOOM_TB_SEEDS``; ``test_coverage_report`` (last) writes the coverage JSON and table and,
+with ``SPIKELOOM_TB_REQUIRE_FULL=1``, fails on any coverage hole.
+"""
+
+from __future__ import annotations
+
+import cocotb
+import numpy as np
+from spikeloom.proto import protocol as P
+from spikeloom.proto.memmap import Region, region_words
+from spikeloom.proto.protocol import Frame, Opcode
+from tb_env import COVERAGE, Bench, char_bits, settings
+from tb_stimulus import Requests, batches, random_network, random_session
+
+__all__ = []
+
+
+async def bench(dut) -> Bench:
+    b = Bench(dut)
+    await b.start()
+    return b
+
+
+def _slip(body: bytes) -> bytes:
+    """SLIP-escape a hand-made body (only for deliberately malformed frames)."""
+    out = bytearray([P.END])
+    for x in body:
+        out += {P.END: bytes([P.ESC, P.ESC_END]), P.ESC: bytes([P.ESC, P.ESC_ESC])}.get(
+            x, bytes([x]))
+    return bytes(out + bytes([P.END]))
+
+
+def _stdp_network(cfg, rng, *, enable=1):
+    """A network whose first ticks depress, potentiate and clip at both bounds."""
+    net = random_network(cfg, rng)
+    n, m = cfg.n_neurons, cfg.n_inputs
+    whi = (1 << (cfg.w_width - 1)) - 1
+    w = net["weights"]
+    w[:m] = whi                            # inputs drive every neuron hard, above w_max
+    w[m:] = -(whi // 2)                    # recurrent rows below w_min: depression clips
+    net["plastic"] = rng.random((cfg.n_sources, n)) < 0.5
+    net["params"].update(threshold=np.full(n, whi // 2), bias=np.zeros(n, int),
+                         refractory=np.full(n, 1), reset_subtract=np.arange(n) % 2,
+                         alpha_syn=np.zeros(n, int))
+    one = 1 << cfg.decay_frac
+    net["stdp"] = {"enable": enable, "a_plus": 1 << cfg.stdp_frac, "a_minus": 1 << cfg.stdp_frac,
+                   "pre_jump": 40, "post_jump": 40, "alpha_pre": one * 7 // 8,
+                   "alpha_post": one * 7 // 8, "w_min": -(whi // 4), "w_max": whi // 4}
+    return net
+
+
+def _read_all(rq: Requests) -> list[bytes]:
+    return [f for r in Region for f in rq.read(r)]
+
+
+@cocotb.test()
+async def test_handshake(dut):
+    """INFO and PING: every byte value through the escaper, empty and maximal payloads."""
+    b = await bench(dut)
+    rq = b.rq
+    await b.transact([rq.info(), rq.ping(b"hi"), rq.ping(b""), rq.status()])
+    await b.transact(rq.ping(bytes(range(256))))
+    await b.transact(rq.ping(bytes([P.END, P.ESC] * 256)))      # 512 bytes, every one escaped
+    await b.transact([rq.frame(Opcode.INFO), b"\xc0\xc0", rq.info()])
+
+
+@cocotb.test()
+async def test_load_network(dut):
+    """WRITE every region (params, weights, plasticity, STDP, state, traces, spikes), READ it all
+    back, in maximal and in single-word frames."""
+    b = await bench(dut)
+    cfg, rq, rng = b.cfg, b.rq, np.random.default_rng(11)
+    net = random_network(cfg, rng)
+    for batch in batches(rq.load(net)):
+        await b.transact(batch)
+    n, s = cfg.n_neurons, cfg.n_sources
+    await b.transact([*rq.write_fields(Region.NEURON_STATE, {
+        "v": rng.integers(-300, 300, n), "i": rng.integers(-300, 300, n),
+        "ref": rng.integers(0, 4, n)}),
+        *rq.write_fields(Region.PRE_TRACE, {"x": rng.integers(0, 1 << cfg.trace_width, s)}),
+        *rq.write_fields(Region.POST_TRACE, {"y": rng.integers(0, 1 << cfg.trace_width, n)}),
+        *rq.write_fields(Region.SPIKES, {"s": rng.integers(0, 2, s)})])
+    for batch in batches(_read_all(rq)):
+        await b.transact(batch)
+    # word by word at odd addresses, and count 0
+    for region in Region:
+        words = region_words(cfg, region)
+        a = int(rng.integers(0, words))
+        await b.transact([*rq.read(region, a, 1), *rq.read(region, a, 0),
+                          *rq.read(region, words - 1, 1)])
+
+
+@cocotb.test()
+async def test_run_inputs(dut):
+    """INJECT + RUN on a loaded network: both reset modes, refractoriness, LIST/BITMAP/empty
+    events, RUN 0, periods that are met and periods that overrun."""
+    b = await bench(dut)
+    cfg, rq, rng = b.cfg, b.rq, np.random.default_rng(12)
+    net = random_network(cfg, rng)
+    net["stdp"]["enable"] = 0
+    for batch in batches(rq.load(net)):
+        await b.transact(batch)
+    await b.transact([rq.run(0), rq.run(2)])
+    for t in range(8):
+        k = int(rng.integers(0, cfg.n_inputs + 1))
+        await b.transact([rq.inject(rng.choice(cfg.n_inputs, k)), rq.run(1 + t % 3)])
+    # periods: one generous (met), one shorter than any tick (overrun)
+    await b.transact([rq.inject(range(cfg.n_inputs)), rq.run(3, 10_000), rq.status()])
+    await b.transact([rq.inject([0]), rq.run(3, 5), rq.status()])
+    # nothing at all: a quiet network gives empty events
+    await b.transact([rq.reset(0x03), rq.run(2), *rq.read(Region.NEURON_STATE)])
+
+
+@cocotb.test()
+async def test_stdp_learning(dut):
+    """STDP on: depression, potentiation, clipping at w_min and w_max, synapses with plastic = 0;
+    then STDP off (global disable); weights and traces read back after each phase."""
+    b = await bench(dut)
+    cfg, rq, rng = b.cfg, b.rq, np.random.default_rng(13)
+    net = _stdp_network(cfg, rng)
+    for batch in batches(rq.load(net)):
+        await b.transact(batch)
+    for t in range(6):
+        await b.transact([rq.inject(range(t % 2, cfg.n_inputs, 2)), rq.run(2)])
+        for batch in batches([*rq.read(Region.WEIGHTS), *rq.read(Region.PRE_TRACE),
+                              *rq.read(Region.POST_TRACE)]):
+            await b.transact(batch)
+    off = dict(net["stdp"], enable=0)
+    await b.transact([*rq.write_fields(Region.STDP_PARAMS, off), rq.inject(range(cfg.n_inputs)),
+                      rq.run(3), *rq.read(Region.WEIGHTS)])
+
+
+@cocotb.test()
+async def test_reset(dut):
+    """RESET with every flag combination after a network ran; bad flags change nothing."""
+    b = await bench(dut)
+    cfg, rq, rng = b.cfg, b.rq, np.random.default_rng(14)
+    for flags in (0, 1, 2, 4, 3, 5, 6, 7, 0x08, 0x80):
+        for batch in batches(rq.load(_stdp_network(cfg, rng))):
+            await b.transact(batch)
+        await b.transact([rq.inject(range(cfg.n_inputs)), rq.run(2), rq.inject([0])])
+        await b.transact([rq.reset(flags), rq.status()])
+        for batch in batches(_read_all(rq)):
+            await b.transact(batch)
+        await b.transact([rq.run(1), rq.status()])
+
+
+@cocotb.test()
+async def test_status_counters(dut):
+    """STATUS after ticks, spikes, synaptic events, CRC and framing errors, overruns; RESET
+    COUNTERS clears all of it."""
+    b = await bench(dut)
+    cfg, rq, rng = b.cfg, b.rq, np.random.default_rng(15)
+    for batch in batches(rq.load(random_network(cfg, rng))):
+        await b.transact(batch)
+    await b.transact([rq.inject(range(cfg.n_inputs)), rq.run(4), rq.status()])
+    bad_crc = bytearray(rq.ping(b"AB"))
+    bad_crc[6] ^= 0x01
+    await b.transact([bytes(bad_crc), b"\xc0\x01\x02\xc0", rq.status()])
+    await b.transact([rq.inject([1]), rq.run(2, 3), rq.status(), rq.reset(4), rq.status()])
+
+
+@cocotb.test()
+async def test_framing_errors(dut):
+    """Every framing error and every refused request; the next good frame works each time."""
+    b = await bench(dut)
+    rq, rng = b.rq, np.random.default_rng(16)
+    good = P.body_of(Frame(Opcode.PING, 7, 0, b"xyz"))
+    cases = [
+        bytes([P.END, 0x01, P.ESC, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, P.END]),  # invalid escape
+        bytes([P.END]) + good[:4] + bytes([P.ESC, P.END]),                        # dangling ESC
+        bytes([P.END, 0x01, 0x02, 0x03, P.END]),                                  # short body
+        rq.ping(bytes(P.MAX_PAYLOAD + 1)),                                        # overlong
+        rq.ping(bytes(600)),                                                      # far overlong
+        _slip(good[:-2] + bytes([good[-2] ^ 0xFF, good[-1]])),                    # bad CRC
+    ]
+    head = bytearray(P.body_of(Frame(Opcode.PING, 9, 0, b"abcd"))[:-2])
+    head[3] = 3                                                     # length 3, payload 4
+    cases.append(_slip(bytes(head) + P.crc16(bytes(head)).to_bytes(2, "little")))
+    for case in cases:
+        await b.transact([case, rq.ping(b"ok")])
+    for kind in range(15):
+        reqs = []
+        for _ in range(3):
+            reqs.append(rq.bad(_Fixed(rng, kind)))
+        await b.transact([*reqs, rq.ping(b"ok")])
+    await b.transact([rq.status()])
+
+
+class _Fixed:
+    """An rng whose first ``integers`` draw is ``kind`` (to pick Requests.bad's case)."""
+
+    def __init__(self, rng, kind):
+        self.rng, self.kind = rng, kind
+        self.first = True
+
+    def integers(self, *a, **k):
+        if self.first and a == (0, 15):
+            self.first = False
+            return self.kind
+        return self.rng.integers(*a, **k)
+
+    def choice(self, *a, **k):
+        return self.rng.choice(*a, **k)
+
+
+@cocotb.test()
+async def test_wire_abuse(dut):
+    """Bad stop bits, breaks, garbage, bursts at line rate, +-3 % baud, grossly wrong baud: the
+    device counts or reports the error, and the next good frame works."""
+    b = await bench(dut)
+    rq, cov = b.rq, b.cov
+    rng = np.random.default_rng(17)
+
+    # a byte with a 0 stop bit inside a frame: the receiver drops it and counts it
+    frame = rq.ping(b"stop-bit")
+    k = 4
+    levels = [lv for x in frame[:k] for lv in char_bits(x)] + char_bits(frame[k], stop=0) + [1]
+    levels += [lv for x in frame[k + 1:] for lv in char_bits(x)]
+    b.sb.uart_error()
+    expected = b.sb.expect(frame[:k] + frame[k + 1:])
+    await b.bitbang(levels)
+    got = await b.collect(len(expected))
+    assert got == expected, b.mismatch(frame, expected, got)
+    cov.hit("wire.bad_stop_bit")
+    await b.transact([rq.ping(b"after stop bit"), rq.status()])
+
+    # a break (line low for 40 bit times) in the middle of a frame, and one between frames
+    frame = rq.ping(b"break")
+    levels = [lv for x in frame[:6] for lv in char_bits(x)] + [0] * 40 + [1, 1]
+    levels += [lv for x in frame[6:] for lv in char_bits(x)]
+    b.sb.uart_error()
+    expected = b.sb.expect(frame[:6] + frame[6:])
+    await b.bitbang(levels)
+    got = await b.collect(len(expected))
+    assert got == expected, b.mismatch(frame, expected, got)
+    b.sb.uart_error()
+    await b.bitbang([0] * 100 + [1] * 3)
+    cov.hit("wire.break")
+    await b.transact([rq.ping(b"after break"), rq.status()])
+
+    # garbage (well-formed characters), then frames
+    for _ in range(3):
+        junk = rng.integers(0, 256, int(rng.integers(1, 60)), np.uint8).tobytes()
+        await b.transact([junk, rq.ping(b"after garbage"), rq.status()])
+    await b.transact(bytes([P.END]) + rng.integers(0, 256, 30, np.uint8).tobytes())
+    cov.hit("wire.garbage")
+
+    # a burst at line rate: many pipelined requests, back to back (within RX_BUFFER)
+    burst = [rq.ping(bytes([i]) * 20) for i in range(20)] + [rq.info(), rq.status()]
+    burst += [rq.inject([0]), rq.run(3)] + [rq.ping(b"z")] * 5
+    await b.transact(burst)
+    cov.hit("wire.burst")
+
+    # +-3 %: every character of the frames off by 3 %; received correctly
+    for factor, item in ((1 / 1.03, "wire.baud_fast_3pct"), (1.03, "wire.baud_slow_3pct")):
+        frames = rq.ping(bytes(range(0, 256, 7))) + rq.status()
+        expected = b.sb.expect(frames)
+        await b.bitbang([lv for x in frames for lv in char_bits(x)], round(b.bit_ps * factor))
+        got = await b.collect(len(expected))
+        assert got == expected, b.mismatch(frames, expected, got) + f"\n(baud x {1 / factor})"
+        cov.hit(item)
+
+    # grossly wrong: whatever arrives must be refused or counted; the line then recovers
+    for factor in (2.0, 0.5, 1 / 1.6):
+        before = await b.rtl_status()
+        frames = rq.ping(b"gross") + rq.status()
+        await b.bitbang([lv for x in frames for lv in char_bits(x)], round(b.bit_ps * factor))
+        replies = await b.collect_frames(10, idle_bytes=60)
+        await b.send_raw(bytes([P.END]))                    # flush a partial body
+        replies += await b.collect_frames(10, idle_bytes=60)
+        after = await b.rtl_status()
+        errs = {k: after[k] - before[k] for k in ("crc_errors", "frame_errors", "uart_errors")}
+        assert all(s != P.Status.OK or f.status != P.Status.OK for f, s in replies), (
+            f"a frame sent at {1 / factor:.2f} x baud was executed: {replies}")
+        assert sum(errs.values()) > 0, f"{1 / factor:.2f} x baud went unnoticed: {errs}"
+        b.sb.adopt_error_counters(after)
+        await b.transact([rq.ping(b"after gross"), rq.status()])
+    cov.hit("wire.baud_gross")
+
+
+@cocotb.test()
+async def test_random_sessions(dut):
+    """One random session per seed (network, stimuli, refused requests, resets, readback)."""
+    seeds = settings()["seeds"]
+    b = await bench(dut)
+    for seed in seeds:
+        b.context = (f"random session seed {seed} (rerun: SPIKELOOM_SEED={seed} "
+                     f"pytest tests/test_cocotb.py)")
+        dut._log.info("random session, seed %d", seed)
+        b.rq.seq = 0
+        for batch in batches(random_session(b.cfg, seed)):
+            await b.transact(batch)
+
+
+@cocotb.test()
+async def test_coverage_report(dut):
+    """Write the coverage JSON, print the table; with REQUIRE_FULL, every item must be hit."""
+    s = settings()
+    table = COVERAGE.table()
+    dut._log.info("coverage:\n%s", table)
+    if s["coverage"]:
+        COVERAGE.write(s["coverage"], config=s["cfg"].fields(), seeds=s["seeds"])
+    if s["require_full"]:
+        assert not COVERAGE.holes(), f"coverage holes: {COVERAGE.holes()}"
