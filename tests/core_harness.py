@@ -466,6 +466,11 @@ def random_network(cfg: CoreConfig, seed: int, ticks: int) -> tuple[Model, np.nd
     p.alpha_syn[:] = rng.integers(one // 4, one + 1, n)
     p.alpha_mem[rng.random(n) < 0.1] = one           # no decay
     p.alpha_syn[rng.random(n) < 0.1] = 0             # current lasts one tick
+    amax = (1 << (F + 1)) - 1                        # factors above 1.0 are defined too
+    grow = rng.random(n) < 0.05
+    p.alpha_mem[grow] = rng.integers(one + 1, amax + 1, grow.sum())
+    grow = rng.random(n) < 0.05
+    p.alpha_syn[grow] = rng.integers(one + 1, amax + 1, grow.sum())
     p.reset_subtract[:] = rng.integers(0, 2, n)
 
     w = rng.integers(wlo // 2, whi + 1, (s, n))
@@ -483,8 +488,8 @@ def random_network(cfg: CoreConfig, seed: int, ticks: int) -> tuple[Model, np.nd
         a_minus=int(rng.integers(0, 1 << (cfg.stdp_frac + 1))),
         pre_jump=int(rng.integers(0, tmax + 1)),
         post_jump=int(rng.integers(0, tmax + 1)),
-        alpha_pre=int(rng.integers(one // 2, one + 1)),
-        alpha_post=int(rng.integers(one // 2, one + 1)),
+        alpha_pre=int(rng.integers(one // 2, (amax if rng.random() < 0.1 else one) + 1)),
+        alpha_post=int(rng.integers(one // 2, (amax if rng.random() < 0.1 else one) + 1)),
         w_min=int(lo), w_max=int(hi))
 
     st = model.state

@@ -153,6 +153,28 @@ def test_decay_of_negative_values():
     check(cfg, m, inputs)
 
 
+def test_decay_factors_above_one_saturate():
+    """Factors above 2^F make values grow; decayed i and traces saturate to their widths, v
+    once after the exact sum (numerics.md step 2)."""
+    cfg = TINY
+    m = quiet(cfg)
+    p, st = m.params, m.state
+    amax = 2 * ONE - 1
+    p.alpha_mem[:] = [amax, amax, 6000, 5000, amax, ONE, ONE, ONE + 1]
+    p.alpha_syn[:] = [ONE, amax, amax, 6000, ONE, amax, ONE, ONE + 1]
+    st.v[:] = [30000, -30000, 20000, -20000, 30000, 100, 5, VMIN]
+    st.i[:] = [-30000, 30000, -25000, 10000, 0, 30000, 7, VMAX]
+    m.stdp = dataclasses.replace(m.stdp, alpha_pre=amax, alpha_post=6000, pre_jump=3)
+    st.x[:] = np.arange(cfg.n_sources) * 20
+    st.y[:] = np.arange(cfg.n_neurons) * 30
+    inputs = np.zeros((4, cfg.n_inputs), bool)
+    inputs[0, 1] = True
+    _, states = dry_run(m, inputs)
+    s0 = states[0][0]
+    assert s0.v[0] == 29992 and s0.i[1] == VMAX and s0.x.max() == 255
+    check(cfg, m, inputs)
+
+
 def test_refractory_start_and_end():
     cfg = TINY
     m = quiet(cfg)
