@@ -1,0 +1,127 @@
+"""The workload examples: on-chip STDP pattern learning and spiking digit classification.
+
+Fast versions of examples/pattern_learning.py and examples/digits.py on the golden model, plus
+one RTL test (virtual board, Verilator) that requires bit-identical spikes and weights.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    path = ROOT / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"workload_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def pattern():
+    return _load("pattern_learning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return _load("digits")
+
+
+@pytest.fixture(scope="module")
+def digits_setup(digits):
+    import spikeloom as sl
+    x_tr, x_te, y_tr, y_te = digits.load_split()
+    image = sl.compile(digits.build(digits.train(x_tr, y_tr)), target="default")
+    return image, digits.silent_gap(image), x_te, y_te
+
+
+def test_pattern_weights_move_onto_the_pattern(pattern):
+    run = pattern.experiment("model://", 6000, 1000)
+    stats = pattern.analyse(run, compare=2)
+    w = run["weights"]
+    # before learning both groups start from the same distribution
+    assert abs(w[0, :pattern.N_PATTERN].mean() - w[0, pattern.N_PATTERN:].mean()) < 0.1
+    # after: the pattern inputs that drive the response are near w_max, the noise far below
+    assert stats["early_inputs"].size >= 4
+    assert stats["w_early_pattern"][-1] > 0.8
+    assert stats["w_noise"][-1] < 0.3
+    assert stats["w_early_pattern"][-1] > stats["w_noise"][-1] + 0.5
+    # and the neuron became selective: fewer false alarms, still answering the pattern
+    early, late = stats["early"], stats["late"]
+    assert late["hit_rate"] >= 0.9
+    assert late["fa_hz"] < early["fa_hz"]
+    assert late["selectivity"] > early["selectivity"]
+
+
+def test_pattern_inputs_are_rate_matched(pattern):
+    """The pattern is not given away by a higher rate: during it each pattern input fires once
+    in PATTERN_LEN ticks, close to its noise rate."""
+    raster, onsets, pat = pattern.make_inputs(20000)
+    assert np.all(pat.sum(axis=0) == 1)
+    per_tick = 1.0 / pattern.PATTERN_LEN
+    assert abs(per_tick - pattern.NOISE) < 0.015
+    assert onsets.size > 50
+
+
+def test_digits_accuracy_on_a_subset(digits, digits_setup):
+    image, gap, x_te, y_te = digits_setup
+    n = 100
+    events, _ = digits.infer("model://", image, x_te[:n], gap)
+    counts, pred = digits.classify(events, n, digits.WINDOW + gap)
+    acc = np.mean(pred == y_te[:n])
+    assert acc >= 0.88, f"accuracy {acc:.3f} on the first {n} test samples"
+    assert counts.sum(axis=1).min() > 0          # every sample made some output spike
+
+
+def test_digits_gap_really_resets(digits, digits_setup):
+    """Batched samples give the same spikes as each sample alone (the silent gap is a reset)."""
+    image, gap, x_te, _ = digits_setup
+    period = digits.WINDOW + gap
+    batch, _ = digits.infer("model://", image, x_te[:4], gap)
+    for k in (0, 3):
+        alone, _ = digits.infer("model://", image, x_te[k:k + 1], gap)
+        mine = batch[batch[:, 0] // period == k].copy()
+        mine[:, 0] -= k * period
+        assert np.array_equal(mine, alone)
+
+
+def test_digits_tie_break_is_deterministic(digits):
+    # sample 0: neurons 3 and 7 both fire twice, 7 first -> 7; sample 1: 2 and 4 tie at the
+    # same first tick -> the lower digit, 2; sample 2: silence -> 0
+    period = 100
+    ev = np.array([[1, 3], [0, 7], [5, 3], [6, 7],
+                   [period + 4, 4], [period + 4, 2], [period + 9, 2], [period + 9, 4]])
+    counts, pred = digits.classify(ev, 3, period)
+    assert pred.tolist() == [7, 2, 0]
+    assert counts[0, 3] == counts[0, 7] == 2
+
+
+@pytest.mark.rtl
+def test_workloads_identical_on_the_virtual_board(pattern, digits, digits_setup):
+    from spikeloom.errors import ToolNotFound
+    from spikeloom.sim import vboard, verilator
+    try:
+        verilator.check_tools()
+        vboard.binary("default")
+    except ToolNotFound as exc:
+        pytest.skip(f"virtual board cannot be built here: {exc}")
+    a = pattern.experiment("model://", 1500, 500)
+    b = pattern.experiment("vboard", 1500, 500)
+    assert a["spikes"].size > 0
+    assert np.array_equal(a["spikes"], b["spikes"])
+    assert np.array_equal(a["weights_raw"], b["weights_raw"])
+    assert not np.array_equal(a["weights_raw"][0], a["weights_raw"][-1])   # STDP did act
+
+    image, gap, x_te, _ = digits_setup
+    ev_m, _ = digits.infer("model://", image, x_te[:12], gap)
+    ev_v, _ = digits.infer("vboard", image, x_te[:12], gap)
+    assert ev_m.shape[0] > 0
+    assert np.array_equal(ev_m, ev_v)
