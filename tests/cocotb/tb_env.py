@@ -106,11 +106,19 @@ class Bench:
         expected = self.sb.expect(wire if received is None else received)
         await self.source.write(wire)
         got = await self.collect(len(expected))
-        await self.bits(30)                 # anything more would be an extra byte
+        await self.bits(12)     # an extra byte would start within this (or fail the next check)
         got += self.sink.read_nowait()
         if got != expected:
             raise AssertionError(self.mismatch(wire, expected, bytes(got)))
         return bytes(got)
+
+    async def finish(self) -> None:
+        """End of a test: the device must stay silent (no late or extra bytes)."""
+        await self.source.wait()
+        await self.bits(100)
+        extra = self.sink.read_nowait()
+        assert not extra, f"unexpected output after the last reply ({self.context}): " \
+            f"{bytes(extra).hex(' ')}"
 
     async def send_raw(self, wire: bytes) -> None:
         await self.source.write(wire)
