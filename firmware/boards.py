@@ -42,22 +42,31 @@ from . import pll
 __all__ = ["Board", "BOARDS", "BOARD_PRESETS", "PROPOSED_PRESETS", "board", "board_config",
            "BoardTop", "Echo", "Indicators"]
 
-#: Board -> configuration preset (proto/config.py). One line to change per board.
+#: Board -> configuration preset (proto/config.py, else PROPOSED_PRESETS). One line per board.
 BOARD_PRESETS = {
     "icebreaker": "up5k",
-    "ulx3s-25f": "ecp5_25",
-    "ulx3s-85f": "ecp5_85",
+    "ulx3s-25f": "ulx3s_25f",
+    "ulx3s-85f": "ulx3s_85f",
     "arty-a7-35": "arty_a7",
 }
 
 #: Presets this firmware needs that proto/config.py does not (yet) define; the lead owns
-#: proto/config.py, these are the proposed values (measured in docs/boards.md). A name defined in
-#: ``PRESETS`` always wins over an entry here.
+#: proto/config.py, these are the proposed values, each measured (docs/boards.md). A name defined
+#: in ``PRESETS`` always wins over an entry here.
+#:
+#: * ULX3S 85F: proto's ``ecp5_85`` (512 x 256 inputs, 3.125 Mbaud) needs 233 of 208 DP16KD and a
+#:   baud rate the FT231X cannot make (max 3 Mbaud); 512 x 128 uses 197/208 and meets 30 MHz
+#:   (Fmax 36.5 MHz), so: EHXPLLL 25 -> 30 MHz, 2 Mbaud (divisor 15).
+#: * ULX3S 25F: 256 x 128 needs 70 of 56 DP16KD; the largest fitting size is below.
+#: * Arty A7-35: not measurable here (Vivado); sized from the block RAM count (50 RAMB36) with
+#:   margin, and 50 MHz from the 100 MHz oscillator since the core reaches ~36 MHz on ECP5.
 PROPOSED_PRESETS = {
-    "ecp5_25": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="ecp5_25",
+    "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
+                            clock_hz=30_000_000, baud=2_000_000),
+    "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
+                            clock_hz=30_000_000, baud=2_000_000),
+    "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
                           clock_hz=50_000_000, baud=2_000_000),
-    "arty_a7": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="arty_a7",
-                          clock_hz=100_000_000, baud=2_000_000),
 }
 
 
@@ -76,6 +85,7 @@ class Board:
     weight_store: str = "dual"          # "spram" on the iCE40UP5K
     programmers: tuple = ()             # (tool, args...) in order of preference
     uart_note: str = ""
+    max_baud: int = 3_000_000           # fastest rate the USB-serial bridge makes
     extra_resources: str = ""           # name of a platform attribute to add (break-off PMOD)
 
     @property
@@ -136,6 +146,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
           weight_store="spram",
           programmers=(("iceprog",), ("openFPGALoader", "--board", "icebreaker")),
           uart_note="FT2232H channel B (second serial port), 12 MHz-derived baud rates",
+          max_baud=12_000_000,
           extra_resources="break_off_pmod"),
     Board("ulx3s-25f", "ULX3S (LFE5U-25F)", platform=_ulx3s_25f, **_ULX3S),
     Board("ulx3s-85f", "ULX3S (LFE5U-85F)", platform=_ulx3s_85f, **_ULX3S),
@@ -143,7 +154,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
           toolchain="vivado", osc_hz=100_000_000, clk_resource="clk100",
           leds={"heartbeat": ("led", 0), "activity": ("led", 1), "error": ("rgb_led", 0)},
           programmers=(("openFPGALoader", "--board", "arty"),),
-          uart_note="FT2232HQ channel B, up to 12 Mbaud"),
+          uart_note="FT2232HQ channel B, up to 12 Mbaud", max_baud=12_000_000),
 ]}
 
 
@@ -172,6 +183,9 @@ def board_config(name: str, config=None) -> CoreConfig:
             known = sorted(set(PRESETS) | set(PROPOSED_PRESETS))
             raise ValueError(f"unknown configuration {key!r}; known: {', '.join(known)}")
     b.clocking(cfg.clock_hz)        # ValueError now rather than a wrong clock later
+    if cfg.baud > b.max_baud:
+        raise ValueError(f"{b.title}: baud = {cfg.baud} of configuration {cfg.name!r} exceeds "
+                         f"what its USB-serial bridge makes ({b.max_baud}; {b.uart_note})")
     return cfg
 
 

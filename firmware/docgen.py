@@ -43,18 +43,38 @@ NEUROCOREX = {"board": "NeuroCoreX (Artix-7)", "neurons": 90, "lut": "6,981", "b
               "clock": "100 MHz", "ticks": "~1,000 (reported)"}
 
 
-def _report_path(build_dir: Path, board: str, cfg: CoreConfig) -> Path:
-    return build_dir / f"{board}-{cfg.name}" / "report.json"
+def _matches(rep: BuildReport, board: str, cfg: CoreConfig) -> bool:
+    if rep.board != board:
+        return False
+    if rep.config_hash is not None:
+        return rep.config_hash == cfg.hash()
+    # reports written before the hash was recorded: the fields that size the build
+    return (rep.n_neurons, rep.n_inputs, rep.clock_hz) == (cfg.n_neurons, cfg.n_inputs,
+                                                            cfg.clock_hz)
+
+
+def find_report(build_dir, board: str, cfg: CoreConfig) -> BuildReport | None:
+    """The newest report.json under ``build_dir`` built for ``board`` with ``cfg`` (by hash; the
+    preset's name does not matter, so a bisection probe of the same configuration counts)."""
+    found = []
+    for path in Path(build_dir).rglob("report.json"):
+        try:
+            rep = BuildReport.from_json(json.loads(path.read_text()))
+        except (ValueError, TypeError, KeyError):
+            continue
+        if _matches(rep, board, cfg):
+            found.append((path.stat().st_mtime, rep))
+    return max(found, key=lambda t: t[0])[1] if found else None
 
 
 def collect(build_dir="build", rebuild=False, rows=None, log=print) -> list[BuildReport]:
     out = []
     for board, config in rows or ROWS:
         cfg = _boards.board_config(board, config)
-        path = _report_path(Path(build_dir), board, cfg)
-        if path.exists() and not rebuild:
-            rep = BuildReport.from_json(json.loads(path.read_text()))
-            log(f"{board} {cfg.name}: from {path}")
+        rep = None if rebuild else find_report(build_dir, board, cfg)
+        if rep is not None:
+            log(f"{board} {cfg.name}: from {rep.out_dir}")
+            rep.config = cfg.name
         else:
             log(f"{board} {cfg.name}: building ...")
             try:

@@ -60,6 +60,7 @@ class BuildReport:
     ff_count: int | None = None                  # iCE40: flip-flops inside LCs (from yosys)
     n_neurons: int = 0
     n_inputs: int = 0
+    config_hash: int | None = None               # CoreConfig.hash(): identifies the build
 
     @property
     def timing_met(self) -> bool:

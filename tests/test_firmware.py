@@ -76,6 +76,7 @@ def test_every_board_has_a_usable_config():
         cfg = boards.board_config(name)
         assert cfg.name == boards.BOARD_PRESETS[name]
         assert cfg.clock_hz % cfg.baud == 0, f"{name}: baud {cfg.baud} not exact at {cfg.clock_hz}"
+        assert cfg.baud <= b.max_baud
         assert b.clock_text(cfg.clock_hz)
         assert set(b.leds) == {"heartbeat", "activity", "error"}
         platform = b.platform()
@@ -90,6 +91,9 @@ def test_board_config_errors():
         boards.board_config("nope")
     with pytest.raises(ValueError, match="unknown configuration 'nope'"):
         boards.board_config("icebreaker", "nope")
+    with pytest.raises(ValueError, match="exceeds what its USB-serial bridge makes"):
+        boards.board_config("ulx3s-85f", preset("up5k").replace(clock_hz=25 * MHZ,
+                                                                baud=3_125_000))
     with pytest.raises(ValueError, match="SB_PLL40 cannot make exactly 12345678"):
         boards.board_config("icebreaker", preset("up5k").replace(clock_hz=12_345_678))
 
