@@ -466,7 +466,7 @@ def test_regress_random(case, k):
     name, store = case
     cfg = RAGGED if name == "ragged" else preset(name)
     seed = 50_000 + k
-    model, inputs = random_network(cfg, seed, 100)
+    model, inputs = random_network(cfg, seed, 60)
     run_lockstep(cfg, model, inputs, seed=seed, weight_store=store)
 
 
