@@ -384,21 +384,24 @@ def _model_md(ms: dict) -> str:
     rows = []
     for r in ms["rows"]:
         g = r["golden"]
+        rate = f"{100 * g['spikes'] / (r['ticks'] * r['neurons']):.1f} %"
         for t, b in r["brian2"].items():
             if b["status"] != "measured":
-                rows.append([r["size"], f"{r['neurons']}/{r['inputs']}", str(r["ticks"]),
+                rows.append([r["size"], f"{r['neurons']}/{r['inputs']}", str(r["ticks"]), rate,
                              _f(g["ticks_per_s"]), t, f"{b['status']}: {b['reason'][:60]}",
                              "", "", ""])
                 continue
-            rows.append([r["size"], f"{r['neurons']}/{r['inputs']}", str(r["ticks"]),
+            rows.append([r["size"], f"{r['neurons']}/{r['inputs']}", str(r["ticks"]), rate,
                          _f(g["ticks_per_s"]), f"{t} (runtime)", _f(b["ticks_per_s"]),
                          _f(b["prep_wall_s"], "{:.1f} s"), _f(b["ratio_wall"], "{:.1f}x"),
                          _f(b["ratio_cpu"], "{:.1f}x")])
-    return _table(["size", "N/M", "ticks", "golden ticks/s", "Brian2 target",
+    return _table(["size", "N/M", "ticks", "firing", "golden ticks/s", "Brian2 target",
                    "Brian2 ticks/s", "Brian2 prep", "ratio (wall)", "ratio (CPU)"], rows) + (
         "\n\nRatio = Brian2 simulation time / golden-model time on the same compiled network and "
         "input raster (> 1: the golden model is faster); Brian2 preparation (code generation, "
-        "Cython compilation) is excluded from the ratio and shown apart. Spike counts: "
+        "Cython compilation, which happens only when Brian2's extension cache is cold) is "
+        "excluded from the ratio and shown apart; firing = golden-model spikes per neuron per "
+        "tick. Spike counts: "
         + "; ".join(f"{r['size']}: golden {r['golden']['spikes']}, "
                     + ", ".join(f"Brian2 {t} {b.get('spikes', '–')}"
                                 for t, b in r["brian2"].items())
