@@ -97,6 +97,7 @@ class Update(wiring.Component):
             self.st_new.ref.eq(Mux(fire, par.refractory, Mux(active, ref, ref - 1))),
             self.st_new.i.eq(sat(decay(i1, par.alpha_syn, F), cfg.i_width)),
             self.y_new.eq(satu(ydec + Mux(fire, self.post_jump, 0), cfg.trace_width)),
-            self.dep.eq(scale_sat(ydec, self.a_minus, G, cfg.w_width)),
+            # depression uses the decayed trace saturated to its width (numerics.md step 3)
+            self.dep.eq(scale_sat(satu(ydec, cfg.trace_width), self.a_minus, G, cfg.w_width)),
         ]
         return m

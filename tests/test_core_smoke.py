@@ -17,10 +17,11 @@ from spikeloom.proto.memmap import Region, layouts, region_words
 from spikeloom.sim.model import Core as Model
 
 
-def random_network(cfg, rng, *, stdp=True):
-    """Random packed words for every region, as ``{region: [words]}`` (values in range)."""
+def random_network(cfg, rng, *, stdp=True, grow=False):
+    """Random packed words for every region, as ``{region: [words]}`` (values in range).
+    ``grow``: decay factors drawn up to the field maximum (above 1.0, where values saturate)."""
     lay = layouts(cfg)
-    one = 1 << cfg.decay_frac
+    one = (2 << cfg.decay_frac) - 1 if grow else 1 << cfg.decay_frac
     vmax = (1 << (cfg.v_width - 1)) - 1
     imax = (1 << (cfg.i_width - 1)) - 1
     wlo, whi = -(1 << (cfg.w_width - 1)), (1 << (cfg.w_width - 1)) - 1
@@ -66,11 +67,11 @@ def random_network(cfg, rng, *, stdp=True):
     return words
 
 
-def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True, **kwargs):
+def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True, grow=False, **kwargs):
     rng = np.random.default_rng(seed)
     dut = Core(cfg, weight_store=weight_store, **kwargs)
     model = Model(cfg)
-    net = random_network(cfg, rng, stdp=stdp)
+    net = random_network(cfg, rng, stdp=stdp, grow=grow)
     for region, ws in net.items():
         model.write_words(region, 0, ws)
     inject = rng.random((ticks, cfg.n_inputs)) < 0.3
@@ -174,6 +175,12 @@ def test_other_widths():
                      w_width=10, trace_width=12, refractory_width=3, decay_frac=14, stdp_frac=4,
                      clock_hz=1_000_000, baud=100_000)
     run_case(cfg, seed=5, ticks=6)
+
+
+def test_decay_factors_above_one():
+    # factors up to the field maximum: every decayed value saturates (numerics.md), and the
+    # depression step uses the saturated post trace
+    run_case(preset("tiny"), seed=6, ticks=6, grow=True)
 
 
 def test_spram_primitive_model():
