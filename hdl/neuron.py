@@ -14,8 +14,8 @@ stalls, so the tick's cycle count stays exact). Per neuron it computes
 
 Stage 1 registers ``i1`` and the two products ``v·alpha_mem`` and ``y·alpha_post`` (the
 multipliers sit right after the memories); stage 2 is the rest, combinational from those
-registers. ``i`` and ``y`` are saturated when stored: with a decay factor above 1.0
-(``alpha > 2**F``) the spec's unsaturated result would not fit its field.
+registers. Every decayed value is saturated to its width (numerics.md): a no-op for factors up
+to 1.0, and what keeps ``i`` and ``y`` in their fields for factors above it.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
