@@ -102,7 +102,7 @@ def run_cocotb(sim: str, cfg, seeds: list[int], *, tag: str, require_full: bool 
     if coverage.exists():
         coverage.unlink()
     env = {
-        "SPIKELOOM_TB_CONFIG": json.dumps(cfg.fields()),
+        "SPIKELOOM_TB_CONFIG": json.dumps(dict(cfg.fields(), name=cfg.name)),
         "SPIKELOOM_TB_BUILD_ID": bytes(build_id).hex(),
         "SPIKELOOM_TB_SEEDS": ",".join(map(str, seeds)),
         "SPIKELOOM_TB_COVERAGE": str(coverage),
@@ -118,10 +118,29 @@ def run_cocotb(sim: str, cfg, seeds: list[int], *, tag: str, require_full: bool 
                         hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=run_dir,
                         extra_env=env, seed=seeds[0] if seeds else None, waves=waves,
                         timescale=("1ns", "1ps"))
+        except SystemExit:
+            pytest.fail(f"cocotb on {sim} failed (log and waves in {run_dir}):\n"
+                        + _failures(run_dir), pytrace=False)
         finally:
             sys.path.remove(str(TB_DIR))
     print(f"cocotb on {sim}: {time.monotonic() - t0:.1f} s; coverage {coverage}")
-    return json.loads(coverage.read_text()) if coverage.exists() else {}
+    if not coverage.exists():
+        return {}
+    report = json.loads(coverage.read_text())
+    hit = sum(1 for v in report["items"].values() if v)
+    print(f"coverage {hit}/{len(report['items'])} items hit; holes: {report['holes']}")
+    return report
+
+
+def _failures(run_dir: Path) -> str:
+    """The failed cocotb tests and their messages, from the run's xUnit results."""
+    import xml.etree.ElementTree as ET
+    out = []
+    for path in run_dir.glob("*.xml"):
+        for case in ET.parse(path).getroot().iter("testcase"):
+            for fail in case.iter("failure"):
+                out.append(f"{case.get('name')}: {fail.get('type')}: {fail.get('message')}")
+    return "\n".join(out) or "(no results file: the simulator did not finish)"
 
 
 @pytest.mark.rtl
@@ -130,9 +149,10 @@ def test_cocotb(sim):
     """Directed scenarios + 2 random sessions on the tiny preset, byte-exact vs GoldenDevice."""
     first = _first_seed(1)
     report = run_cocotb(sim, tb_config("tiny"), [first, first + 1], tag="test")
-    assert report, "the cocotb run wrote no coverage report"
+    assert report or _filtered(), "the cocotb run wrote no coverage report"
 
 
+@pytest.mark.rtl
 @pytest.mark.regress
 @pytest.mark.parametrize("preset_name", ["tiny", "narrow"])
 @pytest.mark.parametrize("sim", SIMS)
@@ -142,5 +162,11 @@ def test_cocotb_regress(sim, preset_name):
     first = _first_seed(int(time.time()) % 1_000_000)
     print(f"regress seeds {first} .. {first + n - 1} (SPIKELOOM_SEED={first} reruns them)")
     report = run_cocotb(sim, tb_config(preset_name), list(range(first, first + n)),
-                        tag=f"regress-{preset_name}", require_full=True)
-    assert report and not report["holes"], f"coverage holes: {report.get('holes')}"
+                        tag=f"regress-{preset_name}", require_full=not _filtered())
+    if not _filtered():
+        assert report and not report["holes"], f"coverage holes: {report.get('holes')}"
+
+
+def _filtered() -> bool:
+    """Only some cocotb tests run (COCOTB_TEST_FILTER): no complete coverage to require."""
+    return bool(os.environ.get("COCOTB_TEST_FILTER"))

@@ -155,7 +155,12 @@ async def test_reset(dut):
         await b.transact([rq.inject(range(cfg.n_inputs)), rq.run(2), rq.inject([0])])
         await b.transact([rq.reset(flags), rq.status()])
         loaded = loaded and not (flags & 0x02 and flags < 8)
-        for batch in batches(_read_all(rq)):
+        if flags == 7:      # everything: every word must be zero
+            reads = _read_all(rq)
+        else:               # the first and last words of every region tell what was cleared
+            reads = [f for r in Region for a in {0, region_words(cfg, r) - 1}
+                     for f in rq.read(r, a, 1)]
+        for batch in batches(reads):
             await b.transact(batch)
         await b.transact([rq.run(1), rq.status()])
     await b.finish()
@@ -303,8 +308,9 @@ async def test_random_sessions(dut):
     seeds = settings()["seeds"]
     b = await bench(dut)
     for seed in seeds:
-        b.context = (f"random session seed {seed} (rerun: SPIKELOOM_SEED={seed} "
-                     f"pytest tests/test_cocotb.py)")
+        b.context = (f"random session seed {seed}; rerun: SPIKELOOM_SEED={seed} SPIKELOOM_SEEDS=1 "
+                     f"COCOTB_TEST_FILTER=test_random_sessions pytest tests/test_cocotb.py "
+                     f"-m regress -k '{cocotb.SIM_NAME.lower().split()[0]} and {b.cfg.name}'")
         dut._log.info("random session, seed %d", seed)
         b.rq.seq = 0
         for batch in batches(random_session(b.cfg, seed)):
