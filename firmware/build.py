@@ -118,7 +118,8 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
     report = BuildReport(board=b.name, config=cfg.name, device=platform.device,
                          clock_hz=cfg.clock_hz, clock=b.clock_text(cfg.clock_hz),
                          out_dir=str(root), toolchain=b.toolchain, n_neurons=cfg.n_neurons,
-                         n_inputs=cfg.n_inputs, config_hash=cfg.hash())
+                         n_inputs=cfg.n_inputs, config_hash=cfg.hash(),
+                         design=design)
     t0 = time.monotonic()
 
     if b.toolchain == "vivado":

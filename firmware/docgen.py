@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from ..errors import BuildError
-from ..proto.config import CoreConfig
+from ..proto.config import PRESETS, CoreConfig
 from . import boards as _boards
 from .build import build
 from .report import BuildReport
@@ -33,8 +33,12 @@ ACTIVITY = 0.10
 #: largest cores found by bisection (python -m spikeloom.firmware.fit).
 ROWS: list[tuple[str, object]] = [
     ("icebreaker", None),
+    ("icebreaker", PRESETS["up5k"].replace(n_neurons=64, n_inputs=32, name="up5k-64")),
     ("ulx3s-25f", None),
+    ("ulx3s-25f", PRESETS["up5k"].replace(clock_hz=50_000_000, baud=2_000_000,
+                                          weights_per_word=4, name="256x128-25f")),
     ("ulx3s-85f", None),
+    ("ulx3s-85f", PRESETS["ecp5_85"].replace(baud=1_000_000, name="ecp5_85 (512x256)")),
     ("arty-a7-35", None),
 ]
 
@@ -44,7 +48,7 @@ NEUROCOREX = {"board": "NeuroCoreX (Artix-7)", "neurons": 90, "lut": "6,981", "b
 
 
 def _matches(rep: BuildReport, board: str, cfg: CoreConfig) -> bool:
-    if rep.board != board:
+    if rep.board != board or rep.design != "top" or rep.out_dir.endswith("-echo"):
         return False
     if rep.config_hash is not None:
         return rep.config_hash == cfg.hash()
@@ -137,7 +141,12 @@ def render(reports: list[BuildReport]) -> dict[str, str]:
         timing = ("met" if r.timing_met else "FAILED") if r.status != "failed" or r.fmax_mhz \
             else "failed"
         fmax = f"{r.fmax:.1f} MHz" if r.fmax else "–"
-        note = f" ({r.error})" if r.status == "failed" and r.error else ""
+        note = ""
+        if r.status == "failed":
+            over = [f"{cell} {res.used}/{res.available}" for cell, res in r.raw.items()
+                    if res.used > res.available]
+            note = f" (does not fit: {', '.join(over)})" if over else \
+                f" ({r.error.replace('|', '/')})" if r.error else ""
         builds.append(
             f"| {r.board} | {r.config} | {r.n_neurons} × {r.n_inputs} | {r.clock_hz / 1e6:g} MHz | "
             f"{_fmt_res(r, 'logic')} | {ff} | {_fmt_res(r, 'bram')} | {_fmt_res(r, 'spram')} | "

@@ -61,6 +61,7 @@ class BuildReport:
     n_neurons: int = 0
     n_inputs: int = 0
     config_hash: int | None = None               # CoreConfig.hash(): identifies the build
+    design: str = "top"                          # "top" (the device) or "echo" (stand-in)
 
     @property
     def timing_met(self) -> bool:
