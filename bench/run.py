@@ -348,7 +348,8 @@ def _f(x, fmt="{:,.0f}", none="–") -> str:
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    # a cell may quote a tool's message; a bare '|' would split it
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
@@ -622,8 +623,11 @@ def main(argv=None) -> int:
                                        pathlib.Path(args.build_dir))
                 res["parts"]["boards"] = {
                     "command": f"firmware.build.build() policy {policy}: {args.boards}",
-                    "status": "measured" if all("fmax_mhz" in b for b in res["boards"])
-                    else "partial", "wall_s": round(time.perf_counter() - t, 1)}
+                    "status": "measured" if all(b.get("fmax_mhz") for b in res["boards"])
+                    else "partial (no Fmax: " + "; ".join(
+                        f"{b['board']}: {b.get('build_error') or b['source']}"
+                        for b in res["boards"] if not b.get("fmax_mhz")) + ")",
+                    "wall_s": round(time.perf_counter() - t, 1)}
                 continue
             rec = run_script(part, script_args(part, run_mode), pathlib.Path(tmp))
             res["parts"][part] = rec
