@@ -533,6 +533,7 @@ def docs_section(res: dict) -> str:
     m = res["machine"]
     lines = ["## Benchmarks", "",
              f"Headline figures of `{res['command']}` ({res['mode']} mode, {res['finished']}, "
+             f"{res['wall_s'] / 60:.1f} min for the whole run, "
              f"commit {str(m['git_commit'])[:10]}{' + local changes' if m['git_dirty'] else ''}"
              f"; {m['cpu']}, {m['cores']} cores, load average {m['load_average_start'][0]}). "
              "Every figure is measured by the run; the full tables, the machine and the tool "
