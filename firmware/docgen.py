@@ -5,9 +5,10 @@ collects one :class:`~.report.BuildReport` per row of :data:`ROWS` (each board w
 plus the largest fitting cores found by :mod:`.fit`): from ``<build-dir>/<board>-<config>/
 report.json`` when a previous build left one, else by building now (``--rebuild`` always builds).
 It then rewrites the text between ``<!-- generated:NAME -->`` and ``<!-- end:NAME -->`` in the doc
-for NAME in ``boards`` (the board table), ``builds`` (utilisation, Fmax, build time) and ``ticks``
+for NAME in ``boards`` (the board table), ``builds`` (utilisation, Fmax, build time), ``ticks``
 (projected ticks per second from ``spikeloom.proto.cycles.tick_cycles`` at the stated activity,
-and the UART's own limit for the SPIKES events at that activity). Everything else in the doc is
+and the UART's own limit for the SPIKES events at that activity) and ``probes`` (every bisection
+build found under ``<build-dir>/fit``). Everything else in the doc is
 left alone.
 """
 
@@ -24,7 +25,8 @@ from . import boards as _boards
 from .build import build
 from .report import BuildReport
 
-__all__ = ["ROWS", "ACTIVITY", "collect", "render", "update_doc", "tick_rates", "main"]
+__all__ = ["ROWS", "ACTIVITY", "collect", "find_report", "render", "render_probes", "update_doc",
+           "tick_rates", "main"]
 
 #: Fraction of sources spiking per tick used for the tick-rate projection.
 ACTIVITY = 0.10
@@ -175,6 +177,25 @@ def render(reports: list[BuildReport]) -> dict[str, str]:
             "ticks": "\n".join(ticks)}
 
 
+def render_probes(build_dir) -> str:
+    """Every bisection probe under ``<build_dir>/fit`` (python -m spikeloom.firmware.fit)."""
+    rows = ["| board | neurons × inputs | clock | logic | BRAM | SPRAM | Fmax | fits and meets "
+            "timing |", "|---|---|---|---|---|---|---|---|"]
+    reps = []
+    for path in sorted(Path(build_dir, "fit").rglob("report.json")):
+        reps.append(BuildReport.from_json(json.loads(path.read_text())))
+    reps.sort(key=lambda r: (r.board, r.n_neurons, r.n_inputs, r.clock_hz))
+    for r in reps:
+        ok = r.status == "built" and r.fits() and r.timing_met
+        over = [f"{c} {x.used}/{x.available}" for c, x in r.raw.items() if x.used > x.available]
+        why = "yes" if ok else ("no: " + ", ".join(over) if over else "no: timing")
+        fmax = f"{r.fmax:.1f} MHz" if r.fmax else "–"
+        rows.append(f"| {r.board} | {r.n_neurons} × {r.n_inputs} | {r.clock_hz / 1e6:g} MHz | "
+                    f"{_fmt_res(r, 'logic')} | {_fmt_res(r, 'bram')} | {_fmt_res(r, 'spram')} | "
+                    f"{fmax} | {why} |")
+    return "\n".join(rows)
+
+
 def _cfg_of(r: BuildReport):
     """The configuration a report was built with (a preset name, or a ROWS CoreConfig)."""
     for board, config in ROWS:
@@ -202,7 +223,9 @@ def main(argv=None) -> int:
     ap.add_argument("--doc", default="docs/boards.md")
     args = ap.parse_args(argv)
     reports = collect(args.build_dir, args.rebuild, log=lambda s: print(s, flush=True))
-    update_doc(args.doc, render(reports))
+    sections = render(reports)
+    sections["probes"] = render_probes(args.build_dir)
+    update_doc(args.doc, sections)
     print(f"updated {args.doc}")
     return 0
 

@@ -253,7 +253,7 @@ def test_arty_writes_vivado_plan(tmp_path):
 
 @pytest.mark.synthesis
 @pytest.mark.skipif(not _has_top(), reason="spikeloom.hdl.top not written yet")
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=BuildError, reason=(
     "measured: the full Top needs ~6,500 of 5,280 iCE40UP5K logic cells at ANY neuron count "
     "(64 neurons: 6,206); the protocol dispatcher alone is ~2,200 LUT4 + 790 FF. Memories fit "
     "(4/4 SPRAM, 26/30 EBR). Remove this marker when the logic shrinks (strict: an XPASS fails)."))
