@@ -48,7 +48,7 @@ def info_payload(cfg: CoreConfig, build_id: bytes) -> bytes:
 
 
 # Which reply payload source refills the output shift register.
-_SRC_NONE, _SRC_PING, _SRC_WIDE, _SRC_READ, _SRC_SPIKES = range(5)
+_SRC_NONE, _SRC_PING, _SRC_INFO, _SRC_STATUS, _SRC_RUN, _SRC_READ, _SRC_SPIKES = range(7)
 
 
 class Dispatcher(wiring.Component):
@@ -96,8 +96,6 @@ class Dispatcher(wiring.Component):
         n = cfg.n_neurons
         nmap = (n + 7) // 8
         info = info_payload(cfg, self.build_id)
-        # room for a header in front of the longest single-chunk payload
-        wide_bytes = P.HEADER_BYTES + max(len(info), P.STATUS.size, (self.DATA_W + 7) // 8, 8)
 
         # -- counters kept here (the core keeps ticks, spikes, syn_events, last_tick_cycles) ----
         crc_errors = Signal(16)
@@ -135,7 +133,7 @@ class Dispatcher(wiring.Component):
         r_op = Signal(8)
         r_seq = Signal(8)
         r_status = Signal(3)
-        length = Signal(16)         # request payload length
+        length = Signal(range(P.MAX_PAYLOAD + 1))   # payload bytes of an OK frame
         req = Signal(64)            # the first 8 payload bytes (fixed-size request fields)
         req_region = req[0:8]
         req_addr = req[8:40]
@@ -145,40 +143,42 @@ class Dispatcher(wiring.Component):
 
         # Per-region constants, selected by the request's region byte.
         reg_ok = Signal()
-        reg_nbytes = Signal(8)
-        reg_words = Signal(32)
-        reg_value_bad = Signal()    # the assembled word has bits at or above the layout width
+        reg_nbytes = Signal(range(max(lay.nbytes for lay in lays.values()) + 1))
+        reg_words = Signal(range(max(region_words(cfg, r) for r in Region) + 1))
+        reg_max_count = Signal(range(P.MAX_PAYLOAD + 1))    # most words one READ may return
+        reg_top_mask = Signal(8)    # bits of a word's last byte at or above the layout width
         with m.Switch(req_region):
             for r in Region:
+                lay = lays[r]
+                top_bits = lay.width - 8 * (lay.nbytes - 1)
                 with m.Case(int(r)):
-                    m.d.comb += [reg_ok.eq(1), reg_nbytes.eq(lays[r].nbytes),
-                                 reg_words.eq(region_words(cfg, r))]
+                    m.d.comb += [reg_ok.eq(1), reg_nbytes.eq(lay.nbytes),
+                                 reg_words.eq(region_words(cfg, r)),
+                                 reg_max_count.eq(P.MAX_PAYLOAD // lay.nbytes),
+                                 reg_top_mask.eq((0xFF << top_bits) & 0xFF)]
 
-        # -- reply emitter: a shift register of whole bytes, refilled chunk by chunk --------------
-        wide = Signal(8 * wide_bytes)
-        chunk = Signal(range(wide_bytes + 1))       # bytes left in ``wide``
-        remaining = Signal(16)                      # body bytes left in this reply
+        # -- one memory word, assembled from (WRITE) or split into (READ) bytes -----------------
+        word_bytes = (self.DATA_W + 7) // 8
+        word = Signal(8 * max(word_bytes, 2))
+        lane = Signal(range(max(word_bytes, 2)))    # byte index inside the word
+        wsize = Signal.like(reg_nbytes)             # bytes per word (WRITE) or 2 (INJECT)
+        wcount = Signal(range(P.MAX_PAYLOAD + 1))   # words seen
+        wbad = Signal()             # some word failed its check
+        second = Signal()           # second pass: perform the writes
+        is_inject = Signal()
+        waddr = Signal(self.ADDR_W)
+
+        # -- reply emitter: one byte at a time --------------------------------------------------
         src = Signal(3)
-        reply_len = Signal(16)
-        spk_phase = Signal()                        # SPIKES: 0 = head sent next, 1 = body
+        reply_len = Signal(16)      # payload bytes of the reply
+        remaining = Signal(16)      # payload bytes still to send
+        hidx = Signal(range(P.HEADER_BYTES))
+        idx = Signal(range(max(len(info), P.STATUS.size, P.SPIKES_HEAD.size) + 1))
+        obyte = Signal(8)
+        header = Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)
 
         def reply(status, payload_len, source):
             m.d.sync += [r_status.eq(status), reply_len.eq(payload_len), src.eq(source)]
-
-        # -- WRITE / INJECT payload walker ------------------------------------------------------
-        wsize = Signal(8)       # bytes per word
-        lane = Signal(8)        # byte index inside the current word
-        wcount = Signal(16)     # words seen
-        wbad = Signal()         # some word failed its check
-        second = Signal()       # second pass: perform the writes
-        waddr = Signal(32)      # next word address (WRITE) / READ address
-        is_inject = Signal()
-
-        for r in Region:
-            width = lays[r].width
-            with m.If(req_region == int(r)):
-                if width < len(wide):
-                    m.d.comb += reg_value_bad.eq(wide[width:] != 0)
 
         # -- RUN state -----------------------------------------------------------------------------
         run_left = Signal(32)
@@ -190,6 +190,8 @@ class Dispatcher(wiring.Component):
         got_end = Signal()
         got_done = Signal()
         fired = Signal(16)
+        bitmap = Signal()           # this tick's event is a bitmap (else an index list)
+        spk = Signal(16)
         bm_byte = Signal(range(nmap + 1))
         bm_acc = Signal(8)
 
@@ -201,8 +203,8 @@ class Dispatcher(wiring.Component):
         m.submodules.spike_fifo = fifo = SyncFIFOBuffered(width=16, depth=max(n, 2))
 
         mreq = self.mem_req.payload
+        info_rom = Const(int.from_bytes(info, "little"), 8 * len(info))
 
-        m.d.comb += self.error.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.idle.eq(~self.frame.valid)
@@ -236,16 +238,13 @@ class Dispatcher(wiring.Component):
                         with m.If(length != 0):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                         with m.Else():
-                            reply(Status.OK, len(info), _SRC_WIDE)
-                            m.d.sync += wide.eq(Const(int.from_bytes(info, "little"),
-                                                      8 * len(info)))
+                            reply(Status.OK, len(info), _SRC_INFO)
                         m.next = "REPLY"
                     with m.Case(Opcode.STATUS):
                         with m.If(length != 0):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                         with m.Else():
-                            reply(Status.OK, P.STATUS.size, _SRC_WIDE)
-                            m.d.sync += wide.eq(status_bytes)
+                            reply(Status.OK, P.STATUS.size, _SRC_STATUS)
                         m.next = "REPLY"
                     with m.Case(Opcode.RESET):
                         flag_byte = req[0:8]
@@ -264,17 +263,17 @@ class Dispatcher(wiring.Component):
                             with m.Else():
                                 m.next = "REPLY"
                     with m.Case(Opcode.READ):
-                        nbytes_total = req_count * reg_nbytes
                         with m.If(length != P.READ_REQ.size):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                         with m.Elif(~reg_ok):
                             reply(Status.BAD_REGION, 0, _SRC_NONE)
-                        with m.Elif(nbytes_total > P.MAX_PAYLOAD):
+                        with m.Elif(req_count > reg_max_count):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                         with m.Elif(req_addr + req_count > reg_words):
                             reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
                         with m.Else():
-                            reply(Status.OK, nbytes_total, _SRC_READ)
+                            # count <= MAX_PAYLOAD here, so a 10-bit product is exact
+                            reply(Status.OK, req_count[:len(length)] * reg_nbytes, _SRC_READ)
                             m.d.sync += waddr.eq(req_addr)
                         m.next = "REPLY"
                     with m.Case(Opcode.WRITE):
@@ -321,37 +320,38 @@ class Dispatcher(wiring.Component):
                     m.next = "WALK_BYTE"
             with m.State("WALK_BYTE"):
                 # buf_data holds the byte at ptr (addressed one cycle ago, in WALK).
+                byte = self.buf_data
                 with m.If(lane == 0):
-                    m.d.sync += wide.eq(self.buf_data)
+                    m.d.sync += word.eq(byte)
                 with m.Else():
-                    m.d.sync += wide.word_select(lane, 8).eq(self.buf_data)
+                    m.d.sync += word.word_select(lane, 8).eq(byte)
                 m.d.sync += ptr.eq(ptr + 1)
                 with m.If(lane + 1 == wsize):
                     m.d.sync += lane.eq(0)
-                    m.next = "WALK_WORD"
+                    with m.If(second):
+                        m.next = "WALK_REQ"
+                    with m.Else():
+                        m.d.sync += wcount.eq(wcount + 1)
+                        with m.If(is_inject):
+                            with m.If(Cat(word[0:8], byte) >= cfg.n_inputs):
+                                m.d.sync += wbad.eq(1)
+                        with m.Elif((byte & reg_top_mask) != 0):
+                            m.d.sync += wbad.eq(1)
+                        m.next = "WALK"
                 with m.Else():
                     m.d.sync += lane.eq(lane + 1)
                     m.next = "WALK"
-            with m.State("WALK_WORD"):
-                with m.If(~second):
-                    m.d.sync += wcount.eq(wcount + 1)
-                    with m.If(is_inject):
-                        with m.If(wide[0:16] >= cfg.n_inputs):
-                            m.d.sync += wbad.eq(1)
-                    with m.Elif(reg_value_bad):
-                        m.d.sync += wbad.eq(1)
-                    m.next = "WALK"
+            with m.State("WALK_REQ"):
+                m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(1)]
+                with m.If(is_inject):
+                    m.d.comb += [mreq.region.eq(Region.SPIKES), mreq.addr.eq(word[0:16]),
+                                 mreq.data.eq(1)]
                 with m.Else():
-                    m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(1)]
-                    with m.If(is_inject):
-                        m.d.comb += [mreq.region.eq(Region.SPIKES), mreq.addr.eq(wide[0:16]),
-                                     mreq.data.eq(1)]
-                    with m.Else():
-                        m.d.comb += [mreq.region.eq(req_region), mreq.addr.eq(waddr),
-                                     mreq.data.eq(wide)]
-                    with m.If(self.mem_req.ready):
-                        m.d.sync += waddr.eq(waddr + 1)
-                        m.next = "WALK_RSP"
+                    m.d.comb += [mreq.region.eq(req_region), mreq.addr.eq(waddr),
+                                 mreq.data.eq(word)]
+                with m.If(self.mem_req.ready):
+                    m.d.sync += waddr.eq(waddr + 1)
+                    m.next = "WALK_RSP"
             with m.State("WALK_RSP"):
                 m.d.comb += self.mem_rsp.ready.eq(1)
                 with m.If(self.mem_rsp.valid):
@@ -384,8 +384,8 @@ class Dispatcher(wiring.Component):
             # -- RUN -------------------------------------------------------------------------------
             with m.State("RUN_NEXT"):
                 with m.If(run_left == 0):
-                    m.d.sync += [r_op.eq(Opcode.RUN), wide.eq(run_total)]
-                    reply(Status.OK, P.RUN_REPLY.size, _SRC_WIDE)
+                    m.d.sync += r_op.eq(Opcode.RUN)
+                    reply(Status.OK, P.RUN_REPLY.size, _SRC_RUN)
                     m.next = "REPLY"
                 with m.Elif(first_tick | (since >= period)):
                     m.d.comb += self.start.eq(1)
@@ -405,8 +405,8 @@ class Dispatcher(wiring.Component):
             with m.State("RUN_EVENT"):
                 with m.If((period != 0) & (self.last_tick_cycles > period)):
                     m.d.comb += count_overrun.eq(1)
-                m.d.sync += [r_op.eq(Opcode.SPIKES), spk_phase.eq(0), bm_byte.eq(0),
-                             bm_acc.eq(0)]
+                m.d.sync += [r_op.eq(Opcode.SPIKES), bm_byte.eq(0), bm_acc.eq(0),
+                             bitmap.eq(2 * fired > nmap)]
                 with m.If(2 * fired <= nmap):
                     reply(Status.OK, P.SPIKES_HEAD.size + 2 * fired, _SRC_SPIKES)
                 with m.Else():
@@ -417,50 +417,68 @@ class Dispatcher(wiring.Component):
             with m.State("REPLY"):
                 with m.If(r_status != Status.OK):
                     m.d.comb += self.error.eq(1)
-                m.d.sync += [
-                    wide[:40].eq(Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)),
-                    chunk.eq(P.HEADER_BYTES),
-                    remaining.eq(P.HEADER_BYTES + reply_len),
-                ]
-                with m.If(src == _SRC_WIDE):
-                    # The payload is already in ``wide``: keep it above the header.
-                    m.d.sync += wide[40:].eq(wide)
-                    m.d.sync += chunk.eq(P.HEADER_BYTES + reply_len)
-                m.next = "EMIT"
+                m.d.sync += [hidx.eq(0), idx.eq(0), lane.eq(0), remaining.eq(reply_len)]
+                m.next = "HEAD"
+            with m.State("HEAD"):
+                m.d.comb += [self.body.valid.eq(1),
+                             self.body.payload.data.eq(header.word_select(hidx, 8)),
+                             self.body.payload.last.eq((hidx == P.HEADER_BYTES - 1)
+                                                       & (reply_len == 0))]
+                with m.If(self.body.ready):
+                    m.d.sync += hidx.eq(hidx + 1)
+                    with m.If(hidx == P.HEADER_BYTES - 1):
+                        with m.If(reply_len == 0):
+                            m.next = "REPLIED"
+                        with m.Else():
+                            m.next = "NEXT"
             with m.State("EMIT"):
-                m.d.comb += [self.body.valid.eq(1), self.body.payload.data.eq(wide[:8]),
+                m.d.comb += [self.body.valid.eq(1), self.body.payload.data.eq(obyte),
                              self.body.payload.last.eq(remaining == 1)]
                 with m.If(self.body.ready):
-                    m.d.sync += [wide.eq(wide >> 8), remaining.eq(remaining - 1),
-                                 chunk.eq(chunk - 1)]
+                    m.d.sync += remaining.eq(remaining - 1)
                     with m.If(remaining == 1):
                         m.next = "REPLIED"
-                    with m.Elif(chunk == 1):
-                        m.next = "REFILL"
-            with m.State("REFILL"):
+                    with m.Else():
+                        m.next = "NEXT"
+            with m.State("NEXT"):
+                # Fetch the next payload byte into obyte, then EMIT it.
                 with m.Switch(src):
                     with m.Case(_SRC_PING):
-                        # ptr is 0 here for the first byte, then advances by one per byte
-                        m.next = "PING_BYTE"
+                        # ptr has been stable for a cycle: buf_data is the byte at ptr
+                        m.d.sync += [obyte.eq(self.buf_data), ptr.eq(ptr + 1)]
+                        m.next = "EMIT"
+                    with m.Case(_SRC_INFO):
+                        m.d.sync += [obyte.eq(info_rom.word_select(idx, 8)), idx.eq(idx + 1)]
+                        m.next = "EMIT"
+                    with m.Case(_SRC_STATUS):
+                        m.d.sync += [obyte.eq(status_bytes.word_select(idx, 8)),
+                                     idx.eq(idx + 1)]
+                        m.next = "EMIT"
+                    with m.Case(_SRC_RUN):
+                        m.d.sync += [obyte.eq(run_total.word_select(idx[:2], 8)),
+                                     idx.eq(idx + 1)]
+                        m.next = "EMIT"
                     with m.Case(_SRC_READ):
-                        m.next = "READ_REQ"
+                        with m.If(lane == 0):
+                            m.next = "READ_REQ"
+                        with m.Else():
+                            m.next = "READ_BYTE"
                     with m.Case(_SRC_SPIKES):
-                        with m.If(~spk_phase):
-                            m.d.sync += [spk_phase.eq(1),
-                                         wide.eq(Cat(tick_index, Const(0, 8))),
-                                         chunk.eq(P.SPIKES_HEAD.size)]
-                            with m.If(2 * fired > nmap):
-                                m.d.sync += wide[32:40].eq(P.SpikeFormat.BITMAP)
+                        with m.If(idx < P.SPIKES_HEAD.size):
+                            m.d.sync += [obyte.eq(Cat(tick_index, bitmap).word_select(idx, 8)),
+                                         idx.eq(idx + 1)]
                             m.next = "EMIT"
-                        with m.Elif(2 * fired <= nmap):
+                        with m.Elif(bitmap):
+                            m.next = "BITMAP"
+                        with m.Elif(lane == 0):
+                            # list: pop the next index, send its low byte, keep the high one
                             m.d.comb += fifo.r_en.eq(1)
-                            m.d.sync += [wide.eq(fifo.r_data), chunk.eq(2)]
+                            m.d.sync += [spk.eq(fifo.r_data), obyte.eq(fifo.r_data[:8]),
+                                         lane.eq(1)]
                             m.next = "EMIT"
                         with m.Else():
-                            m.next = "BITMAP"
-            with m.State("PING_BYTE"):
-                m.d.sync += [wide.eq(self.buf_data), chunk.eq(1), ptr.eq(ptr + 1)]
-                m.next = "EMIT"
+                            m.d.sync += [obyte.eq(spk[8:]), lane.eq(0)]
+                            m.next = "EMIT"
             with m.State("READ_REQ"):
                 m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(0),
                              mreq.region.eq(req_region), mreq.addr.eq(waddr)]
@@ -470,16 +488,22 @@ class Dispatcher(wiring.Component):
             with m.State("READ_RSP"):
                 m.d.comb += self.mem_rsp.ready.eq(1)
                 with m.If(self.mem_rsp.valid):
-                    m.d.sync += [wide.eq(self.mem_rsp.payload), chunk.eq(reg_nbytes)]
-                    m.next = "EMIT"
+                    m.d.sync += word.eq(self.mem_rsp.payload)
+                    m.next = "READ_BYTE"
+            with m.State("READ_BYTE"):
+                m.d.sync += obyte.eq(word.word_select(lane, 8))
+                with m.If(lane + 1 == reg_nbytes):
+                    m.d.sync += lane.eq(0)
+                with m.Else():
+                    m.d.sync += lane.eq(lane + 1)
+                m.next = "EMIT"
             with m.State("BITMAP"):
                 # Spikes arrive ascending: collect those of byte bm_byte, then send it.
                 with m.If(fifo.r_rdy & (fifo.r_data[3:] == bm_byte)):
                     m.d.comb += fifo.r_en.eq(1)
                     m.d.sync += bm_acc.eq(bm_acc | (Const(1, 8) << fifo.r_data[:3]))
                 with m.Else():
-                    m.d.sync += [wide.eq(bm_acc), chunk.eq(1), bm_byte.eq(bm_byte + 1),
-                                 bm_acc.eq(0)]
+                    m.d.sync += [obyte.eq(bm_acc), bm_byte.eq(bm_byte + 1), bm_acc.eq(0)]
                     m.next = "EMIT"
             with m.State("REPLIED"):
                 with m.If(src == _SRC_SPIKES):
