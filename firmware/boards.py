@@ -255,13 +255,17 @@ class BoardTop(Elaboratable):
     """``design`` on ``board`` at ``clock_hz`` (see the module docstring)."""
 
     def __init__(self, board: Board, design, clock_hz: int):
-        for name in ("uart_rx", "uart_tx"):
-            if not hasattr(design, name):
-                raise TypeError(f"design {design!r} has no {name} pin")
+        try:
+            for name in ("uart_rx", "uart_tx"):
+                if not hasattr(design, name):
+                    raise TypeError(f"design {design!r} has no {name} pin")
+            self.kind, self.pll = board.clocking(clock_hz)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True       # rejected, not forgotten
+            raise
         self.board = board
         self.design = design
         self.clock_hz = clock_hz
-        self.kind, self.pll = board.clocking(clock_hz)
 
     def _clock(self, m, platform):
         """Create ``sync`` from a PLL (the platform makes it from the oscillator otherwise).

@@ -109,6 +109,7 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
         cfg = _boards.board_config(board, config)
     except ValueError as e:
         raise BuildError(str(e)) from None
+    env = tool_env(b.family) if b.toolchain == "yowasp" else None   # ToolNotFound before work
     dut = make_design(cfg, b, design, build_id)
     top = _boards.BoardTop(b, dut, cfg.clock_hz)
     platform = b.platform()
@@ -139,7 +140,6 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
         _save(report, root)
         return report
 
-    env = tool_env(b.family)
     opts = ["--report", "top.report.json", "--timing-allow-fail"]
     if seed is not None:
         opts += ["--seed", str(seed)]

@@ -30,7 +30,7 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SPRAM_WORDS", "SPRAM_WIDTH", "UP5K_SPRAMS", "geometry", "spram_count",
+__all__ = ["SPRAM_WORDS", "SPRAM_WIDTH", "UP5K_SPRAMS", "geometry", "split", "spram_count",
            "SPRAMModel", "SPRAMStore"]
 
 SPRAM_WORDS = 16384     # words per SB_SPRAM256KA
@@ -59,6 +59,14 @@ def geometry(depth: int, width: int) -> tuple[int, int, int, int]:
     packed = -(-depth // lanes)
     banks = -(-packed // SPRAM_WORDS)
     return lanes, lane_bits, columns, banks
+
+
+def split(depth: int, width: int, addr: int) -> tuple[int, int, int]:
+    """``(bank, row, lane)`` holding word ``addr`` of a ``depth`` x ``width`` store: the lane is
+    the low address bits, the packed word above them is split into bank and 14-bit row."""
+    lanes = geometry(depth, width)[0]
+    packed = addr >> (lanes - 1).bit_length()
+    return packed // SPRAM_WORDS, packed % SPRAM_WORDS, addr & (lanes - 1)
 
 
 def spram_count(depth: int, width: int) -> int:
@@ -109,14 +117,19 @@ class SPRAMStore(wiring.Component):
 
     def __init__(self, depth: int, width: int, *, simulate: bool = False,
                  max_cells: int = UP5K_SPRAMS):
-        self.lanes, self.lane_bits, self.columns, self.banks = geometry(depth, width)
+        try:
+            self.lanes, self.lane_bits, self.columns, self.banks = geometry(depth, width)
+            self.n_cells = self.columns * self.banks
+            if self.n_cells > max_cells:
+                raise ValueError(
+                    f"SPRAMStore({depth}, {width}) needs {self.n_cells} SB_SPRAM256KA blocks "
+                    f"({self.banks} banks x {self.columns} columns); only {max_cells} available")
+        except ValueError:
+            # a rejected store is no forgotten design: keep Amaranth's "never used" warning quiet
+            self._MustUse__silence = True
+            raise
         self.depth = depth
         self.width = width
-        self.n_cells = self.columns * self.banks
-        if self.n_cells > max_cells:
-            raise ValueError(
-                f"SPRAMStore({depth}, {width}) needs {self.n_cells} SB_SPRAM256KA blocks "
-                f"({self.banks} banks x {self.columns} columns); only {max_cells} available")
         self.simulate = simulate
         super().__init__({
             "addr": In(range(depth)),
@@ -132,10 +145,8 @@ class SPRAMStore(wiring.Component):
         return (self.lanes - 1).bit_length()
 
     def split(self, addr: int) -> tuple[int, int, int]:
-        """``(bank, row, lane)`` of word address ``addr`` (Python ints; for tests and docs)."""
-        lane = addr & (self.lanes - 1)
-        packed = addr >> self.lane_addr_bits
-        return packed // SPRAM_WORDS, packed % SPRAM_WORDS, lane
+        """``(bank, row, lane)`` of word address ``addr`` (see :func:`split`)."""
+        return split(self.depth, self.width, addr)
 
     def cell_ports(self, bank, column, *, address, lane_mask, datain, bank_sel, dataout):
         """Port dictionary ``{PRIMITIVE_PORT: value}`` of one block: the single source of the

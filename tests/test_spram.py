@@ -16,7 +16,7 @@ import subprocess
 import pytest
 from amaranth.back import verilog
 from amaranth.sim import Simulator
-from spikeloom.hdl.spram import SPRAM_WORDS, SPRAMStore, geometry, spram_count
+from spikeloom.hdl.spram import SPRAM_WORDS, SPRAMStore, geometry, split, spram_count
 
 # (depth, width): the up5k preset's weight and plasticity stores, plus every packing/tiling shape
 GEOMETRIES = [
@@ -172,12 +172,12 @@ def test_too_big_is_named():
 
 
 def test_split_matches_geometry():
-    s = SPRAMStore(49152, 2, simulate=True)
-    assert s.split(0) == (0, 0, 0)
-    assert s.split(5) == (0, 1, 1)
-    s = SPRAMStore(49152, 16, simulate=True)
-    assert s.split(16384) == (1, 0, 0)
-    assert s.split(49151) == (2, 16383, 0)
+    assert split(49152, 2, 0) == (0, 0, 0)
+    assert split(49152, 2, 5) == (0, 1, 1)
+    assert split(49152, 2, 49151) == (0, 12287, 3)
+    assert split(49152, 16, 16384) == (1, 0, 0)
+    assert split(49152, 16, 49151) == (2, 16383, 0)
+    assert split(40000, 8, 32769) == (1, 0, 1)
 
 
 @pytest.mark.rtl
