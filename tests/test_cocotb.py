@@ -79,8 +79,11 @@ def _sim_environ(sim: str):
 
 
 def run_cocotb(sim: str, cfg, seeds: list[int], *, tag: str, require_full: bool = False,
-               build_id: bytes = b"spikeloo") -> dict:
-    """Build (once) and run tests/cocotb/tb_top.py on ``sim``; return the coverage report."""
+               build_id: bytes = b"spikeloo", golden_build_id: bytes | None = None,
+               test_filter: str | None = None) -> dict:
+    """Build (once) and run tests/cocotb/tb_top.py on ``sim``; return the coverage report.
+    ``golden_build_id`` (default ``build_id``) is the golden device's; ``test_filter`` selects
+    cocotb tests by a regular expression."""
     from cocotb_tools.runner import get_runner
 
     _require(sim)
@@ -103,7 +106,7 @@ def run_cocotb(sim: str, cfg, seeds: list[int], *, tag: str, require_full: bool 
         coverage.unlink()
     env = {
         "SPIKELOOM_TB_CONFIG": json.dumps(dict(cfg.fields(), name=cfg.name)),
-        "SPIKELOOM_TB_BUILD_ID": bytes(build_id).hex(),
+        "SPIKELOOM_TB_BUILD_ID": bytes(golden_build_id or build_id).hex(),
         "SPIKELOOM_TB_SEEDS": ",".join(map(str, seeds)),
         "SPIKELOOM_TB_COVERAGE": str(coverage),
         "SPIKELOOM_TB_REQUIRE_FULL": "1" if require_full else "0",
@@ -117,7 +120,7 @@ def run_cocotb(sim: str, cfg, seeds: list[int], *, tag: str, require_full: bool 
             runner.test(test_module="tb_top", hdl_toplevel=export.TOP_NAME,
                         hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=run_dir,
                         extra_env=env, seed=seeds[0] if seeds else None, waves=waves,
-                        timescale=("1ns", "1ps"))
+                        timescale=("1ns", "1ps"), test_filter=test_filter)
         except SystemExit:
             pytest.fail(f"cocotb on {sim} failed (log and waves in {run_dir}):\n"
                         + _failures(run_dir), pytrace=False)
@@ -150,6 +153,15 @@ def test_cocotb(sim):
     first = _first_seed(1)
     report = run_cocotb(sim, tb_config("tiny"), [first, first + 1], tag="test")
     assert report or _filtered(), "the cocotb run wrote no coverage report"
+
+
+@pytest.mark.rtl
+def test_cocotb_catches_a_difference():
+    """The comparison can fail: a golden device with another build_id than the Verilog top's
+    must make test_handshake fail (at the INFO reply)."""
+    with pytest.raises(pytest.fail.Exception, match="test_handshake"):
+        run_cocotb("verilator", tb_config("tiny"), [], tag="selfcheck",
+                   golden_build_id=b"notspike", test_filter="test_handshake")
 
 
 @pytest.mark.rtl

@@ -85,6 +85,7 @@ class Scoreboard:
         self.golden = GoldenDevice(cfg, build_id)
         self._requests = _TracingDeframer(cov)
         self._replies = P.Deframer(0xFFFF)
+        self._tick_cycles: list[int] = []       # cycles of the ticks of the current frame
         self._hook_core()
 
     # -- the comparison ----------------------------------------------------------------------------
@@ -184,8 +185,6 @@ class Scoreboard:
             cov.hit("event.list" if fmt == SpikeFormat.LIST else "event.bitmap")
 
     # -- coverage of ticks (golden model state before / after) -------------------------------------
-
-    _tick_cycles: list = []
 
     def _hook_core(self) -> None:
         core, step, sb = self.golden.core, self.golden.core.step, self
