@@ -127,6 +127,9 @@ def run_cocotb(sim: str, cfg, seeds: list[int], *, tag: str, require_full: bool 
         finally:
             sys.path.remove(str(TB_DIR))
     print(f"cocotb on {sim}: {time.monotonic() - t0:.1f} s; coverage {coverage}")
+    if waves:       # Icarus writes into the build directory, Verilator into the run directory
+        for path in [*build_dir.glob("*.fst"), *run_dir.glob("*.vcd"), *run_dir.glob("*.fst")]:
+            print(f"waveform: {path}")
     if not coverage.exists():
         return {}
     report = json.loads(coverage.read_text())
