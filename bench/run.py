@@ -457,7 +457,8 @@ def _boards_md(bl: list[dict]) -> str:
                    f"{b['source']}" + (f" in {b['build_wall_s']} s" if "build_wall_s" in b
                                        else "") + ".\n")
         if "fmax_mhz" in b:
-            out.append(f"- device {b.get('device')}: {res}; FF {b.get('ff')}; **Fmax "
+            ff = f"; FF in LCs {b['ff']}" if b.get("ff") is not None else ""
+            out.append(f"- device {b.get('device')}: {res}{ff}; **Fmax "
                        f"{_f(b['fmax_mhz'], '{:.1f}')} MHz** (timing at {b['clock_hz'] / 1e6:g} "
                        f"MHz {'met' if b['timing_met'] else 'NOT met'})"
                        + (f"; error: {b['build_error']}" if b.get("build_error") else "") + "\n")
