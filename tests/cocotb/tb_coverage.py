@@ -65,6 +65,7 @@ ITEMS: dict[str, str] = {
     "wire.baud_fast_3pct": "a frame sent 3 % fast",
     "wire.baud_slow_3pct": "a frame sent 3 % slow",
     "wire.baud_gross": "a frame sent at a grossly wrong baud rate",
+    "wire.rx_overflow": "more than RX_BUFFER request bytes while busy (rx_overflows)",
 }
 
 

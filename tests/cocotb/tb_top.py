@@ -303,6 +303,45 @@ async def test_wire_abuse(dut):
 
 
 @cocotb.test()
+async def test_rx_overflow(dut):
+    """More than RX_BUFFER request bytes while the device is busy sending a RUN's events: the
+    RUN's output is still exact, overflowing bytes are counted in rx_overflows, the damaged
+    frames are answered with errors (never executed), intact ones normally, and the link
+    recovers."""
+    b = await bench(dut)
+    rq = b.rq
+    run = rq.run(90)    # unconfigured: every neuron fires each tick; 90 events of 15 bytes
+    # long requests with short replies: WRITEs of zeros over the (zero) neuron parameters, so
+    # whichever of them survive change nothing the golden device would need to know
+    nb = b.sb.golden.layouts[Region.NEURON_PARAMS].nbytes
+    writes = [rq.write(Region.NEURON_PARAMS, bytes(4 * nb))[0] for _ in range(26)]
+    assert sum(map(len, writes)) > P.RX_BUFFER
+    expected_run = b.sb.expect(run)
+    await b.source.write(run + b"".join(writes))
+    got = await b.collect(len(expected_run))
+    assert got == expected_run, b.mismatch(run, expected_run, got)
+    frames = await b.collect_frames(len(writes), idle_bytes=100)
+    await b.send_raw(bytes([P.END]))      # the last frame lost its END: flush it (BAD_CRC)
+    frames += await b.collect_frames(len(writes), idle_bytes=40)
+    assert all(s == P.Status.OK for _, s in frames), f"malformed output frame: {frames}"
+    replies = [f for f, _ in frames]
+    ok = [f for f in replies if f.status == P.Status.OK]
+    assert ok and len(ok) < len(writes), f"{len(ok)} of {len(writes)} PINGs answered OK"
+    seqs = [P.Deframer().feed(p)[0][0].seq for p in writes]
+    for f in ok:
+        assert f.opcode == Opcode.WRITE and f.seq in seqs and not f.payload, f"bad reply {f}"
+    for f in replies:
+        assert f.status in (P.Status.OK, P.Status.BAD_CRC, P.Status.BAD_FRAME,
+                            P.Status.BAD_LENGTH), f"unexpected reply {f}"
+    status = await b.rtl_status()
+    assert status["rx_overflows"] > 0, status
+    b.sb.adopt_error_counters(status)
+    b.cov.hit("wire.rx_overflow")
+    await b.transact([rq.ping(b"after overflow"), rq.status()])
+    await b.finish()
+
+
+@cocotb.test()
 async def test_random_sessions(dut):
     """One random session per seed (network, stimuli, refused requests, resets, readback)."""
     seeds = settings()["seeds"]
