@@ -326,7 +326,7 @@ async def test_rx_overflow(dut):
     assert all(s == P.Status.OK for _, s in frames), f"malformed output frame: {frames}"
     replies = [f for f, _ in frames]
     ok = [f for f in replies if f.status == P.Status.OK]
-    assert ok and len(ok) < len(writes), f"{len(ok)} of {len(writes)} PINGs answered OK"
+    assert ok and len(ok) < len(writes), f"{len(ok)} of {len(writes)} WRITEs answered OK"
     seqs = [P.Deframer().feed(p)[0][0].seq for p in writes]
     for f in ok:
         assert f.opcode == Opcode.WRITE and f.seq in seqs and not f.payload, f"bad reply {f}"
