@@ -25,7 +25,7 @@ Every script runs as a subprocess writing its JSON into a temporary folder (the 
 committed JSON files are left alone); results.json holds each one's output, exit status and wall
 time, plus a ``headline`` block; results.md is generated from results.json only (``--render
 results.json`` regenerates it). ``--docs`` also replaces the "## Benchmarks" section of
-docs/results.md with the headline tables. ``--quick`` shortens every part (about 10 minutes);
+docs/results.md with the headline tables. ``--quick`` shortens every part (one to a few minutes);
 ``--smoke`` is the test suite's tiny subset (no Verilator, no place and route).
 """
 
@@ -277,6 +277,8 @@ def boards(names: list[str], policy: str, out_dir: pathlib.Path, log=sys.stderr)
                 rec["source"] = "not built: tool missing"
                 rec["build_error"] = str(e)
             rec["build_wall_s"] = round(time.perf_counter() - t0, 1)
+        if report is not None and report.status == "failed" and "build_error" not in rec:
+            rec["build_error"] = report.error or "build failed"     # a reused failed build
         if report is not None:
             rec.update({
                 "device": report.device, "status": report.status,
@@ -458,10 +460,13 @@ def _boards_md(bl: list[dict]) -> str:
                                        else "") + ".\n")
         if "fmax_mhz" in b:
             ff = f"; FF in LCs {b['ff']}" if b.get("ff") is not None else ""
-            out.append(f"- device {b.get('device')}: {res}{ff}; **Fmax "
-                       f"{_f(b['fmax_mhz'], '{:.1f}')} MHz** (timing at {b['clock_hz'] / 1e6:g} "
-                       f"MHz {'met' if b['timing_met'] else 'NOT met'})"
-                       + (f"; error: {b['build_error']}" if b.get("build_error") else "") + "\n")
+            if b.get("fmax_mhz"):
+                timing = (f"**Fmax {b['fmax_mhz']:.1f} MHz** (timing at "
+                          f"{b['clock_hz'] / 1e6:g} MHz {'met' if b['timing_met'] else 'NOT met'})")
+            else:
+                timing = "**no Fmax: the build failed**"
+            err = f"; error: {b['build_error']}" if b.get("build_error") else ""
+            out.append(f"- device {b.get('device')}: {res}{ff}; {timing}{err}\n")
         elif b.get("build_error"):
             out.append(f"- {b['build_error']}\n")
         rows = [[f"{p['activity']:.2f}", f"{p['delivered']}/{p['fired']}",
@@ -581,7 +586,7 @@ def update_docs(res: dict, path: pathlib.Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
     mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="shorter run (about 10 minutes)")
+    mode.add_argument("--quick", action="store_true", help="shorter run (one to a few minutes)")
     mode.add_argument("--smoke", action="store_true",
                       help="tiny subset for the tests: no Verilator build, no place and route")
     ap.add_argument("--only", nargs="*", choices=PARTS, help="run only these parts")
@@ -600,6 +605,7 @@ def main(argv=None) -> int:
     out_dir = pathlib.Path(args.out_dir)
     if args.render:
         res = json.loads(pathlib.Path(args.render).read_text())
+        out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "results.md").write_text(render(res))
         if args.docs:
             update_docs(res, ROOT / "docs" / "results.md")
