@@ -21,7 +21,7 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
   non-OK reply (for an LED); ``idle`` is high while no request is being executed.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -49,6 +49,17 @@ def info_payload(cfg: CoreConfig, build_id: bytes) -> bytes:
 
 # Which reply payload source refills the output shift register.
 _SRC_NONE, _SRC_PING, _SRC_INFO, _SRC_STATUS, _SRC_RUN, _SRC_READ, _SRC_SPIKES = range(7)
+
+
+def _pick(m, value, index, name):
+    """Byte ``index`` of ``value`` as a case multiplexer: a variable ``word_select`` becomes a
+    barrel shifter over the whole value in Yosys, which costs many more LUTs."""
+    out = Signal(8, name=name)
+    with m.Switch(index):
+        for k in range((len(value) + 7) // 8):
+            with m.Case(k):
+                m.d.comb += out.eq(value[8 * k:8 * k + 8])
+    return out
 
 
 class Dispatcher(wiring.Component):
@@ -178,7 +189,15 @@ class Dispatcher(wiring.Component):
         header = Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)
 
         def reply(status, payload_len, source):
-            m.d.sync += [r_status.eq(status), reply_len.eq(payload_len), src.eq(source)]
+            # reply_len is zeroed in IDLE: most replies are empty and need not drive it
+            m.d.sync += [r_status.eq(status), src.eq(source)]
+            if not (isinstance(payload_len, int) and payload_len == 0):
+                m.d.sync += reply_len.eq(payload_len)
+
+        def beyond(count):
+            """``req_addr + count`` words run past the region (``count`` < 2**10)."""
+            aw = len(reg_words)
+            return (req_addr[aw:] != 0) | (req_addr[:aw] + count[:10] > reg_words)
 
         # -- RUN state -----------------------------------------------------------------------------
         run_left = Signal(32)
@@ -202,13 +221,24 @@ class Dispatcher(wiring.Component):
 
         m.submodules.spike_fifo = fifo = SyncFIFOBuffered(width=16, depth=max(n, 2))
 
+        # One request shape for everything: READ/WRITE use the region, waddr and the assembled
+        # word; INJECT writes the word 1 at SPIKES[index]. (No per-state data multiplexer.)
         mreq = self.mem_req.payload
+        m.d.comb += [mreq.data.eq(word),
+                     mreq.region.eq(Mux(is_inject, Region.SPIKES, req_region)),
+                     mreq.addr.eq(Mux(is_inject, spk, waddr))]
         info_rom = Const(int.from_bytes(info, "little"), 8 * len(info))
+        header_byte = _pick(m, header, hidx, "header_byte")
+        info_byte = _pick(m, info_rom, idx, "info_byte")
+        status_byte = _pick(m, status_bytes, idx, "status_byte")
+        run_byte = _pick(m, run_total, idx, "run_byte")
+        spk_head_byte = _pick(m, Cat(tick_index, bitmap), idx, "spk_head_byte")
+        word_byte = _pick(m, word, lane, "word_byte")
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.idle.eq(~self.frame.valid)
-                m.d.sync += ptr.eq(0)
+                m.d.sync += [ptr.eq(0), reply_len.eq(0), is_inject.eq(0)]
                 with m.If(self.frame.valid):
                     f = self.frame.payload
                     m.d.sync += [r_op.eq(f.opcode), r_seq.eq(f.seq), length.eq(f.length)]
@@ -269,7 +299,7 @@ class Dispatcher(wiring.Component):
                             reply(Status.BAD_REGION, 0, _SRC_NONE)
                         with m.Elif(req_count > reg_max_count):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
-                        with m.Elif(req_addr + req_count > reg_words):
+                        with m.Elif(beyond(req_count)):
                             reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
                         with m.Else():
                             # count <= MAX_PAYLOAD here, so a 10-bit product is exact
@@ -290,7 +320,7 @@ class Dispatcher(wiring.Component):
                             m.next = "WALK"
                     with m.Case(Opcode.INJECT):
                         m.d.sync += [is_inject.eq(1), wsize.eq(2), lane.eq(0), wcount.eq(0),
-                                     wbad.eq(0), second.eq(0), ptr.eq(0)]
+                                     wbad.eq(0), second.eq(0), ptr.eq(0), word.eq(1)]
                         with m.If(length[0]):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                             m.next = "REPLY"
@@ -321,10 +351,17 @@ class Dispatcher(wiring.Component):
             with m.State("WALK_BYTE"):
                 # buf_data holds the byte at ptr (addressed one cycle ago, in WALK).
                 byte = self.buf_data
-                with m.If(lane == 0):
+                with m.If(is_inject):
+                    # the input index goes to spk; word stays 1 (the value INJECT writes)
+                    with m.If(lane == 0):
+                        m.d.sync += spk[:8].eq(byte)
+                    with m.Else():
+                        m.d.sync += spk[8:].eq(byte)
+                with m.Elif(lane == 0):
                     m.d.sync += word.eq(byte)
-                with m.Else():
-                    m.d.sync += word.word_select(lane, 8).eq(byte)
+                for k in range(1, len(word) // 8):
+                    with m.If(~is_inject & (lane == k)):
+                        m.d.sync += word[8 * k:8 * k + 8].eq(byte)
                 m.d.sync += ptr.eq(ptr + 1)
                 with m.If(lane + 1 == wsize):
                     m.d.sync += lane.eq(0)
@@ -333,7 +370,7 @@ class Dispatcher(wiring.Component):
                     with m.Else():
                         m.d.sync += wcount.eq(wcount + 1)
                         with m.If(is_inject):
-                            with m.If(Cat(word[0:8], byte) >= cfg.n_inputs):
+                            with m.If(Cat(spk[:8], byte) >= cfg.n_inputs):
                                 m.d.sync += wbad.eq(1)
                         with m.Elif((byte & reg_top_mask) != 0):
                             m.d.sync += wbad.eq(1)
@@ -343,12 +380,6 @@ class Dispatcher(wiring.Component):
                     m.next = "WALK"
             with m.State("WALK_REQ"):
                 m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(1)]
-                with m.If(is_inject):
-                    m.d.comb += [mreq.region.eq(Region.SPIKES), mreq.addr.eq(word[0:16]),
-                                 mreq.data.eq(1)]
-                with m.Else():
-                    m.d.comb += [mreq.region.eq(req_region), mreq.addr.eq(waddr),
-                                 mreq.data.eq(word)]
                 with m.If(self.mem_req.ready):
                     m.d.sync += waddr.eq(waddr + 1)
                     m.next = "WALK_RSP"
@@ -371,7 +402,7 @@ class Dispatcher(wiring.Component):
                     with m.If((lane != 0) | (wcount == 0)):
                         reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                         m.next = "REPLY"
-                    with m.Elif(req_addr + wcount > reg_words):
+                    with m.Elif(beyond(wcount)):
                         reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
                         m.next = "REPLY"
                     with m.Elif(wbad):
@@ -421,7 +452,7 @@ class Dispatcher(wiring.Component):
                 m.next = "HEAD"
             with m.State("HEAD"):
                 m.d.comb += [self.body.valid.eq(1),
-                             self.body.payload.data.eq(header.word_select(hidx, 8)),
+                             self.body.payload.data.eq(header_byte),
                              self.body.payload.last.eq((hidx == P.HEADER_BYTES - 1)
                                                        & (reply_len == 0))]
                 with m.If(self.body.ready):
@@ -448,14 +479,14 @@ class Dispatcher(wiring.Component):
                         m.d.sync += [obyte.eq(self.buf_data), ptr.eq(ptr + 1)]
                         m.next = "EMIT"
                     with m.Case(_SRC_INFO):
-                        m.d.sync += [obyte.eq(info_rom.word_select(idx, 8)), idx.eq(idx + 1)]
+                        m.d.sync += [obyte.eq(info_byte), idx.eq(idx + 1)]
                         m.next = "EMIT"
                     with m.Case(_SRC_STATUS):
-                        m.d.sync += [obyte.eq(status_bytes.word_select(idx, 8)),
+                        m.d.sync += [obyte.eq(status_byte),
                                      idx.eq(idx + 1)]
                         m.next = "EMIT"
                     with m.Case(_SRC_RUN):
-                        m.d.sync += [obyte.eq(run_total.word_select(idx[:2], 8)),
+                        m.d.sync += [obyte.eq(run_byte),
                                      idx.eq(idx + 1)]
                         m.next = "EMIT"
                     with m.Case(_SRC_READ):
@@ -465,7 +496,7 @@ class Dispatcher(wiring.Component):
                             m.next = "READ_BYTE"
                     with m.Case(_SRC_SPIKES):
                         with m.If(idx < P.SPIKES_HEAD.size):
-                            m.d.sync += [obyte.eq(Cat(tick_index, bitmap).word_select(idx, 8)),
+                            m.d.sync += [obyte.eq(spk_head_byte),
                                          idx.eq(idx + 1)]
                             m.next = "EMIT"
                         with m.Elif(bitmap):
@@ -480,8 +511,7 @@ class Dispatcher(wiring.Component):
                             m.d.sync += [obyte.eq(spk[8:]), lane.eq(0)]
                             m.next = "EMIT"
             with m.State("READ_REQ"):
-                m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(0),
-                             mreq.region.eq(req_region), mreq.addr.eq(waddr)]
+                m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(0)]
                 with m.If(self.mem_req.ready):
                     m.d.sync += waddr.eq(waddr + 1)
                     m.next = "READ_RSP"
@@ -491,7 +521,7 @@ class Dispatcher(wiring.Component):
                     m.d.sync += word.eq(self.mem_rsp.payload)
                     m.next = "READ_BYTE"
             with m.State("READ_BYTE"):
-                m.d.sync += obyte.eq(word.word_select(lane, 8))
+                m.d.sync += obyte.eq(word_byte)
                 with m.If(lane + 1 == reg_nbytes):
                     m.d.sync += lane.eq(0)
                 with m.Else():
