@@ -200,10 +200,13 @@ class Dispatcher(wiring.Component):
             return (req_addr[aw:] != 0) | (req_addr[:aw] + count[:10] > reg_words)
 
         # -- RUN state -----------------------------------------------------------------------------
+        # The RUN request stays in ``req`` while it runs: ticks in req[0:32], period in req[32:].
+        run_total = req[0:32]
+        period = req[32:64]
         run_left = Signal(32)
-        run_total = Signal(32)
-        period = Signal(32)
-        since = Signal(32)          # cycles since the last tick's start (saturating)
+        # ``wait`` is loaded with the period when a tick starts and counts down to 0; the next
+        # tick may start when it is <= 1, i.e. ``period`` cycles after the previous start.
+        wait = Signal(32)
         first_tick = Signal()
         tick_index = Signal(32)
         got_end = Signal()
@@ -215,9 +218,9 @@ class Dispatcher(wiring.Component):
         bm_acc = Signal(8)
 
         with m.If(self.start):
-            m.d.sync += since.eq(1)
-        with m.Elif(since != 0xFFFFFFFF):
-            m.d.sync += since.eq(since + 1)
+            m.d.sync += wait.eq(period)
+        with m.Elif(wait != 0):
+            m.d.sync += wait.eq(wait - 1)
 
         m.submodules.spike_fifo = fifo = SyncFIFOBuffered(width=16, depth=max(n, 2))
 
@@ -331,8 +334,7 @@ class Dispatcher(wiring.Component):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                             m.next = "REPLY"
                         with m.Else():
-                            m.d.sync += [run_left.eq(req[0:32]), run_total.eq(req[0:32]),
-                                         period.eq(req[32:64]), first_tick.eq(1)]
+                            m.d.sync += [run_left.eq(run_total), first_tick.eq(1)]
                             m.next = "RUN_NEXT"
                     with m.Default():
                         reply(Status.BAD_OPCODE, 0, _SRC_NONE)
@@ -418,7 +420,7 @@ class Dispatcher(wiring.Component):
                     m.d.sync += r_op.eq(Opcode.RUN)
                     reply(Status.OK, P.RUN_REPLY.size, _SRC_RUN)
                     m.next = "REPLY"
-                with m.Elif(first_tick | (since >= period)):
+                with m.Elif(first_tick | (wait[1:] == 0)):
                     m.d.comb += self.start.eq(1)
                     m.d.sync += [first_tick.eq(0), tick_index.eq(self.ticks), got_end.eq(0),
                                  got_done.eq(0), run_left.eq(run_left - 1)]
