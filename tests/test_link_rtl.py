@@ -524,3 +524,18 @@ def test_rx_overflow_counted_while_busy():
     assert kinds[ticks + 1:] == [(Opcode.PING, Status.OK)] * 2    # the two frames that fit
     pair.gold.feed(run)
     assert only_reply(rtl.exchange(enc(Opcode.PING, 10, b"ok"))).payload == b"ok"
+
+
+def test_run_period_spaces_ticks():
+    """With a period, tick k+1 starts ``period`` cycles after tick k: a RUN of 4 ticks takes at
+    least 3 periods; the same RUN flat out is much faster. Both give the golden bytes."""
+    pair = Pair(core="model")
+    period = 4000
+    start = pair.rtl.cycles
+    pair.same(enc(Opcode.RUN, 1, P.RUN_REQ.pack(ticks=4, period=period)), "RUN with period")
+    paced = pair.rtl.cycles - start
+    start = pair.rtl.cycles
+    pair.same(enc(Opcode.RUN, 2, P.RUN_REQ.pack(ticks=4, period=0)), "RUN flat out")
+    flat = pair.rtl.cycles - start
+    assert 3 * period <= paced < 3 * period + flat
+    assert flat < 2 * period
