@@ -126,9 +126,20 @@ PRESETS: dict[str, CoreConfig] = {
     # iCEBreaker (iCE40UP5K): weights in SPRAM (16-bit words, two 8-bit weights)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
                        clock_hz=12_000_000, baud=1_000_000),
-    # ULX3S with ECP5-85F
+    # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
+    # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
                           clock_hz=25_000_000, baud=3_125_000),
+    # board presets, sizes found by bisecting real builds (docs/boards.md):
+    # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL), FT231X at 2 Mbaud
+    "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
+                            clock_hz=30_000_000, baud=2_000_000),
+    # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz
+    "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
+                            clock_hz=30_000_000, baud=2_000_000),
+    # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado)
+    "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
+                          clock_hz=50_000_000, baud=2_000_000),
 }
 
 
