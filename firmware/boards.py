@@ -39,36 +39,16 @@ from amaranth.lib.wiring import In, Out
 from ..proto.config import PRESETS, CoreConfig
 from . import pll
 
-__all__ = ["Board", "BOARDS", "BOARD_PRESETS", "PROPOSED_PRESETS", "board", "board_config",
+__all__ = ["Board", "BOARDS", "BOARD_PRESETS", "board", "board_config",
            "BoardTop", "Echo", "Indicators"]
 
-#: Board -> configuration preset (proto/config.py, else PROPOSED_PRESETS). One line per board.
+#: Board -> configuration preset (proto/config.py; sizes measured, see docs/boards.md).
 BOARD_PRESETS = {
     "icebreaker": "up5k",
     "ulx3s-25f": "ulx3s_25f",
     "ulx3s-85f": "ulx3s_85f",
     "arty-a7-35": "arty_a7",
 }
-
-#: Presets this firmware needs that proto/config.py does not (yet) define; the lead owns
-#: proto/config.py, these are the proposed values, each measured (docs/boards.md). A name defined
-#: in ``PRESETS`` always wins over an entry here.
-#:
-#: * ULX3S 85F: proto's ``ecp5_85`` (512 x 256 inputs, 3.125 Mbaud) needs 233 of 208 DP16KD and a
-#:   baud rate the FT231X cannot make (max 3 Mbaud); 512 x 128 uses 197/208 and meets 30 MHz
-#:   (Fmax 36.5 MHz), so: EHXPLLL 25 -> 30 MHz, 2 Mbaud (divisor 15).
-#: * ULX3S 25F: 256 x 128 needs 70 of 56 DP16KD; the largest fitting size is below.
-#: * Arty A7-35: not measurable here (Vivado); sized from the block RAM count (50 RAMB36) with
-#:   margin, and 50 MHz from the 100 MHz oscillator since the core reaches ~36 MHz on ECP5.
-PROPOSED_PRESETS = {
-    "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
-                            clock_hz=30_000_000, baud=2_000_000),
-    "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
-                            clock_hz=30_000_000, baud=2_000_000),
-    "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
-                          clock_hz=50_000_000, baud=2_000_000),
-}
-
 
 @dataclasses.dataclass(frozen=True)
 class Board:
@@ -175,13 +155,9 @@ def board_config(name: str, config=None) -> CoreConfig:
         key = b.preset if config is None else config
         if not isinstance(key, str):
             raise TypeError(f"config must be a preset name or a CoreConfig, not {config!r}")
-        if key in PRESETS:
-            cfg = PRESETS[key]
-        elif key in PROPOSED_PRESETS:
-            cfg = PROPOSED_PRESETS[key]
-        else:
-            known = sorted(set(PRESETS) | set(PROPOSED_PRESETS))
-            raise ValueError(f"unknown configuration {key!r}; known: {', '.join(known)}")
+        if key not in PRESETS:
+            raise ValueError(f"unknown configuration {key!r}; known: {', '.join(sorted(PRESETS))}")
+        cfg = PRESETS[key]
     b.clocking(cfg.clock_hz)        # ValueError now rather than a wrong clock later
     if cfg.baud > b.max_baud:
         raise ValueError(f"{b.title}: baud = {cfg.baud} of configuration {cfg.name!r} exceeds "
