@@ -22,7 +22,9 @@ import json
 import logging
 import os
 
+import cocotb
 from cocotb.clock import Clock
+from cocotb.handle import HierarchyObject
 from cocotb.triggers import ClockCycles, Timer
 from cocotbext.uart import UartSink, UartSource
 from spikeloom.proto import protocol as P
@@ -47,6 +49,33 @@ def settings() -> dict:
         "coverage": env.get("SPIKELOOM_TB_COVERAGE"),
         "require_full": env.get("SPIKELOOM_TB_REQUIRE_FULL") == "1",
     }
+
+
+async def _kick_combinational(dut) -> None:
+    """Icarus 11 runs an ``always @*`` block only when one of its inputs changes, and the
+    declaration initialisers (``reg x = 0``) at time 0 are no events, so a combinational block
+    whose inputs keep their initial values stays X (seen: the dispatcher's ``word_byte`` case
+    mux, sent on the line as X). Yosys' write_verilog puts a ``dump_module`` trigger register
+    into every such block for this; toggling it re-evaluates them all. Harmless elsewhere."""
+    if not cocotb.SIM_NAME.lower().startswith("icarus"):
+        return
+    triggers = []
+
+    def walk(handle, depth=0):
+        for child in handle:
+            name = child._name
+            if "dump_module" in name:
+                triggers.append(child)
+            elif depth < 4 and isinstance(child, HierarchyObject):
+                walk(child, depth + 1)
+
+    walk(dut)
+    for t in triggers:
+        t.value = 1
+    await Timer(1, unit="ps")
+    for t in triggers:
+        t.value = 0
+    await Timer(1, unit="ps")
 
 
 def char_bits(byte: int, stop: int = 1) -> list[int]:
@@ -77,6 +106,7 @@ class Bench:
     async def start(self) -> None:
         dut = self.dut
         Clock(dut.clk, self.clk_ps, unit="ps", impl="gpi").start()
+        await _kick_combinational(dut)
         dut.uart_rx.value = 1
         dut.rst.value = 1
         await ClockCycles(dut.clk, 4)
