@@ -272,9 +272,28 @@ class Core(wiring.Component):
         req = self.mem_req.payload
         ack = self.mem_req.valid & self.mem_req.ready
 
+        # Write data and datapath inputs are driven unconditionally (flat two-level muxes keyed
+        # by state flags) rather than per FSM state: a port's data only matters while its
+        # enable is set, and per-state assignment would gate every bit with the state decode
+        # (about a LUT per bit of the 83-bit parameter bus alone).
+        idle, clearing = Signal(), Signal()
+        m.d.comb += [
+            par_w.data.eq(Mux(clearing, 0, req.data)),
+            st_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.st_new))),
+            post_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.y_new))),
+            w_wdata.eq(Mux(clearing, 0, Mux(idle, weight_lanes(req.data, lane_mask(req.addr)),
+                                            lrn.w_new))),
+            p_wdata.eq(Mux(clearing, 0, req.data[:wpw] & lane_mask(req.addr))),
+            upd.i_valid.eq(v1), upd.par.eq(par_r.data), upd.st.eq(st_r.data),
+            upd.y.eq(post_r.data), upd.acc.eq(acc_r.data[l1]),
+            lrn.lane.eq(lane_d),
+            lrn.pot.eq(scale_sat(pre_r.data, stdp.a_plus, cfg.stdp_frac, ww)),
+        ]
+
         with m.FSM():
             # ---------------------------------------------------------------- idle / requests
             with m.State("IDLE"):
+                m.d.comb += idle.eq(1)
                 m.d.comb += self.mem_req.ready.eq(~rsp_valid & (self.start == 0) &
                                                   (self.clear == 0))
                 with m.If(self.clear != 0):
@@ -298,24 +317,19 @@ class Core(wiring.Component):
                         m.d.sync += [rsp_valid.eq(1), rsp_data.eq(0)]
                         with m.Switch(req.region):
                             with m.Case(Region.NEURON_PARAMS):
-                                m.d.comb += [par_w.addr.eq(a), par_w.data.eq(req.data),
-                                             par_w.en.eq(1)]
+                                m.d.comb += [par_w.addr.eq(a), par_w.en.eq(1)]
                             with m.Case(Region.NEURON_STATE):
-                                m.d.comb += [st_w.addr.eq(a), st_w.data.eq(req.data),
-                                             st_w.en.eq(1)]
+                                m.d.comb += [st_w.addr.eq(a), st_w.en.eq(1)]
                             with m.Case(Region.WEIGHTS):
-                                m.d.comb += [w_waddr.eq(a), w_we.eq(1),
-                                             w_wdata.eq(weight_lanes(req.data, lane_mask(a)))]
+                                m.d.comb += [w_waddr.eq(a), w_we.eq(1)]
                                 # spram: the plasticity store sees the same address, read only
                             with m.Case(Region.PLASTIC):
-                                m.d.comb += [w_waddr.eq(a), p_we.eq(1),
-                                             p_wdata.eq(req.data[:wpw] & lane_mask(a))]
+                                m.d.comb += [w_waddr.eq(a), p_we.eq(1)]
                             with m.Case(Region.PRE_TRACE):
                                 m.d.comb += [pre_w.addr.eq(a), pre_w.data.eq(req.data),
                                              pre_w.en.eq(1)]
                             with m.Case(Region.POST_TRACE):
-                                m.d.comb += [post_w.addr.eq(a), post_w.data.eq(req.data),
-                                             post_w.en.eq(1)]
+                                m.d.comb += [post_w.addr.eq(a), post_w.en.eq(1)]
                             with m.Case(Region.STDP_PARAMS):
                                 m.d.sync += stdp.eq(req.data)
                             with m.Case(Region.SPIKES):
@@ -351,21 +365,21 @@ class Core(wiring.Component):
 
             # ---------------------------------------------------------------- clear
             with m.State("CLR"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), clearing.eq(1)]
                 ca = clr_addr
                 with m.If(clr_flags & _STATE):
                     m.d.comb += [
-                        st_w.addr.eq(ca), st_w.data.eq(0), st_w.en.eq(ca < n),
-                        post_w.addr.eq(ca), post_w.data.eq(0), post_w.en.eq(ca < n),
+                        st_w.addr.eq(ca), st_w.en.eq(ca < n),
+                        post_w.addr.eq(ca), post_w.en.eq(ca < n),
                         pre_w.addr.eq(ca), pre_w.data.eq(0), pre_w.en.eq(ca < s_n),
                         spk_w.addr.eq(ca), spk_w.data.eq(0), spk_w.en.eq(ca < s_n),
                         acc_w.addr.eq(ca), acc_w.data.eq(0), acc_w.en.eq(ca < wpr),
                     ]
                 with m.If(clr_flags & _CONFIG):
                     m.d.comb += [
-                        par_w.addr.eq(ca), par_w.data.eq(0), par_w.en.eq(ca < n),
-                        w_waddr.eq(ca), w_wdata.eq(0), w_we.eq(ca < wdepth),
-                        p_wdata.eq(0), p_we.eq(ca < wdepth),
+                        par_w.addr.eq(ca), par_w.en.eq(ca < n),
+                        w_waddr.eq(ca), w_we.eq(ca < wdepth),
+                        p_we.eq(ca < wdepth),
                     ]
                 depth = Mux(clr_flags & _CONFIG, max(wdepth, n),
                             max(n, s_n, wpr))
@@ -464,14 +478,13 @@ class Core(wiring.Component):
                     with m.If(idx == n - 1):
                         m.d.sync += more.eq(0)
                 # stage 1: memory data into the update pipeline
-                m.d.comb += [upd.i_valid.eq(v1), upd.par.eq(par_r.data), upd.st.eq(st_r.data),
-                             upd.y.eq(post_r.data), upd.acc.eq(acc_r.data[l1])]
+                # (Update's inputs are wired to the memories above, outside the FSM)
                 # stage 2: write back, spikes out
                 with m.If(v2):
                     fire = upd.fire
                     m.d.comb += [
-                        st_w.addr.eq(j2), st_w.data.eq(upd.st_new), st_w.en.eq(1),
-                        post_w.addr.eq(j2), post_w.data.eq(upd.y_new), post_w.en.eq(1),
+                        st_w.addr.eq(j2), st_w.en.eq(1),
+                        post_w.addr.eq(j2), post_w.en.eq(1),
                         dep_w.addr.eq(k2), dep_w.data.eq(Cat(*([upd.dep] * wpw))),
                         dep_w.en.eq(Const(1, wpw) << l2),
                         spk_w.addr.eq(j2 + mi), spk_w.data.eq(fire), spk_w.en.eq(1),
@@ -509,8 +522,7 @@ class Core(wiring.Component):
                 else:
                     row_issue(more)
                 with m.If(vd):
-                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1),
-                                 w_wdata.eq(lrn.w_new)]
+                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
                     with m.If(last_d):
                         with m.If(nf != 0):
                             m.next = "POT_PRE"
@@ -547,9 +559,7 @@ class Core(wiring.Component):
                         m.d.sync += idx.eq(idx + 1)
                 with m.If(vd):
                     m.d.comb += [
-                        lrn.potentiate.eq(1), lrn.lane.eq(lane_d),
-                        lrn.pot.eq(scale_sat(pre_r.data, stdp.a_plus, cfg.stdp_frac, ww)),
-                        w_waddr.eq(a_d), w_we.eq(1), w_wdata.eq(lrn.w_new),
+                        lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1),
                     ]
                     with m.If(last_d):
                         m.next = "FINISH"
