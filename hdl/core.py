@@ -277,6 +277,27 @@ class Core(wiring.Component):
         # enable is set, and per-state assignment would gate every bit with the state decode
         # (about a LUT per bit of the 83-bit parameter bus alone).
         idle, clearing = Signal(), Signal()
+        x_new = satu(decay(pre_r.data, stdp.alpha_pre, frac) +
+                     Mux(spk_r.data[0], stdp.pre_jump, 0), tw)
+        # the response word of a read, selected by the region latched with the request
+        word = Signal(self.DATA_W)
+        with m.Switch(rd_region):
+            with m.Case(Region.NEURON_PARAMS):
+                m.d.comb += word.eq(par_r.data)
+            with m.Case(Region.NEURON_STATE):
+                m.d.comb += word.eq(st_r.data)
+            with m.Case(Region.WEIGHTS):
+                m.d.comb += word.eq(weight_lanes(w_rdata, lane_mask(rd_addr)))
+            with m.Case(Region.PLASTIC):
+                m.d.comb += word.eq(p_rdata & lane_mask(rd_addr))
+            with m.Case(Region.PRE_TRACE):
+                m.d.comb += word.eq(pre_r.data)
+            with m.Case(Region.POST_TRACE):
+                m.d.comb += word.eq(post_r.data)
+            with m.Case(Region.STDP_PARAMS):
+                m.d.comb += word.eq(stdp)
+            with m.Case(Region.SPIKES):
+                m.d.comb += word.eq(spk_r.data)
         m.d.comb += [
             par_w.data.eq(Mux(clearing, 0, req.data)),
             st_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.st_new))),
@@ -284,6 +305,7 @@ class Core(wiring.Component):
             w_wdata.eq(Mux(clearing, 0, Mux(idle, weight_lanes(req.data, lane_mask(req.addr)),
                                             lrn.w_new))),
             p_wdata.eq(Mux(clearing, 0, req.data[:wpw] & lane_mask(req.addr))),
+            pre_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, x_new))),
             upd.i_valid.eq(v1), upd.par.eq(par_r.data), upd.st.eq(st_r.data),
             upd.y.eq(post_r.data), upd.acc.eq(acc_r.data[l1]),
             lrn.lane.eq(lane_d),
@@ -326,8 +348,7 @@ class Core(wiring.Component):
                             with m.Case(Region.PLASTIC):
                                 m.d.comb += [w_waddr.eq(a), p_we.eq(1)]
                             with m.Case(Region.PRE_TRACE):
-                                m.d.comb += [pre_w.addr.eq(a), pre_w.data.eq(req.data),
-                                             pre_w.en.eq(1)]
+                                m.d.comb += [pre_w.addr.eq(a), pre_w.en.eq(1)]
                             with m.Case(Region.POST_TRACE):
                                 m.d.comb += [post_w.addr.eq(a), post_w.en.eq(1)]
                             with m.Case(Region.STDP_PARAMS):
@@ -342,24 +363,6 @@ class Core(wiring.Component):
                         m.next = "MEM_RD"
 
             with m.State("MEM_RD"):
-                word = Signal(self.DATA_W)
-                with m.Switch(rd_region):
-                    with m.Case(Region.NEURON_PARAMS):
-                        m.d.comb += word.eq(par_r.data)
-                    with m.Case(Region.NEURON_STATE):
-                        m.d.comb += word.eq(st_r.data)
-                    with m.Case(Region.WEIGHTS):
-                        m.d.comb += word.eq(weight_lanes(w_rdata, lane_mask(rd_addr)))
-                    with m.Case(Region.PLASTIC):
-                        m.d.comb += word.eq(p_rdata & lane_mask(rd_addr))
-                    with m.Case(Region.PRE_TRACE):
-                        m.d.comb += word.eq(pre_r.data)
-                    with m.Case(Region.POST_TRACE):
-                        m.d.comb += word.eq(post_r.data)
-                    with m.Case(Region.STDP_PARAMS):
-                        m.d.comb += word.eq(stdp)
-                    with m.Case(Region.SPIKES):
-                        m.d.comb += word.eq(spk_r.data)
                 m.d.sync += [rsp_valid.eq(1), rsp_data.eq(word)]
                 m.next = "IDLE"
 
@@ -371,7 +374,7 @@ class Core(wiring.Component):
                     m.d.comb += [
                         st_w.addr.eq(ca), st_w.en.eq(ca < n),
                         post_w.addr.eq(ca), post_w.en.eq(ca < n),
-                        pre_w.addr.eq(ca), pre_w.data.eq(0), pre_w.en.eq(ca < s_n),
+                        pre_w.addr.eq(ca), pre_w.en.eq(ca < s_n),
                         spk_w.addr.eq(ca), spk_w.data.eq(0), spk_w.en.eq(ca < s_n),
                         acc_w.addr.eq(ca), acc_w.data.eq(0), acc_w.en.eq(ca < wpr),
                     ]
@@ -403,9 +406,7 @@ class Core(wiring.Component):
                         m.d.sync += more.eq(0)
                 hit = spk_r.data[0]
                 with m.If(vd):
-                    x_new = satu(decay(pre_r.data, stdp.alpha_pre, frac) +
-                                 Mux(hit, stdp.pre_jump, 0), tw)
-                    m.d.comb += [pre_w.addr.eq(idx_d), pre_w.data.eq(x_new), pre_w.en.eq(1)]
+                    m.d.comb += [pre_w.addr.eq(idx_d), pre_w.en.eq(1)]
                     with m.If(idx_d < mi):     # injected inputs are consumed
                         m.d.comb += [spk_w.addr.eq(idx_d), spk_w.data.eq(0), spk_w.en.eq(1)]
                     with m.If(hit):

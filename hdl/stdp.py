@@ -46,10 +46,11 @@ class Learner(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         wpw = self.cfg.weights_per_word
-        # one adder for potentiation (a single lane changes), one subtractor per lane
-        up = clip(self.w[self.lane] + self.pot, self.w_min, self.w_max)
+        # one adder and one clip per lane serve both walks: the step is +pot (potentiation,
+        # selected lane) or -dep[lane] (depression); a lane that does not change keeps its word
         for lane in range(wpw):
-            down = clip(self.w[lane] - self.dep[lane], self.w_min, self.w_max)
-            new = Mux(self.potentiate, Mux(self.lane == lane, up, self.w[lane]), down)
-            m.d.comb += self.w_new[lane].eq(Mux(self.p[lane], new, self.w[lane]))
+            step = Mux(self.potentiate, self.pot, -self.dep[lane])
+            moved = clip(self.w[lane] + step, self.w_min, self.w_max)
+            keep = ~self.p[lane] | (self.potentiate & (self.lane != lane))
+            m.d.comb += self.w_new[lane].eq(Mux(keep, self.w[lane], moved))
         return m
