@@ -67,19 +67,6 @@ def _drain_until(sock, n_frames, timeout=600.0):
     return replies, events
 
 
-def _network(cfg, rng):
-    """All inputs to all neurons with STDP, sparse recurrent inhibition: moderate activity."""
-    import spikeloom as sl
-    net = sl.Network("bench")
-    inp = net.inputs(cfg.n_inputs, name="in")
-    exc = net.population(cfg.n_neurons, sl.LIF(tau_mem=20.0, tau_syn=5.0, threshold=1.0,
-                                               refractory=2), name="exc")
-    net.connect(inp, exc, weights=rng.uniform(0.0, 0.5, (cfg.n_inputs, cfg.n_neurons)),
-                stdp=sl.STDP(a_plus=0.01, a_minus=0.012, w_max=1.0), name="ff")
-    net.connect(exc, exc, weights=sl.FixedProbability(0.1, -0.3), name="inh")
-    return net
-
-
 def _cpu(pid: int) -> float:
     """CPU seconds (user + system) the process ``pid`` used so far."""
     with open(f"/proc/{pid}/stat") as f:
@@ -166,7 +153,9 @@ def bench(config: str, cycles: int, ticks: int) -> dict:
                 out["host_unloaded_ticks_per_s"] = round(ticks / wall, 1)
                 out["host_unloaded_spikes"] = int(len(result.events))
                 # a realistic network: sparse activity, STDP on the input projection
-                board.load(spikeloom.compile(_network(cfg, rng), target=cfg))
+                # the same network the golden-model benchmark times (bench/model_speed.py)
+                from model_speed import build_network
+                board.load(spikeloom.compile(build_network(cfg, seed=0), target=cfg))
                 rate, cpu_rate, ncyc, wall, result = _rate(
                     vb, lambda: board.run(ticks, inputs=raster, progress=False))
             out["host_ticks"] = ticks
