@@ -142,50 +142,10 @@ def cmd_flash(args) -> int:
     return 0
 
 
-def _bench_dir():
-    """The source checkout's bench/ folder (benchmarks are scripts, not installed modules)."""
-    from pathlib import Path
-    here = Path(__file__).resolve().parent.parent / "bench"
-    return here if here.is_dir() else None
-
-
 def cmd_bench(args) -> int:
-    """The ``spikeloom.sim.bench.main(argv)`` hook when it exists; otherwise the scripts in the
-    checkout's bench/ folder: ``bench NAME [ARGS]`` runs bench/NAME.py's ``main(ARGS)``,
-    ``bench`` alone runs every script in name order, ``bench --list`` names them."""
-    import importlib.util
-    try:
-        bench_main = _hook("spikeloom.sim.bench", "main")
-    except _Missing:
-        bench_main = None
-    argv = list(args.bench_args)
-    if bench_main is not None:
-        return int(bench_main(argv) or 0)
-    folder = _bench_dir()
-    if folder is None:
-        raise _Missing("no benchmarks found: spikeloom.sim.bench is not installed and there is "
-                       "no bench/ folder next to the package (run from a source checkout)")
-    scripts = {p.stem: p for p in sorted(folder.glob("*.py")) if not p.stem.startswith("_")}
-    if argv[:1] == ["--list"]:
-        print("\n".join(scripts))
-        return 0
-    if argv and not argv[0].startswith("-"):
-        name, rest = argv[0], argv[1:]
-        if name not in scripts:
-            raise Error(f"no benchmark {name!r}; available: {', '.join(scripts)}")
-        todo = [(name, rest)]
-    else:
-        todo = [(name, argv) for name in scripts]
-    worst = 0
-    for name, rest in todo:
-        spec = importlib.util.spec_from_file_location(f"spikeloom_bench_{name}", scripts[name])
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        if not hasattr(mod, "main"):
-            raise _Missing(f"bench/{name}.py has no main(argv)")
-        print(f"== bench {name}", flush=True)
-        worst = max(worst, int(mod.main(rest) or 0))
-    return worst
+    """Runs ``spikeloom.sim.bench.main(argv)``: ``bench`` alone runs the whole suite
+    (bench/run.py), ``bench NAME [ARGS]`` one script, ``bench --list`` names them."""
+    return int(_hook("spikeloom.sim.bench", "main")(list(args.bench_args)) or 0)
 
 
 # -- parser ----------------------------------------------------------------------------------------

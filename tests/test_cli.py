@@ -107,21 +107,22 @@ def test_missing_hook_is_one_clear_line(capsys, monkeypatch):
     assert rc == 1 and err.startswith("spikeloom: error: ")
     assert "spikeloom.sim.vboard" in err and err.count("\n") == 1
     monkeypatch.setitem(sys.modules, "spikeloom.sim.bench", None)
-    monkeypatch.setattr(cli, "_bench_dir", lambda: None)
     rc, _, err = run(capsys, "bench")
-    assert rc == 1 and "no benchmarks found" in err and err.count("\n") == 1
+    assert rc == 1 and "spikeloom.sim.bench" in err and err.count("\n") == 1
 
 
 def test_bench_scripts(capsys, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "spikeloom.sim.bench", None)
-    (tmp_path / "fast.py").write_text("def main(argv):\n    print('ARGS', argv)\n    return 0\n")
-    monkeypatch.setattr(cli, "_bench_dir", lambda: tmp_path)
+    from spikeloom.sim import bench
+    script = "def main(argv):\n    print('ARGS', argv)\n    return 0\n"
+    (tmp_path / "fast.py").write_text(script)
+    (tmp_path / "run.py").write_text(script)
+    monkeypatch.setattr(bench, "bench_dir", lambda: tmp_path)
     rc, out, _ = run(capsys, "bench", "--list")
-    assert rc == 0 and out.split() == ["fast"]
+    assert rc == 0 and out.split() == ["fast", "run"]
     rc, out, _ = run(capsys, "bench", "fast", "--quick", "-n", "3")
     assert rc == 0 and "ARGS ['--quick', '-n', '3']" in out
     rc, _, err = run(capsys, "bench", "slow")
-    assert rc == 1 and "available: fast" in err
+    assert rc == 2 and "available: fast" in err
 
 
 def test_ctrl_c_exits_130(capsys, monkeypatch):
