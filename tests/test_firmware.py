@@ -254,9 +254,9 @@ def test_arty_writes_vivado_plan(tmp_path):
 @pytest.mark.synthesis
 @pytest.mark.skipif(not _has_top(), reason="spikeloom.hdl.top not written yet")
 @pytest.mark.xfail(strict=True, raises=BuildError, reason=(
-    "measured: the full Top needs 5,906 of 5,280 iCE40UP5K logic cells, 5,595 at 64 neurons "
-    "(core ~2,400 LUT4, dispatcher ~1,530 LUT4); memories fit (4/4 SPRAM, 26/30 EBR). Remove "
-    "this marker when the logic shrinks by ~630 LCs (strict: an XPASS fails)."))
+    "measured: the full Top needs 5,470 of 5,280 iCE40UP5K logic cells (core ~2,210 LUT4, "
+    "dispatcher ~1,580 LUT4); memories fit (4/4 SPRAM, 26/30 EBR). Remove this marker when the "
+    "logic shrinks by ~200 LCs (strict: an XPASS fails)."))
 def test_icebreaker_preset_bitstream(tmp_path):
     """The full core for the board's preset: weights and plasticity in SPRAM, timing met."""
     cfg = boards.board_config("icebreaker")
