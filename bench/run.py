@@ -332,7 +332,8 @@ def headline(res: dict) -> dict:
         h["link"] = {"config": ln["config"], "baud": ln["baud"],
                      "bytes_per_spike": {str(e["rate"]): e["wire_bytes_per_spike"]
                                          for e in ln["events"] if e["spikes"]},
-                     "rtl_line_fraction": {r.get("config", "?"): r.get("line_fraction")
+                     "rtl_line_fraction": {f"{r.get('config', '?')}@{r.get('rate', 1.0):g}":
+                                           r.get("line_fraction")
                                            for r in ln["rtl"] if r["status"] == "measured"}}
     if res.get("boards"):
         h["boards"] = [{"board": b["board"], "config": b["config"], "fmax_mhz": b.get("fmax_mhz"),
@@ -440,9 +441,15 @@ def _link_md(ln: dict) -> str:
                    "spike data share", "line-limited ticks/s", "spikes/s"], rows), ""]
     for r in ln["rtl"]:
         if r["status"] == "measured":
-            out.append(f"- RTL transmitter, preset `{r['config']}`: back-to-back dense SPIKES "
-                       f"frames at **{100 * r['line_fraction']:.1f} %** of the line rate "
-                       f"({r['bytes']} bytes).")
+            if r.get("bound", "line") == "line":
+                why = "line-bound: the frame takes longer than the tick"
+            else:
+                why = (f"compute-bound: a tick takes {r['tick_cycles']} cycles, its frame "
+                       f"{r['frame_cycles']}, so at most {100 * r['line_fraction_bound']:.1f} %")
+            out.append(f"- RTL top, preset `{r['config']}`, {r.get('fired', 'all')} neurons "
+                       f"firing every tick: back-to-back SPIKES frames at "
+                       f"**{100 * r['line_fraction']:.1f} %** of the line rate ({why}; "
+                       f"{r['bytes']} bytes).")
         else:
             out.append(f"- RTL transmitter: {r['status']}: {r.get('reason')}")
     return "\n".join(out)

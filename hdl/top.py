@@ -11,8 +11,11 @@ constructor and reachable as :attr:`Top.core`.
 
 Data path: ``uart.Receiver`` -> RX FIFO of ``protocol.RX_BUFFER`` bytes (requests arriving while
 the engine is busy wait here; a byte finding it full is dropped and counted in ``rx_overflows``)
--> ``framing.Deframer`` -> ``dispatch.Dispatcher`` <-> ``core.Core``; replies: Dispatcher ->
-``framing.Encoder`` -> ``uart.Transmitter``. The UART divisor is ``cfg.uart_divisor``.
+-> ``framing.Deframer`` -> ``dispatch.Dispatcher`` <-> ``core.Core``; replies: Dispatcher -> TX
+FIFO -> ``framing.Encoder`` -> ``uart.Transmitter``. The TX FIFO holds at least the longest SPIKES
+event body (``protocol.event_body_bytes``): the dispatcher hands a tick's frame over at its own
+speed and starts the next tick while the frame is on the line, so compute and transmission
+overlap. The UART divisor is ``cfg.uart_divisor``.
 
 :attr:`Top.idle` (not a port) is high when no request byte is buffered or being executed and the
 transmitter is quiet; the simulation transport uses it to know when the device has answered.
@@ -28,7 +31,12 @@ from ..proto.config import CoreConfig
 from . import dispatch, framing, uart
 from .core import Core
 
-__all__ = ["Top"]
+__all__ = ["Top", "tx_depth"]
+
+
+def tx_depth(cfg: CoreConfig) -> int:
+    """Bytes the TX FIFO holds: the longest event body, rounded up to a power of two."""
+    return 1 << (P.event_body_bytes(cfg.n_neurons) - 1).bit_length()
 
 
 class Top(wiring.Component):
@@ -61,6 +69,8 @@ class Top(wiring.Component):
         m.submodules.deframer = deframer = framing.Deframer(P.MAX_PAYLOAD)
         m.submodules.dispatcher = disp = dispatch.Dispatcher(cfg, self.build_id)
         m.submodules.core = core = self.core
+        m.submodules.tx_fifo = tx_fifo = SyncFIFOBuffered(
+            width=framing.BodyLayout.size, depth=tx_depth(cfg))
         m.submodules.encoder = enc = framing.Encoder()
         m.submodules.tx = tx = uart.Transmitter(div)
 
@@ -69,7 +79,10 @@ class Top(wiring.Component):
         connect(m, rx_fifo.r_stream, deframer.rx)
         connect(m, deframer.frame, disp.frame)
         m.d.comb += [deframer.buf_addr.eq(disp.buf_addr), disp.buf_data.eq(deframer.buf_data)]
-        connect(m, disp.body, enc.body)
+        m.d.comb += [tx_fifo.w_data.eq(disp.body.payload), tx_fifo.w_en.eq(disp.body.valid),
+                     disp.body.ready.eq(tx_fifo.w_rdy),
+                     enc.body.payload.eq(tx_fifo.r_data), enc.body.valid.eq(tx_fifo.r_rdy),
+                     tx_fifo.r_en.eq(enc.body.ready)]
         connect(m, enc.tx, tx.stream)
 
         connect(m, disp.mem_req, core.mem_req)
@@ -92,21 +105,25 @@ class Top(wiring.Component):
         # The whole device is idle when nothing is buffered, executing or on the line; a partial
         # frame inside the deframer waits for more bytes and does not count as work.
         m.d.comb += self.idle.eq(disp.idle & ~rx.busy & (rx_fifo.level == 0) & ~rx.stream.valid
-                                 & ~enc.body.valid & ~tx.busy & ~enc.tx.valid)
+                                 & ~disp.body.valid & ~enc.body.valid & ~tx.busy & ~enc.tx.valid)
 
-        # LEDs: a ~1.4 Hz heartbeat, and pulses stretched to ~1/20 s so they can be seen.
-        beat = Signal(max(1, (cfg.clock_hz // 2).bit_length()))
+        # LEDs: a ~1.4 Hz heartbeat (12 MHz), and activity and error lights held for one
+        # window of 2**k cycles (~1/20 s) after the window in which they happened. The windows
+        # are marked by a bit of the heartbeat counter, so no extra timers are needed.
+        beat = Signal(max(2, (cfg.clock_hz // 2).bit_length()))
         m.d.sync += beat.eq(beat + 1)
-        stretch = max(1, cfg.clock_hz // 20)
-        act_timer = Signal(range(stretch + 1))
-        err_timer = Signal(range(stretch + 1))
-        with m.If(rx.stream.valid | tx.busy):
-            m.d.sync += act_timer.eq(stretch)
-        with m.Elif(act_timer != 0):
-            m.d.sync += act_timer.eq(act_timer - 1)
-        with m.If(disp.error | rx.error | rx.overflow):
-            m.d.sync += err_timer.eq(stretch)
-        with m.Elif(err_timer != 0):
-            m.d.sync += err_timer.eq(err_timer - 1)
-        m.d.comb += self.leds.eq(Cat(beat[-1], act_timer != 0, err_timer != 0))
+        k = min(len(beat) - 1, max(0, (cfg.clock_hz // 20).bit_length() - 1))
+        window_end = Signal()
+        window_bit = Signal()
+        m.d.sync += window_bit.eq(beat[k])
+        m.d.comb += window_end.eq(window_bit & ~beat[k])
+        lights = []
+        for event in (rx.stream.valid | tx.busy, disp.error | rx.error | rx.overflow):
+            seen, light = Signal(), Signal()
+            with m.If(window_end):
+                m.d.sync += [light.eq(seen | event), seen.eq(0)]
+            with m.Elif(event):
+                m.d.sync += seen.eq(1)
+            lights.append(light)
+        m.d.comb += self.leds.eq(Cat(beat[-1], *lights))
         return m

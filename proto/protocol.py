@@ -19,6 +19,7 @@ __all__ = [
     "Opcode", "Status", "ResetFlags", "SpikeFormat", "Bytes", "HEADER", "INFO", "STATUS",
     "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
     "crc16", "encode_frame", "Deframer", "spike_payload", "parse_spike_payload",
+    "event_body_bytes",
 ]
 
 VERSION = 1
@@ -249,6 +250,12 @@ def spike_payload(tick: int, spikes, n_neurons: int) -> bytes:
     for j in spikes:
         bitmap[j // 8] |= 1 << (j % 8)
     return SPIKES_HEAD.pack(tick=tick, format=SpikeFormat.BITMAP) + bytes(bitmap)
+
+
+def event_body_bytes(n_neurons: int) -> int:
+    """The longest SPIKES event body (header and payload, before CRC and escaping) of a core
+    with ``n_neurons`` neurons: a full bitmap, since a list is only sent when it is shorter."""
+    return HEADER_BYTES + SPIKES_HEAD.size + (n_neurons + 7) // 8
 
 
 def parse_spike_payload(payload: bytes, n_neurons: int) -> tuple[int, list[int]]:
