@@ -112,7 +112,8 @@ class Top(wiring.Component):
         # are marked by a bit of the heartbeat counter, so no extra timers are needed.
         beat = Signal(max(2, (cfg.clock_hz // 2).bit_length()))
         m.d.sync += beat.eq(beat + 1)
-        k = min(len(beat) - 1, max(0, (cfg.clock_hz // 20).bit_length() - 1))
+        # beat[k] falls every 2**(k+1) cycles: the largest such window of at most 1/20 s
+        k = min(len(beat) - 1, max(0, (cfg.clock_hz // 20).bit_length() - 2))
         window_end = Signal()
         window_bit = Signal()
         m.d.sync += window_bit.eq(beat[k])
