@@ -76,70 +76,66 @@ def _check(f_in, f_out):
             raise ValueError(f"PLL {name} frequency must be a positive int in Hz, not {f!r}")
 
 
+def _highest_vco(candidates, what: str):
+    """The candidate with the highest VCO (lowest jitter), or ValueError naming ``what``."""
+    best = max(candidates, key=lambda c: c.f_vco, default=None)
+    if best is None:
+        raise ValueError(what)
+    return best
+
+
 def ice40_params(f_in: int, f_out: int) -> ICE40PLL:
     _check(f_in, f_out)
-    best = None
-    for divr in range(16):
-        pfd = Fraction(f_in, divr + 1)
-        if not 10 * MHZ <= pfd <= 133 * MHZ:
-            continue
-        for divq in range(1, 7):
-            vco = f_out * 2 ** divq
-            if not 533 * MHZ <= vco <= 1066 * MHZ:
+
+    def candidates():
+        for divr in range(16):
+            pfd = Fraction(f_in, divr + 1)
+            if not 10 * MHZ <= pfd <= 133 * MHZ:
                 continue
-            mult = vco / pfd
-            if mult.denominator != 1 or not 1 <= mult <= 128:
-                continue
-            # loop filter setting for the PFD frequency, as icepll chooses it
-            fr = next(i for i, lim in enumerate((17, 26, 44, 66, 101, 10**9), 1)
-                      if pfd < lim * MHZ)
-            cand = ICE40PLL(divr, int(mult) - 1, divq, fr, vco)
-            if best is None or cand.f_vco > best.f_vco:
-                best = cand
-    if best is None:
-        raise ValueError(f"SB_PLL40 cannot make exactly {f_out} Hz from {f_in} Hz")
-    return best
+            for divq in range(1, 7):
+                vco = f_out * 2 ** divq
+                mult = vco / pfd
+                if (533 * MHZ <= vco <= 1066 * MHZ and mult.denominator == 1
+                        and 1 <= mult <= 128):
+                    # loop filter setting for the PFD frequency, as icepll chooses it
+                    fr = next(i for i, lim in enumerate((17, 26, 44, 66, 101, 10**9), 1)
+                              if pfd < lim * MHZ)
+                    yield ICE40PLL(divr, int(mult) - 1, divq, fr, vco)
+
+    return _highest_vco(candidates(), f"SB_PLL40 cannot make exactly {f_out} Hz from {f_in} Hz")
 
 
 def ecp5_params(f_in: int, f_out: int) -> ECP5PLL:
     _check(f_in, f_out)
     if not 3_125_000 <= f_out <= 400 * MHZ:
         raise ValueError(f"EHXPLLL output {f_out} Hz is outside 3.125..400 MHz")
-    best = None
-    for clki in range(1, 129):
-        pfd = Fraction(f_in, clki)
-        if not 3_125_000 <= pfd <= 400 * MHZ:
-            continue
-        fb = f_out / pfd
-        if fb.denominator != 1 or not 1 <= fb <= 128:
-            continue
-        for op in range(1, 129):
-            vco = f_out * op
-            if 400 * MHZ <= vco <= 800 * MHZ:
-                cand = ECP5PLL(clki, int(fb), op, vco)
-                if best is None or cand.f_vco > best.f_vco:
-                    best = cand
-    if best is None:
-        raise ValueError(f"EHXPLLL cannot make exactly {f_out} Hz from {f_in} Hz")
-    return best
+
+    def candidates():
+        for clki in range(1, 129):
+            pfd = Fraction(f_in, clki)
+            fb = f_out / pfd
+            if not (3_125_000 <= pfd <= 400 * MHZ and fb.denominator == 1 and 1 <= fb <= 128):
+                continue
+            for op in range(1, 129):
+                if 400 * MHZ <= f_out * op <= 800 * MHZ:
+                    yield ECP5PLL(clki, int(fb), op, f_out * op)
+
+    return _highest_vco(candidates(), f"EHXPLLL cannot make exactly {f_out} Hz from {f_in} Hz")
 
 
 def mmcm_params(f_in: int, f_out: int) -> MMCM:
     _check(f_in, f_out)
-    best = None
-    for divclk in range(1, 107):
-        pfd = Fraction(f_in, divclk)
-        if not 10 * MHZ <= pfd <= 450 * MHZ:
-            continue
-        for mult in range(2, 65):
-            vco = pfd * mult
-            if not 600 * MHZ <= vco <= 1200 * MHZ:
+
+    def candidates():
+        for divclk in range(1, 107):
+            pfd = Fraction(f_in, divclk)
+            if not 10 * MHZ <= pfd <= 450 * MHZ:
                 continue
-            div = vco / f_out
-            if div.denominator == 1 and 1 <= div <= 128:
-                cand = MMCM(divclk, mult, int(div), int(vco))
-                if best is None or cand.f_vco > best.f_vco:
-                    best = cand
-    if best is None:
-        raise ValueError(f"MMCME2 cannot make exactly {f_out} Hz from {f_in} Hz")
-    return best
+            for mult in range(2, 65):
+                vco = pfd * mult
+                div = vco / f_out
+                if (600 * MHZ <= vco <= 1200 * MHZ and div.denominator == 1
+                        and 1 <= div <= 128):
+                    yield MMCM(divclk, mult, int(div), int(vco))
+
+    return _highest_vco(candidates(), f"MMCME2 cannot make exactly {f_out} Hz from {f_in} Hz")
