@@ -8,7 +8,8 @@ and runs the cocotb module, which compares every output byte with the golden dev
 Seeds: the random sessions use ``SPIKELOOM_SEED`` (or ``COCOTB_RANDOM_SEED``) as the first seed;
 ``make test`` runs 2 seeds from 1 by default, ``make regress`` runs ``SPIKELOOM_SEEDS`` (default
 50) seeds from a fresh base it prints. A failure message names the seed; rerun it with
-``SPIKELOOM_SEED=<seed> SPIKELOOM_SEEDS=1 pytest tests/test_cocotb.py -m "rtl or regress" -k ...``.
+``pytest tests/test_cocotb.py --seed <seed> --seeds 1 -m "rtl or regress" -k ...`` (the options
+set ``SPIKELOOM_SEED``/``SPIKELOOM_SEEDS``, see tests/conftest.py).
 ``WAVES=1`` records waveforms (Icarus: FST, Verilator: VCD) into the run directory, which the
 test prints. The coverage report (JSON) goes into the build directory next to the run.
 """
