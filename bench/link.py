@@ -14,11 +14,14 @@ What it measures (results printed and written to bench/link.json):
 3. NeuroCoreX for comparison: 1 Mbaud 8N1, every spike event a 3-byte unframed record, one input
    spike per tick, no CRC, no acknowledgements (bytes per spike are constant; there is no tick
    marker, no error detection and no way to know something was dropped).
-4. RTL: when ``spikeloom.hdl.top.Top`` exists, the real top runs in Amaranth's simulator with a
-   bit-level UART; a RUN of back-to-back dense SPIKES frames is timed from the first start bit to
-   the last stop bit of the event stream: bytes x 10 bit times / elapsed time is the fraction of
-   the line rate the transmitter sustains (goal >= 0.90). When the top is not available the
-   figure is skipped and the reason printed and recorded.
+4. RTL: the real top runs in Amaranth's simulator with a bit-level UART; a RUN of back-to-back
+   SPIKES frames (a fraction of the neurons forced to fire every tick) is timed from the first
+   start bit to the last stop bit of the event stream: bytes x 10 bit times / elapsed time is the
+   fraction of the line rate sustained. A tick computes while the previous frame is on the line
+   (the top's TX FIFO), so the goal (>= 0.90) applies when the link is the bottleneck (frame
+   longer than the tick); when the tick is longer, the line can be busy at most frame/tick of the
+   time and the figure is reported against that bound. When the top is not available the figure
+   is skipped and the reason printed and recorded.
 
 ``python bench/link.py --quick`` runs in well under two minutes.
 """
