@@ -23,7 +23,7 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..proto import protocol as P
@@ -33,7 +33,15 @@ from ..proto.protocol import Opcode, Status
 from .core import SpikeLayout, addr_width, data_width, req_layout
 from .framing import BodyLayout, FrameLayout
 
-__all__ = ["Dispatcher", "info_payload"]
+__all__ = ["Dispatcher", "check_build_id", "info_payload"]
+
+
+def check_build_id(build_id) -> bytes:
+    """``build_id`` as 8 bytes; ``TypeError``/``ValueError`` when it is not 8 bytes."""
+    build_id = bytes(build_id)
+    if len(build_id) != 8:
+        raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
+    return build_id
 
 
 def info_payload(cfg: CoreConfig, build_id: bytes) -> bytes:
@@ -68,11 +76,8 @@ class Dispatcher(wiring.Component):
     def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo"):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
-        build_id = bytes(build_id)
-        if len(build_id) != 8:
-            raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
         self.cfg = cfg
-        self.build_id = build_id
+        self.build_id = check_build_id(build_id)
         self.ADDR_W = addr_width(cfg)
         self.DATA_W = data_width(cfg)
         super().__init__({
@@ -156,7 +161,6 @@ class Dispatcher(wiring.Component):
         reg_ok = Signal()
         reg_nbytes = Signal(range(max(lay.nbytes for lay in lays.values()) + 1))
         reg_words = Signal(range(max(region_words(cfg, r) for r in Region) + 1))
-        reg_max_count = Signal(range(P.MAX_PAYLOAD + 1))    # most words one READ may return
         reg_top_mask = Signal(8)    # bits of a word's last byte at or above the layout width
         with m.Switch(req_region):
             for r in Region:
@@ -165,7 +169,6 @@ class Dispatcher(wiring.Component):
                 with m.Case(int(r)):
                     m.d.comb += [reg_ok.eq(1), reg_nbytes.eq(lay.nbytes),
                                  reg_words.eq(region_words(cfg, r)),
-                                 reg_max_count.eq(P.MAX_PAYLOAD // lay.nbytes),
                                  reg_top_mask.eq((0xFF << top_bits) & 0xFF)]
 
         # -- one memory word, assembled from (WRITE) or split into (READ) bytes -----------------
@@ -194,10 +197,15 @@ class Dispatcher(wiring.Component):
             if not (isinstance(payload_len, int) and payload_len == 0):
                 m.d.sync += reply_len.eq(payload_len)
 
-        def beyond(count):
-            """``req_addr + count`` words run past the region (``count`` < 2**10)."""
-            aw = len(reg_words)
-            return (req_addr[aw:] != 0) | (req_addr[:aw] + count[:10] > reg_words)
+        # ``req_addr + wcount`` words run past the region (one adder for READ and WRITE)
+        aw = len(reg_words)
+        beyond = (req_addr[aw:] != 0) | (req_addr[:aw] + wcount > reg_words)
+
+        # READ's reply length; more than MAX_PAYLOAD (a power of two) is BAD_LENGTH.
+        assert P.MAX_PAYLOAD == 1 << 9
+        read_len = Signal(16 + len(reg_nbytes))
+        m.d.comb += read_len.eq(req_count * reg_nbytes)
+        too_long = (read_len[10:] != 0) | (read_len[9] & (read_len[:9] != 0))
 
         # -- RUN state -----------------------------------------------------------------------------
         # The RUN request stays in ``req`` while it runs: ticks in req[0:32], period in req[32:].
@@ -211,7 +219,6 @@ class Dispatcher(wiring.Component):
         tick_index = Signal(32)
         got_end = Signal()
         got_done = Signal()
-        fired = Signal(16)
         bitmap = Signal()           # this tick's event is a bitmap (else an index list)
         spk = Signal(16)
         bm_byte = Signal(range(nmap + 1))
@@ -222,7 +229,20 @@ class Dispatcher(wiring.Component):
         with m.Elif(wait != 0):
             m.d.sync += wait.eq(wait - 1)
 
-        m.submodules.spike_fifo = fifo = SyncFIFOBuffered(width=16, depth=max(n, 2))
+        # The spikes of one tick, in arrival (ascending) order: written while the tick runs, read
+        # once by the event. A plain RAM with two pointers (no FIFO bookkeeping): ``wptr`` ends
+        # as the tick's spike count.
+        m.submodules.spike_ram = spike_ram = Memory(
+            shape=max(1, (n - 1).bit_length()), depth=max(n, 2), init=[])
+        spk_w = spike_ram.write_port()
+        spk_r = spike_ram.read_port()
+        wptr = Signal(range(n + 1))
+        rptr = Signal(range(n + 1))
+        stale = Signal()            # rptr moved last cycle: spk_r.data is not its word yet
+        fired = wptr
+        m.d.comb += [spk_w.addr.eq(wptr), spk_w.data.eq(self.spikes.payload.neuron),
+                     spk_r.addr.eq(rptr)]
+        spk_hi = spk_r.data[8:16] if len(spk_r.data) > 8 else Const(0, 8)
 
         # One request shape for everything: READ/WRITE use the region, waddr and the assembled
         # word; INJECT writes the word 1 at SPIKES[index]. (No per-state data multiplexer.)
@@ -296,19 +316,17 @@ class Dispatcher(wiring.Component):
                             with m.Else():
                                 m.next = "REPLY"
                     with m.Case(Opcode.READ):
+                        m.next = "REPLY"
                         with m.If(length != P.READ_REQ.size):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                         with m.Elif(~reg_ok):
                             reply(Status.BAD_REGION, 0, _SRC_NONE)
-                        with m.Elif(req_count > reg_max_count):
+                        with m.Elif(too_long):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
-                        with m.Elif(beyond(req_count)):
-                            reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
                         with m.Else():
-                            # count <= MAX_PAYLOAD here, so a 10-bit product is exact
-                            reply(Status.OK, req_count[:len(length)] * reg_nbytes, _SRC_READ)
-                            m.d.sync += waddr.eq(req_addr)
-                        m.next = "REPLY"
+                            # count <= MAX_PAYLOAD now; the address check is READ_CHECK's
+                            m.d.sync += [wcount.eq(req_count), waddr.eq(req_addr)]
+                            m.next = "READ_CHECK"
                     with m.Case(Opcode.WRITE):
                         m.d.sync += [is_inject.eq(0), wsize.eq(reg_nbytes), lane.eq(0),
                                      wcount.eq(0), wbad.eq(0), second.eq(0),
@@ -339,6 +357,13 @@ class Dispatcher(wiring.Component):
                     with m.Default():
                         reply(Status.BAD_OPCODE, 0, _SRC_NONE)
                         m.next = "REPLY"
+
+            with m.State("READ_CHECK"):
+                with m.If(beyond):
+                    reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
+                with m.Else():
+                    reply(Status.OK, read_len, _SRC_READ)
+                m.next = "REPLY"
 
             with m.State("RESET_WAIT"):
                 with m.If(self.done):
@@ -404,7 +429,7 @@ class Dispatcher(wiring.Component):
                     with m.If((lane != 0) | (wcount == 0)):
                         reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                         m.next = "REPLY"
-                    with m.Elif(beyond(wcount)):
+                    with m.Elif(beyond):
                         reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
                         m.next = "REPLY"
                     with m.Elif(wbad):
@@ -423,14 +448,16 @@ class Dispatcher(wiring.Component):
                 with m.Elif(first_tick | (wait[1:] == 0)):
                     m.d.comb += self.start.eq(1)
                     m.d.sync += [first_tick.eq(0), tick_index.eq(self.ticks), got_end.eq(0),
-                                 got_done.eq(0), run_left.eq(run_left - 1)]
+                                 got_done.eq(0), run_left.eq(run_left - 1), wptr.eq(0),
+                                 rptr.eq(0)]
                     m.next = "RUN_TICK"
             with m.State("RUN_TICK"):
-                m.d.comb += [self.spikes.ready.eq(1),
-                             fifo.w_data.eq(self.spikes.payload.neuron),
-                             fifo.w_en.eq(self.spikes.valid & ~self.spikes.payload.end)]
+                m.d.comb += self.spikes.ready.eq(1)
+                with m.If(self.spikes.valid & ~self.spikes.payload.end):
+                    m.d.comb += spk_w.en.eq(1)
+                    m.d.sync += wptr.eq(wptr + 1)
                 with m.If(self.spikes.valid & self.spikes.payload.end):
-                    m.d.sync += [got_end.eq(1), fired.eq(self.spikes.payload.neuron)]
+                    m.d.sync += got_end.eq(1)
                 with m.If(self.done):
                     m.d.sync += got_done.eq(1)
                 with m.If(got_end & got_done):
@@ -505,12 +532,10 @@ class Dispatcher(wiring.Component):
                             m.next = "BITMAP"
                         with m.Elif(lane == 0):
                             # list: pop the next index, send its low byte, keep the high one
-                            m.d.comb += fifo.r_en.eq(1)
-                            m.d.sync += [spk.eq(fifo.r_data), obyte.eq(fifo.r_data[:8]),
-                                         lane.eq(1)]
+                            m.d.sync += [obyte.eq(spk_r.data[:8]), lane.eq(1)]
                             m.next = "EMIT"
                         with m.Else():
-                            m.d.sync += [obyte.eq(spk[8:]), lane.eq(0)]
+                            m.d.sync += [obyte.eq(spk_hi), lane.eq(0), rptr.eq(rptr + 1)]
                             m.next = "EMIT"
             with m.State("READ_REQ"):
                 m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(0)]
@@ -531,9 +556,13 @@ class Dispatcher(wiring.Component):
                 m.next = "EMIT"
             with m.State("BITMAP"):
                 # Spikes arrive ascending: collect those of byte bm_byte, then send it.
-                with m.If(fifo.r_rdy & (fifo.r_data[3:] == bm_byte)):
-                    m.d.comb += fifo.r_en.eq(1)
-                    m.d.sync += bm_acc.eq(bm_acc | (Const(1, 8) << fifo.r_data[:3]))
+                # (a RAM read takes a cycle: after each pop one cycle waits for the next word)
+                m.d.sync += stale.eq(0)
+                with m.If(stale):
+                    pass
+                with m.Elif((rptr != wptr) & (spk_r.data[3:] == bm_byte)):
+                    m.d.sync += [bm_acc.eq(bm_acc | (Const(1, 8) << spk_r.data[:3])),
+                                 rptr.eq(rptr + 1), stale.eq(1)]
                 with m.Else():
                     m.d.sync += [obyte.eq(bm_acc), bm_byte.eq(bm_byte + 1), bm_acc.eq(0)]
                     m.next = "EMIT"
