@@ -33,7 +33,8 @@ from ..errors import BuildError, ToolNotFound
 from . import boards as _boards
 from .report import BuildReport, parse_nextpnr, parse_nextpnr_log
 
-__all__ = ["build", "make_design", "tool_env", "YOWASP_TOOLS", "main"]
+__all__ = ["build", "build_dir", "bitstream_path", "make_design", "tool_env", "YOWASP_TOOLS",
+           "main"]
 
 #: Amaranth's tool environment variable -> YoWASP executable
 YOWASP_TOOLS = {
@@ -85,6 +86,20 @@ def make_design(cfg, board, design="top", build_id=None):
     return Top(cfg, **kwargs)
 
 
+def build_dir(board: str, config=None, out_dir="build", design: str = "top") -> Path:
+    """The folder :func:`build` works in for ``board`` and ``config``: ``out_dir/<board>-<cfg>``."""
+    b = _boards.board(board)
+    cfg = _boards.board_config(board, config)
+    return Path(out_dir) / f"{b.name}-{cfg.name if design == 'top' else cfg.name + '-' + design}"
+
+
+def bitstream_path(board: str, config=None, out_dir="build", design: str = "top") -> Path:
+    """Where :func:`build` writes the bitstream of ``board`` and ``config``."""
+    b = _boards.board(board)
+    return build_dir(board, config, out_dir, design) / (
+        "top.bin" if b.family == "ice40" else "top.bit")
+
+
 def _yosys_ff_count(rpt: Path) -> int | None:
     """Flip-flop cells in the last statistics block of the Yosys log (iCE40 packs them in LCs)."""
     if not rpt.exists():
@@ -113,8 +128,7 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
     dut = make_design(cfg, b, design, build_id)
     top = _boards.BoardTop(b, dut, cfg.clock_hz)
     platform = b.platform()
-    cfg_name = cfg.name if design == "top" else f"{cfg.name}-{design}"
-    root = Path(out_dir) / f"{b.name}-{cfg_name}"
+    root = build_dir(board, cfg, out_dir, design)
     root.mkdir(parents=True, exist_ok=True)
     report = BuildReport(board=b.name, config=cfg.name, device=platform.device,
                          clock_hz=cfg.clock_hz, clock=b.clock_text(cfg.clock_hz),
@@ -135,7 +149,7 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
             if proc.returncode:
                 raise BuildError(f"{b.title}: Vivado failed: {_tail(proc)}")
             report.status, report.note = "built", ""
-            report.bitstream = str(root / "top.bit")
+            report.bitstream = str(bitstream_path(board, cfg, out_dir, design))
         report.seconds = time.monotonic() - t0
         _save(report, root)
         return report
@@ -174,8 +188,7 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
             report.error = _tail(proc)
         _save(report, root)
         raise _error(f"{b.title}: build of {cfg.name} failed: {report.error}", report)
-    bit = root / ("top.bin" if b.family == "ice40" else "top.bit")
-    report.bitstream = str(bit)
+    report.bitstream = str(bitstream_path(board, cfg, out_dir, design))
     _save(report, root)
     if check_timing and not report.timing_met:
         report.status = "failed"

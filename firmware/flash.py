@@ -1,7 +1,9 @@
 """Flash a bitstream onto a board with the programmer that is installed.
 
-Contract: :func:`flash` ``(board, bitstream, dry_run=False, *, target="flash")`` builds the exact
-programmer command for ``board`` and runs it, returning the command (a list of strings). The
+Contract: :func:`flash` ``(board, bitstream=None, dry_run=False, *, target="flash", config=None,
+out_dir="build")`` builds the exact programmer command for ``board`` and runs it, returning the
+command (a list of strings). Without ``bitstream`` it programs the one ``spikeloom build`` wrote
+for the board and ``config`` (the board's preset by default) under ``out_dir``. The
 programmers are tried in the board's order of preference (iCEBreaker: ``iceprog``, then
 ``openFPGALoader``; ULX3S: ``openFPGALoader``, then ``fujprog``; Arty A7: ``openFPGALoader``),
 each found through its environment variable (``ICEPROG``, ``OPENFPGALOADER``, ``FUJPROG``) or PATH.
@@ -71,10 +73,13 @@ def command(board: str, bitstream: str, tool: str, exe: str | None = None,
     raise ValueError(f"no command known for programmer {tool!r}")
 
 
-def flash(board: str, bitstream: str, dry_run: bool = False, *,
-          target: str = "flash") -> list[str]:
+def flash(board: str, bitstream: str | None = None, dry_run: bool = False, *,
+          target: str = "flash", config=None, out_dir="build") -> list[str]:
     """Program ``bitstream`` into ``board`` (see the module docstring); returns the command."""
     b = _board(board)
+    if bitstream is None:
+        from .build import bitstream_path
+        bitstream = str(bitstream_path(board, config, out_dir))
     found = find_programmer(board)
     if found is None:
         if dry_run:
@@ -102,15 +107,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m spikeloom.firmware.flash",
                                  description="Program a spikeloom bitstream into a board.")
     ap.add_argument("--board", required=True, choices=sorted(BOARDS))
-    ap.add_argument("bitstream")
+    ap.add_argument("bitstream", nargs="?", default=None,
+                    help="bitstream file (default: the one `build` wrote for the board)")
+    ap.add_argument("--config", default=None, help="preset of the default bitstream")
     ap.add_argument("--sram", action="store_true", help="load SRAM only (lost at power-off)")
     ap.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     args = ap.parse_args(argv)
     try:
         cmd = flash(args.board, args.bitstream, args.dry_run,
-                    target="sram" if args.sram else "flash")
+                    target="sram" if args.sram else "flash", config=args.config)
         print(" ".join(cmd))
-    except (Error, FileNotFoundError) as e:
+    except (Error, FileNotFoundError, ValueError) as e:
         print(f"spikeloom: error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -22,6 +22,10 @@ from .errors import Error
 __all__ = ["main", "parser"]
 
 
+class UsageError(Exception):
+    """A command line that parses but does not make sense (exit code 2, like argparse)."""
+
+
 class _Missing(Error):
     """A hook module or function is not available in this installation."""
 
@@ -127,9 +131,19 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _board_arg(args) -> str:
+    """The board named positionally or with ``--board`` (the two spellings must agree)."""
+    pos, opt = args.board, args.board_opt
+    if pos and opt and pos != opt:
+        raise UsageError(f"two boards given: {pos!r} and --board {opt!r}")
+    if not (pos or opt):
+        raise UsageError("name the board: BOARD or --board BOARD")
+    return pos or opt
+
+
 def cmd_build(args) -> int:
     build = _hook("spikeloom.firmware.build", "build")
-    report = build(args.board, config=args.config, out_dir=args.out_dir)
+    report = build(_board_arg(args), config=args.config, out_dir=args.out_dir)
     print(report.summary())
     print(f"bitstream: {report.bitstream}")
     return 0
@@ -137,7 +151,9 @@ def cmd_build(args) -> int:
 
 def cmd_flash(args) -> int:
     flash = _hook("spikeloom.firmware.flash", "flash")
-    cmd = flash(args.board, args.bitstream, dry_run=args.dry_run)
+    cmd = flash(_board_arg(args), args.bitstream, dry_run=args.dry_run,
+                target="sram" if args.sram else "flash", config=args.config,
+                out_dir=args.out_dir)
     print(" ".join(str(c) for c in cmd))
     return 0
 
@@ -214,14 +230,21 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1", help="address to bind [127.0.0.1]")
     sp.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal instead")
 
+    def board_args(sp):
+        sp.add_argument("board", nargs="?", help="board name (e.g. icebreaker, ulx3s-85f)")
+        sp.add_argument("--board", dest="board_opt", metavar="BOARD",
+                        help="the board, as an option")
+        sp.add_argument("--config", help="configuration preset [the board's]")
+        sp.add_argument("--out-dir", default="build", help="build directory [build]")
+
     sp = add("build", cmd_build, "build a bitstream for a board")
-    sp.add_argument("board", help="board name (e.g. icebreaker, ulx3s-85f)")
-    sp.add_argument("--config", help="configuration preset [the board's]")
-    sp.add_argument("--out-dir", default="build", help="output directory [build]")
+    board_args(sp)
 
     sp = add("flash", cmd_flash, "program a board with a bitstream")
-    sp.add_argument("board", help="board name")
-    sp.add_argument("bitstream", help="bitstream file")
+    board_args(sp)
+    sp.add_argument("--bitstream", help="bitstream file [the one `build` wrote]")
+    sp.add_argument("--sram", action="store_true",
+                    help="load the FPGA only (lost at power-off) instead of the flash")
     sp.add_argument("--dry-run", action="store_true", help="print the command only")
 
     sp = add("bench", cmd_bench, "run the benchmarks: `bench` (all), `bench NAME [ARGS]`, "
@@ -261,6 +284,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("spikeloom: interrupted", file=sys.stderr)
         return 130
+    except UsageError as exc:
+        print(f"spikeloom: error: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:    # noqa: BLE001 - every failure becomes one line (see --debug)
         if debug:
             raise

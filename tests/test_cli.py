@@ -142,3 +142,24 @@ def test_entry_point_subprocess(tmp_path):
     p = subprocess.run(cmd + ["info", "/dev/ttyNOPE"], capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 1 and p.stderr.startswith("spikeloom: error: cannot open")
+
+
+def test_board_named_either_way(capsys, monkeypatch, tmp_path):
+    """``build``/``flash`` take the board positionally or as ``--board``; flash defaults to the
+    bitstream ``build`` writes for the board's preset."""
+    from spikeloom.firmware import flash
+    monkeypatch.setattr(flash, "find_programmer", lambda board: None)
+    rc, out, _ = run(capsys, "flash", "--board", "icebreaker", "--dry-run")
+    assert rc == 0 and out.split() == ["iceprog", "build/icebreaker-up5k/top.bin"]
+    rc, out, _ = run(capsys, "flash", "ulx3s-85f", "--dry-run", "--sram", "--out-dir", tmp_path)
+    assert rc == 0 and out.split() == ["openFPGALoader", "--board", "ulx3s",
+                                       f"{tmp_path}/ulx3s-85f-ulx3s_85f/top.bit"]
+    rc, out, _ = run(capsys, "flash", "--board", "icebreaker", "--bitstream", "x.bin",
+                     "--dry-run")
+    assert rc == 0 and out.split() == ["iceprog", "x.bin"]
+    rc, _, err = run(capsys, "build")
+    assert rc == 2 and "name the board" in err
+    rc, _, err = run(capsys, "build", "icebreaker", "--board", "ulx3s-85f")
+    assert rc == 2 and "two boards" in err
+    rc, _, err = run(capsys, "flash", "--board", "nope", "--dry-run")
+    assert rc == 1 and err.count("\n") == 1 and "unknown board 'nope'" in err
