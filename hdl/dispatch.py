@@ -182,14 +182,15 @@ class Dispatcher(wiring.Component):
         is_inject = Signal()
         waddr = Signal(self.ADDR_W)
 
-        # -- reply emitter: one byte at a time --------------------------------------------------
+        # -- reply emitter: header, then payload, one byte at a time through ``obyte`` ----------
+        # ``ptr`` is the payload byte index (and the PING buffer address); last = all sent.
         src = Signal(3)
-        reply_len = Signal(16)      # payload bytes of the reply
-        remaining = Signal(16)      # payload bytes still to send
-        hidx = Signal(range(P.HEADER_BYTES))
-        idx = Signal(range(max(len(info), P.STATUS.size, P.SPIKES_HEAD.size) + 1))
+        reply_len = Signal(range(P.MAX_PAYLOAD + 1))   # payload bytes of the reply
+        hidx = Signal(range(P.HEADER_BYTES + 1))       # header bytes fetched
         obyte = Signal(8)
+        borrow = Signal()       # SPIKES tick index = ticks - 1, subtracted byte by byte
         header = Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)
+        pidx = ptr[:(max(len(info), P.STATUS.size) - 1).bit_length()]
 
         def reply(status, payload_len, source):
             # reply_len is zeroed in IDLE: most replies are empty and need not drive it
@@ -216,7 +217,6 @@ class Dispatcher(wiring.Component):
         # tick may start when it is <= 1, i.e. ``period`` cycles after the previous start.
         wait = Signal(32)
         first_tick = Signal()
-        tick_index = Signal(32)
         got_end = Signal()
         got_done = Signal()
         bitmap = Signal()           # this tick's event is a bitmap (else an index list)
@@ -252,16 +252,14 @@ class Dispatcher(wiring.Component):
                      mreq.addr.eq(Mux(is_inject, spk, waddr))]
         info_rom = Const(int.from_bytes(info, "little"), 8 * len(info))
         header_byte = _pick(m, header, hidx, "header_byte")
-        info_byte = _pick(m, info_rom, idx, "info_byte")
-        status_byte = _pick(m, status_bytes, idx, "status_byte")
-        run_byte = _pick(m, run_total, idx, "run_byte")
-        spk_head_byte = _pick(m, Cat(tick_index, bitmap), idx, "spk_head_byte")
+        info_byte = _pick(m, info_rom, pidx, "info_byte")
+        status_byte = _pick(m, status_bytes, pidx, "status_byte")
         word_byte = _pick(m, word, lane, "word_byte")
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.idle.eq(~self.frame.valid)
-                m.d.sync += [ptr.eq(0), reply_len.eq(0), is_inject.eq(0)]
+                m.d.sync += [ptr.eq(0), reply_len.eq(0), is_inject.eq(0), second.eq(0)]
                 with m.If(self.frame.valid):
                     f = self.frame.payload
                     m.d.sync += [r_op.eq(f.opcode), r_seq.eq(f.seq), length.eq(f.length)]
@@ -285,7 +283,6 @@ class Dispatcher(wiring.Component):
                 with m.Switch(r_op):
                     with m.Case(Opcode.PING):
                         reply(Status.OK, length, _SRC_PING)
-                        m.d.sync += ptr.eq(0)
                         m.next = "REPLY"
                     with m.Case(Opcode.INFO):
                         with m.If(length != 0):
@@ -393,7 +390,7 @@ class Dispatcher(wiring.Component):
                 with m.If(lane + 1 == wsize):
                     m.d.sync += lane.eq(0)
                     with m.If(second):
-                        m.next = "WALK_REQ"
+                        m.next = "MEM_REQ"
                     with m.Else():
                         m.d.sync += wcount.eq(wcount + 1)
                         with m.If(is_inject):
@@ -405,15 +402,20 @@ class Dispatcher(wiring.Component):
                 with m.Else():
                     m.d.sync += lane.eq(lane + 1)
                     m.next = "WALK"
-            with m.State("WALK_REQ"):
-                m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(1)]
+            # -- one memory access: the second WALK pass writes, a READ reply reads -------------
+            with m.State("MEM_REQ"):
+                m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(second)]
                 with m.If(self.mem_req.ready):
                     m.d.sync += waddr.eq(waddr + 1)
-                    m.next = "WALK_RSP"
-            with m.State("WALK_RSP"):
+                    m.next = "MEM_RSP"
+            with m.State("MEM_RSP"):
                 m.d.comb += self.mem_rsp.ready.eq(1)
                 with m.If(self.mem_rsp.valid):
-                    m.next = "WALK"
+                    with m.If(second):
+                        m.next = "WALK"
+                    with m.Else():
+                        m.d.sync += word.eq(self.mem_rsp.payload)
+                        m.next = "NEXT"
             with m.State("WALK_END"):
                 with m.If(second):
                     reply(Status.OK, 0, _SRC_NONE)
@@ -447,7 +449,7 @@ class Dispatcher(wiring.Component):
                     m.next = "REPLY"
                 with m.Elif(first_tick | (wait[1:] == 0)):
                     m.d.comb += self.start.eq(1)
-                    m.d.sync += [first_tick.eq(0), tick_index.eq(self.ticks), got_end.eq(0),
+                    m.d.sync += [first_tick.eq(0), got_end.eq(0),
                                  got_done.eq(0), run_left.eq(run_left - 1), wptr.eq(0),
                                  rptr.eq(0)]
                     m.next = "RUN_TICK"
@@ -477,83 +479,61 @@ class Dispatcher(wiring.Component):
             with m.State("REPLY"):
                 with m.If(r_status != Status.OK):
                     m.d.comb += self.error.eq(1)
-                m.d.sync += [hidx.eq(0), idx.eq(0), lane.eq(0), remaining.eq(reply_len)]
-                m.next = "HEAD"
-            with m.State("HEAD"):
-                m.d.comb += [self.body.valid.eq(1),
-                             self.body.payload.data.eq(header_byte),
-                             self.body.payload.last.eq((hidx == P.HEADER_BYTES - 1)
-                                                       & (reply_len == 0))]
-                with m.If(self.body.ready):
-                    m.d.sync += hidx.eq(hidx + 1)
-                    with m.If(hidx == P.HEADER_BYTES - 1):
-                        with m.If(reply_len == 0):
-                            m.next = "REPLIED"
-                        with m.Else():
-                            m.next = "NEXT"
+                m.d.sync += [hidx.eq(0), ptr.eq(0), lane.eq(0), borrow.eq(1)]
+                m.next = "NEXT"
+            with m.State("NEXT"):
+                # Fetch the next header or payload byte into obyte, then EMIT it.
+                m.next = "EMIT"
+                with m.If(hidx != P.HEADER_BYTES):
+                    m.d.sync += [obyte.eq(header_byte), hidx.eq(hidx + 1)]
+                with m.Else():
+                    m.d.sync += ptr.eq(ptr + 1)
+                    with m.Switch(src):
+                        with m.Case(_SRC_PING):
+                            # ptr has been stable for a cycle: buf_data is the byte at ptr
+                            m.d.sync += obyte.eq(self.buf_data)
+                        with m.Case(_SRC_INFO):
+                            m.d.sync += obyte.eq(info_byte)
+                        with m.Case(_SRC_STATUS):
+                            m.d.sync += obyte.eq(status_byte)
+                        with m.Case(_SRC_RUN):
+                            # the ticks field leaves req byte by byte (LOAD's shift)
+                            m.d.sync += [obyte.eq(req[:8]), req.eq(Cat(req[8:], self.buf_data))]
+                        with m.Case(_SRC_READ):
+                            # EMIT fetched the word when lane was 0
+                            m.d.sync += obyte.eq(word_byte)
+                            with m.If(lane + 1 == reg_nbytes):
+                                m.d.sync += lane.eq(0)
+                            with m.Else():
+                                m.d.sync += lane.eq(lane + 1)
+                        with m.Case(_SRC_SPIKES):
+                            with m.If(ptr < 4):
+                                # the tick index: ticks (STATUS bytes 0..3) minus 1, LSB first
+                                m.d.sync += [obyte.eq(status_byte - borrow),
+                                             borrow.eq(borrow & (status_byte == 0))]
+                            with m.Elif(ptr == 4):
+                                m.d.sync += obyte.eq(bitmap)
+                            with m.Elif(bitmap):
+                                m.d.sync += ptr.eq(ptr)     # BITMAP counts its byte
+                                m.next = "BITMAP"
+                            with m.Elif(ptr[0]):
+                                # list: odd payload bytes are an index's low byte, even ones
+                                # its high byte, after which the next index is read
+                                m.d.sync += obyte.eq(spk_r.data[:8])
+                            with m.Else():
+                                m.d.sync += [obyte.eq(spk_hi), rptr.eq(rptr + 1)]
             with m.State("EMIT"):
+                in_payload = hidx == P.HEADER_BYTES
+                last = in_payload & (ptr == reply_len)
                 m.d.comb += [self.body.valid.eq(1), self.body.payload.data.eq(obyte),
-                             self.body.payload.last.eq(remaining == 1)]
+                             self.body.payload.last.eq(last)]
                 with m.If(self.body.ready):
-                    m.d.sync += remaining.eq(remaining - 1)
-                    with m.If(remaining == 1):
+                    with m.If(last):
                         m.next = "REPLIED"
+                    with m.Elif(in_payload & (src == _SRC_READ) & (lane == 0)):
+                        m.next = "MEM_REQ"
                     with m.Else():
                         m.next = "NEXT"
-            with m.State("NEXT"):
-                # Fetch the next payload byte into obyte, then EMIT it.
-                with m.Switch(src):
-                    with m.Case(_SRC_PING):
-                        # ptr has been stable for a cycle: buf_data is the byte at ptr
-                        m.d.sync += [obyte.eq(self.buf_data), ptr.eq(ptr + 1)]
-                        m.next = "EMIT"
-                    with m.Case(_SRC_INFO):
-                        m.d.sync += [obyte.eq(info_byte), idx.eq(idx + 1)]
-                        m.next = "EMIT"
-                    with m.Case(_SRC_STATUS):
-                        m.d.sync += [obyte.eq(status_byte),
-                                     idx.eq(idx + 1)]
-                        m.next = "EMIT"
-                    with m.Case(_SRC_RUN):
-                        m.d.sync += [obyte.eq(run_byte),
-                                     idx.eq(idx + 1)]
-                        m.next = "EMIT"
-                    with m.Case(_SRC_READ):
-                        with m.If(lane == 0):
-                            m.next = "READ_REQ"
-                        with m.Else():
-                            m.next = "READ_BYTE"
-                    with m.Case(_SRC_SPIKES):
-                        with m.If(idx < P.SPIKES_HEAD.size):
-                            m.d.sync += [obyte.eq(spk_head_byte),
-                                         idx.eq(idx + 1)]
-                            m.next = "EMIT"
-                        with m.Elif(bitmap):
-                            m.next = "BITMAP"
-                        with m.Elif(lane == 0):
-                            # list: pop the next index, send its low byte, keep the high one
-                            m.d.sync += [obyte.eq(spk_r.data[:8]), lane.eq(1)]
-                            m.next = "EMIT"
-                        with m.Else():
-                            m.d.sync += [obyte.eq(spk_hi), lane.eq(0), rptr.eq(rptr + 1)]
-                            m.next = "EMIT"
-            with m.State("READ_REQ"):
-                m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(0)]
-                with m.If(self.mem_req.ready):
-                    m.d.sync += waddr.eq(waddr + 1)
-                    m.next = "READ_RSP"
-            with m.State("READ_RSP"):
-                m.d.comb += self.mem_rsp.ready.eq(1)
-                with m.If(self.mem_rsp.valid):
-                    m.d.sync += word.eq(self.mem_rsp.payload)
-                    m.next = "READ_BYTE"
-            with m.State("READ_BYTE"):
-                m.d.sync += obyte.eq(word_byte)
-                with m.If(lane + 1 == reg_nbytes):
-                    m.d.sync += lane.eq(0)
-                with m.Else():
-                    m.d.sync += lane.eq(lane + 1)
-                m.next = "EMIT"
             with m.State("BITMAP"):
                 # Spikes arrive ascending: collect those of byte bm_byte, then send it.
                 # (a RAM read takes a cycle: after each pop one cycle waits for the next word)
@@ -564,7 +544,8 @@ class Dispatcher(wiring.Component):
                     m.d.sync += [bm_acc.eq(bm_acc | (Const(1, 8) << spk_r.data[:3])),
                                  rptr.eq(rptr + 1), stale.eq(1)]
                 with m.Else():
-                    m.d.sync += [obyte.eq(bm_acc), bm_byte.eq(bm_byte + 1), bm_acc.eq(0)]
+                    m.d.sync += [obyte.eq(bm_acc), bm_byte.eq(bm_byte + 1), bm_acc.eq(0),
+                                 ptr.eq(ptr + 1)]
                     m.next = "EMIT"
             with m.State("REPLIED"):
                 with m.If(src == _SRC_SPIKES):
