@@ -180,7 +180,7 @@ class Dispatcher(wiring.Component):
         wbad = Signal()             # some word failed its check
         second = Signal()           # second pass: perform the writes
         is_inject = Signal()
-        waddr = Signal(self.ADDR_W)
+        waddr = Signal(max(self.ADDR_W, 16))       # (INJECT assembles its u16 index here)
 
         # -- reply emitter: header, then payload, one byte at a time through ``obyte`` ----------
         # ``ptr`` is the payload byte index (and the PING buffer address); last = all sent.
@@ -190,7 +190,7 @@ class Dispatcher(wiring.Component):
         obyte = Signal(8)
         borrow = Signal()       # SPIKES tick index = ticks - 1, subtracted byte by byte
         header = Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)
-        pidx = ptr[:(max(len(info), P.STATUS.size) - 1).bit_length()]
+        pidx = ptr[:(P.STATUS.size - 1).bit_length()]
 
         def reply(status, payload_len, source):
             # reply_len is zeroed in IDLE: most replies are empty and need not drive it
@@ -220,7 +220,6 @@ class Dispatcher(wiring.Component):
         got_end = Signal()
         got_done = Signal()
         bitmap = Signal()           # this tick's event is a bitmap (else an index list)
-        spk = Signal(16)
         bm_byte = Signal(range(nmap + 1))
         bm_acc = Signal(8)
 
@@ -245,14 +244,18 @@ class Dispatcher(wiring.Component):
         spk_hi = spk_r.data[8:16] if len(spk_r.data) > 8 else Const(0, 8)
 
         # One request shape for everything: READ/WRITE use the region, waddr and the assembled
-        # word; INJECT writes the word 1 at SPIKES[index]. (No per-state data multiplexer.)
+        # word; INJECT writes the word 1 at SPIKES[waddr]. (No per-state data multiplexer.)
         mreq = self.mem_req.payload
         m.d.comb += [mreq.data.eq(word),
                      mreq.region.eq(Mux(is_inject, Region.SPIKES, req_region)),
-                     mreq.addr.eq(Mux(is_inject, spk, waddr))]
-        info_rom = Const(int.from_bytes(info, "little"), 8 * len(info))
+                     mreq.addr.eq(waddr)]
         header_byte = _pick(m, header, hidx, "header_byte")
-        info_byte = _pick(m, info_rom, pidx, "info_byte")
+        # INFO is constant: a ROM in one block RAM, read like the payload buffer (ptr is stable
+        # for a cycle before NEXT). Padded to a whole block, else Yosys makes it LUT logic.
+        m.submodules.info_rom = info_mem = Memory(shape=8, depth=512, init=info)
+        info_rd = info_mem.read_port()
+        m.d.comb += info_rd.addr.eq(ptr)
+        info_byte = info_rd.data
         status_byte = _pick(m, status_bytes, pidx, "status_byte")
         word_byte = _pick(m, word, lane, "word_byte")
 
@@ -376,11 +379,11 @@ class Dispatcher(wiring.Component):
                 # buf_data holds the byte at ptr (addressed one cycle ago, in WALK).
                 byte = self.buf_data
                 with m.If(is_inject):
-                    # the input index goes to spk; word stays 1 (the value INJECT writes)
+                    # the input index goes to waddr; word stays 1 (the value INJECT writes)
                     with m.If(lane == 0):
-                        m.d.sync += spk[:8].eq(byte)
+                        m.d.sync += waddr[:8].eq(byte)
                     with m.Else():
-                        m.d.sync += spk[8:].eq(byte)
+                        m.d.sync += waddr[8:16].eq(byte)
                 with m.Elif(lane == 0):
                     m.d.sync += word.eq(byte)
                 for k in range(1, len(word) // 8):
@@ -394,7 +397,7 @@ class Dispatcher(wiring.Component):
                     with m.Else():
                         m.d.sync += wcount.eq(wcount + 1)
                         with m.If(is_inject):
-                            with m.If(Cat(spk[:8], byte) >= cfg.n_inputs):
+                            with m.If(Cat(waddr[:8], byte) >= cfg.n_inputs):
                                 m.d.sync += wbad.eq(1)
                         with m.Elif((byte & reg_top_mask) != 0):
                             m.d.sync += wbad.eq(1)
