@@ -138,28 +138,41 @@ class Core(wiring.Component):
         m = Module()
 
         # -- memories ---------------------------------------------------------------------------
-        def mem(name, shape, depth, *, transparent=False, granularity=None):
+        # A read port of lib.memory returns the old word when it reads the address being
+        # written; iCE40 block RAM does not, so Yosys would emulate that with a delayed write
+        # and a bypass (two registers and a mux per data bit). No read the schedule uses ever
+        # collides with a write, so the read port is disabled when it could collide, which
+        # proves to Yosys that nothing needs emulating: ``hold="write"`` while any write runs
+        # (memories never read and written in the same cycle), ``hold="same"`` only when the
+        # write hits the read address (walks that read one element while writing another).
+        def mem(name, shape, depth, *, hold, transparent=False, granularity=None):
             m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=[])
             wp = mm.write_port(granularity=granularity)
             rp = mm.read_port(transparent_for=(wp,) if transparent else ())
+            if hold == "write":
+                m.d.comb += rp.en.eq(~wp.en.any())
+            elif hold == "same":
+                m.d.comb += rp.en.eq(~(wp.en.any() & (wp.addr == rp.addr)))
             return rp, wp
 
         acc_w_bits = acc_width(cfg)
-        par_r, par_w = mem("params", lay[Region.NEURON_PARAMS].struct(), n)
-        st_r, st_w = mem("state", lay[Region.NEURON_STATE].struct(), n)
-        post_r, post_w = mem("post", unsigned(tw), n)
-        pre_r, pre_w = mem("pre", unsigned(tw), s_n)
-        spk_r, spk_w = mem("spk", unsigned(1), s_n)
-        # exact per-neuron row sums; transparent so back-to-back rows of one word (wpr = 1) see
-        # the sum written in the same cycle
+        par_r, par_w = mem("params", lay[Region.NEURON_PARAMS].struct(), n, hold="write")
+        st_r, st_w = mem("state", lay[Region.NEURON_STATE].struct(), n, hold="same")
+        post_r, post_w = mem("post", unsigned(tw), n, hold="same")
+        pre_r, pre_w = mem("pre", unsigned(tw), s_n, hold="same")
+        spk_r, spk_w = mem("spk", unsigned(1), s_n, hold="same")
+        # exact per-neuron row sums; with one word per row (wpr = 1) back-to-back rows read the
+        # word written in the same cycle, so it must be transparent; otherwise the word read is
+        # never the one being written
         acc_r, acc_w = mem("acc", data.ArrayLayout(signed(acc_w_bits), wpw), wpr,
-                           transparent=True)
+                           hold=None if wpr == 1 else "same", transparent=wpr == 1)
         # per-neuron depression step of this tick, written lane by lane by the sweep
-        dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww + 1), wpw), wpr, granularity=1)
+        dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww + 1), wpw), wpr, hold="write",
+                           granularity=1)
         # delivered sources of this tick (their row base address) and fired neurons
-        dl_r, dl_w = mem("dlist", unsigned(_bits(wdepth)), s_n)
+        dl_r, dl_w = mem("dlist", unsigned(_bits(wdepth)), s_n, hold="write")
         fl_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "lane": unsigned(_bits(wpw))})
-        fl_r, fl_w = mem("flist", fl_layout, n)
+        fl_r, fl_w = mem("flist", fl_layout, n, hold="write")
 
         # weight and plasticity stores, behind one uniform read/write view
         w_raddr = Signal(range(wdepth))
