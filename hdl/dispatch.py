@@ -113,36 +113,48 @@ class Dispatcher(wiring.Component):
         nmap = (n + 7) // 8
         info = info_payload(cfg, self.build_id)
 
+        # payload read pointer; while replying the payload byte index (also of the STATUS bytes)
+        ptr = Signal(range(P.MAX_PAYLOAD + 1))
+
         # -- counters kept here (the core keeps ticks, spikes, syn_events, last_tick_cycles) ----
-        crc_errors = Signal(16)
-        frame_errors = Signal(16)
         rx_overflows = Signal(16)
-        overruns = Signal(16)
-        flags = Signal(8)
+        overrun_flag = Signal()     # flags bit 0; the other flag bits are always 0
         clear_counters = Signal()
-        count_crc = Signal()
-        count_frame = Signal()
         count_overrun = Signal()
 
         def saturating(counter, inc):
             with m.If(clear_counters):
                 m.d.sync += counter.eq(0)
-            with m.Elif(inc & (counter != 0xFFFF)):
-                m.d.sync += counter.eq(counter + 1)
+            with m.Elif(inc):
+                # the incrementer's carry out says the counter is full (no separate compare)
+                nxt = counter + 1
+                with m.If(~nxt[16]):
+                    m.d.sync += counter.eq(nxt[:16])
 
-        saturating(crc_errors, count_crc)
-        saturating(frame_errors, count_frame)
         saturating(rx_overflows, self.rx_overflow)
-        saturating(overruns, count_overrun)
         with m.If(clear_counters):
-            m.d.sync += flags.eq(0)
+            m.d.sync += overrun_flag.eq(0)
         with m.Elif(count_overrun):
-            m.d.sync += flags.eq(flags | 1)
+            m.d.sync += overrun_flag.eq(1)
         m.d.comb += self.uart_clear.eq(clear_counters)
+
+        # crc_errors, frame_errors and overruns live in a block RAM, one 16-bit word each at half
+        # the offset of their STATUS bytes: the emitter reads them through ``ptr`` like the
+        # other STATUS bytes (no multiplexer inputs, no registers), and the FSM updates one with
+        # a saturating read-modify-write (CNT_RD, CNT_WR) while ``ptr`` points at it. One
+        # incrementer serves all three. (rx_overflows counts at any time: it stays a register.)
+        m.submodules.counters = cnt_mem = Memory(shape=16, depth=256, init=[])
+        cnt_r = cnt_mem.read_port()
+        cnt_w = cnt_mem.write_port()
+        m.d.comb += [cnt_r.addr.eq(ptr[1:9]), cnt_w.addr.eq(ptr[1:9]), cnt_r.en.eq(~cnt_w.en)]
+        crc_at, frame_at, overrun_at = (P.STATUS.offset(f) for f in (
+            "crc_errors", "frame_errors", "overruns"))
+        assert crc_at + 2 == frame_at and frame_at % 2 == 0 and overrun_at % 2 == 0
 
         status_bytes = Cat(
             self.ticks, self.spike_count, self.syn_events, self.last_tick_cycles,
-            crc_errors, frame_errors, self.uart_errors, rx_overflows, overruns, flags)
+            cnt_r.data, cnt_r.data, self.uart_errors, rx_overflows, cnt_r.data, overrun_flag,
+            Const(0, 7))
         assert len(status_bytes) == 8 * P.STATUS.size
 
         # -- the request being executed -----------------------------------------------------------
@@ -154,7 +166,6 @@ class Dispatcher(wiring.Component):
         req_region = req[0:8]
         req_addr = req[8:40]
         req_count = req[40:56]
-        ptr = Signal(range(P.MAX_PAYLOAD + 1))     # payload read pointer
         m.d.comb += self.buf_addr.eq(ptr)
 
         # Per-region constants, selected by the request's region byte.
@@ -240,7 +251,7 @@ class Dispatcher(wiring.Component):
         stale = Signal()            # rptr moved last cycle: spk_r.data is not its word yet
         fired = wptr
         m.d.comb += [spk_w.addr.eq(wptr), spk_w.data.eq(self.spikes.payload.neuron),
-                     spk_r.addr.eq(rptr)]
+                     spk_r.addr.eq(rptr), spk_r.en.eq(~spk_w.en)]
         spk_hi = spk_r.data[8:16] if len(spk_r.data) > 8 else Const(0, 8)
 
         # One request shape for everything: READ/WRITE use the region, waddr and the assembled
@@ -267,10 +278,9 @@ class Dispatcher(wiring.Component):
                     f = self.frame.payload
                     m.d.sync += [r_op.eq(f.opcode), r_seq.eq(f.seq), length.eq(f.length)]
                     with m.If(f.status != Status.OK):
-                        m.d.comb += [count_crc.eq(f.status == Status.BAD_CRC),
-                                     count_frame.eq(f.status != Status.BAD_CRC)]
+                        m.d.sync += ptr.eq(Mux(f.status == Status.BAD_CRC, crc_at, frame_at))
                         reply(f.status, 0, _SRC_NONE)
-                        m.next = "REPLY"
+                        m.next = "CNT_RD"
                     with m.Else():
                         m.d.sync += ptr.eq(1)
                         m.next = "LOAD"
@@ -310,7 +320,10 @@ class Dispatcher(wiring.Component):
                         with m.Else():
                             reply(Status.OK, 0, _SRC_NONE)
                             m.d.comb += clear_counters.eq(flag_byte[2])
-                            with m.If(flag_byte[0:3] != 0):
+                            with m.If(flag_byte[2]):
+                                m.d.sync += ptr.eq(crc_at)
+                                m.next = "CNT_CLR"
+                            with m.Elif(flag_byte[0:2] != 0):
                                 m.d.comb += self.clear.eq(flag_byte[0:3])
                                 m.next = "RESET_WAIT"
                             with m.Else():
@@ -363,6 +376,21 @@ class Dispatcher(wiring.Component):
                     reply(Status.BAD_ADDRESS, 0, _SRC_NONE)
                 with m.Else():
                     reply(Status.OK, read_len, _SRC_READ)
+                m.next = "REPLY"
+
+            with m.State("CNT_CLR"):
+                # zero the counter words (crc_at .. overrun_at), then clear the core
+                m.d.comb += [cnt_w.data.eq(0), cnt_w.en.eq(1)]
+                m.d.sync += ptr.eq(ptr + 2)
+                with m.If(ptr == overrun_at):
+                    m.d.comb += self.clear.eq(req[0:3])
+                    m.next = "RESET_WAIT"
+
+            with m.State("CNT_RD"):
+                m.next = "CNT_WR"       # the RAM answers one cycle after the address
+            with m.State("CNT_WR"):
+                nxt = cnt_r.data + 1
+                m.d.comb += [cnt_w.data.eq(nxt[:16]), cnt_w.en.eq(~nxt[16])]
                 m.next = "REPLY"
 
             with m.State("RESET_WAIT"):
@@ -470,13 +498,16 @@ class Dispatcher(wiring.Component):
             with m.State("RUN_EVENT"):
                 with m.If((period != 0) & (self.last_tick_cycles > period)):
                     m.d.comb += count_overrun.eq(1)
+                    m.d.sync += ptr.eq(overrun_at)
+                    m.next = "CNT_RD"
+                with m.Else():
+                    m.next = "REPLY"
                 m.d.sync += [r_op.eq(Opcode.SPIKES), bm_byte.eq(0), bm_acc.eq(0),
                              bitmap.eq(2 * fired > nmap)]
                 with m.If(2 * fired <= nmap):
                     reply(Status.OK, P.SPIKES_HEAD.size + 2 * fired, _SRC_SPIKES)
                 with m.Else():
                     reply(Status.OK, P.SPIKES_HEAD.size + nmap, _SRC_SPIKES)
-                m.next = "REPLY"
 
             # -- reply emitter ---------------------------------------------------------------------
             with m.State("REPLY"):
