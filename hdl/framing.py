@@ -89,7 +89,10 @@ class Deframer(wiring.Component):
         m.submodules.buf = buf = Memory(shape=8, depth=max(self.max_payload, 1), init=[])
         wr = buf.write_port()
         rd = buf.read_port()
-        m.d.comb += [rd.addr.eq(self.buf_addr), self.buf_data.eq(rd.data)]
+        # The read is disabled in a write cycle: no read-during-write result needs to be defined,
+        # so Yosys adds no bypass logic around the block RAM. (The consumer reads the payload
+        # only while ``frame.valid`` holds the deframer still, so no read is ever lost.)
+        m.d.comb += [rd.addr.eq(self.buf_addr), self.buf_data.eq(rd.data), rd.en.eq(~wr.en)]
 
         count = Signal(range(limit + 1))    # body bytes stored so far
         escaped = Signal()
@@ -100,7 +103,12 @@ class Deframer(wiring.Component):
         d2 = Signal(8)      # the one before it
         head = Signal(8 * hdr)
 
+        # The element's opcode, seq and length are the header registers themselves (they hold
+        # still while the element waits: no bytes are taken then); a BAD_FRAME zeroes them.
         f = self.frame.payload
+        status = Signal.like(f.status)
+        m.d.comb += [f.status.eq(status), f.opcode.eq(head[0:8]), f.seq.eq(head[8:16]),
+                     f.length.eq(head[24:40])]
         m.d.comb += self.rx.ready.eq(~self.frame.valid)
         with m.If(self.frame.valid & self.frame.ready):
             m.d.sync += self.frame.valid.eq(0)
@@ -115,19 +123,15 @@ class Deframer(wiring.Component):
                     got_crc = Cat(d2, d1)
                     length = head[24:40]
                     with m.If(bad_escape | escaped | (count < hdr + P.CRC_BYTES)):
-                        m.d.sync += [f.status.eq(P.Status.BAD_FRAME), f.opcode.eq(0),
-                                     f.seq.eq(0)]
+                        m.d.sync += [status.eq(P.Status.BAD_FRAME), head[0:16].eq(0)]
+                    with m.Elif(overlong):
+                        m.d.sync += status.eq(P.Status.BAD_LENGTH)
+                    with m.Elif(crc != got_crc):
+                        m.d.sync += status.eq(P.Status.BAD_CRC)
+                    with m.Elif(length != count - (hdr + P.CRC_BYTES)):
+                        m.d.sync += status.eq(P.Status.BAD_LENGTH)
                     with m.Else():
-                        m.d.sync += [f.opcode.eq(head[0:8]), f.seq.eq(head[8:16]),
-                                     f.length.eq(length)]
-                        with m.If(overlong):
-                            m.d.sync += f.status.eq(P.Status.BAD_LENGTH)
-                        with m.Elif(crc != got_crc):
-                            m.d.sync += f.status.eq(P.Status.BAD_CRC)
-                        with m.Elif(length != count - (hdr + P.CRC_BYTES)):
-                            m.d.sync += f.status.eq(P.Status.BAD_LENGTH)
-                        with m.Else():
-                            m.d.sync += f.status.eq(P.Status.OK)
+                        m.d.sync += status.eq(P.Status.OK)
                 m.d.sync += [count.eq(0), escaped.eq(0), bad_escape.eq(0), overlong.eq(0),
                              crc.eq(0xFFFF)]
             with m.Elif(escaped):
