@@ -138,15 +138,22 @@ class Dispatcher(wiring.Component):
             m.d.sync += overrun_flag.eq(1)
         m.d.comb += self.uart_clear.eq(clear_counters)
 
-        # crc_errors, frame_errors and overruns live in a block RAM, one 16-bit word each at half
-        # the offset of their STATUS bytes: the emitter reads them through ``ptr`` like the
-        # other STATUS bytes (no multiplexer inputs, no registers), and the FSM updates one with
-        # a saturating read-modify-write (CNT_RD, CNT_WR) while ``ptr`` points at it. One
-        # incrementer serves all three. (rx_overflows counts at any time: it stays a register.)
-        m.submodules.counters = cnt_mem = Memory(shape=16, depth=256, init=[])
-        cnt_r = cnt_mem.read_port()
-        cnt_w = cnt_mem.write_port()
-        m.d.comb += [cnt_r.addr.eq(ptr[1:9]), cnt_w.addr.eq(ptr[1:9]), cnt_r.en.eq(~cnt_w.en)]
+        # One block RAM of 16-bit words holds the counters crc_errors, frame_errors and overruns
+        # and, from word 32 on, the constant INFO payload. Both are addressed by the payload byte
+        # index ``ptr`` (word ptr // 2; the counters sit at half the offset of their STATUS
+        # bytes), so the emitter reads them like any other byte: no multiplexer inputs, no
+        # registers. The FSM updates a counter with a saturating read-modify-write (CNT_RD,
+        # CNT_WR) while ``ptr`` points at it: one incrementer serves all three. (rx_overflows
+        # counts at any time: it stays a register.) The read is off in a write cycle, so Yosys
+        # needs no read-during-write bypass.
+        info_words = [int.from_bytes(info[k:k + 2], "little") for k in range(0, len(info), 2)]
+        assert len(info_words) <= 32
+        m.submodules.link_ram = link_ram = Memory(shape=16, depth=256, init=[0] * 32 + info_words)
+        cnt_r = link_ram.read_port()
+        cnt_w = link_ram.write_port()
+        is_info = Signal()
+        ram_addr = Cat(ptr[1:6], is_info, ptr[6:8])
+        m.d.comb += [cnt_r.addr.eq(ram_addr), cnt_w.addr.eq(ram_addr), cnt_r.en.eq(~cnt_w.en)]
         crc_at, frame_at, overrun_at = (P.STATUS.offset(f) for f in (
             "crc_errors", "frame_errors", "overruns"))
         assert crc_at + 2 == frame_at and frame_at % 2 == 0 and overrun_at % 2 == 0
@@ -261,12 +268,8 @@ class Dispatcher(wiring.Component):
                      mreq.region.eq(Mux(is_inject, Region.SPIKES, req_region)),
                      mreq.addr.eq(waddr)]
         header_byte = _pick(m, header, hidx, "header_byte")
-        # INFO is constant: a ROM in one block RAM, read like the payload buffer (ptr is stable
-        # for a cycle before NEXT). Padded to a whole block, else Yosys makes it LUT logic.
-        m.submodules.info_rom = info_mem = Memory(shape=8, depth=512, init=info)
-        info_rd = info_mem.read_port()
-        m.d.comb += info_rd.addr.eq(ptr)
-        info_byte = info_rd.data
+        m.d.comb += is_info.eq(src == _SRC_INFO)
+        info_byte = Mux(ptr[0], cnt_r.data[8:], cnt_r.data[:8])
         status_byte = _pick(m, status_bytes, pidx, "status_byte")
         word_byte = _pick(m, word, lane, "word_byte")
 
