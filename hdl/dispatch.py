@@ -206,7 +206,6 @@ class Dispatcher(wiring.Component):
         reply_len = Signal(range(P.MAX_PAYLOAD + 1))   # payload bytes of the reply
         hidx = Signal(range(P.HEADER_BYTES + 1))       # header bytes fetched
         obyte = Signal(8)
-        borrow = Signal()       # SPIKES tick index = ticks - 1, subtracted byte by byte
         header = Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)
         pidx = ptr[:(P.STATUS.size - 1).bit_length()]
 
@@ -271,6 +270,18 @@ class Dispatcher(wiring.Component):
         m.d.comb += is_info.eq(src == _SRC_INFO)
         info_byte = Mux(ptr[0], cnt_r.data[8:], cnt_r.data[:8])
         status_byte = _pick(m, status_bytes, pidx, "status_byte")
+
+        # A byte-serial adder on the STATUS picker, LSB first, carry kept in ``carry``: the
+        # SPIKES tick index is ticks + 0xFFFFFFFF (= ticks - 1), and RUN_CMP finds the overrun
+        # test last_tick_cycles > period as the carry out of last_tick_cycles + ~period.
+        carry = Signal()
+        comparing = Signal()
+        nonzero = Signal()      # some period byte seen in RUN_CMP is not 0
+        period_byte = period[:8]    # RUN_CMP rotates period by a byte per step (4 restore it)
+        serial_sum = Signal(9)
+        m.d.comb += serial_sum.eq(status_byte + Mux(comparing, ~period_byte, 0xFF) + carry)
+        ltc_at = P.STATUS.offset("last_tick_cycles")
+        assert ltc_at % 4 == 0
         word_byte = _pick(m, word, lane, "word_byte")
 
         with m.FSM():
@@ -497,9 +508,16 @@ class Dispatcher(wiring.Component):
                 with m.If(self.done):
                     m.d.sync += got_done.eq(1)
                 with m.If(got_end & got_done):
+                    m.d.sync += [ptr.eq(ltc_at), carry.eq(0), nonzero.eq(0)]
+                    m.next = "RUN_CMP"
+            with m.State("RUN_CMP"):
+                m.d.comb += comparing.eq(1)
+                m.d.sync += [carry.eq(serial_sum[8]), nonzero.eq(nonzero | (period_byte != 0)),
+                             ptr.eq(ptr + 1), period.eq(Cat(period[8:], period[:8]))]
+                with m.If(ptr == ltc_at + 3):
                     m.next = "RUN_EVENT"
             with m.State("RUN_EVENT"):
-                with m.If((period != 0) & (self.last_tick_cycles > period)):
+                with m.If(nonzero & carry):     # period != 0 and last_tick_cycles > period
                     m.d.comb += count_overrun.eq(1)
                     m.d.sync += ptr.eq(overrun_at)
                     m.next = "CNT_RD"
@@ -516,7 +534,7 @@ class Dispatcher(wiring.Component):
             with m.State("REPLY"):
                 with m.If(r_status != Status.OK):
                     m.d.comb += self.error.eq(1)
-                m.d.sync += [hidx.eq(0), ptr.eq(0), lane.eq(0), borrow.eq(1)]
+                m.d.sync += [hidx.eq(0), ptr.eq(0), lane.eq(0), carry.eq(0)]
                 m.next = "NEXT"
             with m.State("NEXT"):
                 # Fetch the next header or payload byte into obyte, then EMIT it.
@@ -546,8 +564,7 @@ class Dispatcher(wiring.Component):
                         with m.Case(_SRC_SPIKES):
                             with m.If(ptr < 4):
                                 # the tick index: ticks (STATUS bytes 0..3) minus 1, LSB first
-                                m.d.sync += [obyte.eq(status_byte - borrow),
-                                             borrow.eq(borrow & (status_byte == 0))]
+                                m.d.sync += [obyte.eq(serial_sum[:8]), carry.eq(serial_sum[8])]
                             with m.Elif(ptr == 4):
                                 m.d.sync += obyte.eq(bitmap)
                             with m.Elif(bitmap):
