@@ -60,13 +60,20 @@ _SRC_NONE, _SRC_PING, _SRC_INFO, _SRC_STATUS, _SRC_RUN, _SRC_READ, _SRC_SPIKES =
 
 
 def _pick(m, value, index, name):
-    """Byte ``index`` of ``value`` as a case multiplexer: a variable ``word_select`` becomes a
-    barrel shifter over the whole value in Yosys, which costs many more LUTs."""
+    """Byte ``index`` of ``value`` (a value, or a list of bytes in which the same object may
+    stand at several places: one multiplexer input serves them all) as a case multiplexer: a
+    variable ``word_select`` becomes a barrel shifter over the whole value in Yosys, which
+    costs many more LUTs."""
+    if not isinstance(value, list):
+        value = [value[8 * k:8 * k + 8] for k in range((len(value) + 7) // 8)]
+    places = {}
+    for k, byte in enumerate(value):
+        places.setdefault(id(byte), (byte, []))[1].append(k)
     out = Signal(8, name=name)
     with m.Switch(index):
-        for k in range((len(value) + 7) // 8):
-            with m.Case(k):
-                m.d.comb += out.eq(value[8 * k:8 * k + 8])
+        for byte, ks in places.values():
+            with m.Case(*ks):
+                m.d.comb += out.eq(byte)
     return out
 
 
@@ -158,11 +165,14 @@ class Dispatcher(wiring.Component):
             "crc_errors", "frame_errors", "overruns"))
         assert crc_at + 2 == frame_at and frame_at % 2 == 0 and overrun_at % 2 == 0
 
-        status_bytes = Cat(
-            self.ticks, self.spike_count, self.syn_events, self.last_tick_cycles,
-            cnt_r.data, cnt_r.data, self.uart_errors, rx_overflows, cnt_r.data, overrun_flag,
-            Const(0, 7))
-        assert len(status_bytes) == 8 * P.STATUS.size
+        def split(value):
+            return [value[k:k + 8] for k in range(0, len(value), 8)]
+        cnt_bytes = split(cnt_r.data)
+        status_bytes = (split(self.ticks) + split(self.spike_count) + split(self.syn_events)
+                        + split(self.last_tick_cycles) + cnt_bytes + cnt_bytes
+                        + split(self.uart_errors) + split(rx_overflows) + cnt_bytes
+                        + [overrun_flag])
+        assert len(status_bytes) == P.STATUS.size
 
         # -- the request being executed -----------------------------------------------------------
         r_op = Signal(8)
@@ -282,7 +292,9 @@ class Dispatcher(wiring.Component):
         m.d.comb += serial_sum.eq(status_byte + Mux(comparing, ~period_byte, 0xFF) + carry)
         ltc_at = P.STATUS.offset("last_tick_cycles")
         assert ltc_at % 4 == 0
-        word_byte = _pick(m, word, lane, "word_byte")
+        # READ sends the response word straight from mem_rsp, held (not ready) until its last
+        # byte is fetched: the word register only assembles WRITE words.
+        word_byte = _pick(m, self.mem_rsp.payload, lane, "word_byte")
 
         with m.FSM():
             with m.State("IDLE"):
@@ -454,12 +466,11 @@ class Dispatcher(wiring.Component):
                     m.d.sync += waddr.eq(waddr + 1)
                     m.next = "MEM_RSP"
             with m.State("MEM_RSP"):
-                m.d.comb += self.mem_rsp.ready.eq(1)
+                m.d.comb += self.mem_rsp.ready.eq(second)
                 with m.If(self.mem_rsp.valid):
                     with m.If(second):
                         m.next = "WALK"
                     with m.Else():
-                        m.d.sync += word.eq(self.mem_rsp.payload)
                         m.next = "NEXT"
             with m.State("WALK_END"):
                 with m.If(second):
@@ -555,9 +566,10 @@ class Dispatcher(wiring.Component):
                             # the ticks field leaves req byte by byte (LOAD's shift)
                             m.d.sync += [obyte.eq(req[:8]), req.eq(Cat(req[8:], self.buf_data))]
                         with m.Case(_SRC_READ):
-                            # EMIT fetched the word when lane was 0
+                            # EMIT fetched the word when lane was 0; its last byte frees it
                             m.d.sync += obyte.eq(word_byte)
                             with m.If(lane + 1 == reg_nbytes):
+                                m.d.comb += self.mem_rsp.ready.eq(1)
                                 m.d.sync += lane.eq(0)
                             with m.Else():
                                 m.d.sync += lane.eq(lane + 1)
