@@ -81,7 +81,6 @@ class Deframer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        limit = self.limit
         hdr = P.HEADER_BYTES
 
         # The buffer holds payload bytes only: the header is captured in registers and the CRC
@@ -93,14 +92,20 @@ class Deframer(wiring.Component):
         # so Yosys adds no bypass logic around the block RAM. (The consumer reads the payload
         # only while ``frame.valid`` holds the deframer still, so no read is ever lost.)
         m.d.comb += [rd.addr.eq(self.buf_addr), self.buf_data.eq(rd.data), rd.en.eq(~wr.en)]
+        # (write address and data are driven unconditionally: only the enable is conditional)
 
-        count = Signal(range(limit + 1))    # body bytes stored so far
+        d1 = Signal(8)      # newest stored byte
+        d2 = Signal(8)      # the one before it
+        # ``pos`` = body bytes stored so far - 7, i.e. the payload index of the byte two behind
+        # the newest (``d2``): payload bytes are written from d2 at pos, so the two CRC bytes
+        # never reach the buffer, and at END ``pos`` is the payload length (no adders).
+        first = -(hdr + P.CRC_BYTES)
+        pos = Signal(range(first, self.max_payload + 1), init=first)
+        m.d.comb += [wr.addr.eq(pos), wr.data.eq(d2)]
         escaped = Signal()
         bad_escape = Signal()
         overlong = Signal()
         crc = Signal(16, init=0xFFFF)
-        d1 = Signal(8)      # newest stored byte
-        d2 = Signal(8)      # the one before it
         head = Signal(8 * hdr)
 
         # The element's opcode, seq and length are the header registers themselves (they hold
@@ -115,50 +120,50 @@ class Deframer(wiring.Component):
 
         raw = self.rx.payload
         with m.If(self.rx.valid & self.rx.ready):
+            # the byte to store, driven unconditionally (``store`` says whether it is one):
+            # ESC_END and ESC_ESC differ in bit 0 only
+            assert P.ESC_END ^ P.ESC_ESC == 1
             byte = Signal(8)
             store = Signal()
+            m.d.comb += byte.eq(Mux(escaped, Mux(raw[0] == (P.ESC_ESC & 1), P.ESC, P.END), raw))
             with m.If(raw == P.END):
-                with m.If((count != 0) | bad_escape | overlong | escaped):
+                with m.If((pos != first) | bad_escape | overlong | escaped):
                     m.d.sync += self.frame.valid.eq(1)
                     got_crc = Cat(d2, d1)
                     length = head[24:40]
-                    with m.If(bad_escape | escaped | (count < hdr + P.CRC_BYTES)):
+                    with m.If(bad_escape | escaped | pos[-1]):
                         m.d.sync += [status.eq(P.Status.BAD_FRAME), head[0:16].eq(0)]
                     with m.Elif(overlong):
                         m.d.sync += status.eq(P.Status.BAD_LENGTH)
                     with m.Elif(crc != got_crc):
                         m.d.sync += status.eq(P.Status.BAD_CRC)
-                    with m.Elif(length != count - (hdr + P.CRC_BYTES)):
+                    with m.Elif(length != pos):
                         m.d.sync += status.eq(P.Status.BAD_LENGTH)
                     with m.Else():
                         m.d.sync += status.eq(P.Status.OK)
-                m.d.sync += [count.eq(0), escaped.eq(0), bad_escape.eq(0), overlong.eq(0),
+                m.d.sync += [pos.eq(first), escaped.eq(0), bad_escape.eq(0), overlong.eq(0),
                              crc.eq(0xFFFF)]
             with m.Elif(escaped):
                 m.d.sync += escaped.eq(0)
-                with m.If(raw == P.ESC_END):
-                    m.d.comb += [byte.eq(P.END), store.eq(1)]
-                with m.Elif(raw == P.ESC_ESC):
-                    m.d.comb += [byte.eq(P.ESC), store.eq(1)]
+                with m.If((raw == P.ESC_END) | (raw == P.ESC_ESC)):
+                    m.d.comb += store.eq(1)
                 with m.Else():
                     m.d.sync += bad_escape.eq(1)
             with m.Elif(raw == P.ESC):
                 m.d.sync += escaped.eq(1)
             with m.Else():
-                m.d.comb += [byte.eq(raw), store.eq(1)]
+                m.d.comb += store.eq(1)
 
             with m.If(store):
-                with m.If(count < limit):
-                    m.d.sync += [count.eq(count + 1), d1.eq(byte), d2.eq(d1)]
+                with m.If(pos != self.max_payload):     # (the body is not yet ``limit`` long)
+                    m.d.sync += [pos.eq(pos + 1), d1.eq(byte), d2.eq(d1)]
                     # The CRC covers all but the last two bytes: feed the byte two behind.
-                    with m.If(count >= 2):
+                    with m.If((pos != first) & (pos != first + 1)):
                         m.d.sync += crc.eq(crc16_next(crc, d2))
-                    with m.If(count < hdr):
-                        m.d.sync += head.word_select(count, 8).eq(byte)
-                    # Payload bytes go to the buffer; a CRC byte written past the payload lands
-                    # beyond it (or nowhere) and is never read.
-                    with m.If((count >= hdr) & (count < hdr + self.max_payload)):
-                        m.d.comb += [wr.addr.eq(count - hdr), wr.data.eq(byte), wr.en.eq(1)]
+                    with m.If(pos < first + hdr):
+                        m.d.sync += head.eq(Cat(head[8:], byte))
+                    with m.If(~pos[-1]):
+                        m.d.comb += wr.en.eq(1)
                 with m.Else():
                     m.d.sync += overlong.eq(1)
         return m
