@@ -273,11 +273,11 @@ class Dispatcher(wiring.Component):
         # One request shape for everything: READ/WRITE use the region, waddr and the assembled
         # word; INJECT writes the word 1 at SPIKES[waddr]. (No per-state data multiplexer.)
         mreq = self.mem_req.payload
-        m.d.comb += [mreq.data.eq(word),
+        m.d.comb += [mreq.data.eq(word), mreq.write.eq(second),
                      mreq.region.eq(Mux(is_inject, Region.SPIKES, req_region)),
                      mreq.addr.eq(waddr)]
         header_byte = _pick(m, header, hidx, "header_byte")
-        m.d.comb += is_info.eq(src == _SRC_INFO)
+        m.d.comb += [is_info.eq(src == _SRC_INFO), self.body.payload.data.eq(obyte)]
         info_byte = Mux(ptr[0], cnt_r.data[8:], cnt_r.data[:8])
         status_byte = _pick(m, status_bytes, pidx, "status_byte")
 
@@ -461,7 +461,7 @@ class Dispatcher(wiring.Component):
                     m.next = "WALK"
             # -- one memory access: the second WALK pass writes, a READ reply reads -------------
             with m.State("MEM_REQ"):
-                m.d.comb += [self.mem_req.valid.eq(1), mreq.write.eq(second)]
+                m.d.comb += self.mem_req.valid.eq(1)
                 with m.If(self.mem_req.ready):
                     m.d.sync += waddr.eq(waddr + 1)
                     m.next = "MEM_RSP"
@@ -591,8 +591,7 @@ class Dispatcher(wiring.Component):
             with m.State("EMIT"):
                 in_payload = hidx == P.HEADER_BYTES
                 last = in_payload & (ptr == reply_len)
-                m.d.comb += [self.body.valid.eq(1), self.body.payload.data.eq(obyte),
-                             self.body.payload.last.eq(last)]
+                m.d.comb += [self.body.valid.eq(1), self.body.payload.last.eq(last)]
                 with m.If(self.body.ready):
                     with m.If(last):
                         m.next = "REPLIED"
