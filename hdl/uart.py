@@ -75,8 +75,11 @@ class Receiver(wiring.Component):
         m.d.sync += [self.error.eq(0), self.overflow.eq(0)]
         with m.If(self.clear):
             m.d.sync += self.errors.eq(0)
-        with m.Elif(self.error & (self.errors != 0xFFFF)):
-            m.d.sync += self.errors.eq(self.errors + 1)
+        with m.Elif(self.error):
+            # the incrementer's carry out says the counter is full (no separate compare)
+            nxt = self.errors + 1
+            with m.If(~nxt[16]):
+                m.d.sync += self.errors.eq(nxt[:16])
 
         with m.FSM() as fsm:
             m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
