@@ -175,10 +175,13 @@ class Dispatcher(wiring.Component):
         assert len(status_bytes) == P.STATUS.size
 
         # -- the request being executed -----------------------------------------------------------
-        r_op = Signal(8)
-        r_seq = Signal(8)
+        # The frame element holds still until FINISH accepts it: its opcode, seq and length are
+        # read from it directly (an OK frame's length fits MAX_PAYLOAD). SPIKES events carry
+        # their own opcode.
+        frame = self.frame.payload
+        r_seq = frame.seq
+        length = frame.length[:len(Signal(range(P.MAX_PAYLOAD + 1)))]
         r_status = Signal(3)
-        length = Signal(range(P.MAX_PAYLOAD + 1))   # payload bytes of an OK frame
         req = Signal(64)            # the first 8 payload bytes (fixed-size request fields)
         req_region = req[0:8]
         req_addr = req[8:40]
@@ -216,6 +219,7 @@ class Dispatcher(wiring.Component):
         reply_len = Signal(range(P.MAX_PAYLOAD + 1))   # payload bytes of the reply
         hidx = Signal(range(P.HEADER_BYTES + 1))       # header bytes fetched
         obyte = Signal(8)
+        r_op = Mux(src == _SRC_SPIKES, Opcode.SPIKES, frame.opcode)
         header = Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)
         pidx = ptr[:(P.STATUS.size - 1).bit_length()]
 
@@ -302,7 +306,6 @@ class Dispatcher(wiring.Component):
                 m.d.sync += [ptr.eq(0), reply_len.eq(0), is_inject.eq(0), second.eq(0)]
                 with m.If(self.frame.valid):
                     f = self.frame.payload
-                    m.d.sync += [r_op.eq(f.opcode), r_seq.eq(f.seq), length.eq(f.length)]
                     with m.If(f.status != Status.OK):
                         m.d.sync += ptr.eq(Mux(f.status == Status.BAD_CRC, crc_at, frame_at))
                         reply(f.status, 0, _SRC_NONE)
@@ -319,7 +322,7 @@ class Dispatcher(wiring.Component):
                     m.next = "DECODE"
 
             with m.State("DECODE"):
-                with m.Switch(r_op):
+                with m.Switch(frame.opcode):
                     with m.Case(Opcode.PING):
                         reply(Status.OK, length, _SRC_PING)
                         m.next = "REPLY"
@@ -500,7 +503,6 @@ class Dispatcher(wiring.Component):
             # -- RUN -------------------------------------------------------------------------------
             with m.State("RUN_NEXT"):
                 with m.If(run_left == 0):
-                    m.d.sync += r_op.eq(Opcode.RUN)
                     reply(Status.OK, P.RUN_REPLY.size, _SRC_RUN)
                     m.next = "REPLY"
                 with m.Elif(first_tick | (wait[1:] == 0)):
@@ -534,7 +536,7 @@ class Dispatcher(wiring.Component):
                     m.next = "CNT_RD"
                 with m.Else():
                     m.next = "REPLY"
-                m.d.sync += [r_op.eq(Opcode.SPIKES), bm_byte.eq(0), bm_acc.eq(0),
+                m.d.sync += [bm_byte.eq(0), bm_acc.eq(0),
                              bitmap.eq(2 * fired > nmap)]
                 with m.If(2 * fired <= nmap):
                     reply(Status.OK, P.SPIKES_HEAD.size + 2 * fired, _SRC_SPIKES)
