@@ -216,7 +216,7 @@ class Encoder(wiring.Component):
                     send_escaped()
                 with m.If(advance):
                     m.d.comb += self.body.ready.eq(1)
-                    m.d.sync += crc.eq(crc16_next(crc, cur))
+                    m.d.sync += crc.eq(crc16_next(crc, self.body.payload.data))
                     with m.If(self.body.payload.last):
                         m.next = "CRC_LO"
             with m.State("CRC_LO"):
