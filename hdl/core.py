@@ -40,10 +40,11 @@ read by nothing but potentiation, which comes later, and depends only on the del
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
+from ..proto.cycles import tick_cycles_bound
 from ..proto.memmap import Region, layouts, region_words
 from .arith import decay, satu, scale_sat
 from .neuron import Update, acc_width
@@ -77,6 +78,52 @@ def req_layout(cfg: CoreConfig) -> data.StructLayout:
     return data.StructLayout({
         "region": unsigned(3), "addr": unsigned(addr_width(cfg)), "write": unsigned(1),
         "data": unsigned(data_width(cfg))})
+
+
+class SpikeQueue(wiring.Component):
+    """The spike-output FIFO: ``lib.fifo.SyncFIFOBuffered``'s behaviour, cycle for cycle (one
+    entry held in the output register, the rest in block RAM), except that the memory read is
+    held when it would hit the entry being written, which never happens (that takes a full
+    queue, and a full queue takes no write) but proves to Yosys that iCE40 RAM needs no
+    read-first emulation."""
+
+    def __init__(self, width, depth):
+        self.width, self.depth = width, depth
+        super().__init__({
+            "w_en": In(1), "w_data": In(width), "w_rdy": Out(1),
+            "r_en": In(1), "r_data": Out(width), "r_rdy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        inner = self.depth - 1
+        m.submodules.storage = storage = memory.Memory(shape=self.width, depth=inner, init=[])
+        wp, rp = storage.write_port(), storage.read_port()
+        produce, consume = Signal(range(inner)), Signal(range(inner))
+        level = Signal(range(inner + 1))
+
+        def incr(ptr):
+            return Mux(ptr == inner - 1, 0, ptr + 1)
+
+        do_write = self.w_en & self.w_rdy
+        do_read = (level != 0) & (~self.r_rdy | self.r_en)
+        m.d.comb += [
+            self.w_rdy.eq(level != inner),
+            wp.addr.eq(produce), wp.data.eq(self.w_data), wp.en.eq(do_write),
+            rp.addr.eq(consume), self.r_data.eq(rp.data),
+            rp.en.eq(do_read & ~(do_write & (produce == consume))),
+        ]
+        with m.If(do_write):
+            m.d.sync += produce.eq(incr(produce))
+        with m.If(do_read):
+            m.d.sync += [consume.eq(incr(consume)), self.r_rdy.eq(1)]
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        with m.If(do_write & ~do_read):
+            m.d.sync += level.eq(level + 1)
+        with m.If(do_read & ~do_write):
+            m.d.sync += level.eq(level - 1)
+        return m
 
 
 def _bits(n):
@@ -209,7 +256,7 @@ class Core(wiring.Component):
         # -- datapath blocks --------------------------------------------------------------------
         m.submodules.update = upd = Update(cfg)
         m.submodules.learner = lrn = Learner(cfg)
-        m.submodules.fifo = sfifo = fifo.SyncFIFOBuffered(width=SpikeLayout.size, depth=n + 1)
+        m.submodules.fifo = sfifo = SpikeQueue(SpikeLayout.size, n + 1)
         m.d.comb += [
             self.spikes.valid.eq(sfifo.r_rdy),
             self.spikes.payload.eq(sfifo.r_data),
@@ -227,7 +274,11 @@ class Core(wiring.Component):
         m.d.comb += sfifo.w_data.eq(spk_elem)
 
         # -- registers --------------------------------------------------------------------------
-        cyc = Signal(32)
+        # busy cycles of the tick (at most tick_cycles_bound, so last_tick_cycles' upper bits
+        # stay 0); a clear walks its addresses with the same counter
+        clr_depth = max(wdepth, s_n, n, wpr)
+        cyc = Signal(range(max(tick_cycles_bound(cfg, weight_store=self.weight_store),
+                               clr_depth) + 1))
         more = Signal()                         # a walk still has elements to issue
         ph = Signal()                           # spram: 0 = read cycle, 1 = write cycle
         vd = Signal()                           # data stage valid (element issued last cycle)
@@ -244,7 +295,6 @@ class Core(wiring.Component):
         a_d = Signal.like(w_waddr)
         k_d = Signal.like(k)
         lane_d = Signal.like(lane)
-        base_d = Signal.like(base)
         # sweep pipeline tags: stage 1 (memory data) and stage 2 (Update outputs)
         v1, v2 = Signal(), Signal()
         j1, j2 = Signal(_bits(n)), Signal(_bits(n))
@@ -259,7 +309,6 @@ class Core(wiring.Component):
         rd_region = Signal(3)
         rd_addr = Signal(self.ADDR_W)
         clr_flags = Signal(3)
-        clr_addr = Signal(range(max(wdepth, s_n, n) + 1))
 
         m.d.comb += [
             self.mem_rsp.valid.eq(rsp_valid),
@@ -337,7 +386,7 @@ class Core(wiring.Component):
                                      self.syn_events.eq(0), self.last_tick_cycles.eq(0)]
                     with m.If(self.clear & _CONFIG):
                         m.d.sync += stdp.eq(0)
-                    m.d.sync += [clr_flags.eq(self.clear), clr_addr.eq(0)]
+                    m.d.sync += [clr_flags.eq(self.clear), cyc.eq(0)]
                     with m.If(self.clear & (_STATE | _CONFIG)):
                         m.next = "CLR"
                     with m.Else():
@@ -382,7 +431,7 @@ class Core(wiring.Component):
             # ---------------------------------------------------------------- clear
             with m.State("CLR"):
                 m.d.comb += [self.busy.eq(1), clearing.eq(1)]
-                ca = clr_addr
+                ca = cyc                # clear address (cyc counts the busy CLR cycles)
                 with m.If(clr_flags & _STATE):
                     m.d.comb += [
                         st_w.addr.eq(ca), st_w.en.eq(ca < n),
@@ -399,7 +448,6 @@ class Core(wiring.Component):
                     ]
                 depth = Mux(clr_flags & _CONFIG, max(wdepth, n),
                             max(n, s_n, wpr))
-                m.d.sync += clr_addr.eq(ca + 1)
                 with m.If(ca == depth - 1):
                     m.next = "CLR_DONE"
 
@@ -412,18 +460,20 @@ class Core(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 with m.If(more):
                     m.d.comb += [spk_r.addr.eq(idx), pre_r.addr.eq(idx)]
-                    m.d.sync += [vd.eq(1), idx_d.eq(idx), base_d.eq(base),
+                    m.d.sync += [vd.eq(1), idx_d.eq(idx),
                                  last_d.eq(idx == s_n - 1),
-                                 idx.eq(idx + 1), base.eq(base + wpr)]
+                                 idx.eq(idx + 1)]
                     with m.If(idx == s_n - 1):
                         m.d.sync += more.eq(0)
                 hit = spk_r.data[0]
                 with m.If(vd):
+                    # base advances with the data stage: the row base of source idx_d
                     m.d.comb += [pre_w.addr.eq(idx_d), pre_w.en.eq(1)]
+                    m.d.sync += base.eq(base + wpr)
                     with m.If(idx_d < mi):     # injected inputs are consumed
                         m.d.comb += [spk_w.addr.eq(idx_d), spk_w.data.eq(0), spk_w.en.eq(1)]
                     with m.If(hit):
-                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.eq(base_d), dl_w.en.eq(1)]
+                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.eq(base), dl_w.en.eq(1)]
                         m.d.sync += [nd.eq(nd + 1), self.syn_events.eq(self.syn_events + n)]
                     with m.If(last_d):
                         with m.If((nd != 0) | hit):
