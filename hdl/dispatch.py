@@ -4,7 +4,8 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
 
 - Takes one ``frame`` element from :class:`spikeloom.hdl.framing.Deframer` at a time, reads its
   payload through ``buf_addr``/``buf_data`` and accepts the element only when the request is
-  finished, so requests execute strictly in arrival order.
+  finished, so requests execute strictly in arrival order (its opcode, seq and length are read
+  from the waiting element itself).
 - Deframing errors are answered and counted (``crc_errors``, ``frame_errors``, 16-bit saturating).
   Requests are checked exactly in the order of the protocol semantics; a failed check changes no
   state and is answered with an empty payload and its status.
@@ -12,10 +13,14 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
   ``clear``, ``done``, ``spikes``). RUN runs ``ticks`` ticks; tick ``k`` starts no earlier than
   ``period`` cycles after tick ``k-1`` started (0: at once), and not before tick ``k-1``'s SPIKES
   event frame has been handed to the encoder (output backpressure delays, never drops). The
-  spikes of a tick are buffered in a FIFO and sent as a list or a bitmap exactly as
-  ``protocol.spike_payload`` chooses. A tick whose ``last_tick_cycles`` exceeds a nonzero
-  ``period`` counts an overrun (16-bit saturating) and sets flag bit 0.
-- Reply bodies (header and payload; the encoder appends the CRC) leave on ``body``.
+  spikes of a tick are drained from ``spikes`` while it runs into a block RAM and sent as a
+  list or a bitmap exactly as ``protocol.spike_payload`` chooses. A tick whose
+  ``last_tick_cycles`` exceeds a nonzero ``period`` counts an overrun (16-bit saturating) and
+  sets flag bit 0.
+- Reply bodies (header and payload; the encoder appends the CRC) leave on ``body``. A READ
+  reply sends each word straight from ``mem_rsp``, which it takes only after the word's last
+  byte.
+- :func:`check_build_id` is the one validation of a build_id (also used by the top level).
 - ``uart_errors`` comes from the UART receiver's counter; ``uart_clear`` zeroes it on
   RESET(COUNTERS). ``rx_overflow`` pulses count ``rx_overflows``. ``error`` pulses for every
   non-OK reply (for an LED); ``idle`` is high while no request is being executed.
