@@ -5,34 +5,52 @@ before the one saturation the spec writes down) and, where the spec saturates, a
 target shape. These are the logic twins of :mod:`spikeloom.proto.fixed`.
 """
 
-from amaranth.hdl import Mux
+from amaranth.hdl import Cat, Mux, Value
 
 __all__ = ["sat", "satu", "decay", "scale_sat", "clip"]
 
 
 def sat(x, width):
-    """``sat_width(x)``: clamp to the signed range, as a ``signed(width)`` value."""
+    """``sat_width(x)``: clamp to the signed range, as a ``signed(width)`` value.
+
+    Out of range means: the bits from the result's sign bit up are not all equal to x's sign
+    (LUT reductions instead of two comparisons against constants)."""
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
-    return Mux(x > hi, hi, Mux(x < lo, lo, x))[:width].as_signed()
+    x = Value.cast(x)
+    if not x.shape().signed:
+        if len(x) < width:
+            return Cat(x, 0).as_signed()
+        return Cat(Mux(x[width - 1:].any(), hi, x[:width - 1]), 0).as_signed()
+    if len(x) <= width:
+        return x
+    top = x[width - 1:]
+    over = ~x[-1] & top.any()
+    under = x[-1] & ~top.all()
+    return Mux(over, hi, Mux(under, lo, x[:width]))[:width].as_signed()
 
 
 def satu(x, width):
     """``satu_width(x)``: clamp to ``0 .. 2**width - 1``, as an ``unsigned(width)`` value."""
     hi = (1 << width) - 1
-    if x.shape().signed:
-        x = Mux(x < 0, 0, x)
-    return Mux(x > hi, hi, x)[:width]
+    x = Value.cast(x)
+    signed = x.shape().signed
+    neg = x[-1] if signed else 0
+    top = len(x) - 1 if signed else len(x)         # magnitude bits
+    over = x[width:top].any() if top > width else 0
+    return Mux(neg, 0, Mux(over, hi, x[:width]))
 
 
 def decay(x, factor, frac):
     """``trunc(x * factor / 2**frac)``: the product rounded toward zero.
 
-    Negative products get ``2**frac - 1`` added before the arithmetic shift, which turns the
-    shift's floor into a truncation (numerics.md, "decay")."""
+    The arithmetic shift floors; a negative product with a nonzero fraction gets 1 added to the
+    shifted value, which makes that a truncation (numerics.md, "decay"; the same as adding
+    ``2**frac - 1`` before the shift, with a carry chain over the integer bits only)."""
     p = x * factor
-    if p.shape().signed:
-        p = Mux(p < 0, p + ((1 << frac) - 1), p)
-    return p >> frac
+    if not p.shape().signed:
+        return p >> frac
+    # floor, plus one for a negative product with a fraction: only the integer part is added
+    return (p >> frac) + (p[-1] & p[:frac].any())
 
 
 def scale_sat(trace, rate, frac, w_width):
@@ -41,8 +59,13 @@ def scale_sat(trace, rate, frac, w_width):
     A weight step of ``2**w_width`` or more already moves any ``w_width``-bit weight past every
     clip bound, so saturating it there changes no result and keeps the datapath narrow."""
     s = (trace * rate) >> frac
+    if len(s) <= w_width:
+        return s                        # below the cap already
     cap = 1 << w_width
-    return Mux(s > cap, cap, s)[:w_width + 1]
+    over = s[w_width] & s[:w_width].any()                   # s > cap, from its bits
+    if len(s) > w_width + 1:
+        over |= s[w_width + 1:].any()
+    return Mux(over, cap, s[:w_width + 1])
 
 
 def clip(x, w_min, w_max):

@@ -203,7 +203,22 @@ class Core(wiring.Component):
             return rp, wp
 
         acc_w_bits = acc_width(cfg)
-        par_r, par_w = mem("params", lay[Region.NEURON_PARAMS].struct(), n, hold="write")
+        # neuron parameters in two memories: alpha_mem feeds the update's first stage (read with
+        # the state), the rest its second stage (read one cycle later, which saves the update a
+        # pipeline register per parameter bit); both take the same writes
+        par_lay = lay[Region.NEURON_PARAMS].struct()
+        rest_lay = data.StructLayout({name: fld.shape for name, fld in par_lay
+                                      if name != "alpha_mem"})
+        par_r, par_w = mem("params", rest_lay, n, hold="write")
+        am_r, am_w = mem("alpha_mem", par_lay["alpha_mem"].shape, n, hold="write")
+        par_word = Signal(par_lay)      # the region word, from both read ports
+        req_par = par_lay(self.mem_req.payload.data[:par_lay.size])
+        m.d.comb += [
+            par_word.alpha_mem.eq(am_r.data),
+            am_w.addr.eq(par_w.addr), am_w.en.eq(par_w.en),
+        ]
+        for name, _ in rest_lay:
+            m.d.comb += par_word[name].eq(par_r.data[name])
         st_r, st_w = mem("state", lay[Region.NEURON_STATE].struct(), n, hold="same")
         post_r, post_w = mem("post", unsigned(tw), n, hold="same")
         pre_r, pre_w = mem("pre", unsigned(tw), s_n, hold="same")
@@ -345,7 +360,7 @@ class Core(wiring.Component):
         word = Signal(self.DATA_W)
         with m.Switch(rd_region):
             with m.Case(Region.NEURON_PARAMS):
-                m.d.comb += word.eq(par_r.data)
+                m.d.comb += word.eq(par_word)
             with m.Case(Region.NEURON_STATE):
                 m.d.comb += word.eq(st_r.data)
             with m.Case(Region.WEIGHTS):
@@ -361,18 +376,38 @@ class Core(wiring.Component):
             with m.Case(Region.SPIKES):
                 m.d.comb += word.eq(spk_r.data)
         m.d.comb += [
-            par_w.data.eq(Mux(clearing, 0, req.data)),
+            par_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in rest_lay)))),
+            am_w.data.eq(Mux(clearing, 0, req_par.alpha_mem)),
             st_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.st_new))),
             post_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.y_new))),
             w_wdata.eq(Mux(clearing, 0, Mux(idle, weight_lanes(req.data, lane_mask(req.addr)),
                                             lrn.w_new))),
             p_wdata.eq(Mux(clearing, 0, req.data[:wpw] & lane_mask(req.addr))),
             pre_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, x_new))),
-            upd.i_valid.eq(v1), upd.par.eq(par_r.data), upd.st.eq(st_r.data),
+            upd.i_valid.eq(v1), upd.par.eq(par_word), upd.alpha_mem.eq(am_r.data),
+            upd.st.eq(st_r.data),
             upd.y.eq(post_r.data), upd.acc.eq(acc_r.data[l1]),
             lrn.lane.eq(lane_d),
             lrn.pot.eq(scale_sat(pre_r.data, stdp.a_plus, cfg.stdp_frac, ww)),
         ]
+
+        # The clear walk's address counts up from 0 by one per cycle, so comparisons with
+        # constants need no carry chains: it first has all the 1-bits of c exactly at c, and
+        # "below c" is a flag that drops there (or the zero high bits, for a power of two).
+        def reached(c):
+            return (cyc & c) == c
+
+        def clr_below(c):
+            if c & (c - 1) == 0:
+                return cyc[c.bit_length() - 1:] == 0
+            flag = Signal(init=1, name=f"clr_below_{c}")
+            with m.If(idle):
+                m.d.sync += flag.eq(1)
+            with m.Elif(clearing & reached(c - 1)):
+                m.d.sync += flag.eq(0)
+            return flag
+
+        below = {c: clr_below(c) for c in (n, s_n, wpr, wdepth)}
 
         with m.FSM():
             # ---------------------------------------------------------------- idle / requests
@@ -419,7 +454,8 @@ class Core(wiring.Component):
                                 m.d.comb += [spk_w.addr.eq(a), spk_w.data.eq(req.data[0]),
                                              spk_w.en.eq(1)]
                     with m.Else():
-                        m.d.comb += [par_r.addr.eq(a), st_r.addr.eq(a), post_r.addr.eq(a),
+                        m.d.comb += [par_r.addr.eq(a), am_r.addr.eq(a), st_r.addr.eq(a),
+                                     post_r.addr.eq(a),
                                      pre_r.addr.eq(a), spk_r.addr.eq(a), w_raddr.eq(a)]
                         m.d.sync += [rd_region.eq(req.region), rd_addr.eq(a)]
                         m.next = "MEM_RD"
@@ -434,21 +470,20 @@ class Core(wiring.Component):
                 ca = cyc                # clear address (cyc counts the busy CLR cycles)
                 with m.If(clr_flags & _STATE):
                     m.d.comb += [
-                        st_w.addr.eq(ca), st_w.en.eq(ca < n),
-                        post_w.addr.eq(ca), post_w.en.eq(ca < n),
-                        pre_w.addr.eq(ca), pre_w.en.eq(ca < s_n),
-                        spk_w.addr.eq(ca), spk_w.data.eq(0), spk_w.en.eq(ca < s_n),
-                        acc_w.addr.eq(ca), acc_w.data.eq(0), acc_w.en.eq(ca < wpr),
+                        st_w.addr.eq(ca), st_w.en.eq(below[n]),
+                        post_w.addr.eq(ca), post_w.en.eq(below[n]),
+                        pre_w.addr.eq(ca), pre_w.en.eq(below[s_n]),
+                        spk_w.addr.eq(ca), spk_w.data.eq(0), spk_w.en.eq(below[s_n]),
+                        acc_w.addr.eq(ca), acc_w.data.eq(0), acc_w.en.eq(below[wpr]),
                     ]
                 with m.If(clr_flags & _CONFIG):
                     m.d.comb += [
-                        par_w.addr.eq(ca), par_w.en.eq(ca < n),
-                        w_waddr.eq(ca), w_we.eq(ca < wdepth),
-                        p_we.eq(ca < wdepth),
+                        par_w.addr.eq(ca), par_w.en.eq(below[n]),
+                        w_waddr.eq(ca), w_we.eq(below[wdepth]),
+                        p_we.eq(below[wdepth]),
                     ]
-                depth = Mux(clr_flags & _CONFIG, max(wdepth, n),
-                            max(n, s_n, wpr))
-                with m.If(ca == depth - 1):
+                with m.If(Mux(clr_flags & _CONFIG, reached(max(wdepth, n) - 1),
+                              reached(max(n, s_n, wpr) - 1))):
                     m.next = "CLR_DONE"
 
             with m.State("CLR_DONE"):
@@ -486,7 +521,10 @@ class Core(wiring.Component):
                 """Issue the next word of the delivered rows when ``issue``; returns the
                 weight address issued."""
                 row_base = Mux(k == 0, dl_r.data, base)
-                addr = row_base + k
+                if wpr & (wpr - 1) == 0:        # rows are aligned: no carries to add k
+                    addr = Cat(k, row_base[len(k):]) if wpr > 1 else row_base
+                else:
+                    addr = row_base + k
                 m.d.comb += dl_r.addr.eq(Mux(issue & (k == 0), ptr + 1, ptr))
                 with m.If(issue):
                     m.d.comb += [w_raddr.eq(addr), acc_r.addr.eq(k), dep_r.addr.eq(k)]
@@ -529,7 +567,7 @@ class Core(wiring.Component):
             with m.State("SWEEP"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(more):
-                    m.d.comb += [par_r.addr.eq(idx), st_r.addr.eq(idx), post_r.addr.eq(idx),
+                    m.d.comb += [am_r.addr.eq(idx), st_r.addr.eq(idx), post_r.addr.eq(idx),
                                  acc_r.addr.eq(k)]
                     m.d.sync += [v1.eq(1), j1.eq(idx), k1.eq(k), l1.eq(lane),
                                  last1.eq(idx == n - 1),
@@ -541,8 +579,9 @@ class Core(wiring.Component):
                         m.d.sync += lane.eq(lane + 1)
                     with m.If(idx == n - 1):
                         m.d.sync += more.eq(0)
-                # stage 1: memory data into the update pipeline
-                # (Update's inputs are wired to the memories above, outside the FSM)
+                # stage 1: memory data into the update pipeline (Update's inputs are wired to
+                # the memories outside the FSM); the parameters of stage 2 are read now
+                m.d.comb += par_r.addr.eq(j1)
                 # stage 2: write back, spikes out
                 with m.If(v2):
                     fire = upd.fire

@@ -14,8 +14,10 @@ stalls, so the tick's cycle count stays exact). Per neuron it computes
 
 Stage 1 registers ``i1`` and the two products ``v·alpha_mem`` and ``y·alpha_post`` (the
 multipliers sit right after the memories); stage 2 is the rest, combinational from those
-registers. Every decayed value is saturated to its width (numerics.md): a no-op for factors up
-to 1.0, and what keeps ``i`` and ``y`` in their fields for factors above it.
+registers and from ``par``, which the caller presents one cycle after the state, i.e. with
+stage 2 (only ``alpha_mem`` comes with stage 1, as its own input): the pipeline then carries no
+copy of the parameters. Every decayed value is saturated to its width (numerics.md): a no-op for
+factors up to 1.0, and what keeps ``i`` and ``y`` in their fields for factors above it.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -47,6 +49,9 @@ class Update(wiring.Component):
         alpha = cfg.decay_frac + 1
         super().__init__({
             "i_valid": In(1),
+            # the parameters come one cycle after the state, with stage 2, except alpha_mem,
+            # which stage 1 multiplies (the core reads them from two memories)
+            "alpha_mem": In(unsigned(alpha)),
             "par": In(lay[Region.NEURON_PARAMS].struct()),
             "st": In(lay[Region.NEURON_STATE].struct()),
             "acc": In(signed(acc_width(cfg))),
@@ -69,23 +74,22 @@ class Update(wiring.Component):
 
         # stage 1: exact current sum (saturated once) and the two state products
         i1_e = sat(self.st.i + self.acc, cfg.i_width)
-        pv_e = self.st.v * self.par.alpha_mem
+        pv_e = self.st.v * self.alpha_mem
         py_e = self.y * self.alpha_post
         i1 = Signal(signed(cfg.i_width))
         pv = Signal(pv_e.shape())
         py = Signal(py_e.shape())
-        par = Signal.like(self.par)
         v = Signal.like(self.st.v)
         ref = Signal.like(self.st.ref)
         m.d.sync += [
             self.o_valid.eq(self.i_valid),
             i1.eq(i1_e), pv.eq(pv_e), py.eq(py_e),
-            par.eq(self.par), v.eq(self.st.v), ref.eq(self.st.ref),
+            v.eq(self.st.v), ref.eq(self.st.ref),
         ]
 
         # stage 2: decay rounding toward zero, LIF step, resets, current decay, post trace
-        bias = (1 << F) - 1
-        vdec = Mux(pv < 0, pv + bias, pv) >> F
+        par = self.par
+        vdec = (pv >> F) + (pv[-1] & pv[:F].any())     # toward zero, as arith.decay
         v1 = sat(vdec + i1 + par.bias, cfg.v_width)
         active = ref == 0
         fire = active & (v1 >= par.threshold)

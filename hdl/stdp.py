@@ -15,7 +15,7 @@ with no plastic lane is rewritten with its own value (the walks are deterministi
 touch every word, which keeps the cycle count independent of the plasticity pattern).
 """
 
-from amaranth.hdl import Module, Mux, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -49,8 +49,10 @@ class Learner(wiring.Component):
         # one adder and one clip per lane serve both walks: the step is +pot (potentiation,
         # selected lane) or -dep[lane] (depression); a lane that does not change keeps its word
         for lane in range(wpw):
-            step = Mux(self.potentiate, self.pot, -self.dep[lane])
-            moved = clip(self.w[lane] + step, self.w_min, self.w_max)
+            # w - dep = w + ~dep + 1: one adder for both walks, the 1 as its carry in
+            dep = Cat(self.dep[lane], 0).as_signed()       # as a signed value, to invert
+            step = Mux(self.potentiate, self.pot, ~dep)
+            moved = clip(self.w[lane] + step + ~self.potentiate, self.w_min, self.w_max)
             keep = ~self.p[lane] | (self.potentiate & (self.lane != lane))
             m.d.comb += self.w_new[lane].eq(Mux(keep, self.w[lane], moved))
         return m
