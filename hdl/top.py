@@ -46,11 +46,8 @@ class Top(wiring.Component):
                  **core_kwargs):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
-        build_id = bytes(build_id)
-        if len(build_id) != 8:
-            raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
         self.cfg = cfg
-        self.build_id = build_id
+        self.build_id = dispatch.check_build_id(build_id)
         self.core = (core_factory or Core)(cfg, **core_kwargs)
         self.idle = Signal()
         super().__init__({
