@@ -39,6 +39,8 @@ Doing the pre-trace update in SCAN (before the sweep) is equivalent to the spec'
 read by nothing but potentiation, which comes later, and depends only on the delivered set.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -80,6 +82,25 @@ def req_layout(cfg: CoreConfig) -> data.StructLayout:
         "data": unsigned(data_width(cfg))})
 
 
+def held_read(m, mem, platform):
+    """A registered read of ``mem`` (``addr``, ``data``, ``en``), behaving exactly like
+    ``mem.read_port()``: an asynchronous read port and a register that loads while ``en``.
+
+    Yosys folds the register into the RAM and, unlike for an explicit synchronous port, checks
+    the enable against the write enable: when they provably never coincide on one address it
+    needs no read-during-write emulation. Like the data of Amaranth's synchronous ports, the
+    RAM's output register has no defined power-up value; for a platform build the register says
+    so with an empty ``init`` (otherwise Yosys emulates the zero with a mux per bit; the Verilog
+    backend cannot print an empty init, so simulation keeps the plain one)."""
+    rp = mem.read_port(domain="comb")
+    attrs = {"init": ""} if platform is not None else {}
+    data = Signal(mem.shape, reset_less=True, attrs=attrs)
+    en = Signal(init=1)
+    with m.If(en):
+        m.d.sync += data.eq(rp.data)
+    return SimpleNamespace(addr=rp.addr, data=data, en=en)
+
+
 class SpikeQueue(wiring.Component):
     """The spike-output FIFO: ``lib.fifo.SyncFIFOBuffered``'s behaviour, cycle for cycle (one
     entry held in the output register, the rest in block RAM), except that the memory read is
@@ -98,7 +119,7 @@ class SpikeQueue(wiring.Component):
         m = Module()
         inner = self.depth - 1
         m.submodules.storage = storage = memory.Memory(shape=self.width, depth=inner, init=[])
-        wp, rp = storage.write_port(), storage.read_port()
+        wp, rp = storage.write_port(), held_read(m, storage, platform)
         produce, consume = Signal(range(inner)), Signal(range(inner))
         level = Signal(range(inner + 1))
 
@@ -185,20 +206,22 @@ class Core(wiring.Component):
         m = Module()
 
         # -- memories ---------------------------------------------------------------------------
-        # A read port of lib.memory returns the old word when it reads the address being
-        # written; iCE40 block RAM does not, so Yosys would emulate that with a delayed write
-        # and a bypass (two registers and a mux per data bit). No read the schedule uses ever
-        # collides with a write, so the read port is disabled when it could collide, which
-        # proves to Yosys that nothing needs emulating: ``hold="write"`` while any write runs
-        # (memories never read and written in the same cycle), ``hold="same"`` only when the
-        # write hits the read address (walks that read one element while writing another).
+        # A read of the address being written returns the old word; iCE40 block RAM does not,
+        # so Yosys would emulate that with a delayed write and a bypass (two registers and a
+        # mux per data bit). No read the schedule uses ever collides with a write, so reads
+        # are held when they could collide (see held_read), which proves that nothing needs
+        # emulating: ``hold="write"`` while any write runs (memories never read and written
+        # in the same cycle), ``hold="same"`` only when the write hits the read address
+        # (walks that read one element while writing another).
         def mem(name, shape, depth, *, hold, transparent=False, granularity=None):
             m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=[])
             wp = mm.write_port(granularity=granularity)
-            rp = mm.read_port(transparent_for=(wp,) if transparent else ())
+            if hold is None:
+                return mm.read_port(transparent_for=(wp,) if transparent else ()), wp
+            rp = held_read(m, mm, platform)
             if hold == "write":
                 m.d.comb += rp.en.eq(~wp.en.any())
-            elif hold == "same":
+            else:
                 m.d.comb += rp.en.eq(~(wp.en.any() & (wp.addr == rp.addr)))
             return rp, wp
 
