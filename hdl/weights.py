@@ -31,6 +31,18 @@ def _check(cls, depth, width):
             raise ValueError(f"{cls}.{name} must be >= 1, not {value}")
 
 
+def _store(m, depth, width, *, raddr, waddr, wdata, we, rdata, ren):
+    """The one body of both stores: a memory, its read port (loading while ``ren``) and its
+    write port."""
+    m.submodules.mem = mem = memory.Memory(shape=width, depth=depth, init=[])
+    rp = mem.read_port()
+    wp = mem.write_port()
+    m.d.comb += [
+        rp.addr.eq(raddr), rp.en.eq(ren), rdata.eq(rp.data),
+        wp.addr.eq(waddr), wp.data.eq(wdata), wp.en.eq(we),
+    ]
+
+
 class DualPortStore(wiring.Component):
     """``depth`` words of ``width`` bits with separate read and write ports."""
 
@@ -47,16 +59,8 @@ class DualPortStore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = memory.Memory(shape=self.width, depth=self.depth, init=[])
-        rp = mem.read_port()
-        wp = mem.write_port()
-        m.d.comb += [
-            rp.addr.eq(self.raddr),
-            self.rdata.eq(rp.data),
-            wp.addr.eq(self.waddr),
-            wp.data.eq(self.wdata),
-            wp.en.eq(self.we),
-        ]
+        _store(m, self.depth, self.width, raddr=self.raddr, waddr=self.waddr, wdata=self.wdata,
+               we=self.we, rdata=self.rdata, ren=1)
         return m
 
 
@@ -75,15 +79,7 @@ class SinglePortStore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = memory.Memory(shape=self.width, depth=self.depth, init=[])
-        rp = mem.read_port()
-        wp = mem.write_port()
-        m.d.comb += [
-            rp.addr.eq(self.addr),
-            rp.en.eq(~self.we),      # like SPRAM: the output register holds during a write
-            self.rdata.eq(rp.data),
-            wp.addr.eq(self.addr),
-            wp.data.eq(self.wdata),
-            wp.en.eq(self.we),
-        ]
+        # like SPRAM: the output register holds during a write
+        _store(m, self.depth, self.width, raddr=self.addr, waddr=self.addr, wdata=self.wdata,
+               we=self.we, rdata=self.rdata, ren=~self.we)
         return m
