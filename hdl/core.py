@@ -89,11 +89,13 @@ def held_read(m, mem, platform):
     Yosys folds the register into the RAM and, unlike for an explicit synchronous port, checks
     the enable against the write enable: when they provably never coincide on one address it
     needs no read-during-write emulation. Like the data of Amaranth's synchronous ports, the
-    RAM's output register has no defined power-up value; for a platform build the register says
-    so with an empty ``init`` (otherwise Yosys emulates the zero with a mux per bit; the Verilog
-    backend cannot print an empty init, so simulation keeps the plain one)."""
+    RAM's output register has no defined power-up value; for a build that hands RTLIL to Yosys
+    the register says so with an empty ``init`` (otherwise Yosys emulates the zero with a mux per
+    bit; the Verilog backend cannot print an empty init, so simulation and Verilog-based
+    toolchains keep the plain one)."""
     rp = mem.read_port(domain="comb")
-    attrs = {"init": ""} if platform is not None else {}
+    rtlil_yosys = getattr(platform, "toolchain", None) in ("IceStorm", "Trellis", "Oxide")
+    attrs = {"init": ""} if rtlil_yosys else {}
     data = Signal(mem.shape, reset_less=True, attrs=attrs)
     en = Signal(init=1)
     with m.If(en):
