@@ -39,8 +39,6 @@ Doing the pre-trace update in SCAN (before the sweep) is equivalent to the spec'
 read by nothing but potentiation, which comes later, and depends only on the delivered set.
 """
 
-from types import SimpleNamespace
-
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -49,6 +47,7 @@ from ..proto.config import CoreConfig
 from ..proto.cycles import tick_cycles_bound
 from ..proto.memmap import Region, layouts, region_words
 from .arith import decay, satu, scale_sat
+from .fifo import Queue, held_read
 from .neuron import Update, acc_width
 from .stdp import Learner
 from .weights import DualPortStore, SinglePortStore
@@ -80,73 +79,6 @@ def req_layout(cfg: CoreConfig) -> data.StructLayout:
     return data.StructLayout({
         "region": unsigned(3), "addr": unsigned(addr_width(cfg)), "write": unsigned(1),
         "data": unsigned(data_width(cfg))})
-
-
-def held_read(m, mem, platform):
-    """A registered read of ``mem`` (``addr``, ``data``, ``en``), behaving exactly like
-    ``mem.read_port()``: an asynchronous read port and a register that loads while ``en``.
-
-    Yosys folds the register into the RAM and, unlike for an explicit synchronous port, checks
-    the enable against the write enable: when they provably never coincide on one address it
-    needs no read-during-write emulation. Like the data of Amaranth's synchronous ports, the
-    RAM's output register has no defined power-up value; for a build that hands RTLIL to Yosys
-    the register says so with an empty ``init`` (otherwise Yosys emulates the zero with a mux per
-    bit; the Verilog backend cannot print an empty init, so simulation and Verilog-based
-    toolchains keep the plain one)."""
-    rp = mem.read_port(domain="comb")
-    rtlil_yosys = getattr(platform, "toolchain", None) in ("IceStorm", "Trellis", "Oxide")
-    attrs = {"init": ""} if rtlil_yosys else {}
-    data = Signal(mem.shape, reset_less=True, attrs=attrs)
-    en = Signal(init=1)
-    with m.If(en):
-        m.d.sync += data.eq(rp.data)
-    return SimpleNamespace(addr=rp.addr, data=data, en=en)
-
-
-class SpikeQueue(wiring.Component):
-    """The spike-output FIFO: ``lib.fifo.SyncFIFOBuffered``'s behaviour, cycle for cycle (one
-    entry held in the output register, the rest in block RAM), except that the memory read is
-    held when it would hit the entry being written, which never happens (that takes a full
-    queue, and a full queue takes no write) but proves to Yosys that iCE40 RAM needs no
-    read-first emulation."""
-
-    def __init__(self, width, depth):
-        self.width, self.depth = width, depth
-        super().__init__({
-            "w_en": In(1), "w_data": In(width), "w_rdy": Out(1),
-            "r_en": In(1), "r_data": Out(width), "r_rdy": Out(1),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        inner = self.depth - 1
-        m.submodules.storage = storage = memory.Memory(shape=self.width, depth=inner, init=[])
-        wp, rp = storage.write_port(), held_read(m, storage, platform)
-        produce, consume = Signal(range(inner)), Signal(range(inner))
-        level = Signal(range(inner + 1))
-
-        def incr(ptr):
-            return Mux(ptr == inner - 1, 0, ptr + 1)
-
-        do_write = self.w_en & self.w_rdy
-        do_read = (level != 0) & (~self.r_rdy | self.r_en)
-        m.d.comb += [
-            self.w_rdy.eq(level != inner),
-            wp.addr.eq(produce), wp.data.eq(self.w_data), wp.en.eq(do_write),
-            rp.addr.eq(consume), self.r_data.eq(rp.data),
-            rp.en.eq(do_read & ~(do_write & (produce == consume))),
-        ]
-        with m.If(do_write):
-            m.d.sync += produce.eq(incr(produce))
-        with m.If(do_read):
-            m.d.sync += [consume.eq(incr(consume)), self.r_rdy.eq(1)]
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
-        with m.If(do_write & ~do_read):
-            m.d.sync += level.eq(level + 1)
-        with m.If(do_read & ~do_write):
-            m.d.sync += level.eq(level - 1)
-        return m
 
 
 def _bits(n):
@@ -296,7 +228,7 @@ class Core(wiring.Component):
         # -- datapath blocks --------------------------------------------------------------------
         m.submodules.update = upd = Update(cfg)
         m.submodules.learner = lrn = Learner(cfg)
-        m.submodules.fifo = sfifo = SpikeQueue(SpikeLayout.size, n + 1)
+        m.submodules.fifo = sfifo = Queue(width=SpikeLayout.size, depth=n + 1)
         m.d.comb += [
             self.spikes.valid.eq(sfifo.r_rdy),
             self.spikes.payload.eq(sfifo.r_data),

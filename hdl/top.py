@@ -23,12 +23,11 @@ transmitter is quiet; the simulation transport uses it to know when the device h
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect
 
 from ..proto import protocol as P
 from ..proto.config import CoreConfig
-from . import dispatch, framing, uart
+from . import dispatch, fifo, framing, uart
 from .core import Core
 
 __all__ = ["Top", "tx_depth"]
@@ -37,6 +36,14 @@ __all__ = ["Top", "tx_depth"]
 def tx_depth(cfg: CoreConfig) -> int:
     """Bytes the TX FIFO holds: the longest event body, rounded up to a power of two."""
     return 1 << (P.event_body_bytes(cfg.n_neurons) - 1).bit_length()
+
+
+def _through(m, source, queue, sink):
+    """Connect stream ``source`` to stream ``sink`` through ``queue`` (a :class:`fifo.Queue`)."""
+    m.d.comb += [queue.w_data.eq(source.payload), queue.w_en.eq(source.valid),
+                 source.ready.eq(queue.w_rdy),
+                 sink.payload.eq(queue.r_data), sink.valid.eq(queue.r_rdy),
+                 queue.r_en.eq(sink.ready)]
 
 
 class Top(wiring.Component):
@@ -62,24 +69,20 @@ class Top(wiring.Component):
         div = cfg.uart_divisor
 
         m.submodules.rx = rx = uart.Receiver(div)
-        m.submodules.rx_fifo = rx_fifo = SyncFIFOBuffered(width=8, depth=P.RX_BUFFER)
+        m.submodules.rx_fifo = rx_fifo = fifo.Queue(width=8, depth=P.RX_BUFFER)
         m.submodules.deframer = deframer = framing.Deframer(P.MAX_PAYLOAD)
         m.submodules.dispatcher = disp = dispatch.Dispatcher(cfg, self.build_id)
         m.submodules.core = core = self.core
-        m.submodules.tx_fifo = tx_fifo = SyncFIFOBuffered(
+        m.submodules.tx_fifo = tx_fifo = fifo.Queue(
             width=framing.BodyLayout.size, depth=tx_depth(cfg))
         m.submodules.encoder = enc = framing.Encoder()
         m.submodules.tx = tx = uart.Transmitter(div)
 
         m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
-        connect(m, rx.stream, rx_fifo.w_stream)
-        connect(m, rx_fifo.r_stream, deframer.rx)
+        _through(m, rx.stream, rx_fifo, deframer.rx)
         connect(m, deframer.frame, disp.frame)
         m.d.comb += [deframer.buf_addr.eq(disp.buf_addr), disp.buf_data.eq(deframer.buf_data)]
-        m.d.comb += [tx_fifo.w_data.eq(disp.body.payload), tx_fifo.w_en.eq(disp.body.valid),
-                     disp.body.ready.eq(tx_fifo.w_rdy),
-                     enc.body.payload.eq(tx_fifo.r_data), enc.body.valid.eq(tx_fifo.r_rdy),
-                     tx_fifo.r_en.eq(enc.body.ready)]
+        _through(m, disp.body, tx_fifo, enc.body)
         connect(m, enc.tx, tx.stream)
 
         connect(m, disp.mem_req, core.mem_req)

@@ -13,21 +13,17 @@ Contract:
   completes while the previous one is still not taken is dropped and ``overflow`` pulses.
   ``clear`` zeroes ``errors``. ``busy`` is high from a falling edge until the character (or the
   line low after a framing error) has ended.
-- :class:`RingFIFO` is a smaller ``SyncFIFOBuffered`` for the link's byte buffers (see its
-  docstring for the one timing difference).
 - :class:`Transmitter` sends every byte taken from ``stream`` as start bit, 8 data bits LSB first
   and a stop bit, ``divisor`` cycles per bit; ``tx`` idles high; ``busy`` is high while a byte is
   on the line.
 """
 
-from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
-from amaranth.lib.fifo import FIFOInterface
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Receiver", "Transmitter", "RingFIFO"]
+__all__ = ["Receiver", "Transmitter"]
 
 
 def _check_divisor(divisor):
@@ -161,51 +157,4 @@ class Transmitter(wiring.Component):
             m.d.sync += timer.eq(timer - 1)
             with m.If(timer == 0):
                 m.d.sync += [timer.eq(div - 1), shreg.eq(Cat(shreg[1:], 1)), left.eq(left - 1)]
-        return m
-
-
-class RingFIFO(Elaboratable, FIFOInterface):
-    """A drop-in for ``amaranth.lib.fifo.SyncFIFOBuffered`` with a power-of-two ``depth``: the
-    same ports and ``level``, holds exactly ``depth`` words, in order, in less logic (the
-    block-RAM pointers wrap by themselves, and the RAM's read is off in a write cycle, so Yosys
-    adds no read-during-write bypass). The price: the output stage refills only in a cycle
-    without a write, so a word written at cycle t is readable at t+2 only if no write follows
-    at t+1, and back-to-back writes every cycle stall reads (fine for bytes of a UART link).
-    """
-
-    def __init__(self, *, width: int, depth: int):
-        if not isinstance(depth, int) or depth < 2 or depth & (depth - 1):
-            raise ValueError(f"RingFIFO depth must be a power of two >= 2, not {depth!r}")
-        super().__init__(width=width, depth=depth)
-        self.level = Signal(range(depth + 1))
-
-    def elaborate(self, platform):
-        m = Module()
-        k = self.depth.bit_length() - 1
-        m.submodules.storage = storage = Memory(shape=self.width, depth=self.depth, init=[])
-        w_port = storage.write_port()
-        r_port = storage.read_port()
-        produce = Signal(k + 1)     # one bit more than the address: full and empty differ
-        consume = Signal(k + 1)
-
-        do_write = self.w_rdy & self.w_en
-        do_read = self.r_rdy & self.r_en
-        # move the next stored word into the output stage when it is empty or being taken
-        fetch = (produce != consume) & (~self.r_rdy | self.r_en) & ~do_write
-        m.d.comb += [
-            w_port.addr.eq(produce[:k]), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
-            r_port.addr.eq(consume[:k]), r_port.en.eq(fetch), self.r_data.eq(r_port.data),
-            self.w_rdy.eq(self.level != self.depth),
-            self.w_level.eq(self.level), self.r_level.eq(self.level),
-        ]
-        with m.If(do_write):
-            m.d.sync += produce.eq(produce + 1)
-        with m.If(fetch):
-            m.d.sync += [consume.eq(consume + 1), self.r_rdy.eq(1)]
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
-        with m.If(do_write & ~do_read):
-            m.d.sync += self.level.eq(self.level + 1)
-        with m.Elif(do_read & ~do_write):
-            m.d.sync += self.level.eq(self.level - 1)
         return m

@@ -21,14 +21,6 @@ from spikeloom.proto.config import preset
 MHZ = 1_000_000
 
 
-def _has_top():
-    try:
-        import spikeloom.hdl.top  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 # -- clocking -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("f_out", [12, 24, 30, 36, 48])
@@ -252,11 +244,6 @@ def test_arty_writes_vivado_plan(tmp_path):
 
 
 @pytest.mark.synthesis
-@pytest.mark.skipif(not _has_top(), reason="spikeloom.hdl.top not written yet")
-@pytest.mark.xfail(strict=True, raises=BuildError, reason=(
-    "measured: the full Top needs 5,470 of 5,280 iCE40UP5K logic cells (core ~2,210 LUT4, "
-    "dispatcher ~1,580 LUT4); memories fit (4/4 SPRAM, 26/30 EBR). Remove this marker when the "
-    "logic shrinks by ~200 LCs (strict: an XPASS fails)."))
 def test_icebreaker_preset_bitstream(tmp_path):
     """The full core for the board's preset: weights and plasticity in SPRAM, timing met."""
     cfg = boards.board_config("icebreaker")
@@ -272,7 +259,6 @@ def test_icebreaker_preset_bitstream(tmp_path):
 
 @pytest.mark.synthesis
 @pytest.mark.regress
-@pytest.mark.skipif(not _has_top(), reason="spikeloom.hdl.top not written yet")
 @pytest.mark.parametrize("name", ["ulx3s-25f", "ulx3s-85f"])
 def test_ulx3s_preset_bitstream(name, tmp_path):
     cfg = boards.board_config(name)
