@@ -12,7 +12,9 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
 - Requests act on the core through its control interface (``mem_req``/``mem_rsp``, ``start``,
   ``clear``, ``done``, ``spikes``). RUN runs ``ticks`` ticks; tick ``k`` starts no earlier than
   ``period`` cycles after tick ``k-1`` started (0: at once), and not before tick ``k-1``'s SPIKES
-  event frame has been handed to the encoder (output backpressure delays, never drops). The
+  event frame has been handed over on ``body`` (into the top's TX FIFO, which holds a whole
+  event frame, so the next tick computes while this one is on the line; output backpressure
+  delays, never drops). The
   spikes of a tick are drained from ``spikes`` while it runs into a block RAM and sent as a
   list or a bitmap exactly as ``protocol.spike_payload`` chooses. A tick whose
   ``last_tick_cycles`` exceeds a nonzero ``period`` counts an overrun (16-bit saturating) and
