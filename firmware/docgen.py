@@ -224,7 +224,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     reports = collect(args.build_dir, args.rebuild, log=lambda s: print(s, flush=True))
     sections = render(reports)
-    sections["probes"] = render_probes(args.build_dir)
+    if any(Path(args.build_dir, "fit").rglob("report.json")):
+        sections["probes"] = render_probes(args.build_dir)
+    else:       # no bisection run here: keep the recorded probes rather than empty the table
+        print(f"no probes under {args.build_dir}/fit: the probes table is left as it is")
     update_doc(args.doc, sections)
     print(f"updated {args.doc}")
     return 0
