@@ -69,7 +69,7 @@ def test_leds_heartbeat_activity_and_error():
     assert not any(act[:marks["ping"]]) and not any(err[:marks["ping"]])
     # a good request lights activity within two windows of its first byte, never error
     ping_act = act[marks["ping"]:marks["bad"]]
-    assert 1 in ping_act[:2 * WINDOW]
+    assert any(ping_act[:2 * WINDOW]), "activity LED never lit after a request"
     assert not any(err[marks["ping"]:marks["bad"]])
     # ... and the light goes out again once the line is quiet
     assert not any(act[marks["bad"] - WINDOW:marks["bad"]])
