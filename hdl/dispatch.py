@@ -187,7 +187,7 @@ class Dispatcher(wiring.Component):
         # their own opcode.
         frame = self.frame.payload
         r_seq = frame.seq
-        length = frame.length[:len(Signal(range(P.MAX_PAYLOAD + 1)))]
+        length = frame.length[:P.MAX_PAYLOAD.bit_length()]
         r_status = Signal(3)
         req = Signal(64)            # the first 8 payload bytes (fixed-size request fields)
         req_region = req[0:8]

@@ -104,8 +104,10 @@ class Top(wiring.Component):
 
         # The whole device is idle when nothing is buffered, executing or on the line; a partial
         # frame inside the deframer waits for more bytes and does not count as work.
+        # (A queue's level counts its RAM too: a word just written is not visible on r_rdy yet.)
         m.d.comb += self.idle.eq(disp.idle & ~rx.busy & (rx_fifo.level == 0) & ~rx.stream.valid
-                                 & ~disp.body.valid & ~enc.body.valid & ~tx.busy & ~enc.tx.valid)
+                                 & ~disp.body.valid & (tx_fifo.level == 0) & ~tx.busy
+                                 & ~enc.tx.valid)
 
         # LEDs: a ~1.4 Hz heartbeat (12 MHz), and activity and error lights held for one
         # window of 2**k cycles (~1/20 s) after the window in which they happened. The windows
