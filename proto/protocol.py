@@ -15,7 +15,7 @@ import dataclasses
 import enum
 
 __all__ = [
-    "VERSION", "MAX_PAYLOAD", "RX_BUFFER", "END", "ESC", "ESC_END", "ESC_ESC",
+    "VERSION", "MAX_PAYLOAD", "RX_BUFFER", "END", "ESC", "ESC_END", "ESC_ESC", "ABORT",
     "Opcode", "Status", "ResetFlags", "SpikeFormat", "Bytes", "HEADER", "INFO", "STATUS",
     "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
     "crc16", "encode_frame", "Deframer", "spike_payload", "parse_spike_payload",
@@ -30,6 +30,11 @@ HEADER_BYTES = 5
 CRC_BYTES = 2
 
 END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
+
+# The abort token (docs/protocol.md, "Abort"): ESC followed by END never occurs in a valid SLIP
+# stream, so the device can recognise it byte by byte as it arrives, ahead of its receive buffer,
+# while it is busy with a RUN. It is not a frame: it has no reply of its own.
+ABORT = bytes([ESC, END])
 
 
 class Opcode(enum.IntEnum):
@@ -56,6 +61,8 @@ class Status(enum.IntEnum):
     BAD_REGION = 5     # READ/WRITE of a region that does not exist
     BAD_ADDRESS = 6    # words outside the region, or an INJECT index >= n_inputs
     BAD_VALUE = 7      # a written word has bits set above its layout width, bad RESET flags
+    ABORTED = 8        # RUN reply only: stopped early by the abort token; payload RUN_REPLY
+                       # still holds the ticks actually run
 
 
 class ResetFlags(enum.IntFlag):
