@@ -508,7 +508,8 @@ class _Reader:
         if c["hash"] != f"0x{config.hash():08x}":
             raise _Bad(_MANIFEST, f"configuration hash {c['hash']!r} does not match its fields "
                                   f"(0x{config.hash():08x}): the file is corrupt or edited")
-        total = sum(region_words(config, r) * layouts(config)[r].nbytes for r in Region)
+        lay = layouts(config)
+        total = sum(region_words(config, r) * lay[r].nbytes for r in Region)
         if total > MAX_CONTENT_BYTES:
             raise _Bad(_MANIFEST, f"configuration {config.name!r} needs {total} bytes of "
                                   f"regions, more than spikeloom loads ({MAX_CONTENT_BYTES})")
@@ -518,11 +519,12 @@ class _Reader:
         if not isinstance(entries, dict) or set(entries) != {r.name for r in Region}:
             raise _Bad(_MANIFEST, f"regions must list exactly {[r.name for r in Region]}")
         out = {}
+        lay = layouts(config)
         for region in Region:
             e = entries[region.name]
             where = f"regions.{region.name}"
             file = f"regions/{region.name}.bin"
-            words, nb = region_words(config, region), layouts(config)[region].nbytes
+            words, nb = region_words(config, region), lay[region].nbytes
             want = {"file": file, "words": words, "word_bytes": nb}
             if not isinstance(e, dict) or set(e) != {*want, "sha256"}:
                 raise _Bad(_MANIFEST, f"{where} must have file, words, word_bytes, sha256")
