@@ -120,3 +120,20 @@ def test_not_an_image(tmp_path):
         sl.Image.load(p)
     with pytest.raises(sl.ImageError, match="cannot read"):
         sl.Image.load(tmp_path / "missing.slimg")
+
+
+def test_image_and_compiler_do_not_import_each_other():
+    """The report lives in its own module, so image.py needs nothing of the compiler (issue 13:
+    the compiler <-> image cycle is gone); checked on the source, imports inside functions
+    included."""
+    import ast
+    from pathlib import Path
+
+    import spikeloom.image as image_module
+    tree = ast.parse(Path(image_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for a in node.names}
+    assert "compiler" not in imported and not any("compiler" in m for m in imported)
+    assert "report" in imported
