@@ -306,18 +306,22 @@ class _Compiler:
     def _where(self, pop) -> str:
         return f"population {pop.name!r}"
 
-    def _worst(self, pop, p, value, actual, integer, origin=0.0):
-        """Add the report entry of parameter ``p``: the neuron with the largest error."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ref = np.abs(value - origin)
-            err = np.where(actual == value, 0.0,
-                           np.where(ref > 0, np.abs(actual - value) / ref, np.inf))
+    def _worst(self, pop, p, value, actual, integer, origin=0.0, err=None):
+        """Add the report entry of parameter ``p``: the neuron with the largest error
+        (``err``: a measure of its own, per neuron; default relative to ``origin``)."""
+        rel = err
+        if err is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ref = np.abs(value - origin)
+                err = np.where(actual == value, 0.0,
+                               np.where(ref > 0, np.abs(actual - value) / ref, np.inf))
         k = int(np.argmax(err))
         scalar = np.ndim(getattr(pop.model, p.name)) == 0
         suffix = {"decay": " (alpha)", "ms_ticks": " (ms)"}.get(p.quantize, "")
         return self.report.add(f"{pop.name}.{p.name}{suffix}", value[k], integer[k], actual[k],
                                index=None if scalar else k,
-                               origin=origin if np.ndim(origin) == 0 else origin[k])
+                               origin=origin if np.ndim(origin) == 0 else origin[k],
+                               rel=None if rel is None else rel[k])
 
     def _q_origin(self, pop, p):
         return None             # v_rest has no field: it shifts the voltages
@@ -350,10 +354,8 @@ class _Compiler:
         alpha = np.array([decay_factor(float(t), self.dt, self.F) for t in uniq],
                          np.int64)[inv]
         one = 1 << self.F
-        with np.errstate(divide="ignore"):
-            eff = np.where(alpha >= one, np.inf,
-                           -self.dt / np.log(np.maximum(alpha, 0) / one))
-        self._worst(pop, p, tau, eff, alpha)
+        eff, err = self._decay_error(tau, alpha)
+        self._worst(pop, p, tau, eff, alpha, err=err)
         stuck = np.flatnonzero((alpha == one) & np.isfinite(tau))
         if stuck.size:
             k = int(stuck[0])
@@ -362,6 +364,18 @@ class _Compiler:
                 f"dt = {self.dt:g} ms (alpha = 2^{self.F}; {stuck.size} neuron(s)); use a "
                 "shorter tau, a larger dt or a core with more decay_frac bits")
         return alpha
+
+    def _decay_error(self, tau, alpha):
+        """(effective tau of ``alpha``, relative error of the leak per tick ``1 - a``)."""
+        one = 1 << self.F
+        tau, alpha = np.asarray(tau, float), np.asarray(alpha)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eff = np.where(alpha >= one, np.inf, -self.dt / np.log(np.maximum(alpha, 0) / one))
+            leak = -np.expm1(-self.dt / tau)
+            leak_q = 1 - alpha / one
+            err = np.where(leak_q == leak, 0.0,
+                           np.where(leak > 0, np.abs(leak_q - leak) / leak, np.inf))
+        return eff, err
 
     def _q_ticks(self, pop, p):
         ticks = pop.params[p.name].astype(np.int64)
@@ -566,9 +580,8 @@ class _Compiler:
     def _stdp_decay(self, key, tau) -> int:
         alpha = decay_factor(tau, self.dt, self.F)
         one = 1 << self.F
-        eff = math.inf if alpha >= one else (
-            -self.dt / math.log(alpha / one) if alpha > 0 else 0.0)
-        self.report.add(f"stdp.{key} (alpha)", tau, alpha, eff)
+        eff, err = self._decay_error(tau, alpha)
+        self.report.add(f"stdp.{key} (alpha)", tau, alpha, float(eff), rel=float(err))
         if alpha == one and math.isfinite(tau):
             self.report.warn(f"STDP {key} = {tau:g} ms rounds to no decay at dt = {self.dt:g} ms "
                              f"(alpha = 2^{self.F}); use a shorter tau, a larger dt or a core "

@@ -8,10 +8,13 @@ An :class:`Entry` is one rounded quantity: the value asked for (model units, ms,
 integer the hardware holds and what that integer means in the same units. For a per-neuron
 parameter the entry is the neuron with the worst error (``index``; ``None`` when the parameter
 is one value for the population). ``rel_error`` is measured from ``origin`` (``v_rest`` for the
-voltages, 0 otherwise): ``|actual - value| / |value - origin|``. An entry with ``bounded`` set is
-*flagged* when its relative error exceeds the report's ``max_error`` (the compile argument,
-default 5 %); per-synapse entries (``worst w``) are informational: a weight much smaller than the
-largest one always loses relative precision, and the round-to-zero warning covers the extreme.
+voltages, 0 otherwise): ``|actual - value| / |value - origin|``, except where the entry carries
+its own measure (``rel``): a time constant's entry shows tau and the effective tau of its
+integer, but its error is that of the leak per tick, ``1 - exp(-dt/tau)``, which is what the
+dynamics feel (tau = 0.1 ms and 0 ms both lose everything in a 1 ms tick: no error to speak of).
+An entry with ``bounded`` set is *flagged* when its relative error exceeds the report's
+``max_error`` (the compile argument, default 5 %); per-synapse entries (``worst w``) are
+informational: a weight much smaller than the largest one always loses relative precision.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ class Entry:
     index: int | None = None
     origin: float = 0.0
     bounded: bool = True
+    rel: float | None = None
 
     @property
     def rel_error(self) -> float:
+        if self.rel is not None:        # a measure of its own (decays: the leak per tick)
+            return self.rel
         if self.value == self.actual:
             return 0.0
         ref = self.value - self.origin
@@ -71,9 +77,10 @@ class Report:
         self.usage: dict = {}
 
     def add(self, what, value, integer, actual, *, index=None, origin=0.0,
-            bounded=True) -> Entry:
+            bounded=True, rel=None) -> Entry:
         e = Entry(what, float(value), int(integer), float(actual),
-                  None if index is None else int(index), float(origin), bool(bounded))
+                  None if index is None else int(index), float(origin), bool(bounded),
+                  None if rel is None else float(rel))
         self.entries.append(e)
         return e
 
@@ -137,8 +144,8 @@ class Report:
     def to_json(self) -> dict:
         return {"config": self.config_name, "dt": self.dt, "max_error": self.max_error,
                 "usage": self.usage,
-                "entries": [[e.what, e.value, e.integer, e.actual, e.index, e.origin, e.bounded]
-                            for e in self.entries],
+                "entries": [[e.what, e.value, e.integer, e.actual, e.index, e.origin, e.bounded,
+                             e.rel] for e in self.entries],
                 "warnings": list(self.warnings), "notes": list(self.notes)}
 
     @classmethod
@@ -168,9 +175,9 @@ class Report:
             raise TypeError("report.entries must be a list")
         for k, e in enumerate(entries):
             where = f"report.entries[{k}]"
-            if not isinstance(e, list) or len(e) != 7:
-                raise TypeError(f"{where} must be a list of 7 items")
-            what, value, integer, actual, index, origin, bounded = e
+            if not isinstance(e, list) or len(e) != 8:
+                raise TypeError(f"{where} must be a list of 8 items")
+            what, value, integer, actual, index, origin, bounded, rel = e
             if not isinstance(what, str):
                 raise TypeError(f"{where}[0] must be a string")
             if isinstance(integer, bool) or not isinstance(integer, int):
@@ -180,7 +187,8 @@ class Report:
             if not isinstance(bounded, bool):
                 raise TypeError(f"{where}[6] must be true or false")
             r.add(what, _number(value, f"{where}[1]"), integer, _number(actual, f"{where}[3]"),
-                  index=index, origin=_number(origin, f"{where}[5]"), bounded=bounded)
+                  index=index, origin=_number(origin, f"{where}[5]"), bounded=bounded,
+                  rel=None if rel is None else _number(rel, f"{where}[7]"))
         for key in ("warnings", "notes"):
             items = data.get(key, [])
             if not isinstance(items, list) or not all(isinstance(w, str) for w in items):

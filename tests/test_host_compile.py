@@ -42,9 +42,18 @@ def test_quantization_follows_numerics():
     assert w.min() == -127 and w.max() == 127
     entry = image.report["exc.tau_mem (alpha)"]
     assert entry.integer == decay_factor(20.0, 1.0, 12)
-    # the report compares tau with the effective tau of alpha: -dt / ln(alpha / 2^F)
+    # the report shows tau and the effective tau of alpha, -dt / ln(alpha / 2^F); its error is
+    # that of the leak per tick, 1 - exp(-dt/tau)
     assert math.isclose(entry.actual, -1 / math.log(entry.integer / 4096))
-    assert entry.rel_error == abs(entry.actual - 20.0) / 20.0 < 2e-3
+    leak = 1 - math.exp(-1 / 20.0)
+    assert math.isclose(entry.rel_error, abs(1 - entry.integer / 4096 - leak) / leak)
+    assert entry.rel_error < 2e-3
+    # tau << dt: everything decays in one tick either way (alpha 0); no error to speak of
+    tiny = sl.LIF(tau_syn=0.1)
+    net = sl.Network()
+    net.connect(net.inputs(1, name="i"), net.population(1, tiny, name="q"), weights=1.0)
+    e = sl.compile(net, target="tiny").report["q.tau_syn (alpha)"]
+    assert e.integer == 0 and e.actual == 0.0 and e.rel_error < 1e-4
     assert not image.report.flagged and not image.report.warnings
 
 
@@ -264,6 +273,7 @@ def test_a_bias_that_fires_every_tick_is_a_warning():
 
 def test_report_flags_rounding_errors_above_the_bound():
     # scale 3 fixed: threshold 1.2 -> 4 -> 1.333 (11 % error); tau 3000 ms -> alpha 4095
+    # (leak 1/4096 per tick instead of 1/3000: 27 % error)
     net = one_pop(sl.LIF(threshold=1.2, tau_mem=3000.0, scale=3.0), w=1.0)
     image = sl.compile(net, target="tiny")
     report = image.report
@@ -312,7 +322,8 @@ def test_every_parameter_may_be_per_neuron():
     assert not st["v"][n:].any() and not st["i"].any()
     # the report holds the worst neuron of each parameter, with its index
     e = image.report["p.tau_mem (alpha)"]
-    errs = [abs(-1 / math.log(decay_factor(t, 1.0, 12) / 4096) - t) / t for t in tau]
+    errs = [abs(decay_factor(t, 1.0, 12) / 4096 - math.exp(-1 / t)) / (1 - math.exp(-1 / t))
+            for t in tau]
     assert e.index == int(np.argmax(errs)) and math.isclose(e.rel_error, max(errs))
     assert e.label == f"p.tau_mem (alpha)[{e.index}]"
     assert image.report["p.threshold"].index is not None

@@ -330,7 +330,7 @@ EDITS = {
     "report type": (lambda m, e: m.update(report="x"),
                     r"manifest.json: report: report must be an object or null"),
     "report entry": (lambda m, e: m["report"]["entries"].append([1, 2]),
-                     r"report: report.entries\[\d+\] must be a list of 7 items"),
+                     r"report: report.entries\[\d+\] must be a list of 8 items"),
     "report number": (lambda m, e: m["report"]["entries"][0].__setitem__(1, "x"),
                       r"report.entries\[0\]\[1\] must be a number"),
     "params padding": (lambda m, e: _set_bit(m, e, "NEURON_PARAMS", 10, 7),
