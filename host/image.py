@@ -299,6 +299,9 @@ class Image:
     def from_bytes(cls, data: bytes, source: str = "<bytes>") -> Image:
         """The image in ``data`` (the bytes of a .slimg file), checked as the module docstring
         says; ImageError names ``source`` and the member at fault."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ImageError(f"{source}: an image is read from bytes, not "
+                             f"{type(data).__name__}")
         return _Reader(bytes(data), source).image()
 
     # -- comparison --------------------------------------------------------------------------------
