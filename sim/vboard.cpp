@@ -670,6 +670,9 @@ void Board::check_drain() {
     }
     const uint64_t quiet_since = std::max(last_tx_activity_, drain_ping_cycle_);
     if (inq_.empty() && drv_.idle() && rx_.idle() && cycles_ - quiet_since >= drain_resend_after_) {
+        if (!opt_.quiet)
+            fprintf(stderr, "vboard: the design fell silent without answering the drain PING "
+                            "(lost in a full receive buffer?): sending it again\n");
         queue_drain_ping();
         drain_resend_after_ *= 2;
     }

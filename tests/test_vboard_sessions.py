@@ -180,6 +180,34 @@ def test_client_that_never_reads_leaves_nothing_behind(top_board):
     assert [(f.opcode, f.seq, st) for f, st in frames] == [(P.Opcode.STATUS, 9, P.Status.OK)]
 
 
+def test_client_that_overflowed_the_receive_buffer(top_exe):
+    # a RUN, then far more requests than the device buffers while it runs: they overflow its
+    # receive buffer, and so may the harness's abort token and drain PING. The harness then
+    # sends the PING again once the design falls silent; the next client still sees only its own
+    # replies.
+    vb = vboard.VirtualBoard(TOP_PRESET, exe=top_exe).start()
+    try:
+        s = connect(vb)
+        flood = b"".join(frame(P.Opcode.PING, 2 + k % 200, bytes(30)) for k in range(60))
+        assert len(flood) > 2 * P.RX_BUFFER
+        s.sendall(_run_request(3000) + flood)
+        # well over len(flood) byte times of output: every flood byte has reached the design
+        assert len(recv_exactly(s, 2 * len(flood), timeout=30)) == 2 * len(flood)
+        s.close()
+        req = frame(P.Opcode.STATUS, 9)
+        with connect(vb) as s:
+            s.sendall(req)
+            got = recv_exactly(s, 1, timeout=60) + recv_quiet(s, 0.5)
+        frames = P.Deframer().feed(got)
+        assert [(f.opcode, f.seq, st) for f, st in frames] == [(P.Opcode.STATUS, 9, P.Status.OK)]
+        assert P.STATUS.unpack(frames[0][0].payload)["rx_overflows"] > 0, \
+            "the flood should have overflowed the device's receive buffer"
+    finally:
+        vb.stop()
+    assert vb.stats()["drains"] == 1
+    assert "sending it again" in vb.stderr_text, "the drain PING should have been lost once"
+
+
 def test_partial_frame_is_not_executed(top_board):
     # a complete RUN body whose closing END never came: the client leaves before sending it
     s = connect(top_board)
