@@ -319,6 +319,12 @@ def test_idle_client_is_dropped(echo_exe):
         elapsed = time.monotonic() - t0
         s.close()
         assert rest == b"spikeloom virtual board: disconnected after 1 s idle\n"
+        # the host library's recogniser says why the link closed (not "busy")
+        from spikeloom.busy import BoardBusy, check
+        from spikeloom.errors import LinkError
+        with pytest.raises(LinkError, match="disconnected after 1 s idle") as info:
+            check(rest[:-1], vb.url)
+        assert not isinstance(info.value, BoardBusy)
         assert 0.8 < elapsed < 2.5, elapsed
         with connect(vb) as s:
             s.sendall(b"free")
