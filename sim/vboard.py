@@ -32,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from spikeloom.errors import BuildError, Error, LinkError
+from spikeloom.proto.errors import BuildError, Error, LinkError
 from spikeloom.sim import export, verilator
 
 __all__ = ["HARNESS", "VERILATOR_FLAGS", "binary", "build_binary", "command", "serve",
