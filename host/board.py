@@ -8,8 +8,12 @@ configuration (:class:`ConfigMismatch`). The :class:`Board` then
   ``max_payload`` bytes (all-zero chunks are skipped: the reset zeroed them), then reads every
   region back and compares (``verify=False`` skips that);
 - ``run(ticks, inputs=...)``: streams INJECT (ticks with input) and RUN (stretches without),
-  pipelined with at most ``RX_BUFFER`` request bytes outstanding, collects the SPIKES events into
-  a :class:`~spikeloom.result.Result` (progress bar for long runs);
+  pipelined with at most ``RX_BUFFER - 2`` request bytes outstanding, collects the SPIKES events
+  into a :class:`~spikeloom.result.Result` (progress bar for long runs); in pieces: a
+  :class:`_RunPlan` (the requests), a :class:`_SpikeCollector` (the frame handler), a
+  :class:`_Progress`;
+- ``abort()``: stops a run from another thread (``run`` raises :class:`RunAborted`); Ctrl-C in
+  ``run`` aborts the device's run, then raises KeyboardInterrupt (docs/host.md, "Aborting");
 - ``read_weights(projection)``, ``read_state()``, ``status()``, ``reset()``, ``info``, ``ping``;
 - is a context manager that always closes the port.
 
@@ -346,16 +350,19 @@ class Board:
             self.link.pipeline(plan, on_event=spikes.on_event, on_reply=spikes.on_reply,
                                abortable=True)
         except Aborted:
-            self._forget_inputs(sched)
-            raise RunAborted(
-                f"the run on {self.url} was aborted after {spikes.count} of {ticks} ticks; "
-                "the ticks that ran are in .result", self._result(spikes, sched)) from None
+            if spikes.count != ticks:       # (an abort after the last tick changes nothing)
+                self._forget_inputs(sched)
+                raise RunAborted(
+                    f"the run on {self.url} was aborted after {spikes.count} of {ticks} "
+                    "ticks; the ticks that ran are in .result",
+                    self._result(spikes, sched)) from None
         except KeyboardInterrupt:
             if self.link.aborted_cleanly:
                 self._forget_inputs(sched)
             raise
         finally:
             spikes.progress.close(spikes.count)
+        spikes.progress.done(spikes.count)
         if spikes.count != ticks:
             raise ProtocolError(f"{self.url} sent {spikes.count} SPIKES events for {ticks} "
                                 "ticks")
@@ -532,12 +539,16 @@ class _Progress:
             if self.func is not None:
                 self.func(done, self.total)
 
+    def done(self, done: int) -> None:
+        """The run completed: a last call of the callable if ``tick`` did not just make it."""
+        if self.func is not None and done % 64:
+            self.func(done, self.total)
+
     def close(self, done: int) -> None:
+        """Show ``done`` and close the bar (however the run ended)."""
         if self.bar is not None:
             self.bar.update(done - self.bar.n)
             self.bar.close()
-        elif self.func is not None and done % 64:
-            self.func(done, self.total)
 
 
 def open_board(url: str | None = None, config=None, timeout: float = 2.0, *, transport=None,

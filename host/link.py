@@ -385,6 +385,7 @@ class Link:
         with self._guard:
             self._active = exchange
             self._abort.clear()
+        self.aborted_cleanly = None
         try:
             return exchange.run()
         finally:
