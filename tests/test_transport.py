@@ -86,3 +86,20 @@ def test_serial_open_flushes_stale_input(monkeypatch):
     monkeypatch.setattr(serial, "serial_for_url", lambda url, **kw: Port())
     T.SerialTransport("/dev/ttyFAKE").close()
     assert calls == ["flush"]
+
+
+def test_model_transport_runs_in_bounded_slices():
+    """A RUN of 2**32 - 1 ticks: each read runs at most slice_ticks ticks, and the abort token
+    written between reads stops it after exactly the ticks read so far."""
+    from spikeloom.proto import protocol as P
+    t = T.ModelTransport(sl.preset("tiny"), slice_ticks=40)
+    t.write(P.encode_frame(P.Frame(P.Opcode.RUN, 5, 0, P.RUN_REQ.pack(ticks=2**32 - 1))))
+    got = []
+    for _ in range(3):
+        got += P.Deframer(1 << 16).feed(t.read(0.1))
+    assert [f.opcode for f, _ in got] == [P.Opcode.SPIKES] * 120 and t.device.busy
+    t.write(P.ABORT)
+    reply = P.Deframer(1 << 16).feed(t.read(0.1))
+    assert reply == [(P.Frame(P.Opcode.RUN, 5, P.Status.ABORTED, P.RUN_REPLY.pack(ticks=120)),
+                      P.Status.OK)]
+    assert not t.device.busy and t.read(0.01) == b""
