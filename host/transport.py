@@ -199,7 +199,7 @@ class ModelTransport:
 
     def read(self, timeout: float) -> bytes:
         if not self._out and self.device.busy:
-            with _sigint_held():
+            with _HeldSigint():
                 self._out += self.device.read(max_ticks=self.slice_ticks)
         if not self._out:
             # idle and nothing queued: nothing can arrive before the next write
@@ -216,7 +216,7 @@ class ModelTransport:
         return f"<ModelTransport {self.config.name}>"
 
 
-class _sigint_held:
+class _HeldSigint:
     """Hold a SIGINT that arrives inside the block; raise KeyboardInterrupt when it ends.
 
     Only in the main thread and only when Python's default handler is installed (anything else
