@@ -129,16 +129,17 @@ class GoldenDevice:
     def write(self, data: bytes) -> None:
         """Request bytes arrive: queue them; an abort token among them sets the latch now."""
         data = bytes(data)
-        esc = self._arrival_esc
-        if P.ESC in data or esc:
-            for b in data:
-                if esc:
-                    esc = False
-                    if b == P.END:
-                        self.abort_latch = True
-                elif b == P.ESC:
-                    esc = True
-            self._arrival_esc = esc
+        k, n = 0, len(data)
+        if self._arrival_esc and n:             # the escape's second byte is the first here
+            self._arrival_esc = False
+            self.abort_latch |= data[0] == P.END
+            k = 1
+        while (i := data.find(P.ESC, k)) >= 0:  # each ESC and the byte after it are one pair
+            if i + 1 == n:
+                self._arrival_esc = True
+                break
+            self.abort_latch |= data[i + 1] == P.END
+            k = i + 2
         self._inbox += data
 
     @property
