@@ -181,7 +181,7 @@ def test_version_mismatch():
             out += P.encode_frame(P.Frame(f.opcode, f.seq, f.status, payload))
         return out
     t = Wrap(on_read=bump)
-    with pytest.raises(sl.VersionMismatch, match="protocol version 2"):
+    with pytest.raises(sl.VersionMismatch, match=f"protocol version {P.VERSION + 1}"):
         sl.open(transport=t)
     assert t.closed
 
