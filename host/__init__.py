@@ -33,6 +33,7 @@ _EXPORTS = {
     "Board": ("board", "Board"), "Info": ("board", "Info"), "open_board": ("board", "open_board"),
     "open": ("board", "open_board"),   # `spikeloom.open(url)` is the documented entry point
     "Report": ("compiler", "Report"), "compile": ("compiler", "compile"),
+    "CompileWarning": ("compiler", "CompileWarning"),
     "Image": ("image", "Image"), "ImageConfigMismatch": ("image", "ImageConfigMismatch"),
     "Result": ("result", "Result"),
     "PRESETS": ("proto", "PRESETS"), "CoreConfig": ("proto", "CoreConfig"),
@@ -41,7 +42,7 @@ _EXPORTS = {
         "LIF", "STDP", "AllToAll", "FixedProbability", "Network", "OneToOne", "Population",
         "Projection")},
     **{name: ("errors", name) for name in (
-        "BuildError", "CompileError", "ConfigMismatch", "DeviceError", "Error", "FitError",
+        "BoardBusy", "BuildError", "CompileError", "ConfigMismatch", "DeviceError", "Error", "FitError",
         "ImageError", "LinkError", "LinkTimeout", "ProtocolError", "RunAborted", "ToolNotFound",
         "VersionMismatch")},
 }
@@ -51,7 +52,8 @@ __all__ = [
     "FixedProbability", "compile", "Report", "Image", "open", "open_board", "Board", "Info",
     "Result", "CoreConfig", "PRESETS", "preset", "Error", "LinkError", "LinkTimeout",
     "ProtocolError", "DeviceError", "RunAborted", "VersionMismatch", "ConfigMismatch",
-    "CompileError", "FitError", "ImageError", "ImageConfigMismatch", "BuildError", "ToolNotFound",
+    "CompileError", "CompileWarning", "FitError", "ImageError", "ImageConfigMismatch",
+    "BuildError", "ToolNotFound", "BoardBusy",
     "__version__",
 ]
 
@@ -73,8 +75,9 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:       # what type checkers and readers see; never executed
     from .board import Board, Info, open_board
     from .board import open_board as open  # noqa: A004
-    from .compiler import Report, compile
+    from .compiler import CompileWarning, Report, compile
     from .errors import (
+        BoardBusy,
         BuildError,
         CompileError,
         ConfigMismatch,

@@ -436,7 +436,8 @@ class Board:
             else:
                 nsl = slice(cfg.n_inputs + p.start, cfg.n_inputs + p.stop)
                 out[p.name] = PopulationState(
-                    p.name, p.kind, y[sl], s[nsl], v=st["v"][sl] / p.scale,
+                    p.name, p.kind, y[sl], s[nsl],
+                    v=np.asarray(p.v_rest, float) + st["v"][sl] / p.scale,   # origin: v_rest
                     i=st["i"][sl] / p.scale, ref=st["ref"][sl], v_raw=st["v"][sl],
                     i_raw=st["i"][sl])
         return out

@@ -8,6 +8,7 @@ users and the host import. ``spikeloom.errors.Error is spikeloom.proto.errors.Er
 from __future__ import annotations
 
 from .proto.errors import (
+    BoardBusy,
     BuildError,
     CompileError,
     ConfigMismatch,
@@ -24,7 +25,7 @@ from .proto.errors import (
 )
 
 __all__ = [
-    "Error", "LinkError", "LinkTimeout", "ProtocolError", "DeviceError", "RunAborted",
+    "Error", "LinkError", "LinkTimeout", "BoardBusy", "ProtocolError", "DeviceError", "RunAborted",
     "VersionMismatch", "ConfigMismatch", "CompileError", "FitError", "ImageError", "BuildError",
     "ToolNotFound",
 ]

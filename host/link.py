@@ -37,7 +37,8 @@ import dataclasses
 import threading
 import time
 
-from .errors import DeviceError, LinkTimeout, ProtocolError
+from . import busy
+from .errors import DeviceError, LinkError, LinkTimeout, ProtocolError
 from .proto import protocol as P
 from .proto.protocol import Frame, Opcode, Status
 
@@ -237,7 +238,13 @@ class _Exchange:
 
     def receive(self) -> None:
         """Read what arrived, handle every frame, then check the timeout."""
-        data = self.link.transport.read(min(0.05, self.link.timeout))
+        try:
+            data = self.link.transport.read(min(0.05, self.link.timeout))
+        except LinkError:
+            # the virtual board's "board busy" / "idle" notice is plain text left unframed in
+            # the deframer when it closes the connection: raise what it says instead
+            busy.check(bytes(self.link.deframer.buf), self.link.name)
+            raise
         now = time.monotonic()
         for frame, fstatus in (self.link.deframer.feed(data) if data else []):
             self.handle(frame, fstatus, now)

@@ -11,6 +11,7 @@ prints them as one line (``spikeloom: error: ...``).
     Error
     ├── LinkError                 the byte link to a device failed
     │   ├── LinkTimeout           no (complete) reply in time
+    │   ├── BoardBusy             another client holds the virtual board (says who, since when)
     │   └── ProtocolError         a reply that breaks docs/protocol.md
     │       └── DeviceError       the device answered with an error status (.status)
     ├── RunAborted                Board.abort() stopped a run (.result: the ticks that ran)
@@ -26,7 +27,7 @@ prints them as one line (``spikeloom: error: ...``).
 from __future__ import annotations
 
 __all__ = [
-    "Error", "LinkError", "LinkTimeout", "ProtocolError", "DeviceError", "RunAborted",
+    "Error", "LinkError", "LinkTimeout", "BoardBusy", "ProtocolError", "DeviceError", "RunAborted",
     "VersionMismatch", "ConfigMismatch", "CompileError", "FitError", "ImageError", "BuildError",
     "ToolNotFound",
 ]
@@ -42,6 +43,10 @@ class LinkError(Error):
 
 class LinkTimeout(LinkError):
     """No complete reply arrived within the timeout."""
+
+
+class BoardBusy(LinkError):
+    """Another client holds the virtual board; the message says who and since when."""
 
 
 class ProtocolError(LinkError):

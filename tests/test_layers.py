@@ -32,9 +32,7 @@ ALLOWED = {     # layer -> layers it may import (itself included)
     "host": {"proto", "host"},
 }
 HOST_LAZY = {"sim", "hdl", "firmware"}      # the host may import these inside a function
-CYCLE_EXEMPT = {
-    frozenset({"spikeloom.compiler", "spikeloom.image"}),   # removed in the compiler branch
-}
+CYCLE_EXEMPT: set[frozenset] = set()     # no import cycle is allowed
 
 
 def modules() -> dict[str, Path]:
