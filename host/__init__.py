@@ -42,8 +42,8 @@ _EXPORTS = {
         "LIF", "STDP", "AllToAll", "FixedProbability", "Network", "OneToOne", "Population",
         "Projection")},
     **{name: ("errors", name) for name in (
-        "BoardBusy", "BuildError", "CompileError", "ConfigMismatch", "DeviceError", "Error", "FitError",
-        "ImageError", "LinkError", "LinkTimeout", "ProtocolError", "RunAborted", "ToolNotFound",
+        "BoardBusy", "BuildError", "CompileError", "ConfigMismatch", "DeviceError", "Error",
+        "FitError", "ImageError", "LinkError", "LinkTimeout", "ProtocolError", "RunAborted", "ToolNotFound",
         "VersionMismatch")},
 }
 
