@@ -43,8 +43,8 @@ _EXPORTS = {
         "Projection")},
     **{name: ("errors", name) for name in (
         "BoardBusy", "BuildError", "CompileError", "ConfigMismatch", "DeviceError", "Error",
-        "FitError", "ImageError", "LinkError", "LinkTimeout", "ProtocolError", "RunAborted", "ToolNotFound",
-        "VersionMismatch")},
+        "FitError", "ImageError", "LinkError", "LinkTimeout", "ProtocolError", "RunAborted",
+        "ToolNotFound", "VersionMismatch")},
 }
 
 __all__ = [
