@@ -6,11 +6,18 @@ bit. Integers only (int64 arrays; every intermediate fits), no floats anywhere.
 The model holds the same regions as the core (see :mod:`spikeloom.proto.memmap`), in unpacked
 form: one array per field. :class:`Core` steps one tick at a time (state inspectable between
 ticks) or runs many.
+
+Two engines compute the same ticks: ``engine="reference"`` is the numpy code below, the readable
+specification; ``engine="fast"`` (the default) is the numba kernel of :mod:`spikeloom.sim.fast`,
+held identical to it after every tick by tests/test_fast.py. A core the fast engine does not
+implement (a configuration or numerics field it does not know) warns with
+``spikeloom.sim.fast.FastEngineWarning`` and runs the reference engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
@@ -18,9 +25,11 @@ from ..proto.config import CoreConfig
 from ..proto.fixed import decay, saturate, saturate_unsigned, scale
 from ..proto.memmap import Region, layouts, region_words
 
-__all__ = ["NeuronParams", "STDPParams", "State", "Core", "TickResult"]
+__all__ = ["NeuronParams", "STDPParams", "State", "Core", "TickResult", "ENGINES"]
 
 I64 = np.int64
+#: the engines a Core can step with: the compiled kernel (default) or the numpy reference
+ENGINES = ("fast", "reference")
 
 
 @dataclasses.dataclass
@@ -80,9 +89,26 @@ class Core:
     ``weights`` is an (S, N) int64 matrix, rows are sources (inputs first, then neurons);
     ``plastic`` an (S, N) bool matrix. Fields may be assigned directly (the host and the golden
     device do); :meth:`check` verifies every value fits its declared width.
+
+    ``engine`` is ``"fast"`` (default) or ``"reference"`` (see the module docstring); any other
+    value is a ValueError. :attr:`engine` says which one runs.
     """
 
-    def __init__(self, cfg: CoreConfig):
+    def __init__(self, cfg: CoreConfig, engine: str = "fast"):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+        self._fast = None
+        if engine == "fast":
+            from . import fast
+            why = fast.unsupported(cfg)
+            if why:
+                warnings.warn(f"the fast engine does not implement {'; '.join(why)}: "
+                              "running the reference engine", fast.FastEngineWarning,
+                              stacklevel=2)
+                engine = "reference"
+            else:
+                self._fast = fast
+        self.engine = engine
         self.cfg = cfg
         n, s = cfg.n_neurons, cfg.n_sources
         self.params = NeuronParams.zeros(n)
@@ -116,6 +142,8 @@ class Core:
         cfg, p, st, sp = self.cfg, self.params, self.state, self.stdp
         if inputs is not None:
             self.inject(inputs)
+        if self._fast is not None:
+            return self._fast.step(self)
         m, n = cfg.n_inputs, cfg.n_neurons
         F = cfg.decay_frac
         delivered = np.flatnonzero(st.spikes)
@@ -174,6 +202,8 @@ class Core:
             if inputs.shape != (ticks, self.cfg.n_inputs):
                 raise ValueError(f"inputs must have shape ({ticks}, {self.cfg.n_inputs}), "
                                  f"got {inputs.shape}")
+        if self._fast is not None:
+            return self._fast.run(self, ticks, inputs)
         for t in range(ticks):
             out[t] = self.step(None if inputs is None else inputs[t]).spikes
         return out
