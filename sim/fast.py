@@ -81,7 +81,7 @@ def unsupported(cfg: CoreConfig) -> list[str]:
         extra = [n for n in names if n not in known]
         if extra:
             why.append(f"{what} field(s) {', '.join(extra)}")
-    check("CoreConfig", [f.name for f in dataclasses.fields(CoreConfig)], CONFIG_FIELDS)
+    check("CoreConfig", [f.name for f in dataclasses.fields(cfg)], CONFIG_FIELDS)
     check("NeuronParams", [f.name for f in dataclasses.fields(NeuronParams)], PARAM_FIELDS)
     check("State", [f.name for f in dataclasses.fields(State)], NEURON_FIELDS + SOURCE_FIELDS)
     check("STDPParams", [f.name for f in dataclasses.fields(STDPParams)], STDP_FIELDS)
