@@ -9,7 +9,8 @@ client (:mod:`spikeloom.link`) needs nothing else, so tests can pass their own (
 
 - ``model://`` / ``model://PRESET``: :class:`ModelTransport`, a
   :class:`spikeloom.sim.device.GoldenDevice` in this process (``PRESET`` defaults to the
-  ``config`` argument, else ``"default"``);
+  ``config`` argument, else ``"default"``); ``?engine=reference`` runs the golden model's numpy
+  reference instead of its compiled default engine (``engine=fast``), same bytes either way;
 - anything else: :class:`SerialTransport` through ``serial.serial_for_url`` -- a device path
   (``/dev/ttyUSB1``, ``COM3``), ``socket://host:port`` (the virtual board), ``rfc2217://``,
   ``loop://`` ...
@@ -73,10 +74,10 @@ class SerialTransport:
 class ModelTransport:
     """The golden device in this process: ``write`` feeds it, ``read`` returns its output."""
 
-    def __init__(self, config: CoreConfig, build_id: bytes = b"spikeloo"):
+    def __init__(self, config: CoreConfig, build_id: bytes = b"spikeloo", engine: str = "fast"):
         from .sim.device import GoldenDevice
         self.config = config
-        self.device = GoldenDevice(config, build_id)
+        self.device = GoldenDevice(config, build_id, engine=engine)
         self._out = bytearray()
         self.closed = False
 
@@ -113,14 +114,19 @@ def open_transport(url: str, config: CoreConfig | str | None = None,
         raise LinkError(f"no device URL given ({url!r}): use a serial port, socket://HOST:PORT "
                         "or model://")
     if url.startswith("model://"):
-        name = url[len("model://"):].strip("/")
+        name, _, query = url[len("model://"):].partition("?")
+        name = name.strip("/")
+        opts = dict(kv.partition("=")[::2] for kv in query.split("&") if kv)
+        engine = opts.pop("engine", "fast")
+        if opts or engine not in ("fast", "reference"):
+            raise LinkError(f"{url}: the only model:// option is engine=fast|reference")
         if isinstance(config, str):
             config = _preset(config)
         if name:        # a differing expected config is caught by the INFO check
             cfg = _preset(name)
         else:
             cfg = config if config is not None else preset("default")
-        return ModelTransport(cfg, build_id)
+        return ModelTransport(cfg, build_id, engine)
     return SerialTransport(url, baudrate or DEFAULT_BAUD)
 
 

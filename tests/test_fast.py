@@ -182,3 +182,39 @@ def test_fast_refuses_numerics_it_does_not_know(monkeypatch):
     # a new layout field (a NEURON_STATE word the kernel does not update)
     monkeypatch.setattr(fast, "NEURON_FIELDS", ("v", "i", "y"))
     assert any("NEURON_STATE field(s) ref" in w for w in fast.unsupported(PRESETS["tiny"]))
+
+
+def test_model_url_engines_give_the_same_bytes():
+    """model:// on either engine: the same session gives the same wire bytes (every reply and
+    SPIKES event), weights and state; the URL option is checked."""
+    import spikeloom as sl
+    from spikeloom.transport import open_transport
+    from test_host_board import stdp_net
+
+    net, _ = stdp_net(n_in=5, n_exc=11, seed=4)
+    image = sl.compile(net, target="narrow")
+    rng = np.random.default_rng(5)
+    spikes = rng.random((120, 5)) < 0.3
+    seen = {}
+    for engine in ("fast", "reference"):
+        t = open_transport(f"model://narrow?engine={engine}")
+        assert t.device.core.engine == engine
+        wire = bytearray()
+
+        class Tap:                              # records every byte the device sends
+            def __init__(self, inner):
+                self.inner, self.write, self.close = inner, inner.write, inner.close
+
+            def read(self, timeout, wire=wire):
+                data = self.inner.read(timeout)
+                wire.extend(data)
+                return data
+        with sl.open(transport=Tap(t)) as board:
+            board.load(image)
+            result = board.run(120, inputs={"in": spikes})
+            seen[engine] = (bytes(wire), result["exc"].events.tolist(),
+                            board.read_weights("ff", raw=True).tolist())
+    assert len(seen["fast"][0]) > 1000 and seen["fast"] == seen["reference"]
+    assert seen["fast"][1], "the network must spike for the comparison to mean something"
+    with pytest.raises(sl.LinkError, match=r"engine=fast\|reference"):
+        open_transport("model://narrow?engine=numba")
