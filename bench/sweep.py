@@ -9,7 +9,7 @@ instance with 2 workers. Ray's start-up is timed apart and not in the ratio; eac
 task includes loading numba's cached kernel, as in a real sweep. Both runs must return the same
 results (checked: spike counts and final weight sums per task).
 
-    python bench/sweep.py [--tasks 16] [--workers 2] [--ticks 3000]
+    python bench/sweep.py [--tasks 16] [--workers 2] [--ticks 30000]
 
 Writes bench/sweep.json unless ``--out`` says otherwise.
 """
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tasks", type=int, default=16, help="tasks (a multiple of 4) [16]")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--ticks", type=int, default=3000)
+    ap.add_argument("--ticks", type=int, default=30000, help="ticks per task [30000]")
     ap.add_argument("--out", default=str(HERE / "sweep.json"))
     args = ap.parse_args(argv)
     from spikeloom import sweep as sw

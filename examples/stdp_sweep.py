@@ -28,7 +28,7 @@ import spikeloom as sl  # noqa: E402
 
 __all__ = ["fn", "grid", "TICKS", "CHUNK", "main"]
 
-TICKS = 12_000          # 12 s of 1 ms ticks per run
+TICKS = 8_000           # 8 s of 1 ms ticks per run
 CHUNK = 2_000           # weights read back every 2 s
 
 grid = {
@@ -47,7 +47,7 @@ def fn(a_plus: float, ratio: float, rep: int, seed: int) -> dict:
     run = pl.experiment("model://", TICKS, CHUNK, seed=seed % 2**31, stdp=stdp)
     stats = pl.analyse(run, compare=2)
     late = stats["late"]
-    return {"hit_rate": late["hit_rate"], "selectivity": late["selectivity"],
+    return {"hit_rate": float(late["hit_rate"]), "selectivity": float(late["selectivity"]),
             "fa_hz": late["fa_hz"], "latency": late["latency"],
             "w_early_pattern": float(stats["w_early_pattern"][-1]),
             "w_noise": float(stats["w_noise"][-1]), "seconds": run["seconds"]}
