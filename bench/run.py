@@ -365,13 +365,14 @@ GOALS = {
 def goals(res: dict) -> dict:
     """The :data:`GOALS` this run measured, each from the parts' data of this run."""
     started, commit = res["started"], res["machine"].get("git_commit")
+    dirty = res["machine"].get("git_dirty")
     out = {}
 
     def goal(name, value, **extra):
         op, bound = GOALS[name]
         out[name] = {"value": value, "wanted": f"{op} {bound:g}" if op else "reported",
                      "met": (value >= bound if op == ">=" else None) if value is not None
-                     else False, "measured": started, "commit": commit,
+                     else False, "measured": started, "commit": commit, "dirty": dirty,
                      "command": res["command"], **extra}
     ms = _data(res, "model_speed") if "model_speed" in res.get("ran", ()) else None
     for r in (ms or {}).get("rows", []):
@@ -717,7 +718,8 @@ def main(argv=None) -> int:
     res = {"command": cmd.strip(), "mode": run_mode,
            "started": started.isoformat(timespec="seconds"), "machine": machine(), "parts": {},
            "ran": todo}
-    stamp = {"started": res["started"], "commit": res["machine"]["git_commit"]}
+    stamp = {"started": res["started"], "commit": res["machine"]["git_commit"],
+             "dirty": res["machine"]["git_dirty"]}
     worst = 0
     with tempfile.TemporaryDirectory(prefix="spikeloom-bench-") as tmp:
         for part in todo:
@@ -743,7 +745,8 @@ def main(argv=None) -> int:
         for part, rec in prev.get("parts", {}).items():
             if part not in res["parts"]:
                 res["parts"][part] = {"started": prev["started"],
-                                      "commit": prev["machine"].get("git_commit"), **rec}
+                                      "commit": prev["machine"].get("git_commit"),
+                                      "dirty": prev["machine"].get("git_dirty"), **rec}
         if "boards" not in todo and prev.get("boards"):
             res["boards"] = prev["boards"]
     res["headline"] = headline(res)
