@@ -94,9 +94,10 @@ def open_device(url: str, timeout: float):
 
 def experiment(url: str, ticks: int, chunk: int, *, seed: int = 0, timeout: float = 10.0,
                stdp: sl.STDP = STDP):
-    """Run the learning experiment on ``url`` (with the rule ``stdp``); return a dict with ``spikes`` (output spike
-    ticks), ``weights`` (chunks+1, N_IN) read back before the run and after each chunk (model
-    units), ``weights_raw`` (the integers), ``onsets``, ``raster``, ``pattern``, ``seconds``."""
+    """Run the learning experiment on ``url`` with the rule ``stdp``; return a dict with
+    ``spikes`` (output spike ticks), ``weights`` (chunks+1, N_IN) read back before the run and
+    after each chunk (model units), ``weights_raw`` (the integers), ``onsets``, ``raster``,
+    ``pattern``, ``seconds``."""
     net = build(seed, stdp)
     raster, onsets, pattern = make_inputs(ticks, seed + 1)
     proj = net["in->out"]

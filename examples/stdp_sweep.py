@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import pattern_learning as pl  # noqa: E402
 import spikeloom as sl  # noqa: E402
+from spikeloom.sweep import sweep  # noqa: E402
 
 __all__ = ["fn", "grid", "TICKS", "CHUNK", "main"]
 
@@ -99,8 +100,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    frame = sl.sweep(fn, grid, workers=args.workers, address=args.address,
-                     out=out / "stdp_sweep.csv")
+    frame = sweep(fn, grid, workers=args.workers, address=args.address,
+                  out=out / "stdp_sweep.csv")
     summary = frame.groupby(["a_plus", "ratio"])[["selectivity", "hit_rate", "fa_hz"]].mean()
     print(summary.round(3).to_string())
     best = summary["selectivity"].idxmax()
