@@ -26,6 +26,9 @@ are close, not equal.
 
     python bench/model_speed.py [--quick] [--sizes default up5k] [--targets numpy cython]
 
+Each size also times ``board.load(image)`` and ``board.read_weights("ff")`` on ``model://``
+(the golden device's vectorised region access).
+
 Writes bench/model_speed.json unless ``--out`` says otherwise.
 """
 
@@ -91,6 +94,20 @@ def run_golden(image, raster, engine: str = "fast") -> dict:
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     return {"engine": engine, "wall_s": wall, "cpu_s": cpu, "spikes": int(out.sum()),
             "ticks_per_s": len(raster) / wall, "raster": out, "weights": core.weights}
+
+
+def region_io(image) -> dict:
+    """Wall and CPU seconds to load ``image`` into ``model://`` (reset, write every region,
+    read every region back to verify) and to read the feed-forward weights back."""
+    out = {}
+    with sl.open(f"model://{image.config.name}") as board:
+        for name, call in (("load", lambda: board.load(image)),
+                           ("read_weights", lambda: board.read_weights("ff"))):
+            w0, c0 = time.perf_counter(), time.process_time()
+            call()
+            out[f"{name}_wall_s"] = time.perf_counter() - w0
+            out[f"{name}_cpu_s"] = time.process_time() - c0
+    return out
 
 
 def _tau(alpha: int, frac: int) -> float:
@@ -207,7 +224,7 @@ def measure(size: str, ticks: int, targets, seed: int = 0) -> dict:
     ref["speedup_fast"] = ref["cpu_s"] / g["cpu_s"] if g["cpu_s"] > 0 else None
     row = {"size": size, "neurons": cfg.n_neurons, "inputs": cfg.n_inputs, "ticks": ticks,
            "input_spikes": int(raster.sum()), "golden": g, "reference": ref,
-           "engines_identical": identical, "brian2": {}}
+           "engines_identical": identical, "model_url": region_io(image), "brian2": {}}
     for target in targets:
         r = run_brian2(image, raster, target)
         if r["status"] == "measured":
@@ -237,7 +254,9 @@ def main(argv=None) -> int:
         print(f"{size}: {row['neurons']} neurons, {row['inputs']} inputs, {ticks} ticks; golden "
               f"model {g['wall_s']:.3f} s ({g['ticks_per_s']:.0f} ticks/s, {g['spikes']} spikes); "
               f"reference engine {ref['wall_s']:.3f} s ({ref['ticks_per_s']:.0f} ticks/s), "
-              f"{'identical' if row['engines_identical'] else 'DIFFERENT'}")
+              f"{'identical' if row['engines_identical'] else 'DIFFERENT'}; model:// load "
+              f"{row['model_url']['load_cpu_s']:.2f} s CPU, read_weights "
+              f"{row['model_url']['read_weights_cpu_s']:.3f} s CPU")
         for target, r in row["brian2"].items():
             if r["status"] != "measured":
                 print(f"  brian2 {target}: {r['status']}: {r['reason']}")

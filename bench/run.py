@@ -456,6 +456,9 @@ def _model_md(ms: dict) -> str:
     return _table(["size", "N/M", "ticks", "firing", "golden ticks/s", "numpy reference ticks/s",
                    "Brian2 target", "Brian2 ticks/s", "Brian2 prep", "ratio (wall)",
                    "ratio (CPU)"], rows) + (
+        "".join(f"\n\n`model://{r['size']}`: load {r['model_url']['load_cpu_s']:.2f} s, "
+                f"read_weights {r['model_url']['read_weights_cpu_s']:.3f} s (CPU)"
+                for r in ms["rows"] if r.get("model_url")) +
         "\n\nGolden = the golden model's default engine (spikeloom.sim.fast, numba), numpy "
         "reference = the same model as readable numpy (identical results, checked by the run). "
         "Ratio = Brian2 simulation time / golden-model time on the same compiled network and "
