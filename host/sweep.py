@@ -31,6 +31,10 @@ Contract:
 
 ``fn`` travels to the workers by value (cloudpickle), so a function defined in a script, a test
 or a spec file works on a cluster whose nodes have spikeloom (and what ``fn`` imports) installed.
+
+The module itself is callable: ``spikeloom.sweep(fn, grid)`` is ``spikeloom.sweep.sweep(fn,
+grid)``, so ``sl.sweep(...)`` works whether the package root exposes this module or the function
+(a package attribute and a submodule of the same name would otherwise shadow each other).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import os
 import pathlib
 import runpy
 import sys
+import types
 from collections import deque
 
 from .errors import Error
@@ -301,3 +306,13 @@ def write(frame, out) -> None:
         frame.to_csv(out, index=False)
     else:
         raise SweepError(f"cannot write {out}: write .csv or .parquet")
+
+
+class _CallableModule(types.ModuleType):
+    """This module's type: calling the module calls :func:`sweep`."""
+
+    def __call__(self, fn, grid, workers=None, address=None, **options):
+        return sweep(fn, grid, workers, address, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -21,8 +21,12 @@ import pytest
 pytest.importorskip("pandas", reason="the cluster extra (pandas) is not installed")
 pytest.importorskip("ray", reason="the cluster extra (ray) is not installed")
 
+import importlib  # noqa: E402
+
 from spikeloom import cli  # noqa: E402
-from spikeloom import sweep as sw  # noqa: E402
+
+# the module (whatever the package root binds to the name `sweep`: the module or the function)
+sw = importlib.import_module("spikeloom.sweep")
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +55,11 @@ def test_two_worker_sweep_returns_every_row(ray_local):
     assert len(set(df["seed"])) == 6
     assert set(df["attempts"]) == {1}
     assert os.getpid() not in set(df["pid"])                 # ran in Ray workers
+
+
+def test_module_is_callable(ray_local):
+    df = sw(product, {"x": [2], "y": [3.0]}, 1, progress=False)      # spikeloom.sweep(fn, grid)
+    assert list(df["z"]) == [6.0]
 
 
 def test_seed_of_depends_on_the_point_only():
