@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spikeloom import regions
 from spikeloom.proto import codec
+from spikeloom.proto import protocol as P
 from spikeloom.proto.config import PRESETS
 from spikeloom.proto.memmap import Field, Layout, Region, layouts, region_words
 from spikeloom.sim.model import Core
@@ -118,3 +119,69 @@ def test_model_read_bytes_refuses_values_that_do_not_fit():
     core.state.v[3] = 1 << 20                                   # wider than v_width 16
     with pytest.raises(ValueError, match=r"NEURON_STATE\.v\[3\] = 1048576 does not fit"):
         core.read_bytes(Region.NEURON_STATE, 0, 8)
+
+
+# -- the protocol's byte paths (proto.protocol: crc16, encode_frame, Deframer) --------------------
+
+def _crc_bitwise(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE bit by bit: the definition docs/protocol.md gives."""
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = (((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)) & 0xFFFF
+    return crc
+
+
+class _ByteDeframer(P.Deframer):
+    """The deframer one byte at a time, as docs/protocol.md states it (the reference)."""
+
+    def feed(self, data):
+        out = []
+        for b in bytes(data):
+            if b == P.END:
+                if self.buf or self.bad_escape or self.overlong or self.escaped:
+                    out.append(self._finish())
+                self._reset()
+                continue
+            if self.escaped:
+                self.escaped = False
+                if b in (P.ESC_END, P.ESC_ESC):
+                    b = P.END if b == P.ESC_END else P.ESC
+                else:
+                    self.bad_escape = True
+                    continue
+            elif b == P.ESC:
+                self.escaped = True
+                continue
+            if len(self.buf) < self.limit:
+                self.buf.append(b)
+            else:
+                self.overlong = True
+        return out
+
+
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=90)), max_size=6),
+       st.lists(st.integers(0, 400), max_size=5), st.sampled_from([4, 16, 64]))
+@settings(max_examples=150, deadline=None)
+def test_protocol_byte_paths_match_their_definitions(pieces, cuts, max_payload):
+    stream = b""
+    for framed, data in pieces:         # frames (with END/ESC inside payloads) and raw garbage
+        if framed:
+            frame = P.Frame(7, len(stream) % 256, 0, data + bytes([P.END, P.ESC, P.ESC_END]))
+            body = P.body_of(frame)
+            assert P.crc16(body[:-2]) == _crc_bitwise(body[:-2])
+            escaped = bytearray([P.END])
+            for b in body:
+                escaped += {P.END: bytes([P.ESC, P.ESC_END]),
+                            P.ESC: bytes([P.ESC, P.ESC_ESC])}.get(b, bytes([b]))
+            assert P.encode_frame(frame) == bytes(escaped) + bytes([P.END])
+            stream += P.encode_frame(frame)
+        else:
+            stream += data
+    fast, ref = P.Deframer(max_payload), _ByteDeframer(max_payload)
+    edges = sorted({min(c, len(stream)) for c in cuts})
+    for a, b in zip([0, *edges], [*edges, len(stream)], strict=True):
+        got, want = fast.feed(stream[a:b]), ref.feed(stream[a:b])
+        assert got == want
+        assert (bytes(fast.buf), fast.escaped, fast.bad_escape, fast.overlong) == \
+            (bytes(ref.buf), ref.escaped, ref.bad_escape, ref.overlong)
