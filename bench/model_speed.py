@@ -6,7 +6,10 @@ through plastic synapses (pair STDP), and 10 % random recurrent inhibition; inpu
 resulting *integers* are the single source of both simulations:
 
 - the golden model gets them unchanged (regions decoded into ``Core``) and runs
-  ``Core.run(ticks, inputs=raster)``;
+  ``Core.run(ticks, inputs=raster)``, once per engine: ``fast`` (the compiled default,
+  timed after a warm-up call that loads or compiles the numba kernel) and ``reference`` (the
+  numpy specification); both must give the same raster and weights (checked, a mismatch fails
+  the run);
 - Brian2 gets the same numbers as dimensionless floats: thresholds, resets, biases and weights
   in integer units, ``tau = -dt / ln(alpha / 2^F)`` for every decay factor, refractory ticks as
   ms (dt = 1 ms = one tick), the STDP jumps, rates (``a / 2^G``) and bounds, the same synapses
@@ -16,12 +19,15 @@ resulting *integers* are the single source of both simulations:
 Brian2 runs in runtime mode with each code-generation target that works here (``numpy``, and
 ``cython`` when Cython and a C compiler are present). Its preparation (code generation and, for
 Cython, compilation; a ``run(0 ms)``) is timed apart from the simulation (``run(ticks ms)``).
-The ratio is Brian2 simulation time over golden-model time, in wall seconds and in CPU seconds
-of this process (the CPU figure is the fair one on a shared machine). Spike counts of both are
-reported as a sanity check only: float and integer arithmetic differ, so they are close, not
-equal.
+The ratio is Brian2 simulation time over golden-model time (the fast engine), in wall seconds
+and in CPU seconds of this process (the CPU figure is the fair one on a shared machine). Spike
+counts of both are reported as a sanity check only: float and integer arithmetic differ, so they
+are close, not equal.
 
     python bench/model_speed.py [--quick] [--sizes default up5k] [--targets numpy cython]
+
+Each size also times ``board.load(image)`` and ``board.read_weights("ff")`` on ``model://``
+(the golden device's vectorised region access).
 
 Writes bench/model_speed.json unless ``--out`` says otherwise.
 """
@@ -50,23 +56,24 @@ TARGETS = ("numpy", "cython")
 INPUT_RATE = 0.05
 
 
-def build_network(cfg, seed: int = 0) -> sl.Network:
-    """All inputs to all neurons with STDP, 10 % recurrent inhibition (moderate activity)."""
+def build_network(cfg, seed: int = 0, a_plus: float = 0.01) -> sl.Network:
+    """All inputs to all neurons with STDP, 10 % recurrent inhibition (moderate activity);
+    depression is 1.2 times ``a_plus``."""
     rng = np.random.default_rng(seed)
     net = sl.Network("bench_model_speed")
     inp = net.inputs(cfg.n_inputs, name="in")
     exc = net.population(cfg.n_neurons, sl.LIF(tau_mem=20.0, tau_syn=5.0, threshold=1.0,
                                                refractory=2), name="exc")
     net.connect(inp, exc, weights=rng.uniform(0.0, 0.5, (cfg.n_inputs, cfg.n_neurons)),
-                stdp=sl.STDP(a_plus=0.01, a_minus=0.012, w_max=1.0), name="ff")
+                stdp=sl.STDP(a_plus=a_plus, a_minus=1.2 * a_plus, w_max=1.0), name="ff")
     net.connect(exc, exc, weights=sl.FixedProbability(0.1, -0.3), name="inh")
     return net
 
 
-def golden_core(image) -> Core:
+def golden_core(image, engine: str = "fast") -> Core:
     """A golden-model core holding exactly the compiled image's integers."""
     cfg = image.config
-    core = Core(cfg)
+    core = Core(cfg, engine)
     fields = image.fields(Region.NEURON_PARAMS)
     core.params = NeuronParams(**{k: np.asarray(fields[k], np.int64)[:cfg.n_neurons]
                                   for k in NeuronParams.__dataclass_fields__})
@@ -78,13 +85,29 @@ def golden_core(image) -> Core:
     return core
 
 
-def run_golden(image, raster) -> dict:
-    core = golden_core(image)
+def run_golden(image, raster, engine: str = "fast") -> dict:
+    core = golden_core(image, engine)
+    if engine == "fast":
+        golden_core(image, engine).run(1)         # load (or compile) the kernel: not timed
     w0, c0 = time.perf_counter(), time.process_time()
     out = core.run(len(raster), inputs=raster)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    return {"wall_s": wall, "cpu_s": cpu, "spikes": int(out.sum()),
-            "ticks_per_s": len(raster) / wall}
+    return {"engine": engine, "wall_s": wall, "cpu_s": cpu, "spikes": int(out.sum()),
+            "ticks_per_s": len(raster) / wall, "raster": out, "weights": core.weights}
+
+
+def region_io(image) -> dict:
+    """Wall and CPU seconds to load ``image`` into ``model://`` (reset, write every region,
+    read every region back to verify) and to read the feed-forward weights back."""
+    out = {}
+    with sl.open(f"model://{image.config.name}") as board:
+        for name, call in (("load", lambda: board.load(image)),
+                           ("read_weights", lambda: board.read_weights("ff"))):
+            w0, c0 = time.perf_counter(), time.process_time()
+            call()
+            out[f"{name}_wall_s"] = time.perf_counter() - w0
+            out[f"{name}_cpu_s"] = time.process_time() - c0
+    return out
 
 
 def _tau(alpha: int, frac: int) -> float:
@@ -195,9 +218,13 @@ def measure(size: str, ticks: int, targets, seed: int = 0) -> dict:
     cfg = preset(size)
     image = sl.compile(build_network(cfg, seed), target=cfg)
     raster = np.random.default_rng(seed + 1).random((ticks, cfg.n_inputs)) < INPUT_RATE
+    g, ref = run_golden(image, raster, "fast"), run_golden(image, raster, "reference")
+    identical = bool(np.array_equal(g.pop("raster"), ref.pop("raster"))
+                     and np.array_equal(g.pop("weights"), ref.pop("weights")))
+    ref["speedup_fast"] = ref["cpu_s"] / g["cpu_s"] if g["cpu_s"] > 0 else None
     row = {"size": size, "neurons": cfg.n_neurons, "inputs": cfg.n_inputs, "ticks": ticks,
-           "input_spikes": int(raster.sum()), "golden": run_golden(image, raster), "brian2": {}}
-    g = row["golden"]
+           "input_spikes": int(raster.sum()), "golden": g, "reference": ref,
+           "engines_identical": identical, "model_url": region_io(image), "brian2": {}}
     for target in targets:
         r = run_brian2(image, raster, target)
         if r["status"] == "measured":
@@ -223,9 +250,13 @@ def main(argv=None) -> int:
     for size in sizes:
         row = measure(size, ticks, args.targets, args.seed)
         rows.append(row)
-        g = row["golden"]
+        g, ref = row["golden"], row["reference"]
         print(f"{size}: {row['neurons']} neurons, {row['inputs']} inputs, {ticks} ticks; golden "
-              f"model {g['wall_s']:.3f} s ({g['ticks_per_s']:.0f} ticks/s, {g['spikes']} spikes)")
+              f"model {g['wall_s']:.3f} s ({g['ticks_per_s']:.0f} ticks/s, {g['spikes']} spikes); "
+              f"reference engine {ref['wall_s']:.3f} s ({ref['ticks_per_s']:.0f} ticks/s), "
+              f"{'identical' if row['engines_identical'] else 'DIFFERENT'}; model:// load "
+              f"{row['model_url']['load_cpu_s']:.2f} s CPU, read_weights "
+              f"{row['model_url']['read_weights_cpu_s']:.3f} s CPU")
         for target, r in row["brian2"].items():
             if r["status"] != "measured":
                 print(f"  brian2 {target}: {r['status']}: {r['reason']}")
@@ -236,7 +267,8 @@ def main(argv=None) -> int:
     result = {"ticks": ticks, "input_rate": INPUT_RATE, "seed": args.seed, "rows": rows,
               "wall_s": time.perf_counter() - t0}
     pathlib.Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    return 0
+    # the engines must agree bit for bit: a difference is a bug, reported as a failed run
+    return 0 if all(r["engines_identical"] for r in rows) else 1
 
 
 if __name__ == "__main__":

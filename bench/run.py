@@ -13,7 +13,9 @@
    runtime targets) on the same compiled network and input raster;
 5. ``vboard``: bench/vboard.py: simulated cycles per second of the Verilated board and
    end-to-end ticks per second through the host API;
-6. ``boards``: per board (``--boards``, default ``icebreaker``): resources and Fmax from a
+6. ``sweep``: bench/sweep.py: a 16-task sweep on local Ray with 2 workers against the same tasks
+   in one process;
+7. ``boards``: per board (``--boards``, default ``icebreaker``): resources and Fmax from a
    firmware build report, either reused from build/<board>-<config>/report.json when that
    report is newer than every HDL/firmware/proto source, or made now with
    ``spikeloom.firmware.build.build`` (``--build auto|always|never``; the JSON says which), and
@@ -23,7 +25,12 @@
 
 Every script runs as a subprocess writing its JSON into a temporary folder (the scripts' own
 committed JSON files are left alone); results.json holds each one's output, exit status and wall
-time, plus a ``headline`` block; results.md is generated from results.json only (``--render
+time, a ``headline`` block, and a ``goals`` object: the figures the issues name, under exactly
+their names (:data:`GOALS`), each with its value, what is wanted, whether it is met, and the run
+that measured it. ``--only``/``--skip`` update an existing results.json in place: the parts and
+goals this run measures are replaced, the others are kept as they were (each keeps its own
+``started`` time and commit, so a figure is never attributed to a run that did not make it).
+results.md is generated from results.json only (``--render
 results.json`` regenerates it). ``--docs`` also replaces the "## Benchmarks" section of
 docs/results.md with the headline tables. ``--quick`` shortens every part (one to a few minutes);
 ``--smoke`` is the test suite's tiny subset (no Verilator, no place and route).
@@ -51,7 +58,7 @@ ROOT = HERE.parent
 __all__ = ["PARTS", "ACTIVITY", "machine", "run_script", "boards", "headline", "render",
            "update_docs", "main"]
 
-PARTS = ("cycles", "link", "model_speed", "vboard", "boards")
+PARTS = ("cycles", "link", "model_speed", "vboard", "sweep", "boards")
 #: activity levels of the board projections: fraction of sources delivered and of neurons fired
 ACTIVITY = (0.01, 0.05, 0.1, 0.25, 1.0)
 #: sources whose change makes a build report stale
@@ -154,6 +161,8 @@ def script_args(part: str, mode: str) -> list[str]:
                         "smoke": ["--sizes", "default", "--ticks", "60", "--targets", "numpy"]},
         "vboard": {"full": [], "quick": ["--cycles", "5000000", "--ticks", "300"],
                    "smoke": ["--cycles", "200000", "--ticks", "20"]},
+        "sweep": {"full": [], "quick": ["--ticks", "10000"],
+                  "smoke": ["--tasks", "4", "--ticks", "200"]},
     }
     return list(table[part][mode])
 
@@ -319,6 +328,7 @@ def headline(res: dict) -> dict:
         h["model_speed"] = [
             {"size": r["size"], "neurons": r["neurons"], "ticks": r["ticks"],
              "golden_ticks_per_s": r["golden"]["ticks_per_s"],
+             "reference_ticks_per_s": (r.get("reference") or {}).get("ticks_per_s"),
              **{f"brian2_{t}_ratio_wall": b.get("ratio_wall") for t, b in r["brian2"].items()},
              **{f"brian2_{t}_ratio_cpu": b.get("ratio_cpu") for t, b in r["brian2"].items()}}
             for r in ms["rows"]]
@@ -335,10 +345,53 @@ def headline(res: dict) -> dict:
                      "rtl_line_fraction": {f"{r.get('config', '?')}@{r.get('rate', 1.0):g}":
                                            r.get("line_fraction")
                                            for r in ln["rtl"] if r["status"] == "measured"}}
+    sw = _data(res, "sweep")
+    if sw:
+        h["sweep"] = {k: sw.get(k) for k in ("tasks", "workers", "cores", "speedup",
+                                              "serial_wall_s", "ray_wall_s", "ray_startup_s")}
     if res.get("boards"):
         h["boards"] = [{"board": b["board"], "config": b["config"], "fmax_mhz": b.get("fmax_mhz"),
                         "source": b["source"]} for b in res["boards"]]
     return h
+
+
+#: goals named by issues: name -> (what is wanted, as a comparison and a bound)
+GOALS = {
+    "model_speed.up5k.vs_brian2_cython": (">=", 5.0),
+    "sweep.speedup_2_workers": (None, None),             # reported, with the core count
+}
+
+
+def goals(res: dict) -> dict:
+    """The :data:`GOALS` this run measured, each from the parts' data of this run."""
+    started, commit = res["started"], res["machine"].get("git_commit")
+    dirty = res["machine"].get("git_dirty")
+    out = {}
+
+    def goal(name, value, **extra):
+        op, bound = GOALS[name]
+        out[name] = {"value": value, "wanted": f"{op} {bound:g}" if op else "reported",
+                     "met": (value >= bound if op == ">=" else None) if value is not None
+                     else False, "measured": started, "commit": commit, "dirty": dirty,
+                     "command": res["command"], **extra}
+    ms = _data(res, "model_speed") if "model_speed" in res.get("ran", ()) else None
+    for r in (ms or {}).get("rows", []):
+        b = r["brian2"].get("cython", {})
+        if r["size"] == "up5k" and b.get("status") == "measured":
+            goal("model_speed.up5k.vs_brian2_cython", b["ratio_cpu"],
+                 ratio_wall=b["ratio_wall"], basis="Brian2 Cython (runtime) simulation CPU time "
+                 "/ golden model (fast engine) CPU time, same compiled network and raster",
+                 ticks=r["ticks"], golden_ticks_per_s=r["golden"]["ticks_per_s"],
+                 brian2_cython_ticks_per_s=b["ticks_per_s"])
+    sw = _data(res, "sweep") if "sweep" in res.get("ran", ()) else None
+    if sw:
+        goal("sweep.speedup_2_workers", sw["speedup"], cores=sw["cores"], tasks=sw["tasks"],
+             workers=sw["workers"], serial_wall_s=sw["serial_wall_s"],
+             ray_wall_s=sw["ray_wall_s"], ray_startup_s=sw["ray_startup_s"],
+             load_average=sw["load_average"],
+             basis="wall time of the tasks one after another in one process / wall time of "
+                   "spikeloom.sweep on local Ray (Ray start-up excluded)")
+    return out
 
 
 def _f(x, fmt="{:,.0f}", none="–") -> str:
@@ -388,20 +441,27 @@ def _model_md(ms: dict) -> str:
     rows = []
     for r in ms["rows"]:
         g = r["golden"]
+        ref = _f((r.get("reference") or {}).get("ticks_per_s"))
         rate = f"{100 * g['spikes'] / (r['ticks'] * r['neurons']):.1f} %"
         for t, b in r["brian2"].items():
             if b["status"] != "measured":
                 rows.append([r["size"], f"{r['neurons']}/{r['inputs']}", str(r["ticks"]), rate,
-                             _f(g["ticks_per_s"]), t, f"{b['status']}: {b['reason'][:60]}",
-                             "", "", ""])
+                             _f(g["ticks_per_s"]), ref, t,
+                             f"{b['status']}: {b['reason'][:60]}", "", "", ""])
                 continue
             rows.append([r["size"], f"{r['neurons']}/{r['inputs']}", str(r["ticks"]), rate,
-                         _f(g["ticks_per_s"]), f"{t} (runtime)", _f(b["ticks_per_s"]),
+                         _f(g["ticks_per_s"]), ref, f"{t} (runtime)", _f(b["ticks_per_s"]),
                          _f(b["prep_wall_s"], "{:.1f} s"), _f(b["ratio_wall"], "{:.1f}x"),
                          _f(b["ratio_cpu"], "{:.1f}x")])
-    return _table(["size", "N/M", "ticks", "firing", "golden ticks/s", "Brian2 target",
-                   "Brian2 ticks/s", "Brian2 prep", "ratio (wall)", "ratio (CPU)"], rows) + (
-        "\n\nRatio = Brian2 simulation time / golden-model time on the same compiled network and "
+    return _table(["size", "N/M", "ticks", "firing", "golden ticks/s", "numpy reference ticks/s",
+                   "Brian2 target", "Brian2 ticks/s", "Brian2 prep", "ratio (wall)",
+                   "ratio (CPU)"], rows) + (
+        "".join(f"\n\n`model://{r['size']}`: load {r['model_url']['load_cpu_s']:.2f} s, "
+                f"read_weights {r['model_url']['read_weights_cpu_s']:.3f} s (CPU)"
+                for r in ms["rows"] if r.get("model_url")) +
+        "\n\nGolden = the golden model's default engine (spikeloom.sim.fast, numba), numpy "
+        "reference = the same model as readable numpy (identical results, checked by the run). "
+        "Ratio = Brian2 simulation time / golden-model time on the same compiled network and "
         "input raster (> 1: the golden model is faster); Brian2 preparation (code generation, "
         "Cython compilation, which happens only when Brian2's extension cache is cold) is "
         "excluded from the ratio and shown apart; firing = golden-model spikes per neuron per "
@@ -453,6 +513,23 @@ def _link_md(ln: dict) -> str:
         else:
             out.append(f"- RTL transmitter: {r['status']}: {r.get('reason')}")
     return "\n".join(out)
+
+
+def _sweep_md(sw: dict) -> str:
+    return (f"{sw['tasks']} tasks (compile and run the model-speed network, "
+            f"{_f(sw['ticks'])} ticks each, 4 STDP rates x seeds): "
+            f"{sw['serial_wall_s']:.1f} s one after another in one process, "
+            f"{sw['ray_wall_s']:.1f} s through `spikeloom.sweep` on local Ray with "
+            f"{sw['workers']} workers (+{sw['ray_startup_s']:.1f} s to start Ray, not counted): "
+            f"**{sw['speedup']:.2f}x** on {sw['cores']} cores (load average "
+            f"{sw['load_average'][0]}); results identical: {_f(sw['results_identical'])}.")
+
+
+def _goals_md(gl: dict) -> str:
+    rows = [[f"`{name}`", _f(g["value"], "{:.2f}"), g["wanted"],
+             "–" if g["met"] is None else _f(g["met"]), g["measured"],
+             str(g.get("commit") or "")[:10]] for name, g in sorted(gl.items())]
+    return _table(["goal", "value", "wanted", "met", "measured", "commit"], rows)
 
 
 def _boards_md(bl: list[dict]) -> str:
@@ -518,13 +595,17 @@ def render(res: dict) -> str:
         "",
         "## Run",
         "",
-        _table(["part", "command", "status", "wall"], [
-            [k, f"`{p.get('command', '')}`", p["status"], f"{p.get('wall_s', 0):.0f} s"]
+        _table(["part", "command", "status", "wall", "measured"], [
+            [k, f"`{p.get('command', '')}`", p["status"], f"{p.get('wall_s', 0):.0f} s",
+             p.get("started", res["started"])]
             for k, p in parts.items()]),
     ]
+    if res.get("goals"):
+        lines += ["", "## Goals", "", _goals_md(res["goals"])]
     sections = [("cycles", "Gateware cycles per tick vs the analytical bound", _cycles_md),
                 ("vboard", "Virtual board", _vboard_md),
                 ("model_speed", "Golden model vs Brian2", _model_md),
+                ("sweep", "Sweeps on local Ray", _sweep_md),
                 ("link", "Link: wire bytes per spike and streaming efficiency", _link_md)]
     for key, title, fn in sections:
         lines += ["", f"## {title}", ""]
@@ -552,6 +633,9 @@ def docs_section(res: dict) -> str:
              "Every figure is measured by the run; the full tables, the machine and the tool "
              "versions are in [bench/results.md](../bench/results.md) (data: "
              "[bench/results.json](../bench/results.json)).", ""]
+    if res.get("goals"):
+        lines += ["**Goals** (named by the issues; `goals` in bench/results.json):", "",
+                  _goals_md(res["goals"]), ""]
     cyc = _data(res, "cycles")
     if cyc:
         s = cyc["summary"]
@@ -569,6 +653,9 @@ def docs_section(res: dict) -> str:
     ln = _data(res, "link")
     if ln:
         lines += ["**Link**:", "", _link_md(ln), ""]
+    sw = _data(res, "sweep")
+    if sw:
+        lines += ["**Sweeps**: " + _sweep_md(sw), ""]
     if res.get("boards"):
         lines += ["**Boards**:", "", _boards_md(res["boards"]), ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -621,14 +708,21 @@ def main(argv=None) -> int:
     run_mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     todo = [p for p in (args.only or PARTS) if p not in args.skip]
     if args.smoke and not args.only:
-        todo = [p for p in todo if p != "vboard"]       # a Verilator build is not a smoke test
+        # a Verilator build and a Ray cluster are not smoke tests
+        todo = [p for p in todo if p not in ("vboard", "sweep")]
+    prev = None
+    if (args.only or args.skip) and (out_dir / "results.json").is_file():
+        prev = json.loads((out_dir / "results.json").read_text())
     policy = args.build or ("never" if args.smoke else "auto")
     t0 = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc)
     cmd = "python bench/run.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
                                    if (argv if argv is not None else sys.argv[1:]) else "")
     res = {"command": cmd.strip(), "mode": run_mode,
-           "started": started.isoformat(timespec="seconds"), "machine": machine(), "parts": {}}
+           "started": started.isoformat(timespec="seconds"), "machine": machine(), "parts": {},
+           "ran": todo}
+    stamp = {"started": res["started"], "commit": res["machine"]["git_commit"],
+             "dirty": res["machine"]["git_dirty"]}
     worst = 0
     with tempfile.TemporaryDirectory(prefix="spikeloom-bench-") as tmp:
         for part in todo:
@@ -642,15 +736,24 @@ def main(argv=None) -> int:
                     else "partial (no Fmax: " + "; ".join(
                         f"{b['board']}: {b.get('build_error') or b['source']}"
                         for b in res["boards"] if not b.get("fmax_mhz")) + ")",
-                    "wall_s": round(time.perf_counter() - t, 1)}
+                    "wall_s": round(time.perf_counter() - t, 1), **stamp}
                 continue
             rec = run_script(part, script_args(part, run_mode), pathlib.Path(tmp))
-            res["parts"][part] = rec
+            res["parts"][part] = {**rec, **stamp}
             worst = max(worst, 0 if rec["status"] == "measured" else 1)
     res["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     res["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     res["wall_s"] = round(time.perf_counter() - t0, 1)
+    if prev:            # a partial run: keep what it did not measure, with its own dates
+        for part, rec in prev.get("parts", {}).items():
+            if part not in res["parts"]:
+                res["parts"][part] = {"started": prev["started"],
+                                      "commit": prev["machine"].get("git_commit"),
+                                      "dirty": prev["machine"].get("git_dirty"), **rec}
+        if "boards" not in todo and prev.get("boards"):
+            res["boards"] = prev["boards"]
     res["headline"] = headline(res)
+    res["goals"] = {**(prev or {}).get("goals", {}), **goals(res)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(res, indent=1) + "\n")
     (out_dir / "results.md").write_text(render(res))

@@ -55,13 +55,13 @@ STDP = sl.STDP(a_plus=0.04, a_minus=0.04, tau_plus=17.0, tau_minus=34.0, w_min=0
 NEURON = sl.LIF(tau_mem=10.0, tau_syn=2.5, threshold=20.0, refractory=5)
 
 
-def build(seed: int = 0) -> sl.Network:
+def build(seed: int = 0, stdp: sl.STDP = STDP) -> sl.Network:
     """One output neuron, 64 plastic input synapses with weights uniform in [0.3, 0.7]."""
     rng = np.random.default_rng(seed)
     net = sl.Network("pattern_learning")
     inp = net.inputs(N_IN, name="in")
     out = net.population(1, NEURON, name="out")
-    net.connect(inp, out, weights=rng.uniform(0.3, 0.7, (N_IN, 1)), stdp=STDP, name="in->out")
+    net.connect(inp, out, weights=rng.uniform(0.3, 0.7, (N_IN, 1)), stdp=stdp, name="in->out")
     return net
 
 
@@ -92,11 +92,13 @@ def open_device(url: str, timeout: float):
             yield board
 
 
-def experiment(url: str, ticks: int, chunk: int, *, seed: int = 0, timeout: float = 10.0):
-    """Run the learning experiment on ``url``; return a dict with ``spikes`` (output spike
-    ticks), ``weights`` (chunks+1, N_IN) read back before the run and after each chunk (model
-    units), ``weights_raw`` (the integers), ``onsets``, ``raster``, ``pattern``, ``seconds``."""
-    net = build(seed)
+def experiment(url: str, ticks: int, chunk: int, *, seed: int = 0, timeout: float = 10.0,
+               stdp: sl.STDP = STDP):
+    """Run the learning experiment on ``url`` with the rule ``stdp``; return a dict with
+    ``spikes`` (output spike ticks), ``weights`` (chunks+1, N_IN) read back before the run and
+    after each chunk (model units), ``weights_raw`` (the integers), ``onsets``, ``raster``,
+    ``pattern``, ``seconds``."""
+    net = build(seed, stdp)
     raster, onsets, pattern = make_inputs(ticks, seed + 1)
     proj = net["in->out"]
     with open_device(url, timeout) as board:

@@ -1,7 +1,7 @@
 """The ``spikeloom`` command line: thin wrappers around the library calls.
 
 Subcommands: ``info``, ``compile``, ``run``, ``plot``, ``diff``, ``serve``, ``build``, ``flash``,
-``bench``.
+``bench``, ``sweep``.
 Exit codes: 0 success, 1 error (any :class:`spikeloom.Error`, or a missing optional module),
 2 usage error (argparse), 130 interrupted (Ctrl-C). Errors print as one line
 ``spikeloom: error: ...``; ``--debug`` shows the traceback instead.
@@ -233,6 +233,24 @@ def cmd_bench(args) -> int:
     return int(_hook("spikeloom.sim.bench", "main")(list(args.bench_args)) or 0)
 
 
+def cmd_sweep(args) -> int:
+    """``spikeloom sweep spec.py``: the spec defines ``fn`` and ``grid`` (docs/sweeps.md); a
+    bad spec is a usage error (exit 2); the table is printed, or written with ``--out``."""
+    from . import sweep as sw
+    try:
+        fn, grid = sw.load_spec(args.spec)
+        sw.check_out(args.out)
+    except sw.SpecError as exc:
+        raise UsageError(str(exc)) from None
+    frame = sw.sweep(fn, grid, workers=args.workers, address=args.address, seed=args.seed,
+                     max_retries=args.max_retries, out=args.out)
+    if args.out:
+        print(f"{len(frame)} rows written to {args.out}")
+    else:
+        print(frame.to_string(index=False))
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------------
 
 class _Parser(argparse.ArgumentParser):
@@ -327,6 +345,15 @@ def parser() -> argparse.ArgumentParser:
                                  "`bench --list`")
     sp.add_argument("bench_args", nargs=argparse.REMAINDER,
                     help="benchmark name and its arguments")
+
+    sp = add("sweep", cmd_sweep, "run a parameter sweep on Ray (local cores or a cluster)")
+    sp.add_argument("spec", help="Python file defining fn(**point) -> dict and grid")
+    sp.add_argument("--address", help="Ray cluster address (auto, ray://HEAD:10001) [local]")
+    sp.add_argument("--workers", type=int, help="parallel tasks [all cores]")
+    sp.add_argument("--out", help="write results.parquet or results.csv [print the table]")
+    sp.add_argument("--seed", type=int, default=0, help="base seed of the per-point seeds [0]")
+    sp.add_argument("--max-retries", type=int, default=2,
+                    help="reruns of a task whose worker died or whose fn raised [2]")
     return p
 
 

@@ -12,7 +12,8 @@ out of ``sys.modules`` until a URL asks for them (README, "Layers"). Registered 
 
 - ``model://`` / ``model://PRESET[?engine=fast|reference]``: :class:`ModelTransport`, a
   :class:`spikeloom.sim.device.GoldenDevice` in this process (``PRESET`` defaults to the
-  ``config`` argument, else ``"default"``; ``engine`` is passed to the device only when given);
+  ``config`` argument, else ``"default"``; ``?engine=reference`` runs the golden model's numpy
+  reference instead of its compiled default engine (``engine=fast``), same bytes either way);
 - ``rtlsim://PRESET``: the RTL top in Amaranth's simulator (:mod:`spikeloom.sim.rtlsim`; slow,
   for tests of the gateware through the host API);
 - a device path (``/dev/ttyUSB1``, ``COM3``, no scheme), ``socket://HOST:PORT`` (the virtual
@@ -181,14 +182,8 @@ class ModelTransport:
         self.config = config
         self.engine = engine
         self.slice_ticks = int(slice_ticks)
-        try:
-            self.device = GoldenDevice(config, build_id,
-                                       **({"engine": engine} if engine is not None else {}))
-        except TypeError as exc:
-            if engine is None or "engine" not in str(exc):
-                raise
-            raise LinkError(f"model:// engine={engine!r}: this installation's golden device has "
-                            "no engine option") from None
+        self.device = GoldenDevice(config, build_id,
+                                   **({"engine": engine} if engine is not None else {}))
         self._out = bytearray()
         self.closed = False
 

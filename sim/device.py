@@ -18,6 +18,7 @@ import dataclasses
 
 import numpy as np
 
+from ..proto import codec
 from ..proto import protocol as P
 from ..proto.config import CoreConfig
 from ..proto.cycles import WEIGHT_STORES, tick_cycles
@@ -61,7 +62,9 @@ class GoldenDevice:
 
     ``build_id`` (8 bytes) is reported in INFO, like the RTL top's parameter. ``weight_store``
     selects the cycle model of ``last_tick_cycles`` (``proto.cycles.tick_cycles``, exact for the
-    core built with the same ``weight_store``: "dual" or "spram").
+    core built with the same ``weight_store``: "dual" or "spram"). ``engine`` selects the golden
+    model's engine (``Core(cfg, engine)``: "fast", the default, or "reference"); the bytes out
+    are the same with either.
 
     Time, and the abort (docs/protocol.md, "Abort"). The device executes lazily:
 
@@ -89,7 +92,7 @@ class GoldenDevice:
     """
 
     def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo", *,
-                 weight_store: str = "dual"):
+                 weight_store: str = "dual", engine: str = "fast"):
         build_id = bytes(build_id)
         if weight_store not in WEIGHT_STORES:
             raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
@@ -99,7 +102,8 @@ class GoldenDevice:
         self.build_id = build_id
         self.weight_store = weight_store
         self.layouts = layouts(cfg)
-        self.core = Core(cfg)
+        self.core = Core(cfg, engine)
+        self.engine = self.core.engine
         self.counters = Counters()
         self._idle()
 
@@ -116,7 +120,7 @@ class GoldenDevice:
 
     def reset(self) -> None:
         """Power-on state: model zeroed, counters zeroed, receiver idle (no partial frame)."""
-        self.core = Core(self.cfg)
+        self.core = Core(self.cfg, self.engine)
         self.counters = Counters()
         self._idle()
 
@@ -261,8 +265,7 @@ class GoldenDevice:
             raise _Refused(Status.BAD_LENGTH)
         if req["addr"] + req["count"] > region_words(self.cfg, region):
             raise _Refused(Status.BAD_ADDRESS)
-        words = self.core.read_words(region, req["addr"], req["count"])
-        return [], b"".join(lay.to_bytes(w) for w in words)
+        return [], self.core.read_bytes(region, req["addr"], req["count"])
 
     def _write(self, frame):
         data = frame.payload
@@ -277,11 +280,9 @@ class GoldenDevice:
         count = len(body) // lay.nbytes
         if req["addr"] + count > region_words(self.cfg, region):
             raise _Refused(Status.BAD_ADDRESS)
-        words = [int.from_bytes(body[k:k + lay.nbytes], "little")
-                 for k in range(0, len(body), lay.nbytes)]
-        if any(w >> lay.width for w in words):
+        if codec.excess_bits(lay, body).size:
             raise _Refused(Status.BAD_VALUE)
-        self.core.write_words(region, req["addr"], words)
+        self.core.write_bytes(region, req["addr"], body)
         return [], b""
 
     def _inject(self, frame):

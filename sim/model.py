@@ -6,21 +6,31 @@ bit. Integers only (int64 arrays; every intermediate fits), no floats anywhere.
 The model holds the same regions as the core (see :mod:`spikeloom.proto.memmap`), in unpacked
 form: one array per field. :class:`Core` steps one tick at a time (state inspectable between
 ticks) or runs many.
+
+Two engines compute the same ticks: ``engine="reference"`` is the numpy code below, the readable
+specification; ``engine="fast"`` (the default) is the numba kernel of :mod:`spikeloom.sim.fast`,
+held identical to it after every tick by tests/test_fast.py. A core the fast engine does not
+implement (a configuration or numerics field it does not know) warns with
+``spikeloom.sim.fast.FastEngineWarning`` and runs the reference engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
+from ..proto import codec
 from ..proto.config import CoreConfig
 from ..proto.fixed import decay, saturate, saturate_unsigned, scale
 from ..proto.memmap import Region, layouts, region_words
 
-__all__ = ["NeuronParams", "STDPParams", "State", "Core", "TickResult"]
+__all__ = ["NeuronParams", "STDPParams", "State", "Core", "TickResult", "ENGINES"]
 
 I64 = np.int64
+#: the engines a Core can step with: the compiled kernel (default) or the numpy reference
+ENGINES = ("fast", "reference")
 
 
 @dataclasses.dataclass
@@ -80,10 +90,25 @@ class Core:
     ``weights`` is an (S, N) int64 matrix, rows are sources (inputs first, then neurons);
     ``plastic`` an (S, N) bool matrix. Fields may be assigned directly (the host and the golden
     device do); :meth:`check` verifies every value fits its declared width.
+
+    ``engine`` is ``"fast"`` (default) or ``"reference"`` (see the module docstring); any other
+    value is a ValueError. :attr:`engine` says which one runs.
     """
 
-    def __init__(self, cfg: CoreConfig):
+    def __init__(self, cfg: CoreConfig, engine: str = "fast"):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+        if engine == "fast":
+            from . import fast
+            why = fast.unsupported(cfg)
+            if why:
+                warnings.warn(f"the fast engine does not implement {'; '.join(why)}: "
+                              "running the reference engine", fast.FastEngineWarning,
+                              stacklevel=2)
+                engine = "reference"
+        self.engine = engine
         self.cfg = cfg
+        self._layouts = layouts(cfg)
         n, s = cfg.n_neurons, cfg.n_sources
         self.params = NeuronParams.zeros(n)
         self.stdp = STDPParams()
@@ -116,6 +141,9 @@ class Core:
         cfg, p, st, sp = self.cfg, self.params, self.state, self.stdp
         if inputs is not None:
             self.inject(inputs)
+        if self.engine == "fast":
+            from . import fast
+            return fast.step(self)
         m, n = cfg.n_inputs, cfg.n_neurons
         F = cfg.decay_frac
         delivered = np.flatnonzero(st.spikes)
@@ -174,6 +202,9 @@ class Core:
             if inputs.shape != (ticks, self.cfg.n_inputs):
                 raise ValueError(f"inputs must have shape ({ticks}, {self.cfg.n_inputs}), "
                                  f"got {inputs.shape}")
+        if self.engine == "fast":
+            from . import fast
+            return fast.run(self, ticks, inputs)
         for t in range(ticks):
             out[t] = self.step(None if inputs is None else inputs[t]).spikes
         return out
@@ -218,68 +249,75 @@ class Core:
 
     # -- region words (the device's view) ---------------------------------------------------------
 
+    def read_bytes(self, region: Region, addr: int, count: int) -> bytes:
+        """Words ``addr .. addr+count-1`` of ``region`` as the device sends them (``count``
+        words of the layout's ``nbytes``, little-endian); ValueError if a value does not fit
+        its field. Vectorised: one codec call per request, whatever its length."""
+        region = Region(region)
+        lay = self._layouts[region]
+        return codec.encode(lay, self._fields(region, addr, count), count, f"{region.name}.")
+
+    def write_bytes(self, region: Region, addr: int, data: bytes) -> None:
+        """Store the whole words in ``data`` into ``region`` from ``addr`` (the caller checked
+        the range and that no word has bits above the layout's width)."""
+        region = Region(region)
+        lay = self._layouts[region]
+        values = codec.decode(lay, data)
+        count = len(data) // lay.nbytes
+        if region in (Region.WEIGHTS, Region.PLASTIC):
+            rows, flat, r0 = self._lanes(region, addr, count)
+            pre = "w" if region == Region.WEIGHTS else "p"
+            lo = addr - r0 * self.cfg.words_per_row
+            for k in range(self.cfg.weights_per_word):
+                flat[lo:lo + count, k] = values[f"{pre}{k}"]
+            dst = self.weights if region == Region.WEIGHTS else self.plastic
+            dst[r0:r0 + len(rows)] = rows[:, :self.cfg.n_neurons]     # padding lanes dropped
+        elif region == Region.STDP_PARAMS:
+            self.stdp = STDPParams(**{k: int(v[-1]) for k, v in values.items()})
+        elif region == Region.SPIKES:
+            self.state.spikes[addr:addr + count] = values["s"] != 0
+        else:
+            owner = self.params if region == Region.NEURON_PARAMS else self.state
+            for name, v in values.items():
+                getattr(owner, name)[addr:addr + count] = v
+
     def read_words(self, region: Region, addr: int, count: int) -> list[int]:
         """Packed words ``addr .. addr+count-1`` of ``region``, as the device would return."""
-        return [self._word(Region(region), a) for a in range(addr, addr + count)]
+        nb = self._layouts[Region(region)].nbytes
+        data = self.read_bytes(region, addr, count)
+        return [int.from_bytes(data[k:k + nb], "little") for k in range(0, len(data), nb)]
 
     def write_words(self, region: Region, addr: int, words) -> None:
         """Store packed words into ``region`` from ``addr`` (caller checked range and widths)."""
-        for k, word in enumerate(words):
-            self._store(Region(region), addr + k, int(word))
+        lay = self._layouts[Region(region)]
+        self.write_bytes(region, addr, b"".join(lay.to_bytes(int(w)) for w in words))
 
-    def _lanes(self, a: int):
-        wpw, n = self.cfg.weights_per_word, self.cfg.n_neurons
-        row, col0 = divmod(a, self.cfg.words_per_row)
-        col0 *= wpw
-        return row, [(k, col0 + k) for k in range(wpw) if col0 + k < n]
-
-    def _word(self, region: Region, a: int) -> int:
-        lay = layouts(self.cfg)[region]
-        p, st = self.params, self.state
-        if region == Region.NEURON_PARAMS:
-            return lay.pack({f.name: getattr(p, f.name)[a] for f in lay.fields})
-        if region == Region.NEURON_STATE:
-            return lay.pack({"v": st.v[a], "i": st.i[a], "ref": st.ref[a]})
+    def _fields(self, region: Region, addr: int, count: int) -> dict:
+        """``{layout field: values}`` of words ``addr .. addr+count-1``: a region's fields are
+        named after the Core's arrays (params, state), STDPParams, or weight lanes."""
+        end = addr + count
         if region in (Region.WEIGHTS, Region.PLASTIC):
-            row, lanes = self._lanes(a)
-            src = self.weights if region == Region.WEIGHTS else self.plastic
+            _, flat, r0 = self._lanes(region, addr, count)
+            lo = addr - r0 * self.cfg.words_per_row
             pre = "w" if region == Region.WEIGHTS else "p"
-            return lay.pack({f"{pre}{k}": int(src[row, c]) for k, c in lanes})
-        if region == Region.PRE_TRACE:
-            return lay.pack({"x": st.x[a]})
-        if region == Region.POST_TRACE:
-            return lay.pack({"y": st.y[a]})
+            return {f"{pre}{k}": flat[lo:lo + count, k]
+                    for k in range(self.cfg.weights_per_word)}
         if region == Region.STDP_PARAMS:
-            return lay.pack(dataclasses.asdict(self.stdp))
+            return dataclasses.asdict(self.stdp)
         if region == Region.SPIKES:
-            return int(st.spikes[a])
-        raise ValueError(region)
+            return {"s": self.state.spikes[addr:end]}
+        owner = self.params if region == Region.NEURON_PARAMS else self.state
+        return {f.name: getattr(owner, f.name)[addr:end] for f in self._layouts[region].fields}
 
-    def _store(self, region: Region, a: int, word: int) -> None:
-        v = layouts(self.cfg)[region].unpack(word)
-        p, st = self.params, self.state
-        if region == Region.NEURON_PARAMS:
-            for k, x in v.items():
-                getattr(p, k)[a] = x
-        elif region == Region.NEURON_STATE:
-            st.v[a], st.i[a], st.ref[a] = v["v"], v["i"], v["ref"]
-        elif region in (Region.WEIGHTS, Region.PLASTIC):
-            row, lanes = self._lanes(a)
-            for k, c in lanes:
-                if region == Region.WEIGHTS:
-                    self.weights[row, c] = v[f"w{k}"]
-                else:
-                    self.plastic[row, c] = bool(v[f"p{k}"])
-        elif region == Region.PRE_TRACE:
-            st.x[a] = v["x"]
-        elif region == Region.POST_TRACE:
-            st.y[a] = v["y"]
-        elif region == Region.STDP_PARAMS:
-            self.stdp = STDPParams(**v)
-        elif region == Region.SPIKES:
-            st.spikes[a] = bool(v["s"])
-        else:
-            raise ValueError(region)
+    def _lanes(self, region: Region, addr: int, count: int):
+        """The source rows holding words ``addr .. addr+count-1``, copied and padded to whole
+        words (lanes past the last neuron are 0), as (rows, their (words, lanes) view, first
+        row)."""
+        wpr, wpw, n = self.cfg.words_per_row, self.cfg.weights_per_word, self.cfg.n_neurons
+        r0, r1 = addr // wpr, -(-(addr + count) // wpr)
+        rows = np.zeros((r1 - r0, wpr * wpw), I64)
+        rows[:, :n] = (self.weights if region == Region.WEIGHTS else self.plastic)[r0:r1]
+        return rows, rows.reshape(-1, wpw), r0
 
     def region_size(self, region: Region) -> int:
         return region_words(self.cfg, region)
