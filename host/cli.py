@@ -136,10 +136,19 @@ def cmd_info(args) -> int:
 def cmd_compile(args) -> int:
     from .compiler import compile as compile_net
     from .network import load_network
-    net = load_network(args.net)
     out = args.output or _derived_output(args.net, ".slimg")    # checked before compiling
     target = args.config or "default"
-    image = compile_net(net, target=target, dt=args.dt)
+    dt = args.dt
+    if str(args.net).endswith(".nir"):      # a NIR graph: --dt is its time step in s
+        from .errors import CompileError
+        from .nir import from_nir
+        if dt is None:
+            raise CompileError(f"{args.net}: a NIR graph needs --dt (its time step in s, "
+                               "e.g. --dt 1e-4)")
+        net, dt = from_nir(args.net, dt=dt, conventions=args.conventions, target=target), 1.0
+    else:
+        net = load_network(args.net)
+    image = compile_net(net, target=target, dt=1.0 if dt is None else dt)
     if not args.quiet:
         print(image.report.summary())
     image.save(out)
@@ -257,10 +266,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--baud", type=int, help="serial line rate [1000000]")
 
     sp = add("compile", cmd_compile, "compile a network description into an image (.slimg)")
-    sp.add_argument("net", help="Python file defining `net` or `build()`")
+    sp.add_argument("net", help="Python file defining `net` or `build()`, or a NIR graph "
+                                "(.nir)")
     sp.add_argument("-o", "--output", type=_output, help="image file [NET.slimg]")
     sp.add_argument("--config", help="target configuration preset [default]")
-    sp.add_argument("--dt", type=float, default=1.0, help="time step in ms [1.0]")
+    sp.add_argument("--dt", type=float, help="time step: in ms for a Python network [1.0]; "
+                                             "in s for a .nir graph (required)")
+    sp.add_argument("--conventions", choices=("euler", "exact"), default="euler",
+                    help="NIR discretization (docs/nir.md) [euler]")
     sp.add_argument("-q", "--quiet", action="store_true", help="no quantization report")
 
     sp = add("run", cmd_run, "load an image onto a device, run it and collect spikes")
