@@ -70,7 +70,7 @@ def quiet_compile(net, **kw):
 
 def run(image, inputs, ticks, url="model://"):
     with sl.open(url) as board:
-        board.load(image)
+        board.load(image, verify=False)     # read-back is test_host_board's subject; 10x faster
         return board.run(ticks, inputs=inputs)
 
 
@@ -397,7 +397,7 @@ def test_snntorch_braille_spike_counts_correlate():
     ours = {"1.lif": [], "3": []}
     with sl.open("model://") as board:
         for s in range(S):
-            board.load(image)
+            board.load(image, verify=False)     # the reload resets the state between samples
             x = np.vstack([d["inputs"][s], np.zeros((pad, n_in), bool)])
             r = board.run(T + pad, inputs={"input": x})
             for k in ours:
