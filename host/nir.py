@@ -669,7 +669,7 @@ def compare(net: Network, inputs: dict, ticks: int, url: str = "model://", image
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")     # the report keeps them
             image = compile_net(net, target=target)
-    with open_board(url) as board:
+    with open_board(url, config=image.config) as board:
         board.load(image)
         result = board.run(ticks, inputs=inputs)
     layers = {}

@@ -69,7 +69,7 @@ def quiet_compile(net, **kw):
 
 
 def run(image, inputs, ticks, url="model://"):
-    with sl.open(url) as board:
+    with sl.open(url, config=image.config) as board:
         board.load(image, verify=False)     # read-back is test_host_board's subject; 10x faster
         return board.run(ticks, inputs=inputs)
 
@@ -345,6 +345,20 @@ def test_to_nir_of_a_hand_written_network_with_lif_and_subtract():
     image = quiet_compile(net)
     back = quiet_compile(snir.from_nir(g, dt=1e-4))       # reset read from the metadata
     assert back.regions == image.regions
+
+
+# -- the user guide runs ---------------------------------------------------------------------------
+
+def test_docs_nir_python_blocks_run(tmp_path, monkeypatch):
+    import re
+    text = (Path(__file__).parent.parent / "docs" / "nir.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CompileWarning)
+            exec(compile(code, "docs/nir.md", "exec"), {})
 
 
 # -- CLI -------------------------------------------------------------------------------------------
