@@ -361,6 +361,18 @@ def test_docs_nir_python_blocks_run(tmp_path, monkeypatch):
             exec(compile(code, "docs/nir.md", "exec"), {})
 
 
+def test_example_runs_on_the_model():
+    import importlib.util
+    path = Path(__file__).parent.parent / "examples" / "nir_run.py"
+    spec = importlib.util.spec_from_file_location("nir_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = mod.main(["--url", "model://", "--samples", "3"])
+    assert set(out) == {"1.lif", "3"}
+    for vs_framework, vs_float in out.values():
+        assert vs_framework >= 0.95 and vs_float >= 0.95
+
+
 # -- CLI -------------------------------------------------------------------------------------------
 
 def test_cli_compiles_a_nir_file(tmp_path, capsys):
