@@ -146,6 +146,11 @@ def cmd_compile(args) -> int:
             raise CompileError(f"{args.net}: a NIR graph needs --dt (its time step in s, "
                                "e.g. --dt 1e-4)")
         net, dt = from_nir(args.net, dt=dt, conventions=args.conventions, target=target), 1.0
+        if not args.quiet:
+            print(f"NIR graph, one tick = {args.dt:g} s ({args.conventions}); layer latency "
+                  f"in ticks: {net.nir.latency}")
+            for note in net.nir.notes:
+                print(f"note: {note}")
     else:
         net = load_network(args.net)
     image = compile_net(net, target=target, dt=1.0 if dt is None else dt)

@@ -542,6 +542,17 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
         frontier = nxt
     for k, layer in layers.items():
         layer.latency = depth.get(k, 1) - 1
+    for o in top_outputs:       # a readout computed by linear nodes alone is not spikes
+        stack = list(pred[o])
+        while stack:
+            p = stack.pop()
+            kind = type(nodes[p]).__name__
+            if kind in ("Flatten", "Input", "Output") and p not in top_inputs:
+                stack.extend(pred[p])
+            elif kind in LINEAR and p not in top_inputs:
+                raise CompileError(
+                    f"node {p!r} of type {kind} feeds Output {o!r} with no spiking node after "
+                    f"it: a non-spiking readout {MISSING['LI']}")
     outputs = {}
     for o in top_outputs:
         feeders = [a for a in spiking if o in _reach_linear(a, succ, spiking)]

@@ -265,6 +265,18 @@ def test_unsupported_nodes_name_node_and_type(tmp_path, node, what):
     assert "'odd'" in msg and type(node).__name__ in msg and what in msg
 
 
+def test_a_linear_readout_is_refused():
+    g = nir.NIRGraph(nodes={"input": io(2), "w": nir.Linear(weight=np.ones((3, 2))),
+                            "lif": lif(3), "readout": nir.Affine(weight=np.ones((1, 3)),
+                                                                 bias=arr(0.0)),
+                            "output": out(1)},
+                     edges=[("input", "w"), ("w", "lif"), ("lif", "readout"),
+                            ("readout", "output")])
+    with pytest.raises(CompileError, match="'readout' of type Affine feeds Output 'output'.*"
+                                           "issue 17"):
+        snir.from_nir(g, dt=DT)
+
+
 def test_missing_is_one_entry_per_type():
     assert set(snir.MISSING) >= {"LI", "CubaLI", "Delay"}
     assert not set(snir.MISSING) & (set(snir.SPIKING) | set(snir.LINEAR))
