@@ -333,8 +333,9 @@ def _spk_cubalif(node, name, dt, conv, notes):
 
 
 def _spk_if(node, name, dt, conv, notes):
-    # dv/dt = R I: one step adds r * I (the per-step reading every IF exporter uses; see
-    # docs/nir.md): no time constant to discretize, so both conventions agree
+    # dv/dt = R I: one step adds r * I, Sinabs' reading (its IAF exports r = 1 and adds its
+    # input every step; Spyx scales by r * dt instead, docs/nir.md); no time constant, so both
+    # conventions agree
     n = np.asarray(node.v_threshold).size
     return dict(a_mem=np.ones(n), a_syn=np.zeros(n), gain=_vec(node.r, n), v_rest=np.zeros(n))
 
