@@ -700,7 +700,8 @@ def to_nir(network_or_image, dt: float = 1e-4, *, target="default"):
     ``target`` first), with the quantized weights and parameters, written in the Euler
     conventions snnTorch reads (``r = tau_mem/dt``, ``w_in = tau_syn/dt``, so a weight is the
     jump of the current). Populations with no synaptic decay become ``LIF`` nodes, the others
-    ``CubaLIF``; each projection a ``Linear`` node named ``src->dst``; a bias an ``Affine``
+    ``CubaLIF`` (populations with neither leak nor synaptic memory, resting at 0: ``IF``); each
+    projection a ``Linear`` node named ``src->dst``; a bias an ``Affine``
     node; every neuron population feeds an ``Output`` node ``<name>.out``. The thresholds are
     written so that NIR's ``v > v_threshold`` is the core's ``v >= threshold``. What NIR cannot
     state (reset by subtraction, refractoriness, v_init) goes into ``graph.metadata`` and is
@@ -736,9 +737,11 @@ def to_nir(network_or_image, dt: float = 1e-4, *, target="default"):
         v_rest = np.broadcast_to(np.asarray(p.v_rest, float), (p.size,))
         a_m = P["alpha_mem"][sl] / one
         a_s = P["alpha_syn"][sl] / one
-        with np.errstate(divide="ignore"):
-            tau_m = np.where(a_m >= 1, np.inf, dt / (1 - a_m))
-            tau_s = np.where(a_s >= 1, np.inf, dt / (1 - a_s))
+        # no decay (alpha = 2^F): a tau so long that it quantizes back to no decay, but finite,
+        # so that r = tau/dt and w_in = tau_syn/dt stay finite (NIR's LIF cannot say inf * 0)
+        never = dt * 4.0 * one
+        tau_m = np.where(a_m >= 1, never, dt / np.maximum(1 - a_m, 1 / (4.0 * one)))
+        tau_s = np.where(a_s >= 1, never, dt / np.maximum(1 - a_s, 1 / (4.0 * one)))
         thr = v_rest + (P["threshold"][sl] - 1) / s
         v_reset = v_rest + P["v_reset"][sl] / s
         if np.any(P["reset_subtract"][sl]):
@@ -748,7 +751,10 @@ def to_nir(network_or_image, dt: float = 1e-4, *, target="default"):
             lost.append(f"{p.name}: refractory {int(P['refractory'][sl].max())} ticks")
         if np.any(S["v"][sl]):
             lost.append(f"{p.name}: v_init")
-        if np.all(a_s == 0):
+        if np.all(a_s == 0) and np.all(a_m >= 1) and not np.any(v_rest):
+            nodes[p.name] = nir.IF(r=np.ones(p.size), v_threshold=thr, v_reset=v_reset)
+            bias_in = P["bias"][sl] / s
+        elif np.all(a_s == 0):
             nodes[p.name] = nir.LIF(tau=tau_m, r=tau_m / dt, v_leak=v_rest, v_threshold=thr,
                                     v_reset=v_reset)
             bias_in = P["bias"][sl] / s

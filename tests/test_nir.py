@@ -344,6 +344,36 @@ def test_round_trip_up_to_quantization_and_then_bit_exact(tmp_path):
     assert again.regions == image.regions
 
 
+@pytest.mark.parametrize("kind", ["lif_v_leak_subtract", "affine_bias", "if", "conv"])
+def test_round_trip_is_bit_exact_for_every_neuron_kind(kind):
+    rng = np.random.default_rng(6)
+    graphs = {
+        "lif_v_leak_subtract": ({"w": nir.Linear(weight=arr([0.7, 0.5], [0.6, 0.9])),
+                                 "n": lif(2, v_leak=-0.5, thr=0.5)}, 2, "subtract"),
+        "affine_bias": ({"w": nir.Affine(weight=np.full((1, 2), 0.5), bias=arr(0.3)),
+                         "n": lif(1, thr=2.0)}, 2, None),
+        "if": ({"w": nir.Linear(weight=np.ones((3, 2))),
+                "n": nir.IF(r=np.ones(3), v_threshold=arr(1.0, 2.0, 3.0))}, 2, None),
+        "conv": ({"w": nir.Conv1d(input_shape=6, weight=rng.normal(0.3, 0.3, (2, 1, 3)),
+                                  stride=1, padding="same", dilation=1, groups=1,
+                                  bias=np.zeros(2)),
+                  "n": cuba(12)}, (1, 6), None),
+    }
+    nodes, n_in, reset = graphs[kind]
+    n_out = _size_of(nodes["n"])
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.atleast_1d(n_in)), **nodes,
+                            "output": out(n_out)},
+                     edges=[("input", "w"), ("w", "n"), ("n", "output")], type_check=False)
+    image = quiet_compile(snir.from_nir(g, dt=DT, reset=reset))
+    g2 = snir.to_nir(image, dt=DT)
+    assert type(g2.nodes["n"]).__name__ == {"if": "IF", "conv": "CubaLIF"}.get(kind, "LIF")
+    assert quiet_compile(snir.from_nir(g2, dt=DT)).regions == image.regions
+
+
+def _size_of(node):
+    return int(np.asarray(node.v_threshold).size)
+
+
 def test_to_nir_of_a_hand_written_network_with_lif_and_subtract():
     net = sl.Network()
     inp = net.inputs(3, name="in")
