@@ -23,17 +23,13 @@ last bytes before an end-of-file error.
 
 from __future__ import annotations
 
-from .errors import LinkError
+from .errors import BoardBusy, LinkError
 
 __all__ = ["MARK", "BoardBusy", "check"]
 
 MARK = b"spikeloom virtual board: "
 _BUSY = "board busy"
 _TAIL = 200     # a notice line is shorter than this
-
-
-class BoardBusy(LinkError):
-    """Another client holds the virtual board; the message says who and since when."""
 
 
 def check(data: bytes, url: str = "the device") -> None:

@@ -17,6 +17,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import Error
@@ -134,6 +135,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_compile(args) -> int:
+    from .compiler import CompileWarning
     from .compiler import compile as compile_net
     from .network import load_network
     out = args.output or _derived_output(args.net, ".slimg")    # checked before compiling
@@ -153,9 +155,16 @@ def cmd_compile(args) -> int:
                 print(f"note: {note}")
     else:
         net = load_network(args.net)
-    image = compile_net(net, target=target, dt=1.0 if dt is None else dt)
+    # the report lists every warning; without it (--quiet) each is one stderr line, never both
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CompileWarning)
+        image = compile_net(net, target=target, dt=1.0 if dt is None else dt,
+                            strict=args.strict)
     if not args.quiet:
         print(image.report.summary())
+    else:
+        for w in caught:
+            print(f"spikeloom: warning: {w.message}", file=sys.stderr)
     image.save(out)
     print(f"wrote {out}")
     return 0
@@ -280,6 +289,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--conventions", choices=("euler", "exact"), default="euler",
                     help="NIR discretization (docs/nir.md) [euler]")
     sp.add_argument("-q", "--quiet", action="store_true", help="no quantization report")
+    sp.add_argument("--strict", action="store_true",
+                    help="compile warnings and rounding errors above the bound are errors")
 
     sp = add("run", cmd_run, "load an image onto a device, run it and collect spikes")
     sp.add_argument("url", help="serial device, pyserial URL or model://")

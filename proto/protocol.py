@@ -22,7 +22,7 @@ __all__ = [
     "event_body_bytes",
 ]
 
-VERSION = 1
+VERSION = 2                 # 2: the abort token and Status.ABORTED
 MAX_PAYLOAD = 512           # bytes; a longer payload is refused with BAD_LENGTH
 RX_BUFFER = 1024            # bytes the device buffers while busy; a host keeps at most this
                             # many request bytes outstanding (more are lost and counted)
@@ -191,10 +191,15 @@ class Deframer:
     device must answer with; ``frame`` then holds what could be recovered (opcode and seq from the
     header when at least a header arrived, else 0). Bodies longer than
     ``HEADER + max_payload + CRC`` stop being stored (memory stays bounded) and give BAD_LENGTH.
+
+    The abort token :data:`ABORT` (an END where the second byte of an escape belongs) ends any
+    partial body, which is discarded, and produces nothing; :attr:`aborts` counts the tokens
+    consumed (the golden device clears its abort latch when it grows).
     """
 
     def __init__(self, max_payload: int = MAX_PAYLOAD):
         self.limit = HEADER_BYTES + max_payload + CRC_BYTES
+        self.aborts = 0
         self._reset()
 
     def _reset(self):
@@ -207,7 +212,9 @@ class Deframer:
         out = []
         for b in data:
             if b == END:
-                if self.buf or self.bad_escape or self.overlong or self.escaped:
+                if self.escaped:                # ESC END: the abort token
+                    self.aborts += 1
+                elif self.buf or self.bad_escape or self.overlong:
                     out.append(self._finish())
                 self._reset()
                 continue

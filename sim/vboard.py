@@ -37,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from spikeloom.errors import BuildError, Error, LinkError
+from spikeloom.proto.errors import BuildError, Error, LinkError
 from spikeloom.sim import export, verilator
 
 __all__ = ["HARNESS", "VERILATOR_FLAGS", "DEFAULT_IDLE_TIMEOUT", "binary", "build_binary",

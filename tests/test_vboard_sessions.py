@@ -288,11 +288,9 @@ def test_second_client_is_told_who_holds_the_board(echo_exe):
     check(P.encode_frame(P.Frame(P.Opcode.PING, 1, 0, b"board busy")), "x")   # not a notice
 
 
-@pytest.mark.xfail(strict=True, reason="needs spikeloom.busy.check wired into the host's Link "
-                                       "(the lead: see the vboard branch's report)")
 def test_host_raises_board_busy(echo_exe, top_exe):
     import spikeloom as sl
-    from spikeloom.busy import BoardBusy
+    from spikeloom import BoardBusy
     with vboard.VirtualBoard(TOP_PRESET, exe=top_exe) as vb:
         with sl.open(vb.url, config=TOP_PRESET, timeout=5.0):
             with pytest.raises(BoardBusy, match=r"board busy \(held by 127\.0\.0\.1:\d+ since "):
