@@ -34,6 +34,7 @@ _EXPORTS = {
     "open": ("board", "open_board"),   # `spikeloom.open(url)` is the documented entry point
     "Report": ("compiler", "Report"), "compile": ("compiler", "compile"),
     "CompileWarning": ("compiler", "CompileWarning"),
+    "from_nir": ("nir", "from_nir"), "to_nir": ("nir", "to_nir"),
     "Image": ("image", "Image"), "ImageConfigMismatch": ("image", "ImageConfigMismatch"),
     "Result": ("result", "Result"),
     "PRESETS": ("proto", "PRESETS"), "CoreConfig": ("proto", "CoreConfig"),
@@ -53,12 +54,14 @@ __all__ = [
     "Result", "CoreConfig", "PRESETS", "preset", "Error", "LinkError", "LinkTimeout",
     "ProtocolError", "DeviceError", "RunAborted", "VersionMismatch", "ConfigMismatch",
     "CompileError", "CompileWarning", "FitError", "ImageError", "ImageConfigMismatch",
-    "BuildError", "ToolNotFound", "BoardBusy",
+    "BuildError", "ToolNotFound", "BoardBusy", "from_nir", "to_nir", "sweep",
     "__version__",
 ]
 
 
 def __getattr__(name: str):
+    if name == "sweep":     # the module itself: callable, so sl.sweep(fn, grid) works too
+        return importlib.import_module(f"{__name__}.sweep")
     try:
         module, attr = _EXPORTS[name]
     except KeyError:
@@ -92,7 +95,9 @@ if TYPE_CHECKING:       # what type checkers and readers see; never executed
         ToolNotFound,
         VersionMismatch,
     )
+    from . import sweep
     from .image import Image, ImageConfigMismatch
+    from .nir import from_nir, to_nir
     from .network import (
         LIF,
         STDP,

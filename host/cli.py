@@ -138,13 +138,28 @@ def cmd_compile(args) -> int:
     from .compiler import CompileWarning
     from .compiler import compile as compile_net
     from .network import load_network
-    net = load_network(args.net)
     out = args.output or _derived_output(args.net, ".slimg")    # checked before compiling
     target = args.config or "default"
+    dt = args.dt
+    if str(args.net).endswith(".nir"):      # a NIR graph: --dt is its time step in s
+        from .errors import CompileError
+        from .nir import from_nir
+        if dt is None:
+            raise CompileError(f"{args.net}: a NIR graph needs --dt (its time step in s, "
+                               "e.g. --dt 1e-4)")
+        net, dt = from_nir(args.net, dt=dt, conventions=args.conventions, target=target), 1.0
+        if not args.quiet:
+            print(f"NIR graph, one tick = {args.dt:g} s ({args.conventions}); layer latency "
+                  f"in ticks: {net.nir.latency}")
+            for note in net.nir.notes:
+                print(f"note: {note}")
+    else:
+        net = load_network(args.net)
     # the report lists every warning; without it (--quiet) each is one stderr line, never both
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CompileWarning)
-        image = compile_net(net, target=target, dt=args.dt, strict=args.strict)
+        image = compile_net(net, target=target, dt=1.0 if dt is None else dt,
+                            strict=args.strict)
     if not args.quiet:
         print(image.report.summary())
     else:
@@ -283,10 +298,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--baud", type=int, help="serial line rate [1000000]")
 
     sp = add("compile", cmd_compile, "compile a network description into an image (.slimg)")
-    sp.add_argument("net", help="Python file defining `net` or `build()`")
+    sp.add_argument("net", help="Python file defining `net` or `build()`, or a NIR graph "
+                                "(.nir)")
     sp.add_argument("-o", "--output", type=_output, help="image file [NET.slimg]")
     sp.add_argument("--config", help="target configuration preset [default]")
-    sp.add_argument("--dt", type=float, default=1.0, help="time step in ms [1.0]")
+    sp.add_argument("--dt", type=float, help="time step: in ms for a Python network [1.0]; "
+                                             "in s for a .nir graph (required)")
+    sp.add_argument("--conventions", choices=("euler", "exact"), default="euler",
+                    help="NIR discretization (docs/nir.md) [euler]")
     sp.add_argument("-q", "--quiet", action="store_true", help="no quantization report")
     sp.add_argument("--strict", action="store_true",
                     help="compile warnings and rounding errors above the bound are errors")
