@@ -76,6 +76,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:       # what type checkers and readers see; never executed
+    from . import sweep
     from .board import Board, Info, open_board
     from .board import open_board as open  # noqa: A004
     from .compiler import CompileWarning, Report, compile
@@ -95,9 +96,7 @@ if TYPE_CHECKING:       # what type checkers and readers see; never executed
         ToolNotFound,
         VersionMismatch,
     )
-    from . import sweep
     from .image import Image, ImageConfigMismatch
-    from .nir import from_nir, to_nir
     from .network import (
         LIF,
         STDP,
@@ -108,5 +107,6 @@ if TYPE_CHECKING:       # what type checkers and readers see; never executed
         Population,
         Projection,
     )
+    from .nir import from_nir, to_nir
     from .proto import PRESETS, CoreConfig, preset
     from .result import Result
