@@ -18,6 +18,11 @@ __all__ = ["CoreConfig", "PRESETS", "preset"]
 class CoreConfig:
     """Sizes, widths and clocking of one core build.
 
+    Optional neuron features (docs/numerics.md), each off by default so small builds stay small:
+    ``theta_width`` > 0 adds the adaptive threshold ``theta`` of that many bits;
+    ``inh_current`` splits the synaptic current into ``i`` (positive weights) and ``i_inh``
+    (negative weights), each with its own decay.
+
     Sources are numbered inputs first (``0 .. n_inputs-1``), then neurons
     (``n_inputs .. n_inputs+n_neurons-1``); the weight store has one row per source and one column
     per neuron (all-to-all, recurrent and self connections included).
@@ -33,6 +38,8 @@ class CoreConfig:
     decay_frac: int = 12        # fractional bits of decay factors (factor 2**decay_frac means 1.0)
     stdp_frac: int = 8          # fractional bits of the STDP rates a_plus / a_minus
     weights_per_word: int = 4   # weights packed into one weight-memory word
+    theta_width: int = 0        # adaptive threshold theta, unsigned, saturating; 0 = no theta
+    inh_current: bool = False   # a second, inhibitory current i_inh for the negative weights
     clock_hz: int = 12_000_000  # core clock
     baud: int = 1_000_000       # UART line rate; the divisor is clock_hz // baud
     name: str = "custom"
@@ -58,12 +65,19 @@ class CoreConfig:
         check_int("decay_frac", 12, 16)
         check_int("stdp_frac", 0, 16)
         check_int("weights_per_word", 1, 16)
+        check_int("theta_width", 0, 32)
+        if not isinstance(self.inh_current, bool):
+            raise TypeError(f"CoreConfig.inh_current must be a bool, not {self.inh_current!r}")
         check_int("clock_hz", 1_000)
         check_int("baud", 300)
         if self.w_width >= self.i_width:
             raise ValueError(
                 f"CoreConfig.w_width = {self.w_width} must be narrower than "
                 f"i_width = {self.i_width}")
+        if self.theta_width > self.v_width:
+            raise ValueError(
+                f"CoreConfig.theta_width = {self.theta_width} must not exceed "
+                f"v_width = {self.v_width}")
         if self.uart_divisor < 4:
             raise ValueError(
                 f"CoreConfig.baud = {self.baud} is too fast for clock_hz = {self.clock_hz}: "
@@ -98,9 +112,14 @@ class CoreConfig:
     # -- identity ---------------------------------------------------------------------------------
 
     def fields(self) -> dict:
-        """Every field that changes the hardware (the name does not)."""
+        """Every field that changes the hardware (the name does not). An optional neuron
+        feature that is off (``theta_width = 0``, ``inh_current = False``) builds exactly the
+        hardware from before the feature existed, so it is left out: its hash stays the same."""
         d = dataclasses.asdict(self)
         d.pop("name")
+        for field, off in _FEATURES_OFF.items():
+            if d[field] == off:
+                del d[field]
         return d
 
     def hash(self) -> int:
@@ -111,6 +130,10 @@ class CoreConfig:
 
     def replace(self, **changes) -> CoreConfig:
         return dataclasses.replace(self, **changes)
+
+
+#: Optional neuron features and their "off" value (docs/numerics.md, "Optional features").
+_FEATURES_OFF = {"theta_width": 0, "inh_current": False}
 
 
 PRESETS: dict[str, CoreConfig] = {
