@@ -143,25 +143,36 @@ PRESETS: dict[str, CoreConfig] = {
     # tests with another packing: one weight per word, ragged sizes
     "narrow": CoreConfig(n_neurons=11, n_inputs=5, weights_per_word=1, name="narrow",
                          w_width=6, trace_width=7, clock_hz=1_000_000, baud=100_000),
+    # the optional neuron features (adaptive threshold, inhibitory current) on the tiny sizes
+    "tiny_full": CoreConfig(n_neurons=8, n_inputs=4, weights_per_word=4, name="tiny_full",
+                            theta_width=8, inh_current=True, clock_hz=1_000_000, baud=100_000),
     # the virtual board and the demos
     "default": CoreConfig(n_neurons=128, n_inputs=64, weights_per_word=4, name="default",
                           clock_hz=12_000_000, baud=1_000_000),
-    # iCEBreaker (iCE40UP5K): weights in SPRAM (16-bit words, two 8-bit weights)
+    # iCEBreaker (iCE40UP5K): weights in SPRAM (16-bit words, two 8-bit weights); an 8-bit
+    # theta fits (4214/5280 LCs, 29/30 EBR, 7/8 DSP, 17.7 MHz), exc/inh currents do not
+    # (docs/boards.md)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
-                       clock_hz=12_000_000, baud=1_000_000),
+                       theta_width=8, clock_hz=12_000_000, baud=1_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
     # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
                           clock_hz=25_000_000, baud=3_125_000),
     # board presets, sizes found by bisecting real builds (docs/boards.md):
-    # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL), FT231X at 2 Mbaud
+    # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL), FT231X at 2 Mbaud;
+    # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
+                            theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=2_000_000),
-    # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz
+    # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz; with a
+    # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
+                            theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=2_000_000),
-    # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado)
+    # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado);
+    # the neuron features add ~2 RAMB36 (wider neuron words, a second accumulator; estimated)
     "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
+                          theta_width=16, inh_current=True,
                           clock_hz=50_000_000, baud=2_000_000),
 }
 
