@@ -26,19 +26,22 @@ from .build import build
 from .report import BuildReport
 
 __all__ = ["ROWS", "ACTIVITY", "collect", "find_report", "render", "render_probes", "update_doc",
-           "tick_rates", "main"]
+           "tick_rates", "features", "main"]
 
 #: Fraction of sources spiking per tick used for the tick-rate projection.
 ACTIVITY = 0.10
 
 #: (board, config) rows of the measured table: None = the board's preset; CoreConfigs for the
-#: largest cores found by bisection (python -m spikeloom.firmware.fit).
+#: largest cores found by bisection (python -m spikeloom.firmware.fit), without the optional
+#: neuron features (sizes alone).
+_PLAIN = dict(theta_width=0, inh_current=False)
 ROWS: list[tuple[str, object]] = [
     ("icebreaker", None),
-    ("icebreaker", PRESETS["up5k"].replace(n_neurons=64, n_inputs=32, name="up5k-64")),
+    ("icebreaker", PRESETS["up5k"].replace(n_neurons=64, n_inputs=32, name="up5k-64",
+                                           **_PLAIN)),
     ("ulx3s-25f", None),
     ("ulx3s-25f", PRESETS["up5k"].replace(clock_hz=50_000_000, baud=2_000_000,
-                                          weights_per_word=4, name="256x128-25f")),
+                                          weights_per_word=4, name="256x128-25f", **_PLAIN)),
     ("ulx3s-85f", None),
     ("ulx3s-85f", PRESETS["ecp5_85"].replace(baud=1_000_000, name="ecp5_85 (512x256)")),
     ("arty-a7-35", None),
@@ -114,6 +117,16 @@ def tick_rates(cfg: CoreConfig, weight_store: str, activity: float = ACTIVITY):
     return c0, c1, link
 
 
+def features(cfg: CoreConfig) -> str:
+    """The optional neuron features of ``cfg`` (docs/numerics.md), as a table cell."""
+    out = []
+    if cfg.theta_width:
+        out.append(f"adaptive threshold ({cfg.theta_width}-bit theta)")
+    if cfg.inh_current:
+        out.append("exc/inh currents")
+    return ", ".join(out) or "–"
+
+
 def _fmt_res(rep, key):
     r = rep.resources.get(key)
     return f"{r.used}/{r.available}" if r else "–"
@@ -121,13 +134,15 @@ def _fmt_res(rep, key):
 
 def render(reports: list[BuildReport]) -> dict[str, str]:
     """The generated sections, by name."""
-    boards = ["| board | FPGA | core clock | UART (USB bridge) | LEDs (heartbeat / activity / "
-              "error) | toolchain | programmer |", "|---|---|---|---|---|---|---|"]
+    boards = ["| board | FPGA | preset | neuron features | core clock | UART (USB bridge) | "
+              "LEDs (heartbeat / activity / error) | toolchain | programmer |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for b in _boards.BOARDS.values():
         cfg = _boards.board_config(b.name)
         leds = " / ".join(f"{res} {num}" for res, num in b.leds.values())
         prog = ", ".join(p[0] for p in b.programmers)
-        boards.append(f"| `{b.name}` | {b.title} | {b.clock_text(cfg.clock_hz)} | "
+        boards.append(f"| `{b.name}` | {b.title} | `{cfg.name}` {cfg.n_neurons} × "
+                      f"{cfg.n_inputs} | {features(cfg)} | {b.clock_text(cfg.clock_hz)} | "
                       f"{cfg.baud / 1e6:g} Mbaud, divisor {cfg.uart_divisor} ({b.uart_note}) | "
                       f"{leds} | {b.toolchain} | {prog} |")
 

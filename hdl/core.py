@@ -160,30 +160,35 @@ class Core(wiring.Component):
             return rp, wp
 
         acc_w_bits = acc_width(cfg)
-        # neuron parameters in two memories: alpha_mem feeds the update's first stage (read with
-        # the state), the rest its second stage (read one cycle later, which saves the update a
-        # pipeline register per parameter bit); both take the same writes
+        # neuron parameters in two memories: the decay factors the update's first stage
+        # multiplies (alpha_mem, alpha_theta; read with the state), the rest its second stage
+        # (read one cycle later, which saves the update a pipeline register per parameter bit);
+        # both take the same writes
         par_lay = lay[Region.NEURON_PARAMS].struct()
+        stage1 = ("alpha_mem", "alpha_theta")
+        s1_lay = data.StructLayout({name: fld.shape for name, fld in par_lay if name in stage1})
         rest_lay = data.StructLayout({name: fld.shape for name, fld in par_lay
-                                      if name != "alpha_mem"})
+                                      if name not in stage1})
         par_r, par_w = mem("params", rest_lay, n, hold="write")
-        am_r, am_w = mem("alpha_mem", par_lay["alpha_mem"].shape, n, hold="write")
+        am_r, am_w = mem("alpha_mem", s1_lay, n, hold="write")
         par_word = Signal(par_lay)      # the region word, from both read ports
         req_par = par_lay(self.mem_req.payload.data[:par_lay.size])
-        m.d.comb += [
-            par_word.alpha_mem.eq(am_r.data),
-            am_w.addr.eq(par_w.addr), am_w.en.eq(par_w.en),
-        ]
+        m.d.comb += [am_w.addr.eq(par_w.addr), am_w.en.eq(par_w.en)]
+        for name, _ in s1_lay:
+            m.d.comb += par_word[name].eq(am_r.data[name])
         for name, _ in rest_lay:
             m.d.comb += par_word[name].eq(par_r.data[name])
         st_r, st_w = mem("state", lay[Region.NEURON_STATE].struct(), n, hold="same")
         post_r, post_w = mem("post", unsigned(tw), n, hold="same")
         pre_r, pre_w = mem("pre", unsigned(tw), s_n, hold="same")
         spk_r, spk_w = mem("spk", unsigned(1), s_n, hold="same")
-        # exact per-neuron row sums; with one word per row (wpr = 1) back-to-back rows read the
-        # word written in the same cycle, so it must be transparent; otherwise the word read is
-        # never the one being written
-        acc_r, acc_w = mem("acc", data.ArrayLayout(signed(acc_w_bits), wpw), wpr,
+        # exact per-neuron row sums (with inh_current the positive and the negative parts); with
+        # one word per row (wpr = 1) back-to-back rows read the word written in the same cycle,
+        # so it must be transparent; otherwise the word read is never the one being written
+        acc_elem = signed(acc_w_bits)
+        if cfg.inh_current:
+            acc_elem = data.StructLayout({"exc": acc_elem, "inh": acc_elem})
+        acc_r, acc_w = mem("acc", data.ArrayLayout(acc_elem, wpw), wpr,
                            hold=None if wpr == 1 else "same", transparent=wpr == 1)
         # per-neuron depression step of this tick, written lane by lane by the sweep
         dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww + 1), wpw), wpr, hold="write",
@@ -334,19 +339,24 @@ class Core(wiring.Component):
                 m.d.comb += word.eq(spk_r.data)
         m.d.comb += [
             par_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in rest_lay)))),
-            am_w.data.eq(Mux(clearing, 0, req_par.alpha_mem)),
+            am_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in s1_lay)))),
             st_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.st_new))),
             post_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.y_new))),
             w_wdata.eq(Mux(clearing, 0, Mux(idle, weight_lanes(req.data, lane_mask(req.addr)),
                                             lrn.w_new))),
             p_wdata.eq(Mux(clearing, 0, req.data[:wpw] & lane_mask(req.addr))),
             pre_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, x_new))),
-            upd.i_valid.eq(v1), upd.par.eq(par_word), upd.alpha_mem.eq(am_r.data),
-            upd.st.eq(st_r.data),
-            upd.y.eq(post_r.data), upd.acc.eq(acc_r.data[l1]),
+            upd.i_valid.eq(v1), upd.par.eq(par_word), upd.alpha_mem.eq(am_r.data.alpha_mem),
+            upd.st.eq(st_r.data), upd.y.eq(post_r.data),
             lrn.lane.eq(lane_d),
             lrn.pot.eq(scale_sat(pre_r.data, stdp.a_plus, cfg.stdp_frac, ww)),
         ]
+        if cfg.inh_current:
+            m.d.comb += [upd.acc.eq(acc_r.data[l1].exc), upd.acc_inh.eq(acc_r.data[l1].inh)]
+        else:
+            m.d.comb += upd.acc.eq(acc_r.data[l1])
+        if cfg.theta_width:
+            m.d.comb += upd.alpha_theta.eq(am_r.data.alpha_theta)
 
         # The clear walk's address counts up from 0 by one per cycle, so comparisons with
         # constants need no carry chains: it first has all the 1-bits of c exactly at c, and
@@ -511,7 +521,14 @@ class Core(wiring.Component):
                 with m.If(vd):
                     m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
                     for i in range(wpw):
-                        m.d.comb += acc_w.data[i].eq(acc_r.data[i] + w_rdata[i])
+                        w_i = w_rdata[i]
+                        if cfg.inh_current:     # the sign bit picks the accumulator
+                            m.d.comb += [
+                                acc_w.data[i].exc.eq(acc_r.data[i].exc + Mux(w_i[-1], 0, w_i)),
+                                acc_w.data[i].inh.eq(acc_r.data[i].inh + Mux(w_i[-1], w_i, 0)),
+                            ]
+                        else:
+                            m.d.comb += acc_w.data[i].eq(acc_r.data[i] + w_i)
                     with m.If(last_d):
                         m.next = "SWEEP_PRE"
 

@@ -7,17 +7,23 @@ stalls, so the tick's cycle count stays exact). Per neuron it computes
 * ``i1 = sat_I(i + acc)`` (the exact accumulated row sum comes in as ``acc``),
 * the LIF step (round-toward-zero decay, bias, refractory hold, ``>=`` threshold, both reset
   modes) and ``i := decay(i1, alpha_syn)``,
+* with ``cfg.inh_current``: ``h1 = sat_I(i_inh + acc_inh)`` (the negative part of the row sum,
+  ``acc`` is then the positive part), added to ``v``, and ``i_inh := decay(h1, alpha_inh)``,
+* with ``cfg.theta_width``: ``theta1 = satu(decay(theta, alpha_theta))``, the threshold
+  ``threshold + theta1`` (compare and reset by subtraction), ``theta := satu(theta1 +
+  theta_jump·fire)``,
 * the post trace: ``y_dec = decay(y, alpha_post)``, ``y_new = satu_T(y_dec + post_jump·fire)``,
   and the depression step ``dep = min(scale(y_dec, a_minus), 2**w_width)`` that the STDP
   depression walk of this tick applies (numerics.md step 4 uses the decayed, not yet jumped,
   trace — exactly ``y_dec``).
 
-Stage 1 registers ``i1`` and the two products ``v·alpha_mem`` and ``y·alpha_post`` (the
-multipliers sit right after the memories); stage 2 is the rest, combinational from those
-registers and from ``par``, which the caller presents one cycle after the state, i.e. with
-stage 2 (only ``alpha_mem`` comes with stage 1, as its own input): the pipeline then carries no
-copy of the parameters. Every decayed value is saturated to its width (numerics.md): a no-op for
-factors up to 1.0, and what keeps ``i`` and ``y`` in their fields for factors above it.
+Stage 1 registers ``i1`` (and ``h1``) and the products ``v·alpha_mem``, ``y·alpha_post`` (and
+``theta·alpha_theta``) (the multipliers sit right after the memories); stage 2 is the rest,
+combinational from those registers and from ``par``, which the caller presents one cycle after
+the state, i.e. with stage 2 (only ``alpha_mem`` and ``alpha_theta`` come with stage 1, as their
+own inputs): the pipeline then carries no copy of the parameters. Every decayed value is
+saturated to its width (numerics.md): a no-op for factors up to 1.0, and what keeps ``i``,
+``i_inh``, ``theta`` and ``y`` in their fields for factors above it.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -47,14 +53,21 @@ class Update(wiring.Component):
         self.cfg = cfg
         lay = layouts(cfg)
         alpha = cfg.decay_frac + 1
+        opt = {}
+        if cfg.inh_current:
+            opt["acc_inh"] = In(signed(acc_width(cfg)))
+        if cfg.theta_width:
+            opt["alpha_theta"] = In(unsigned(alpha))
         super().__init__({
             "i_valid": In(1),
-            # the parameters come one cycle after the state, with stage 2, except alpha_mem,
-            # which stage 1 multiplies (the core reads them from two memories)
+            # the parameters come one cycle after the state, with stage 2, except alpha_mem
+            # (and alpha_theta), which stage 1 multiplies (the core reads them from their own
+            # memory)
             "alpha_mem": In(unsigned(alpha)),
             "par": In(lay[Region.NEURON_PARAMS].struct()),
             "st": In(lay[Region.NEURON_STATE].struct()),
             "acc": In(signed(acc_width(cfg))),
+            **opt,
             "y": In(unsigned(cfg.trace_width)),
             # global STDP parameters (constant during a tick)
             "alpha_post": In(unsigned(alpha)),
@@ -87,13 +100,36 @@ class Update(wiring.Component):
             v.eq(self.st.v), ref.eq(self.st.ref),
         ]
 
+        # optional features: the inhibitory current, the threshold offset's product
+        h1 = 0
+        if cfg.inh_current:
+            h1 = Signal(signed(cfg.i_width))
+            m.d.sync += h1.eq(sat(self.st.i_inh + self.acc_inh, cfg.i_width))
+        if cfg.theta_width:
+            pt_e = self.st.theta * self.alpha_theta
+            pt = Signal(pt_e.shape())
+            m.d.sync += pt.eq(pt_e)
+
         # stage 2: decay rounding toward zero, LIF step, resets, current decay, post trace
         par = self.par
         vdec = (pv >> F) + (pv[-1] & pv[:F].any())     # toward zero, as arith.decay
-        v1 = sat(vdec + i1 + par.bias, cfg.v_width)
+        v1 = sat(vdec + i1 + h1 + par.bias, cfg.v_width)
         active = ref == 0
-        fire = active & (v1 >= par.threshold)
-        v_after = Mux(par.reset_subtract, sat(v1 - par.threshold, cfg.v_width), par.v_reset)
+        thr = par.threshold
+        if cfg.theta_width:
+            theta1 = satu(pt >> F, cfg.theta_width)     # decayed first; the compare sees it
+            thr = par.threshold + theta1                # exact
+            fire = Signal()
+            m.d.comb += [
+                self.st_new.theta.eq(satu(theta1 + Mux(fire, par.theta_jump, 0),
+                                          cfg.theta_width)),
+                fire.eq(active & (v1 >= thr)),
+            ]
+        else:
+            fire = active & (v1 >= thr)
+        if cfg.inh_current:
+            m.d.comb += self.st_new.i_inh.eq(sat(decay(h1, par.alpha_inh, F), cfg.i_width))
+        v_after = Mux(par.reset_subtract, sat(v1 - thr, cfg.v_width), par.v_reset)
         ydec = py >> F
         m.d.comb += [
             self.fire.eq(fire),

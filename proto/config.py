@@ -18,6 +18,11 @@ __all__ = ["CoreConfig", "PRESETS", "preset"]
 class CoreConfig:
     """Sizes, widths and clocking of one core build.
 
+    Optional neuron features (docs/numerics.md), each off by default so small builds stay small:
+    ``theta_width`` > 0 adds the adaptive threshold ``theta`` of that many bits;
+    ``inh_current`` splits the synaptic current into ``i`` (positive weights) and ``i_inh``
+    (negative weights), each with its own decay.
+
     Sources are numbered inputs first (``0 .. n_inputs-1``), then neurons
     (``n_inputs .. n_inputs+n_neurons-1``); the weight store has one row per source and one column
     per neuron (all-to-all, recurrent and self connections included).
@@ -33,6 +38,8 @@ class CoreConfig:
     decay_frac: int = 12        # fractional bits of decay factors (factor 2**decay_frac means 1.0)
     stdp_frac: int = 8          # fractional bits of the STDP rates a_plus / a_minus
     weights_per_word: int = 4   # weights packed into one weight-memory word
+    theta_width: int = 0        # adaptive threshold theta, unsigned, saturating; 0 = no theta
+    inh_current: bool = False   # a second, inhibitory current i_inh for the negative weights
     clock_hz: int = 12_000_000  # core clock
     baud: int = 1_000_000       # UART line rate; the divisor is clock_hz // baud
     name: str = "custom"
@@ -58,12 +65,19 @@ class CoreConfig:
         check_int("decay_frac", 12, 16)
         check_int("stdp_frac", 0, 16)
         check_int("weights_per_word", 1, 16)
+        check_int("theta_width", 0, 32)
+        if not isinstance(self.inh_current, bool):
+            raise TypeError(f"CoreConfig.inh_current must be a bool, not {self.inh_current!r}")
         check_int("clock_hz", 1_000)
         check_int("baud", 300)
         if self.w_width >= self.i_width:
             raise ValueError(
                 f"CoreConfig.w_width = {self.w_width} must be narrower than "
                 f"i_width = {self.i_width}")
+        if self.theta_width > self.v_width:
+            raise ValueError(
+                f"CoreConfig.theta_width = {self.theta_width} must not exceed "
+                f"v_width = {self.v_width}")
         if self.uart_divisor < 4:
             raise ValueError(
                 f"CoreConfig.baud = {self.baud} is too fast for clock_hz = {self.clock_hz}: "
@@ -98,9 +112,14 @@ class CoreConfig:
     # -- identity ---------------------------------------------------------------------------------
 
     def fields(self) -> dict:
-        """Every field that changes the hardware (the name does not)."""
+        """Every field that changes the hardware (the name does not). An optional neuron
+        feature that is off (``theta_width = 0``, ``inh_current = False``) builds exactly the
+        hardware from before the feature existed, so it is left out: its hash stays the same."""
         d = dataclasses.asdict(self)
         d.pop("name")
+        for field, off in _FEATURES_OFF.items():
+            if d[field] == off:
+                del d[field]
         return d
 
     def hash(self) -> int:
@@ -113,6 +132,10 @@ class CoreConfig:
         return dataclasses.replace(self, **changes)
 
 
+#: Optional neuron features and their "off" value (docs/numerics.md, "Optional features").
+_FEATURES_OFF = {"theta_width": 0, "inh_current": False}
+
+
 PRESETS: dict[str, CoreConfig] = {
     # fast tests: tiny memories, non-trivial packing
     "tiny": CoreConfig(n_neurons=8, n_inputs=4, weights_per_word=4, name="tiny",
@@ -120,25 +143,36 @@ PRESETS: dict[str, CoreConfig] = {
     # tests with another packing: one weight per word, ragged sizes
     "narrow": CoreConfig(n_neurons=11, n_inputs=5, weights_per_word=1, name="narrow",
                          w_width=6, trace_width=7, clock_hz=1_000_000, baud=100_000),
+    # the optional neuron features (adaptive threshold, inhibitory current) on the tiny sizes
+    "tiny_full": CoreConfig(n_neurons=8, n_inputs=4, weights_per_word=4, name="tiny_full",
+                            theta_width=8, inh_current=True, clock_hz=1_000_000, baud=100_000),
     # the virtual board and the demos
     "default": CoreConfig(n_neurons=128, n_inputs=64, weights_per_word=4, name="default",
                           clock_hz=12_000_000, baud=1_000_000),
-    # iCEBreaker (iCE40UP5K): weights in SPRAM (16-bit words, two 8-bit weights)
+    # iCEBreaker (iCE40UP5K): weights in SPRAM (16-bit words, two 8-bit weights); an 8-bit
+    # theta fits (4214/5280 LCs, 29/30 EBR, 7/8 DSP, 17.7 MHz), exc/inh currents do not
+    # (docs/boards.md)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
-                       clock_hz=12_000_000, baud=1_000_000),
+                       theta_width=8, clock_hz=12_000_000, baud=1_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
     # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
                           clock_hz=25_000_000, baud=3_125_000),
     # board presets, sizes found by bisecting real builds (docs/boards.md):
-    # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL), FT231X at 2 Mbaud
+    # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL), FT231X at 2 Mbaud;
+    # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
+                            theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=2_000_000),
-    # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz
+    # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz; with a
+    # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
+                            theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=2_000_000),
-    # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado)
+    # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado);
+    # the neuron features add ~2 RAMB36 (wider neuron words, a second accumulator; estimated)
     "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
+                          theta_width=16, inh_current=True,
                           clock_hz=50_000_000, baud=2_000_000),
 }
 

@@ -19,6 +19,10 @@ with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``wpr = ceil(N / weights_p
 store ``c = 1, d = 1`` ("dual": a read and a write port, one word per clock plus a drain cycle)
 or ``c = 2, d = 0`` ("spram": one port, read cycle then write cycle per word).
 
+The optional neuron features (``CoreConfig.theta_width``, ``inh_current``) add no cycles: the
+second accumulator takes the same weight word in the same clock, and theta and the inhibitory
+current go through the sweep's two pipeline stages with the rest of the neuron.
+
 Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
 weight word, all lanes in parallel); depression the same per word (two clocks per word on
 SPRAM); potentiation one synapse per word access (a column has one lane per word).

@@ -97,7 +97,7 @@ class Layout:
 class Region(enum.IntEnum):
     """Memory regions addressable by READ and WRITE (the region byte on the wire)."""
     NEURON_PARAMS = 0   # one word per neuron
-    NEURON_STATE = 1    # one word per neuron: V, I, refractory counter
+    NEURON_STATE = 1    # one word per neuron: V, I, refractory counter (+ i_inh, theta)
     WEIGHTS = 2         # words_per_row words per source row, weights_per_word lanes each
     PLASTIC = 3         # same addressing as WEIGHTS, one bit per lane
     PRE_TRACE = 4       # one word per source
@@ -110,6 +110,14 @@ class Region(enum.IntEnum):
 def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
     """The word layout of every region for ``cfg``."""
     alpha = cfg.decay_frac + 1      # factors 0 .. 2**decay_frac (1.0) fit
+    # optional features append their fields, so a word without them is the word of before
+    par_opt, st_opt = [], []
+    if cfg.inh_current:
+        par_opt.append(Field("alpha_inh", alpha))       # decay of the inhibitory current
+        st_opt.append(Field("i_inh", cfg.i_width, True))
+    if cfg.theta_width:
+        par_opt += [Field("theta_jump", cfg.theta_width), Field("alpha_theta", alpha)]
+        st_opt.append(Field("theta", cfg.theta_width))
     return {
         Region.NEURON_PARAMS: Layout([
             Field("threshold", cfg.v_width, True),
@@ -118,12 +126,14 @@ def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
             Field("refractory", cfg.refractory_width),
             Field("alpha_mem", alpha),
             Field("alpha_syn", alpha),
-            Field("reset_subtract", 1),     # 0: V := v_reset; 1: V := V - threshold
+            Field("reset_subtract", 1),     # 0: V := v_reset; 1: V := V - (threshold + theta)
+            *par_opt,
         ]),
         Region.NEURON_STATE: Layout([
             Field("v", cfg.v_width, True),
-            Field("i", cfg.i_width, True),
+            Field("i", cfg.i_width, True),  # with inh_current: the excitatory current
             Field("ref", cfg.refractory_width),
+            *st_opt,
         ]),
         Region.WEIGHTS: Layout([
             Field(f"w{k}", cfg.w_width, True) for k in range(cfg.weights_per_word)]),

@@ -35,7 +35,12 @@ ENGINES = ("fast", "reference")
 
 @dataclasses.dataclass
 class NeuronParams:
-    """Per-neuron parameters, each an int64 array of length n_neurons."""
+    """Per-neuron parameters, each an int64 array of length n_neurons.
+
+    The parameters of an optional feature (docs/numerics.md) exist in every model and are
+    ignored (and not in the memory map) while the feature is off: ``alpha_inh`` (decay of the
+    inhibitory current, ``CoreConfig.inh_current``), ``theta_jump`` and ``alpha_theta`` (the
+    adaptive threshold, ``CoreConfig.theta_width > 0``)."""
     threshold: np.ndarray
     v_reset: np.ndarray
     bias: np.ndarray
@@ -43,6 +48,9 @@ class NeuronParams:
     alpha_mem: np.ndarray
     alpha_syn: np.ndarray
     reset_subtract: np.ndarray
+    alpha_inh: np.ndarray
+    theta_jump: np.ndarray
+    alpha_theta: np.ndarray
 
     @classmethod
     def zeros(cls, n: int) -> NeuronParams:
@@ -64,14 +72,17 @@ class STDPParams:
 
 @dataclasses.dataclass
 class State:
-    """Everything that changes while the core runs."""
+    """Everything that changes while the core runs. ``i_inh`` and ``theta`` stay zero while
+    their feature is off."""
     v: np.ndarray        # (N,) membrane potential
-    i: np.ndarray        # (N,) synaptic current
+    i: np.ndarray        # (N,) synaptic current (the excitatory one with inh_current)
     ref: np.ndarray      # (N,) refractory counter
     x: np.ndarray        # (S,) pre traces, one per source
     y: np.ndarray        # (N,) post traces
     spikes: np.ndarray   # (S,) bool: sources delivered in the next tick (pending inputs, and
                          # the neurons that spiked in the last tick)
+    i_inh: np.ndarray    # (N,) inhibitory current (inh_current)
+    theta: np.ndarray    # (N,) adaptive threshold offset (theta_width > 0)
 
     def copy(self) -> State:
         return State(*(getattr(self, f.name).copy() for f in dataclasses.fields(self)))
@@ -115,7 +126,8 @@ class Core:
         self.weights = np.zeros((s, n), I64)
         self.plastic = np.zeros((s, n), bool)
         self.state = State(np.zeros(n, I64), np.zeros(n, I64), np.zeros(n, I64),
-                           np.zeros(s, I64), np.zeros(n, I64), np.zeros(s, bool))
+                           np.zeros(s, I64), np.zeros(n, I64), np.zeros(s, bool),
+                           np.zeros(n, I64), np.zeros(n, I64))
         self.ticks = 0
 
     # -- inputs ------------------------------------------------------------------------------------
@@ -148,19 +160,35 @@ class Core:
         F = cfg.decay_frac
         delivered = np.flatnonzero(st.spikes)
 
-        # 1. accumulate: one saturation after the exact sum over delivered rows
-        acc = self.weights[delivered].sum(axis=0) if delivered.size else np.zeros(n, I64)
-        i1 = saturate(st.i + acc, cfg.i_width)
+        # 1. accumulate: one saturation after the exact sum over delivered rows; with
+        #    inh_current the positive weights go to i, the negative ones to i_inh
+        rows = self.weights[delivered]
+        if cfg.inh_current:
+            i1 = saturate(st.i + np.maximum(rows, 0).sum(axis=0), cfg.i_width)
+            h1 = saturate(st.i_inh + np.minimum(rows, 0).sum(axis=0), cfg.i_width)
+        else:
+            i1 = saturate(st.i + rows.sum(axis=0), cfg.i_width)
+            h1 = 0
 
-        # 2. neuron update
+        # 2. neuron update; theta decays first, and the compare sees the decayed value
+        if cfg.theta_width:
+            theta_d = saturate_unsigned(decay(st.theta, p.alpha_theta, F), cfg.theta_width)
+        else:
+            theta_d = 0
+        threshold = p.threshold + theta_d               # exact: no saturation
         active = st.ref == 0
-        v1 = saturate(decay(st.v, p.alpha_mem, F) + i1 + p.bias, cfg.v_width)
-        fire = active & (v1 >= p.threshold)
+        v1 = saturate(decay(st.v, p.alpha_mem, F) + i1 + h1 + p.bias, cfg.v_width)
+        fire = active & (v1 >= threshold)
         v_after = np.where(p.reset_subtract != 0,
-                           saturate(v1 - p.threshold, cfg.v_width), p.v_reset)
+                           saturate(v1 - threshold, cfg.v_width), p.v_reset)
         st.v = np.where(fire, v_after, np.where(active, v1, st.v))
         st.ref = np.where(fire, p.refractory, np.where(active, st.ref, st.ref - 1))
         st.i = saturate(decay(i1, p.alpha_syn, F), cfg.i_width)
+        if cfg.inh_current:
+            st.i_inh = saturate(decay(h1, p.alpha_inh, F), cfg.i_width)
+        if cfg.theta_width:
+            st.theta = saturate_unsigned(theta_d + np.where(fire, p.theta_jump, 0),
+                                         cfg.theta_width)
 
         # 3. traces decay; pre traces of delivered sources jump
         tw = cfg.trace_width
@@ -235,12 +263,10 @@ class Core:
             if bad.size:
                 raise ValueError(f"{region.name}.{field}[{bad[0]}] = {arr.ravel()[bad[0]]} "
                                  f"outside {lo}..{hi}")
-        for name in ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
-                     "reset_subtract"):
-            fits(Region.NEURON_PARAMS, name, getattr(self.params, name))
-        fits(Region.NEURON_STATE, "v", self.state.v)
-        fits(Region.NEURON_STATE, "i", self.state.i)
-        fits(Region.NEURON_STATE, "ref", self.state.ref)
+        for f in lay[Region.NEURON_PARAMS].fields:
+            fits(Region.NEURON_PARAMS, f.name, getattr(self.params, f.name))
+        for f in lay[Region.NEURON_STATE].fields:
+            fits(Region.NEURON_STATE, f.name, getattr(self.state, f.name))
         fits(Region.WEIGHTS, "w0", self.weights)
         fits(Region.PRE_TRACE, "x", self.state.x)
         fits(Region.POST_TRACE, "y", self.state.y)

@@ -34,13 +34,20 @@ from spikeloom.sim.model import STDPParams
 __all__ = [
     "HarnessError", "Snapshot", "TickRecord", "Driver", "Harness", "snapshot_of_model",
     "first_difference", "random_network", "run_lockstep", "LockstepResult", "seed_count",
+    "neuron_param_fields", "neuron_state_fields",
 ]
 
 # Cycles a single handshake or tick may take before the harness declares the core hung.
 TIMEOUT_CYCLES = 200_000
 
-NEURON_PARAM_FIELDS = ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
-                       "reset_subtract")
+def neuron_param_fields(cfg: CoreConfig) -> tuple[str, ...]:
+    """The NEURON_PARAMS fields of ``cfg`` (the optional features' included)."""
+    return tuple(f.name for f in layouts(cfg)[Region.NEURON_PARAMS].fields)
+
+
+def neuron_state_fields(cfg: CoreConfig) -> tuple[str, ...]:
+    """The NEURON_STATE fields of ``cfg``: v, i, ref and the optional i_inh, theta."""
+    return tuple(f.name for f in layouts(cfg)[Region.NEURON_STATE].fields)
 
 
 class HarnessError(AssertionError):
@@ -71,18 +78,21 @@ class Snapshot:
     plastic: np.ndarray | None = None   # (S, N) bool
     params: dict | None = None          # name -> (N,) array
     stdp: dict | None = None            # STDPParams fields
+    i_inh: np.ndarray | None = None     # (N,) with CoreConfig.inh_current
+    theta: np.ndarray | None = None     # (N,) with CoreConfig.theta_width > 0
 
     # the order in which first_difference looks at variables: state the tick computes first
-    ORDER = ("v", "i", "ref", "x", "y", "weights", "spikes", "plastic")
+    ORDER = ("v", "i", "i_inh", "theta", "ref", "x", "y", "weights", "spikes", "plastic")
 
 
 def snapshot_of_model(model: Model) -> Snapshot:
     st = model.state
+    opt = {k: getattr(st, k).copy() for k in neuron_state_fields(model.cfg)[3:]}
     return Snapshot(
         v=st.v.copy(), i=st.i.copy(), ref=st.ref.copy(), x=st.x.copy(), y=st.y.copy(),
         spikes=st.spikes.copy(), weights=model.weights.copy(), plastic=model.plastic.copy(),
-        params={k: getattr(model.params, k).copy() for k in NEURON_PARAM_FIELDS},
-        stdp=dataclasses.asdict(model.stdp))
+        params={k: getattr(model.params, k).copy() for k in neuron_param_fields(model.cfg)},
+        stdp=dataclasses.asdict(model.stdp), **opt)
 
 
 @dataclasses.dataclass
@@ -126,7 +136,7 @@ def first_difference(expected: Snapshot, actual: Snapshot, cfg: CoreConfig, *,
                     f"{_index_name(var, idx, cfg)}: rtl={int(a[idx])} model={int(e[idx])} "
                     f"({len(bad)} differing entries in {var})")
     if expected.params is not None and actual.params is not None:
-        for name in NEURON_PARAM_FIELDS:
+        for name in neuron_param_fields(cfg):
             e, a = np.asarray(expected.params[name]), np.asarray(actual.params[name])
             bad = np.flatnonzero(e != a)
             if bad.size:
@@ -370,11 +380,10 @@ class Driver:
         R = Region
         state = await self.read(R.NEURON_STATE)
         lay = self.layouts[R.NEURON_STATE]
-        st = [lay.unpack(w) for w in state]
+        st = {name: np.array([lay.unpack(w)[name] for w in state], np.int64)
+              for name in neuron_state_fields(self.cfg)}
         snap = Snapshot(
-            v=np.array([s["v"] for s in st], np.int64),
-            i=np.array([s["i"] for s in st], np.int64),
-            ref=np.array([s["ref"] for s in st], np.int64),
+            **st,
             x=self._unpack(R.PRE_TRACE, await self.read(R.PRE_TRACE), "x"),
             y=self._unpack(R.POST_TRACE, await self.read(R.POST_TRACE), "y"),
             spikes=self._unpack(R.SPIKES, await self.read(R.SPIKES), "s").astype(bool),
@@ -392,7 +401,7 @@ class Driver:
             lay = self.layouts[R.NEURON_PARAMS]
             pw = [lay.unpack(w) for w in await self.read(R.NEURON_PARAMS)]
             snap.params = {k: np.array([p[k] for p in pw], np.int64)
-                           for k in NEURON_PARAM_FIELDS}
+                           for k in neuron_param_fields(self.cfg)}
             (sw,) = await self.read(R.STDP_PARAMS)
             snap.stdp = self.layouts[R.STDP_PARAMS].unpack(sw)
         return snap
@@ -503,9 +512,34 @@ def random_network(cfg: CoreConfig, seed: int, ticks: int) -> tuple[Model, np.nd
     st.x[:] = rng.integers(0, tmax + 1, s)
     st.y[:] = rng.integers(0, tmax + 1, n)
     st.spikes[:] = rng.random(s) < 0.3
-    model.check()
     rate = rng.uniform(0.05, 0.6)
     inputs = rng.random((ticks, m)) < rate
+    # the optional features draw from their own stream: a config without them gets the
+    # network of before
+    rng = np.random.default_rng([seed, 15])
+    if cfg.inh_current:
+        p.alpha_inh[:] = rng.integers(one // 4, one + 1, n)
+        p.alpha_inh[rng.random(n) < 0.1] = 0
+        p.alpha_inh[rng.random(n) < 0.1] = one
+        grow = rng.random(n) < 0.05
+        p.alpha_inh[grow] = rng.integers(one + 1, amax + 1, grow.sum())
+        st.i_inh[:] = rng.integers(ilo, 1, n) // rng.choice([1, 64, 4096], n)
+        st.i_inh[rng.random(n) < 0.1] = rng.integers(1, ihi + 1)      # a positive start too
+        edge = rng.random(n) < 0.15
+        st.i_inh[edge] = ilo + rng.integers(0, 64, edge.sum())
+    if cfg.theta_width:
+        hmax = (1 << cfg.theta_width) - 1
+        p.theta_jump[:] = np.minimum(rng.integers(0, max(2, wscale), n), hmax)
+        big = rng.random(n) < 0.1
+        p.theta_jump[big] = rng.integers(0, hmax + 1, big.sum())
+        p.alpha_theta[:] = rng.integers(one * 7 // 8, one + 1, n)
+        p.alpha_theta[rng.random(n) < 0.2] = one                     # homeostasis: no decay
+        grow = rng.random(n) < 0.05
+        p.alpha_theta[grow] = rng.integers(one + 1, amax + 1, grow.sum())
+        st.theta[:] = np.minimum(rng.integers(0, 2 * wscale, n), hmax)
+        edge = rng.random(n) < 0.15                                  # next to saturation
+        st.theta[edge] = hmax - np.minimum(rng.integers(0, 8, edge.sum()), hmax)
+    model.check()
     return model, inputs
 
 

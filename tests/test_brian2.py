@@ -244,3 +244,176 @@ def test_stdp_window_matches_brian2(b2, name):
     np.testing.assert_allclose(dw_b2, want, rtol=1e-9)
     # and the integer window has the window's shape: monotone on each side
     assert (np.diff(dw_int[pos]) <= 0).all() and (np.diff(dw_int[~pos]) <= 0).all()
+
+
+# -- (c) adaptive threshold: f-I curve -----------------------------------------------------------
+
+ADAPT_THETA0 = 5000
+ADAPT_JUMP = 600
+ADAPT_BIASES = [300, 400, 600, 800, 1000, 1200, 1500]   # rheobase theta0 (1 - a) = 244
+ADAPT_TICKS = 1000
+
+
+def adapting_raster(alpha: int, alpha_theta: int) -> tuple[np.ndarray, Core]:
+    cfg = CoreConfig(n_neurons=len(ADAPT_BIASES), n_inputs=1, theta_width=16)
+    core = Core(cfg)
+    p = core.params
+    p.threshold[:] = ADAPT_THETA0
+    p.bias[:] = ADAPT_BIASES
+    p.refractory[:] = REFRACTORY
+    p.alpha_mem[:] = alpha
+    p.alpha_syn[:] = 0
+    p.theta_jump[:] = ADAPT_JUMP
+    p.alpha_theta[:] = alpha_theta
+    raster = core.run(ADAPT_TICKS)
+    assert core.state.theta.max() < (1 << 16) - 1 - ADAPT_JUMP      # never saturated
+    return raster, core
+
+
+def adapting_brian2(b2, a, tau_ms, a_theta, tau_theta_ms, theta0, forced=None):
+    """The float neuron with an adaptive threshold, free-running (``forced`` None) or spiking
+    exactly at the ticks of a (ticks, n) raster; returns (group, spike monitor, state monitor
+    of v and theta after each step's update, before its threshold)."""
+    ms = b2.ms
+    n = len(ADAPT_BIASES)
+    threshold = f"v >= theta0 + theta - {EPS}"
+    ns = dict(theta0=theta0, J=ADAPT_JUMP)
+    if forced is not None:
+        ns["forced"] = b2.TimedArray(forced.astype(float), dt=DT_MS * ms)
+        threshold = "forced(t, i) > 0.5"
+    g = b2.NeuronGroup(
+        n, """dv/dt = (vinf - v) / tau : 1 (unless refractory)
+              dtheta/dt = -theta / tau_theta : 1
+              vinf : 1 (constant)
+              tau : second (constant)
+              tau_theta : second (constant)""",
+        threshold=threshold, reset="v = 0\ntheta += J",
+        refractory=(REFRACTORY + 1) * DT_MS * ms, method="exact", dt=DT_MS * ms,
+        namespace=ns)
+    g.tau = tau_ms * ms
+    g.tau_theta = tau_theta_ms * ms
+    g.vinf = np.array(ADAPT_BIASES, float) / (1 - a)
+    spikes = b2.SpikeMonitor(g)
+    state = b2.StateMonitor(g, ["v", "theta"], record=True, when="groups", order=1)
+    b2.Network(g, spikes, state).run(ADAPT_TICKS * DT_MS * ms)
+    return g, spikes, state
+
+
+def test_adaptation_f_i_curve_matches_brian2(b2):
+    frac = 12
+    alpha, alpha_theta = decay_factor(20.0, DT_MS, frac), decay_factor(100.0, DT_MS, frac)
+    a, a_theta = alpha / (1 << frac), alpha_theta / (1 << frac)
+    tau, tau_theta = -DT_MS / math.log(a), -DT_MS / math.log(a_theta)
+    e_v, e_theta = 1 / (1 - a), 1 / (1 - a_theta)      # truncation lags: 20.5, 99.9
+    raster, _ = adapting_raster(alpha, alpha_theta)
+    n = len(ADAPT_BIASES)
+
+    # (1) every tick of the integer run is what the float equations allow, given its own spike
+    # times (docs/numerics.md): with u, theta_f the float v and theta through the same resets
+    # and jumps, a spike needs u - theta0 - theta_f > -E_theta, a silent active tick
+    # u - theta0 - theta_f < E_v
+    _, _, st = adapting_brian2(b2, a, tau, a_theta, tau_theta, ADAPT_THETA0, forced=raster)
+    margin = st.v[:].T - ADAPT_THETA0 - st.theta[:].T             # (ticks, n)
+    active = np.ones_like(raster)
+    for k in range(1, REFRACTORY + 1):
+        active[k:] &= ~raster[:-k]
+    assert (margin[raster] > -e_theta - EPS).all(), margin[raster].min()
+    assert (margin[active & ~raster] < e_v + EPS).all(), margin[active & ~raster].max()
+    # not vacuous: the integer spikes where the float neuron would not yet (rounding shows),
+    # and stays silent within two lags of the float threshold
+    assert margin[raster].min() < 0 and margin[active & ~raster].max() > -2 * e_v
+
+    # (2) free-running, the integer counts lie between Brian2's at thresholds theta0 + E_v
+    # (integer v lags) and theta0 - E_theta (integer theta lags)
+    counts = {}
+    for name, th in (("slow", ADAPT_THETA0 + e_v), ("mid", ADAPT_THETA0),
+                     ("fast", ADAPT_THETA0 - e_theta)):
+        _, mon, _ = adapting_brian2(b2, a, tau, a_theta, tau_theta, th)
+        counts[name] = mon.count[:].astype(int)
+        if name == "mid":
+            trains = mon.spike_trains()
+    c_int = raster.sum(axis=0)
+    assert (counts["slow"] <= c_int).all() and (c_int <= counts["fast"]).all(), (
+        counts, c_int)
+    # (3) the adaptation itself, in both: the inter-spike intervals lengthen (the
+    # instantaneous rate falls) and, above the lowest drives, fewer spikes come in the last 100
+    # ticks than in the first 100; the f-I curve rises with the drive
+    for k in range(n):
+        t_int = np.flatnonzero(raster[:, k])
+        t_b2 = np.round(trains[k] / (DT_MS * b2.ms)).astype(int)
+        for t in (t_int, t_b2):
+            isi = np.diff(t)
+            assert isi[0] < isi[-1] and isi[:3].mean() < isi[-3:].mean(), (ADAPT_BIASES[k], isi)
+            if ADAPT_BIASES[k] >= 600:
+                assert (t < 100).sum() > (t >= ADAPT_TICKS - 100).sum(), (ADAPT_BIASES[k], t)
+    assert (np.diff(c_int) > 0).all() and (np.diff(counts["mid"]) > 0).all()
+
+
+# -- (d) excitatory and inhibitory PSCs ----------------------------------------------------------
+
+def test_exc_inh_psc_shapes_match_brian2(b2):
+    ms = b2.ms
+    frac = 12
+    taus = {"mem": 20.0, "exc": 5.0, "inh": 15.0}
+    alpha = {k: decay_factor(t, DT_MS, frac) for k, t in taus.items()}
+    a = {k: v / (1 << frac) for k, v in alpha.items()}
+    tau_b = {k: -DT_MS / math.log(v) for k, v in a.items()}
+    e = {k: 1 / (1 - v) for k, v in a.items()}
+    w_e, w_i, t_spk, ticks = 2000, -1500, 5, 80
+    # neuron 0: one excitatory spike; 1: one inhibitory spike; 2: both in the same tick
+    cfg = CoreConfig(n_neurons=3, n_inputs=2, w_width=12, inh_current=True)
+    core = Core(cfg)
+    p = core.params
+    p.threshold[:] = (1 << 15) - 1
+    p.alpha_mem[:], p.alpha_syn[:], p.alpha_inh[:] = alpha["mem"], alpha["exc"], alpha["inh"]
+    core.weights[0] = [w_e, 0, w_e]
+    core.weights[1] = [0, w_i, w_i]
+    inputs = np.zeros((ticks, 2), bool)
+    inputs[t_spk] = True
+    trace = {"i": [], "i_inh": [], "v": []}
+    for t in range(ticks):
+        core.step(inputs[t])
+        for k in trace:
+            trace[k].append(getattr(core.state, k).copy())
+    trace = {k: np.array(v) for k, v in trace.items()}       # (ticks, 3), after each tick
+
+    # Brian2: exponential currents, a spike adds its weight (on_pre, after the groups' decay:
+    # the core's accumulate-then-update order), v integrates them once per step as the core
+    # does (v := a v + I_exc + I_inh after the synapses)
+    g = b2.NeuronGroup(3, """dIe/dt = -Ie / tau_e : 1
+                             dIi/dt = -Ii / tau_i : 1
+                             v : 1""", method="exact", dt=DT_MS * ms)
+    g.run_regularly("v = a_m * v + Ie + Ii", when="after_synapses")
+    src = b2.SpikeGeneratorGroup(2, [0, 1], [t_spk * DT_MS, t_spk * DT_MS] * ms, dt=DT_MS * ms)
+    syn_e = b2.Synapses(src, g, "w : 1", on_pre="Ie_post += w", dt=DT_MS * ms)
+    syn_i = b2.Synapses(src, g, "w : 1", on_pre="Ii_post += w", dt=DT_MS * ms)
+    syn_e.connect(i=[0, 0], j=[0, 2])
+    syn_i.connect(i=[1, 1], j=[1, 2])
+    syn_e.w, syn_i.w = w_e, w_i
+    mon = b2.StateMonitor(g, ["Ie", "Ii", "v"], record=True, when="end")
+    b2.Network(g, src, syn_e, syn_i, mon).run(
+        ticks * DT_MS * ms, namespace=dict(tau_e=tau_b["exc"] * ms, tau_i=tau_b["inh"] * ms,
+                                           a_m=a["mem"]))
+    # the core stores the current decayed at the end of a tick, Brian2 before the next decay
+    ie, ii, v = mon.Ie[:].T * a["exc"], mon.Ii[:].T * a["inh"], mon.v[:].T
+
+    # truncation toward zero: each current lags its float twin by less than E = 1/(1 - a),
+    # from the side of zero; v by less than (1 + E_exc + E_inh) / (1 - a_mem) (numerics.md)
+    lag_e, lag_i = ie - trace["i"], trace["i_inh"] - ii
+    assert (lag_e > -EPS).all() and (lag_e < e["exc"]).all(), lag_e.max()
+    assert (lag_i > -EPS).all() and (lag_i < e["inh"]).all(), lag_i.max()
+    v_bound = (1 + e["exc"] + e["inh"]) / (1 - a["mem"])
+    assert np.abs(trace["v"] - v).max() < v_bound, np.abs(trace["v"] - v).max()
+    # the shapes: each current jumps by its weight at the spike tick and decays with its own
+    # time constant, and never shows up in the other one's neuron; the inhibitory PSP outlasts
+    # the excitatory one, so the combined PSP starts positive and turns negative
+    assert not trace["i_inh"][:, 0].any() and not trace["i"][:, 1].any()
+    assert trace["i"][t_spk, 0] == w_e * alpha["exc"] // (1 << frac)
+    assert trace["i_inh"][t_spk, 1] == -(-w_i * alpha["inh"] // (1 << frac))
+    # (stored after k + 1 decays, k ticks after the spike: below half once k + 1 > tau ln 2)
+    half_e = np.argmax(trace["i"][t_spk:, 0] < w_e / 2)
+    half_i = np.argmax(trace["i_inh"][t_spk:, 1] > w_i / 2)
+    assert half_e == math.ceil(taus["exc"] * math.log(2)) - 1 == 3
+    assert half_i == math.ceil(taus["inh"] * math.log(2)) - 1 == 10
+    v2 = trace["v"][:, 2]
+    assert v2[t_spk] > 0 and v2[-1] < 0 and (np.sign(v2[t_spk:]) <= 0).sum() > 0

@@ -160,6 +160,25 @@ def test_cocotb(sim):
 
 
 @pytest.mark.rtl
+def test_cocotb_neuron_features():
+    """The optional neuron features (``tiny_full``: adaptive threshold, inhibitory current): two
+    random sessions byte-exact vs GoldenDevice on Verilator, and their coverage items hit."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("tb_coverage", TB_DIR / "tb_coverage.py")
+    tb_coverage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tb_coverage)
+    first = _first_seed(7)
+    report = run_cocotb("verilator", tb_config("tiny_full"), [first, first + 1],
+                        tag="features")
+    if _filtered():
+        return
+    items = report["items"]
+    feature = [k for k in items if any(k.startswith(p) for p in tb_coverage.FEATURE_ITEMS)]
+    assert len(feature) == 5, feature
+    assert all(items[k] for k in feature), {k: items[k] for k in feature}
+
+
+@pytest.mark.rtl
 def test_cocotb_catches_a_difference():
     """The comparison can fail: a golden device with another build_id than the Verilog top's
     must make test_handshake fail (at the INFO reply)."""
@@ -172,7 +191,7 @@ def test_cocotb_catches_a_difference():
 
 @pytest.mark.rtl
 @pytest.mark.regress
-@pytest.mark.parametrize("preset_name", ["tiny", "narrow"])
+@pytest.mark.parametrize("preset_name", ["tiny", "narrow", "tiny_full"])
 @pytest.mark.parametrize("sim", SIMS)
 def test_cocotb_regress(sim, preset_name):
     """SPIKELOOM_SEEDS random sessions (plus the directed scenarios); fails on a coverage hole."""

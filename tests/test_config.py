@@ -26,6 +26,7 @@ PROTO = pathlib.Path(__file__).resolve().parent.parent / "proto"
     ("trace_width", 1), ("trace_width", 17), ("refractory_width", 0), ("refractory_width", 17),
     ("decay_frac", 11), ("decay_frac", 17), ("stdp_frac", -1), ("stdp_frac", 17),
     ("weights_per_word", 0), ("weights_per_word", 17), ("clock_hz", 999), ("baud", 299),
+    ("theta_width", -1), ("theta_width", 33),
 ])
 def test_out_of_range_names_field_and_value(field, value):
     with pytest.raises(ValueError) as err:
@@ -35,6 +36,7 @@ def test_out_of_range_names_field_and_value(field, value):
 
 @pytest.mark.parametrize("field, value", [
     ("n_neurons", "8"), ("v_width", 16.0), ("baud", None), ("n_inputs", True),
+    ("inh_current", 1), ("theta_width", False),
 ])
 def test_wrong_type_names_field_and_value(field, value):
     with pytest.raises(TypeError) as err:
@@ -51,6 +53,9 @@ def test_cross_field_rules():
     assert CoreConfig(clock_hz=1_000_000, baud=250_000).uart_divisor == 4
     with pytest.raises(TypeError, match=r"CoreConfig\.name .* 5"):
         CoreConfig(name=5)
+    with pytest.raises(ValueError, match=r"theta_width = 17 must not exceed v_width = 16"):
+        CoreConfig(theta_width=17)
+    assert CoreConfig(theta_width=20, v_width=20).theta_width == 20
 
 
 def test_frozen():
@@ -85,10 +90,13 @@ def test_hash_stable():
     assert preset("default").hash() == 0x73E842DB
     assert preset("tiny").hash() == 0xF6767F1A
     # and it is what the docstring says: SHA-256 over the sorted compact JSON, first 4 bytes
-    cfg = preset("up5k")
-    blob = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items() if k != "name"},
-                      sort_keys=True, separators=(",", ":")).encode()
-    assert cfg.hash() == int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
+    # (an optional neuron feature that is off is left out: the hardware is the one from before)
+    off = {"theta_width": 0, "inh_current": False}
+    for cfg in (preset("up5k"), CoreConfig(theta_width=9, inh_current=True)):
+        blob = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items()
+                           if k != "name" and (k not in off or v != off[k])},
+                          sort_keys=True, separators=(",", ":")).encode()
+        assert cfg.hash() == int.from_bytes(hashlib.sha256(blob).digest()[:4], "big")
 
 
 def test_hash_ignores_name_and_sees_every_field():
@@ -96,7 +104,7 @@ def test_hash_ignores_name_and_sees_every_field():
     assert base.replace(name="other").hash() == base.hash()
     changed = dict(n_neurons=129, n_inputs=65, v_width=17, i_width=17, w_width=9, trace_width=9,
                    refractory_width=9, decay_frac=13, stdp_frac=9, weights_per_word=2,
-                   clock_hz=24_000_000, baud=2_000_000)
+                   clock_hz=24_000_000, baud=2_000_000, theta_width=8, inh_current=True)
     assert set(changed) == {f.name for f in dataclasses.fields(CoreConfig)} - {"name"}
     hashes = {base.hash()}
     for field, value in changed.items():
@@ -141,6 +149,27 @@ def test_layout_widths_follow_config():
                       (Region.NEURON_STATE, "i"), (Region.STDP_PARAMS, "w_min"),
                       (Region.STDP_PARAMS, "w_max")} | {(Region.WEIGHTS, f"w{k}")
                                                         for k in range(3)}
+
+
+def test_layout_optional_features_append_fields():
+    base = preset("tiny")
+    lay0 = layouts(base)
+    for theta_width, inh in ((0, True), (10, False), (10, True)):
+        cfg = base.replace(theta_width=theta_width, inh_current=inh)
+        lay = layouts(cfg)
+        par = [f.name for f in lay[Region.NEURON_PARAMS].fields]
+        st = [f.name for f in lay[Region.NEURON_STATE].fields]
+        # the fields of before keep their offsets: the feature appends
+        assert par[:7] == [f.name for f in lay0[Region.NEURON_PARAMS].fields]
+        assert st[:3] == ["v", "i", "ref"]
+        assert par[7:] == ["alpha_inh"] * inh + ["theta_jump", "alpha_theta"] * bool(theta_width)
+        assert st[3:] == ["i_inh"] * inh + ["theta"] * bool(theta_width)
+        assert lay[Region.NEURON_PARAMS].width == (
+            lay0[Region.NEURON_PARAMS].width + 13 * inh + (theta_width + 13) * bool(theta_width))
+        assert lay[Region.NEURON_STATE].width == 40 + 16 * inh + theta_width
+        assert lay[Region.NEURON_STATE].field("i_inh" if inh else "theta").signed == inh
+        for r in (Region.WEIGHTS, Region.PLASTIC, Region.STDP_PARAMS):
+            assert lay[r].fields == lay0[r].fields
 
 
 def test_layout_pack_unpack():

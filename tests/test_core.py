@@ -453,10 +453,100 @@ def test_random_networks_are_lively():
     assert learned > len(SEEDS) // 2
 
 
+# -- optional features: adaptive threshold, inhibitory current ---------------------------------
+
+THETA = TINY.replace(theta_width=8, name="tiny_theta")
+EI = TINY.replace(inh_current=True, name="tiny_ei")
+BOTH = NARROW.replace(theta_width=7, inh_current=True, name="narrow_both")
+FEATURES = {c.name: c for c in (THETA, EI, BOTH, TINY.replace(theta_width=16, inh_current=True,
+                                                              name="tiny_both"))}
+
+
+def test_theta_rules():
+    """Decay before the compare, the compare against threshold + theta, jumps, saturation at
+    theta_width, decay while refractory, reset by subtraction of threshold + theta."""
+    cfg = THETA
+    m = quiet(cfg)
+    p, st = m.params, m.state
+    p.alpha_theta[:] = ONE // 2
+    st.theta[:6] = [100, 20, 250, 64, 8, 0]
+    p.threshold[1], p.bias[1], p.theta_jump[1] = 5, 15, 3      # fires on the decayed 10 only
+    p.alpha_theta[2], p.threshold[2], p.theta_jump[2] = ONE, -1000, 10   # saturates at 255
+    st.ref[3] = 2
+    p.alpha_theta[4], p.threshold[4], p.bias[4], p.reset_subtract[4] = ONE, 10, 25, 1
+    p.alpha_theta[5], p.threshold[5], p.bias[5], p.theta_jump[5] = ONE, 10, 10, 4
+    p.alpha_theta[6], p.alpha_theta[7] = ONE + 500, 2 * ONE - 1      # growing, saturating
+    st.theta[6:] = [200, 1]
+    inputs = no_inputs(cfg, 12)
+    raster, states = dry_run(m, inputs)
+    assert raster[0, 1] and raster[:, 2].all() and raster[0, 4]
+    assert states[0][0].theta[2] == 255 and states[0][0].v[4] == 25 - (10 + 8)
+    assert np.flatnonzero(raster[:, 5]).tolist() == [0, 2, 4, 7, 10]
+    assert states[-1][0].theta[6] == 255 and states[0][0].theta[7] == 1
+    check(cfg, m, inputs)
+
+
+def test_inhibitory_current_rules():
+    """Positive weights into i, negative into i_inh, each saturated once and decayed by its own
+    factor; a zero weight nowhere."""
+    cfg = EI
+    m = quiet(cfg)
+    p, st = m.params, m.state
+    p.alpha_syn[:] = ONE // 2
+    p.alpha_inh[:] = ONE * 7 // 8
+    p.alpha_inh[1] = 2 * ONE - 1                                 # growing: saturates
+    p.threshold[2] = 40
+    m.weights[:, :] = 0
+    m.weights[0, :] = [100, -128, 50, 0, 127, -100, 0, 3]
+    m.weights[1, :] = [-100, -128, -20, 0, 127, -100, 0, -3]
+    m.weights[2, :] = [0, -128, 30, 0, 127, -100, 0, 0]
+    m.weights[3, :] = [5, -128, 0, 0, 127, -100, 0, 0]
+    st.i[4], st.i_inh[5], st.i_inh[6] = 32700, -32700, 9         # positive i_inh decays too
+    inputs = np.zeros((10, cfg.n_inputs), bool)
+    inputs[[0, 1, 2, 5], :] = True
+    raster, states = dry_run(m, inputs)
+    s0 = states[0][0]
+    assert s0.i[4] == 32767 // 2 and s0.i_inh[5] == -32768 * 7 // 8
+    # 4 x -128 = -512, times 8191 / 4096 = -1023.875, toward zero; it grows to the bound
+    assert (s0.i[1], s0.i_inh[1]) == (0, -1023) and states[-1][0].i_inh[1] == -32768
+    assert raster[:, 2].any() and (states[-1][0].i_inh != 0).any()
+    check(cfg, m, inputs)
+
+
+@pytest.mark.parametrize("name,seed,store", [
+    ("tiny_theta", 0, "dual"), ("tiny_theta", 1, "spram"), ("tiny_ei", 0, "dual"),
+    ("tiny_ei", 1, "spram"), ("tiny_both", 2, "dual"), ("narrow_both", 3, "dual")])
+def test_random_features(name, seed, store):
+    cfg = FEATURES[name]
+    model, inputs = random_network(cfg, 2000 + seed, RANDOM_TICKS)
+    run_lockstep(cfg, model, inputs, seed=2000 + seed, weight_store=store,
+                 weights_every=NARROW_WEIGHTS_EVERY if cfg.n_neurons > 8 else 1)
+
+
+def test_random_feature_networks_adapt_and_inhibit():
+    """The generator's feature networks spike, move theta (up and down) and carry inhibitory
+    current (else the comparisons above would test little)."""
+    moved = inhibited = fired = 0
+    for seed in range(6):
+        for cfg in FEATURES.values():
+            model, inputs = random_network(cfg, 2000 + seed, RANDOM_TICKS)
+            theta0 = model.state.theta.copy()
+            raster, states = dry_run(model, inputs)
+            fired += raster.sum()
+            if cfg.theta_width:
+                th = np.array([s.theta for s, _ in states])
+                moved += ((np.diff(th, axis=0) > 0).any() and (np.diff(th, axis=0) < 0).any()
+                          and (th[0] != theta0).any())
+            if cfg.inh_current:
+                inhibited += (np.array([s.i_inh for s, _ in states]) < 0).any()
+    assert moved >= 15 and inhibited >= 15 and fired > 500
+
+
 # -- regression: many more seeds ---------------------------------------------------------------
 
 REGRESS_CASES = [("tiny", "dual"), ("narrow", "dual"), ("tiny", "spram"), ("narrow", "spram"),
-                 ("ragged", "dual")]
+                 ("ragged", "dual"), ("tiny_theta", "dual"), ("tiny_ei", "spram"),
+                 ("tiny_both", "dual"), ("narrow_both", "spram")]
 
 
 @pytest.mark.regress
@@ -464,7 +554,7 @@ REGRESS_CASES = [("tiny", "dual"), ("narrow", "dual"), ("tiny", "spram"), ("narr
 @pytest.mark.parametrize("k", range(seed_count()))
 def test_regress_random(case, k):
     name, store = case
-    cfg = RAGGED if name == "ragged" else preset(name)
+    cfg = RAGGED if name == "ragged" else FEATURES.get(name) or preset(name)
     seed = 50_000 + k
     model, inputs = random_network(cfg, seed, 60)
     run_lockstep(cfg, model, inputs, seed=seed, weight_store=store)

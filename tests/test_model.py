@@ -25,7 +25,8 @@ def make_core(cfg: CoreConfig = TINY, **params) -> Core:
     """A core whose neurons neither decay nor spike unless ``params`` say otherwise."""
     core = Core(cfg)
     values = dict(threshold=10_000, v_reset=0, bias=0, refractory=0, alpha_mem=1 << cfg.decay_frac,
-                  alpha_syn=1 << cfg.decay_frac, reset_subtract=0)
+                  alpha_syn=1 << cfg.decay_frac, reset_subtract=0, alpha_inh=1 << cfg.decay_frac,
+                  theta_jump=0, alpha_theta=1 << cfg.decay_frac)
     values.update(params)
     for name, value in values.items():
         getattr(core.params, name)[:] = value
@@ -408,7 +409,27 @@ def test_known_words():
     assert np.flatnonzero(core.state.spikes).tolist() == [5]
 
 
-@pytest.mark.parametrize("cfg", [TINY, preset("narrow"), RAGGED], ids=lambda c: c.name)
+def test_known_words_optional_features():
+    cfg = TINY.replace(inh_current=True, theta_width=10)
+    core = Core(cfg)
+    # NEURON_STATE: v @0, i @16, ref @32, then i_inh(16) @40, theta(10) @56
+    core.write_words(Region.NEURON_STATE, 1, [0x3FF << 56 | 0xFFF0 << 40 | 1 << 32 | 7])
+    st = core.state
+    assert (st.v[1], st.i[1], st.ref[1], st.i_inh[1], st.theta[1]) == (7, 0, 1, -16, 1023)
+    # NEURON_PARAMS: the 83 bits of before, then alpha_inh(13) @83, theta_jump(10) @96,
+    # alpha_theta(13) @106
+    word = 4096 << 83 | 513 << 96 | 2048 << 106
+    core.write_words(Region.NEURON_PARAMS, 0, [word])
+    p = core.params
+    assert (p.alpha_inh[0], p.theta_jump[0], p.alpha_theta[0]) == (4096, 513, 2048)
+    assert core.read_words(Region.NEURON_PARAMS, 0, 1) == [word]
+
+
+CONFIGS = [TINY, preset("narrow"), RAGGED, TINY.replace(name="tiny_ei", inh_current=True),
+           preset("narrow").replace(name="narrow_theta", theta_width=7, inh_current=True)]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.name)
 def test_round_trip_every_region(cfg):
     seed = 1234 + cfg.n_neurons
     rng = np.random.default_rng(seed)
@@ -480,3 +501,86 @@ def test_run_raster_and_resets():
     core.reset_config()                         # configuration cleared, state kept
     assert not core.weights.any() and not core.plastic.any() and core.stdp == STDPParams()
     assert not core.params.threshold.any() and core.state.v[0] == 9
+
+
+# -- optional features: adaptive threshold, inhibitory current ---------------------------------
+
+THETA = TINY.replace(theta_width=8, name="tiny_theta")
+EI = TINY.replace(inh_current=True, name="tiny_ei")
+
+
+def test_theta_jump_lengthens_intervals():
+    core = make_core(THETA, threshold=10, bias=10, theta_jump=5, alpha_theta=ONE)
+    raster = core.run(15)
+    # after k spikes theta = 5k and v climbs by 10 a tick from 0: the next spike needs
+    # 10m >= 10 + 5k, m = ceil(1 + k/2) ticks: spikes at 0, 2, 4, 7, 10, 14
+    assert np.flatnonzero(raster[:, 0]).tolist() == [0, 2, 4, 7, 10, 14]
+    assert core.state.theta[0] == 30
+
+
+def test_theta_decays_every_tick_compare_sees_decayed():
+    core = make_core(THETA, alpha_theta=HALF)
+    p, st = core.params, core.state
+    st.theta[:6] = [100, 20, 250, 64, 8, 0]
+    # neuron 1: theta 20 decays to 10 before the compare: v1 = 15 >= 5 + 10 fires (it would
+    # not against the undecayed 20), then theta = 10 + 3
+    p.threshold[1], p.bias[1], p.theta_jump[1] = 5, 15, 3
+    # neuron 2: saturation at 8 bits: 250 (no decay) + 10 -> 255, and stays there
+    p.alpha_theta[2], p.threshold[2], p.theta_jump[2] = ONE, -1000, 10
+    # neuron 3: refractory for 2 ticks, theta decays all the same
+    st.ref[3] = 2
+    # neuron 4: reset by subtraction takes off the effective threshold: 25 - (10 + 8)
+    p.alpha_theta[4], p.threshold[4], p.bias[4], p.reset_subtract[4] = ONE, 10, 25, 1
+    # neuron 5: a zero jump leaves theta at 0: the threshold is today's
+    p.threshold[5], p.bias[5], p.theta_jump[5] = 7, 7, 0
+    res = core.step()
+    assert res.spikes[:6].tolist() == [False, True, True, False, True, True]
+    assert st.theta[:6].tolist() == [50, 13, 255, 32, 8, 0]
+    assert st.v[4] == 7 and st.v[1] == 0
+    res = core.step()
+    # neuron 1: 13 // 2 = 6 (a floor: theta >= 0); v1 = 0 + 15 >= 5 + 6 fires again: 6 + 3
+    assert res.spikes[1] and st.theta[:4].tolist() == [25, 9, 255, 16]
+    assert st.ref[3] == 0
+    for want in (12, 6, 3, 1, 0, 0):
+        core.step()
+        assert st.theta[0] == want
+
+
+def test_theta_ignored_when_off():
+    on, off = make_core(THETA, threshold=10, bias=10), make_core(TINY, threshold=10, bias=10)
+    for core in (on, off):
+        core.params.theta_jump[:] = 0 if core is on else 7      # off: parameters are ignored
+        core.state.theta[:] = 0
+    assert np.array_equal(on.run(20), off.run(20))
+    assert not off.state.theta.any() and len(layouts(TINY)[Region.NEURON_STATE].fields) == 3
+
+
+def test_inhibitory_current_separate_decay():
+    core = make_core(EI, alpha_syn=HALF, alpha_inh=ONE)
+    core.weights[:3, 0] = [20, -8, 5]
+    vs, cur = [], []
+    for t in range(3):
+        core.step([0, 1, 2] if t == 0 else None)
+        vs.append(int(core.state.v[0]))
+        cur.append((int(core.state.i[0]), int(core.state.i_inh[0])))
+    # tick 0: i1 = 20 + 5 = 25, h1 = -8, v = 17, i := trunc(12.5) = 12, i_inh := -8
+    # tick 1: v = 17 + 12 - 8 = 21, i := 6; tick 2: v = 21 + 6 - 8 = 19, i := 3
+    assert vs == [17, 21, 19]
+    assert cur == [(12, -8), (6, -8), (3, -8)]
+
+
+def test_inhibitory_current_saturates_separately():
+    ei, single = make_core(EI, threshold=32767), make_core(TINY, threshold=32767)
+    for core in (ei, single):
+        core.weights[0, 0], core.weights[1, 0] = 100, -100
+        core.state.i[0] = 32700
+        core.step([0, 1])
+    # one current: 32700 + 100 - 100 = 32700; two: sat(32800) = 32767 and -100
+    assert single.state.v[0] == 32700 and single.state.i[0] == 32700
+    assert ei.state.v[0] == 32667 and (ei.state.i[0], ei.state.i_inh[0]) == (32767, -100)
+    # a negative weight never enters i, a positive one never i_inh
+    ei.state.i[:] = ei.state.i_inh[:] = 0
+    ei.weights[:] = 0
+    ei.weights[2, 1], ei.weights[3, 2] = -5, 9
+    ei.step([2, 3])
+    assert ei.state.i[1:3].tolist() == [0, 9] and ei.state.i_inh[1:3].tolist() == [-5, 0]

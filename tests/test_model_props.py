@@ -40,6 +40,8 @@ def configs(draw) -> CoreConfig:
         decay_frac=draw(st.integers(12, 14)),
         stdp_frac=draw(st.integers(0, 9)),
         weights_per_word=draw(st.integers(1, 5)),
+        theta_width=draw(st.sampled_from([0, 0, 3, 8, 16])),
+        inh_current=draw(st.booleans()),
     )
 
 
@@ -229,3 +231,13 @@ def test_decay_factor_above_one_saturates():
     core.state.i[:] = -30000
     core.step()
     assert core.state.i[0] == -32768
+    # the same for the optional inhibitory current and the adaptive threshold
+    cfg = cfg.replace(inh_current=True, theta_width=10)
+    core = Core(cfg)
+    core.params.threshold[:] = 32767
+    core.params.alpha_inh[:] = core.params.alpha_theta[:] = (2 << cfg.decay_frac) - 1
+    core.state.i_inh[:] = -30000
+    core.state.theta[:] = 1000
+    core.step()
+    core.check()
+    assert core.state.i_inh[0] == -32768 and core.state.theta[0] == 1023

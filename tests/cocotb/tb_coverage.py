@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["ITEMS", "Coverage"]
+__all__ = ["ITEMS", "FEATURE_ITEMS", "Coverage"]
 
 _OPCODES = ("PING", "INFO", "RESET", "READ", "WRITE", "INJECT", "RUN", "STATUS")
 _STATUSES = ("OK", "BAD_FRAME", "BAD_CRC", "BAD_LENGTH", "BAD_OPCODE", "BAD_REGION",
@@ -39,6 +39,13 @@ ITEMS: dict[str, str] = {
     "neuron.spike_reset_subtract_0": "a neuron fired with reset_subtract = 0 (V := v_reset)",
     "neuron.spike_reset_subtract_1": "a neuron fired with reset_subtract = 1 (V := V - threshold)",
     "neuron.refractory_hold": "a refractory neuron held V during a tick",
+    "neuron.theta_jump": "a spike raised theta (theta_width > 0)",
+    "neuron.theta_decay": "theta decayed in a tick (theta_width > 0)",
+    "neuron.theta_blocked": "V reached threshold but not threshold + theta: no spike "
+                            "(theta_width > 0)",
+    "neuron.inh_accumulate": "a delivered negative weight went into i_inh (inh_current)",
+    "neuron.exc_and_inh": "one neuron took an excitatory and an inhibitory weight in one tick "
+                          "(inh_current)",
     "stdp.depression": "a plastic synapse of a delivered row was depressed (scaled y > 0)",
     "stdp.potentiation": "a plastic synapse of a fired column was potentiated (scaled x > 0)",
     "stdp.clip_w_min": "an STDP update was clipped at w_min",
@@ -69,11 +76,28 @@ ITEMS: dict[str, str] = {
 }
 
 
+#: Items that exist only in a core with an optional neuron feature: item prefix -> whether
+#: a configuration has it.
+FEATURE_ITEMS = {
+    "neuron.theta_": lambda cfg: cfg.theta_width > 0,
+    "neuron.inh_": lambda cfg: cfg.inh_current,
+    "neuron.exc_and_inh": lambda cfg: cfg.inh_current,
+}
+
+
 class Coverage:
     """Hit counters for :data:`ITEMS` (see the module docstring)."""
 
     def __init__(self):
         self.counts = dict.fromkeys(ITEMS, 0)
+
+    def for_config(self, cfg) -> None:
+        """Leave out the items of the optional features ``cfg`` does not have (they cannot be
+        hit there: no hole)."""
+        for prefix, has in FEATURE_ITEMS.items():
+            if not has(cfg):
+                for name in [k for k in self.counts if k.startswith(prefix)]:
+                    del self.counts[name]
 
     def hit(self, name: str, n: int = 1) -> None:
         if name not in self.counts:
@@ -88,7 +112,7 @@ class Coverage:
             self.hit(k, v)
 
     def table(self) -> str:
-        width = max(map(len, ITEMS))
+        width = max(map(len, self.counts))
         lines = [f"{'coverage item':<{width}}  {'hits':>7}"]
         for k, v in self.counts.items():
             lines.append(f"{k:<{width}}  {v:>7}{'  <-- HOLE' if not v else ''}")

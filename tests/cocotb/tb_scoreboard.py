@@ -86,6 +86,7 @@ class Scoreboard:
         self._requests = _TracingDeframer(cov)
         self._replies = P.Deframer(0xFFFF)
         self._tick_cycles: list[int] = []       # cycles of the ticks of the current frame
+        cov.for_config(cfg)
         self._hook_core()
 
     # -- the comparison ----------------------------------------------------------------------------
@@ -210,6 +211,7 @@ class Scoreboard:
             cov.hit("neuron.spike_reset_subtract_1")
         if (before.ref > 0).any():
             cov.hit("neuron.refractory_hold")
+        self._cover_features(before, core, fired)
 
         delivered = np.flatnonzero(before.spikes)
         cols = np.flatnonzero(fired)
@@ -234,6 +236,26 @@ class Scoreboard:
                                "stdp.potentiation", lo, hi)
         assert np.array_equal(w, core.weights), (
             "coverage's re-derivation of the STDP updates disagrees with the golden model")
+
+    def _cover_features(self, before, core, fired) -> None:
+        """The adaptive threshold and the inhibitory current (docs/numerics.md)."""
+        cfg, cov, st = self.cfg, self.cov, core.state
+        if cfg.theta_width:
+            theta1 = saturate_unsigned(decay(before.theta, core.params.alpha_theta,
+                                             cfg.decay_frac), cfg.theta_width)
+            if (fired & (st.theta > theta1)).any():
+                cov.hit("neuron.theta_jump")
+            if (theta1 < before.theta).any():
+                cov.hit("neuron.theta_decay")
+            # active, no spike: v is this tick's v1, which reached threshold only
+            if ((before.ref == 0) & ~fired & (st.v >= core.params.threshold)).any():
+                cov.hit("neuron.theta_blocked")
+        if cfg.inh_current:
+            rows = before.weights[np.flatnonzero(before.spikes)]
+            if (rows < 0).any():
+                cov.hit("neuron.inh_accumulate")
+            if ((rows < 0).any(axis=0) & (rows > 0).any(axis=0)).any():
+                cov.hit("neuron.exc_and_inh")
 
     def _cover_update(self, w, plastic, where, delta, name, lo, hi) -> None:
         cov = self.cov
@@ -262,4 +284,5 @@ class _Snapshot:
         self.spikes = core.state.spikes.copy()
         self.y = core.state.y.copy()
         self.ref = core.state.ref.copy()
+        self.theta = core.state.theta.copy()
         self.reset_subtract = core.params.reset_subtract.copy()

@@ -155,6 +155,12 @@ def random_network(cfg, rng) -> dict:
         "alpha_pre": int(rng.integers(0, one + 1)), "alpha_post": int(rng.integers(0, one + 1)),
         "w_min": w_min, "w_max": w_max,
     }
+    # the optional neuron features (drawn last: a core without them gets the session of before)
+    if cfg.inh_current:
+        params["alpha_inh"] = rng.integers(one // 2, one + 1, n)
+    if cfg.theta_width:
+        params["theta_jump"] = rng.integers(0, min(whi, (1 << cfg.theta_width) - 1) + 1, n)
+        params["alpha_theta"] = rng.integers(one * 7 // 8, one + 1, n)
     return {"params": {k: np.asarray(v) for k, v in params.items()}, "weights": weights,
             "plastic": plastic, "stdp": stdp}
 
