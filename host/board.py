@@ -105,8 +105,12 @@ class Info:
 @dataclasses.dataclass
 class PopulationState:
     """State of one population read from the device. ``v``/``i`` in model units (raw ints
-    divided by the population's scale), ``*_raw`` the integers, ``trace`` the STDP trace
-    (post trace for neurons, pre trace for inputs), ``spikes`` the pending/last spikes."""
+    divided by the population's scale; ``v`` measured from 0, i.e. plus ``v_rest``), ``*_raw``
+    the integers, ``trace`` the STDP trace (post trace for neurons, pre trace for inputs),
+    ``spikes`` the pending/last spikes. On a core with the optional features
+    (docs/numerics.md): ``i_inh`` the inhibitory current (``inh_current``; ``i`` is then the
+    excitatory one) and ``theta`` the adaptive threshold offset (``theta_width > 0``), in model
+    units (raw / scale, not shifted by ``v_rest``) and raw; ``None`` without the feature."""
     name: str
     kind: str
     trace: np.ndarray
@@ -116,6 +120,10 @@ class PopulationState:
     ref: np.ndarray | None = None
     v_raw: np.ndarray | None = None
     i_raw: np.ndarray | None = None
+    i_inh: np.ndarray | None = None
+    theta: np.ndarray | None = None
+    i_inh_raw: np.ndarray | None = None
+    theta_raw: np.ndarray | None = None
 
 
 class Board:
@@ -419,7 +427,7 @@ class Board:
 
     def read_state(self) -> dict[str, PopulationState]:
         """Per population (or ``neurons``/``inputs`` without an image): v, i, refractory
-        counter, trace and spike flags."""
+        counter, trace and spike flags, and i_inh and theta where the core has them."""
         cfg = self.config
         st = codec.decode(cfg, Region.NEURON_STATE, self.read_region(Region.NEURON_STATE))
         y = codec.decode(cfg, Region.POST_TRACE, self.read_region(Region.POST_TRACE))["y"]
@@ -435,11 +443,15 @@ class Board:
                 out[p.name] = PopulationState(p.name, p.kind, x[sl], s[sl])
             else:
                 nsl = slice(cfg.n_inputs + p.start, cfg.n_inputs + p.stop)
+                extra = {}
+                for key in ("i_inh", "theta"):      # optional features' state, when present
+                    if key in st:
+                        extra.update({key: st[key][sl] / p.scale, f"{key}_raw": st[key][sl]})
                 out[p.name] = PopulationState(
                     p.name, p.kind, y[sl], s[nsl],
                     v=np.asarray(p.v_rest, float) + st["v"][sl] / p.scale,   # origin: v_rest
                     i=st["i"][sl] / p.scale, ref=st["ref"][sl], v_raw=st["v"][sl],
-                    i_raw=st["i"][sl])
+                    i_raw=st["i"][sl], **extra)
         return out
 
 

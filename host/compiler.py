@@ -58,6 +58,10 @@ from .report import DEFAULT_MAX_ERROR, Entry, Report
 __all__ = ["compile", "Report", "Entry", "CompileWarning", "resolve_target"]
 
 
+#: theta_jump is warned about when this many spikes in a row saturate theta (check_theta)
+_SAT_SPIKES = 4
+
+
 class CompileWarning(UserWarning):
     """A compiled value a user may mean but probably does not (the message says which and
     why); ``compile(..., strict=True)`` raises a CompileError instead."""
@@ -106,6 +110,13 @@ def compile(net: Network, target="default", dt: float = 1.0, *, strict: bool = F
     return image
 
 
+_PARAM = {p.name: p for p in NEURON_PARAMS}
+
+#: the optional CoreConfig features (docs/numerics.md) as the compiler names them
+_FEATURES = {"theta_width": "the adaptive threshold (CoreConfig.theta_width > 0)",
+             "inh_current": "a separate inhibitory current (CoreConfig.inh_current)"}
+
+
 def _label(pop, p: NeuronParam, k) -> str:
     """``threshold`` for a scalar parameter, ``threshold[k]`` for a per-neuron one."""
     return p.name if np.ndim(getattr(pop.model, p.name)) == 0 else f"{p.name}[{k}]"
@@ -118,6 +129,7 @@ class _Compiler:
         self.F, self.G = cfg.decay_frac, cfg.stdp_frac
         self.vlo, self.vhi = signed_range(cfg.v_width)
         self.wlo, self.whi = signed_range(cfg.w_width)
+        self.thmax = unsigned_range(cfg.theta_width)[1] if cfg.theta_width else 0
 
     def run(self) -> Image:
         cfg = self.cfg
@@ -226,6 +238,11 @@ class _Compiler:
                                 limits.append((self.whi / abs(w), f"STDP {key} = {w:g} of "
                                                f"projection {proj.name!r}"))
             P = pop.params
+            jump = P.get("theta_jump", np.zeros(1))
+            if self.thmax and jump.max() > 0:     # one theta_jump must fit theta_width
+                k = int(np.argmax(jump))
+                limits.append((self.thmax / jump[k],
+                               f"{_label(pop, _PARAM['theta_jump'], k)} = {jump[k]:g}"))
             for p in NEURON_PARAMS:        # every scaled parameter must fit v_width
                 if p.quantize not in ("voltage", "current") or p.name not in P:
                     continue
@@ -290,18 +307,66 @@ class _Compiler:
             sl = slice(self.start[pop.name], self.start[pop.name] + pop.size)
             if pop.model.is_raw:
                 for key, value in pop.params.items():
-                    (params if key in params else state)[key][sl] = value
+                    if key in params or key in state:
+                        (params if key in params else state)[key][sl] = value
+                    else:
+                        self._missing_raw_feature(pop, key, value)
+                self._feature_defaults(pop, params, sl, pop.params)
                 continue
             ints = {}
             for p in NEURON_PARAMS:
                 if p.name not in pop.params:
                     continue
+                if p.field is not None and p.field not in params and p.field not in state:
+                    self._missing_feature(pop, p)       # the core lacks the feature
+                    continue
                 q = self._QUANTIZE[p.quantize](self, pop, p)
                 if q is not None:
                     ints[p.field] = q
                     (params if p.field in params else state)[p.field][sl] = q
+            self._feature_defaults(pop, params, sl, ints)
             self.check_neurons(pop, ints)
+            self.check_theta(pop, ints)
         return params, state
+
+    def _feature_defaults(self, pop, params, sl, given):
+        """A feature's fields the population did not set: ``alpha_inh = alpha_syn`` (the
+        negative weights decay as the positive ones: one current's time constant) and
+        ``alpha_theta = 2^F``."""
+        if "alpha_inh" in params and "alpha_inh" not in given:
+            params["alpha_inh"][sl] = given["alpha_syn"]
+        if "alpha_theta" in params and "alpha_theta" not in given:
+            params["alpha_theta"][sl] = 1 << self.F
+
+    def _missing_feature(self, pop, p):
+        """CompileError when ``p`` asks for a feature the core lacks: a nonzero ``theta_jump``,
+        a ``tau_syn_inh`` other than ``tau_syn``; other values of the feature are moot."""
+        P = pop.params
+        asked = {"theta_jump": lambda: P["theta_jump"] != 0,
+                 "tau_syn_inh": lambda: P["tau_syn_inh"] != P["tau_syn"]}.get(p.name)
+        if asked is not None and asked().any():
+            k = int(np.flatnonzero(asked())[0])
+            unit = " ms" if p.unit == "ms" else ""
+            self._no_feature(pop, f"{_label(pop, p, k)} = {P[p.name][k]:g}{unit}", p.feature,
+                             " (tau_syn_inh None or equal to tau_syn: one current)"
+                             if p.name == "tau_syn_inh" else "")
+
+    def _missing_raw_feature(self, pop, key, value):
+        """The raw form of :meth:`_missing_feature`: a nonzero ``theta_jump``, an ``alpha_inh``
+        other than ``alpha_syn``."""
+        P = pop.params
+        asked = {"theta_jump": lambda: P["theta_jump"] != 0,
+                 "alpha_inh": lambda: P["alpha_inh"] != P["alpha_syn"]}.get(key)
+        if asked is not None and asked().any():
+            k = int(np.flatnonzero(asked())[0])
+            feature = "theta_width" if key == "theta_jump" else "inh_current"
+            self._no_feature(pop, f"LIF.raw {key}[{k}] = {value[k]}", feature, "")
+
+    def _no_feature(self, pop, what, feature, why):
+        have = [name for name, c in PRESETS.items() if getattr(c, feature)]
+        raise CompileError(
+            f"{self._where(pop)}: {what} needs {_FEATURES[feature]}, which configuration "
+            f"{self.cfg.name!r} does not have{why}; presets with it: {', '.join(have)}")
 
     def _where(self, pop) -> str:
         return f"population {pop.name!r}"
@@ -317,7 +382,8 @@ class _Compiler:
                                np.where(ref > 0, np.abs(actual - value) / ref, np.inf))
         k = int(np.argmax(err))
         scalar = np.ndim(getattr(pop.model, p.name)) == 0
-        suffix = {"decay": " (alpha)", "ms_ticks": " (ms)"}.get(p.quantize, "")
+        suffix = {"decay": " (alpha)", "theta_decay": " (alpha)",
+                  "ms_ticks": " (ms)"}.get(p.quantize, "")
         return self.report.add(f"{pop.name}.{p.name}{suffix}", value[k], integer[k], actual[k],
                                index=None if scalar else k,
                                origin=origin if np.ndim(origin) == 0 else origin[k],
@@ -402,10 +468,38 @@ class _Compiler:
     def _q_mode(self, pop, p):
         return pop.params[p.name].astype(np.int64)
 
+    def _q_theta(self, pop, p):
+        """``round(value * scale)`` (not shifted by v_rest), unsigned ``theta_width`` bits; a
+        nonzero value that rounds to 0 (adaptation silently off) is an error."""
+        s, x = self.scale[pop.name], pop.params[p.name]
+        q = np.round(x * s)
+        for bad, why in (
+                ((q > self.thmax), f"more than the {self.cfg.theta_width}-bit theta holds "
+                                   f"(max {self.thmax}); lower it or the scale, or use a core "
+                                   "with a wider theta_width"),
+                (((q == 0) & (x > 0)), "so adaptation would be silently off; raise it, fix a "
+                                       "larger LIF(scale=...) or set it to 0 on purpose")):
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise CompileError(
+                    f"{self._where(pop)}: {_label(pop, p, k)} = {x[k]:g} is {q[k]:.0f} in "
+                    f"hardware units at scale {s:.6g} (set by {self.why[pop.name]}), {why}")
+        q = q.astype(np.int64)
+        if np.any(x != 0):
+            self._worst(pop, p, x, q / s, q)
+        return q
+
+    def _q_theta_decay(self, pop, p):
+        """``tau_theta`` as a ``decay``, reported only when a neuron of the population adapts
+        (the default math.inf of a non-adapting one is no quantity worth listing)."""
+        if np.any(pop.params["theta_jump"] != 0):
+            return self._q_decay(pop, p)
+        return np.full(pop.size, 1 << self.F, np.int64)
+
     #: how each ``quantize`` kind of NEURON_PARAMS becomes integers (None: no field)
     _QUANTIZE = {"origin": _q_origin, "voltage": _q_scaled, "current": _q_scaled,
                  "decay": _q_decay, "ticks": _q_ticks, "ms_ticks": _q_ms_ticks,
-                 "mode": _q_mode}
+                 "mode": _q_mode, "theta": _q_theta, "theta_decay": _q_theta_decay}
 
     def check_neurons(self, pop, ints):
         """Refuse what would fire without reason; warn about what fires every tick."""
@@ -453,6 +547,23 @@ class _Compiler:
                 f"from reset to threshold = {P['threshold'][k]:g} in one tick: "
                 f"{tonic.size} neuron(s) fire on every tick they are not refractory, whatever "
                 "their input")
+
+    def check_theta(self, pop, ints):
+        """Warn when theta fills its width within a few spikes: past that, adaptation stops
+        growing (the bound ignores theta's decay between spikes)."""
+        jump = ints.get("theta_jump")
+        if jump is None or not jump.any():
+            return
+        few = np.flatnonzero(jump * _SAT_SPIKES > self.thmax)
+        if few.size:
+            k = int(few[np.argmax(jump[few])])
+            n = -(-self.thmax // int(jump[k]))
+            self.report.warn(
+                f"{self._where(pop)}: {_label(pop, _PARAM['theta_jump'], k)} = "
+                f"{pop.params['theta_jump'][k]:g} is {jump[k]} of the {self.cfg.theta_width}-bit "
+                f"theta's {self.thmax}: theta saturates after {n} spike(s) in a row "
+                f"({few.size} neuron(s)), and adaptation stops growing there; lower theta_jump "
+                "or use a core with a wider theta_width")
 
     # -- synapses ----------------------------------------------------------------------------------
 

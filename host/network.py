@@ -5,13 +5,17 @@ A :class:`Network` is a plain description in the user's units; nothing is quanti
 is its integer twin)::
 
     i1 = i + sum of the weights of the sources that spiked in the previous step
+    theta = theta * exp(-dt/tau_theta)                               (adaptive threshold)
     v  = v_rest + (v - v_rest) * exp(-dt/tau_mem) + i1 + bias      (held while refractory)
-    spike when v >= threshold; then v = v_reset (reset="value")
-                                     or v - (threshold - v_rest)   (reset="subtract")
+    spike when v >= threshold + theta; then v = v_reset (reset="value")
+                             or v - (threshold + theta - v_rest)   (reset="subtract")
+                             and theta += theta_jump
     i  = i1 * exp(-dt/tau_syn)
 
-with every neuron parameter a scalar or one value per neuron, and ``v = v_init`` at load time.
-So a weight is the jump of the synaptic current, in the same units as ``v`` and ``threshold``.
+with every neuron parameter a scalar or one value per neuron, and ``v = v_init``, ``theta = 0``
+at load time. So a weight is the jump of the synaptic current, in the same units as ``v`` and
+``threshold``. With ``tau_syn_inh`` (a core with ``inh_current``) the negative weights go into
+a second current ``i_inh`` that decays with it; both currents are added to ``v``.
 
 Every population and projection has a name (given or generated: ``in0``, ``pop1``,
 ``in0->pop1``); compile errors name them.
@@ -46,13 +50,18 @@ class NeuronParam:
     per kind in :mod:`spikeloom.compiler`): ``"origin"`` (v_rest: shifts the voltages, no field
     of its own), ``"voltage"`` (``round((value - v_rest) * scale)``), ``"current"``
     (``round(value * scale)``, not shifted), ``"decay"`` (``round(exp(-dt/tau) * 2^F)``),
-    ``"ticks"`` (an integer count), ``"ms_ticks"`` (``round(ms / dt)``), ``"mode"`` (one bit).
+    ``"ticks"`` (an integer count), ``"ms_ticks"`` (``round(ms / dt)``), ``"mode"`` (one bit),
+    ``"theta"`` (``round(value * scale)``, unsigned ``theta_width`` bits), ``"theta_decay"``
+    (``"decay"``, reported only where a neuron adapts).
     ``field`` is the hardware field it becomes (``NEURON_PARAMS``, or ``NEURON_STATE`` for
     ``v_init``). ``bound`` names the per-neuron check of :meth:`LIF.resolve`: ``"finite"``,
     ``"tau"`` (> 0 ms, ``math.inf`` allowed: no decay), ``"count"`` (a whole number >= 0),
-    ``"ms"`` (finite, >= 0), ``"reset"`` (``"value"`` or ``"subtract"``). ``default_to`` names
-    the parameter whose value a ``None`` default takes (``v_reset`` and ``v_init`` rest at
-    ``v_rest``)."""
+    ``"ms"`` (finite, >= 0), ``"nonneg"`` (finite, >= 0), ``"reset"`` (``"value"`` or
+    ``"subtract"``). ``default_to`` names the parameter whose value a ``None`` default takes
+    (``v_reset`` and ``v_init`` rest at ``v_rest``); a ``None`` without it stays absent
+    (``tau_syn_inh``: one current). ``feature`` names the optional ``CoreConfig`` feature whose
+    field the parameter needs (docs/numerics.md, "Optional features"): on a core without it
+    the compiler refuses a value that asks for the feature and ignores the rest."""
     name: str
     unit: str
     quantize: str
@@ -60,11 +69,13 @@ class NeuronParam:
     bound: str
     doc: str
     default_to: str | None = None
+    feature: str | None = None
 
 
 #: Every per-neuron parameter of :class:`LIF`, in the order the compiler handles them (v_rest
 #: first: the voltages are shifted by it). A new neuron parameter is a new LIF field plus one
-#: entry here (and, when it quantizes in a new way, one method in the compiler).
+#: entry here (and, when it quantizes in a new way, one method in the compiler). The last three
+#: are model v2 (issue 15): the separate inhibitory current and the adaptive threshold.
 NEURON_PARAMS: tuple[NeuronParam, ...] = (
     NeuronParam("v_rest", "v", "origin", None, "finite",
                 "resting potential: the hardware's v = 0 (the compiler shifts the voltages)"),
@@ -85,9 +96,14 @@ NEURON_PARAMS: tuple[NeuronParam, ...] = (
                 "refractory period in ms (rounded to ticks; overrides refractory)"),
     NeuronParam("reset", "", "mode", "reset_subtract", "reset",
                 "'value': v := v_reset; 'subtract': v := v - (threshold - v_rest)"),
-    # Model v2 (issue 15) adds, as entries here and LIF fields, once the numerics have them:
-    #   theta_jump ("v", a scaled increment of the adaptive threshold offset),
-    #   tau_theta ("ms", "decay"), tau_syn_inh ("ms", "decay"; None: one current).
+    NeuronParam("tau_syn_inh", "ms", "decay", "alpha_inh", "tau",
+                "inhibitory-current time constant (negative weights; needs a core with "
+                "inh_current); None: one current, as tau_syn", feature="inh_current"),
+    NeuronParam("theta_jump", "v", "theta", "theta_jump", "nonneg",
+                "adaptive threshold: added to theta on every spike (not shifted by v_rest; "
+                "0: no adaptation; needs a core with theta_width > 0)", feature="theta_width"),
+    NeuronParam("tau_theta", "ms", "theta_decay", "alpha_theta", "tau",
+                "decay of theta (math.inf: none, homeostasis)", feature="theta_width"),
 )
 
 _PARAM = {p.name: p for p in NEURON_PARAMS}
@@ -112,10 +128,17 @@ class LIF:
     ``v_init`` in model units (the unit of the weights; ``v_reset`` and ``v_init`` default to
     ``v_rest``, which defaults to 0); ``bias`` in model units per tick; ``refractory`` in ticks
     (int) or ``refractory_ms`` in ms (rounded to ticks at compile time); ``reset`` is
-    ``"value"`` (v := v_reset) or ``"subtract"`` (v := v - (threshold - v_rest)). ``scale``
-    (one number for the population) fixes the integer units per model unit (default: chosen by
-    the compiler so the incoming weights use the whole signed weight range and the voltages fit
-    ``v_width``).
+    ``"value"`` (v := v_reset) or ``"subtract"`` (v := v - (threshold - v_rest)).
+
+    Model v2 (each needs a core with the feature; docs/numerics.md): ``theta_jump`` (model
+    units, >= 0, not shifted by ``v_rest``; 0: no adaptation) raises the threshold offset
+    ``theta`` on every spike, which decays with ``tau_theta`` ms (``math.inf``: never, as in
+    Diehl & Cook's homeostasis); ``tau_syn_inh`` ms gives the negative weights their own current
+    (None: one current with ``tau_syn``).
+
+    ``scale`` (one number for the population) fixes the integer units per model unit (default:
+    chosen by the compiler so the incoming weights use the whole signed weight range and the
+    voltages fit ``v_width``).
 
     Values are checked when the model is given to :meth:`Network.population` (which knows the
     population's name and size): an array of the wrong length, NaN, inf where a finite value is
@@ -137,6 +160,9 @@ class LIF:
     scale: float | None = None
     v_rest: object = 0.0
     v_init: object = None
+    tau_syn_inh: object = None
+    theta_jump: object = 0.0
+    tau_theta: object = math.inf
     raw_params: tuple | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
@@ -160,13 +186,20 @@ class LIF:
 
     @classmethod
     def raw(cls, *, threshold, v_reset=0, bias=0, refractory=0, alpha_mem, alpha_syn,
-            reset_subtract=False, v_init=0) -> LIF:
+            reset_subtract=False, v_init=0, alpha_inh=None, theta_jump=0,
+            alpha_theta=None) -> LIF:
         """Hardware integers, unchanged (each a scalar or one per neuron): ``alpha_*`` are decay
         factors with ``decay_frac`` fractional bits (``2**decay_frac`` = no decay); ``v_init``
-        is the initial membrane potential (NEURON_STATE ``v``)."""
+        is the initial membrane potential (NEURON_STATE ``v``). The optional features' fields
+        (used only on a core that has them): ``alpha_inh`` (default ``alpha_syn``: one current),
+        ``theta_jump`` (default 0) and ``alpha_theta`` (default ``2**decay_frac``)."""
         params = dict(threshold=threshold, v_reset=v_reset, bias=bias, refractory=refractory,
                       alpha_mem=alpha_mem, alpha_syn=alpha_syn, reset_subtract=reset_subtract,
-                      v=v_init)
+                      v=v_init, theta_jump=theta_jump)
+        if alpha_inh is not None:
+            params["alpha_inh"] = alpha_inh
+        if alpha_theta is not None:
+            params["alpha_theta"] = alpha_theta
         frozen = []
         for key, value in params.items():
             a = np.asarray(value)
@@ -239,6 +272,7 @@ class LIF:
                       f"must be a whole number of ticks >= 0"
                       f"{' (refractory_ms= takes ms)' if p.name == 'refractory' else ''}"),
             "ms": (~np.isfinite(f) | (f < 0), "must be a finite number of ms >= 0"),
+            "nonneg": (~np.isfinite(f) | (f < 0), "must be a finite number >= 0"),
         }
         bad, why = checks[p.bound]
         if bad.any():

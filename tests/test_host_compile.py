@@ -406,6 +406,11 @@ def test_neuron_parameters_are_table_driven():
     fields = {f.name for f in dataclasses.fields(sl.LIF)} - {"scale", "raw_params"}
     assert {p.name for p in NEURON_PARAMS} == fields
     assert {p.quantize for p in NEURON_PARAMS} == set(compiler._Compiler._QUANTIZE)
-    hw = {f.name for r in (Region.NEURON_PARAMS, Region.NEURON_STATE)
-          for f in sl.proto.memmap.layouts(sl.preset("tiny"))[r].fields}
-    assert {p.field for p in NEURON_PARAMS if p.field} <= hw
+
+    def hw(name):
+        return {f.name for r in (Region.NEURON_PARAMS, Region.NEURON_STATE)
+                for f in sl.proto.memmap.layouts(sl.preset(name))[r].fields}
+    assert {p.field for p in NEURON_PARAMS if p.field} <= hw("tiny_full")
+    # the fields a core without the optional features lacks are exactly the features' params
+    assert {p.field for p in NEURON_PARAMS if p.field and p.field not in hw("tiny")} == {
+        p.field for p in NEURON_PARAMS if p.feature}
