@@ -83,6 +83,11 @@ class Info:
             cfg = CoreConfig(**fields)
         except (TypeError, ValueError) as exc:
             raise ProtocolError(f"{where} reports an impossible configuration: {exc}") from None
+        # INFO has no fields for the optional neuron features (docs/numerics.md); the hash
+        # covers them, so the features are the variant whose hash the device reports
+        cfg = next((v for v in (cfg.replace(theta_width=t, inh_current=inh)
+                                for inh in (False, True) for t in range(cfg.v_width + 1))
+                    if v.hash() == d["config_hash"]), cfg)
         name = next((n for n, c in PRESETS.items() if c.hash() == cfg.hash()), "device")
         cfg = cfg.replace(name=name)
         if cfg.hash() != d["config_hash"]:

@@ -239,9 +239,9 @@ class _Compiler:
                                                f"projection {proj.name!r}"))
             P = pop.params
             jump = P.get("theta_jump", np.zeros(1))
-            if self.thmax and jump.max() > 0:     # one theta_jump must fit theta_width
+            if self.thmax and jump.max() > 0:     # theta holds _SAT_SPIKES jumps in a row
                 k = int(np.argmax(jump))
-                limits.append((self.thmax / jump[k],
+                limits.append(((self.thmax // _SAT_SPIKES) / jump[k],
                                f"{_label(pop, _PARAM['theta_jump'], k)} = {jump[k]:g}"))
             for p in NEURON_PARAMS:        # every scaled parameter must fit v_width
                 if p.quantize not in ("voltage", "current") or p.name not in P:
