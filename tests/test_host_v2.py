@@ -222,3 +222,27 @@ def test_read_state_has_no_feature_fields_without_the_features():
         board.load(image)
         st = board.read_state()["p"]
     assert st.theta is None and st.i_inh is None and st.v is not None
+
+
+def test_example_adaptation_shows_the_rate_drop(tmp_path, capsys):
+    """examples/adaptation.py: the adapting population slows down, the plain one does not;
+    the plot is written; a device without the adaptive threshold is one error line."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    try:
+        import adaptation
+    finally:
+        sys.path.pop(0)
+    assert adaptation.main(["--url", "model://ulx3s_85f?engine=reference", "--ticks", "400",
+                            "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "adaptation.png").stat().st_size > 0
+    data = adaptation.run("model://ulx3s_85f?engine=reference", ticks=400)
+    a, p = data["rates"]["adapting"], data["rates"]["plain"]
+    assert a[-1] < 0.75 * a[0] and p[-1] >= p[0]
+    assert np.all(np.diff(data["theta"][:4]) > 0)
+    assert f"{a[0]:6.1f} Hz in the first window" in out
+    assert adaptation.main(["--url", "model://default?engine=reference", "--out",
+                            str(tmp_path)]) == 1
+    assert "needs the adaptive threshold" in capsys.readouterr().err
