@@ -498,12 +498,15 @@ class _Reader:
         if not isinstance(c, dict) or set(c) != {"name", "fields", "hash"}:
             raise _Bad(_MANIFEST, f"{where} must be an object with name, fields and hash")
         names = set(CoreConfig().fields())
+        # the optional neuron features are in the fields only when on (CoreConfig.fields)
+        optional = {f.name for f in dataclasses.fields(CoreConfig)} - names - {"name"}
         fields = c["fields"]
         if not isinstance(c["name"], str):
             raise _Bad(_MANIFEST, f"{where}.name must be a string")
-        if not isinstance(fields, dict) or set(fields) != names:
+        if not isinstance(fields, dict) or not names <= set(fields) <= names | optional:
             got = sorted(fields) if isinstance(fields, dict) else type(fields).__name__
-            raise _Bad(_MANIFEST, f"{where}.fields must have exactly {sorted(names)}, got {got}")
+            raise _Bad(_MANIFEST, f"{where}.fields must have exactly {sorted(names)} (and "
+                                  f"optionally {sorted(optional)}), got {got}")
         try:
             config = CoreConfig(name=c["name"], **fields)
         except (TypeError, ValueError) as exc:

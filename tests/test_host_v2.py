@@ -246,3 +246,15 @@ def test_example_adaptation_shows_the_rate_drop(tmp_path, capsys):
     assert adaptation.main(["--url", "model://default?engine=reference", "--out",
                             str(tmp_path)]) == 1
     assert "needs the adaptive threshold" in capsys.readouterr().err
+
+
+def test_feature_configs_travel_through_info_and_image_files(tmp_path):
+    """INFO carries no feature fields: the host recovers them from the config hash; a .slimg
+    of a feature configuration saves and loads (its manifest lists the features' fields)."""
+    with sl.open(URL) as board:
+        assert board.config == sl.preset("tiny_full") and board.config.name == "tiny_full"
+    image = sl.compile(one_pop(threshold=1.0, theta_jump=0.1, tau_syn_inh=9.0),
+                       target="tiny_full")
+    image.save(tmp_path / "v2.slimg")
+    loaded = sl.Image.load(tmp_path / "v2.slimg")
+    assert not image.diff(loaded) and loaded.config == sl.preset("tiny_full")
