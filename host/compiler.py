@@ -10,7 +10,8 @@ deterministically (same input, same bytes):
 2. **Scales.** One scale per target population (integer units per model unit): the largest that
    keeps every incoming weight (and the STDP bounds, for plastic projections) inside the signed
    ``w_width`` range and every voltage (measured from ``v_rest``: threshold, reset, initial
-   potential) and the bias inside ``v_width``. So weights use the whole signed range.
+   potential) and the bias inside ``v_width``, and that lets ``theta`` hold four of the largest
+   ``theta_jump``. So weights use the whole signed range (unless a voltage or theta sets it).
    ``LIF(scale=...)`` fixes it; ``LIF.raw`` means scale 1. Populations that receive plastic
    projections share one scale (the smallest), because the core has one set of STDP integers.
    The compiler remembers what set each scale, and says so when a value cannot live with it.
@@ -18,18 +19,25 @@ deterministically (same input, same bytes):
    method per ``quantize`` kind of :data:`spikeloom.network.NEURON_PARAMS`. The voltage origin
    is shifted so that the hardware's 0 is ``v_rest``: ``round((value - v_rest) * scale)`` for
    threshold, reset and ``v_init`` (which becomes the image's NEURON_STATE ``v``), ``round(bias
-   * scale)``, ``alpha = round(exp(-dt/tau) * 2^F)``, refractory ms -> ticks. Weights
+   * scale)``, ``alpha = round(exp(-dt/tau) * 2^F)``, refractory ms -> ticks, ``theta_jump``
+   ``round(value * scale)`` (not shifted; unsigned ``theta_width``); on a core with
+   ``inh_current`` a ``tau_syn_inh`` of None gives ``alpha_inh = alpha_syn``. Weights
    ``round(w * scale)``; STDP: trace jump ``J`` (default half the trace range), ``a = round(A *
    scale * 2^G / J)``, trace decays as above, ``w_min/w_max`` scaled.
 4. **Checks.** Nonsense is a :class:`CompileError` naming the population or projection, the
    parameter, the neuron index and the number: a threshold not above ``v_rest`` or one that
    quantizes to 0 (it would fire every tick), ``v_reset`` not below the threshold in reset-to-
    value mode, a value outside its field, an STDP rate whose weight step floors to 0 (learning
-   silently off). What a user may mean is a warning (:class:`CompileWarning`, also listed in the
-   :class:`Report`; ``strict=True`` makes it a CompileError): a population that can never reach
-   its threshold, a bias that fires a neuron every tick without input, weights that saturate or
-   that all round to zero, a decay that rounds to none. The report flags every parameter whose
-   rounding error exceeds ``max_error``; ``strict=True`` refuses flags too.
+   silently off), a ``theta_jump`` that rounds to 0 or overflows ``theta_width``, and a parameter
+   that asks for an optional feature the core lacks (a nonzero ``theta_jump`` without
+   ``theta_width``, a ``tau_syn_inh`` other than ``tau_syn`` without ``inh_current``; the
+   message lists the presets that have it). What a user may mean is a warning
+   (:class:`CompileWarning`, also listed in the :class:`Report`; ``strict=True`` makes it a
+   CompileError): a population that can never reach its threshold, a bias that fires a neuron
+   every tick without input, weights that saturate or that all round to zero, a decay that
+   rounds to none, a ``theta_jump`` that fills ``theta`` within four spikes. The report flags
+   every parameter whose rounding error exceeds ``max_error``; ``strict=True`` refuses flags
+   too.
 
 Several projections onto the same (source, target) population pair are allowed as long as they
 do not define the same synapse twice; an overlapping synapse is a :class:`CompileError` naming
