@@ -1,6 +1,6 @@
 """The device top level: UART pins in and out, the protocol engine and the core.
 
-Contract: ``Top(cfg, build_id=b"spikeloo", **core_kwargs)`` is a ``wiring.Component`` whose
+Contract: ``Top(cfg, build_id=protocol.BUILD_ID, **core_kwargs)`` is a ``wiring.Component`` whose
 signature is plain pins only — ``uart_rx`` In(1), ``uart_tx`` Out(1), ``leds`` Out(3) (bit 0
 heartbeat, bit 1 link activity, bit 2 an error reply or UART error) — with clock and reset from
 the ``sync`` domain, so it converts with ``amaranth.back.verilog.convert(Top(cfg),
@@ -49,12 +49,12 @@ def _through(m, source, queue, sink):
 class Top(wiring.Component):
     """spikeloom device top level; see the module docstring for the contract."""
 
-    def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo", *, core_factory=None,
+    def __init__(self, cfg: CoreConfig, build_id: bytes = P.BUILD_ID, *, core_factory=None,
                  **core_kwargs):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         self.cfg = cfg
-        self.build_id = dispatch.check_build_id(build_id)
+        self.build_id = P.check_build_id(build_id)
         self.core = (core_factory or Core)(cfg, **core_kwargs)
         self.idle = Signal()
         super().__init__({
@@ -81,22 +81,13 @@ class Top(wiring.Component):
         m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
         _through(m, rx.stream, rx_fifo, deframer.rx)
         connect(m, deframer.frame, disp.frame)
+
         m.d.comb += [deframer.buf_addr.eq(disp.buf_addr), disp.buf_data.eq(deframer.buf_data)]
         _through(m, disp.body, tx_fifo, enc.body)
         connect(m, enc.tx, tx.stream)
 
-        connect(m, disp.mem_req, core.mem_req)
-        connect(m, core.mem_rsp, disp.mem_rsp)
-        connect(m, core.spikes, disp.spikes)
+        connect(m, disp.core, core)
         m.d.comb += [
-            core.start.eq(disp.start),
-            core.clear.eq(disp.clear),
-            disp.busy.eq(core.busy),
-            disp.done.eq(core.done),
-            disp.ticks.eq(core.ticks),
-            disp.spike_count.eq(core.spike_count),
-            disp.syn_events.eq(core.syn_events),
-            disp.last_tick_cycles.eq(core.last_tick_cycles),
             disp.uart_errors.eq(rx.errors),
             rx.clear.eq(disp.uart_clear),
             disp.rx_overflow.eq(rx.overflow),

@@ -21,6 +21,7 @@ import time
 
 from .errors import LinkError
 from .proto.config import CoreConfig, preset
+from .proto.protocol import BUILD_ID
 
 __all__ = ["SerialTransport", "ModelTransport", "open_transport", "DEFAULT_BAUD"]
 
@@ -73,7 +74,7 @@ class SerialTransport:
 class ModelTransport:
     """The golden device in this process: ``write`` feeds it, ``read`` returns its output."""
 
-    def __init__(self, config: CoreConfig, build_id: bytes = b"spikeloo"):
+    def __init__(self, config: CoreConfig, build_id: bytes = BUILD_ID):
         from .sim.device import GoldenDevice
         self.config = config
         self.device = GoldenDevice(config, build_id)
@@ -107,7 +108,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def open_transport(url: str, config: CoreConfig | str | None = None,
-                   baudrate: int | None = None, build_id: bytes = b"spikeloo"):
+                   baudrate: int | None = None, build_id: bytes = BUILD_ID):
     """A transport for ``url`` (see the module docstring)."""
     if not isinstance(url, str) or not url:
         raise LinkError(f"no device URL given ({url!r}): use a serial port, socket://HOST:PORT "

@@ -38,6 +38,7 @@
 //   [5] clients served, [6] busy wall time in ns, [7] 1 while the server runs, 0 after exit.
 // - --bench N: run N cycles flat out with the UART idle, print "bench: cycles=N wall_s=W" and exit.
 
+#include "spikeloom_proto.h"  // wire constants, generated from spikeloom.proto at build time
 #include "Vvboard_top.h"
 #include "Vvboard_top___024root.h"
 #include "verilated.h"
@@ -74,8 +75,6 @@ constexpr int IDLE_MS = 100;                  // poll timeout while idle
 constexpr size_t IN_LIMIT = 64 * 1024;        // client bytes queued before we stop reading
 constexpr size_t OUT_LIMIT = 8 * 1024 * 1024; // design bytes queued before simulation pauses
 constexpr int DRAIN_MS = 2000;                // how long a leaving client's frame may take
-constexpr uint8_t SLIP_END = 0xC0;
-constexpr uint8_t OP_SPIKES = 0x20;
 constexpr uint64_t STATS_MAGIC = 0x7662726473746174ULL;
 
 // One eval() per clock instead of two. Verilator finds a rising edge by comparing clk with the
