@@ -1,5 +1,11 @@
 """The command dispatcher: executes deframed requests on the core and builds the replies.
 
+Parts (docs/architecture.md, "Link architecture"): this module's request FSM decodes a request
+(its head is a :func:`RequestLayout` view), walks READ/WRITE/INJECT words over the core's
+``mem_req``/``mem_rsp`` and emits reply and event bodies a byte at a time;
+:class:`spikeloom.hdl.run.Sequencer` paces a RUN's ticks and ends the RUN (done or aborted);
+:class:`spikeloom.hdl.counters.Counters` keeps the link counters and the INFO ROM.
+
 Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDevice``):
 
 - Takes one ``frame`` element from :class:`spikeloom.hdl.framing.Deframer` at a time, reads its
@@ -18,7 +24,9 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
   runs into a block RAM and sent as a list or a bitmap exactly as ``protocol.spike_payload``
   chooses. A tick whose
   ``last_tick_cycles`` exceeds a nonzero ``period`` counts an overrun (16-bit saturating) and
-  sets flag bit 0.
+  sets flag bit 0. While ``abort`` (the top's abort latch) is high a RUN ends at the next tick
+  boundary (before a tick starts: the tick in flight finishes and its event is sent) with status
+  ABORTED and RUN_REPLY(ticks run); a RUN finding it high runs no tick.
 - Reply bodies (header and payload; the encoder appends the CRC) leave on ``body``. A READ
   reply sends each word straight from ``mem_rsp``, which it takes only after the word's last
   byte.
@@ -37,7 +45,9 @@ from ..proto.config import CoreConfig
 from ..proto.memmap import Region, layouts, region_words
 from ..proto.protocol import Opcode, ResetFlags, Status
 from .core import Control, addr_width, data_width
+from .counters import COUNTER_FIELDS, Counters
 from .framing import BodyLayout, FrameLayout
+from .run import Sequencer
 
 __all__ = ["Dispatcher", "RequestLayout"]
 
@@ -56,10 +66,10 @@ _CORE_FLAGS = int(ResetFlags.STATE | ResetFlags.CONFIG)
 _COUNTERS_BIT = int(ResetFlags.COUNTERS).bit_length() - 1
 _FLAG_BITS = sum(ResetFlags).bit_length()
 # The SPIKES event's tick is the STATUS ticks counter minus one, emitted by the same byte index;
-# then comes the format byte; the RUN reply's ticks is the RUN request's (req's first bytes).
+# then comes the format byte. The RUN reply's one field is the sequencer's count of ticks run.
 _FORMAT_AT = P.SPIKES_HEAD.offset("format")
 assert P.SPIKES_HEAD.fields[0] == ("tick", 4) and P.STATUS.fields[0] == ("ticks", 4)
-assert P.RUN_REPLY.fields == P.RUN_REQ.fields[:1] == (("ticks", 4),)
+assert P.RUN_REPLY.fields == (("ticks", 4),)
 
 # Which reply payload source refills the output shift register.
 _SRC_NONE, _SRC_PING, _SRC_INFO, _SRC_STATUS, _SRC_RUN, _SRC_READ, _SRC_SPIKES = range(7)
@@ -103,6 +113,7 @@ class Dispatcher(wiring.Component):
             "uart_errors": In(16),
             "uart_clear": Out(1),
             "rx_overflow": In(1),
+            "abort": In(1),
             "error": Out(1),
             "idle": Out(1),
         })
@@ -118,58 +129,30 @@ class Dispatcher(wiring.Component):
         # payload read pointer; while replying the payload byte index (also of the STATUS bytes)
         ptr = Signal(range(P.MAX_PAYLOAD + 1))
 
-        # -- counters kept here (the core keeps ticks, spikes, syn_events, last_tick_cycles) ----
-        rx_overflows = Signal(16)
-        overrun_flag = Signal()     # flags bit 0; the other flag bits are always 0
+        # -- counters --------------------------------------------------------------------------
         clear_counters = Signal()
         count_overrun = Signal()
-
-        def saturating(counter, inc):
-            with m.If(clear_counters):
-                m.d.sync += counter.eq(0)
-            with m.Elif(inc):
-                # the incrementer's carry out says the counter is full (no separate compare)
-                nxt = counter + 1
-                with m.If(~nxt[16]):
-                    m.d.sync += counter.eq(nxt[:16])
-
-        saturating(rx_overflows, self.rx_overflow)
-        with m.If(clear_counters):
-            m.d.sync += overrun_flag.eq(0)
-        with m.Elif(count_overrun):
-            m.d.sync += overrun_flag.eq(1)
-        m.d.comb += self.uart_clear.eq(clear_counters)
-
-        # One block RAM of 16-bit words holds the counters crc_errors, frame_errors and overruns
-        # and, from word 32 on, the constant INFO payload. Both are addressed by the payload byte
-        # index ``ptr`` (word ptr // 2; the counters sit at half the offset of their STATUS
-        # bytes), so the emitter reads them like any other byte: no multiplexer inputs, no
-        # registers. The FSM updates a counter with a saturating read-modify-write (CNT_RD,
-        # CNT_WR) while ``ptr`` points at it: one incrementer serves all three. (rx_overflows
-        # counts at any time: it stays a register.) The read is off in a write cycle, so Yosys
-        # needs no read-during-write bypass.
-        info_words = [int.from_bytes(info[k:k + 2], "little") for k in range(0, len(info), 2)]
-        assert len(info_words) <= 32
-        m.submodules.link_ram = link_ram = Memory(shape=16, depth=256, init=[0] * 32 + info_words)
-        cnt_r = link_ram.read_port()
-        cnt_w = link_ram.write_port()
-        is_info = Signal()
-        ram_addr = Cat(ptr[1:6], is_info, ptr[6:8])
-        m.d.comb += [cnt_r.addr.eq(ram_addr), cnt_w.addr.eq(ram_addr), cnt_r.en.eq(~cnt_w.en)]
-        crc_at, frame_at, overrun_at = (P.STATUS.offset(f) for f in (
-            "crc_errors", "frame_errors", "overruns"))
+        # The counters kept here (the core keeps ticks, spikes, syn_events, last_tick_cycles)
+        # and the INFO ROM, addressed by the payload byte index ``ptr``. The FSM updates a
+        # counter with a saturating read-modify-write (CNT_RD, CNT_WR) while ``ptr`` points at
+        # it, and clears them word by word (CNT_CLR).
+        m.submodules.counters = cnt = Counters(info)
+        m.d.comb += [cnt.addr.eq(ptr), cnt.clear.eq(clear_counters),
+                     cnt.rx_overflow.eq(self.rx_overflow), cnt.overrun.eq(count_overrun),
+                     self.uart_clear.eq(clear_counters)]
+        crc_at, frame_at, overrun_at = (P.STATUS.offset(f) for f in COUNTER_FIELDS)
         assert crc_at + 2 == frame_at and frame_at % 2 == 0 and overrun_at % 2 == 0
 
         def split(value):
             return [value[k:k + 8] for k in range(0, len(value), 8)]
-        cnt_bytes = split(cnt_r.data)
+        cnt_bytes = split(cnt.word)
         status_fields = {
             "ticks": split(self.core.ticks), "spikes": split(self.core.spike_count),
             "syn_events": split(self.core.syn_events),
             "last_tick_cycles": split(self.core.last_tick_cycles),
             "crc_errors": cnt_bytes, "frame_errors": cnt_bytes,
-            "uart_errors": split(self.uart_errors), "rx_overflows": split(rx_overflows),
-            "overruns": cnt_bytes, "flags": [overrun_flag]}
+            "uart_errors": split(self.uart_errors), "rx_overflows": split(cnt.rx_overflows),
+            "overruns": cnt_bytes, "flags": [cnt.overrun_flag]}
         status_bytes = []
         for name, nbytes in P.STATUS.fields:
             assert len(status_fields[name]) == nbytes, name
@@ -245,24 +228,17 @@ class Dispatcher(wiring.Component):
         too_long = (read_len[10:] != 0) | (read_len[9] & (read_len[:9] != 0))
 
         # -- RUN state -----------------------------------------------------------------------------
-        # The RUN request stays in ``req`` while it runs.
-        run_total = req.run.ticks
+        # The RUN request stays in ``req`` while it runs; the sequencer paces its ticks, ends it
+        # (done or aborted) and counts the ticks run (the reply's ticks field).
+        m.submodules.sequencer = seq = Sequencer()
         period = req.run.period
-        run_left = Signal(32)
-        # ``wait`` is loaded with the period when a tick starts and counts down to 0; the next
-        # tick may start when it is <= 1, i.e. ``period`` cycles after the previous start.
-        wait = Signal(32)
-        first_tick = Signal()
+        m.d.comb += [seq.request.eq(req.run), seq.abort.eq(self.abort),
+                     self.core.start.eq(seq.start)]
         got_end = Signal()
         got_done = Signal()
         bitmap = Signal()           # this tick's event is a bitmap (else an index list)
         bm_byte = Signal(range(nmap + 1))
         bm_acc = Signal(8)
-
-        with m.If(self.core.start):
-            m.d.sync += wait.eq(period)
-        with m.Elif(wait != 0):
-            m.d.sync += wait.eq(wait - 1)
 
         # The spikes of one tick, in arrival (ascending) order: written while the tick runs, read
         # once by the event. A plain RAM with two pointers (no FIFO bookkeeping): ``wptr`` ends
@@ -286,9 +262,10 @@ class Dispatcher(wiring.Component):
                      mreq.region.eq(Mux(is_inject, Region.SPIKES, req_region)),
                      mreq.addr.eq(waddr)]
         header_byte = _pick(m, header.as_value(), hidx, "header_byte")
-        m.d.comb += [is_info.eq(src == _SRC_INFO), self.body.payload.data.eq(obyte)]
-        info_byte = Mux(ptr[0], cnt_r.data[8:], cnt_r.data[:8])
+        m.d.comb += [cnt.info.eq(src == _SRC_INFO), self.body.payload.data.eq(obyte)]
+        info_byte = Mux(ptr[0], cnt.word[8:], cnt.word[:8])
         status_byte = _pick(m, status_bytes, pidx, "status_byte")
+        ran_byte = _pick(m, seq.ran, ptr[:2], "ran_byte")     # RUN_REPLY: the ticks run
 
         # A byte-serial adder on the STATUS picker, LSB first, carry kept in ``carry``: the
         # SPIKES tick index is ticks + 0xFFFFFFFF (= ticks - 1), and RUN_CMP finds the overrun
@@ -399,7 +376,7 @@ class Dispatcher(wiring.Component):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                             m.next = "REPLY"
                         with m.Else():
-                            m.d.sync += [run_left.eq(run_total), first_tick.eq(1)]
+                            m.d.comb += seq.load.eq(1)
                             m.next = "RUN_NEXT"
                     with m.Default():
                         reply(Status.BAD_OPCODE, 0, _SRC_NONE)
@@ -414,7 +391,7 @@ class Dispatcher(wiring.Component):
 
             with m.State("CNT_CLR"):
                 # zero the counter words (crc_at .. overrun_at), then clear the core
-                m.d.comb += [cnt_w.data.eq(0), cnt_w.en.eq(1)]
+                m.d.comb += cnt.zero.eq(1)
                 m.d.sync += ptr.eq(ptr + 2)
                 with m.If(ptr == overrun_at):
                     m.d.comb += self.core.clear.eq(req.reset[:_FLAG_BITS])
@@ -423,8 +400,7 @@ class Dispatcher(wiring.Component):
             with m.State("CNT_RD"):
                 m.next = "CNT_WR"       # the RAM answers one cycle after the address
             with m.State("CNT_WR"):
-                nxt = cnt_r.data + 1
-                m.d.comb += [cnt_w.data.eq(nxt[:16]), cnt_w.en.eq(~nxt[16])]
+                m.d.comb += cnt.incr.eq(1)
                 m.next = "REPLY"
 
             with m.State("RESET_WAIT"):
@@ -507,14 +483,13 @@ class Dispatcher(wiring.Component):
 
             # -- RUN -------------------------------------------------------------------------------
             with m.State("RUN_NEXT"):
-                with m.If(run_left == 0):
-                    reply(Status.OK, P.RUN_REPLY.size, _SRC_RUN)
+                m.d.comb += seq.boundary.eq(1)
+                with m.If(seq.end):
+                    reply(Mux(seq.aborted, Status.ABORTED, Status.OK), P.RUN_REPLY.size,
+                          _SRC_RUN)
                     m.next = "REPLY"
-                with m.Elif(first_tick | (wait[1:] == 0)):
-                    m.d.comb += self.core.start.eq(1)
-                    m.d.sync += [first_tick.eq(0), got_end.eq(0),
-                                 got_done.eq(0), run_left.eq(run_left - 1), wptr.eq(0),
-                                 rptr.eq(0)]
+                with m.Elif(seq.start):     # (the sequencer starts the core's tick)
+                    m.d.sync += [got_end.eq(0), got_done.eq(0), wptr.eq(0), rptr.eq(0)]
                     m.next = "RUN_TICK"
             with m.State("RUN_TICK"):
                 m.d.comb += self.core.spikes.ready.eq(1)
@@ -570,9 +545,7 @@ class Dispatcher(wiring.Component):
                         with m.Case(_SRC_STATUS):
                             m.d.sync += obyte.eq(status_byte)
                         with m.Case(_SRC_RUN):
-                            # the ticks field leaves req byte by byte (LOAD's shift)
-                            m.d.sync += [obyte.eq(req_bytes[:8]),
-                                         req_bytes.eq(Cat(req_bytes[8:], self.buf_data))]
+                            m.d.sync += obyte.eq(ran_byte)
                         with m.Case(_SRC_READ):
                             # EMIT fetched the word when lane was 0; its last byte frees it
                             m.d.sync += obyte.eq(word_byte)
