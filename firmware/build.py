@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import BuildError, ToolNotFound
+from ..proto.errors import BuildError, ToolNotFound
 from . import boards as _boards
 from .report import BuildReport, parse_nextpnr, parse_nextpnr_log
 

@@ -19,8 +19,8 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import BuildError
 from ..proto.config import PRESETS, CoreConfig
+from ..proto.errors import BuildError
 from . import boards as _boards
 from .build import build
 from .report import BuildReport

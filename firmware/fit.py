@@ -15,7 +15,7 @@ import argparse
 import sys
 import time
 
-from ..errors import BuildError
+from ..proto.errors import BuildError
 from . import boards as _boards
 from .build import build
 

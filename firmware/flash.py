@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 
-from ..errors import Error, ToolNotFound
+from ..proto.errors import Error, ToolNotFound
 from .boards import board as _board
 
 __all__ = ["flash", "command", "find_programmer", "INSTALL_HINTS", "main"]

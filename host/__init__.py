@@ -14,47 +14,94 @@
         w = board.read_weights(proj)
 
 See docs/host.md for the user guide.
+
+The package root is lazy (PEP 562): it is also the parent of ``spikeloom.proto``,
+``spikeloom.hdl``, ``spikeloom.sim`` and ``spikeloom.firmware``, and importing one of those must
+not load the host (README, "Layers"). Each public name below is imported from its module on first
+access; ``from spikeloom import X``, ``sl.X`` and ``dir(spikeloom)`` work as with eager imports.
 """
 
-from .board import Board, Info, open_board
-from .compiler import Report, compile
-from .errors import (
-    BuildError,
-    CompileError,
-    ConfigMismatch,
-    DeviceError,
-    Error,
-    FitError,
-    ImageError,
-    LinkError,
-    LinkTimeout,
-    ProtocolError,
-    ToolNotFound,
-    VersionMismatch,
-)
-from .image import Image, ImageConfigMismatch
-from .network import (
-    LIF,
-    STDP,
-    AllToAll,
-    FixedProbability,
-    Network,
-    OneToOne,
-    Population,
-    Projection,
-)
-from .proto import PRESETS, CoreConfig, preset
-from .result import Result
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-open = open_board   # noqa: A001 - `spikeloom.open(url)` is the documented entry point
+# public name -> (module, attribute); resolved by __getattr__ on first use, then cached
+_EXPORTS = {
+    "Board": ("board", "Board"), "Info": ("board", "Info"), "open_board": ("board", "open_board"),
+    "open": ("board", "open_board"),   # `spikeloom.open(url)` is the documented entry point
+    "Report": ("compiler", "Report"), "compile": ("compiler", "compile"),
+    "CompileWarning": ("compiler", "CompileWarning"),
+    "Image": ("image", "Image"), "ImageConfigMismatch": ("image", "ImageConfigMismatch"),
+    "Result": ("result", "Result"),
+    "PRESETS": ("proto", "PRESETS"), "CoreConfig": ("proto", "CoreConfig"),
+    "preset": ("proto", "preset"),
+    **{name: ("network", name) for name in (
+        "LIF", "STDP", "AllToAll", "FixedProbability", "Network", "OneToOne", "Population",
+        "Projection")},
+    **{name: ("errors", name) for name in (
+        "BoardBusy", "BuildError", "CompileError", "ConfigMismatch", "DeviceError", "Error",
+        "FitError", "ImageError", "LinkError", "LinkTimeout", "ProtocolError", "RunAborted",
+        "ToolNotFound", "VersionMismatch")},
+}
 
 __all__ = [
     "Network", "Population", "Projection", "LIF", "STDP", "OneToOne", "AllToAll",
     "FixedProbability", "compile", "Report", "Image", "open", "open_board", "Board", "Info",
     "Result", "CoreConfig", "PRESETS", "preset", "Error", "LinkError", "LinkTimeout",
-    "ProtocolError", "DeviceError", "VersionMismatch", "ConfigMismatch", "CompileError",
-    "FitError", "ImageError", "ImageConfigMismatch", "BuildError", "ToolNotFound",
+    "ProtocolError", "DeviceError", "RunAborted", "VersionMismatch", "ConfigMismatch",
+    "CompileError", "CompileWarning", "FitError", "ImageError", "ImageConfigMismatch",
+    "BuildError", "ToolNotFound", "BoardBusy",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'spikeloom' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    globals()[name] = value         # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:       # what type checkers and readers see; never executed
+    from .board import Board, Info, open_board
+    from .board import open_board as open  # noqa: A004
+    from .compiler import CompileWarning, Report, compile
+    from .errors import (
+        BoardBusy,
+        BuildError,
+        CompileError,
+        ConfigMismatch,
+        DeviceError,
+        Error,
+        FitError,
+        ImageError,
+        LinkError,
+        LinkTimeout,
+        ProtocolError,
+        RunAborted,
+        ToolNotFound,
+        VersionMismatch,
+    )
+    from .image import Image, ImageConfigMismatch
+    from .network import (
+        LIF,
+        STDP,
+        AllToAll,
+        FixedProbability,
+        Network,
+        OneToOne,
+        Population,
+        Projection,
+    )
+    from .proto import PRESETS, CoreConfig, preset
+    from .result import Result

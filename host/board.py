@@ -8,8 +8,12 @@ configuration (:class:`ConfigMismatch`). The :class:`Board` then
   ``max_payload`` bytes (all-zero chunks are skipped: the reset zeroed them), then reads every
   region back and compares (``verify=False`` skips that);
 - ``run(ticks, inputs=...)``: streams INJECT (ticks with input) and RUN (stretches without),
-  pipelined with at most ``RX_BUFFER`` request bytes outstanding, collects the SPIKES events into
-  a :class:`~spikeloom.result.Result` (progress bar for long runs);
+  pipelined with at most ``RX_BUFFER - 2`` request bytes outstanding, collects the SPIKES events
+  into a :class:`~spikeloom.result.Result` (progress bar for long runs); in pieces: a
+  :class:`_RunPlan` (the requests), a :class:`_SpikeCollector` (the frame handler), a
+  :class:`_Progress`;
+- ``abort()``: stops a run from another thread (``run`` raises :class:`RunAborted`); Ctrl-C in
+  ``run`` aborts the device's run, then raises KeyboardInterrupt (docs/host.md, "Aborting");
 - ``read_weights(projection)``, ``read_state()``, ``status()``, ``reset()``, ``info``, ``ping``;
 - is a context manager that always closes the port.
 
@@ -25,9 +29,16 @@ import sys
 import numpy as np
 
 from . import regions as codec
-from .errors import ConfigMismatch, Error, LinkError, ProtocolError, VersionMismatch
+from .errors import (
+    ConfigMismatch,
+    Error,
+    LinkError,
+    ProtocolError,
+    RunAborted,
+    VersionMismatch,
+)
 from .image import Image, PopulationInfo, config_mismatch_message
-from .link import Link, Request
+from .link import Aborted, Link, Request
 from .proto import protocol as P
 from .proto.config import PRESETS, CoreConfig, preset
 from .proto.memmap import Region, layouts, region_words
@@ -35,9 +46,10 @@ from .proto.protocol import Opcode, ResetFlags
 from .result import Result
 from .transport import open_transport
 
-__all__ = ["Board", "Info", "PopulationState", "open_board"]
+__all__ = ["Board", "Info", "PopulationState", "open_board", "MAX_RUN"]
 
 _U32 = 1 << 32
+MAX_RUN = _U32 - 1          # the wire's limit: ticks and period of one RUN are u32
 _LOAD_ORDER = (Region.NEURON_PARAMS, Region.WEIGHTS, Region.PLASTIC, Region.STDP_PARAMS,
                Region.NEURON_STATE, Region.PRE_TRACE, Region.POST_TRACE, Region.SPIKES)
 
@@ -312,90 +324,75 @@ class Board:
 
         ``inputs``: None; a bool raster (ticks, n_inputs) over hardware inputs (or over the
         image's input populations, concatenated); integer events ``(tick, input)``; or a dict
-        ``{population: raster or events}``. ``period`` (clock cycles per tick, 0 = flat out) is
-        passed to RUN; ``progress`` shows a tqdm bar (default: for runs of >= 2000 ticks when
-        stderr is a terminal).
+        ``{population: raster or events}``. ``period`` (clock cycles per tick, 0 = flat out,
+        at most 2**32 - 1) is passed to RUN; a stretch longer than the wire's 2**32 - 1 ticks goes
+        as several RUNs. ``progress``: a tqdm bar (True; default: for runs of >= 2000 ticks when
+        stderr is a terminal), False, or a callable ``progress(ticks_done, ticks)``.
+
+        Stopping early (docs/host.md, "Aborting a run"): :meth:`abort` from another thread makes
+        this raise :class:`RunAborted` whose ``result`` holds the ticks that ran; Ctrl-C aborts
+        the device's run the same way, then KeyboardInterrupt propagates (its spikes are
+        dropped). Either way the board is idle afterwards, its state that after the last tick
+        run, input spikes queued for ticks that did not run cleared.
         """
-        if not isinstance(ticks, (int, np.integer)) or ticks < 0:
+        if not isinstance(ticks, (int, np.integer)) or isinstance(ticks, bool) or ticks < 0:
             raise ValueError(f"ticks = {ticks!r} must be an integer >= 0")
-        ticks = int(ticks)
+        if not isinstance(period, (int, np.integer)) or isinstance(period, bool) \
+                or not 0 <= period <= MAX_RUN:
+            raise ValueError(f"period = {period!r} must be an integer in 0..{MAX_RUN} (clock "
+                             "cycles per tick, a u32 on the wire; 0 = as fast as possible)")
+        ticks, period = int(ticks), int(period)
         sched = self._schedule(inputs, ticks)
-        per_inject = self.max_payload // 2
-        n = self.config.n_neurons
-
-        def requests():
-            t = 0
-            starts = sorted(sched)
-            k = 0
-            while t < ticks:
-                if k < len(starts) and starts[k] == t:
-                    idx = sched[t]
-                    for j in range(0, idx.size, per_inject):
-                        body = idx[j:j + per_inject].astype("<u2").tobytes()
-                        yield Request(Opcode.INJECT, body, retry=False)
-                    k += 1
-                    stop = t + 1
-                else:
-                    stop = starts[k] if k < len(starts) else ticks
-                yield Request(Opcode.RUN, P.RUN_REQ.pack(ticks=stop - t, period=period),
-                              retry=False, tag=stop - t)
-                t = stop
-
-        out_ticks, out_neurons = [], []
-        state = {"first": None, "count": 0}
-        if progress is None:
-            progress = ticks >= 2000 and sys.stderr.isatty()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=ticks, unit="tick", desc=f"run {self.url}", leave=False,
-                       mininterval=0.2)
-
-        def on_event(payload):
-            try:
-                tick, fired = P.parse_spike_payload(payload, n)
-            except ValueError as exc:
-                raise ProtocolError(f"{self.url} sent a malformed SPIKES event: {exc}") from None
-            k = state["count"]
-            if state["first"] is None:
-                state["first"] = tick
-            elif tick != (state["first"] + k) % _U32:
-                raise ProtocolError(f"{self.url} sent SPIKES for tick {tick}, expected "
-                                    f"{(state['first'] + k) % _U32}: events were lost")
-            if k >= ticks:
-                raise ProtocolError(f"{self.url} sent more SPIKES events than ticks run")
-            if fired:
-                out_ticks.append(np.full(len(fired), k, np.int64))
-                out_neurons.append(np.asarray(fired, np.int64))
-            state["count"] = k + 1
-            if bar is not None and (k + 1) % 64 == 0:
-                bar.update(64)
-
-        def on_reply(req, payload):
-            if req.opcode == Opcode.RUN:
-                if len(payload) != P.RUN_REPLY.size or \
-                        P.RUN_REPLY.unpack(payload)["ticks"] != req.tag:
-                    raise ProtocolError(f"{self.url} answered RUN({req.tag}) with {payload!r}")
-
+        plan = _RunPlan(sched, ticks, period, self.max_payload // 2)
+        spikes = _SpikeCollector(self.url, ticks, self.config.n_neurons,
+                                 _Progress.make(progress, ticks, self.url))
         try:
-            self.link.pipeline(requests(), on_event=on_event, on_reply=on_reply)
+            self.link.pipeline(plan, on_event=spikes.on_event, on_reply=spikes.on_reply,
+                               abortable=True)
+        except Aborted:
+            if spikes.count != ticks:       # (an abort after the last tick changes nothing)
+                self._forget_inputs(sched)
+                raise RunAborted(
+                    f"the run on {self.url} was aborted after {spikes.count} of {ticks} "
+                    "ticks; the ticks that ran are in .result",
+                    self._result(spikes, sched)) from None
+        except KeyboardInterrupt:
+            if self.link.aborted_cleanly:
+                self._forget_inputs(sched)
+            raise
         finally:
-            if bar is not None:
-                bar.update(state["count"] - bar.n)
-                bar.close()
-        if state["count"] != ticks:
-            raise ProtocolError(f"{self.url} sent {state['count']} SPIKES events for {ticks} "
+            spikes.progress.close(spikes.count)
+        spikes.progress.done(spikes.count)
+        if spikes.count != ticks:
+            raise ProtocolError(f"{self.url} sent {spikes.count} SPIKES events for {ticks} "
                                 "ticks")
-        events = (np.stack([np.concatenate(out_ticks), np.concatenate(out_neurons)], axis=1)
-                  if out_ticks else np.zeros((0, 2), np.int64))
+        return self._result(spikes, sched)
+
+    def abort(self) -> None:
+        """Stop the device's run. From another thread while :meth:`run` is streaming: the run
+        stops at the next tick boundary and :meth:`run` raises :class:`RunAborted` (this call
+        returns at once). Otherwise: the abort token is sent and the board answers a PING
+        before this returns (harmless, and a way to resynchronise a confused link)."""
+        if not self.link.request_abort():
+            self.link.abort()
+
+    def _forget_inputs(self, sched) -> None:
+        """After an abort: INJECTs sent before the token were executed, but their ticks did not
+        run; clear the pending input spikes so the next run starts from a known state."""
+        if sched:
+            m = self.config.n_inputs
+            self.write_region(Region.SPIKES, bytes(m * layouts(self.config)[Region.SPIKES].nbytes))
+
+    def _result(self, spikes: _SpikeCollector, sched) -> Result:
+        n, ticks = self.config.n_neurons, spikes.count
         inp = [np.stack([np.full(v.size, t, np.int64), v.astype(np.int64)], axis=1)
-               for t, v in sorted(sched.items())]
+               for t, v in sorted(sched.items()) if t < ticks]
         pops = list(self.image.populations.values()) if self.image is not None else [
             PopulationInfo("neurons", "neurons", 0, n), PopulationInfo(
                 "inputs", "inputs", 0, self.config.n_inputs)]
-        return Result(events, ticks, n, populations=pops,
+        return Result(spikes.events(), ticks, n, populations=pops,
                       dt=self.image.dt if self.image is not None else 1.0,
-                      start_tick=state["first"] or 0,
+                      start_tick=spikes.first or 0,
                       input_events=np.concatenate(inp) if inp else None,
                       n_inputs=self.config.n_inputs)
 
@@ -439,10 +436,120 @@ class Board:
             else:
                 nsl = slice(cfg.n_inputs + p.start, cfg.n_inputs + p.stop)
                 out[p.name] = PopulationState(
-                    p.name, p.kind, y[sl], s[nsl], v=st["v"][sl] / p.scale,
+                    p.name, p.kind, y[sl], s[nsl],
+                    v=np.asarray(p.v_rest, float) + st["v"][sl] / p.scale,   # origin: v_rest
                     i=st["i"][sl] / p.scale, ref=st["ref"][sl], v_raw=st["v"][sl],
                     i_raw=st["i"][sl])
         return out
+
+
+
+class _RunPlan:
+    """The request stream of one run: for a tick with input, its INJECTs (at most
+    ``per_inject`` indices each) and RUN 1; for a stretch without, RUN n (split at
+    :data:`MAX_RUN`). A RUN's tag is its tick count."""
+
+    def __init__(self, sched: dict, ticks: int, period: int, per_inject: int):
+        self.sched, self.ticks, self.period, self.per_inject = sched, ticks, period, per_inject
+
+    def __iter__(self):
+        starts = sorted(self.sched)
+        t, k = 0, 0
+        while t < self.ticks:
+            if k < len(starts) and starts[k] == t:
+                idx = self.sched[t]
+                for j in range(0, idx.size, self.per_inject):
+                    body = idx[j:j + self.per_inject].astype("<u2").tobytes()
+                    yield Request(Opcode.INJECT, body, retry=False)
+                k += 1
+                stop = t + 1
+            else:
+                stop = starts[k] if k < len(starts) else self.ticks
+            while t < stop:
+                n = min(stop - t, MAX_RUN)
+                yield Request(Opcode.RUN, P.RUN_REQ.pack(ticks=n, period=self.period),
+                              retry=False, tag=n)
+                t += n
+
+
+class _SpikeCollector:
+    """The frame handler of one run: SPIKES events in tick order (a gap means lost events),
+    RUN replies that confirm their tick counts, progress as ticks arrive."""
+
+    def __init__(self, url: str, ticks: int, n_neurons: int, progress: _Progress):
+        self.url, self.ticks, self.n = url, ticks, n_neurons
+        self.progress = progress
+        self.first = None           # the device's tick number of the first event
+        self.count = 0              # events (= ticks) received
+        self._ticks, self._neurons = [], []
+
+    def on_event(self, payload: bytes) -> None:
+        try:
+            tick, fired = P.parse_spike_payload(payload, self.n)
+        except ValueError as exc:
+            raise ProtocolError(f"{self.url} sent a malformed SPIKES event: {exc}") from None
+        k = self.count
+        if self.first is None:
+            self.first = tick
+        elif tick != (self.first + k) % _U32:
+            raise ProtocolError(f"{self.url} sent SPIKES for tick {tick}, expected "
+                                f"{(self.first + k) % _U32}: events were lost")
+        if k >= self.ticks:
+            raise ProtocolError(f"{self.url} sent more SPIKES events than ticks run")
+        if fired:
+            self._ticks.append(np.full(len(fired), k, np.int64))
+            self._neurons.append(np.asarray(fired, np.int64))
+        self.count = k + 1
+        self.progress.tick(self.count)
+
+    def on_reply(self, req: Request, payload: bytes) -> None:
+        if req.opcode == Opcode.RUN:
+            if len(payload) != P.RUN_REPLY.size or \
+                    P.RUN_REPLY.unpack(payload)["ticks"] != req.tag:
+                raise ProtocolError(f"{self.url} answered RUN({req.tag}) with {payload!r}")
+
+    def events(self) -> np.ndarray:
+        if not self._ticks:
+            return np.zeros((0, 2), np.int64)
+        return np.stack([np.concatenate(self._ticks), np.concatenate(self._neurons)], axis=1)
+
+
+class _Progress:
+    """Progress of a run every 64 ticks: a tqdm bar, a callable ``f(done, total)``, or
+    nothing."""
+
+    def __init__(self, total: int, bar=None, func=None):
+        self.total, self.bar, self.func = total, bar, func
+
+    @classmethod
+    def make(cls, progress, ticks: int, url: str) -> _Progress:
+        if callable(progress):
+            return cls(ticks, func=progress)
+        if progress is None:
+            progress = ticks >= 2000 and sys.stderr.isatty()
+        if not progress:
+            return cls(ticks)
+        from tqdm import tqdm
+        return cls(ticks, bar=tqdm(total=ticks, unit="tick", desc=f"run {url}", leave=False,
+                                   mininterval=0.2))
+
+    def tick(self, done: int) -> None:
+        if done % 64 == 0:
+            if self.bar is not None:
+                self.bar.update(done - self.bar.n)
+            if self.func is not None:
+                self.func(done, self.total)
+
+    def done(self, done: int) -> None:
+        """The run completed: a last call of the callable if ``tick`` did not just make it."""
+        if self.func is not None and done % 64:
+            self.func(done, self.total)
+
+    def close(self, done: int) -> None:
+        """Show ``done`` and close the bar (however the run ended)."""
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+            self.bar.close()
 
 
 def open_board(url: str | None = None, config=None, timeout: float = 2.0, *, transport=None,

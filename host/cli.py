@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
+from pathlib import Path
 
 from .errors import Error
 
@@ -57,6 +60,64 @@ def _config(name):
         raise Error(str(exc)) from None
 
 
+# -- argument types (argparse turns their ValueError/ArgumentTypeError into a usage error) -------
+
+def _port(text: str) -> int:
+    """A TCP port number, 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0..65535; 0 = any free "
+                                         "port)")
+    return port
+
+
+def _seconds(text: str) -> float:
+    """A non-negative, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return value
+
+
+def _writable(path: Path) -> str | None:
+    """Why ``path`` cannot be written as an output file, or None if it can (nothing is
+    created: a failed run leaves no empty file behind)."""
+    if path.is_dir():
+        return "it is a directory"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"directory {str(parent)!r} does not exist"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else "no permission to overwrite it"
+    return None if os.access(parent, os.W_OK | os.X_OK) else \
+        f"no permission to write into {str(parent)!r}"
+
+
+def _output(text: str) -> Path:
+    """An output file that can be written (checked before any work starts)."""
+    path = Path(text)
+    why = _writable(path)
+    if why:
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {why}")
+    return path
+
+
+def _derived_output(source, suffix: str) -> Path:
+    """The default output next to ``source``: its name with ``suffix`` instead of its own
+    (``dir.v2/net.py`` -> ``dir.v2/net.slimg``; a dot in a directory name is not a suffix)."""
+    path = Path(source).with_suffix(suffix)
+    why = _writable(path)
+    if why:
+        raise UsageError(f"cannot write {str(path)!r}: {why} (choose another with -o)")
+    return path
+
+
 # -- subcommands -----------------------------------------------------------------------------------
 
 def cmd_info(args) -> int:
@@ -74,14 +135,21 @@ def cmd_info(args) -> int:
 
 
 def cmd_compile(args) -> int:
+    from .compiler import CompileWarning
     from .compiler import compile as compile_net
     from .network import load_network
     net = load_network(args.net)
+    out = args.output or _derived_output(args.net, ".slimg")    # checked before compiling
     target = args.config or "default"
-    image = compile_net(net, target=target, dt=args.dt)
+    # the report lists every warning; without it (--quiet) each is one stderr line, never both
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CompileWarning)
+        image = compile_net(net, target=target, dt=args.dt, strict=args.strict)
     if not args.quiet:
         print(image.report.summary())
-    out = args.output or (str(args.net).rsplit(".", 1)[0] + ".slimg")
+    else:
+        for w in caught:
+            print(f"spikeloom: warning: {w.message}", file=sys.stderr)
     image.save(out)
     print(f"wrote {out}")
     return 0
@@ -111,7 +179,7 @@ def cmd_run(args) -> int:
 def cmd_plot(args) -> int:
     from .result import Result
     result = Result.load(args.result)
-    out = args.output or (str(args.result).rsplit(".", 1)[0] + ".png")
+    out = args.output or _derived_output(args.result, ".png")
     result.plot_raster(out)
     print(f"wrote {out}")
     return 0
@@ -127,7 +195,8 @@ def cmd_diff(args) -> int:
 def cmd_serve(args) -> int:
     serve = _hook("spikeloom.sim.vboard", "serve")
     cfg = _config(args.config or "default")
-    serve(cfg, args.port, host=args.host, pty=args.pty)
+    kwargs = {} if args.idle_timeout is None else {"idle_timeout": args.idle_timeout}
+    serve(cfg, args.port, host=args.host, pty=args.pty, **kwargs)
     return 0
 
 
@@ -167,11 +236,11 @@ def cmd_bench(args) -> int:
 # -- parser ----------------------------------------------------------------------------------------
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with our one-line error format (still exit code 2)."""
+    """argparse with our one-line error format (still exit code 2; no usage block: every CLI
+    error is one line)."""
 
     def error(self, message):
-        self.print_usage(sys.stderr)
-        self.exit(2, f"spikeloom: error: {message}\n")
+        self.exit(2, f"spikeloom: error: {message} (see `{self.prog} --help`)\n")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -197,10 +266,12 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("compile", cmd_compile, "compile a network description into an image (.slimg)")
     sp.add_argument("net", help="Python file defining `net` or `build()`")
-    sp.add_argument("-o", "--output", help="image file [NET.slimg]")
+    sp.add_argument("-o", "--output", type=_output, help="image file [NET.slimg]")
     sp.add_argument("--config", help="target configuration preset [default]")
     sp.add_argument("--dt", type=float, default=1.0, help="time step in ms [1.0]")
     sp.add_argument("-q", "--quiet", action="store_true", help="no quantization report")
+    sp.add_argument("--strict", action="store_true",
+                    help="compile warnings and rounding errors above the bound are errors")
 
     sp = add("run", cmd_run, "load an image onto a device, run it and collect spikes")
     sp.add_argument("url", help="serial device, pyserial URL or model://")
@@ -208,8 +279,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--ticks", type=int, required=True, help="ticks to run")
     sp.add_argument("--input", help="input spikes: .npy/.npz (ticks, n_inputs) bool, or "
                                     ".csv/.txt lines 'tick,input'")
-    sp.add_argument("--out", help="write the result (.npz)")
-    sp.add_argument("--raster", help="write a raster plot (.png)")
+    sp.add_argument("--out", type=_output, help="write the result (.npz)")
+    sp.add_argument("--raster", type=_output, help="write a raster plot (.png)")
     sp.add_argument("--timeout", type=float, default=2.0, help="reply timeout in s [2.0]")
     sp.add_argument("--period", type=int, default=0,
                     help="clock cycles per tick, 0 = as fast as possible [0]")
@@ -218,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("plot", cmd_plot, "plot a saved run result as a spike raster")
     sp.add_argument("result", help="result file (.npz) written by `spikeloom run --out`")
-    sp.add_argument("-o", "--output", help="PNG file [RESULT.png]")
+    sp.add_argument("-o", "--output", type=_output, help="PNG file [RESULT.png]")
 
     sp = add("diff", cmd_diff, "compare two images (exit 0 identical, 1 different)")
     sp.add_argument("a", help="image file")
@@ -226,8 +297,13 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("serve", cmd_serve, "serve a virtual board (Verilator) on a TCP port")
     sp.add_argument("--config", help="configuration preset [default]")
-    sp.add_argument("--port", type=int, default=7000, help="TCP port [7000]")
-    sp.add_argument("--host", default="127.0.0.1", help="address to bind [127.0.0.1]")
+    sp.add_argument("--port", type=_port, default=7000, help="TCP port, 0 = any free [7000]")
+    sp.add_argument("--host", default="127.0.0.1",
+                    help="address to bind [127.0.0.1]; another (0.0.0.0) lets the network in")
+    # the default lives in spikeloom.sim.vboard.DEFAULT_IDLE_TIMEOUT (a test holds them equal)
+    sp.add_argument("--idle-timeout", type=_seconds, metavar="SECONDS",
+                    help="drop a client that sent and received nothing for this long; "
+                         "0 = never [300]")
     sp.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal instead")
 
     def board_args(sp):

@@ -1,6 +1,7 @@
 """The compiler: a :class:`~spikeloom.network.Network` in model units -> an :class:`Image`.
 
-``compile(net, target="default", dt=1.0)`` does, deterministically (same input, same bytes):
+``compile(net, target="default", dt=1.0, *, strict=False, max_error=0.05)`` does,
+deterministically (same input, same bytes):
 
 1. **Placement.** Input populations take hardware inputs ``0, 1, ...`` in declaration order,
    neuron populations take hardware neurons likewise. Too many of either is a :class:`FitError`
@@ -8,17 +9,27 @@
    largest threshold and no synapses, so they never fire.
 2. **Scales.** One scale per target population (integer units per model unit): the largest that
    keeps every incoming weight (and the STDP bounds, for plastic projections) inside the signed
-   ``w_width`` range and the threshold, reset value and bias inside ``v_width``. So weights use
-   the whole signed range. ``LIF(scale=...)`` fixes it; ``LIF.raw`` means scale 1. Populations
-   that receive plastic projections share one scale (the smallest), because the core has one set
-   of STDP integers.
-3. **Quantization** (docs/numerics.md "Physical units"): ``alpha = round(exp(-dt/tau) * 2^F)``;
-   thresholds, resets, biases and weights ``round(value * scale)``; refractory ms -> ticks;
-   STDP: trace jump ``J`` (default half the trace range), ``a = round(A * scale * 2^G / J)``,
-   trace decays as above, ``w_min/w_max`` scaled. Every rounded quantity goes in the
-   :class:`Report` (float, integer, relative error). Warnings: a population that can no longer
-   reach its threshold, weights that saturate or round to zero, decays that round to no decay,
-   STDP rates that round to zero.
+   ``w_width`` range and every voltage (measured from ``v_rest``: threshold, reset, initial
+   potential) and the bias inside ``v_width``. So weights use the whole signed range.
+   ``LIF(scale=...)`` fixes it; ``LIF.raw`` means scale 1. Populations that receive plastic
+   projections share one scale (the smallest), because the core has one set of STDP integers.
+   The compiler remembers what set each scale, and says so when a value cannot live with it.
+3. **Quantization** (docs/numerics.md "Physical units"), per neuron and table-driven: one
+   method per ``quantize`` kind of :data:`spikeloom.network.NEURON_PARAMS`. The voltage origin
+   is shifted so that the hardware's 0 is ``v_rest``: ``round((value - v_rest) * scale)`` for
+   threshold, reset and ``v_init`` (which becomes the image's NEURON_STATE ``v``), ``round(bias
+   * scale)``, ``alpha = round(exp(-dt/tau) * 2^F)``, refractory ms -> ticks. Weights
+   ``round(w * scale)``; STDP: trace jump ``J`` (default half the trace range), ``a = round(A *
+   scale * 2^G / J)``, trace decays as above, ``w_min/w_max`` scaled.
+4. **Checks.** Nonsense is a :class:`CompileError` naming the population or projection, the
+   parameter, the neuron index and the number: a threshold not above ``v_rest`` or one that
+   quantizes to 0 (it would fire every tick), ``v_reset`` not below the threshold in reset-to-
+   value mode, a value outside its field, an STDP rate whose weight step floors to 0 (learning
+   silently off). What a user may mean is a warning (:class:`CompileWarning`, also listed in the
+   :class:`Report`; ``strict=True`` makes it a CompileError): a population that can never reach
+   its threshold, a bias that fires a neuron every tick without input, weights that saturate or
+   that all round to zero, a decay that rounds to none. The report flags every parameter whose
+   rounding error exceeds ``max_error``; ``strict=True`` refuses flags too.
 
 Several projections onto the same (source, target) population pair are allowed as long as they
 do not define the same synapse twice; an overlapping synapse is a :class:`CompileError` naming
@@ -30,104 +41,30 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import warnings
 
 import numpy as np
 
 from . import regions as codec
 from .errors import CompileError, FitError
 from .image import Image, PopulationInfo, ProjectionInfo
-from .network import Network
+from .network import NEURON_PARAMS, Network, NeuronParam
 from .proto.config import PRESETS, CoreConfig, preset
-from .proto.fixed import decay_factor, signed_range, unsigned_range
-from .proto.memmap import Region
+from .proto.fixed import decay, decay_factor, signed_range, unsigned_range
+from .proto.memmap import Region, layouts
+from .report import DEFAULT_MAX_ERROR, Entry, Report
 
-__all__ = ["compile", "Report", "Entry", "resolve_target"]
-
-
-@dataclasses.dataclass
-class Entry:
-    """One rounded quantity: ``value`` (model units), ``integer`` (what the hardware holds),
-    ``actual`` (what that integer means in model units), ``rel_error``."""
-    what: str
-    value: float
-    integer: int
-    actual: float
-
-    @property
-    def rel_error(self) -> float:
-        if self.value == self.actual:
-            return 0.0
-        if self.value == 0 or not math.isfinite(self.value):
-            return math.inf
-        return abs(self.actual - self.value) / abs(self.value)
+__all__ = ["compile", "Report", "Entry", "CompileWarning", "resolve_target"]
 
 
-class Report:
-    """Quantization and fit report of one compilation."""
-
-    def __init__(self, config_name: str = "", dt: float = 1.0):
-        self.config_name = config_name
-        self.dt = dt
-        self.entries: list[Entry] = []
-        self.warnings: list[str] = []
-        self.usage: dict = {}
-
-    def add(self, what, value, integer, actual):
-        self.entries.append(Entry(what, float(value), int(integer), float(actual)))
-
-    def warn(self, message: str):
-        self.warnings.append(message)
-
-    def __getitem__(self, what: str) -> Entry:
-        for e in self.entries:
-            if e.what == what:
-                return e
-        raise KeyError(what)
-
-    @property
-    def max_rel_error(self) -> float:
-        errs = [e.rel_error for e in self.entries if math.isfinite(e.rel_error)]
-        return max(errs, default=0.0)
-
-    def summary(self, all_entries: bool = True) -> str:
-        lines = [f"compiled for {self.config_name!r}, dt = {self.dt:g} ms"]
-        if self.usage:
-            u = self.usage
-            lines.append(f"uses {u['neurons']}/{u['n_neurons']} neurons, "
-                         f"{u['inputs']}/{u['n_inputs']} inputs, {u['synapses']} synapses "
-                         f"({u['plastic']} plastic)")
-        if all_entries and self.entries:
-            lines.append(f"  {'quantity':<34} {'value':>12} {'integer':>9} {'actual':>12} "
-                         f"{'rel.err':>8}")
-            for e in self.entries:
-                err = "inf" if not math.isfinite(e.rel_error) else f"{e.rel_error:.2%}"
-                lines.append(f"  {e.what:<34} {e.value:>12.6g} {e.integer:>9d} "
-                             f"{e.actual:>12.6g} {err:>8}")
-        for w in self.warnings:
-            lines.append(f"warning: {w}")
-        return "\n".join(lines)
-
-    def __str__(self):
-        return self.summary()
-
-    def to_json(self) -> dict:
-        return {"config": self.config_name, "dt": self.dt, "usage": self.usage,
-                "entries": [[e.what, e.value, e.integer, e.actual] for e in self.entries],
-                "warnings": list(self.warnings)}
-
-    @classmethod
-    def from_json(cls, data) -> Report | None:
-        if not data:
-            return None
-        r = cls(data.get("config", ""), data.get("dt", 1.0))
-        r.usage = data.get("usage", {})
-        for what, value, integer, actual in data.get("entries", []):
-            r.add(what, value, integer, actual)
-        r.warnings = list(data.get("warnings", []))
-        return r
+class CompileWarning(UserWarning):
+    """A compiled value a user may mean but probably does not (the message says which and
+    why); ``compile(..., strict=True)`` raises a CompileError instead."""
 
 
 def resolve_target(target) -> CoreConfig:
+    """A CoreConfig from a preset name or a CoreConfig (CompileError otherwise)."""
     if isinstance(target, CoreConfig):
         return target
     if isinstance(target, str):
@@ -138,34 +75,56 @@ def resolve_target(target) -> CoreConfig:
     raise CompileError(f"target must be a preset name or a CoreConfig, not {target!r}")
 
 
-def compile(net: Network, target="default", dt: float = 1.0, *, strict: bool = False) -> Image:
+def compile(net: Network, target="default", dt: float = 1.0, *, strict: bool = False,
+            max_error: float = DEFAULT_MAX_ERROR) -> Image:
     """Compile ``net`` for ``target`` (preset name or CoreConfig) with time step ``dt`` ms.
 
-    Raises :class:`FitError` when it does not fit, :class:`CompileError` for values that cannot be
-    represented; with ``strict=True`` every report warning is a CompileError too.
+    Raises :class:`FitError` when it does not fit, :class:`CompileError` for values that cannot
+    be represented or make no sense; every report warning is issued as a
+    :class:`CompileWarning`. ``max_error`` is the relative rounding error above which the
+    report flags a parameter (``report.flagged``, marked ``!`` in the summary). With
+    ``strict=True`` any warning or flag is one CompileError instead.
     """
     if not isinstance(net, Network):
         raise CompileError(f"compile() needs a spikeloom.Network, not {type(net).__name__}")
     cfg = resolve_target(target)
-    if not (isinstance(dt, (int, float)) and dt > 0 and math.isfinite(dt)):
+    if not (isinstance(dt, numbers.Real) and not isinstance(dt, bool) and dt > 0
+            and math.isfinite(dt)):
         raise CompileError(f"dt = {dt!r} ms must be a positive number")
-    return _Compiler(net, cfg, float(dt)).run(strict)
+    if not (isinstance(max_error, numbers.Real) and not isinstance(max_error, bool)
+            and 0 <= max_error < math.inf):
+        raise CompileError(f"max_error = {max_error!r} must be a relative error >= 0 "
+                           "(0.05 is 5 %)")
+    image = _Compiler(net, cfg, float(dt), float(max_error)).run()
+    report = image.report
+    if strict and (report.warnings or report.flagged):
+        raise CompileError("strict compile: " + "; ".join(report.warnings + [
+            f"{e.label} = {e.value:g} rounds to {e.actual:g} ({e.rel_error:.1%} error, more "
+            f"than max_error = {max_error:g})" for e in report.flagged]))
+    for message in report.warnings:
+        warnings.warn(message, CompileWarning, stacklevel=2)
+    return image
+
+
+def _label(pop, p: NeuronParam, k) -> str:
+    """``threshold`` for a scalar parameter, ``threshold[k]`` for a per-neuron one."""
+    return p.name if np.ndim(getattr(pop.model, p.name)) == 0 else f"{p.name}[{k}]"
 
 
 class _Compiler:
-    def __init__(self, net: Network, cfg: CoreConfig, dt: float):
+    def __init__(self, net: Network, cfg: CoreConfig, dt: float, max_error: float):
         self.net, self.cfg, self.dt = net, cfg, dt
-        self.report = Report(cfg.name, dt)
+        self.report = Report(cfg.name, dt, max_error)
         self.F, self.G = cfg.decay_frac, cfg.stdp_frac
         self.vlo, self.vhi = signed_range(cfg.v_width)
         self.wlo, self.whi = signed_range(cfg.w_width)
 
-    def run(self, strict: bool) -> Image:
+    def run(self) -> Image:
         cfg = self.cfg
         self.place()
         stdp = self.check_stdp()
         self.choose_scales(stdp)
-        params = self.neuron_params()
+        params, state = self.neuron_params()
         weights, plastic = self.synapses()
         stdp_ints = self.stdp_params(stdp) if stdp is not None else {}
         self.check_reach(params, weights, plastic, stdp_ints)
@@ -175,11 +134,10 @@ class _Compiler:
             "inputs": sum(p.size for p in self.net.input_populations), "n_inputs": cfg.n_inputs,
             "synapses": int(sum(p.n_synapses for p in self.net.projections)),
             "plastic": int(np.count_nonzero(plastic))}
-        if strict and self.report.warnings:
-            raise CompileError("strict compile: " + "; ".join(self.report.warnings))
         try:
             regions = {
                 Region.NEURON_PARAMS: codec.encode(cfg, Region.NEURON_PARAMS, params),
+                Region.NEURON_STATE: codec.encode(cfg, Region.NEURON_STATE, state),
                 Region.WEIGHTS: codec.encode_matrix(cfg, Region.WEIGHTS, weights),
                 Region.PLASTIC: codec.encode_matrix(cfg, Region.PLASTIC, plastic),
                 Region.STDP_PARAMS: codec.encode(cfg, Region.STDP_PARAMS, stdp_ints),
@@ -187,7 +145,8 @@ class _Compiler:
         except ValueError as exc:       # a raw value that does not fit its field
             raise CompileError(f"a raw parameter does not fit the hardware: {exc}") from None
         pops = [PopulationInfo(p.name, p.kind, self.start[p.name], p.size,
-                               self.scale.get(p.name, 1.0)) for p in self.net.populations]
+                               self.scale.get(p.name, 1.0),
+                               self._v_rest(p)) for p in self.net.populations]
         projs = [ProjectionInfo(p.name, p.src.name, p.dst.name, self.scale[p.dst.name],
                                 p.pre.copy(), p.post.copy(), p.plastic.copy())
                  for p in self.net.projections]
@@ -196,6 +155,14 @@ class _Compiler:
             stdp_json = {"model": {k: v for k, v in dataclasses.asdict(stdp).items()
                                    if k != "raw_params"}, "integers": stdp_ints}
         return Image(cfg, regions, pops, projs, dt=self.dt, stdp=stdp_json, report=self.report)
+
+    @staticmethod
+    def _v_rest(pop):
+        """The population's v_rest for the image: one number, or one per neuron."""
+        if pop.is_input or pop.model.is_raw:
+            return 0.0
+        v = pop.params["v_rest"]
+        return float(v[0]) if np.all(v == v[0]) else tuple(float(x) for x in v)
 
     # -- placement ---------------------------------------------------------------------------------
 
@@ -237,27 +204,41 @@ class _Compiler:
 
     def choose_scales(self, stdp):
         self.scale = {}
-        fixed = {}
-        free = {}
+        self.why = {}           # population -> what set its scale (for error messages)
+        fixed, free = {}, {}
         for pop in self.net.neuron_populations:
             m = pop.model
             if m.scale is not None:
                 fixed[pop.name] = float(m.scale)
+                self.why[pop.name] = ("LIF.raw" if m.is_raw else f"LIF(scale={m.scale:g})")
                 continue
-            wabs = 0.0
+            limits = [(math.inf, "")]
             for proj in self.net.projections:
                 if proj.dst is pop and proj.n_synapses:
-                    wabs = max(wabs, float(np.max(np.abs(proj.weight))))
+                    k = int(np.argmax(np.abs(proj.weight)))
+                    if proj.weight[k] != 0:
+                        limits.append((self.whi / abs(proj.weight[k]),
+                                       f"weight {proj.weight[k]:g} of projection {proj.name!r}"))
                     if proj.stdp is not None and proj.plastic.any():
-                        wabs = max(wabs, abs(proj.stdp.w_min),
-                                   abs(proj.stdp.w_max or 0.0))
-            vabs = max(abs(m.threshold), abs(m.v_reset), abs(m.bias))
-            s = math.inf
-            if wabs > 0:
-                s = min(s, self.whi / wabs)
-            if vabs > 0:
-                s = min(s, self.vhi / vabs)
+                        for key in ("w_min", "w_max"):
+                            w = getattr(proj.stdp, key)
+                            if w:
+                                limits.append((self.whi / abs(w), f"STDP {key} = {w:g} of "
+                                               f"projection {proj.name!r}"))
+            P = pop.params
+            for p in NEURON_PARAMS:        # every scaled parameter must fit v_width
+                if p.quantize not in ("voltage", "current") or p.name not in P:
+                    continue
+                x = P[p.name] - (P["v_rest"] if p.quantize == "voltage" else 0.0)
+                k = int(np.argmax(np.abs(x)))
+                if x[k] != 0:
+                    what = (f"{_label(pop, p, k)} = {P[p.name][k]:g}"
+                            + (f" (v_rest {P['v_rest'][k]:g})"
+                               if p.quantize == "voltage" and P["v_rest"][k] else ""))
+                    limits.append((self.vhi / abs(x[k]), what))
+            s, why = min(limits, key=lambda t: t[0])
             free[pop.name] = 1.0 if math.isinf(s) else s
+            self.why[pop.name] = why or "nothing (default 1)"
         # plastic targets share one scale: the core has one set of STDP integers
         group = sorted({p.dst.name for p in self.net.projections
                         if p.stdp is not None and p.plastic.any()},
@@ -268,7 +249,9 @@ class _Compiler:
                 raise CompileError(f"STDP.raw needs scale 1 on its targets, but {bad[0]!r} has "
                                    f"scale {fixed[bad[0]]}; use LIF.raw or scale=1.0 there")
             for n in group:
-                fixed.setdefault(n, 1.0)
+                if n not in fixed:
+                    fixed[n] = 1.0
+                    self.why[n] = "STDP.raw"
         fixed_in_group = {fixed[n] for n in group if n in fixed}
         if len(fixed_in_group) > 1:
             raise CompileError(
@@ -276,72 +259,200 @@ class _Compiler:
                 f"parameter set), but {', '.join(repr(n) for n in group if n in fixed)} fix "
                 f"different ones: {sorted(fixed_in_group)}")
         if group:
-            shared = (fixed_in_group.pop() if fixed_in_group
-                      else min(free[n] for n in group))
+            if fixed_in_group:
+                shared = fixed_in_group.pop()
+                owner = next(n for n in group if n in fixed)
+            else:
+                owner = min(group, key=lambda n: free[n])
+                shared = free[owner]
             for n in group:
                 if n not in fixed:
                     free[n] = shared
+                    if n != owner:
+                        self.why[n] = (f"the scale shared by the plastic targets, set in "
+                                       f"{owner!r} by {self.why[owner]}")
         self.scale.update(free)
         self.scale.update(fixed)
         self.plastic_scale = self.scale[group[0]] if group else None
 
     # -- neurons -----------------------------------------------------------------------------------
 
-    def _to_int(self, what, value, scale, lo, hi, *, record=True):
-        x = round(value * scale)
-        if not lo <= x <= hi:
-            raise CompileError(f"{what} = {value:g} is {x} in hardware units (scale {scale:.6g})"
-                               f", outside {lo}..{hi}; lower the scale or the value")
-        if record:
-            self.report.add(what, value, x, x / scale)
-        return x
-
-    def _alpha(self, what, tau):
-        a = decay_factor(tau, self.dt, self.F)
-        one = 1 << self.F
-        exact = math.exp(-self.dt / tau)
-        self.report.add(f"{what} (alpha)", exact, a, a / one)
-        if a == one and math.isfinite(tau):
-            self.report.warn(f"{what} = {tau:g} ms rounds to no decay at dt = {self.dt:g} ms "
-                             f"(alpha = 2^{self.F}); use a shorter tau, a larger dt or a core "
-                             f"with more decay_frac bits")
-        return a
-
     def neuron_params(self):
+        """NEURON_PARAMS and NEURON_STATE field arrays for every hardware neuron."""
         cfg = self.cfg
         n = cfg.n_neurons
-        params = {k: np.zeros(n, np.int64) for k in
-                  ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
-                   "reset_subtract")}
+        params = {f.name: np.zeros(n, np.int64)
+                  for f in layouts(cfg)[Region.NEURON_PARAMS].fields}
+        state = {f.name: np.zeros(n, np.int64)
+                 for f in layouts(cfg)[Region.NEURON_STATE].fields}
         params["threshold"][:] = self.vhi        # unused neurons never fire
-        rmax = unsigned_range(cfg.refractory_width)[1]
         for pop in self.net.neuron_populations:
-            m, s = pop.model, self.scale[pop.name]
             sl = slice(self.start[pop.name], self.start[pop.name] + pop.size)
-            if m.is_raw:
-                for key, value in dict(m.raw_params).items():
-                    params[key][sl] = value
+            if pop.model.is_raw:
+                for key, value in pop.params.items():
+                    (params if key in params else state)[key][sl] = value
                 continue
-            name = pop.name
-            params["threshold"][sl] = self._to_int(f"{name}.threshold", m.threshold, s,
-                                                   self.vlo, self.vhi)
-            params["v_reset"][sl] = self._to_int(f"{name}.v_reset", m.v_reset, s,
-                                                 self.vlo, self.vhi)
-            params["bias"][sl] = self._to_int(f"{name}.bias", m.bias, s, self.vlo, self.vhi)
-            if m.refractory_ms is not None:
-                ticks = round(m.refractory_ms / self.dt)
-                self.report.add(f"{name}.refractory (ms)", m.refractory_ms, ticks,
-                                ticks * self.dt)
-            else:
-                ticks = int(m.refractory)
-            if ticks > rmax:
-                raise CompileError(f"population {name!r}: refractory period {ticks} ticks "
-                                   f"exceeds {rmax} (refractory_width = {cfg.refractory_width})")
-            params["refractory"][sl] = ticks
-            params["alpha_mem"][sl] = self._alpha(f"{name}.tau_mem", m.tau_mem)
-            params["alpha_syn"][sl] = self._alpha(f"{name}.tau_syn", m.tau_syn)
-            params["reset_subtract"][sl] = int(m.reset == "subtract")
-        return params
+            ints = {}
+            for p in NEURON_PARAMS:
+                if p.name not in pop.params:
+                    continue
+                q = self._QUANTIZE[p.quantize](self, pop, p)
+                if q is not None:
+                    ints[p.field] = q
+                    (params if p.field in params else state)[p.field][sl] = q
+            self.check_neurons(pop, ints)
+        return params, state
+
+    def _where(self, pop) -> str:
+        return f"population {pop.name!r}"
+
+    def _worst(self, pop, p, value, actual, integer, origin=0.0, err=None):
+        """Add the report entry of parameter ``p``: the neuron with the largest error
+        (``err``: a measure of its own, per neuron; default relative to ``origin``)."""
+        rel = err
+        if err is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ref = np.abs(value - origin)
+                err = np.where(actual == value, 0.0,
+                               np.where(ref > 0, np.abs(actual - value) / ref, np.inf))
+        k = int(np.argmax(err))
+        scalar = np.ndim(getattr(pop.model, p.name)) == 0
+        suffix = {"decay": " (alpha)", "ms_ticks": " (ms)"}.get(p.quantize, "")
+        return self.report.add(f"{pop.name}.{p.name}{suffix}", value[k], integer[k], actual[k],
+                               index=None if scalar else k,
+                               origin=origin if np.ndim(origin) == 0 else origin[k],
+                               rel=None if rel is None else rel[k])
+
+    def _q_origin(self, pop, p):
+        return None             # v_rest has no field: it shifts the voltages
+
+    def _q_scaled(self, pop, p):
+        """``voltage``: ``round((value - v_rest) * scale)``; ``current``: ``round(value *
+        scale)``; both must fit the signed ``v_width`` field."""
+        s, P = self.scale[pop.name], pop.params
+        origin = P["v_rest"] if p.quantize == "voltage" else np.zeros(pop.size)
+        x = np.round((P[p.name] - origin) * s)
+        bad = np.flatnonzero((x < self.vlo) | (x > self.vhi))
+        if bad.size:
+            k = int(bad[0])
+            shift = f" - v_rest {origin[k]:g}" if origin[k] else ""
+            raise CompileError(
+                f"{self._where(pop)}: {_label(pop, p, k)} = {P[p.name][k]:g}{shift} is "
+                f"{x[k]:.0f} in hardware units at scale {s:.6g} (set by {self.why[pop.name]}), "
+                f"outside {self.vlo}..{self.vhi} ({self.cfg.v_width}-bit); lower the value or "
+                "the scale")
+        x = x.astype(np.int64)
+        if np.any(P[p.name] != origin):        # (v_reset, v_init at rest: nothing to report)
+            self._worst(pop, p, P[p.name], x / s + origin, x, origin)
+        return x
+
+    def _q_decay(self, pop, p):
+        """``alpha = round(exp(-dt/tau) * 2^F)``; the report compares tau with the effective
+        tau of alpha, ``-dt / ln(alpha / 2^F)``."""
+        tau = pop.params[p.name]
+        uniq, inv = np.unique(tau, return_inverse=True)
+        alpha = np.array([decay_factor(float(t), self.dt, self.F) for t in uniq],
+                         np.int64)[inv]
+        one = 1 << self.F
+        eff, err = self._decay_error(tau, alpha)
+        self._worst(pop, p, tau, eff, alpha, err=err)
+        stuck = np.flatnonzero((alpha == one) & np.isfinite(tau))
+        if stuck.size:
+            k = int(stuck[0])
+            self.report.warn(
+                f"{self._where(pop)}: {_label(pop, p, k)} = {tau[k]:g} ms rounds to no decay at "
+                f"dt = {self.dt:g} ms (alpha = 2^{self.F}; {stuck.size} neuron(s)); use a "
+                "shorter tau, a larger dt or a core with more decay_frac bits")
+        return alpha
+
+    def _decay_error(self, tau, alpha):
+        """(effective tau of ``alpha``, relative error of the leak per tick ``1 - a``)."""
+        one = 1 << self.F
+        tau, alpha = np.asarray(tau, float), np.asarray(alpha)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eff = np.where(alpha >= one, np.inf, -self.dt / np.log(np.maximum(alpha, 0) / one))
+            leak = -np.expm1(-self.dt / tau)
+            leak_q = 1 - alpha / one
+            err = np.where(leak_q == leak, 0.0,
+                           np.where(leak > 0, np.abs(leak_q - leak) / leak, np.inf))
+        return eff, err
+
+    def _q_ticks(self, pop, p):
+        ticks = pop.params[p.name].astype(np.int64)
+        if p.name == "refractory" and "refractory_ms" in pop.params:
+            return None         # refractory_ms (next in the table) sets the field
+        return self._fit_ticks(pop, p, ticks)
+
+    def _q_ms_ticks(self, pop, p):
+        ms = pop.params[p.name]
+        ticks = np.round(ms / self.dt).astype(np.int64)
+        self._worst(pop, p, ms, ticks * self.dt, ticks)
+        return self._fit_ticks(pop, p, ticks)
+
+    def _fit_ticks(self, pop, p, ticks):
+        rmax = unsigned_range(self.cfg.refractory_width)[1]
+        bad = np.flatnonzero(ticks > rmax)
+        if bad.size:
+            k = int(bad[0])
+            raise CompileError(f"{self._where(pop)}: {_label(pop, p, k)} is {ticks[k]} ticks, "
+                               f"more than {rmax} (refractory_width = "
+                               f"{self.cfg.refractory_width})")
+        return ticks
+
+    def _q_mode(self, pop, p):
+        return pop.params[p.name].astype(np.int64)
+
+    #: how each ``quantize`` kind of NEURON_PARAMS becomes integers (None: no field)
+    _QUANTIZE = {"origin": _q_origin, "voltage": _q_scaled, "current": _q_scaled,
+                 "decay": _q_decay, "ticks": _q_ticks, "ms_ticks": _q_ms_ticks,
+                 "mode": _q_mode}
+
+    def check_neurons(self, pop, ints):
+        """Refuse what would fire without reason; warn about what fires every tick."""
+        P, s, where = pop.params, self.scale[pop.name], self._where(pop)
+        tp, rp = (next(p for p in NEURON_PARAMS if p.name == n) for n in ("threshold", "v_reset"))
+        above = P["threshold"] - P["v_rest"]
+        bad = np.flatnonzero(~(above > 0))
+        if bad.size:
+            k = int(bad[0])
+            raise CompileError(
+                f"{where}: {_label(pop, tp, k)} = {P['threshold'][k]:g} is not above v_rest = "
+                f"{P['v_rest'][k]:g}: the neuron would fire at rest, every tick")
+        thr = ints["threshold"]
+        bad = np.flatnonzero(thr <= 0)
+        if bad.size:
+            k = int(bad[0])
+            raise CompileError(
+                f"{where}: {_label(pop, tp, k)} = {P['threshold'][k]:g} quantizes to {thr[k]} "
+                f"at scale {s:.6g} (set by {self.why[pop.name]}): the neuron would fire every "
+                f"tick. The threshold is {above[k] * s:.3g} integer steps above rest; make the "
+                "weights or bias smaller relative to it, or fix LIF(scale=...)")
+        by_value = ints["reset_subtract"] == 0
+        bad = np.flatnonzero(by_value & ~(P["v_reset"] < P["threshold"]))
+        if bad.size:
+            k = int(bad[0])
+            raise CompileError(
+                f"{where}: {_label(pop, rp, k)} = {P['v_reset'][k]:g} is not below threshold = "
+                f"{P['threshold'][k]:g} (reset='value'): the neuron would fire on every tick "
+                "after its refractory period")
+        bad = np.flatnonzero(by_value & (ints["v_reset"] >= thr))
+        if bad.size:
+            k = int(bad[0])
+            raise CompileError(
+                f"{where}: {_label(pop, rp, k)} = {P['v_reset'][k]:g} and threshold = "
+                f"{P['threshold'][k]:g} quantize to {ints['v_reset'][k]} and {thr[k]} at scale "
+                f"{s:.6g} (set by {self.why[pop.name]}): the reset is not below the threshold")
+        # a neuron that reaches threshold from its reset on bias alone, whatever its input
+        start = np.where(by_value, decay(ints["v_reset"], ints["alpha_mem"], self.F), 0)
+        tonic = np.flatnonzero(start + ints["bias"] >= thr)
+        if tonic.size:
+            k = int(tonic[0])
+            bp = next(p for p in NEURON_PARAMS if p.name == "bias")
+            self.report.warn(
+                f"{where}: {_label(pop, bp, k)} = {P['bias'][k]:g} alone takes the membrane "
+                f"from reset to threshold = {P['threshold'][k]:g} in one tick: "
+                f"{tonic.size} neuron(s) fire on every tick they are not refractory, whatever "
+                "their input")
 
     # -- synapses ----------------------------------------------------------------------------------
 
@@ -395,15 +506,22 @@ class _Compiler:
                              f"at {self.wlo}..{self.whi} (scale {s:.6g} of {proj.dst.name!r})")
         zeroed = nz & (q == 0)
         if zeroed.any():
-            self.report.warn(f"{where}: {int(zeroed.sum())} nonzero weights round to 0 "
-                             f"(smallest |w| = {np.min(np.abs(proj.weight[nz])):.3g}, one "
-                             f"integer step = {1 / s:.3g})")
+            # tiny weights rounding to 0 are ordinary quantization (a note); a projection
+            # that vanishes entirely is not what anyone means (a warning)
+            message = (f"{where}: {int(zeroed.sum())} of {int(nz.sum())} nonzero weights "
+                       f"round to 0 (smallest |w| = {np.min(np.abs(proj.weight[nz])):.3g}, "
+                       f"one integer step = {1 / s:.3g})")
+            if zeroed.sum() == nz.sum() and not proj.plastic[nz].any():
+                self.report.warn(message + ": the projection has no effect")
+            else:
+                self.report.note(message)
         if nz.any():
             i = int(np.argmax(np.abs(proj.weight)))
             self.report.add(f"{proj.name} max |w|", proj.weight[i], q[i], q[i] / s)
             rel = np.abs(q[nz] / s - proj.weight[nz]) / np.abs(proj.weight[nz])
             j = int(np.flatnonzero(nz)[int(np.argmax(rel))])
-            self.report.add(f"{proj.name} worst w", proj.weight[j], q[j], q[j] / s)
+            self.report.add(f"{proj.name} worst w", proj.weight[j], q[j], q[j] / s,
+                            bounded=False)
         return q
 
     # -- STDP --------------------------------------------------------------------------------------
@@ -422,23 +540,30 @@ class _Compiler:
                                f"trace range (max {tmax})")
         step = s * (1 << self.G) / jump          # rate integer per weight unit
         ints = {"enable": 1, "pre_jump": jump, "post_jump": jump}
+        users = ", ".join(repr(p.name) for p in self.net.projections
+                          if p.stdp is not None and p.plastic.any())
         for key, value in (("a_plus", stdp.a_plus), ("a_minus", stdp.a_minus)):
             a = round(value * step)
             if a > 0xFFFF:
                 raise CompileError(
-                    f"STDP {key} = {value:g} needs rate {a} > 65535 at weight scale {s:.6g}; "
-                    "lower it or raise trace_jump")
+                    f"STDP {key} = {value:g} of projection(s) {users} needs rate {a} > 65535 "
+                    f"at weight scale {s:.6g}; lower it or raise trace_jump")
             ints[key] = a
             self.report.add(f"stdp.{key}", value, a, a / step)
             # what one pair at zero delay really changes: scale(J, a) = (J * a) >> G, floored
             dw = (jump * a) >> self.G
             self.report.add(f"stdp.{key} step at 0 ticks", value, dw, dw / s)
-            if a == 0 and value > 0:
-                self.report.warn(f"STDP {key} = {value:g} rounds to 0 (one step is "
-                                 f"{1 / step:.3g} weight units): no "
-                                 f"{'potentiation' if key == 'a_plus' else 'depression'}")
-        ints["alpha_pre"] = self._alpha("stdp.tau_plus", stdp.tau_plus)
-        ints["alpha_post"] = self._alpha("stdp.tau_minus", stdp.tau_minus)
+            if dw == 0 and value > 0:
+                need = -(-(1 << self.G) // jump)        # the smallest rate with a step of 1
+                raise CompileError(
+                    f"STDP {key} = {value:g} of projection(s) {users} floors to a zero weight "
+                    f"step: rate {a}, (trace_jump {jump} * {a}) >> {self.G} = 0 at weight "
+                    f"scale {s:.6g}, so {'potentiation' if key == 'a_plus' else 'depression'} "
+                    f"would be silently off. One step needs a rate >= {need}, i.e. {key} >= "
+                    f"{(need - 0.5) / step:.3g} weight units; raise {key} or trace_jump (or "
+                    f"set {key}=0 to turn it off on purpose)")
+        ints["alpha_pre"] = self._stdp_decay("tau_plus", stdp.tau_plus)
+        ints["alpha_post"] = self._stdp_decay("tau_minus", stdp.tau_minus)
         for key, value in (("w_min", stdp.w_min), ("w_max", stdp.w_max)):
             if value is None:
                 ints[key] = self.whi
@@ -451,6 +576,17 @@ class _Compiler:
             ints[key] = w
             self.report.add(f"stdp.{key}", value, w, w / s)
         return ints
+
+    def _stdp_decay(self, key, tau) -> int:
+        alpha = decay_factor(tau, self.dt, self.F)
+        one = 1 << self.F
+        eff, err = self._decay_error(tau, alpha)
+        self.report.add(f"stdp.{key} (alpha)", tau, alpha, float(eff), rel=float(err))
+        if alpha == one and math.isfinite(tau):
+            self.report.warn(f"STDP {key} = {tau:g} ms rounds to no decay at dt = {self.dt:g} ms "
+                             f"(alpha = 2^{self.F}); use a shorter tau, a larger dt or a core "
+                             "with more decay_frac bits")
+        return alpha
 
     # -- reachability ------------------------------------------------------------------------------
 

@@ -5,10 +5,12 @@ A :class:`Network` is a plain description in the user's units; nothing is quanti
 is its integer twin)::
 
     i1 = i + sum of the weights of the sources that spiked in the previous step
-    v  = v * exp(-dt/tau_mem) + i1 + bias      (held while refractory)
-    spike when v >= threshold; then v = v_reset (reset="value") or v - threshold ("subtract")
+    v  = v_rest + (v - v_rest) * exp(-dt/tau_mem) + i1 + bias      (held while refractory)
+    spike when v >= threshold; then v = v_reset (reset="value")
+                                     or v - (threshold - v_rest)   (reset="subtract")
     i  = i1 * exp(-dt/tau_syn)
 
+with every neuron parameter a scalar or one value per neuron, and ``v = v_init`` at load time.
 So a weight is the jump of the synaptic current, in the same units as ``v`` and ``threshold``.
 
 Every population and projection has a name (given or generated: ``in0``, ``pop1``,
@@ -28,79 +30,221 @@ import numpy as np
 from .errors import CompileError
 
 __all__ = [
-    "LIF", "STDP", "Population", "Projection", "Network", "OneToOne", "AllToAll",
-    "FixedProbability", "load_network",
+    "LIF", "NeuronParam", "NEURON_PARAMS", "STDP", "Population", "Projection", "Network",
+    "OneToOne", "AllToAll", "FixedProbability", "load_network",
 ]
 
 
 # -- neuron and plasticity models ------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
+class NeuronParam:
+    """One per-neuron parameter of :class:`LIF`: its table entry (see :data:`NEURON_PARAMS`).
+
+    ``unit``: ``"v"`` (model voltage units, the unit of the weights), ``"v/tick"``, ``"ms"``,
+    ``"ticks"`` or ``""``. ``quantize`` names how the compiler turns it into integers (one method
+    per kind in :mod:`spikeloom.compiler`): ``"origin"`` (v_rest: shifts the voltages, no field
+    of its own), ``"voltage"`` (``round((value - v_rest) * scale)``), ``"current"``
+    (``round(value * scale)``, not shifted), ``"decay"`` (``round(exp(-dt/tau) * 2^F)``),
+    ``"ticks"`` (an integer count), ``"ms_ticks"`` (``round(ms / dt)``), ``"mode"`` (one bit).
+    ``field`` is the hardware field it becomes (``NEURON_PARAMS``, or ``NEURON_STATE`` for
+    ``v_init``). ``bound`` names the per-neuron check of :meth:`LIF.resolve`: ``"finite"``,
+    ``"tau"`` (> 0 ms, ``math.inf`` allowed: no decay), ``"count"`` (a whole number >= 0),
+    ``"ms"`` (finite, >= 0), ``"reset"`` (``"value"`` or ``"subtract"``). ``default_to`` names
+    the parameter whose value a ``None`` default takes (``v_reset`` and ``v_init`` rest at
+    ``v_rest``)."""
+    name: str
+    unit: str
+    quantize: str
+    field: str | None
+    bound: str
+    doc: str
+    default_to: str | None = None
+
+
+#: Every per-neuron parameter of :class:`LIF`, in the order the compiler handles them (v_rest
+#: first: the voltages are shifted by it). A new neuron parameter is a new LIF field plus one
+#: entry here (and, when it quantizes in a new way, one method in the compiler).
+NEURON_PARAMS: tuple[NeuronParam, ...] = (
+    NeuronParam("v_rest", "v", "origin", None, "finite",
+                "resting potential: the hardware's v = 0 (the compiler shifts the voltages)"),
+    NeuronParam("threshold", "v", "voltage", "threshold", "finite",
+                "spike when v >= threshold"),
+    NeuronParam("v_reset", "v", "voltage", "v_reset", "finite",
+                "v after a spike (reset='value'); default v_rest", default_to="v_rest"),
+    NeuronParam("v_init", "v", "voltage", "v", "finite",
+                "membrane potential at load time (NEURON_STATE); default v_rest",
+                default_to="v_rest"),
+    NeuronParam("bias", "v/tick", "current", "bias", "finite",
+                "added to v every non-refractory tick"),
+    NeuronParam("tau_mem", "ms", "decay", "alpha_mem", "tau", "membrane time constant"),
+    NeuronParam("tau_syn", "ms", "decay", "alpha_syn", "tau", "synaptic-current time constant"),
+    NeuronParam("refractory", "ticks", "ticks", "refractory", "count",
+                "ticks sat out after a spike"),
+    NeuronParam("refractory_ms", "ms", "ms_ticks", "refractory", "ms",
+                "refractory period in ms (rounded to ticks; overrides refractory)"),
+    NeuronParam("reset", "", "mode", "reset_subtract", "reset",
+                "'value': v := v_reset; 'subtract': v := v - (threshold - v_rest)"),
+    # Model v2 (issue 15) adds, as entries here and LIF fields, once the numerics have them:
+    #   theta_jump ("v", a scaled increment of the adaptive threshold offset),
+    #   tau_theta ("ms", "decay"), tau_syn_inh ("ms", "decay"; None: one current).
+)
+
+_PARAM = {p.name: p for p in NEURON_PARAMS}
+
+
+def _scalar_or_array(value):
+    """A parameter value as stored in a LIF: a scalar as given, an array as a read-only copy."""
+    if value is None or isinstance(value, (str, numbers.Number)):
+        return value
+    a = np.array(value)
+    a.setflags(write=False)
+    return a
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class LIF:
     """A leaky integrate-and-fire neuron with a current-based exponential synapse.
 
-    Physical form (the default): ``tau_mem`` and ``tau_syn`` in ms (``math.inf``: no decay);
-    ``threshold``, ``v_reset`` and ``bias`` in model units (the unit of the weights);
-    ``refractory`` in ticks (int) or ``refractory_ms`` in ms (rounded to ticks at compile time);
-    ``reset`` is ``"value"`` (v := v_reset) or ``"subtract"`` (v := v - threshold).
-    ``scale`` fixes the integer units per model unit (default: chosen by the compiler so the
-    incoming weights use the whole signed weight range and the threshold fits ``v_width``).
+    Every parameter is a scalar (the same for every neuron) or an array with one value per neuron
+    of the population (:data:`NEURON_PARAMS` lists them with their units): ``tau_mem`` and
+    ``tau_syn`` in ms (``math.inf``: no decay); ``v_rest``, ``threshold``, ``v_reset``,
+    ``v_init`` in model units (the unit of the weights; ``v_reset`` and ``v_init`` default to
+    ``v_rest``, which defaults to 0); ``bias`` in model units per tick; ``refractory`` in ticks
+    (int) or ``refractory_ms`` in ms (rounded to ticks at compile time); ``reset`` is
+    ``"value"`` (v := v_reset) or ``"subtract"`` (v := v - (threshold - v_rest)). ``scale``
+    (one number for the population) fixes the integer units per model unit (default: chosen by
+    the compiler so the incoming weights use the whole signed weight range and the voltages fit
+    ``v_width``).
+
+    Values are checked when the model is given to :meth:`Network.population` (which knows the
+    population's name and size): an array of the wrong length, NaN, inf where a finite value is
+    needed, a complex value, a time constant <= 0 is a :class:`CompileError` naming the
+    population, the parameter and the index.
 
     Raw form (:meth:`LIF.raw`): the integers of docs/numerics.md, used unchanged (scale 1);
     weights onto a raw population must be integers.
     """
 
-    tau_mem: float = 20.0
-    tau_syn: float = 5.0
-    threshold: float = 1.0
-    v_reset: float = 0.0
-    bias: float = 0.0
-    refractory: int = 0
-    refractory_ms: float | None = None
-    reset: str = "value"
+    tau_mem: object = 20.0
+    tau_syn: object = 5.0
+    threshold: object = 1.0
+    v_reset: object = None
+    bias: object = 0.0
+    refractory: object = 0
+    refractory_ms: object = None
+    reset: object = "value"
     scale: float | None = None
+    v_rest: object = 0.0
+    v_init: object = None
     raw_params: tuple | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
-        if self.reset not in ("value", "subtract"):
-            raise CompileError(f"LIF reset={self.reset!r}: use 'value' or 'subtract'")
-        if self.raw_params is not None:
-            return
-        for name in ("tau_mem", "tau_syn"):
-            tau = getattr(self, name)
-            if not isinstance(tau, numbers.Real) or not tau > 0:
-                raise CompileError(f"LIF {name}={tau!r}: a time constant must be > 0 ms "
-                                   "(math.inf for no decay)")
-        for name in ("threshold", "v_reset", "bias"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise CompileError(f"LIF {name}={value!r} must be a finite number")
-        if not isinstance(self.refractory, numbers.Integral) or self.refractory < 0:
-            raise CompileError(f"LIF refractory={self.refractory!r} must be a whole number of "
-                               "ticks >= 0 (use refractory_ms= for milliseconds)")
-        if self.refractory_ms is not None and not self.refractory_ms >= 0:
-            raise CompileError(f"LIF refractory_ms={self.refractory_ms!r} must be >= 0")
-        if self.scale is not None and not (self.scale > 0 and math.isfinite(self.scale)):
+        for p in NEURON_PARAMS:
+            value = getattr(self, p.name)
+            if value is None and p.default_to is not None:
+                value = getattr(self, p.default_to)     # v_reset, v_init: rest at v_rest
+            object.__setattr__(self, p.name, _scalar_or_array(value))
+        if self.scale is not None and not (isinstance(self.scale, numbers.Real)
+                                           and self.scale > 0 and math.isfinite(self.scale)):
             raise CompileError(f"LIF scale={self.scale!r} must be a positive number")
 
+    def __eq__(self, other):
+        if not isinstance(other, LIF):
+            return NotImplemented
+        return all(np.array_equal(np.asarray(getattr(self, f.name), dtype=object),
+                                  np.asarray(getattr(other, f.name), dtype=object))
+                   for f in dataclasses.fields(self))
+
+    __hash__ = None     # arrays inside: not hashable
+
     @classmethod
-    def raw(cls, *, threshold: int, v_reset: int = 0, bias: int = 0, refractory: int = 0,
-            alpha_mem: int, alpha_syn: int, reset_subtract: bool = False) -> LIF:
-        """Hardware integers, unchanged: ``alpha_*`` are decay factors with ``decay_frac``
-        fractional bits (``2**decay_frac`` = no decay)."""
+    def raw(cls, *, threshold, v_reset=0, bias=0, refractory=0, alpha_mem, alpha_syn,
+            reset_subtract=False, v_init=0) -> LIF:
+        """Hardware integers, unchanged (each a scalar or one per neuron): ``alpha_*`` are decay
+        factors with ``decay_frac`` fractional bits (``2**decay_frac`` = no decay); ``v_init``
+        is the initial membrane potential (NEURON_STATE ``v``)."""
         params = dict(threshold=threshold, v_reset=v_reset, bias=bias, refractory=refractory,
-                      alpha_mem=alpha_mem, alpha_syn=alpha_syn,
-                      reset_subtract=int(bool(reset_subtract)))
+                      alpha_mem=alpha_mem, alpha_syn=alpha_syn, reset_subtract=reset_subtract,
+                      v=v_init)
+        frozen = []
         for key, value in params.items():
-            if not isinstance(value, numbers.Integral):
-                raise CompileError(f"LIF.raw {key}={value!r} must be an integer")
-        return cls(threshold=float(threshold), v_reset=float(v_reset), bias=float(bias),
-                   refractory=int(refractory), reset="subtract" if reset_subtract else "value",
-                   scale=1.0, raw_params=tuple(sorted((k, int(v)) for k, v in params.items())))
+            a = np.asarray(value)
+            if a.dtype == bool:
+                a = a.astype(np.int64)
+            if a.ndim > 1 or a.dtype.kind not in "iu":
+                raise CompileError(f"LIF.raw {key}={value!r} must be an integer or a 1-D array "
+                                   "of integers")
+            frozen.append((key, int(a) if a.ndim == 0 else tuple(int(x) for x in a)))
+        return cls(scale=1.0, raw_params=tuple(sorted(frozen)))
 
     @property
     def is_raw(self) -> bool:
         return self.raw_params is not None
+
+    def resolve(self, n: int, where: str) -> dict[str, np.ndarray]:
+        """Every parameter as an array of ``n`` per-neuron values, checked against its bound
+        (floats; ``refractory`` and ``reset`` as int64, ``reset`` 1 for subtract;
+        ``refractory_ms`` absent when not given). Raw models give their integer fields
+        instead. CompileError names ``where`` (the population), the parameter and the index."""
+        if self.is_raw:
+            out = {}
+            for key, value in self.raw_params:
+                a = np.asarray(value, dtype=np.int64)
+                out[key] = self._length(key, np.broadcast_to(a, (n,)) if a.ndim == 0 else a, n,
+                                        where)
+            return out
+        out = {}
+        for p in NEURON_PARAMS:
+            value = getattr(self, p.name)
+            if value is not None:
+                out[p.name] = self._check(p, value, n, where)
+        return out
+
+    @staticmethod
+    def _length(name, a, n, where):
+        if a.shape != (n,):
+            raise CompileError(f"{where}: {name} has {a.shape[0] if a.ndim == 1 else a.shape} "
+                               f"values, expected one per neuron ({n}) or a scalar")
+        return np.array(a)
+
+    def _check(self, p: NeuronParam, value, n: int, where: str) -> np.ndarray:
+        a = np.asarray(value)
+        if a.ndim > 1:
+            raise CompileError(f"{where}: {p.name} must be a scalar or a 1-D array of {n} "
+                               f"values, got shape {a.shape}")
+        a = self._length(p.name, np.broadcast_to(a, (n,)) if a.ndim == 0 else a, n, where)
+
+        def at(k):
+            return p.name if np.ndim(value) == 0 else f"{p.name}[{k}]"
+
+        if p.bound == "reset":
+            bad = [k for k, x in enumerate(a) if x not in ("value", "subtract")]
+            if bad:
+                raise CompileError(f"{where}: {at(bad[0])} = {str(a[bad[0]])!r}: use 'value' "
+                                   "or 'subtract'")
+            return (a == "subtract").astype(np.int64)
+        if a.dtype.kind == "c":
+            k = int(np.flatnonzero(np.imag(a) != 0)[0]) if np.any(np.imag(a) != 0) else 0
+            raise CompileError(f"{where}: {at(k)} = {complex(a[k])} is complex; parameters "
+                               "are real numbers")
+        if a.dtype.kind not in "biuf":
+            raise CompileError(f"{where}: {p.name} = {value!r} must be a number or an array "
+                               "of numbers")
+        f = a.astype(np.float64)
+        checks = {
+            "finite": (~np.isfinite(f), "must be a finite number"),
+            "tau": (~(f > 0), "is a time constant: it must be > 0 ms (math.inf: no decay)"),
+            "count": (~np.isfinite(f) | (f < 0) | (f != np.round(f)),
+                      f"must be a whole number of ticks >= 0"
+                      f"{' (refractory_ms= takes ms)' if p.name == 'refractory' else ''}"),
+            "ms": (~np.isfinite(f) | (f < 0), "must be a finite number of ms >= 0"),
+        }
+        bad, why = checks[p.bound]
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise CompileError(f"{where}: {at(k)} = {f[k]:g} {why}")
+        return f.astype(np.int64) if p.bound == "count" else f
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,10 +274,15 @@ class STDP:
     def __post_init__(self):
         if self.raw_params is not None:
             return
-        for name in ("a_plus", "a_minus", "tau_plus", "tau_minus", "w_min"):
+        for name in ("a_plus", "a_minus", "tau_plus", "tau_minus", "w_min", "w_max"):
             value = getattr(self, name)
+            if value is None and name == "w_max":
+                continue
             if not isinstance(value, numbers.Real) or math.isnan(value):
-                raise CompileError(f"STDP {name}={value!r} must be a number")
+                raise CompileError(f"STDP {name}={value!r} must be a real number")
+            if not math.isfinite(value) and not name.startswith("tau"):
+                raise CompileError(f"STDP {name}={value!r} must be finite"
+                                   f"{' (None: the largest weight)' if name == 'w_max' else ''}")
         if self.a_plus < 0 or self.a_minus < 0:
             raise CompileError(f"STDP a_plus={self.a_plus}, a_minus={self.a_minus}: rates are "
                                "magnitudes and must be >= 0 (a_minus depresses)")
@@ -174,6 +323,8 @@ class Population:
         self.kind = kind
         self.name = name
         self.model = model
+        #: the model's parameters, one checked value per neuron (:meth:`LIF.resolve`)
+        self.params = {} if model is None else model.resolve(size, f"population {name!r}")
 
     @property
     def is_input(self) -> bool:
@@ -186,16 +337,39 @@ class Population:
         return f"<{self.kind} {self.name!r} n={self.size}>"
 
 
+def _real(values, where: str, what: str = "weights") -> np.ndarray:
+    """``values`` as a float array; CompileError for complex or non-numeric values (numpy would
+    drop an imaginary part with only a ComplexWarning)."""
+    try:
+        a = np.asarray(values)
+    except (TypeError, ValueError):
+        raise CompileError(f"{where}: cannot read {what} of type "
+                           f"{type(values).__name__}") from None
+    if a.dtype.kind == "c":
+        bad = np.flatnonzero(np.ravel(np.imag(a)) != 0)
+        k = int(bad[0]) if bad.size else 0
+        raise CompileError(f"{where}: {what} must be real numbers, found "
+                           f"{np.ravel(a)[k]!r} (complex)")
+    if a.dtype.kind == "O":
+        try:
+            a = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise CompileError(f"{where}: {what} must be numbers") from None
+    if a.dtype.kind not in "biuf":
+        raise CompileError(f"{where}: {what} must be numbers, not {a.dtype}")
+    return a.astype(float)
+
+
 def _weight_values(weight, n: int, rng: np.random.Generator, where: str) -> np.ndarray:
     """``n`` weights from a scalar, a (low, high) uniform range, an array or a callable."""
     if callable(weight):
-        values = np.asarray(weight(rng, n), dtype=float)
+        values = _real(weight(rng, n), where)
     elif isinstance(weight, tuple) and len(weight) == 2:
-        lo, hi = weight
+        lo, hi = (float(x) for x in _real(weight, where))
         values = rng.uniform(lo, hi, n)
     else:
-        values = np.broadcast_to(np.asarray(weight, dtype=float), (n,)).copy() if np.ndim(
-            weight) == 0 else np.asarray(weight, dtype=float).ravel()
+        values = _real(weight, where)
+        values = np.broadcast_to(values, (n,)).copy() if values.ndim == 0 else values.ravel()
     if values.shape != (n,):
         raise CompileError(f"{where}: expected {n} weights, got shape {values.shape}")
     return values
@@ -409,26 +583,24 @@ class Network:
         if isinstance(weights, Connector):
             pre, post, w = weights.pairs(n_pre, n_post, src is dst, where)
             return pre.astype(np.int64), post.astype(np.int64), w.astype(float)
-        if isinstance(weights, numbers.Real):
-            return AllToAll(float(weights)).pairs(n_pre, n_post, src is dst, where)
+        if isinstance(weights, numbers.Number) and not isinstance(weights, bool):
+            return AllToAll(float(_real(weights, where))).pairs(n_pre, n_post, src is dst,
+                                                                 where)
         if isinstance(weights, tuple) and len(weights) == 3 and np.ndim(weights[0]) == 1:
-            pre, post, w = (np.asarray(a) for a in weights)
+            pre, post, w = (_real(a, where, what) for a, what in
+                            zip(weights, ("pre indices", "post indices", "weights"), strict=True))
             return self._sparse(pre, post, w, n_pre, n_post, where)
         if isinstance(weights, list) and len(weights) == 0:
             return self._sparse(np.zeros(0), np.zeros(0), np.zeros(0), n_pre, n_post, where)
         if isinstance(weights, list):
             # a list of (pre, post, weight) tuples is sparse; a list of lists is a matrix
             # (rows of three only count as triples when the shape cannot be the matrix's)
-            rows = np.asarray(weights, dtype=float) if all(
+            rows = _real(weights, where) if all(
                 np.ndim(r) == 1 and len(r) == 3 for r in weights) else None
             if rows is not None and (isinstance(weights[0], tuple)
                                      or rows.shape != (n_pre, n_post)):
                 return self._sparse(rows[:, 0], rows[:, 1], rows[:, 2], n_pre, n_post, where)
-        try:
-            dense = np.asarray(weights, dtype=float)
-        except (TypeError, ValueError):
-            raise CompileError(f"{where}: cannot read weights of type "
-                               f"{type(weights).__name__}") from None
+        dense = _real(weights, where)
         if dense.shape != (n_pre, n_post):
             raise CompileError(f"{where}: weight matrix has shape {dense.shape}, expected "
                                f"({n_pre}, {n_post}) = ({src.name}, {dst.name})")

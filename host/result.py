@@ -45,9 +45,16 @@ class PopulationSpikes:
         """Spikes per neuron."""
         return np.bincount(self.events[:, 1], minlength=self.size)
 
-    def rate_hz(self) -> float:
-        """Mean firing rate per neuron in Hz (dt in ms)."""
+    def rate_hz(self, per_neuron: bool = False):
+        """Firing rate in Hz over the whole run (``ticks * dt`` ms).
+
+        By default a float: the population's mean rate, spikes / (neurons * seconds). With
+        ``per_neuron=True`` a float array of shape ``(size,)``: each neuron's own rate,
+        ``counts() / seconds``. A run of 0 ticks gives 0 (or zeros)."""
         span = self.ticks * self.dt / 1000.0
+        if per_neuron:
+            counts = self.counts().astype(float)
+            return counts / span if span else np.zeros(self.size)
         return self.count / (self.size * span) if span and self.size else 0.0
 
     def __repr__(self):

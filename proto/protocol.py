@@ -23,7 +23,7 @@ __all__ = [
     "event_body_bytes", "check_build_id", "info_payload", "c_header",
 ]
 
-VERSION = 1
+VERSION = 2                 # 2: the abort token and Status.ABORTED
 MAX_PAYLOAD = 512           # bytes; a longer payload is refused with BAD_LENGTH
 RX_BUFFER = 1024            # bytes the device buffers while busy; a host keeps at most this
                             # many request bytes outstanding (more are lost and counted)
@@ -201,7 +201,7 @@ def c_header() -> str:
     """The wire constants as a C++ header (``sim/vboard.cpp`` includes it; the virtual board's
     build writes it from this function, so the harness restates nothing)."""
     lines = ["// Generated from spikeloom.proto.protocol by spikeloom.sim.vboard: do not edit.",
-             "#pragma once", "#include <cstdint>", ""]
+             "#pragma once", "#include <cstddef>", "#include <cstdint>", ""]
 
     def const(name, value, ctype="uint8_t"):
         lines.append(f"constexpr {ctype} {name} = 0x{value:X};")
@@ -214,6 +214,9 @@ def c_header() -> str:
     const("HEADER_BYTES", HEADER_BYTES, "unsigned")
     const("CRC_BYTES", CRC_BYTES, "unsigned")
     const("MAX_PAYLOAD", MAX_PAYLOAD, "unsigned")
+    const("MAX_BODY", HEADER_BYTES + MAX_PAYLOAD + CRC_BYTES, "size_t")
+    const("CRC_INIT", CRC_INIT, "uint16_t")
+    const("CRC_POLY", CRC_POLY, "uint16_t")
     const("RX_BUFFER", RX_BUFFER, "unsigned")
     for op in Opcode:
         const(f"OP_{op.name}", op.value)
@@ -251,10 +254,15 @@ class Deframer:
     device must answer with; ``frame`` then holds what could be recovered (opcode and seq from the
     header when at least a header arrived, else 0). Bodies longer than
     ``HEADER + max_payload + CRC`` stop being stored (memory stays bounded) and give BAD_LENGTH.
+
+    The abort token :data:`ABORT` (an END where the second byte of an escape belongs) ends any
+    partial body, which is discarded, and produces nothing; :attr:`aborts` counts the tokens
+    consumed (the golden device clears its abort latch when it grows).
     """
 
     def __init__(self, max_payload: int = MAX_PAYLOAD):
         self.limit = HEADER_BYTES + max_payload + CRC_BYTES
+        self.aborts = 0
         self._reset()
 
     def _reset(self):
@@ -267,7 +275,9 @@ class Deframer:
         out = []
         for b in data:
             if b == END:
-                if self.buf or self.bad_escape or self.overlong or self.escaped:
+                if self.escaped:                # ESC END: the abort token
+                    self.aborts += 1
+                elif self.buf or self.bad_escape or self.overlong:
                     out.append(self._finish())
                 self._reset()
                 continue

@@ -1,13 +1,14 @@
 """The golden device: docs/protocol.md over the golden model, bytes in, bytes out.
 
-:class:`GoldenDevice` consumes request bytes with :meth:`GoldenDevice.feed` and returns every byte
-the device sends back (replies and SPIKES event frames), processing frames strictly in arrival
-order. It is the ``model://`` backend and the reference for the RTL top: the gateware must answer
-the same input bytes with the same output bytes.
+:class:`GoldenDevice` receives request bytes with :meth:`GoldenDevice.write` and executes them with
+:meth:`GoldenDevice.read`, which returns every byte the device sends back (replies and SPIKES event
+frames), processing frames strictly in arrival order; :meth:`GoldenDevice.feed` is the two at once.
+It is the ``model://`` backend and the reference for the RTL top: the gateware must answer the
+same input bytes with the same output bytes.
 
-Contract (docs/protocol.md, "Status codes" and "Opcodes"): every nonempty SLIP body gets exactly
-one reply; empty bodies are ignored; a failed request changes no stored state (only the error
-counters); no input ever raises. The device never sees UART-level errors or receive-buffer
+Contract (docs/protocol.md, "Status codes", "Opcodes" and "Abort"): every nonempty SLIP body gets
+exactly one reply; empty bodies are ignored; a failed request changes no stored state (only the
+error counters); no input ever raises. The device never sees UART-level errors or receive-buffer
 overflows, so ``uart_errors`` and ``rx_overflows`` stay 0 here.
 """
 
@@ -61,6 +62,30 @@ class GoldenDevice:
     ``build_id`` (8 bytes) is reported in INFO, like the RTL top's parameter. ``weight_store``
     selects the cycle model of ``last_tick_cycles`` (``proto.cycles.tick_cycles``, exact for the
     core built with the same ``weight_store``: "dual" or "spram").
+
+    Time, and the abort (docs/protocol.md, "Abort"). The device executes lazily:
+
+    - ``write(data)`` is the arrival of ``data`` on the line. Bytes are queued, and each abort
+      token (``ESC END``, recognised byte by byte with the same escape state as the deframer)
+      sets the *abort latch* at once, however much is queued before it.
+    - ``read(max_ticks=None)`` executes what is queued, in order, and returns the output: at most
+      ``max_ticks`` ticks of RUN in this call (None: until the queue is empty), stopping only at
+      a tick boundary. A RUN checks the latch before each tick: set, it ends with status ABORTED
+      and ``RUN_REPLY(ticks run)``. The latch is cleared when the deframer consumes the token,
+      after every request queued before it.
+    - ``feed(data) == write(data) + read()``; :attr:`busy` says whether ``read`` has work left.
+
+    So one ``write`` is one instant: a token anywhere in it is seen before anything in it runs.
+    To reproduce an abort that landed on a device after it completed tick ``k`` of a RUN::
+
+        dev.write(run_frame)            # the RUN arrives
+        out = dev.read(max_ticks=k)     # k ticks run (k SPIKES events), the RUN is still going
+        dev.write(P.ABORT)              # the token arrives: the latch is set
+        out += dev.read()               # RUN reply: status ABORTED, RUN_REPLY(ticks=k)
+
+    ``read(max_ticks=0)`` after a ``write`` executes the requests before the RUN's first tick;
+    ``write(run_frame + P.ABORT); read()`` gives ABORTED with 0 ticks. A token while no RUN is
+    queued changes nothing (no reply); a token in the middle of a frame discards that frame.
     """
 
     def __init__(self, cfg: CoreConfig, build_id: bytes = P.BUILD_ID, *,
@@ -71,7 +96,16 @@ class GoldenDevice:
         self.layouts = layouts(cfg)
         self.core = Core(cfg)
         self.counters = Counters()
+        self._idle()
+
+    def _idle(self) -> None:
+        """Receiver and executor empty: nothing queued, no RUN in progress, latch clear."""
         self.deframer = P.Deframer(P.MAX_PAYLOAD)
+        self.abort_latch = False
+        self._inbox = bytearray()       # bytes arrived and not yet deframed ...
+        self._next = 0                  # ... from this index on
+        self._arrival_esc = False       # the arrival detector's escape state
+        self._running = None            # the RUN in progress: _Run
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -79,20 +113,78 @@ class GoldenDevice:
         """Power-on state: model zeroed, counters zeroed, receiver idle (no partial frame)."""
         self.core = Core(self.cfg)
         self.counters = Counters()
-        self.deframer = P.Deframer(P.MAX_PAYLOAD)
+        self._idle()
 
     def feed(self, data: bytes) -> bytes:
-        """Consume request bytes; return every byte the device sends in response, in order."""
+        """Consume request bytes; return every byte the device sends in response, in order
+        (``write(data)`` then ``read()``)."""
+        self.write(data)
+        return self.read()
+
+    def write(self, data: bytes) -> None:
+        """Request bytes arrive: queue them; an abort token among them sets the latch now."""
+        data = bytes(data)
+        k, n = 0, len(data)
+        if self._arrival_esc and n:             # the escape's second byte is the first here
+            self._arrival_esc = False
+            self.abort_latch |= data[0] == P.END
+            k = 1
+        while (i := data.find(P.ESC, k)) >= 0:  # each ESC and the byte after it are one pair
+            if i + 1 == n:
+                self._arrival_esc = True
+                break
+            self.abort_latch |= data[i + 1] == P.END
+            k = i + 2
+        self._inbox += data
+
+    @property
+    def busy(self) -> bool:
+        """True while :meth:`read` has work: a RUN in progress, or a complete frame or token
+        (an END) queued."""
+        return self._running is not None or self._inbox.find(P.END, self._next) >= 0
+
+    def read(self, max_ticks: int | None = None) -> bytes:
+        """Execute queued requests in order, at most ``max_ticks`` ticks of RUN in this call
+        (None: all of them); return every byte sent meanwhile (see the class docstring)."""
         out = bytearray()
-        for frame, status in self.deframer.feed(bytes(data)):
-            for reply in self._handle(frame, status):
-                out += P.encode_frame(reply)
+        budget = max_ticks
+        while True:
+            if self._running is not None:
+                budget = self._advance(out, budget)
+                if self._running is not None:
+                    break                       # out of ticks for this call
+            end = self._inbox.find(P.END, self._next)
+            if end < 0:                         # no frame or token can complete yet
+                self.deframer.feed(self._inbox[self._next:])
+                self._inbox.clear()
+                self._next = 0
+                break
+            aborts = self.deframer.aborts
+            done = self.deframer.feed(self._inbox[self._next:end + 1])
+            self._next = end + 1
+            if self._next > 65536:              # drop what was consumed (amortised O(1))
+                del self._inbox[:self._next]
+                self._next = 0
+            if self.deframer.aborts != aborts:
+                self.abort_latch = False        # the token is consumed: requests after it run
+            for frame, status in done:          # at most one: the chunk holds one END
+                self._execute(frame, status, out)
         return bytes(out)
 
     def info_payload(self) -> bytes:
         return P.info_payload(self.cfg, self.build_id)
 
     # -- dispatch ----------------------------------------------------------------------------------
+
+    def _execute(self, frame: Frame, status: Status, out: bytearray) -> None:
+        """Answer one deframed body; a valid RUN becomes the RUN in progress instead."""
+        if status == Status.OK and frame.opcode == Opcode.RUN \
+                and len(frame.payload) == P.RUN_REQ.size:
+            req = P.RUN_REQ.unpack(frame.payload)
+            self._running = _Run(frame.seq, req["ticks"], req["period"])
+            return
+        for reply in self._handle(frame, status):
+            out += P.encode_frame(reply)
 
     def _handle(self, frame: Frame, status: Status):
         cnt = self.counters
@@ -193,23 +285,44 @@ class GoldenDevice:
         return [], b""
 
     def _run(self, frame):
-        if len(frame.payload) != P.RUN_REQ.size:
-            raise _Refused(Status.BAD_LENGTH)
-        req = P.RUN_REQ.unpack(frame.payload)
+        # only reached with a wrong payload size: a valid RUN goes through _execute/_advance
+        raise _Refused(Status.BAD_LENGTH)
+
+    def _advance(self, out: bytearray, budget: int | None) -> int | None:
+        """Run ticks of the RUN in progress, at most ``budget`` (None: no bound); the remaining
+        budget. Ends the RUN (reply sent) when its ticks are done or the abort latch is set."""
+        run = self._running
         cfg, cnt, n = self.cfg, self.counters, self.cfg.n_neurons
-        events = []
-        for _ in range(req["ticks"]):
+        while run.done < run.ticks and not self.abort_latch:
+            if budget is not None:
+                if budget <= 0:
+                    return budget
+                budget -= 1
             stdp_enabled = bool(self.core.stdp.enable)
             result = self.core.step()
             fired = np.flatnonzero(result.spikes)
-            events.append(Frame(Opcode.SPIKES, frame.seq, Status.OK,
-                                P.spike_payload(cnt.ticks, fired, n)))
+            out += P.encode_frame(Frame(Opcode.SPIKES, run.seq, Status.OK,
+                                        P.spike_payload(cnt.ticks, fired, n)))
+            run.done += 1
             cnt.ticks = (cnt.ticks + 1) & U32
             cnt.spikes = (cnt.spikes + fired.size) & U32
             cnt.syn_events = (cnt.syn_events + result.delivered * n) & U32
             cnt.last_tick_cycles = tick_cycles(cfg, result.delivered, int(fired.size),
                                                stdp_enabled, weight_store=self.weight_store) & U32
-            if req["period"] and cnt.last_tick_cycles > req["period"]:
+            if run.period and cnt.last_tick_cycles > run.period:
                 cnt.overruns = min(cnt.overruns + 1, U16)
                 cnt.flags |= 1
-        return events, P.RUN_REPLY.pack(ticks=req["ticks"])
+        status = Status.OK if run.done == run.ticks else Status.ABORTED
+        out += P.encode_frame(Frame(Opcode.RUN, run.seq, status,
+                                    P.RUN_REPLY.pack(ticks=run.done)))
+        self._running = None
+        return budget
+
+
+@dataclasses.dataclass
+class _Run:
+    """A RUN in progress: its seq, the ticks asked for and run so far, the period."""
+    seq: int
+    ticks: int
+    period: int
+    done: int = 0

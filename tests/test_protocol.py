@@ -83,14 +83,26 @@ def test_empty_bodies_are_ignored():
     assert P.Deframer().feed(bytes([END] * 10)) == []
 
 
-def test_bad_escape_and_dangling_escape():
+def test_bad_escape():
     good = P.encode_frame(Frame(Opcode.PING, 9, 0, b"abc"))
     bad = good[:3] + bytes([ESC, 0x41]) + good[3:]
     assert P.Deframer().feed(bad) == [(Frame(0, 0), Status.BAD_FRAME)]
-    dangling = good[:-1] + bytes([ESC, END])
-    assert P.Deframer().feed(dangling) == [(Frame(0, 0), Status.BAD_FRAME)]
-    # an escape alone is a nonempty (bad) body, not an empty one
-    assert P.Deframer().feed(bytes([END, ESC, END])) == [(Frame(0, 0), Status.BAD_FRAME)]
+    # an escape whose second byte is ESC is invalid too, and that ESC begins nothing: the END
+    # after it closes the (bad) body, it is not the abort token
+    assert P.Deframer().feed(bytes([END, 1, ESC, ESC, END])) == [(Frame(0, 0), Status.BAD_FRAME)]
+
+
+def test_abort_token_ends_a_partial_frame_silently():
+    good = P.encode_frame(Frame(Opcode.PING, 9, 0, b"abc"))
+    d = P.Deframer()
+    assert d.feed(good[:-1] + P.ABORT) == [] and d.aborts == 1     # cut short on purpose
+    assert d.feed(bytes([END]) + P.ABORT + P.ABORT) == [] and d.aborts == 3
+    assert d.feed(good) == [(Frame(Opcode.PING, 9, 0, b"abc"), Status.OK)]
+    # split anywhere, even between its two bytes, the token is still the token
+    d = P.Deframer()
+    assert d.feed(good[:5] + bytes([ESC])) == [] and d.feed(bytes([END]) + good) == [
+        (Frame(Opcode.PING, 9, 0, b"abc"), Status.OK)]
+    assert d.aborts == 1
 
 
 def test_short_body_is_bad_frame():

@@ -53,7 +53,7 @@ def test_build_id_default_only_in_proto():
 
 
 def test_crc_init_and_poly_only_in_proto():
-    paths = [p for p in _files(CODE_DIRS) if p != PROTOCOL]
+    paths = [p for p in _files(CODE_DIRS, (".py", ".cpp", ".h")) if p != PROTOCOL]
     found = _hits(paths, r"(?i)crc.*(0x1021|\b4129\b|0xffff\b|\b65535\b)")
     assert not found, "a CRC constant restated (use protocol.CRC_INIT/CRC_POLY):\n" + \
         "\n".join(found)

@@ -213,7 +213,7 @@ def test_second_client_refused(echo_board):
         assert recv_exactly(a, 5) == b"first"
         with connect(echo_board) as b:
             line = recv_quiet(b, 2.0)
-        assert line.startswith(b"spikeloom virtual board: busy")
+        assert line.startswith(b"spikeloom virtual board: board busy (held by 127.0.0.1:")
         assert line.endswith(b"\n")
         a.sendall(b"still here")         # the first client is unaffected
         assert recv_exactly(a, 10) == b"still here"
