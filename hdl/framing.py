@@ -9,7 +9,10 @@ Contract (the wire format is :mod:`spikeloom.proto.protocol`):
   escape) presents one ``frame`` element: ``status`` (a ``protocol.Status``), ``opcode``, ``seq``
   (both 0 for BAD_FRAME) and ``length`` (payload bytes when OK). While ``frame.valid`` is high the
   deframer takes no more bytes, so the payload in the buffer stays intact until the consumer
-  accepts the element (``frame.ready``) after it has executed the frame. The payload is read with
+  accepts the element (``frame.ready``) after it has executed the frame. The abort token
+  (``protocol.ABORT``, an END where an escape's second byte belongs) ends any partial body,
+  which is discarded, presents nothing and pulses ``token`` (the top clears its abort latch:
+  docs/protocol.md, "Abort"). The payload is read with
   ``buf_addr`` (payload byte index) / ``buf_data`` (registered: the byte appears one cycle after
   its address).
 - :class:`Encoder` takes reply bodies (header and payload, no CRC) as a stream of
@@ -77,11 +80,13 @@ class Deframer(wiring.Component):
             "frame": Out(stream.Signature(FrameLayout)),
             "buf_addr": In(range(max(max_payload, 1))),
             "buf_data": Out(8),
+            "token": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         hdr = P.HEADER_BYTES
+        assert P.ABORT == bytes([P.ESC, P.END])     # the token is a dangling escape's END
 
         # The buffer holds payload bytes only: the header is captured in registers and the CRC
         # bytes never need to be read back.
@@ -129,11 +134,13 @@ class Deframer(wiring.Component):
             store = Signal()
             m.d.comb += byte.eq(Mux(escaped, Mux(raw[0] == (P.ESC_ESC & 1), P.ESC, P.END), raw))
             with m.If(raw == P.END):
-                with m.If((pos != first) | bad_escape | overlong | escaped):
+                with m.If(escaped):
+                    m.d.comb += self.token.eq(1)
+                with m.Elif((pos != first) | bad_escape | overlong):
                     m.d.sync += self.frame.valid.eq(1)
                     got_crc = Cat(d2, d1)
                     length = head.length
-                    with m.If(bad_escape | escaped | pos[-1]):
+                    with m.If(bad_escape | pos[-1]):
                         m.d.sync += [status.eq(P.Status.BAD_FRAME), head.opcode.eq(0),
                                      head.seq.eq(0)]
                     with m.Elif(overlong):

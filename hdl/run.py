@@ -3,8 +3,9 @@
 Contract (docs/protocol.md, RUN and "Abort"; used by :class:`spikeloom.hdl.dispatch.Dispatcher`):
 
 - ``load`` (strobe) begins a RUN of ``request.ticks`` ticks paced by ``request.period``
-  (``protocol.RUN_REQ`` as an Amaranth view); ``ran`` becomes 0. ``request`` is read at tick
-  boundaries only, so its owner may use the register in between if it restores it.
+  (``protocol.RUN_REQ`` as an Amaranth view); ``ran`` becomes 0. ``request.ticks`` is read at
+  ``load`` and at each start, ``request.period`` at each start, so its owner may use the
+  register in between if it restores it.
 - The owner raises ``boundary`` when it is at a tick boundary: right after ``load``, and after
   each tick's events have been handed over. In such a cycle exactly one of these happens (all
   combinational):
@@ -56,8 +57,10 @@ class Sequencer(wiring.Component):
         # tick may start when it is <= 1, i.e. ``period`` cycles after the previous start.
         wait = Signal.like(period)
         first = Signal()            # no tick of this RUN has started yet
+        # ``more`` = ``ran != ticks``, kept in a register updated with ``ran`` (so the wide
+        # compare is off the path from a boundary to the core's start, which is the design's
+        # longest otherwise)
         more = Signal()
-        m.d.comb += more.eq(self.ran != ticks)
 
         with m.If(self.boundary):
             with m.If(~more):
@@ -67,10 +70,12 @@ class Sequencer(wiring.Component):
             with m.Elif(first | (wait[1:] == 0)):
                 m.d.comb += self.start.eq(1)
 
+        ran_next = Signal.like(self.ran)
+        m.d.comb += ran_next.eq(self.ran + 1)
         with m.If(self.load):
-            m.d.sync += [self.ran.eq(0), first.eq(1)]
+            m.d.sync += [self.ran.eq(0), first.eq(1), more.eq(ticks != 0)]
         with m.Elif(self.start):
-            m.d.sync += [self.ran.eq(self.ran + 1), first.eq(0)]
+            m.d.sync += [self.ran.eq(ran_next), first.eq(0), more.eq(ran_next != ticks)]
         with m.If(self.start):
             m.d.sync += wait.eq(period)
         with m.Elif(wait != 0):

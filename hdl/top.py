@@ -17,6 +17,13 @@ event body (``protocol.event_body_bytes``): the dispatcher hands a tick's frame 
 speed and starts the next tick while the frame is on the line, so compute and transmission
 overlap. The UART divisor is ``cfg.uart_divisor``.
 
+Abort (docs/protocol.md, "Abort"): a detector watches the bytes the RX FIFO takes, tracking SLIP
+escapes exactly as the deframer will, and sets the abort latch on the token ``protocol.ABORT``
+as it arrives, however many bytes wait in the FIFO before it; the deframer's ``token`` pulse
+(it reached the token) clears the latch, and so does an RX overflow (lost bytes void an abort).
+The dispatcher's RUN stops at a tick boundary while the latch is set. :attr:`Top.abort` (not a
+port) is the latch.
+
 :attr:`Top.idle` (not a port) is high when no request byte is buffered or being executed and the
 transmitter is quiet; the simulation transport uses it to know when the device has answered.
 """
@@ -57,6 +64,7 @@ class Top(wiring.Component):
         self.build_id = P.check_build_id(build_id)
         self.core = (core_factory or Core)(cfg, **core_kwargs)
         self.idle = Signal()
+        self.abort = Signal()
         super().__init__({
             "uart_rx": In(1, init=1),
             "uart_tx": Out(1, init=1),
@@ -82,6 +90,20 @@ class Top(wiring.Component):
         _through(m, rx.stream, rx_fifo, deframer.rx)
         connect(m, deframer.frame, disp.frame)
 
+        # The abort detector (see the module docstring). ``esc``: the last byte taken opened an
+        # escape. An overflow wins over a token (the token's own bytes may be the lost ones);
+        # a token arriving wins over an older one the deframer reaches in the same cycle.
+        esc = Signal()
+        took = rx.stream.valid & rx.stream.ready
+        with m.If(took):
+            m.d.sync += esc.eq(~esc & (rx.stream.payload == P.ESC))
+        with m.If(rx.overflow):
+            m.d.sync += self.abort.eq(0)
+        with m.Elif(took & esc & (rx.stream.payload == P.ABORT[1])):
+            m.d.sync += self.abort.eq(1)
+        with m.Elif(deframer.token):
+            m.d.sync += self.abort.eq(0)
+        m.d.comb += disp.abort.eq(self.abort)
         m.d.comb += [deframer.buf_addr.eq(disp.buf_addr), disp.buf_data.eq(deframer.buf_data)]
         _through(m, disp.body, tx_fifo, enc.body)
         connect(m, enc.tx, tx.stream)
