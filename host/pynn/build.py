@@ -81,7 +81,9 @@ def build(state):
     return net
 
 
-def _stdp(proj, k_post, where):
+def _stdp(proj, values, k_post, where):
+    """The spikeloom.STDP of an STDPMechanism projection (``values``: its connections'
+    attributes), or None."""
     syn = proj.synapse_type
     if not isinstance(syn, STDPMechanism):
         return None
@@ -99,15 +101,17 @@ def _stdp(proj, k_post, where):
             f"{where}: the core has one STDP parameter set, so the targets of an STDP "
             "projection need equal cm, tau_m and tau_syn_E (their nA -> mV factors differ)")
     k = float(k_post[0])
-    tp, wp = td.parameter_space, wd.parameter_space
-    tp.evaluate(simplify=True)
-    wp.evaluate(simplify=True)
-    a_plus, a_minus, w_min, w_max = (float(np.ravel(x)[0]) for x in (
-        tp["A_plus"], tp["A_minus"], wp["w_min"], wp["w_max"]))
-    return STDP(a_plus=a_plus * w_max * k, a_minus=a_minus * w_max * k,
-                tau_plus=float(np.ravel(tp["tau_plus"])[0]),
-                tau_minus=float(np.ravel(tp["tau_minus"])[0]),
-                w_min=w_min * k, w_max=w_max * k)
+    rule = {}
+    for key in ("A_plus", "A_minus", "tau_plus", "tau_minus", "w_min", "w_max"):
+        x = np.asarray(values[key])
+        if np.ptp(x) > 0:
+            raise errors.InvalidParameterValueError(
+                f"{where}: {key} differs between synapses; the core has one STDP parameter set")
+        rule[key] = float(x[0])
+    return STDP(a_plus=rule["A_plus"] * rule["w_max"] * k,
+                a_minus=rule["A_minus"] * rule["w_max"] * k,
+                tau_plus=rule["tau_plus"], tau_minus=rule["tau_minus"],
+                w_min=rule["w_min"] * k, w_max=rule["w_max"] * k)
 
 
 def _project(state, net, proj, index, params, dt):
@@ -139,7 +143,7 @@ def _project(state, net, proj, index, params, dt):
                 "has one synaptic current per neuron until the separate inhibitory current "
                 "(LIF(tau_syn_inh=...)) is merged: set tau_syn_I = tau_syn_E")
         k = mapping.psc_scale(dt, p["tau_m"], tau_s, p["cm"])[post]
-        stdp = _stdp(proj, k, where)
+        stdp = _stdp(proj, {key: x[conn] for key, x in v.items()}, k, where)
         name = f"{proj.label or 'projection'}[{index}]" + (f".{n}" if len(pairs) > 1 else "")
         net.connect(net[src._sl_name], net[dst._sl_name], name=name, stdp=stdp,
                     weights=(src_idx[conn], post, weights[conn] * k))

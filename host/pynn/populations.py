@@ -109,8 +109,9 @@ class Population(_ParameterAccess, common.Population):
 
     # -- spike sources -----------------------------------------------------------------------------
 
-    def _input_events(self, k0: int, ticks: int, state) -> np.ndarray:
-        """(tick - k0, index) events of this spike source for ticks k0 .. k0+ticks-1."""
+    def _spike_ticks(self, k0: int, ticks: int, state) -> np.ndarray:
+        """(tick, index) spikes of this source at times ``tick * dt`` in ticks k0 ..
+        k0+ticks-1 (times are rounded to the time step; two in one step are one spike)."""
         dt = state.dt
         if isinstance(self.celltype, SpikeSourceArray):
             events = []
@@ -118,7 +119,7 @@ class Population(_ParameterAccess, common.Population):
                 times = np.asarray(getattr(seq, "value", seq), dtype=float)
                 k = np.unique(np.round(times / dt).astype(np.int64))
                 k = k[(k >= k0) & (k < k0 + ticks)]
-                events.append(np.stack([k - k0, np.full(k.size, j)], axis=1))
+                events.append(np.stack([k, np.full(k.size, j)], axis=1))
             return np.concatenate(events) if events else np.zeros((0, 2), np.int64)
         # Poisson: one Bernoulli draw per tick and neuron (the core takes one spike per input
         # per tick), from a generator seeded by setup(rng_seed=...) and this population's
@@ -130,4 +131,4 @@ class Population(_ParameterAccess, common.Population):
         prob = np.clip(p["rate"] * dt / 1000.0, 0.0, 1.0)
         on = (t >= p["start"]) & (t < p["start"] + p["duration"])
         fire = (self._rng.random((ticks, self.size)) < prob) & on
-        return np.argwhere(fire).astype(np.int64)
+        return np.argwhere(fire).astype(np.int64) + np.array([k0, 0])

@@ -86,6 +86,7 @@ class State(common.control.BaseState):
         self.running = False
         self.t = self.t_start = 0.0
         self.tick = 0
+        self._pending = {}
         self.loaded = False
         self.segment_counter += 1
 
@@ -132,7 +133,8 @@ class State(common.control.BaseState):
                 url = f"model://{self.image.config.name}"
             self.board = _board.open_board(url, config=self.image.config)
         if not self.loaded:
-            self.board.load(self.image)
+            # the in-process model needs no read-back (it verifies a link, not the model)
+            self.board.load(self.image, verify=not self.board.url.startswith("model://"))
             self.loaded = True
             if any(r.records_v for r in self.recorders):
                 self._sample_v()
@@ -160,19 +162,32 @@ class State(common.control.BaseState):
         return fits[0] if fits else PRESETS["default"]      # the compiler's FitError says why
 
     def _inputs(self, k0: int, ticks: int) -> dict:
-        """``{input population name: (tick, index) events}`` for ticks k0 .. k0+ticks-1."""
+        """``{input population name: (tick - k0, index) events}`` to inject in ticks k0 ..
+        k0+ticks-1. A source spike at time ``k dt`` is injected for tick ``k + 1`` (the core
+        accumulates an input in the tick it is injected for, a neuron's spike in the next one:
+        so both reach their targets ``dt`` after their time); one due after this interval
+        waits in ``_pending`` for the next run (or is dropped by reset: it is due after the
+        end)."""
         out = {}
         for pop in self.populations:
-            if pop._sl_kind == "inputs":
-                ev = pop._input_events(k0, ticks, self)
-                if ev.size:
-                    out[pop._sl_name] = ev
+            if pop._sl_kind != "inputs":
+                continue
+            ev = pop._spike_ticks(k0, ticks, self)          # absolute spike ticks
+            if pop.recorder.records_spikes:
+                pop.recorder._add_spikes(ev[:, 0], ev[:, 1])
+            ev = np.concatenate([self._pending.pop(pop._sl_name, np.zeros((0, 2), np.int64)),
+                                 ev + np.array([1, 0])])
+            now = ev[:, 0] < k0 + ticks
+            if (~now).any():
+                self._pending[pop._sl_name] = ev[~now]
+            if now.any():
+                out[pop._sl_name] = ev[now] - np.array([k0, 0])
         return out
 
     def _collect(self, result, k0: int):
         for pop in self.populations:
             rec = pop.recorder
-            if rec.records_spikes:
+            if rec.records_spikes and pop._sl_kind == "neurons":
                 ev = result[pop._sl_name].events
                 rec._add_spikes(ev[:, 0] + k0, ev[:, 1])
 

@@ -1,0 +1,330 @@
+"""spikeloom.pynn: PyNN scripts on spikeloom (issue 20).
+
+The mapping of IF_curr_exp onto the core is exact at the sample times (docs/pynn.md), so the
+small scripts check values against the closed-form float solution within the quantization the
+compile report states; the CUBA network is checked against pyNN.brian2 statistically, within
+a bracket derived from the core's integer membrane (docs/numerics.md); the same script gives
+identical spikes on model:// and on the virtual board; PyNN STDP equals the native API's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sim = pytest.importorskip("spikeloom.pynn", reason="PyNN is not installed (extra 'pynn')")
+
+import spikeloom as sl  # noqa: E402
+from pyNN import errors  # noqa: E402
+from spikeloom.pynn import mapping  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cuba_module():
+    spec = importlib.util.spec_from_file_location("pynn_cuba", ROOT / "examples" / "pynn_cuba.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(autouse=True)
+def _end():
+    yield
+    sim.end()
+
+
+# -- the mapping -----------------------------------------------------------------------------------
+
+def continuous_psp(t, w, cm, tau_m, tau_s):
+    """PyNN's IF_curr_exp response (mV) to a current jump w (nA) at t = 0 (closed form)."""
+    return w / cm * tau_m * tau_s / (tau_m - tau_s) * (np.exp(-t / tau_m) - np.exp(-t / tau_s))
+
+
+@pytest.mark.parametrize("dt,tau_m,tau_s,cm", [(1.0, 20.0, 5.0, 1.0), (0.1, 10.0, 2.0, 0.25),
+                                               (1.0, 5.0, 20.0, 2.0)])
+def test_psc_scale_samples_the_continuous_psp_exactly(dt, tau_m, tau_s, cm):
+    k = float(mapping.psc_scale(dt, tau_m, tau_s, cm))
+    am, a_s = math.exp(-dt / tau_m), math.exp(-dt / tau_s)
+    n = np.arange(50)
+    discrete = k * (am ** (n + 1) - a_s ** (n + 1)) / (am - a_s)    # the core's float recursion
+    assert np.allclose(discrete, continuous_psp((n + 1) * dt, 1.0, cm, tau_m, tau_s), rtol=1e-12)
+
+
+def test_psc_scale_limit_of_equal_time_constants():
+    near = float(mapping.psc_scale(1.0, 20.0, 20.0 * (1 + 1e-4), 0.5))
+    equal = float(mapping.psc_scale(1.0, 20.0, 20.0, 0.5))
+    assert equal == pytest.approx(math.exp(-1 / 20) / 0.5, rel=1e-12)
+    assert near == pytest.approx(equal, rel=1e-5)
+
+
+def test_bias_gives_the_exact_step_response_to_i_offset():
+    p = dict(tau_m=np.array([20.0]), cm=np.array([0.5]), v_rest=np.array([-65.0]),
+             v_thresh=np.array([-50.0]), v_reset=np.array([-70.0]), i_offset=np.array([0.3]),
+             tau_syn_E=np.array([5.0]), tau_refrac=np.array([2.0]), v=np.array([-65.0]))
+    kw = mapping.lif_params(1.0, p)
+    am = math.exp(-1 / 20)
+    v = -65.0
+    for n in range(1, 40):                 # the core's float recursion vs the closed form
+        v = kw["v_rest"][0] + (v - kw["v_rest"][0]) * am + kw["bias"][0]
+        exact = -65.0 + 0.3 * 20.0 / 0.5 * (1 - math.exp(-n / 20))
+        assert v == pytest.approx(exact, abs=1e-9)
+
+
+# -- scripts ---------------------------------------------------------------------------------------
+
+def small_script(url="model://", target=None, record_v=True):
+    sim.setup(timestep=1.0, url=url, target=target)
+    src = sim.Population(3, sim.SpikeSourceArray(spike_times=[[5.0, 30.0], [12.0], []]),
+                         label="src")
+    cells = sim.Population(4, sim.IF_curr_exp(cm=1.0, tau_m=20.0, tau_syn_E=5.0, tau_syn_I=5.0,
+                                              v_rest=-65.0, v_reset=-70.0, v_thresh=-55.0,
+                                              tau_refrac=2.0, i_offset=[0.0, 0.0, 0.0, 0.8]),
+                           label="cells")
+    cells.initialize(v=-65.0)
+    prj = sim.Projection(src, cells, sim.AllToAllConnector(),
+                         sim.StaticSynapse(weight=2.0, delay=1.0), receptor_type="excitatory")
+    cells.record(["spikes", "v"] if record_v else "spikes")
+    src.record("spikes")
+    sim.run(60.0)
+    return src, cells, prj
+
+
+def test_script_records_spikes_and_v_into_neo_with_units(tmp_path):
+    src, cells, prj = small_script()
+    assert sim.get_current_time() == 60.0 and sim.get_time_step() == 1.0
+    seg = cells.get_data().segments[0]
+    v = seg.filter(name="v")[0]
+    assert str(v.units.dimensionality) == "mV" and v.shape == (61, 4)
+    assert float(v.sampling_period.rescale("ms")) == 1.0
+    # neuron 0 gets 2 nA from src 0 at 5 and 30 ms and from src 1 at 12 ms (delay one step):
+    # until it spikes its trace is the closed-form sum, up to the integer membrane's drift
+    image = sim.state.image
+    scale = image.population("cells").scale
+    t = np.arange(61) * 1.0
+    expect = -65.0 + sum(continuous_psp(t - t0 - 1.0, 2.0, 1.0, 20.0, 5.0) * (t > t0 + 1.0)
+                         for t0 in (5.0, 12.0, 30.0))
+    first = seg.spiketrains[0].times.magnitude
+    upto = int(first[0]) + 1 if first.size else 61     # the sample of the spike's own tick
+    err = np.abs(v.magnitude[:upto, 0] - expect[:upto])
+    assert upto > 12 and np.max(err) < 21 / scale    # E = 1/(1-a) = 20.5 units of drift at most
+    assert np.max(err) > 0                              # really the integer device
+    # neuron 3 has i_offset on top (0.8 nA * 20 MOhm = 16 mV > 10 mV): it fires more
+    spikes3 = seg.spiketrains[3].times.magnitude
+    assert spikes3.size > len(seg.spiketrains[0]) >= 1
+    # sources record the times they were given
+    src_seg = src.get_data().segments[0]
+    assert [list(s.times.magnitude) for s in src_seg.spiketrains] == [[5.0, 30.0], [12.0], []]
+    # weights read back from the device, in nA
+    w = prj.get("weight", format="array")
+    assert w.shape == (3, 4) and np.allclose(w, 2.0, rtol=0.01)
+    lst = prj.get("weight", format="list")
+    assert len(lst) == 12 and lst[0][:2] == (0, 0)
+    # write_data / Neo round trip
+    path = tmp_path / "cells.pkl"
+    cells.write_data(str(path))
+    import neo
+    back = neo.io.PickleIO(str(path)).read_block()
+    assert np.array_equal(back.segments[0].spiketrains[3].times.magnitude, spikes3)
+
+
+def test_run_in_pieces_equals_one_run_and_reset_starts_a_segment():
+    small_script(record_v=False)
+    one = [s.times.magnitude.copy() for s in
+           sim.state.populations[1].get_data().segments[0].spiketrains]
+    sim.end()
+    sim.setup(timestep=1.0)
+    src = sim.Population(3, sim.SpikeSourceArray(spike_times=[[5.0, 30.0], [12.0], []]))
+    cells = sim.Population(4, sim.IF_curr_exp(cm=1.0, tau_m=20.0, v_rest=-65.0, v_reset=-70.0,
+                                              v_thresh=-55.0, tau_refrac=2.0,
+                                              i_offset=[0.0, 0.0, 0.0, 0.8]))
+    cells.initialize(v=-65.0)
+    sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=2.0))
+    cells.record("spikes")
+    sim.run(17.0)
+    sim.run_until(60.0)
+    pieces = [s.times.magnitude.copy() for s in cells.get_data().segments[0].spiketrains]
+    assert all(np.array_equal(a, b) for a, b in zip(one, pieces, strict=True))
+    sim.reset()
+    assert sim.get_current_time() == 0.0
+    sim.run(60.0)
+    block = cells.get_data()
+    assert len(block.segments) == 2
+    again = [s.times.magnitude for s in block.segments[1].spiketrains]
+    assert all(np.array_equal(a, b) for a, b in zip(one, again, strict=True))
+
+
+def test_heterogeneous_parameters_from_arrays_and_random_distributions():
+    sim.setup(timestep=1.0)
+    rng = sim.NumpyRNG(seed=7)
+    cells = sim.Population(
+        16, sim.IF_curr_exp(i_offset=np.linspace(0.5, 2.0, 16), tau_refrac=2.0,
+                            tau_m=sim.RandomDistribution("uniform", (10.0, 30.0), rng=rng)))
+    cells.record("spikes")
+    from spikeloom.compiler import CompileWarning
+    with pytest.warns(CompileWarning, match="can never reach threshold"):
+        sim.run(200.0)      # the compiler knows that the weakest-driven neurons never fire
+    tau = cells.get("tau_m")
+    assert np.unique(tau).size == 16 and np.all((tau >= 10) & (tau <= 30))
+    lif = sim.state.net.neuron_populations[0].params
+    assert np.allclose(lif["tau_mem"], tau)
+    p = {k: np.asarray(cells.get(k), float) for k in ("tau_m", "cm", "v_rest", "i_offset")}
+    bias = p["i_offset"] * p["tau_m"] / p["cm"] * (1 - np.exp(-1.0 / p["tau_m"]))
+    assert np.allclose(lif["bias"], bias)
+    counts = [len(s) for s in cells.get_data().segments[0].spiketrains]
+    # steady state v_rest + i R: rheobase 15 mV / 1 nA... every neuron with i R > 15 mV fires
+    assert all((c > 0) == (i * t > 15.0 + 0.5) for c, i, t in
+               zip(counts, p["i_offset"], p["tau_m"], strict=True) if abs(i * t - 15.0) > 0.5)
+
+
+def test_connectors_views_and_assemblies():
+    sim.setup(timestep=1.0)
+    rng = sim.NumpyRNG(seed=3)
+    src = sim.Population(10, sim.SpikeSourcePoisson(rate=50.0), label="src")
+    src2 = sim.Population(8, sim.SpikeSourcePoisson(rate=20.0), label="src2")
+    a = sim.Population(12, sim.IF_curr_exp(), label="a")
+    b = sim.Population(8, sim.IF_curr_exp(), label="b")
+    both = sim.Assembly(a, b)
+    p_all = sim.Projection(src, a, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.5))
+    p_one = sim.Projection(src2[2:6], a[4:8], sim.OneToOneConnector(),
+                           sim.StaticSynapse(weight=0.25))
+    p_prob = sim.Projection(a, both, sim.FixedProbabilityConnector(0.3, rng=rng),
+                            sim.StaticSynapse(weight=-0.3), receptor_type="inhibitory")
+    p_pre = sim.Projection(src, b, sim.FixedNumberPreConnector(3, rng=rng),
+                           sim.StaticSynapse(weight=0.4))
+    p_list = sim.Projection(src2, a, sim.FromListConnector([(0, 1, 0.7, 1.0), (6, 7, 0.2, 1.0)]),
+                            sim.StaticSynapse())
+    assert len(p_all) == 120 and len(p_one) == 4 and len(p_pre) == 24 and len(p_list) == 2
+    assert 0.15 < len(p_prob) / (12 * 20) < 0.45
+    both.record("spikes")
+    sim.run(50.0)
+    for prj, w in ((p_all, 0.5), (p_one, 0.25), (p_prob, -0.3), (p_pre, 0.4)):
+        got = prj.get("weight", format="list", with_address=False)
+        assert np.allclose(got, w, rtol=0.02), prj.label
+    # the view's synapses sit where OneToOne puts them in the parents: src2[2+k] -> a[4+k]
+    net_proj = [p for p in sim.state.net.projections if p.src.name == "src2"
+                and p.n_synapses == 4][0]
+    assert net_proj.pre.tolist() == [2, 3, 4, 5] and net_proj.post.tolist() == [4, 5, 6, 7]
+    arr = p_list.get("weight", format="array")
+    assert arr[0, 1] == pytest.approx(0.7, rel=0.02) and arr[6, 7] == pytest.approx(0.2, rel=0.05)
+    assert np.isnan(arr).sum() == 8 * 12 - 2
+    pre_per_post = np.sum(~np.isnan(p_pre.get("weight", format="array")), axis=0)
+    assert np.all(pre_per_post == 3)
+    assert len(both.get_data().segments[0].spiketrains) == 20
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+def test_unsupported_features_raise_pynn_errors():
+    sim.setup(timestep=1.0)
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]))
+    cells = sim.Population(2, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
+    with pytest.raises(errors.ConnectionError, match="issue 16"):
+        sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0,
+                                                                              delay=2.0))
+    with pytest.raises(errors.NoModelAvailableError, match="additive"):
+        sim.MultiplicativeWeightDependence(w_min=0.0, w_max=1.0)
+    with pytest.raises(errors.RecordingError):
+        cells.record("gsyn_exc")
+    # PyNN's own sign rule: inhibitory current-based weights are negative
+    with pytest.raises(errors.ConnectionError, match="negative"):
+        sim.Projection(src, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=0.5),
+                       receptor_type="inhibitory")
+    sim.end()
+    # tau_syn_I != tau_syn_E matters only where inhibition arrives
+    sim.setup(timestep=1.0)
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]))
+    cells = sim.Population(2, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
+    sim.Projection(src, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=0.5))
+    sim.run(5.0)            # excitatory only: fine
+    sim.end()
+    sim.setup(timestep=1.0)
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]))
+    cells = sim.Population(2, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
+    sim.Projection(src, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=-0.5),
+                   receptor_type="inhibitory")
+    with pytest.raises(errors.InvalidParameterValueError, match="tau_syn_I"):
+        sim.run(5.0)
+    with pytest.raises(NotImplementedError, match="issue 16"):
+        sim.setup(timestep=1.0, max_delay=5.0)
+
+
+def test_compile_errors_and_fit_errors_come_through():
+    sim.setup(timestep=1.0, target="tiny")
+    sim.Population(9, sim.IF_curr_exp())
+    with pytest.raises(sl.FitError, match="presets that fit"):
+        sim.run(1.0)
+    sim.end()
+    sim.setup(timestep=1.0)
+    sim.Population(2, sim.IF_curr_exp(v_reset=-40.0, v_thresh=-50.0))
+    with pytest.raises(sl.CompileError, match="v_reset"):
+        sim.run(1.0)
+
+
+def test_changes_after_run_need_reset_and_v_recording_warns_on_long_runs(monkeypatch):
+    sim.setup(timestep=1.0)
+    cells = sim.Population(2, sim.IF_curr_exp(i_offset=1.0))
+    cells.record("v")
+    monkeypatch.setattr(sim.simulator, "V_SLOW_TICKS", 5)
+    with pytest.warns(sim.SlowRecordingWarning, match="issue 17"):
+        sim.run(6.0)
+    cells.set(i_offset=1.5)
+    with pytest.raises(NotImplementedError, match="reset"):
+        sim.run(1.0)
+    sim.reset()
+    sim.run(3.0)
+    assert cells.get_data().segments[-1].filter(name="v")[0].shape == (4, 2)
+
+
+# -- STDP ------------------------------------------------------------------------------------------
+
+def test_stdp_weights_equal_the_native_api():
+    rng = np.random.default_rng(5)
+    times = [sorted(set(np.round(rng.uniform(0, 190, 12)).tolist())) for _ in range(6)]
+    w0 = rng.uniform(0.2, 0.6, (6, 4))
+    cell = dict(cm=1.0, tau_m=20.0, tau_syn_E=5.0, tau_syn_I=5.0, v_rest=-65.0, v_reset=-65.0,
+                v_thresh=-60.0, tau_refrac=2.0, i_offset=0.0)
+    stdp = dict(tau_plus=20.0, tau_minus=20.0, A_plus=0.02, A_minus=0.024, w_min=0.0, w_max=1.0)
+
+    sim.setup(timestep=1.0)
+    src = sim.Population(6, sim.SpikeSourceArray(spike_times=times))
+    cells = sim.Population(4, sim.IF_curr_exp(**cell))
+    syn = sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.02,
+                                            A_minus=0.024),
+        weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=1.0),
+        weight=0.0, delay=1.0)
+    prj = sim.Projection(src, cells, sim.FromListConnector(
+        [(i, j, w0[i, j], 1.0) for i in range(6) for j in range(4)]), syn)
+    cells.record("spikes")
+    sim.run(200.0)
+    w_pynn = prj.get("weight", format="array")
+    target = sim.state.image.config.name
+    spikes_pynn = [s.times.magnitude for s in cells.get_data().segments[0].spiketrains]
+    sim.end()
+
+    # the same network written against the native API, by hand (mV units, docs/pynn.md)
+    k = float(mapping.psc_scale(1.0, 20.0, 5.0, 1.0))
+    net = sl.Network()
+    inp = net.inputs(6, name="src")
+    pop = net.population(4, sl.LIF(tau_mem=20.0, tau_syn=5.0, threshold=-60.0, v_rest=-65.0,
+                                   v_reset=-65.0, refractory=2), name="cells")
+    proj = net.connect(inp, pop, weights=w0 * k, stdp=sl.STDP(
+        a_plus=stdp["A_plus"] * stdp["w_max"] * k, a_minus=stdp["A_minus"] * stdp["w_max"] * k,
+        tau_plus=20.0, tau_minus=20.0, w_min=0.0, w_max=stdp["w_max"] * k))
+    # a source spike at t is injected for tick t + 1 (it reaches its targets dt later)
+    events = np.array([(int(t) + 1, i) for i, ts in enumerate(times) for t in ts], np.int64)
+    image = sl.compile(net, target=target)
+    with sl.open(f"model://{target}") as board:
+        board.load(image)
+        result = board.run(200, inputs={"src": events})
+        w_native = board.read_weights(proj) / k
+    assert np.array_equal(w_pynn, w_native)
+    assert not np.allclose(w_native, w0, atol=1e-3)          # learning happened
+    native_spikes = result["cells"].events
+    for j in range(4):
+        assert np.array_equal(spikes_pynn[j], np.sort(native_spikes[native_spikes[:, 1] == j, 0]))
