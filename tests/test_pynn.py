@@ -328,3 +328,107 @@ def test_stdp_weights_equal_the_native_api():
     native_spikes = result["cells"].events
     for j in range(4):
         assert np.array_equal(spikes_pynn[j], np.sort(native_spikes[native_spikes[:, 1] == j, 0]))
+
+
+# -- the same script on model:// and on the virtual board ------------------------------------------
+
+def vboard_script(url):
+    """Poisson and array sources, recurrent excitation and inhibition, tiny enough for the
+    'tiny' preset; returns every spike time."""
+    sim.setup(timestep=1.0, url=url, target="tiny", rng_seed=11)
+    rng = sim.NumpyRNG(seed=2)
+    noise = sim.Population(3, sim.SpikeSourcePoisson(rate=80.0), label="noise")
+    cue = sim.Population(1, sim.SpikeSourceArray(spike_times=[3.0, 4.0, 40.0]), label="cue")
+    exc = sim.Population(6, sim.IF_curr_exp(tau_refrac=2.0, v_thresh=-58.0), label="exc")
+    inh = sim.Population(2, sim.IF_curr_exp(tau_refrac=1.0, v_thresh=-60.0), label="inh")
+    exc.initialize(v=sim.RandomDistribution("uniform", (-65.0, -59.0), rng=rng))
+    sim.Projection(noise, exc, sim.FixedProbabilityConnector(0.7, rng=rng),
+                   sim.StaticSynapse(weight=1.5))
+    sim.Projection(cue, exc, sim.AllToAllConnector(), sim.StaticSynapse(weight=2.0))
+    sim.Projection(exc, inh, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.8))
+    sim.Projection(inh, exc, sim.AllToAllConnector(), sim.StaticSynapse(weight=-1.0),
+                   receptor_type="inhibitory")
+    exc.record("spikes")
+    inh.record("spikes")
+    sim.run(80.0)
+    return [list(s.times.magnitude) for p in (exc, inh)
+            for s in p.get_data().segments[0].spiketrains]
+
+
+def test_same_script_same_spikes_on_model_and_virtual_board():
+    from spikeloom.errors import ToolNotFound
+    from spikeloom.sim import vboard
+    try:
+        exe = vboard.binary("tiny")
+    except ToolNotFound as exc:
+        pytest.skip(f"virtual board cannot be built here: {exc}")
+    model = vboard_script("model://")
+    sim.end()
+    with vboard.VirtualBoard("tiny", exe=exe) as vb:
+        rtl = vboard_script(vb.url)
+        sim.end()
+    assert sum(len(s) for s in model) > 10
+    assert model == rtl
+
+
+# -- the CUBA benchmark against pyNN.brian2 --------------------------------------------------------
+
+CUBA_N = 512            # ecp5_85 / ulx3s_85f: 512 neurons; 2 % connectivity gives ~10 inputs
+CUBA_T = 1000.0         # ms; rates and CVs from 100 ms on (after the 50 ms kick)
+
+
+def _brian2_cuba(cuba, v_thresh):
+    brian2 = pytest.importorskip("brian2")
+    import pyNN.brian2 as b2sim
+    saved = brian2.prefs.codegen.target
+    brian2.prefs.codegen.target = "numpy"
+    # Brian2 counts the spike's own step as refractory, the core (and NEST) do not: the same
+    # dead time is tau_refrac + dt in Brian2 (docs/numerics.md)
+    saved_cell = cuba.CELL
+    cuba.CELL = dict(saved_cell, v_thresh=v_thresh, tau_refrac=saved_cell["tau_refrac"] + 1.0)
+    try:
+        exc, inh, _ = cuba.cuba(b2sim, n=CUBA_N, t_stop=CUBA_T)
+        b2sim.end()
+    finally:
+        cuba.CELL = saved_cell
+        brian2.prefs.codegen.target = saved
+    return exc, inh
+
+
+def _stats(cuba, segment):
+    rates, cvs = [], []
+    for train in segment.spiketrains:
+        t = np.asarray(train.times.magnitude)
+        t = t[t >= 100.0]
+        rates.append(t.size / ((CUBA_T - 100.0) / 1000.0))
+        if t.size >= 3:
+            cvs.append(np.diff(t).std() / np.diff(t).mean())
+    rates, cvs = np.array(rates), np.array(cvs)
+    return rates.mean(), rates.std() / np.sqrt(rates.size), cvs.mean(), cvs.std() / np.sqrt(
+        cvs.size)
+
+
+@pytest.mark.regress
+def test_cuba_rates_and_cv_against_pynn_brian2():
+    """The integer membrane lies in (u - E, u] of the float one (docs/numerics.md), E = 1 /
+    (1 - exp(-dt/tau_m)) integer units = E / scale mV: so the core's network lies between
+    Brian2's at v_thresh and at v_thresh + E / scale. Each mean (rate, CV) must lie in that
+    bracket widened by 3 standard errors of the means compared (the cells differ from run to
+    run: different, equally valid chaotic trajectories)."""
+    cuba = _cuba_module()
+    exc, inh, _ = cuba.cuba(sim, n=CUBA_N, t_stop=CUBA_T)
+    image = sim.state.image
+    sim.end()
+    scale = image.population("exc").scale
+    e_mv = 1.0 / (1.0 - math.exp(-1.0 / cuba.CELL["tau_m"])) / scale
+    hi = _brian2_cuba(cuba, cuba.CELL["v_thresh"])
+    lo = _brian2_cuba(cuba, cuba.CELL["v_thresh"] + e_mv)
+    for k, name in enumerate(("exc", "inh")):
+        ours = _stats(cuba, (exc, inh)[k])
+        a, b = _stats(cuba, hi[k]), _stats(cuba, lo[k])
+        for what, m, s in (("rate", 0, 1), ("CV", 2, 3)):
+            low, high = min(a[m], b[m]), max(a[m], b[m])
+            tol = 3 * math.hypot(ours[s], max(a[s], b[s]))
+            assert low - tol <= ours[m] <= high + tol, (
+                f"{name} {what}: spikeloom {ours[m]:.3f}, Brian2 {a[m]:.3f} (v_thresh) .. "
+                f"{b[m]:.3f} (v_thresh + {e_mv:.2f} mV), tolerance {tol:.3f}")
