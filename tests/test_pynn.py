@@ -408,7 +408,9 @@ def _stats(cuba, segment):
         cvs.size)
 
 
-@pytest.mark.regress
+# pyparsing 3.3 deprecates on every Brian2 equation parse (Brian2's business, as in test_brian2)
+@pytest.mark.filterwarnings("ignore::pyparsing.PyparsingDeprecationWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_cuba_rates_and_cv_against_pynn_brian2():
     """The integer membrane lies in (u - E, u] of the float one (docs/numerics.md), E = 1 /
     (1 - exp(-dt/tau_m)) integer units = E / scale mV: so the core's network lies between
@@ -432,3 +434,13 @@ def test_cuba_rates_and_cv_against_pynn_brian2():
             assert low - tol <= ours[m] <= high + tol, (
                 f"{name} {what}: spikeloom {ours[m]:.3f}, Brian2 {a[m]:.3f} (v_thresh) .. "
                 f"{b[m]:.3f} (v_thresh + {e_mv:.2f} mV), tolerance {tol:.3f}")
+
+
+def test_the_docs_snippet_runs():
+    import re
+    text = (ROOT / "docs" / "pynn.md").read_text()
+    code = re.search(r"^```python\n(.*?)^```", text, re.M | re.S).group(1)
+    scope = {}
+    exec(compile(code, "docs/pynn.md", "exec"), scope)      # noqa: S102 - our own doc
+    assert scope["weights"].shape == (10, 50)
+    assert len(scope["block"].segments[0].spiketrains) == 50

@@ -21,8 +21,10 @@ import numpy as np
 from pyNN import common, errors
 
 from .. import board as _board
+from .. import regions
 from ..compiler import compile as _compile
 from ..proto.config import PRESETS, CoreConfig
+from ..proto.memmap import Region
 
 __all__ = ["ID", "State", "state", "name", "SlowRecordingWarning", "V_SLOW_TICKS"]
 
@@ -128,10 +130,8 @@ class State(common.control.BaseState):
             if self.board is not None and self.board.config.hash() != cfg.hash():
                 self.close()
         if self.board is None:
-            url = self.url
-            if url.rstrip("/") == "model:":
-                url = f"model://{self.image.config.name}"
-            self.board = _board.open_board(url, config=self.image.config)
+            # a bare model:// runs the compiled configuration (a preset or any CoreConfig)
+            self.board = _board.open_board(self.url, config=self.image.config)
         if not self.loaded:
             # the in-process model needs no read-back (it verifies a link, not the model)
             self.board.load(self.image, verify=not self.board.url.startswith("model://"))
@@ -208,12 +208,16 @@ class State(common.control.BaseState):
             self._sample_v()
 
     def _sample_v(self):
-        read = self.board.read_state()
-        for pop in self.populations:
-            if pop.recorder.records_v:
-                info = self.image.population(pop._sl_name)
-                st = read[pop._sl_name]
-                pop.recorder._add_v(np.asarray(info.v_rest) + st.v_raw / info.scale)
+        """Append the recorded populations' v (mV) read from the device: only the NEURON_STATE
+        words of those populations (one READ, not the whole state)."""
+        recorded = [p for p in self.populations if p.recorder.records_v]
+        infos = [self.image.population(p._sl_name) for p in recorded]
+        lo, hi = min(i.start for i in infos), max(i.stop for i in infos)
+        words = self.board.read_region(Region.NEURON_STATE, lo, hi - lo)
+        v_raw = regions.decode(self.board.config, Region.NEURON_STATE, words)["v"]
+        for pop, info in zip(recorded, infos, strict=True):
+            raw = v_raw[info.start - lo:info.stop - lo]
+            pop.recorder._add_v(np.asarray(info.v_rest) + raw / info.scale)
 
 
 state = State()
