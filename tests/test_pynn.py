@@ -500,8 +500,6 @@ def _check_bracket(runs, what):
             f"{b[m]:.3f} (v_thresh + {e_mv:.2f} mV), tolerance {tol:.3f}")
 
 
-# pyNN.brian2 builds the 512-cell network in about a minute here (twice): make regress
-@pytest.mark.regress
 def test_cuba_rates_against_pynn_brian2(cuba_runs):
     _check_bracket(cuba_runs, "rate")
 
