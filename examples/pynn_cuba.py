@@ -39,12 +39,19 @@ def cuba(sim, n: int = 512, t_stop: float = 1000.0, seed: int = 98765, dt: float
     for pop in (exc, inh):
         pop.initialize(v=sim.RandomDistribution("uniform", (CELL["v_reset"], CELL["v_thresh"]),
                                                 rng=rng))
-    connector = sim.FixedProbabilityConnector(0.02, rng=rng, allow_self_connections=False)
     e_syn = sim.StaticSynapse(weight=W_EXC * scale, delay=dt)
     i_syn = sim.StaticSynapse(weight=W_INH * scale, delay=dt)
     all_cells = sim.Assembly(exc, inh)
-    sim.Projection(exc, all_cells, connector, e_syn, receptor_type="excitatory")
-    sim.Projection(inh, all_cells, connector, i_syn, receptor_type="inhibitory")
+    # 2 % connectivity drawn here with numpy, so every backend gets the same network: with ~10
+    # inputs per cell the statistics depend on the drawn graph (PyNN's FixedProbabilityConnector
+    # draws differently on each backend)
+    graph = np.random.default_rng(seed)
+    for pre, syn, receptor in ((exc, e_syn, "excitatory"), (inh, i_syn, "inhibitory")):
+        mask = graph.random((pre.size, n)) < 0.02
+        offset = 0 if pre is exc else n_exc
+        mask[np.arange(pre.size), offset + np.arange(pre.size)] = False     # no self-synapses
+        pairs = [(int(i), int(j)) for i, j in zip(*np.nonzero(mask), strict=True)]
+        sim.Projection(pre, all_cells, sim.FromListConnector(pairs), syn, receptor_type=receptor)
     if stim:
         kick = sim.Population(20, sim.SpikeSourcePoisson(rate=100.0, duration=50.0),
                               label="kick")
