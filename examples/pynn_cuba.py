@@ -26,11 +26,15 @@ N_FULL = 4000
 
 
 def cuba(sim, n: int = 512, t_stop: float = 1000.0, seed: int = 98765, dt: float = 1.0,
-         stim: bool = True, record_v: int = 0, **setup_kwargs):
+         stim: bool = True, record_v: int = 0, delay: float | None = None,
+         init_seed: int | None = None, **setup_kwargs):
     """Build and run the network on ``sim`` (a PyNN backend module); return ``(exc, inh)``
-    Neo segments and the Populations (call ``sim.end()`` after reading them)."""
+    Neo segments and the Populations (call ``sim.end()`` after reading them). ``delay``
+    (default ``dt``) is every synapse's delay; ``seed`` draws the graph, ``init_seed`` (default
+    ``seed``) the initial membrane potentials."""
+    delay = dt if delay is None else delay
     sim.setup(timestep=dt, **setup_kwargs)
-    rng = sim.NumpyRNG(seed=seed)
+    rng = sim.NumpyRNG(seed=seed if init_seed is None else init_seed)
     n_exc = int(round(n * 0.8))
     scale = N_FULL / n
     cells = sim.IF_curr_exp(**CELL)
@@ -39,8 +43,8 @@ def cuba(sim, n: int = 512, t_stop: float = 1000.0, seed: int = 98765, dt: float
     for pop in (exc, inh):
         pop.initialize(v=sim.RandomDistribution("uniform", (CELL["v_reset"], CELL["v_thresh"]),
                                                 rng=rng))
-    e_syn = sim.StaticSynapse(weight=W_EXC * scale, delay=dt)
-    i_syn = sim.StaticSynapse(weight=W_INH * scale, delay=dt)
+    e_syn = sim.StaticSynapse(weight=W_EXC * scale, delay=delay)
+    i_syn = sim.StaticSynapse(weight=W_INH * scale, delay=delay)
     all_cells = sim.Assembly(exc, inh)
     # 2 % connectivity drawn here with numpy, so every backend gets the same network: with ~10
     # inputs per cell the statistics depend on the drawn graph (PyNN's FixedProbabilityConnector
