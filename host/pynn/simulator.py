@@ -140,8 +140,8 @@ class State(common.control.BaseState):
                 self._sample_v()
 
     def _target(self) -> CoreConfig:
-        """The configuration to compile for: setup(target=...), else the smallest preset that
-        fits (model://), else the device's own."""
+        """The configuration to compile for: setup(target=...), else the device's own, else
+        (model://) the smallest preset without optional neuron features that fits."""
         if self.target is not None:
             from ..compiler import resolve_target
             return resolve_target(self.target)
@@ -156,8 +156,11 @@ class State(common.control.BaseState):
         need_n = sum(p.size for p in self.net.neuron_populations)
         need_i = sum(p.size for p in self.net.input_populations)
         full = PRESETS["default"].w_width
-        fits = sorted((c for c in PRESETS.values() if c.w_width >= full
-                       and c.n_neurons >= need_n and c.n_inputs >= need_i),
+        # plain cores only: the optional neuron features (adaptive threshold, separate
+        # inhibitory current) change the numerics this mapping targets
+        plain = [c for c in PRESETS.values() if c.w_width >= full
+                 and not getattr(c, "inh_current", False) and not getattr(c, "theta_width", 0)]
+        fits = sorted((c for c in plain if c.n_neurons >= need_n and c.n_inputs >= need_i),
                       key=lambda c: (c.n_neurons, c.n_inputs))
         return fits[0] if fits else PRESETS["default"]      # the compiler's FitError says why
 
