@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from core_harness import Harness  # noqa: E402
 from spikeloom.proto.config import CoreConfig, preset  # noqa: E402
+from spikeloom.proto.cycles import WEIGHT_STORES  # noqa: E402
 from spikeloom.proto.memmap import Region, layouts  # noqa: E402
 
 __all__ = ["SIZES", "measure", "main"]
@@ -118,7 +119,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes only (~2 minutes)")
     ap.add_argument("--sizes", nargs="*", choices=sorted(SIZES), help="sizes to run")
-    ap.add_argument("--stores", nargs="*", default=["dual", "spram"], choices=["dual", "spram"])
+    ap.add_argument("--stores", nargs="*", default=list(WEIGHT_STORES),
+                    choices=WEIGHT_STORES)
     ap.add_argument("--out", default=str(HERE / "cycles.json"))
     args = ap.parse_args(argv)
     sizes = args.sizes or (["tiny", "small"] if args.quick else ["tiny", "small", "default"])

@@ -13,8 +13,10 @@ Contract (shared with the dispatcher, the golden device and the tests):
   (reads: the packed word of :mod:`spikeloom.proto.memmap`, zero-extended to ``DATA_W``; writes:
   0). Requests are accepted only while idle. Unused weight/plastic lanes read 0 and ignore
   writes. The dispatcher checks addresses and value widths.
-* ``start`` (strobe) runs one tick; ``clear`` (strobe of ResetFlags: STATE=1, CONFIG=2,
-  COUNTERS=4) zeroes memories; ``busy`` is high while either runs; ``done`` pulses in the last
+* The signature is :class:`Control` (the dispatcher's side of it) flipped: one definition
+  for both ends.
+* ``start`` (strobe) runs one tick; ``clear`` (strobe of ``protocol.ResetFlags`` bits STATE,
+  CONFIG, COUNTERS) zeroes memories; ``busy`` is high while either runs; ``done`` pulses in the last
   busy cycle.
 * ``spikes``: each neuron that fired, ascending, then ``end=1`` with the spike count, through an
   internal FIFO of ``n_neurons + 1`` entries (the sweep never stalls).
@@ -44,23 +46,24 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
-from ..proto.cycles import tick_cycles_bound
+from ..proto.cycles import WEIGHT_STORES, check_weight_store, tick_cycles_bound
 from ..proto.memmap import Region, layouts, region_words
+from ..proto.protocol import ResetFlags
 from .arith import decay, satu, scale_sat
 from .fifo import Queue, held_read
 from .neuron import Update, acc_width
 from .stdp import Learner
 from .weights import DualPortStore, SinglePortStore
 
-__all__ = ["Core", "SpikeLayout", "req_layout", "addr_width", "data_width", "WEIGHT_STORES"]
-
-WEIGHT_STORES = ("dual", "spram")
+__all__ = ["Core", "Control", "SpikeLayout", "req_layout", "addr_width", "data_width",
+           "WEIGHT_STORES"]
 
 #: One element of the ``spikes`` stream: a neuron index (``end = 0``), or the end-of-tick marker
 #: (``end = 1``) whose ``neuron`` field carries the number of spikes of the tick.
 SpikeLayout = data.StructLayout({"neuron": unsigned(16), "end": unsigned(1)})
 
-_STATE, _CONFIG, _COUNTERS = 1, 2, 4     # ResetFlags bits (spikeloom.proto.protocol)
+_STATE, _CONFIG, _COUNTERS = (int(f) for f in (
+    ResetFlags.STATE, ResetFlags.CONFIG, ResetFlags.COUNTERS))
 
 
 def addr_width(cfg: CoreConfig) -> int:
@@ -86,6 +89,31 @@ def _bits(n):
     return max(1, (n - 1).bit_length())
 
 
+class Control(wiring.Signature):
+    """The core's control interface as its controller (the dispatcher) sees it; the core's own
+    signature is this one flipped.
+
+    ``mem_req``/``mem_rsp`` (memory words), ``start`` (one tick), ``clear`` (ResetFlags bits),
+    ``busy``/``done``, the ``spikes`` stream of a tick and the 32-bit status counters; the
+    module docstring states the contract of each.
+    """
+
+    def __init__(self, cfg: CoreConfig):
+        super().__init__({
+            "mem_req": Out(stream.Signature(req_layout(cfg))),
+            "mem_rsp": In(stream.Signature(unsigned(data_width(cfg)))),
+            "start": Out(1),
+            "busy": In(1),
+            "done": In(1),
+            "clear": Out(sum(ResetFlags).bit_length()),
+            "spikes": In(stream.Signature(SpikeLayout)),
+            "ticks": In(32),
+            "spike_count": In(32),
+            "syn_events": In(32),
+            "last_tick_cycles": In(32),
+        })
+
+
 class Core(wiring.Component):
     """The LIF/STDP engine of one core configuration (see the module docstring)."""
 
@@ -102,26 +130,13 @@ class Core(wiring.Component):
         self.ADDR_W = addr_width(cfg)
         self.DATA_W = data_width(cfg)
         self.ReqLayout = req_layout(cfg)
-        super().__init__({
-            "mem_req": In(stream.Signature(self.ReqLayout)),
-            "mem_rsp": Out(stream.Signature(unsigned(self.DATA_W))),
-            "start": In(1),
-            "busy": Out(1),
-            "done": Out(1),
-            "clear": In(3),
-            "spikes": Out(stream.Signature(SpikeLayout)),
-            "ticks": Out(32),
-            "spike_count": Out(32),
-            "syn_events": Out(32),
-            "last_tick_cycles": Out(32),
-        })
+        super().__init__(Control(cfg).flip())
 
     @staticmethod
     def _check(cfg, weight_store, store_factory):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
-        if weight_store not in WEIGHT_STORES:
-            raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
+        check_weight_store(weight_store)
         if store_factory is not None:
             if not callable(store_factory):
                 raise TypeError(f"store_factory must be callable, not {store_factory!r}")

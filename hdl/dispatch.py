@@ -1,5 +1,11 @@
 """The command dispatcher: executes deframed requests on the core and builds the replies.
 
+Parts (docs/architecture.md, "Link architecture"): this module's request FSM decodes a request
+(its head is a :func:`RequestLayout` view), walks READ/WRITE/INJECT words over the core's
+``mem_req``/``mem_rsp`` and emits reply and event bodies a byte at a time;
+:class:`spikeloom.hdl.run.Sequencer` paces a RUN's ticks and ends the RUN (done or aborted);
+:class:`spikeloom.hdl.counters.Counters` keeps the link counters and the INFO ROM.
+
 Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDevice``):
 
 - Takes one ``frame`` element from :class:`spikeloom.hdl.framing.Deframer` at a time, reads its
@@ -9,58 +15,61 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
 - Deframing errors are answered and counted (``crc_errors``, ``frame_errors``, 16-bit saturating).
   Requests are checked exactly in the order of the protocol semantics; a failed check changes no
   state and is answered with an empty payload and its status.
-- Requests act on the core through its control interface (``mem_req``/``mem_rsp``, ``start``,
-  ``clear``, ``done``, ``spikes``). RUN runs ``ticks`` ticks; tick ``k`` starts no earlier than
-  ``period`` cycles after tick ``k-1`` started (0: at once), and not before tick ``k-1``'s SPIKES
-  event frame has been handed over on ``body`` (into the top's TX FIFO, which holds a whole
-  event frame, so the next tick computes while this one is on the line; output backpressure
-  delays, never drops). The
-  spikes of a tick are drained from ``spikes`` while it runs into a block RAM and sent as a
-  list or a bitmap exactly as ``protocol.spike_payload`` chooses. A tick whose
+- Requests act on the core through its control interface ``core``
+  (:class:`spikeloom.hdl.core.Control`). RUN runs ``ticks`` ticks; tick ``k`` starts no
+  earlier than ``period`` cycles after tick ``k-1`` started (0: at once), and not before tick
+  ``k-1``'s SPIKES event frame has been handed over on ``body`` (into the top's TX FIFO, which
+  holds a whole event frame, so the next tick computes while this one is on the line; output
+  backpressure delays, never drops). The spikes of a tick are drained from ``spikes`` while it
+  runs into a block RAM and sent as a list or a bitmap exactly as ``protocol.spike_payload``
+  chooses. A tick whose
   ``last_tick_cycles`` exceeds a nonzero ``period`` counts an overrun (16-bit saturating) and
-  sets flag bit 0.
+  sets flag bit 0. While ``abort`` (the top's abort latch) is high a RUN ends at the next tick
+  boundary (before a tick starts: the tick in flight finishes and its event is sent) with status
+  ABORTED and RUN_REPLY(ticks run); a RUN finding it high runs no tick.
 - Reply bodies (header and payload; the encoder appends the CRC) leave on ``body``. A READ
   reply sends each word straight from ``mem_rsp``, which it takes only after the word's last
   byte.
-- :func:`check_build_id` is the one validation of a build_id (also used by the top level).
 - ``uart_errors`` comes from the UART receiver's counter; ``uart_clear`` zeroes it on
   RESET(COUNTERS). ``rx_overflow`` pulses count ``rx_overflows``. ``error`` pulses for every
   non-OK reply (for an LED); ``idle`` is high while no request is being executed.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..proto import protocol as P
 from ..proto.config import CoreConfig
 from ..proto.memmap import Region, layouts, region_words
-from ..proto.protocol import Opcode, Status
-from .core import SpikeLayout, addr_width, data_width, req_layout
+from ..proto.protocol import Opcode, ResetFlags, Status
+from .core import Control, addr_width, data_width
+from .counters import COUNTER_FIELDS, Counters
 from .framing import BodyLayout, FrameLayout
+from .run import Sequencer
 
-__all__ = ["Dispatcher", "check_build_id", "info_payload"]
-
-
-def check_build_id(build_id) -> bytes:
-    """``build_id`` as 8 bytes; ``TypeError``/``ValueError`` when it is not 8 bytes."""
-    build_id = bytes(build_id)
-    if len(build_id) != 8:
-        raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
-    return build_id
+__all__ = ["Dispatcher", "RequestLayout"]
 
 
-def info_payload(cfg: CoreConfig, build_id: bytes) -> bytes:
-    """The INFO reply payload of a device built with ``cfg`` and ``build_id``."""
-    return P.INFO.pack(
-        version=P.VERSION, config_hash=cfg.hash(), n_neurons=cfg.n_neurons,
-        n_inputs=cfg.n_inputs, v_width=cfg.v_width, i_width=cfg.i_width, w_width=cfg.w_width,
-        trace_width=cfg.trace_width, refractory_width=cfg.refractory_width,
-        decay_frac=cfg.decay_frac, stdp_frac=cfg.stdp_frac,
-        weights_per_word=cfg.weights_per_word, clock_hz=cfg.clock_hz, baud=cfg.baud,
-        max_payload=P.MAX_PAYLOAD, build_id=build_id)
+def RequestLayout():
+    """The fixed-size head of a request payload (its first 8 bytes), one view per opcode that
+    has one: the protocol's byte layouts as Amaranth structs (``Bytes.struct``)."""
+    return data.UnionLayout({
+        "read": P.READ_REQ.struct(), "write": P.WRITE_REQ.struct(), "run": P.RUN_REQ.struct(),
+        "reset": unsigned(8)})
 
+
+# ResetFlags: the bits that clear the core, the COUNTERS bit (the dispatcher's counters too), the
+# flag byte's width (a bit above is BAD_VALUE)
+_CORE_FLAGS = int(ResetFlags.STATE | ResetFlags.CONFIG)
+_COUNTERS_BIT = int(ResetFlags.COUNTERS).bit_length() - 1
+_FLAG_BITS = sum(ResetFlags).bit_length()
+# The SPIKES event's tick is the STATUS ticks counter minus one, emitted by the same byte index;
+# then comes the format byte. The RUN reply's one field is the sequencer's count of ticks run.
+_FORMAT_AT = P.SPIKES_HEAD.offset("format")
+assert P.SPIKES_HEAD.fields[0] == ("tick", 4) and P.STATUS.fields[0] == ("ticks", 4)
+assert P.RUN_REPLY.fields == (("ticks", 4),)
 
 # Which reply payload source refills the output shift register.
 _SRC_NONE, _SRC_PING, _SRC_INFO, _SRC_STATUS, _SRC_RUN, _SRC_READ, _SRC_SPIKES = range(7)
@@ -87,11 +96,11 @@ def _pick(m, value, index, name):
 class Dispatcher(wiring.Component):
     """The protocol engine; see the module docstring for the contract."""
 
-    def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo"):
+    def __init__(self, cfg: CoreConfig, build_id: bytes = P.BUILD_ID):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         self.cfg = cfg
-        self.build_id = check_build_id(build_id)
+        self.build_id = P.check_build_id(build_id)
         self.ADDR_W = addr_width(cfg)
         self.DATA_W = data_width(cfg)
         super().__init__({
@@ -99,22 +108,12 @@ class Dispatcher(wiring.Component):
             "buf_addr": Out(range(P.MAX_PAYLOAD)),
             "buf_data": In(8),
             "body": Out(stream.Signature(BodyLayout)),
-            # the core's control interface, seen from the other side
-            "mem_req": Out(stream.Signature(req_layout(cfg))),
-            "mem_rsp": In(stream.Signature(unsigned(self.DATA_W))),
-            "start": Out(1),
-            "busy": In(1),
-            "done": In(1),
-            "clear": Out(3),
-            "spikes": In(stream.Signature(SpikeLayout)),
-            "ticks": In(32),
-            "spike_count": In(32),
-            "syn_events": In(32),
-            "last_tick_cycles": In(32),
+            "core": Out(Control(cfg)),     # the core's control interface
             # link status
             "uart_errors": In(16),
             "uart_clear": Out(1),
             "rx_overflow": In(1),
+            "abort": In(1),
             "error": Out(1),
             "idle": Out(1),
         })
@@ -125,61 +124,39 @@ class Dispatcher(wiring.Component):
         lays = layouts(cfg)
         n = cfg.n_neurons
         nmap = (n + 7) // 8
-        info = info_payload(cfg, self.build_id)
+        info = P.info_payload(cfg, self.build_id)
 
         # payload read pointer; while replying the payload byte index (also of the STATUS bytes)
         ptr = Signal(range(P.MAX_PAYLOAD + 1))
 
-        # -- counters kept here (the core keeps ticks, spikes, syn_events, last_tick_cycles) ----
-        rx_overflows = Signal(16)
-        overrun_flag = Signal()     # flags bit 0; the other flag bits are always 0
+        # -- counters --------------------------------------------------------------------------
         clear_counters = Signal()
         count_overrun = Signal()
-
-        def saturating(counter, inc):
-            with m.If(clear_counters):
-                m.d.sync += counter.eq(0)
-            with m.Elif(inc):
-                # the incrementer's carry out says the counter is full (no separate compare)
-                nxt = counter + 1
-                with m.If(~nxt[16]):
-                    m.d.sync += counter.eq(nxt[:16])
-
-        saturating(rx_overflows, self.rx_overflow)
-        with m.If(clear_counters):
-            m.d.sync += overrun_flag.eq(0)
-        with m.Elif(count_overrun):
-            m.d.sync += overrun_flag.eq(1)
-        m.d.comb += self.uart_clear.eq(clear_counters)
-
-        # One block RAM of 16-bit words holds the counters crc_errors, frame_errors and overruns
-        # and, from word 32 on, the constant INFO payload. Both are addressed by the payload byte
-        # index ``ptr`` (word ptr // 2; the counters sit at half the offset of their STATUS
-        # bytes), so the emitter reads them like any other byte: no multiplexer inputs, no
-        # registers. The FSM updates a counter with a saturating read-modify-write (CNT_RD,
-        # CNT_WR) while ``ptr`` points at it: one incrementer serves all three. (rx_overflows
-        # counts at any time: it stays a register.) The read is off in a write cycle, so Yosys
-        # needs no read-during-write bypass.
-        info_words = [int.from_bytes(info[k:k + 2], "little") for k in range(0, len(info), 2)]
-        assert len(info_words) <= 32
-        m.submodules.link_ram = link_ram = Memory(shape=16, depth=256, init=[0] * 32 + info_words)
-        cnt_r = link_ram.read_port()
-        cnt_w = link_ram.write_port()
-        is_info = Signal()
-        ram_addr = Cat(ptr[1:6], is_info, ptr[6:8])
-        m.d.comb += [cnt_r.addr.eq(ram_addr), cnt_w.addr.eq(ram_addr), cnt_r.en.eq(~cnt_w.en)]
-        crc_at, frame_at, overrun_at = (P.STATUS.offset(f) for f in (
-            "crc_errors", "frame_errors", "overruns"))
+        # The counters kept here (the core keeps ticks, spikes, syn_events, last_tick_cycles)
+        # and the INFO ROM, addressed by the payload byte index ``ptr``. The FSM updates a
+        # counter with a saturating read-modify-write (CNT_RD, CNT_WR) while ``ptr`` points at
+        # it, and clears them word by word (CNT_CLR).
+        m.submodules.counters = cnt = Counters(info)
+        m.d.comb += [cnt.addr.eq(ptr), cnt.clear.eq(clear_counters),
+                     cnt.rx_overflow.eq(self.rx_overflow), cnt.overrun.eq(count_overrun),
+                     self.uart_clear.eq(clear_counters)]
+        crc_at, frame_at, overrun_at = (P.STATUS.offset(f) for f in COUNTER_FIELDS)
         assert crc_at + 2 == frame_at and frame_at % 2 == 0 and overrun_at % 2 == 0
 
         def split(value):
             return [value[k:k + 8] for k in range(0, len(value), 8)]
-        cnt_bytes = split(cnt_r.data)
-        status_bytes = (split(self.ticks) + split(self.spike_count) + split(self.syn_events)
-                        + split(self.last_tick_cycles) + cnt_bytes + cnt_bytes
-                        + split(self.uart_errors) + split(rx_overflows) + cnt_bytes
-                        + [overrun_flag])
-        assert len(status_bytes) == P.STATUS.size
+        cnt_bytes = split(cnt.word)
+        status_fields = {
+            "ticks": split(self.core.ticks), "spikes": split(self.core.spike_count),
+            "syn_events": split(self.core.syn_events),
+            "last_tick_cycles": split(self.core.last_tick_cycles),
+            "crc_errors": cnt_bytes, "frame_errors": cnt_bytes,
+            "uart_errors": split(self.uart_errors), "rx_overflows": split(cnt.rx_overflows),
+            "overruns": cnt_bytes, "flags": [cnt.overrun_flag]}
+        status_bytes = []
+        for name, nbytes in P.STATUS.fields:
+            assert len(status_fields[name]) == nbytes, name
+            status_bytes += status_fields[name]
 
         # -- the request being executed -----------------------------------------------------------
         # The frame element holds still until FINISH accepts it: its opcode, seq and length are
@@ -188,11 +165,13 @@ class Dispatcher(wiring.Component):
         frame = self.frame.payload
         r_seq = frame.seq
         length = frame.length[:P.MAX_PAYLOAD.bit_length()]
-        r_status = Signal(3)
-        req = Signal(64)            # the first 8 payload bytes (fixed-size request fields)
-        req_region = req[0:8]
-        req_addr = req[8:40]
-        req_count = req[40:56]
+        r_status = Signal(range(max(Status) + 1))
+        req = Signal(RequestLayout())   # the first 8 payload bytes (fixed-size request fields)
+        req_bytes = req.as_value()      # (filled and emptied a byte at a time)
+        assert P.WRITE_REQ.fields == P.READ_REQ.fields[:2]     # READ and WRITE share these
+        req_region = req.read.region
+        req_addr = req.read.addr
+        req_count = req.read.count
         m.d.comb += self.buf_addr.eq(ptr)
 
         # Per-region constants, selected by the request's region byte.
@@ -227,7 +206,9 @@ class Dispatcher(wiring.Component):
         hidx = Signal(range(P.HEADER_BYTES + 1))       # header bytes fetched
         obyte = Signal(8)
         r_op = Mux(src == _SRC_SPIKES, Opcode.SPIKES, frame.opcode)
-        header = Cat(r_op, r_seq, r_status, Const(0, 5), reply_len)
+        header = Signal(P.HEADER.struct())
+        m.d.comb += [header.opcode.eq(r_op), header.seq.eq(r_seq), header.status.eq(r_status),
+                     header.length.eq(reply_len)]
         pidx = ptr[:(P.STATUS.size - 1).bit_length()]
 
         def reply(status, payload_len, source):
@@ -247,24 +228,17 @@ class Dispatcher(wiring.Component):
         too_long = (read_len[10:] != 0) | (read_len[9] & (read_len[:9] != 0))
 
         # -- RUN state -----------------------------------------------------------------------------
-        # The RUN request stays in ``req`` while it runs: ticks in req[0:32], period in req[32:].
-        run_total = req[0:32]
-        period = req[32:64]
-        run_left = Signal(32)
-        # ``wait`` is loaded with the period when a tick starts and counts down to 0; the next
-        # tick may start when it is <= 1, i.e. ``period`` cycles after the previous start.
-        wait = Signal(32)
-        first_tick = Signal()
+        # The RUN request stays in ``req`` while it runs; the sequencer paces its ticks, ends it
+        # (done or aborted) and counts the ticks run (the reply's ticks field).
+        m.submodules.sequencer = seq = Sequencer()
+        period = req.run.period
+        m.d.comb += [seq.request.eq(req.run), seq.abort.eq(self.abort),
+                     self.core.start.eq(seq.start)]
         got_end = Signal()
         got_done = Signal()
         bitmap = Signal()           # this tick's event is a bitmap (else an index list)
         bm_byte = Signal(range(nmap + 1))
         bm_acc = Signal(8)
-
-        with m.If(self.start):
-            m.d.sync += wait.eq(period)
-        with m.Elif(wait != 0):
-            m.d.sync += wait.eq(wait - 1)
 
         # The spikes of one tick, in arrival (ascending) order: written while the tick runs, read
         # once by the event. A plain RAM with two pointers (no FIFO bookkeeping): ``wptr`` ends
@@ -277,20 +251,21 @@ class Dispatcher(wiring.Component):
         rptr = Signal(range(n + 1))
         stale = Signal()            # rptr moved last cycle: spk_r.data is not its word yet
         fired = wptr
-        m.d.comb += [spk_w.addr.eq(wptr), spk_w.data.eq(self.spikes.payload.neuron),
+        m.d.comb += [spk_w.addr.eq(wptr), spk_w.data.eq(self.core.spikes.payload.neuron),
                      spk_r.addr.eq(rptr), spk_r.en.eq(~spk_w.en)]
         spk_hi = spk_r.data[8:16] if len(spk_r.data) > 8 else Const(0, 8)
 
         # One request shape for everything: READ/WRITE use the region, waddr and the assembled
         # word; INJECT writes the word 1 at SPIKES[waddr]. (No per-state data multiplexer.)
-        mreq = self.mem_req.payload
+        mreq = self.core.mem_req.payload
         m.d.comb += [mreq.data.eq(word), mreq.write.eq(second),
                      mreq.region.eq(Mux(is_inject, Region.SPIKES, req_region)),
                      mreq.addr.eq(waddr)]
-        header_byte = _pick(m, header, hidx, "header_byte")
-        m.d.comb += [is_info.eq(src == _SRC_INFO), self.body.payload.data.eq(obyte)]
-        info_byte = Mux(ptr[0], cnt_r.data[8:], cnt_r.data[:8])
+        header_byte = _pick(m, header.as_value(), hidx, "header_byte")
+        m.d.comb += [cnt.info.eq(src == _SRC_INFO), self.body.payload.data.eq(obyte)]
+        info_byte = Mux(ptr[0], cnt.word[8:], cnt.word[:8])
         status_byte = _pick(m, status_bytes, pidx, "status_byte")
+        ran_byte = _pick(m, seq.ran, ptr[:2], "ran_byte")     # RUN_REPLY: the ticks run
 
         # A byte-serial adder on the STATUS picker, LSB first, carry kept in ``carry``: the
         # SPIKES tick index is ticks + 0xFFFFFFFF (= ticks - 1), and RUN_CMP finds the overrun
@@ -305,7 +280,7 @@ class Dispatcher(wiring.Component):
         assert ltc_at % 4 == 0
         # READ sends the response word straight from mem_rsp, held (not ready) until its last
         # byte is fetched: the word register only assembles WRITE words.
-        word_byte = _pick(m, self.mem_rsp.payload, lane, "word_byte")
+        word_byte = _pick(m, self.core.mem_rsp.payload, lane, "word_byte")
 
         with m.FSM():
             with m.State("IDLE"):
@@ -324,7 +299,7 @@ class Dispatcher(wiring.Component):
             with m.State("LOAD"):
                 # Fetch the first 8 payload bytes (beyond the payload they are junk, unused):
                 # the buffer answers one cycle after the address, so byte ptr-1 arrives now.
-                m.d.sync += [req.eq(Cat(req[8:], self.buf_data)), ptr.eq(ptr + 1)]
+                m.d.sync += [req_bytes.eq(Cat(req_bytes[8:], self.buf_data)), ptr.eq(ptr + 1)]
                 with m.If(ptr == 8):
                     m.next = "DECODE"
 
@@ -346,21 +321,21 @@ class Dispatcher(wiring.Component):
                             reply(Status.OK, P.STATUS.size, _SRC_STATUS)
                         m.next = "REPLY"
                     with m.Case(Opcode.RESET):
-                        flag_byte = req[0:8]
+                        flag_byte = req.reset
                         with m.If(length != 1):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                             m.next = "REPLY"
-                        with m.Elif(flag_byte[3:] != 0):
+                        with m.Elif(flag_byte[_FLAG_BITS:] != 0):
                             reply(Status.BAD_VALUE, 0, _SRC_NONE)
                             m.next = "REPLY"
                         with m.Else():
                             reply(Status.OK, 0, _SRC_NONE)
-                            m.d.comb += clear_counters.eq(flag_byte[2])
-                            with m.If(flag_byte[2]):
+                            m.d.comb += clear_counters.eq(flag_byte[_COUNTERS_BIT])
+                            with m.If(flag_byte[_COUNTERS_BIT]):
                                 m.d.sync += ptr.eq(crc_at)
                                 m.next = "CNT_CLR"
-                            with m.Elif(flag_byte[0:2] != 0):
-                                m.d.comb += self.clear.eq(flag_byte[0:3])
+                            with m.Elif((flag_byte & _CORE_FLAGS) != 0):
+                                m.d.comb += self.core.clear.eq(flag_byte[:_FLAG_BITS])
                                 m.next = "RESET_WAIT"
                             with m.Else():
                                 m.next = "REPLY"
@@ -401,7 +376,7 @@ class Dispatcher(wiring.Component):
                             reply(Status.BAD_LENGTH, 0, _SRC_NONE)
                             m.next = "REPLY"
                         with m.Else():
-                            m.d.sync += [run_left.eq(run_total), first_tick.eq(1)]
+                            m.d.comb += seq.load.eq(1)
                             m.next = "RUN_NEXT"
                     with m.Default():
                         reply(Status.BAD_OPCODE, 0, _SRC_NONE)
@@ -416,21 +391,20 @@ class Dispatcher(wiring.Component):
 
             with m.State("CNT_CLR"):
                 # zero the counter words (crc_at .. overrun_at), then clear the core
-                m.d.comb += [cnt_w.data.eq(0), cnt_w.en.eq(1)]
+                m.d.comb += cnt.zero.eq(1)
                 m.d.sync += ptr.eq(ptr + 2)
                 with m.If(ptr == overrun_at):
-                    m.d.comb += self.clear.eq(req[0:3])
+                    m.d.comb += self.core.clear.eq(req.reset[:_FLAG_BITS])
                     m.next = "RESET_WAIT"
 
             with m.State("CNT_RD"):
                 m.next = "CNT_WR"       # the RAM answers one cycle after the address
             with m.State("CNT_WR"):
-                nxt = cnt_r.data + 1
-                m.d.comb += [cnt_w.data.eq(nxt[:16]), cnt_w.en.eq(~nxt[16])]
+                m.d.comb += cnt.incr.eq(1)
                 m.next = "REPLY"
 
             with m.State("RESET_WAIT"):
-                with m.If(self.done):
+                with m.If(self.core.done):
                     m.next = "REPLY"
 
             # -- WRITE / INJECT: pass 1 checks every word, pass 2 writes them ----------------------
@@ -471,13 +445,13 @@ class Dispatcher(wiring.Component):
                     m.next = "WALK"
             # -- one memory access: the second WALK pass writes, a READ reply reads -------------
             with m.State("MEM_REQ"):
-                m.d.comb += self.mem_req.valid.eq(1)
-                with m.If(self.mem_req.ready):
+                m.d.comb += self.core.mem_req.valid.eq(1)
+                with m.If(self.core.mem_req.ready):
                     m.d.sync += waddr.eq(waddr + 1)
                     m.next = "MEM_RSP"
             with m.State("MEM_RSP"):
-                m.d.comb += self.mem_rsp.ready.eq(second)
-                with m.If(self.mem_rsp.valid):
+                m.d.comb += self.core.mem_rsp.ready.eq(second)
+                with m.If(self.core.mem_rsp.valid):
                     with m.If(second):
                         m.next = "WALK"
                     with m.Else():
@@ -509,23 +483,22 @@ class Dispatcher(wiring.Component):
 
             # -- RUN -------------------------------------------------------------------------------
             with m.State("RUN_NEXT"):
-                with m.If(run_left == 0):
-                    reply(Status.OK, P.RUN_REPLY.size, _SRC_RUN)
+                m.d.comb += seq.boundary.eq(1)
+                with m.If(seq.end):
+                    reply(Mux(seq.aborted, Status.ABORTED, Status.OK), P.RUN_REPLY.size,
+                          _SRC_RUN)
                     m.next = "REPLY"
-                with m.Elif(first_tick | (wait[1:] == 0)):
-                    m.d.comb += self.start.eq(1)
-                    m.d.sync += [first_tick.eq(0), got_end.eq(0),
-                                 got_done.eq(0), run_left.eq(run_left - 1), wptr.eq(0),
-                                 rptr.eq(0)]
+                with m.Elif(seq.start):     # (the sequencer starts the core's tick)
+                    m.d.sync += [got_end.eq(0), got_done.eq(0), wptr.eq(0), rptr.eq(0)]
                     m.next = "RUN_TICK"
             with m.State("RUN_TICK"):
-                m.d.comb += self.spikes.ready.eq(1)
-                with m.If(self.spikes.valid & ~self.spikes.payload.end):
+                m.d.comb += self.core.spikes.ready.eq(1)
+                with m.If(self.core.spikes.valid & ~self.core.spikes.payload.end):
                     m.d.comb += spk_w.en.eq(1)
                     m.d.sync += wptr.eq(wptr + 1)
-                with m.If(self.spikes.valid & self.spikes.payload.end):
+                with m.If(self.core.spikes.valid & self.core.spikes.payload.end):
                     m.d.sync += got_end.eq(1)
-                with m.If(self.done):
+                with m.If(self.core.done):
                     m.d.sync += got_done.eq(1)
                 with m.If(got_end & got_done):
                     m.d.sync += [ptr.eq(ltc_at), carry.eq(0), nonzero.eq(0)]
@@ -572,21 +545,20 @@ class Dispatcher(wiring.Component):
                         with m.Case(_SRC_STATUS):
                             m.d.sync += obyte.eq(status_byte)
                         with m.Case(_SRC_RUN):
-                            # the ticks field leaves req byte by byte (LOAD's shift)
-                            m.d.sync += [obyte.eq(req[:8]), req.eq(Cat(req[8:], self.buf_data))]
+                            m.d.sync += obyte.eq(ran_byte)
                         with m.Case(_SRC_READ):
                             # EMIT fetched the word when lane was 0; its last byte frees it
                             m.d.sync += obyte.eq(word_byte)
                             with m.If(lane + 1 == reg_nbytes):
-                                m.d.comb += self.mem_rsp.ready.eq(1)
+                                m.d.comb += self.core.mem_rsp.ready.eq(1)
                                 m.d.sync += lane.eq(0)
                             with m.Else():
                                 m.d.sync += lane.eq(lane + 1)
                         with m.Case(_SRC_SPIKES):
-                            with m.If(ptr < 4):
+                            with m.If(ptr < _FORMAT_AT):
                                 # the tick index: ticks (STATUS bytes 0..3) minus 1, LSB first
                                 m.d.sync += [obyte.eq(serial_sum[:8]), carry.eq(serial_sum[8])]
-                            with m.Elif(ptr == 4):
+                            with m.Elif(ptr == _FORMAT_AT):
                                 m.d.sync += obyte.eq(bitmap)
                             with m.Elif(bitmap):
                                 m.d.sync += ptr.eq(ptr)     # BITMAP counts its byte

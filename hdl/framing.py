@@ -9,7 +9,10 @@ Contract (the wire format is :mod:`spikeloom.proto.protocol`):
   escape) presents one ``frame`` element: ``status`` (a ``protocol.Status``), ``opcode``, ``seq``
   (both 0 for BAD_FRAME) and ``length`` (payload bytes when OK). While ``frame.valid`` is high the
   deframer takes no more bytes, so the payload in the buffer stays intact until the consumer
-  accepts the element (``frame.ready``) after it has executed the frame. The payload is read with
+  accepts the element (``frame.ready``) after it has executed the frame. The abort token
+  (``protocol.ABORT``, an END where an escape's second byte belongs) ends any partial body,
+  which is discarded, presents nothing and pulses ``token`` (the top clears its abort latch:
+  docs/protocol.md, "Abort"). The payload is read with
   ``buf_addr`` (payload byte index) / ``buf_data`` (registered: the byte appears one cycle after
   its address).
 - :class:`Encoder` takes reply bodies (header and payload, no CRC) as a stream of
@@ -56,7 +59,7 @@ _CRC16_TAPS = _crc16_taps()
 
 
 def crc16_next(crc, byte):
-    """CRC-16/CCITT-FALSE (poly 0x1021, MSB first) after one more ``byte``: pure logic."""
+    """CRC-16/CCITT-FALSE (``protocol.CRC_POLY``, MSB first) after one more ``byte``: logic."""
     bits = []
     for crc_in, byte_in in _CRC16_TAPS:
         terms = [crc[k] for k in crc_in] + [byte[k] for k in byte_in]
@@ -77,11 +80,13 @@ class Deframer(wiring.Component):
             "frame": Out(stream.Signature(FrameLayout)),
             "buf_addr": In(range(max(max_payload, 1))),
             "buf_data": Out(8),
+            "token": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         hdr = P.HEADER_BYTES
+        assert P.ABORT == bytes([P.ESC, P.END])     # the token is a dangling escape's END
 
         # The buffer holds payload bytes only: the header is captured in registers and the CRC
         # bytes never need to be read back.
@@ -105,15 +110,17 @@ class Deframer(wiring.Component):
         escaped = Signal()
         bad_escape = Signal()
         overlong = Signal()
-        crc = Signal(16, init=0xFFFF)
-        head = Signal(8 * hdr)
+        crc = Signal(16, init=P.CRC_INIT)
+        head = Signal(P.HEADER.struct())    # filled a byte at a time, as the bytes arrive
+        head_bytes = head.as_value()
+        assert len(head_bytes) == 8 * hdr
 
         # The element's opcode, seq and length are the header registers themselves (they hold
         # still while the element waits: no bytes are taken then); a BAD_FRAME zeroes them.
         f = self.frame.payload
         status = Signal.like(f.status)
-        m.d.comb += [f.status.eq(status), f.opcode.eq(head[0:8]), f.seq.eq(head[8:16]),
-                     f.length.eq(head[24:40])]
+        m.d.comb += [f.status.eq(status), f.opcode.eq(head.opcode), f.seq.eq(head.seq),
+                     f.length.eq(head.length)]
         m.d.comb += self.rx.ready.eq(~self.frame.valid)
         with m.If(self.frame.valid & self.frame.ready):
             m.d.sync += self.frame.valid.eq(0)
@@ -127,12 +134,15 @@ class Deframer(wiring.Component):
             store = Signal()
             m.d.comb += byte.eq(Mux(escaped, Mux(raw[0] == (P.ESC_ESC & 1), P.ESC, P.END), raw))
             with m.If(raw == P.END):
-                with m.If((pos != first) | bad_escape | overlong | escaped):
+                with m.If(escaped):
+                    m.d.comb += self.token.eq(1)
+                with m.Elif((pos != first) | bad_escape | overlong):
                     m.d.sync += self.frame.valid.eq(1)
                     got_crc = Cat(d2, d1)
-                    length = head[24:40]
-                    with m.If(bad_escape | escaped | pos[-1]):
-                        m.d.sync += [status.eq(P.Status.BAD_FRAME), head[0:16].eq(0)]
+                    length = head.length
+                    with m.If(bad_escape | pos[-1]):
+                        m.d.sync += [status.eq(P.Status.BAD_FRAME), head.opcode.eq(0),
+                                     head.seq.eq(0)]
                     with m.Elif(overlong):
                         m.d.sync += status.eq(P.Status.BAD_LENGTH)
                     with m.Elif(crc != got_crc):
@@ -142,7 +152,7 @@ class Deframer(wiring.Component):
                     with m.Else():
                         m.d.sync += status.eq(P.Status.OK)
                 m.d.sync += [pos.eq(first), escaped.eq(0), bad_escape.eq(0), overlong.eq(0),
-                             crc.eq(0xFFFF)]
+                             crc.eq(P.CRC_INIT)]
             with m.Elif(escaped):
                 m.d.sync += escaped.eq(0)
                 with m.If((raw == P.ESC_END) | (raw == P.ESC_ESC)):
@@ -161,7 +171,7 @@ class Deframer(wiring.Component):
                     with m.If((pos != first) & (pos != first + 1)):
                         m.d.sync += crc.eq(crc16_next(crc, d2))
                     with m.If(pos < first + hdr):
-                        m.d.sync += head.eq(Cat(head[8:], byte))
+                        m.d.sync += head_bytes.eq(Cat(head_bytes[8:], byte))
                     with m.If(~pos[-1]):
                         m.d.comb += wr.en.eq(1)
                 with m.Else():
@@ -180,7 +190,7 @@ class Encoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        crc = Signal(16, init=0xFFFF)
+        crc = Signal(16, init=P.CRC_INIT)
         esc2 = Signal()             # the escape byte went out; the escaped code is next
         cur = Signal(8)             # the body or CRC byte now being sent
         advance = Signal()          # ``cur`` has been sent completely this cycle
@@ -208,7 +218,7 @@ class Encoder(wiring.Component):
                 with m.If(self.body.valid):
                     m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(P.END)]
                     with m.If(self.tx.ready):
-                        m.d.sync += crc.eq(0xFFFF)
+                        m.d.sync += crc.eq(P.CRC_INIT)
                         m.next = "BODY"
             with m.State("BODY"):
                 m.d.comb += cur.eq(self.body.payload.data)

@@ -1,6 +1,6 @@
 """The device top level: UART pins in and out, the protocol engine and the core.
 
-Contract: ``Top(cfg, build_id=b"spikeloo", **core_kwargs)`` is a ``wiring.Component`` whose
+Contract: ``Top(cfg, build_id=protocol.BUILD_ID, **core_kwargs)`` is a ``wiring.Component`` whose
 signature is plain pins only — ``uart_rx`` In(1), ``uart_tx`` Out(1), ``leds`` Out(3) (bit 0
 heartbeat, bit 1 link activity, bit 2 an error reply or UART error) — with clock and reset from
 the ``sync`` domain, so it converts with ``amaranth.back.verilog.convert(Top(cfg),
@@ -16,6 +16,13 @@ FIFO -> ``framing.Encoder`` -> ``uart.Transmitter``. The TX FIFO holds at least 
 event body (``protocol.event_body_bytes``): the dispatcher hands a tick's frame over at its own
 speed and starts the next tick while the frame is on the line, so compute and transmission
 overlap. The UART divisor is ``cfg.uart_divisor``.
+
+Abort (docs/protocol.md, "Abort"): a detector watches the bytes the RX FIFO takes, tracking SLIP
+escapes exactly as the deframer will, and sets the abort latch on the token ``protocol.ABORT``
+as it arrives, however many bytes wait in the FIFO before it; the deframer's ``token`` pulse
+(it reached the token) clears the latch, and so does an RX overflow (lost bytes void an abort).
+The dispatcher's RUN stops at a tick boundary while the latch is set. :attr:`Top.abort` (not a
+port) is the latch.
 
 :attr:`Top.idle` (not a port) is high when no request byte is buffered or being executed and the
 transmitter is quiet; the simulation transport uses it to know when the device has answered.
@@ -49,14 +56,15 @@ def _through(m, source, queue, sink):
 class Top(wiring.Component):
     """spikeloom device top level; see the module docstring for the contract."""
 
-    def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo", *, core_factory=None,
+    def __init__(self, cfg: CoreConfig, build_id: bytes = P.BUILD_ID, *, core_factory=None,
                  **core_kwargs):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         self.cfg = cfg
-        self.build_id = dispatch.check_build_id(build_id)
+        self.build_id = P.check_build_id(build_id)
         self.core = (core_factory or Core)(cfg, **core_kwargs)
         self.idle = Signal()
+        self.abort = Signal()
         super().__init__({
             "uart_rx": In(1, init=1),
             "uart_tx": Out(1, init=1),
@@ -81,22 +89,27 @@ class Top(wiring.Component):
         m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
         _through(m, rx.stream, rx_fifo, deframer.rx)
         connect(m, deframer.frame, disp.frame)
+
+        # The abort detector (see the module docstring). ``esc``: the last byte taken opened an
+        # escape. An overflow wins over a token (the token's own bytes may be the lost ones);
+        # a token arriving wins over an older one the deframer reaches in the same cycle.
+        esc = Signal()
+        took = rx.stream.valid & rx.stream.ready
+        with m.If(took):
+            m.d.sync += esc.eq(~esc & (rx.stream.payload == P.ESC))
+        with m.If(rx.overflow):
+            m.d.sync += self.abort.eq(0)
+        with m.Elif(took & esc & (rx.stream.payload == P.ABORT[1])):
+            m.d.sync += self.abort.eq(1)
+        with m.Elif(deframer.token):
+            m.d.sync += self.abort.eq(0)
+        m.d.comb += disp.abort.eq(self.abort)
         m.d.comb += [deframer.buf_addr.eq(disp.buf_addr), disp.buf_data.eq(deframer.buf_data)]
         _through(m, disp.body, tx_fifo, enc.body)
         connect(m, enc.tx, tx.stream)
 
-        connect(m, disp.mem_req, core.mem_req)
-        connect(m, core.mem_rsp, disp.mem_rsp)
-        connect(m, core.spikes, disp.spikes)
+        connect(m, disp.core, core)
         m.d.comb += [
-            core.start.eq(disp.start),
-            core.clear.eq(disp.clear),
-            disp.busy.eq(core.busy),
-            disp.done.eq(core.done),
-            disp.ticks.eq(core.ticks),
-            disp.spike_count.eq(core.spike_count),
-            disp.syn_events.eq(core.syn_events),
-            disp.last_tick_cycles.eq(core.last_tick_cycles),
             disp.uart_errors.eq(rx.errors),
             rx.clear.eq(disp.uart_clear),
             disp.rx_overflow.eq(rx.overflow),

@@ -571,7 +571,7 @@ class _Progress:
 
 def open_board(url: str | None = None, config=None, timeout: float = 2.0, *, transport=None,
                baudrate: int | None = None, retries: int = 3,
-               build_id: bytes = b"spikeloo") -> Board:
+               build_id: bytes = P.BUILD_ID) -> Board:
     """Connect to a device: ``url`` (serial path, pyserial URL, ``model://[PRESET]``) or a
     ready ``transport`` object. ``config`` (CoreConfig or preset name) is what you expect; a
     device with another configuration raises ConfigMismatch."""

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import LinkError
 from .proto.config import CoreConfig, preset
+from .proto.protocol import BUILD_ID
 
 __all__ = ["SerialTransport", "ModelTransport", "open_transport", "register_scheme", "schemes",
            "DEFAULT_BAUD", "ENGINES", "SLICE_TICKS"]
@@ -92,7 +93,7 @@ def _opener(scheme: str, url: str) -> Opener:
 
 
 def open_transport(url: str, config: CoreConfig | str | None = None,
-                   baudrate: int | None = None, build_id: bytes = b"spikeloo"):
+                   baudrate: int | None = None, build_id: bytes = BUILD_ID):
     """A transport for ``url`` (see the module docstring)."""
     if not isinstance(url, str) or not url:
         raise LinkError(f"no device URL given ({url!r}): use a serial port, socket://HOST:PORT "
@@ -174,7 +175,7 @@ class ModelTransport:
     slice ends, so a tick is never cut in half; the slice's output is kept for the next read.
     ``engine`` (one of :data:`ENGINES`) is passed to the GoldenDevice only when given."""
 
-    def __init__(self, config: CoreConfig, build_id: bytes = b"spikeloo", *,
+    def __init__(self, config: CoreConfig, build_id: bytes = BUILD_ID, *,
                  engine: str | None = None, slice_ticks: int = SLICE_TICKS):
         from .sim.device import GoldenDevice  # the model is loaded only when asked for
         if engine is not None and engine not in ENGINES:
@@ -236,7 +237,7 @@ class _HeldSigint:
         return False
 
 
-def _open_model(url: str, *, config=None, baudrate=None, build_id=b"spikeloo"):
+def _open_model(url: str, *, config=None, baudrate=None, build_id=BUILD_ID):
     parts = urlsplit(url)
     name = (parts.netloc + parts.path).strip("/")
     query = parse_qs(parts.query, keep_blank_values=True)
@@ -252,7 +253,7 @@ def _open_model(url: str, *, config=None, baudrate=None, build_id=b"spikeloo"):
     return ModelTransport(cfg, build_id, engine=engine)
 
 
-def _open_rtlsim(url: str, *, config=None, baudrate=None, build_id=b"spikeloo"):
+def _open_rtlsim(url: str, *, config=None, baudrate=None, build_id=BUILD_ID):
     name = url.split("://", 1)[1].strip("/")
     cfg = _preset(name) if name else (config if config is not None else preset("tiny"))
     rtlsim = importlib.import_module("spikeloom.sim.rtlsim")

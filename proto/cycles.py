@@ -32,9 +32,18 @@ from __future__ import annotations
 
 from .config import CoreConfig
 
-__all__ = ["tick_cycles", "tick_cycles_bound", "WEIGHT_STORES"]
+__all__ = ["tick_cycles", "tick_cycles_bound", "WEIGHT_STORES", "check_weight_store"]
 
+#: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
+#: (separate read and write ports) or "spram" (one address port, as the UP5K's SPRAM).
 WEIGHT_STORES = ("dual", "spram")
+
+
+def check_weight_store(weight_store) -> str:
+    """``weight_store`` if it is one of :data:`WEIGHT_STORES`, else ``ValueError`` naming it."""
+    if weight_store not in WEIGHT_STORES:
+        raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
+    return weight_store
 
 
 def _count(value, name: str, hi: int) -> int:
@@ -58,9 +67,8 @@ def _count(value, name: str, hi: int) -> int:
 def _store(weight_store: str) -> tuple[int, int]:
     if weight_store == "dual":
         return 1, 1
-    if weight_store == "spram":
-        return 2, 0
-    raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
+    check_weight_store(weight_store)
+    return 2, 0
 
 
 def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 
 from .config import CoreConfig
 
@@ -108,7 +109,13 @@ class Region(enum.IntEnum):
 
 
 def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
-    """The word layout of every region for ``cfg``."""
+    """The word layout of every region for ``cfg`` (a fresh dict; the layouts are shared)."""
+    return dict(_layouts(cfg))
+
+
+@functools.lru_cache(maxsize=64)
+def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
+    # cached per configuration: hosts and the golden device ask for layouts per request
     alpha = cfg.decay_frac + 1      # factors 0 .. 2**decay_frac (1.0) fit
     # optional features append their fields, so a word without them is the word of before
     par_opt, st_opt = [], []

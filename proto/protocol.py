@@ -17,11 +17,12 @@ import enum
 import re
 
 __all__ = [
-    "VERSION", "MAX_PAYLOAD", "RX_BUFFER", "END", "ESC", "ESC_END", "ESC_ESC", "ABORT",
+    "VERSION", "MAX_PAYLOAD", "RX_BUFFER", "HEADER_BYTES", "CRC_BYTES", "CRC_INIT", "CRC_POLY",
+    "BUILD_ID", "END", "ESC", "ESC_END", "ESC_ESC", "ABORT",
     "Opcode", "Status", "ResetFlags", "SpikeFormat", "Bytes", "HEADER", "INFO", "STATUS",
     "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
     "crc16", "encode_frame", "Deframer", "spike_payload", "parse_spike_payload",
-    "event_body_bytes",
+    "event_body_bytes", "check_build_id", "info_payload", "c_header",
 ]
 
 VERSION = 2                 # 2: the abort token and Status.ABORTED
@@ -30,6 +31,9 @@ RX_BUFFER = 1024            # bytes the device buffers while busy; a host keeps 
                             # many request bytes outstanding (more are lost and counted)
 HEADER_BYTES = 5
 CRC_BYTES = 2
+CRC_INIT = 0xFFFF           # CRC-16/CCITT-FALSE: the register's value before a body's first byte
+CRC_POLY = 0x1021
+BUILD_ID = b"spikeloo"      # the default 8-byte build id a device reports in INFO
 
 END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 
@@ -89,6 +93,15 @@ class Bytes:
     @property
     def size(self) -> int:
         return sum(n for _, n in self.fields)
+
+    def struct(self):
+        """The equivalent ``amaranth.lib.data.StructLayout`` (imports Amaranth on demand): one
+        unsigned field of ``8 * nbytes`` bits per byte field, in order. Amaranth numbers bits
+        from the least significant one, so a view over the bytes in wire order (the first byte
+        in bits 0..7) reads every little-endian field as its value."""
+        from amaranth.hdl import unsigned
+        from amaranth.lib import data
+        return data.StructLayout({f: unsigned(8 * n) for f, n in self.fields})
 
     def offset(self, name: str) -> int:
         off = 0
@@ -153,12 +166,62 @@ class Frame:
     payload: bytes = b""
 
 
-def crc16(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor.
-    ``crc16(b"123456789") == 0x29B1``."""
-    # binascii.crc_hqx is exactly this CRC (CCITT polynomial, MSB first, given init), in C:
-    # a Python loop per bit made loading a large image take tens of seconds
+def crc16(data: bytes, crc: int = CRC_INIT) -> int:
+    """CRC-16/CCITT-FALSE: poly :data:`CRC_POLY`, init :data:`CRC_INIT`, no reflection, no final
+    xor. ``crc16(b"123456789") == 0x29B1``."""
+    # binascii.crc_hqx is exactly this CRC (polynomial CRC_POLY, MSB first, given init), in C: a
+    # Python loop per bit made loading a large image take tens of seconds
     return binascii.crc_hqx(bytes(data), crc)
+
+
+def check_build_id(build_id) -> bytes:
+    """``build_id`` as 8 bytes (the INFO field); ``TypeError``/``ValueError`` naming the value
+    when it is not 8 bytes. The one validation of a build id (gateware and golden device)."""
+    size = dict(INFO.fields)["build_id"]
+    build_id = bytes(build_id)
+    if len(build_id) != size:
+        raise ValueError(f"build_id must be {size} bytes, got {len(build_id)}: {build_id!r}")
+    return build_id
+
+
+def info_payload(cfg, build_id: bytes = BUILD_ID) -> bytes:
+    """The INFO reply payload of a device built with ``cfg`` (a ``proto.config.CoreConfig``)
+    and ``build_id``: the one packing, used by the gateware (a ROM) and the golden device."""
+    return INFO.pack(
+        version=VERSION, config_hash=cfg.hash(), n_neurons=cfg.n_neurons,
+        n_inputs=cfg.n_inputs, v_width=cfg.v_width, i_width=cfg.i_width, w_width=cfg.w_width,
+        trace_width=cfg.trace_width, refractory_width=cfg.refractory_width,
+        decay_frac=cfg.decay_frac, stdp_frac=cfg.stdp_frac,
+        weights_per_word=cfg.weights_per_word, clock_hz=cfg.clock_hz, baud=cfg.baud,
+        max_payload=MAX_PAYLOAD, build_id=check_build_id(build_id))
+
+
+def c_header() -> str:
+    """The wire constants as a C++ header (``sim/vboard.cpp`` includes it; the virtual board's
+    build writes it from this function, so the harness restates nothing)."""
+    lines = ["// Generated from spikeloom.proto.protocol by spikeloom.sim.vboard: do not edit.",
+             "#pragma once", "#include <cstddef>", "#include <cstdint>", ""]
+
+    def const(name, value, ctype="uint8_t"):
+        lines.append(f"constexpr {ctype} {name} = 0x{value:X};")
+    const("SLIP_END", END)
+    const("SLIP_ESC", ESC)
+    const("SLIP_ESC_END", ESC_END)
+    const("SLIP_ESC_ESC", ESC_ESC)
+    const("ABORT_FIRST", ABORT[0])
+    const("ABORT_SECOND", ABORT[1])
+    const("HEADER_BYTES", HEADER_BYTES, "unsigned")
+    const("CRC_BYTES", CRC_BYTES, "unsigned")
+    const("MAX_PAYLOAD", MAX_PAYLOAD, "unsigned")
+    const("MAX_BODY", HEADER_BYTES + MAX_PAYLOAD + CRC_BYTES, "size_t")
+    const("CRC_INIT", CRC_INIT, "uint16_t")
+    const("CRC_POLY", CRC_POLY, "uint16_t")
+    const("RX_BUFFER", RX_BUFFER, "unsigned")
+    for op in Opcode:
+        const(f"OP_{op.name}", op.value)
+    for st in Status:
+        const(f"STATUS_{st.name}", st.value)
+    return "\n".join(lines) + "\n"
 
 
 def body_of(frame: Frame) -> bytes:

@@ -21,7 +21,7 @@ import numpy as np
 from ..proto import codec
 from ..proto import protocol as P
 from ..proto.config import CoreConfig
-from ..proto.cycles import WEIGHT_STORES, tick_cycles
+from ..proto.cycles import check_weight_store, tick_cycles
 from ..proto.memmap import Region, layouts, region_words
 from ..proto.protocol import Frame, Opcode, ResetFlags, Status
 from .model import Core
@@ -91,16 +91,11 @@ class GoldenDevice:
     queued changes nothing (no reply); a token in the middle of a frame discards that frame.
     """
 
-    def __init__(self, cfg: CoreConfig, build_id: bytes = b"spikeloo", *,
+    def __init__(self, cfg: CoreConfig, build_id: bytes = P.BUILD_ID, *,
                  weight_store: str = "dual", engine: str = "fast"):
-        build_id = bytes(build_id)
-        if weight_store not in WEIGHT_STORES:
-            raise ValueError(f"weight_store must be one of {WEIGHT_STORES}, not {weight_store!r}")
-        if len(build_id) != 8:
-            raise ValueError(f"build_id must be 8 bytes, got {len(build_id)}: {build_id!r}")
         self.cfg = cfg
-        self.build_id = build_id
-        self.weight_store = weight_store
+        self.build_id = P.check_build_id(build_id)
+        self.weight_store = check_weight_store(weight_store)
         self.layouts = layouts(cfg)
         self.core = Core(cfg, engine)
         self.engine = self.core.engine
@@ -181,13 +176,7 @@ class GoldenDevice:
         return bytes(out)
 
     def info_payload(self) -> bytes:
-        c = self.cfg
-        return P.INFO.pack(
-            version=P.VERSION, config_hash=c.hash(), n_neurons=c.n_neurons, n_inputs=c.n_inputs,
-            v_width=c.v_width, i_width=c.i_width, w_width=c.w_width, trace_width=c.trace_width,
-            refractory_width=c.refractory_width, decay_frac=c.decay_frac, stdp_frac=c.stdp_frac,
-            weights_per_word=c.weights_per_word, clock_hz=c.clock_hz, baud=c.baud,
-            max_payload=P.MAX_PAYLOAD, build_id=self.build_id)
+        return P.info_payload(self.cfg, self.build_id)
 
     # -- dispatch ----------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..proto.protocol import BUILD_ID
+
 __all__ = ["TOP_NAME", "build_root", "source_digest", "design_key", "verilog_path",
            "cached_verilog", "locked", "atomic_write"]
 
@@ -66,7 +68,7 @@ def _describe(value) -> str:
     return repr(value)
 
 
-def design_key(cfg, build_id: bytes = b"spikeloo", **core_kwargs) -> str:
+def design_key(cfg, build_id: bytes = BUILD_ID, **core_kwargs) -> str:
     """The cache key of the top built from ``cfg`` and these parameters (16 hex digits)."""
     h = hashlib.sha256()
     h.update(f"cfg={cfg.hash():08x}\0build_id={bytes(build_id)!r}\0".encode())
@@ -126,7 +128,7 @@ def cached_verilog(key: str, make: Callable[[], object]) -> Path:
     return out
 
 
-def verilog_path(cfg, build_id: bytes = b"spikeloo", **core_kwargs) -> Path:
+def verilog_path(cfg, build_id: bytes = BUILD_ID, **core_kwargs) -> Path:
     """Path of the Verilog of ``Top(cfg, build_id=build_id, **core_kwargs)`` (see module doc).
 
     ``cfg`` is a :class:`~spikeloom.proto.config.CoreConfig` or a preset name.

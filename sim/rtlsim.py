@@ -17,6 +17,8 @@ edge.
 
 from __future__ import annotations
 
+from ..proto.protocol import BUILD_ID
+
 __all__ = ["align", "frame_bits", "send", "send_bits", "Monitor", "Transport", "ModelCore"]
 
 
@@ -99,7 +101,7 @@ class Transport:
     simulated time is device time.
     """
 
-    def __init__(self, cfg, build_id: bytes = b"spikeloo", **core_kwargs):
+    def __init__(self, cfg, build_id: bytes = BUILD_ID, **core_kwargs):
         from amaranth.sim import Simulator
 
         from ..hdl.top import Top
@@ -212,24 +214,17 @@ def ModelCore(cfg, weight_store: str = "dual"):
     model's ``step`` and streams its spikes, ``last_tick_cycles`` is the exact cycle model (the
     same one the golden device reports), and ``clear`` applies the model's resets.
     """
-    from amaranth.hdl import Module, unsigned
-    from amaranth.lib import stream, wiring
-    from amaranth.lib.wiring import In, Out
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
 
-    from ..hdl.core import SpikeLayout, data_width, req_layout
+    from ..hdl.core import Control
     from ..proto.memmap import Region
+    from ..proto.protocol import ResetFlags
     from .device import tick_cycles
     from .model import Core as Model
 
-    # the Core's signature (docs: "Core control interface"); Top's connect() checks it matches
-    signature = wiring.Signature({
-        "mem_req": In(stream.Signature(req_layout(cfg))),
-        "mem_rsp": Out(stream.Signature(unsigned(data_width(cfg)))),
-        "start": In(1), "busy": Out(1), "done": Out(1), "clear": In(3),
-        "spikes": Out(stream.Signature(SpikeLayout)),
-        "ticks": Out(32), "spike_count": Out(32), "syn_events": Out(32),
-        "last_tick_cycles": Out(32),
-    })
+    # the Core's signature: its control interface seen from the core's side
+    signature = Control(cfg).flip()
 
     class _ModelCore(wiring.Component):
         def elaborate(self, platform):
@@ -276,11 +271,11 @@ def ModelCore(cfg, weight_store: str = "dual"):
                         counts["last_tick_cycles"] = tick_cycles(
                             cfg, result.delivered, len(fired), stdp, weight_store)
                     else:
-                        if clear & 1:
+                        if clear & ResetFlags.STATE:
                             model.reset_state()
-                        if clear & 2:
+                        if clear & ResetFlags.CONFIG:
                             model.reset_config()
-                        if clear & 4:
+                        if clear & ResetFlags.COUNTERS:
                             counts = dict.fromkeys(counts, 0)
                         await ctx.tick()
                     for name, value in counts.items():

@@ -58,6 +58,7 @@
 //   drains. (80 bytes; the first 64 are as they were before [8] and [9] existed.)
 // - --bench N: run N cycles flat out with the UART idle, print "bench: cycles=N wall_s=W" and exit.
 
+#include "spikeloom_proto.h"  // wire constants, generated from spikeloom.proto at build time
 #include "Vvboard_top.h"
 #include "Vvboard_top___024root.h"
 #include "verilated.h"
@@ -100,13 +101,6 @@ constexpr double DRAIN_NOTICE_S = 2.0;        // say so when a drain takes longe
 constexpr double REFUSE_WAIT_S = 0.5;         // a refused client that sends nothing: line after
 constexpr double REFUSE_LINGER_S = 2.0;       // how long a refused client may read its line
 constexpr size_t REFUSED_MAX = 16;            // refused connections lingering at once
-constexpr uint8_t SLIP_END = 0xC0;
-constexpr uint8_t SLIP_ESC = 0xDB;
-constexpr uint8_t SLIP_ESC_END = 0xDC;
-constexpr uint8_t SLIP_ESC_ESC = 0xDD;
-constexpr uint8_t OP_PING = 0x01;
-constexpr uint8_t OP_SPIKES = 0x20;
-constexpr size_t MAX_BODY = 5 + 512 + 2;      // header + MAX_PAYLOAD + CRC
 constexpr uint64_t STATS_MAGIC = 0x7662726473746174ULL;
 constexpr size_t STATS_WORDS = 10;
 
@@ -151,11 +145,11 @@ struct Receiver {
 
 // CRC-16/CCITT-FALSE (docs/protocol.md section 3), for the drain PING the harness sends.
 uint16_t crc16(const uint8_t* p, size_t n) {
-    uint16_t crc = 0xFFFF;
+    uint16_t crc = CRC_INIT;
     for (size_t k = 0; k < n; k++) {
         crc ^= (uint16_t)(p[k] << 8);
         for (int i = 0; i < 8; i++)
-            crc = (uint16_t)((crc & 0x8000) ? ((crc << 1) ^ 0x1021) : (crc << 1));
+            crc = (uint16_t)((crc & 0x8000) ? ((crc << 1) ^ CRC_POLY) : (crc << 1));
     }
     return crc;
 }
@@ -588,8 +582,8 @@ void Board::drop_client(const char* why) {
     // design is ended by the abort token, which discards it (no reply with the abort, BAD_FRAME
     // without: either way it is not executed). The token also stops a RUN of this client.
     inq_.clear();
-    inq_.push_back(SLIP_ESC);
-    inq_.push_back(SLIP_END);
+    inq_.push_back(ABORT_FIRST);
+    inq_.push_back(ABORT_SECOND);
     draining_ = true;
     drain_started_ = now_s();
     drain_noted_ = false;

@@ -38,12 +38,16 @@ import time
 from pathlib import Path
 
 from spikeloom.proto.errors import BuildError, Error, LinkError
+from spikeloom.proto.protocol import BUILD_ID, c_header
 from spikeloom.sim import export, verilator
 
 __all__ = ["HARNESS", "VERILATOR_FLAGS", "DEFAULT_IDLE_TIMEOUT", "binary", "build_binary",
            "command", "exposure_warning", "serve", "VirtualBoard"]
 
 HARNESS = Path(__file__).with_name("vboard.cpp")
+#: The header the harness includes for the wire constants, written next to it at build time
+#: from ``proto.protocol.c_header`` (the harness restates none of them).
+PROTO_HEADER = "spikeloom_proto.h"
 
 # `spikeloom serve` drops a client that sent and received nothing for this long (seconds), so a
 # forgotten session does not hold the board for good.
@@ -89,7 +93,8 @@ def build_binary(verilog: str | os.PathLike, key: str | None = None, *, log=None
     verilog = Path(verilog)
     source = verilog.read_bytes()
     stamp = hashlib.sha256(
-        source + b"\0" + HARNESS.read_bytes() + b"\0" + WRAPPER.encode() + b"\0"
+        source + b"\0" + HARNESS.read_bytes() + b"\0" + c_header().encode() + b"\0"
+        + WRAPPER.encode() + b"\0"
         + "\0".join(VERILATOR_FLAGS).encode()
     ).hexdigest()
     if key is None:
@@ -111,6 +116,7 @@ def build_binary(verilog: str | os.PathLike, key: str | None = None, *, log=None
         # Verilator and make see copies inside obj/, so nothing outside the lock changes them.
         shutil.copyfile(verilog, obj / f"{export.TOP_NAME}.v")
         shutil.copyfile(HARNESS, obj / "vboard.cpp")
+        (obj / PROTO_HEADER).write_text(c_header())
         (obj / "vboard_top.v").write_text(WRAPPER)
         if log is not None:
             log(f"compiling the virtual board with Verilator into {out} (a minute or so, once)")
@@ -131,7 +137,7 @@ def build_binary(verilog: str | os.PathLike, key: str | None = None, *, log=None
     return exe
 
 
-def binary(config="default", build_id: bytes = b"spikeloo", *, log=None, **core_kwargs) -> Path:
+def binary(config="default", build_id: bytes = BUILD_ID, *, log=None, **core_kwargs) -> Path:
     """The harness executable of the real top for ``config`` (a CoreConfig or a preset name)."""
     cfg = _config(config)
     verilog = export.verilog_path(cfg, build_id, **core_kwargs)
@@ -221,7 +227,7 @@ class VirtualBoard:
 
     def __init__(self, config="default", port: int = 0, *, host: str = "127.0.0.1",
                  exe: str | os.PathLike | None = None, divisor: int | None = None,
-                 clock_hz: int | None = None, build_id: bytes = b"spikeloo",
+                 clock_hz: int | None = None, build_id: bytes = BUILD_ID,
                  start_timeout: float = 30.0, idle_timeout: float | None = None,
                  **core_kwargs):
         self.config = _config(config)

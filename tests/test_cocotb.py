@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from spikeloom.errors import ToolNotFound
 from spikeloom.proto.config import preset
+from spikeloom.proto.protocol import BUILD_ID
 from spikeloom.sim import export, verilator
 
 __all__ = ["tb_config", "run_cocotb", "SIMS"]
@@ -80,7 +81,7 @@ def _sim_environ(sim: str):
 
 
 def run_cocotb(sim: str, cfg, seeds: list[int], *, tag: str, require_full: bool = False,
-               build_id: bytes = b"spikeloo", golden_build_id: bytes | None = None,
+               build_id: bytes = BUILD_ID, golden_build_id: bytes | None = None,
                test_filter: str | None = None) -> dict:
     """Build (once) and run tests/cocotb/tb_top.py on ``sim``; return the coverage report.
     ``golden_build_id`` (default ``build_id``) is the golden device's; ``test_filter`` selects

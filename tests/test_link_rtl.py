@@ -539,3 +539,62 @@ def test_run_period_spaces_ticks():
     flat = pair.rtl.cycles - start
     assert 3 * period <= paced < 3 * period + flat
     assert flat < 2 * period
+
+
+# -- the abort (docs/protocol.md, "Abort") -----------------------------------------------
+
+def _spikes_sent(transport) -> int:
+    return sum(f.opcode == Opcode.SPIKES for f, _ in replies(bytes(transport.monitor.data)))
+
+
+def _abort_after(pair, head: bytes, tail: bytes, events: int, what: str):
+    """Send ``head`` (it starts a RUN); once the RTL has sent ``events`` SPIKES frames send
+    ``tail`` (it holds the abort token). The golden device is given the same bytes and runs the
+    k ticks the RTL's first RUN reply says it ran before ``tail`` arrives: the outputs must be
+    equal byte for byte. Returns k."""
+    rtl = pair.rtl
+    rtl.write(head)
+    limit = rtl.cycles + 2_000_000
+    while _spikes_sent(rtl) < events:
+        rtl.sim.advance()
+        assert rtl.cycles < limit, what
+    rtl.write(tail)
+    got = rtl.exchange(b"", max_cycles=2_000_000)
+    run = next(f for f, _ in replies(got) if f.opcode == Opcode.RUN)
+    k = P.RUN_REPLY.unpack(run.payload)["ticks"]
+    gold = pair.gold
+    gold.write(head)
+    want = gold.read(max_ticks=k)
+    gold.write(tail)
+    want += gold.read()
+    assert got == want, (f"{what} (k={k})\nRTL    {frames_of(got)}\ngolden {frames_of(want)}")
+    return k
+
+
+@pytest.mark.parametrize("core", ["rtl", "model"])
+def test_abort_matches_golden(core):
+    """A RUN of a lively network aborted mid-run (paced and flat out), a second RUN and a PING
+    queued behind it and a request after the token: RTL and golden device agree byte for byte,
+    with k taken from the RTL's RUN reply; STATUS agrees after."""
+    cfg, rng = CFG, random.Random(77)
+    pair = Pair(core=core)
+    _, words = neuron_params(cfg, rng)
+    pair.same(enc(Opcode.WRITE, 1, write_req(cfg, Region.NEURON_PARAMS, 0, words)))
+    wlay = layouts(cfg)[Region.WEIGHTS]
+    pair.same(enc(Opcode.WRITE, 2, write_req(cfg, Region.WEIGHTS, 0, [
+        wlay.pack({f.name: rng.randrange(-60, 127) for f in wlay.fields})
+        for _ in range(cfg.weight_words)])))
+    pair.same(enc(Opcode.INJECT, 3, b"\x01\x00\x02\x00"))
+    for seq, period in ((4, 300), (5, 0)):
+        run = enc(Opcode.RUN, seq, P.RUN_REQ.pack(ticks=1_000_000, period=period))
+        k = _abort_after(pair, run, P.ABORT + enc(Opcode.PING, 9, b"after"), 3,
+                         f"abort, period {period}")
+        assert 3 <= k < 1_000_000
+    run = enc(Opcode.RUN, 6, P.RUN_REQ.pack(ticks=1_000_000, period=500))
+    queued = enc(Opcode.RUN, 7, P.RUN_REQ.pack(ticks=5, period=0)) + enc(Opcode.PING, 8, b"q")
+    _abort_after(pair, run, queued + P.ABORT + enc(Opcode.STATUS, 10), 2,
+                 "a RUN queued behind an aborted one runs no tick")
+    pair.same(enc(Opcode.STATUS, 11), "STATUS after the aborts")
+    # a token cutting a frame short: nothing for it, the next frame is answered
+    pair.same(enc(Opcode.PING, 12, b"cut")[:5] + P.ABORT + enc(Opcode.PING, 13, b"ok"),
+              "partial frame + token")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import spikeloom as sl
 from spikeloom import transport as T
+from spikeloom.proto.protocol import BUILD_ID
 
 
 def test_builtin_schemes():
@@ -21,7 +22,7 @@ def test_model_engine_is_parsed_checked_and_passed(monkeypatch):
     seen = []
 
     class Recording(device.GoldenDevice):
-        def __init__(self, cfg, build_id=b"spikeloo", **kwargs):
+        def __init__(self, cfg, build_id=BUILD_ID, **kwargs):
             seen.append(kwargs)
             super().__init__(cfg, build_id)
 

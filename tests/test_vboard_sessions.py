@@ -225,7 +225,6 @@ def test_partial_frame_is_not_executed(top_board):
     assert counters["ticks"] == 0, "the unterminated RUN frame was executed"
 
 
-@pytest.mark.xfail(strict=True, reason="needs the RTL abort from the wire branch")
 def test_client_leaving_mid_long_run_is_followed_within_2s(top_board):
     import spikeloom as sl
     s = connect(top_board)

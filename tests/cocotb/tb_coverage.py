@@ -2,10 +2,10 @@
 
 Contract: :data:`ITEMS` is the fixed list of coverage points (name -> what it means), grouped by
 prefix (``opcode.``, ``status.``, ``region.``, ``reset.``, ``neuron.``, ``stdp.``, ``event.``,
-``run.``, ``frame.``, ``wire.``). :class:`Coverage` counts hits; :meth:`Coverage.hit` refuses a
-name that is not listed (so a typo cannot hide a hole). :meth:`Coverage.write` writes a JSON
-report ``{"items": {name: count}, "holes": [...], "meta": {...}}``; :meth:`Coverage.table` is the
-human-readable version. The scoreboard derives the hits from the request bytes, the golden
+``run.``, ``abort.``, ``frame.``, ``wire.``). :class:`Coverage` counts hits; :meth:`Coverage.hit`
+refuses a name that is not listed (so a typo cannot hide a hole). :meth:`Coverage.write` writes a
+JSON report ``{"items": {name: count}, "holes": [...], "meta": {...}}``; :meth:`Coverage.table`
+is the human-readable version. The scoreboard derives the hits from the request bytes, the golden
 device's replies and the golden model's state before and after every tick, so coverage says
 what the *design* was driven through, not what the stimulus generator intended.
 """
@@ -19,7 +19,7 @@ __all__ = ["ITEMS", "FEATURE_ITEMS", "Coverage"]
 
 _OPCODES = ("PING", "INFO", "RESET", "READ", "WRITE", "INJECT", "RUN", "STATUS")
 _STATUSES = ("OK", "BAD_FRAME", "BAD_CRC", "BAD_LENGTH", "BAD_OPCODE", "BAD_REGION",
-             "BAD_ADDRESS", "BAD_VALUE")
+             "BAD_ADDRESS", "BAD_VALUE", "ABORTED")
 _REGIONS = ("NEURON_PARAMS", "NEURON_STATE", "WEIGHTS", "PLASTIC", "PRE_TRACE", "POST_TRACE",
             "STDP_PARAMS", "SPIKES")
 
@@ -58,8 +58,10 @@ ITEMS: dict[str, str] = {
     "run.ticks_0": "RUN of 0 ticks (reply only)",
     "run.period_met": "RUN with a period that every tick met",
     "run.overrun": "RUN with a period shorter than a tick (overruns counted)",
+    "abort.run_stopped": "a RUN stopped at a tick boundary by the abort token (ABORTED)",
+    "abort.queued_run": "a RUN started while the abort latch was set (ABORTED, 0 ticks)",
     "frame.invalid_escape": "ESC followed by a byte other than ESC_END/ESC_ESC (BAD_FRAME)",
-    "frame.dangling_escape": "ESC immediately followed by END (BAD_FRAME)",
+    "frame.abort_token": "ESC END, the abort token: a partial body discarded, no reply",
     "frame.short_body": "a body shorter than header + CRC (BAD_FRAME)",
     "frame.overlong_body": "a body longer than 519 bytes (BAD_LENGTH)",
     "frame.bad_crc": "a CRC mismatch (BAD_CRC)",

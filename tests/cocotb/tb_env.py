@@ -44,7 +44,7 @@ def settings() -> dict:
     seeds = [int(s) for s in env.get("SPIKELOOM_TB_SEEDS", "").split(",") if s.strip()]
     return {
         "cfg": CoreConfig(**fields),
-        "build_id": bytes.fromhex(env.get("SPIKELOOM_TB_BUILD_ID", b"spikeloo".hex())),
+        "build_id": bytes.fromhex(env.get("SPIKELOOM_TB_BUILD_ID", P.BUILD_ID.hex())),
         "seeds": seeds,
         "coverage": env.get("SPIKELOOM_TB_COVERAGE"),
         "require_full": env.get("SPIKELOOM_TB_REQUIRE_FULL") == "1",

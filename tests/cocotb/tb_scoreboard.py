@@ -53,6 +53,8 @@ class _TracingDeframer(P.Deframer):
             idle = not (self.buf or self.bad_escape or self.overlong or self.escaped)
             if b == P.END and idle and self._after_end:
                 self.cov.hit("frame.empty_body")
+            if b == P.END and self.escaped:
+                self.cov.hit("frame.abort_token")
             out += super().feed(bytes([b]))
             self._after_end = b == P.END
         return out
@@ -62,8 +64,6 @@ class _TracingDeframer(P.Deframer):
     def _finish(self):
         if self.bad_escape:
             self.cov.hit("frame.invalid_escape")
-        elif self.escaped:
-            self.cov.hit("frame.dangling_escape")
         elif len(self.buf) < 7:
             self.cov.hit("frame.short_body")
         elif self.overlong:

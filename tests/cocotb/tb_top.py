@@ -190,7 +190,7 @@ async def test_framing_errors(dut):
     good = P.body_of(Frame(Opcode.PING, 7, 0, b"xyz"))
     cases = [
         bytes([P.END, 0x01, P.ESC, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, P.END]),  # invalid escape
-        bytes([P.END]) + good[:4] + bytes([P.ESC, P.END]),                        # dangling ESC
+        bytes([P.END]) + good[:4] + P.ABORT,                      # cut short by the abort token
         bytes([P.END, 0x01, 0x02, 0x03, P.END]),                                  # short body
         rq.ping(bytes(P.MAX_PAYLOAD + 1)),                                        # overlong
         _slip(good[:-2] + bytes([good[-2] ^ 0xFF, good[-1]])),                    # bad CRC
@@ -338,6 +338,43 @@ async def test_rx_overflow(dut):
     b.sb.adopt_error_counters(status)
     b.cov.hit("wire.rx_overflow")
     await b.transact([rq.ping(b"after overflow"), rq.status()])
+    await b.finish()
+
+
+@cocotb.test()
+async def test_abort(dut):
+    """The abort token while a RUN streams its events: the RUN stops at a tick boundary with
+    status ABORTED and the ticks run, a RUN queued behind it runs no tick, requests after the
+    token run normally; byte-identical with the golden device stopped after the k ticks the RTL
+    reports (``write(RUN); read(max_ticks=k); write(rest); read()``)."""
+    b = await bench(dut)
+    rq = b.rq
+
+    def frames(data):
+        return [f for f, _ in P.Deframer(0xFFFF).feed(bytes(data))]
+
+    head = rq.run(1_000_000)
+    tail = rq.run(5) + rq.ping(b"queued") + P.ABORT + rq.ping(b"after abort")
+    await b.source.write(head)
+    got = bytearray()
+    while sum(f.opcode == Opcode.SPIKES for f in frames(got)) < 3:
+        got += await b.collect(1)
+    await b.source.write(tail)
+    got += await b.collect()
+    runs = [f for f in frames(got) if f.opcode == Opcode.RUN]
+    k = P.RUN_REPLY.unpack(runs[0].payload)["ticks"]
+    gold = b.sb.golden
+    gold.write(head)
+    want = gold.read(max_ticks=k)
+    gold.write(tail)
+    want += gold.read()
+    assert bytes(got) == want, b.mismatch(head + tail, want, bytes(got))
+    assert [(f.status, P.RUN_REPLY.unpack(f.payload)["ticks"]) for f in runs] == \
+        [(P.Status.ABORTED, k), (P.Status.ABORTED, 0)] and k >= 3, runs
+    b.cov.hit("abort.run_stopped")
+    b.cov.hit("abort.queued_run")
+    b.cov.hit("status.ABORTED", 2)
+    await b.transact([rq.status()])
     await b.finish()
 
 

@@ -1,0 +1,150 @@
+"""PyNN objects -> one :class:`spikeloom.Network` (docs/pynn.md, "Mapping").
+
+- ``IF_curr_exp`` populations become :class:`spikeloom.LIF` populations
+  (:func:`spikeloom.pynn.mapping.lif_params`), spike sources become input populations;
+- each Projection becomes one spikeloom projection per (source population, target population)
+  pair it touches (views and assemblies are resolved to their populations), with the weights in
+  the core's voltage units: ``w * psc_scale`` of the target neuron and receptor;
+- ``STDPMechanism(SpikePairRule, AdditiveWeightDependence)`` becomes :class:`spikeloom.STDP`
+  with ``a_plus = A_plus * w_max`` (PyNN's additive rule) in the same units.
+
+What the core cannot run yet raises the pyNN error a user expects, saying what and why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pyNN import common, errors
+from pyNN.standardmodels.base import check_weights
+
+from ..network import LIF, NEURON_PARAMS, STDP, Network
+from . import mapping
+from .standardmodels import (
+    AdditiveWeightDependence,
+    SpikePairRule,
+    STDPMechanism,
+)
+
+__all__ = ["build", "locate"]
+
+#: True once the core has a separate inhibitory current (``LIF(tau_syn_inh=...)``)
+SEPARATE_INH = any(p.name == "tau_syn_inh" for p in NEURON_PARAMS)
+
+
+def locate(obj, idx, populations):
+    """(position in ``populations`` of the real Population, index inside it) for indices into
+    a Population, PopulationView or Assembly."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if isinstance(obj, common.Assembly):
+        bounds = np.cumsum([0] + [p.size for p in obj.populations])
+        which = np.searchsorted(bounds, idx, side="right") - 1
+        pops, local = np.empty(idx.size, np.int64), np.empty(idx.size, np.int64)
+        for k, p in enumerate(obj.populations):
+            sel = which == k
+            if sel.any():
+                pops[sel], local[sel] = locate(p, idx[sel] - bounds[k], populations)
+        return pops, local
+    if isinstance(obj, common.PopulationView):
+        root = obj.grandparent
+        idx = np.asarray(obj.index_in_grandparent(idx), dtype=np.int64)
+        obj = root
+    position = next(k for k, p in enumerate(populations) if p is obj)
+    return np.full(idx.size, position, np.int64), idx
+
+
+def _neuron_params(pop) -> dict:
+    p = {k: np.asarray(v, dtype=float) for k, v in pop._parameters.items()}
+    p["v"] = np.asarray(pop._initial.get("v", p["v_rest"]), dtype=float)
+    return p
+
+
+def build(state):
+    """The spikeloom Network of the PyNN objects of ``state`` (fills each projection's
+    ``_parts``)."""
+    dt = state.dt
+    net = Network("pynn")
+    params = {}     # population position -> evaluated IF_curr_exp parameters
+    for k, pop in enumerate(state.populations):
+        name = f"{pop.label or 'population'}#{k}" if any(
+            q.label == pop.label for q in state.populations[:k]) else (pop.label or f"pop{k}")
+        pop._sl_name = name
+        if pop._sl_kind == "inputs":
+            net.inputs(pop.size, name=name)
+            continue
+        p = params[k] = _neuron_params(pop)
+        kwargs = mapping.lif_params(dt, p)
+        if SEPARATE_INH and np.any(p["tau_syn_I"] != p["tau_syn_E"]):
+            kwargs["tau_syn_inh"] = p["tau_syn_I"]
+        net.population(pop.size, LIF(**kwargs), name=name)
+    for k, proj in enumerate(state.projections):
+        _project(state, net, proj, k, params, dt)
+    return net
+
+
+def _stdp(proj, values, k_post, where):
+    """The spikeloom.STDP of an STDPMechanism projection (``values``: its connections'
+    attributes), or None."""
+    syn = proj.synapse_type
+    if not isinstance(syn, STDPMechanism):
+        return None
+    td, wd = syn.timing_dependence, syn.weight_dependence
+    if not isinstance(td, SpikePairRule) or not isinstance(wd, AdditiveWeightDependence) \
+            or syn.voltage_dependence is not None:
+        raise errors.NoModelAvailableError(
+            f"{where}: spikeloom's STDP is SpikePairRule with AdditiveWeightDependence "
+            f"(got {type(td).__name__} with {type(wd).__name__})")
+    if proj.receptor_type != "excitatory":
+        raise errors.ConnectionError(f"{where}: STDP on inhibitory synapses is not available "
+                                     "(the core's weight bounds are for excitatory weights)")
+    if np.ptp(k_post) > 1e-9 * np.max(np.abs(k_post)):
+        raise errors.InvalidParameterValueError(
+            f"{where}: the core has one STDP parameter set, so the targets of an STDP "
+            "projection need equal cm, tau_m and tau_syn_E (their nA -> mV factors differ)")
+    k = float(k_post[0])
+    rule = {}
+    for key in ("A_plus", "A_minus", "tau_plus", "tau_minus", "w_min", "w_max"):
+        x = np.asarray(values[key])
+        if np.ptp(x) > 0:
+            raise errors.InvalidParameterValueError(
+                f"{where}: {key} differs between synapses; the core has one STDP parameter set")
+        rule[key] = float(x[0])
+    return STDP(a_plus=rule["A_plus"] * rule["w_max"] * k,
+                a_minus=rule["A_minus"] * rule["w_max"] * k,
+                tau_plus=rule["tau_plus"], tau_minus=rule["tau_minus"],
+                w_min=rule["w_min"] * k, w_max=rule["w_max"] * k)
+
+
+def _project(state, net, proj, index, params, dt):
+    where = f"Projection {proj.label or index!r}"
+    v = proj.values
+    proj._parts = []
+    if not len(proj):
+        return
+    weights = v["weight"]
+    check_weights(weights, proj)
+    pops = state.populations
+    src_pops, src_idx = locate(proj.pre, v["presynaptic_index"], pops)
+    dst_pops, dst_idx = locate(proj.post, v["postsynaptic_index"], pops)
+    inhibitory = proj.receptor_type == "inhibitory"
+    pairs = {}
+    for c, (s, d) in enumerate(zip(src_pops.tolist(), dst_pops.tolist(), strict=True)):
+        pairs.setdefault((s, d), []).append(c)
+    for n, ((s, d), conn) in enumerate(pairs.items()):
+        src, dst, conn = pops[s], pops[d], np.asarray(conn)
+        if dst._sl_kind != "neurons":
+            raise errors.ConnectionError(f"{where}: a spike source cannot receive synapses")
+        p, post = params[d], dst_idx[conn]
+        tau_s = p["tau_syn_I" if inhibitory else "tau_syn_E"]
+        if inhibitory and not SEPARATE_INH and np.any(p["tau_syn_I"] != p["tau_syn_E"]):
+            j = int(np.flatnonzero(p["tau_syn_I"] != p["tau_syn_E"])[0])
+            raise errors.InvalidParameterValueError(
+                f"{where}: population {dst.label!r} neuron {j} has tau_syn_I = "
+                f"{p['tau_syn_I'][j]:g} ms != tau_syn_E = {p['tau_syn_E'][j]:g} ms; the core "
+                "has one synaptic current per neuron until the separate inhibitory current "
+                "(LIF(tau_syn_inh=...)) is merged: set tau_syn_I = tau_syn_E")
+        k = mapping.psc_scale(dt, p["tau_m"], tau_s, p["cm"])[post]
+        stdp = _stdp(proj, {key: x[conn] for key, x in v.items()}, k, where)
+        name = f"{proj.label or 'projection'}[{index}]" + (f".{n}" if len(pairs) > 1 else "")
+        net.connect(net[src._sl_name], net[dst._sl_name], name=name, stdp=stdp,
+                    weights=(src_idx[conn], post, weights[conn] * k))
+        proj._parts.append((name, conn, src_idx[conn], post, k))
