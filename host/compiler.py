@@ -30,7 +30,8 @@ deterministically (same input, same bytes):
    value mode, a value outside its field, an STDP rate whose weight step floors to 0 (learning
    silently off), a ``theta_jump`` that rounds to 0 or overflows ``theta_width``, and a parameter
    that asks for an optional feature the core lacks (a nonzero ``theta_jump`` without
-   ``theta_width``, a ``tau_syn_inh`` other than ``tau_syn`` without ``inh_current``; the
+   ``theta_width``, a ``tau_syn_inh`` other than ``tau_syn`` without ``inh_current`` where a
+   negative weight arrives; the
    message lists the presets that have it). What a user may mean is a warning
    (:class:`CompileWarning`, also listed in the :class:`Report`; ``strict=True`` makes it a
    CompileError): a population that can never reach its threshold, a bias that fires a neuron
@@ -348,16 +349,30 @@ class _Compiler:
 
     def _missing_feature(self, pop, p):
         """CompileError when ``p`` asks for a feature the core lacks: a nonzero ``theta_jump``,
-        a ``tau_syn_inh`` other than ``tau_syn``; other values of the feature are moot."""
+        a ``tau_syn_inh`` other than ``tau_syn`` on a neuron that can receive a negative weight;
+        other values of the feature are moot."""
         P = pop.params
         asked = {"theta_jump": lambda: P["theta_jump"] != 0,
-                 "tau_syn_inh": lambda: P["tau_syn_inh"] != P["tau_syn"]}.get(p.name)
+                 "tau_syn_inh": lambda: (P["tau_syn_inh"] != P["tau_syn"])
+                 & self._inhibited(pop)}.get(p.name)
         if asked is not None and asked().any():
             k = int(np.flatnonzero(asked())[0])
             unit = " ms" if p.unit == "ms" else ""
             self._no_feature(pop, f"{_label(pop, p, k)} = {P[p.name][k]:g}{unit}", p.feature,
                              " (tau_syn_inh None or equal to tau_syn: one current)"
                              if p.name == "tau_syn_inh" else "")
+
+    def _inhibited(self, pop) -> np.ndarray:
+        """Per neuron of ``pop``: can it receive a negative weight (a negative synapse, or a
+        plastic one whose STDP ``w_min`` is below 0)?"""
+        out = np.zeros(pop.size, bool)
+        for proj in self.net.projections:
+            if proj.dst is pop:
+                neg = proj.weight < 0
+                if proj.stdp is not None and proj.stdp.w_min < 0:
+                    neg |= proj.plastic
+                out[proj.post[neg]] = True
+        return out
 
     def _missing_raw_feature(self, pop, key, value):
         """The raw form of :meth:`_missing_feature`: a nonzero ``theta_jump``, an ``alpha_inh``

@@ -109,10 +109,13 @@ def test_raw_population_takes_the_feature_fields():
      r"population 'p': theta_jump\[2\] = 0.1 needs the adaptive threshold "
      r"\(CoreConfig.theta_width > 0\), which configuration 'tiny' does not have; presets with "
      r"it: tiny_full, up5k"),
-    (dict(tau_syn_inh=15.0), "up5k",
+    (dict(tau_syn_inh=15.0, weight=-0.25), "up5k",
      r"'p': tau_syn_inh = 15 ms needs a separate inhibitory current \(CoreConfig.inh_current\)"
      r", which configuration 'up5k' does not have.*presets with it: tiny_full, ulx3s_85f"),
-    (dict(tau_syn=5.0, tau_syn_inh=[5.0, 5.0, 5.0, 9.0]), "tiny", r"tau_syn_inh\[3\] = 9 ms"),
+    (dict(tau_syn=5.0, tau_syn_inh=[5.0, 5.0, 5.0, 9.0], weight=-0.25), "tiny",
+     r"tau_syn_inh\[3\] = 9 ms"),
+    (dict(tau_syn_inh=[9.0, 9.0, 9.0, 9.0], weight=[[0.3, -0.2, 0.3, 0.3], [0.3] * 4]), "tiny",
+     r"tau_syn_inh\[1\] = 9 ms"),         # the first neuron that receives a negative weight
     (dict(theta_jump=0.0001, scale=100.0), "tiny_full",
      r"'p': theta_jump = 0.0001 is 0 in hardware units at scale 100 \(set by "
      r"LIF\(scale=100\)\), so adaptation would be silently off"),
@@ -125,11 +128,19 @@ def test_compile_errors_name_population_parameter_index_and_value(lif, target, m
 
 
 def test_asking_nothing_of_a_missing_feature_compiles():
-    """On a core without the features: tau_syn_inh equal to tau_syn is one current, and a
-    tau_theta without a theta_jump adapts nothing."""
-    image = sl.compile(one_pop(threshold=1.0, tau_syn=5.0, tau_syn_inh=5.0, tau_theta=30.0),
-                       target="tiny")
+    """On a core without the features: tau_syn_inh equal to tau_syn is one current, a
+    tau_syn_inh on neurons no negative weight reaches is moot, and a tau_theta without a
+    theta_jump adapts nothing."""
+    image = sl.compile(one_pop(threshold=1.0, weight=-0.25, tau_syn=5.0, tau_syn_inh=5.0,
+                               tau_theta=30.0, bias=0.1), target="tiny")
     assert "alpha_inh" not in image.fields(Region.NEURON_PARAMS)
+    sl.compile(one_pop(threshold=1.0, weight=0.25, tau_syn_inh=9.0), target="tiny")
+    net = sl.Network()                  # a plastic projection may turn negative
+    net.population(4, sl.LIF(threshold=1.0, tau_syn_inh=9.0), name="p")
+    net.connect(net.inputs(2, name="in"), net["p"], weights=np.full((2, 4), 0.1),
+                stdp=sl.STDP(w_min=-0.2, w_max=0.2))
+    with pytest.raises(sl.CompileError, match=r"tau_syn_inh = 9 ms needs a separate"):
+        sl.compile(net, target="tiny")
 
 
 @pytest.mark.parametrize("lif, match", [
