@@ -78,16 +78,13 @@ class Info:
         d = P.INFO.unpack(payload)
         fields = {k: d[k] for k in ("n_neurons", "n_inputs", "v_width", "i_width", "w_width",
                                     "trace_width", "refractory_width", "decay_frac",
-                                    "stdp_frac", "weights_per_word", "clock_hz", "baud")}
+                                    "stdp_frac", "weights_per_word", "clock_hz", "baud",
+                                    "theta_width")}
+        fields["inh_current"] = bool(d["inh_current"])
         try:
             cfg = CoreConfig(**fields)
         except (TypeError, ValueError) as exc:
             raise ProtocolError(f"{where} reports an impossible configuration: {exc}") from None
-        # INFO has no fields for the optional neuron features (docs/numerics.md); the hash
-        # covers them, so the features are the variant whose hash the device reports
-        cfg = next((v for v in (cfg.replace(theta_width=t, inh_current=inh)
-                                for inh in (False, True) for t in range(cfg.v_width + 1))
-                    if v.hash() == d["config_hash"]), cfg)
         name = next((n for n, c in PRESETS.items() if c.hash() == cfg.hash()), "device")
         cfg = cfg.replace(name=name)
         if cfg.hash() != d["config_hash"]:

@@ -143,6 +143,7 @@ INFO = Bytes(
     ("v_width", 1), ("i_width", 1), ("w_width", 1), ("trace_width", 1),
     ("refractory_width", 1), ("decay_frac", 1), ("stdp_frac", 1), ("weights_per_word", 1),
     ("clock_hz", 4), ("baud", 4), ("max_payload", 2), ("build_id", 8),
+    ("theta_width", 1), ("inh_current", 1),     # the optional neuron features (0: off)
 )
 
 STATUS = Bytes(
@@ -193,7 +194,8 @@ def info_payload(cfg, build_id: bytes = BUILD_ID) -> bytes:
         trace_width=cfg.trace_width, refractory_width=cfg.refractory_width,
         decay_frac=cfg.decay_frac, stdp_frac=cfg.stdp_frac,
         weights_per_word=cfg.weights_per_word, clock_hz=cfg.clock_hz, baud=cfg.baud,
-        max_payload=MAX_PAYLOAD, build_id=check_build_id(build_id))
+        max_payload=MAX_PAYLOAD, build_id=check_build_id(build_id),
+        theta_width=cfg.theta_width, inh_current=int(cfg.inh_current))
 
 
 def c_header() -> str:
