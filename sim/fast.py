@@ -12,12 +12,16 @@ numerics extension never computes a different answer silently here.
 Layout of the kernel (why it is shaped like this): per-neuron parameters travel as one
 ``(len(PARAM_FIELDS), N)`` int64 matrix and per-neuron state as one ``(len(NEURON_FIELDS), N)``
 matrix, rows named by the index constants below; the per-neuron update is the one function
-:func:`_neuron`. A new per-neuron rule (say an adaptive threshold) is therefore: its names in
+:func:`_neuron`. A new per-neuron rule (as the adaptive threshold was) is therefore: its names in
 ``PARAM_FIELDS`` / ``NEURON_FIELDS`` (which also lifts the refusal) and its lines in
 :func:`_neuron`. Sources (pre traces, pending spikes) and the weight matrix are separate arrays.
 
-:class:`Batch` steps k independent cores of one configuration in one compiled program (a
-parallel loop over the cores), for sweeps on one machine.
+:func:`run_batch` steps k independent cores of one configuration in one compiled program (a
+parallel loop over the cores); :class:`spikeloom.sim.batch.Batch` is its user-facing wrapper.
+
+This module imports the data classes of :mod:`spikeloom.sim.state`, never
+:mod:`spikeloom.sim.model` (which imports it: the dependency goes one way); a ``Core`` here is
+any object with the attributes of :class:`spikeloom.sim.model.Core` that the kernel reads.
 
 numba compiles the kernels on first use (a few seconds) and caches them on disk
 (``cache=True``), so later processes load them in well under a second.
@@ -26,15 +30,19 @@ numba compiles the kernels on first use (a few seconds) and caches them on disk
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..proto.config import CoreConfig
 from ..proto.memmap import Region, layouts
-from .model import Core, NeuronParams, State, STDPParams, TickResult
+from .state import NeuronParams, State, STDPParams, TickResult
+
+if TYPE_CHECKING:
+    from .model import Core
 
 __all__ = ["CONFIG_FIELDS", "PARAM_FIELDS", "NEURON_FIELDS", "SOURCE_FIELDS", "STDP_FIELDS",
-           "FastEngineWarning", "unsupported", "step", "run", "Batch"]
+           "FastEngineWarning", "unsupported", "step", "run", "run_batch"]
 
 I64 = np.int64
 
@@ -42,13 +50,13 @@ I64 = np.int64
 #: name do not change the arithmetic but a new field might, so every field is listed)
 CONFIG_FIELDS = frozenset({
     "n_neurons", "n_inputs", "v_width", "i_width", "w_width", "trace_width",
-    "refractory_width", "decay_frac", "stdp_frac", "weights_per_word", "clock_hz", "baud",
-    "name"})
+    "refractory_width", "decay_frac", "stdp_frac", "weights_per_word", "theta_width",
+    "inh_current", "clock_hz", "baud", "name"})
 #: NeuronParams fields, in the row order of the packed parameter matrix
 PARAM_FIELDS = ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
-                "reset_subtract")
+                "reset_subtract", "alpha_inh", "theta_jump", "alpha_theta")
 #: per-neuron State fields, in the row order of the packed state matrix
-NEURON_FIELDS = ("v", "i", "ref", "y")
+NEURON_FIELDS = ("v", "i", "ref", "y", "i_inh", "theta")
 #: per-source State fields (separate arrays)
 SOURCE_FIELDS = ("x", "spikes")
 #: STDPParams fields, in the order of the packed STDP vector
@@ -56,13 +64,15 @@ STDP_FIELDS = ("enable", "a_plus", "a_minus", "pre_jump", "post_jump", "alpha_pr
                "alpha_post", "w_min", "w_max")
 
 # row indices (numba freezes module-level ints into the compiled code)
-THRESHOLD, V_RESET, BIAS, REFRACTORY, ALPHA_MEM, ALPHA_SYN, RESET_SUBTRACT = range(7)
-V, I, REF, Y = range(4)
+(THRESHOLD, V_RESET, BIAS, REFRACTORY, ALPHA_MEM, ALPHA_SYN, RESET_SUBTRACT, ALPHA_INH,
+ THETA_JUMP, ALPHA_THETA) = range(10)
+V, I, REF, Y, I_INH, THETA = range(6)
 ENABLE, A_PLUS, A_MINUS, PRE_JUMP, POST_JUMP, ALPHA_PRE, ALPHA_POST, W_MIN, W_MAX = range(9)
-# the packed configuration vector
-C_VLO, C_VHI, C_ILO, C_IHI, C_THI, C_DECAY, C_STDP, C_INPUTS = range(8)
+# the packed configuration vector: V and I ranges, the largest trace, decay and STDP fractions,
+# the number of inputs, the largest theta (0: no adaptive threshold), inh_current (0 or 1)
+C_VLO, C_VHI, C_ILO, C_IHI, C_THI, C_DECAY, C_STDP, C_INPUTS, C_THETA_HI, C_INH = range(10)
 
-assert PARAM_FIELDS[RESET_SUBTRACT] == "reset_subtract" and NEURON_FIELDS[Y] == "y"
+assert PARAM_FIELDS[ALPHA_THETA] == "alpha_theta" and NEURON_FIELDS[THETA] == "theta"
 assert STDP_FIELDS[W_MAX] == "w_max"
 
 
@@ -125,18 +135,26 @@ def _decay(x, factor, frac):
 
 
 @_jit(inline="always")
-def _neuron(j, C, P, S, acc):
-    """Neuron ``j``'s update (docs/numerics.md step 2) on its accumulated input ``acc``;
-    returns whether it fires. Per-neuron rules go here."""
-    i1 = _clip(S[I, j] + acc, C[C_ILO], C[C_IHI])
+def _neuron(j, C, P, S, acc, acc_inh):
+    """Neuron ``j``'s update (docs/numerics.md step 2) on its accumulated inputs ``acc`` and
+    ``acc_inh`` (the negative weights' sum with inh_current, else 0); returns whether it fires.
+    Per-neuron rules go here. ``i_inh`` and ``theta`` are left untouched while their feature
+    is off, as the reference leaves them."""
+    F, ilo, ihi, vlo, vhi = C[C_DECAY], C[C_ILO], C[C_IHI], C[C_VLO], C[C_VHI]
+    inh, theta_hi = C[C_INH] != 0, C[C_THETA_HI]
+    i1 = _clip(S[I, j] + acc, ilo, ihi)
+    h1 = _clip(S[I_INH, j] + acc_inh, ilo, ihi) if inh else 0
+    # theta decays first, every tick, and this tick's compare sees the decayed value
+    theta1 = _clip(_decay(S[THETA, j], P[ALPHA_THETA, j], F), 0, theta_hi) if theta_hi else 0
+    thr = P[THRESHOLD, j] + theta1          # exact: no saturation
     v, ref = S[V, j], S[REF, j]
     fire = False
     if ref == 0:
-        v = _clip(_decay(v, P[ALPHA_MEM, j], C[C_DECAY]) + i1 + P[BIAS, j], C[C_VLO], C[C_VHI])
-        if v >= P[THRESHOLD, j]:
+        v = _clip(_decay(v, P[ALPHA_MEM, j], F) + i1 + h1 + P[BIAS, j], vlo, vhi)
+        if v >= thr:
             fire = True
             if P[RESET_SUBTRACT, j] != 0:
-                v = _clip(v - P[THRESHOLD, j], C[C_VLO], C[C_VHI])
+                v = _clip(v - thr, vlo, vhi)
             else:
                 v = P[V_RESET, j]
             ref = P[REFRACTORY, j]
@@ -144,27 +162,38 @@ def _neuron(j, C, P, S, acc):
         ref -= 1
     S[V, j] = v
     S[REF, j] = ref
-    S[I, j] = _clip(_decay(i1, P[ALPHA_SYN, j], C[C_DECAY]), C[C_ILO], C[C_IHI])
+    S[I, j] = _clip(_decay(i1, P[ALPHA_SYN, j], F), ilo, ihi)
+    if inh:
+        S[I_INH, j] = _clip(_decay(h1, P[ALPHA_INH, j], F), ilo, ihi)
+    if theta_hi:
+        S[THETA, j] = _clip(theta1 + (P[THETA_JUMP, j] if fire else 0), 0, theta_hi)
     return fire
 
 
 @_jit(nogil=True)
-def _tick(C, P, S, x, spikes, W, plastic, T, fire, acc, dep, cols):
+def _tick(C, P, S, x, spikes, W, plastic, T, fire, acc, acc_inh, dep, cols):
     """One tick in place; ``fire`` receives this tick's spikes; returns the number of sources
-    delivered. ``acc``, ``dep`` and ``cols`` (length N) are scratch."""
+    delivered. ``acc``, ``acc_inh``, ``dep`` and ``cols`` (length N) are scratch."""
     n_src, n = W.shape
     F, G, thi = C[C_DECAY], C[C_STDP], C[C_THI]
-    # 1. accumulate the rows of delivered sources (exact sum; one saturation in _neuron)
+    # 1. accumulate the rows of delivered sources (exact sums; one saturation in _neuron);
+    # with inh_current the negative weights go to acc_inh
     acc[:] = 0
+    acc_inh[:] = 0
+    inh = C[C_INH] != 0
     delivered = 0
     for r in range(n_src):
         if spikes[r]:
             delivered += 1
             for j in range(n):
-                acc[j] += W[r, j]
+                w = W[r, j]
+                if inh and w < 0:
+                    acc_inh[j] += w
+                else:
+                    acc[j] += w
     # 2. neurons
     for j in range(n):
-        fire[j] = _neuron(j, C, P, S, acc[j])
+        fire[j] = _neuron(j, C, P, S, acc[j], acc_inh[j])
     # 3. traces: decay; pre traces of delivered sources jump
     for r in range(n_src):
         xr = _decay(x[r], T[ALPHA_PRE], F)
@@ -211,6 +240,7 @@ def _run(C, P, S, x, spikes, W, plastic, T, inputs, out, delivered):
     """``len(out)`` ticks; ``inputs`` is (ticks, M) bool, or shape (0, 0) for none."""
     n = W.shape[1]
     acc = np.zeros(n, np.int64)
+    acc_inh = np.zeros(n, np.int64)
     dep = np.zeros(n, np.int64)
     cols = np.zeros(n, np.int64)
     has_inputs = inputs.shape[0] > 0
@@ -219,7 +249,8 @@ def _run(C, P, S, x, spikes, W, plastic, T, inputs, out, delivered):
             for r in range(inputs.shape[1]):
                 if inputs[t, r]:
                     spikes[r] = True
-        delivered[t] = _tick(C, P, S, x, spikes, W, plastic, T, out[t], acc, dep, cols)
+        delivered[t] = _tick(C, P, S, x, spikes, W, plastic, T, out[t], acc, acc_inh, dep,
+                             cols)
 
 
 @_jit(parallel=True)
@@ -235,8 +266,8 @@ def _run_batch(C, P, S, x, spikes, W, plastic, T, inputs, out, delivered):
 def _config_vector(cfg: CoreConfig) -> np.ndarray:
     return np.array([-(1 << (cfg.v_width - 1)), (1 << (cfg.v_width - 1)) - 1,
                      -(1 << (cfg.i_width - 1)), (1 << (cfg.i_width - 1)) - 1,
-                     (1 << cfg.trace_width) - 1, cfg.decay_frac, cfg.stdp_frac, cfg.n_inputs],
-                    I64)
+                     (1 << cfg.trace_width) - 1, cfg.decay_frac, cfg.stdp_frac, cfg.n_inputs,
+                     (1 << cfg.theta_width) - 1, int(cfg.inh_current)], I64)
 
 
 def _pack(core: Core):
@@ -270,7 +301,7 @@ def step(core: Core) -> TickResult:
     n = core.cfg.n_neurons
     fire = np.zeros(n, bool)
     delivered = _tick(C, P, S, x, spikes, W, plastic, T, fire, np.zeros(n, I64),
-                          np.zeros(n, I64), np.zeros(n, I64))
+                      np.zeros(n, I64), np.zeros(n, I64), np.zeros(n, I64))
     _unpack(core, S, x, spikes)
     core.ticks += 1
     return TickResult(fire, int(delivered), int(delivered) * n)
@@ -283,8 +314,7 @@ def run(core: Core, ticks: int, inputs=None) -> np.ndarray:
     P, S, x, spikes, W, plastic, T = _pack(core)
     out = np.zeros((ticks, cfg.n_neurons), bool)
     inp = np.zeros((0, 0), bool) if inputs is None else np.ascontiguousarray(inputs, bool)
-    _run(_config_vector(cfg), P, S, x, spikes, W, plastic, T, inp, out,
-             np.zeros(ticks, I64))
+    _run(_config_vector(cfg), P, S, x, spikes, W, plastic, T, inp, out, np.zeros(ticks, I64))
     _unpack(core, S, x, spikes)
     core.ticks += ticks
     return out
@@ -292,66 +322,20 @@ def run(core: Core, ticks: int, inputs=None) -> np.ndarray:
 
 # -- batches ------------------------------------------------------------------------------------
 
-class Batch:
-    """``k`` independent cores of one configuration, run together in one compiled program.
-
-    ``batch.cores[b]`` is an ordinary :class:`~spikeloom.sim.model.Core`: configure each one as
-    usual (parameters, weights, plasticity, STDP, state, ``write_words``). :meth:`run` packs all
-    of them into stacked arrays, runs every core for ``ticks`` ticks in one numba call (cores in
-    parallel over the machine's threads), and writes the results back, so afterwards each core
-    is exactly where ``core.run(ticks, inputs[b])`` would have left it (tests/test_fast.py).
-    """
-
-    def __init__(self, cfg: CoreConfig, k: int):
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"a batch needs k >= 1 cores, not {k!r}")
-        why = unsupported(cfg)
-        if why:
-            raise ValueError(f"the fast engine cannot run {cfg.name!r}: {'; '.join(why)}")
-        self.cfg = cfg
-        self.cores = [Core(cfg, engine="reference") for _ in range(k)]
-
-    @classmethod
-    def from_cores(cls, cores) -> Batch:
-        """A batch over existing cores (all of one configuration); they are updated by run."""
-        cores = list(cores)
-        if not cores:
-            raise ValueError("a batch needs at least one core")
-        cfg = cores[0].cfg
-        if any(c.cfg != cfg for c in cores):
-            raise ValueError("every core of a batch must have the same configuration")
-        batch = cls(cfg, len(cores))
-        batch.cores = cores
-        return batch
-
-    def __len__(self) -> int:
-        return len(self.cores)
-
-    def run(self, ticks: int, inputs=None) -> np.ndarray:
-        """Run every core ``ticks`` ticks. ``inputs``: None, one (ticks, n_inputs) bool raster
-        for all cores, or a (k, ticks, n_inputs) one per core. Returns the
-        (k, ticks, n_neurons) bool raster."""
-        cfg, k = self.cfg, len(self.cores)
-        if not isinstance(ticks, int) or ticks < 0:
-            raise ValueError(f"ticks must be a non-negative int, not {ticks!r}")
-        shape = (ticks, cfg.n_inputs)
-        if inputs is None:
-            inp = np.zeros((k, 0, 0), bool)
-        else:
-            inp = np.asarray(inputs, bool)
-            if inp.shape == shape:
-                inp = np.broadcast_to(inp, (k, *shape))
-            if inp.shape != (k, *shape):
-                raise ValueError(f"inputs must have shape {shape} or {(k, *shape)}, "
-                                 f"got {inp.shape}")
-            inp = np.ascontiguousarray(inp)
-        packed = [_pack(c) for c in self.cores]
-        P, S, x, spikes, W, plastic, T = (np.stack(a) for a in zip(*packed, strict=True))
-        out = np.zeros((k, ticks, cfg.n_neurons), bool)
-        _run_batch(_config_vector(cfg), P, S, x, spikes, W, plastic, T, inp, out,
-                   np.zeros((k, ticks), I64))
-        for b, core in enumerate(self.cores):
-            _unpack(core, S[b], x[b].copy(), spikes[b].copy())
-            core.weights[...] = W[b]
-            core.ticks += ticks
-        return out
+def run_batch(cores: list[Core], ticks: int, inputs: np.ndarray) -> np.ndarray:
+    """``ticks`` ticks of each of ``cores`` (one configuration, which the fast engine runs:
+    the caller checked both), all in one compiled program with the cores in parallel.
+    ``inputs`` is a checked (k, ticks, n_inputs) bool array, or shape (k, 0, 0) for none.
+    Returns the (k, ticks, n_neurons) raster; each core ends exactly where its own ``run``
+    would have left it (state, weights, tick count)."""
+    cfg, k = cores[0].cfg, len(cores)
+    packed = [_pack(c) for c in cores]
+    P, S, x, spikes, W, plastic, T = (np.stack(a) for a in zip(*packed, strict=True))
+    out = np.zeros((k, ticks, cfg.n_neurons), bool)
+    _run_batch(_config_vector(cfg), P, S, x, spikes, W, plastic, T,
+               np.ascontiguousarray(inputs, bool), out, np.zeros((k, ticks), I64))
+    for b, core in enumerate(cores):
+        _unpack(core, S[b], x[b].copy(), spikes[b].copy())
+        core.weights[...] = W[b]
+        core.ticks += ticks
+    return out

@@ -1,14 +1,16 @@
 """The compiled engine (spikeloom.sim.fast) is the numpy reference, bit for bit, after every tick.
 
-Hypothesis draws a configuration (random sizes and widths, or a small preset), fills every
+Hypothesis draws a configuration (random sizes and widths with the optional neuron features,
+the adaptive threshold ``theta_width`` (0 or a width up to ``v_width``) and the inhibitory
+current ``inh_current``, each on or off, or a small preset, ``tiny_full`` having both), fills every
 parameter, state value, weight, plasticity bit and STDP field at random inside its declared width
 (tests/test_model_props.build, plus a "wild" mode using each field's whole range: decay factors
 above 1.0, huge weights, thresholds out of reach), then steps a fast and a reference core with
 the same inputs and requires identical spikes, delivered counts, state, weights and parameters
-after every tick. ``make test`` runs a few examples, ``make regress`` many more
-(``SPIKELOOM_SEEDS`` times as many). :class:`~spikeloom.sim.fast.Batch` is checked against
-separate cores, and the engine selection (default, reference, unknown names, refusal of
-numerics the kernel does not implement) directly.
+after every tick. ``make test`` runs a few examples (and every on/off combination of the two
+features on fixed seeds), ``make regress`` many more (``SPIKELOOM_SEEDS`` times as many).
+:class:`~spikeloom.sim.batch.Batch` is checked against separate cores, and the engine selection
+(default, reference, unknown names, refusal of numerics the kernel does not implement) directly.
 """
 
 from __future__ import annotations
@@ -23,18 +25,23 @@ from hypothesis import strategies as st
 from spikeloom.proto.config import PRESETS, CoreConfig
 from spikeloom.proto.memmap import Region, layouts
 from spikeloom.sim import fast
+from spikeloom.sim.batch import Batch
 from spikeloom.sim.model import Core, NeuronParams, STDPParams
 from test_model_props import Case, assert_same, build, configs, snapshot
 
 EXAMPLES = 25
-SMALL_PRESETS = ("tiny", "narrow")
+SMALL_PRESETS = ("tiny", "narrow", "tiny_full")
 
 
 @st.composite
 def any_config(draw) -> CoreConfig:
+    """A small preset, or random sizes and widths with each optional neuron feature on or off:
+    ``theta_width`` 0 (half the time) or 1 .. v_width, ``inh_current`` off or on."""
     if draw(st.integers(0, 3)) == 0:
         return PRESETS[draw(st.sampled_from(SMALL_PRESETS))]
-    return draw(configs())
+    cfg = draw(configs())
+    theta = draw(st.one_of(st.just(0), st.integers(1, cfg.v_width)))
+    return dataclasses.replace(cfg, theta_width=theta, inh_current=draw(st.booleans()))
 
 
 cases = st.builds(Case, any_config(), st.integers(0, 2**32 - 1), st.integers(1, 40))
@@ -92,6 +99,18 @@ def test_fast_equals_reference_every_tick(case, wild):
     check_lockstep(case, wild)
 
 
+@pytest.mark.parametrize("theta_width", [0, 1, 8, 16])
+@pytest.mark.parametrize("inh_current", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_equals_reference_with_each_feature(theta_width, inh_current, seed):
+    """Every on/off combination of the adaptive threshold and the inhibitory current runs in
+    lockstep on fixed seeds (whatever Hypothesis happens to draw), narrow and wild."""
+    cfg = dataclasses.replace(PRESETS["tiny"], name="features", theta_width=theta_width,
+                              inh_current=inh_current)
+    assert fast.unsupported(cfg) == []
+    check_lockstep(Case(cfg, seed, 40), wild=bool(seed % 2))
+
+
 @pytest.mark.regress
 @given(cases, st.booleans())
 @settings(max_examples=40 * int(os.environ.get("SPIKELOOM_SEEDS", "50")), deadline=None)
@@ -119,7 +138,7 @@ def test_batch_equals_separate_cores(cfg, seed, k, ticks):
     k separate reference cores do."""
     cases_ = [Case(cfg, seed + b, ticks) for b in range(k)]
     built = [pair(c, wild=bool(b % 2)) for b, c in enumerate(cases_)]
-    batch = fast.Batch.from_cores(a for a, _, _ in built)
+    batch = Batch.from_cores(a for a, _, _ in built)
     inputs = np.stack([inp for _, _, inp in built])
     raster = batch.run(ticks, inputs)
     assert raster.shape == (k, ticks, cfg.n_neurons)
@@ -131,7 +150,7 @@ def test_batch_equals_separate_cores(cfg, seed, k, ticks):
 
 def test_batch_shared_inputs_and_checks():
     cfg = PRESETS["tiny"]
-    batch = fast.Batch(cfg, 3)
+    batch = Batch(cfg, 3)
     for b, core in enumerate(batch.cores):
         core.weights[:cfg.n_inputs] = 10 * (b + 1)     # 4 inputs: 40, 80, 120 per tick
         core.params.threshold[:] = 100
@@ -142,9 +161,9 @@ def test_batch_shared_inputs_and_checks():
     with pytest.raises(ValueError, match="inputs must have shape"):
         batch.run(4, np.ones((3, cfg.n_inputs), bool))
     with pytest.raises(ValueError, match="k >= 1"):
-        fast.Batch(cfg, 0)
+        Batch(cfg, 0)
     with pytest.raises(ValueError, match="same configuration"):
-        fast.Batch.from_cores([Core(cfg), Core(PRESETS["narrow"])])
+        Batch.from_cores([Core(cfg), Core(PRESETS["narrow"])])
 
 
 def test_engine_selection():
@@ -161,22 +180,22 @@ def test_fast_refuses_numerics_it_does_not_know(monkeypatch):
 
     @dataclasses.dataclass(frozen=True)
     class Extended(CoreConfig):
-        theta_width: int = 0                    # a numerics option the kernel has never seen
+        gamma_width: int = 0                    # a numerics option the kernel has never seen
 
     cfg = Extended(n_neurons=4, n_inputs=2, name="ext")
-    assert fast.unsupported(cfg) == ["CoreConfig field(s) theta_width"]
-    with pytest.warns(fast.FastEngineWarning, match="theta_width"):
+    assert fast.unsupported(cfg) == ["CoreConfig field(s) gamma_width"]
+    with pytest.warns(fast.FastEngineWarning, match="gamma_width"):
         core = Core(cfg)
     assert core.engine == "reference"
-    with pytest.raises(ValueError, match="theta_width"):
-        fast.Batch(cfg, 2)
+    with pytest.raises(ValueError, match="gamma_width"):
+        Batch(cfg, 2)
 
     @dataclasses.dataclass
     class Params(NeuronParams):
-        theta_jump: np.ndarray = None
+        gamma_jump: np.ndarray = None
 
     monkeypatch.setattr(fast, "NeuronParams", Params)
-    with pytest.warns(fast.FastEngineWarning, match="NeuronParams field.*theta_jump"):
+    with pytest.warns(fast.FastEngineWarning, match="NeuronParams field.*gamma_jump"):
         assert Core(PRESETS["tiny"]).engine == "reference"
     monkeypatch.undo()
     # a new layout field (a NEURON_STATE word the kernel does not update)

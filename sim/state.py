@@ -1,0 +1,79 @@
+"""The golden model's data: per-neuron parameters, STDP parameters, state and a tick's result.
+
+Plain dataclasses of int64 / bool numpy arrays, shared by both engines of
+:class:`spikeloom.sim.model.Core` (the numpy reference in :mod:`spikeloom.sim.model` and the numba
+kernel of :mod:`spikeloom.sim.fast`), which is why they live apart from either: the engines
+import this module, not each other. :mod:`spikeloom.sim.model` re-exports every name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["NeuronParams", "STDPParams", "State", "TickResult"]
+
+I64 = np.int64
+
+
+@dataclasses.dataclass
+class NeuronParams:
+    """Per-neuron parameters, each an int64 array of length n_neurons.
+
+    The parameters of an optional feature (docs/numerics.md) exist in every model and are
+    ignored (and not in the memory map) while the feature is off: ``alpha_inh`` (decay of the
+    inhibitory current, ``CoreConfig.inh_current``), ``theta_jump`` and ``alpha_theta`` (the
+    adaptive threshold, ``CoreConfig.theta_width > 0``)."""
+    threshold: np.ndarray
+    v_reset: np.ndarray
+    bias: np.ndarray
+    refractory: np.ndarray
+    alpha_mem: np.ndarray
+    alpha_syn: np.ndarray
+    reset_subtract: np.ndarray
+    alpha_inh: np.ndarray
+    theta_jump: np.ndarray
+    alpha_theta: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int) -> NeuronParams:
+        return cls(*(np.zeros(n, I64) for _ in dataclasses.fields(cls)))
+
+
+@dataclasses.dataclass
+class STDPParams:
+    enable: int = 0
+    a_plus: int = 0
+    a_minus: int = 0
+    pre_jump: int = 0
+    post_jump: int = 0
+    alpha_pre: int = 0
+    alpha_post: int = 0
+    w_min: int = 0
+    w_max: int = 0
+
+
+@dataclasses.dataclass
+class State:
+    """Everything that changes while the core runs. ``i_inh`` and ``theta`` stay zero while
+    their feature is off."""
+    v: np.ndarray        # (N,) membrane potential
+    i: np.ndarray        # (N,) synaptic current (the excitatory one with inh_current)
+    ref: np.ndarray      # (N,) refractory counter
+    x: np.ndarray        # (S,) pre traces, one per source
+    y: np.ndarray        # (N,) post traces
+    spikes: np.ndarray   # (S,) bool: sources delivered in the next tick (pending inputs, and
+                         # the neurons that spiked in the last tick)
+    i_inh: np.ndarray    # (N,) inhibitory current (inh_current)
+    theta: np.ndarray    # (N,) adaptive threshold offset (theta_width > 0)
+
+    def copy(self) -> State:
+        return State(*(getattr(self, f.name).copy() for f in dataclasses.fields(self)))
+
+
+@dataclasses.dataclass
+class TickResult:
+    spikes: np.ndarray      # (N,) bool: neurons that spiked this tick
+    delivered: int          # sources delivered this tick
+    syn_events: int         # delivered * n_neurons
