@@ -176,7 +176,8 @@ def test_info_ping_and_build_id():
     assert info["version"] == P.VERSION and info["config_hash"] == cfg.hash()
     assert (info["n_neurons"], info["n_inputs"], info["weights_per_word"]) == (128, 64, 4)
     assert (info["clock_hz"], info["baud"], info["max_payload"]) == (12_000_000, 1_000_000, 512)
-    assert ok(dev, Opcode.INFO)[-8:] == b"ABCDEFGH"
+    build = P.INFO.offset("build_id")
+    assert ok(dev, Opcode.INFO)[build:build + 8] == b"ABCDEFGH"
     for payload in (b"", b"\xc0\xdb\xc0", bytes(range(256)) * 2):
         assert ok(dev, Opcode.PING, 200, payload) == payload
     with pytest.raises(ValueError):
