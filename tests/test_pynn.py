@@ -242,13 +242,24 @@ def test_unsupported_features_raise_pynn_errors():
     sim.Projection(src, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=0.5))
     sim.run(5.0)            # excitatory only: fine
     sim.end()
+    # inhibition with its own time constant: a core with two currents is chosen on model://;
+    # a target without them is refused with PyNN's error
+    for target in (None, "default"):
+        sim.setup(timestep=1.0, target=target)
+        src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]))
+        cells = sim.Population(2, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
+        sim.Projection(src, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=-0.5),
+                       receptor_type="inhibitory")
+        drive = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0, 3.0], [2.0]]))
+        sim.Projection(drive, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=5.0))
+        if target is None:
+            sim.run(5.0)
+            assert sim.state.image.config.inh_current
+        else:
+            with pytest.raises(errors.InvalidParameterValueError, match="tau_syn_I"):
+                sim.run(5.0)
+        sim.end()
     sim.setup(timestep=1.0)
-    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]))
-    cells = sim.Population(2, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
-    sim.Projection(src, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=-0.5),
-                   receptor_type="inhibitory")
-    with pytest.raises(errors.InvalidParameterValueError, match="tau_syn_I"):
-        sim.run(5.0)
     with pytest.raises(NotImplementedError, match="issue 16"):
         sim.setup(timestep=1.0, max_delay=5.0)
 

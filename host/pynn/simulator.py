@@ -23,6 +23,7 @@ from pyNN import common, errors
 from .. import board as _board
 from .. import regions
 from ..compiler import compile as _compile
+from ..errors import CompileError
 from ..proto.config import PRESETS, CoreConfig
 from ..proto.memmap import Region
 
@@ -125,7 +126,15 @@ class State(common.control.BaseState):
                     "in the middle of a run)")
             self.net = build(self)
             cfg = self._target()
-            self.image = _compile(self.net, target=cfg, dt=self.dt)
+            try:
+                self.image = _compile(self.net, target=cfg, dt=self.dt)
+            except CompileError as exc:
+                if "tau_syn_inh" not in str(exc):
+                    raise
+                # PyNN's word for a cell parameter the chosen hardware cannot realise
+                raise errors.InvalidParameterValueError(
+                    f"tau_syn_I != tau_syn_E where inhibition arrives needs a core with a "
+                    f"separate inhibitory current: {exc}") from None
             self.dirty, self.loaded = False, False
             if self.board is not None and self.board.config.hash() != cfg.hash():
                 self.close()
@@ -141,7 +150,8 @@ class State(common.control.BaseState):
 
     def _target(self) -> CoreConfig:
         """The configuration to compile for: setup(target=...), else the device's own, else
-        (model://) the smallest preset without optional neuron features that fits."""
+        (model://) the smallest preset that fits: without optional neuron features, unless a
+        population needs the separate inhibitory current (tau_syn_I != tau_syn_E)."""
         if self.target is not None:
             from ..compiler import resolve_target
             return resolve_target(self.target)
@@ -156,10 +166,11 @@ class State(common.control.BaseState):
         need_n = sum(p.size for p in self.net.neuron_populations)
         need_i = sum(p.size for p in self.net.input_populations)
         full = PRESETS["default"].w_width
-        # plain cores only: the optional neuron features (adaptive threshold, separate
-        # inhibitory current) change the numerics this mapping targets
-        plain = [c for c in PRESETS.values() if c.w_width >= full
-                 and not getattr(c, "inh_current", False) and not getattr(c, "theta_width", 0)]
+        # plain cores unless a population needs two currents: the optional neuron features
+        # (adaptive threshold, separate inhibitory current) change the integer numerics
+        need_inh = any(p.model.tau_syn_inh is not None for p in self.net.neuron_populations)
+        plain = [c for c in PRESETS.values() if c.w_width >= full and (
+            c.inh_current if need_inh else not (c.inh_current or c.theta_width))]
         fits = sorted((c for c in plain if c.n_neurons >= need_n and c.n_inputs >= need_i),
                       key=lambda c: (c.n_neurons, c.n_inputs))
         return fits[0] if fits else PRESETS["default"]      # the compiler's FitError says why
