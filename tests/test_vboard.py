@@ -487,3 +487,34 @@ def test_top_client_leaving_mid_run_does_not_leak_into_next(top_board):
     with connect(top_board) as s:
         got = exchange(s, req, golden(req))
     assert got == golden(req), "events of the earlier client's run reached the next client"
+
+
+@needs_top
+def test_neuron_features_match_model_on_the_virtual_board():
+    """Adaptive threshold and separate inhibitory current (``tiny_full``): the same network gives
+    the same spikes, theta and both currents on the virtual board as on ``model://``."""
+    import numpy as np
+    import spikeloom as sl
+    net = sl.Network()
+    inp = net.inputs(4, name="in")
+    exc = net.population(6, sl.LIF(tau_mem=20.0, tau_syn=5.0, tau_syn_inh=12.0, threshold=1.0,
+                                   theta_jump=np.linspace(0.0, 0.4, 6), tau_theta=80.0,
+                                   bias=0.02), name="exc")
+    inh = net.population(2, sl.LIF(tau_mem=10.0, tau_syn=5.0, threshold=1.0), name="inh")
+    rng = np.random.default_rng(3)
+    net.connect(inp, exc, weights=rng.uniform(0.3, 0.9, (4, 6)))
+    net.connect(exc, inh, weights=rng.uniform(0.2, 0.6, (6, 2)))
+    net.connect(inh, exc, weights=-rng.uniform(0.2, 0.8, (2, 6)))
+    image = sl.compile(net, target="tiny_full")
+    spikes = rng.random((200, 4)) < 0.2
+    out = []
+    with vboard.VirtualBoard("tiny_full", exe=_built(lambda: vboard.binary("tiny_full"))) as vb:
+        for url in ("model://tiny_full", vb.url):
+            with sl.open(url, config="tiny_full", timeout=30.0) as board:
+                board.load(image)
+                result = board.run(200, inputs={"in": spikes})
+                st = board.read_state()["exc"]
+                out.append((result.events.tolist(), st.v_raw.tolist(), st.i_raw.tolist(),
+                            st.i_inh_raw.tolist(), st.theta_raw.tolist()))
+    assert len(out[0][0]) > 20 and any(out[0][4]), "the network must spike and adapt"
+    assert out[0] == out[1]
