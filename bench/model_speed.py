@@ -75,7 +75,9 @@ def golden_core(image, engine: str = "fast") -> Core:
     cfg = image.config
     core = Core(cfg, engine)
     fields = image.fields(Region.NEURON_PARAMS)
+    # a feature the config lacks has no field in the image: its parameter stays 0 (unused)
     core.params = NeuronParams(**{k: np.asarray(fields[k], np.int64)[:cfg.n_neurons]
+                                  if k in fields else getattr(core.params, k)
                                   for k in NeuronParams.__dataclass_fields__})
     stdp = image.fields(Region.STDP_PARAMS)
     core.stdp = STDPParams(**{k: int(stdp[k][0]) for k in STDPParams.__dataclass_fields__})
