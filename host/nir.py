@@ -733,6 +733,13 @@ def to_nir(network_or_image, dt: float = 1e-4, *, target="default"):
             nodes[p.name] = nir.Input(input_type={"input": np.array([p.size])})
             continue
         sl = slice(p.start, p.stop)
+        # NIR has no node for these: refuse rather than export a different model silently
+        if "theta_jump" in P and np.any(P["theta_jump"][sl]):
+            raise CompileError(f"to_nir: population {p.name!r} has an adaptive threshold "
+                               "(theta_jump), which no NIR node expresses")
+        if "alpha_inh" in P and np.any(P["alpha_inh"][sl] != P["alpha_syn"][sl]):
+            raise CompileError(f"to_nir: population {p.name!r} has its own inhibitory time "
+                               "constant (tau_syn_inh), which no NIR node expresses")
         s = p.scale
         v_rest = np.broadcast_to(np.asarray(p.v_rest, float), (p.size,))
         a_m = P["alpha_mem"][sl] / one

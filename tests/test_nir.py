@@ -547,3 +547,15 @@ def test_identical_on_model_and_virtual_board():
         b = run(image, {"input": x}, 120, url=vb.url)
     assert a["lif"].count > 10
     assert np.array_equal(a["lif"].dense, b["lif"].dense)
+
+
+def test_to_nir_refuses_what_nir_cannot_express():
+    """An adaptive threshold or a separate inhibitory time constant has no NIR node: to_nir
+    raises instead of exporting another model."""
+    for extra in ({"theta_jump": 0.2, "tau_theta": 50.0}, {"tau_syn_inh": 15.0}):
+        net = sl.Network()
+        inp = net.inputs(2, name="in")
+        exc = net.population(3, sl.LIF(threshold=1.0, bias=0.1, **extra), name="exc")
+        net.connect(inp, exc, weights=[[0.5, -0.4, 0.3], [-0.2, 0.6, 0.4]])
+        with pytest.raises(sl.CompileError, match="no NIR node"):
+            sl.to_nir(net, target="tiny_full")
