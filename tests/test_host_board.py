@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import spikeloom as sl
 from spikeloom.proto import protocol as P
-from spikeloom.proto.memmap import Region, layouts
+from spikeloom.proto.memmap import Region
 from spikeloom.sim.model import Core
 from spikeloom.transport import ModelTransport
 
@@ -30,10 +30,7 @@ def stdp_net(n_in=4, n_exc=7, seed=3):
 def model_core(image):
     core = Core(image.config)
     for region in Region:
-        nb = layouts(image.config)[region].nbytes
-        data = image.regions[region]
-        core.write_words(region, 0, [int.from_bytes(data[k:k + nb], "little")
-                                     for k in range(0, len(data), nb)])
+        core.write_bytes(region, 0, image.regions[region])
     return core
 
 

@@ -14,7 +14,7 @@ import pytest
 import spikeloom as sl
 from spikeloom.compiler import CompileWarning
 from spikeloom.proto.fixed import decay, decay_factor
-from spikeloom.proto.memmap import Region, layouts
+from spikeloom.proto.memmap import Region
 from spikeloom.sim.model import Core
 
 URL = "model://tiny_full?engine=reference"
@@ -25,10 +25,7 @@ def model_core(image):
     """The image's regions written into the golden model (as tests/test_host_board.py)."""
     core = Core(image.config, engine="reference")
     for region in Region:
-        nb = layouts(image.config)[region].nbytes
-        data = image.regions[region]
-        core.write_words(region, 0, [int.from_bytes(data[k:k + nb], "little")
-                                     for k in range(0, len(data), nb)])
+        core.write_bytes(region, 0, image.regions[region])
     return core
 
 
