@@ -35,7 +35,7 @@ lint: venv
 	$(PY) -m ruff check proto hdl host sim firmware tests examples bench
 
 test: venv icarus lint
-	$(PY) -m pytest -n $(JOBS) -m "not regress" tests
+	$(PY) -m pytest -n $(JOBS) -m "not regress" --durations=25 tests
 
 regress: venv icarus
 	SPIKELOOM_SEEDS=$(SEEDS) $(PY) -m pytest -n $(JOBS) -m regress tests
