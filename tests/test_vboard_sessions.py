@@ -204,7 +204,9 @@ def test_client_that_overflowed_the_receive_buffer(top_exe):
             "the flood should have overflowed the device's receive buffer"
     finally:
         vb.stop()
-    assert vb.stats()["drains"] == 1
+    # the flooding client's departure was drained before the STATUS client was accepted; the
+    # STATUS client's own departure is drained too when the harness sees it before the stop
+    assert vb.stats()["drains"] in (1, 2)
     assert "sending it again" in vb.stderr_text, "the drain PING should have been lost once"
 
 
