@@ -198,15 +198,19 @@ def test_client_that_overflowed_the_receive_buffer(top_exe):
         with connect(vb) as s:
             s.sendall(req)
             got = recv_exactly(s, 1, timeout=60) + recv_quiet(s, 0.5)
+            # while this client holds the board exactly one drain has happened: the flooding
+            # client's (the stats file is refreshed every few thousand cycles: wait for it)
+            deadline = time.monotonic() + 10
+            while vb.stats()["drains"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            drains_during_session = vb.stats()["drains"]
         frames = P.Deframer().feed(got)
         assert [(f.opcode, f.seq, st) for f, st in frames] == [(P.Opcode.STATUS, 9, P.Status.OK)]
         assert P.STATUS.unpack(frames[0][0].payload)["rx_overflows"] > 0, \
             "the flood should have overflowed the device's receive buffer"
     finally:
         vb.stop()
-    # the flooding client's departure was drained before the STATUS client was accepted; the
-    # STATUS client's own departure is drained too when the harness sees it before the stop
-    assert vb.stats()["drains"] in (1, 2)
+    assert drains_during_session == 1
     assert "sending it again" in vb.stderr_text, "the drain PING should have been lost once"
 
 
