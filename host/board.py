@@ -79,7 +79,7 @@ class Info:
         fields = {k: d[k] for k in ("n_neurons", "n_inputs", "v_width", "i_width", "w_width",
                                     "trace_width", "refractory_width", "decay_frac",
                                     "stdp_frac", "weights_per_word", "clock_hz", "baud",
-                                    "theta_width")}
+                                    "theta_width", "delay_bits", "rule_bits", "probe_slots")}
         fields["inh_current"] = bool(d["inh_current"])
         try:
             cfg = CoreConfig(**fields)

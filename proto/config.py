@@ -18,10 +18,13 @@ __all__ = ["CoreConfig", "PRESETS", "preset"]
 class CoreConfig:
     """Sizes, widths and clocking of one core build.
 
-    Optional neuron features (docs/numerics.md), each off by default so small builds stay small:
+    Optional features (docs/numerics.md), each off by default so small builds stay small:
     ``theta_width`` > 0 adds the adaptive threshold ``theta`` of that many bits;
     ``inh_current`` splits the synaptic current into ``i`` (positive weights) and ``i_inh``
-    (negative weights), each with its own decay.
+    (negative weights), each with its own decay; ``delay_bits`` > 0 gives every synapse a delay
+    of ``1 + d`` ticks, ``d`` < ``2**delay_bits``; ``rule_bits`` > 1 lets each synapse pick one of
+    ``2**rule_bits - 1`` plasticity rules; ``probe_slots`` > 0 streams the state of that many
+    selected neurons during a RUN (docs/protocol.md).
 
     Sources are numbered inputs first (``0 .. n_inputs-1``), then neurons
     (``n_inputs .. n_inputs+n_neurons-1``); the weight store has one row per source and one column
@@ -40,6 +43,9 @@ class CoreConfig:
     weights_per_word: int = 4   # weights packed into one weight-memory word
     theta_width: int = 0        # adaptive threshold theta, unsigned, saturating; 0 = no theta
     inh_current: bool = False   # a second, inhibitory current i_inh for the negative weights
+    delay_bits: int = 0         # per-synapse delay d of that many bits (1 + d ticks); 0 = none
+    rule_bits: int = 1          # per-synapse plasticity rule index (0 = static); 1 = one rule
+    probe_slots: int = 0        # neurons whose state can be streamed every tick; 0 = no probes
     clock_hz: int = 12_000_000  # core clock
     baud: int = 1_000_000       # UART line rate; the divisor is clock_hz // baud
     name: str = "custom"
@@ -66,6 +72,9 @@ class CoreConfig:
         check_int("stdp_frac", 0, 16)
         check_int("weights_per_word", 1, 16)
         check_int("theta_width", 0, 32)
+        check_int("delay_bits", 0, 6)
+        check_int("rule_bits", 1, 3)
+        check_int("probe_slots", 0, 255)
         if not isinstance(self.inh_current, bool):
             raise TypeError(f"CoreConfig.inh_current must be a bool, not {self.inh_current!r}")
         check_int("clock_hz", 1_000)
@@ -133,7 +142,8 @@ class CoreConfig:
 
 
 #: Optional neuron features and their "off" value (docs/numerics.md, "Optional features").
-_FEATURES_OFF = {"theta_width": 0, "inh_current": False}
+_FEATURES_OFF = {"theta_width": 0, "inh_current": False, "delay_bits": 0, "rule_bits": 1,
+                 "probe_slots": 0}
 
 
 PRESETS: dict[str, CoreConfig] = {

@@ -25,7 +25,7 @@ __all__ = [
     "event_body_bytes", "check_build_id", "info_payload", "c_header",
 ]
 
-VERSION = 2                 # 2: the abort token and Status.ABORTED
+VERSION = 3                 # 2: the abort token; 3: delays, rules, probes, compact spikes
 MAX_PAYLOAD = 512           # bytes; a longer payload is refused with BAD_LENGTH
 RX_BUFFER = 1024            # bytes the device buffers while busy; a host keeps at most this
                             # many request bytes outstanding (more are lost and counted)
@@ -144,6 +144,7 @@ INFO = Bytes(
     ("refractory_width", 1), ("decay_frac", 1), ("stdp_frac", 1), ("weights_per_word", 1),
     ("clock_hz", 4), ("baud", 4), ("max_payload", 2), ("build_id", 8),
     ("theta_width", 1), ("inh_current", 1),     # the optional neuron features (0: off)
+    ("delay_bits", 1), ("rule_bits", 1), ("probe_slots", 1),    # synapse/probe features
 )
 
 STATUS = Bytes(
@@ -195,7 +196,8 @@ def info_payload(cfg, build_id: bytes = BUILD_ID) -> bytes:
         decay_frac=cfg.decay_frac, stdp_frac=cfg.stdp_frac,
         weights_per_word=cfg.weights_per_word, clock_hz=cfg.clock_hz, baud=cfg.baud,
         max_payload=MAX_PAYLOAD, build_id=check_build_id(build_id),
-        theta_width=cfg.theta_width, inh_current=int(cfg.inh_current))
+        theta_width=cfg.theta_width, inh_current=int(cfg.inh_current),
+        delay_bits=cfg.delay_bits, rule_bits=cfg.rule_bits, probe_slots=cfg.probe_slots)
 
 
 def c_header() -> str:

@@ -91,7 +91,8 @@ def test_hash_stable():
     assert preset("tiny").hash() == 0xF6767F1A
     # and it is what the docstring says: SHA-256 over the sorted compact JSON, first 4 bytes
     # (an optional neuron feature that is off is left out: the hardware is the one from before)
-    off = {"theta_width": 0, "inh_current": False}
+    off = {"theta_width": 0, "inh_current": False, "delay_bits": 0, "rule_bits": 1,
+           "probe_slots": 0}
     for cfg in (preset("up5k"), CoreConfig(theta_width=9, inh_current=True)):
         blob = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items()
                            if k != "name" and (k not in off or v != off[k])},
@@ -104,7 +105,8 @@ def test_hash_ignores_name_and_sees_every_field():
     assert base.replace(name="other").hash() == base.hash()
     changed = dict(n_neurons=129, n_inputs=65, v_width=17, i_width=17, w_width=9, trace_width=9,
                    refractory_width=9, decay_frac=13, stdp_frac=9, weights_per_word=2,
-                   clock_hz=24_000_000, baud=2_000_000, theta_width=8, inh_current=True)
+                   clock_hz=24_000_000, baud=2_000_000, theta_width=8, inh_current=True,
+                   delay_bits=3, rule_bits=2, probe_slots=8)
     assert set(changed) == {f.name for f in dataclasses.fields(CoreConfig)} - {"name"}
     hashes = {base.hash()}
     for field, value in changed.items():

@@ -140,7 +140,7 @@ def test_overlong_body_is_bad_length_and_bounded():
 
 def test_layout_sizes_and_offsets():
     assert P.HEADER.size == 5 and P.HEADER.offset("length") == 3
-    assert P.INFO.size == 38 and P.INFO.offset("build_id") == 28
+    assert P.INFO.size == 41 and P.INFO.offset("build_id") == 28
     assert P.INFO.offset("theta_width") == 36 and P.INFO.offset("inh_current") == 37
     assert P.STATUS.size == 27 and P.STATUS.offset("flags") == 26
     assert P.READ_REQ.size == 7 and P.WRITE_REQ.size == 5
