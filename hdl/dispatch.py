@@ -2,9 +2,10 @@
 
 Parts (docs/architecture.md, "Link architecture"): this module's request FSM decodes a request
 (its head is a :func:`RequestLayout` view), walks READ/WRITE/INJECT words over the core's
-``mem_req``/``mem_rsp`` and emits reply and event bodies a byte at a time;
+``mem_req``/``mem_rsp`` and emits reply bodies a byte at a time;
 :class:`spikeloom.hdl.run.Sequencer` paces a RUN's ticks and ends the RUN (done or aborted);
-:class:`spikeloom.hdl.counters.Counters` keeps the link counters and the INFO ROM.
+:class:`spikeloom.hdl.emit.SpikeEmitter` packs a RUN's spikes into batched SPIKES events and
+sends them; :class:`spikeloom.hdl.counters.Counters` keeps the link counters and the INFO ROM.
 
 Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDevice``):
 
@@ -17,12 +18,12 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
   state and is answered with an empty payload and its status.
 - Requests act on the core through its control interface ``core``
   (:class:`spikeloom.hdl.core.Control`). RUN runs ``ticks`` ticks; tick ``k`` starts no
-  earlier than ``period`` cycles after tick ``k-1`` started (0: at once), and not before tick
-  ``k-1``'s SPIKES event frame has been handed over on ``body`` (into the top's TX FIFO, which
-  holds a whole event frame, so the next tick computes while this one is on the line; output
-  backpressure delays, never drops). The spikes of a tick are drained from ``spikes`` while it
-  runs into a block RAM and sent as a list or a bitmap exactly as ``protocol.spike_payload``
-  chooses. A tick whose
+  earlier than ``period`` cycles after tick ``k-1`` started (0: at once), and not before the
+  emitter has packed tick ``k-1``'s spikes (its queue holds a batch, so the next ticks compute
+  while the previous batch is on the line; output backpressure delays, never drops). The
+  emitter's batches leave on ``body`` between the dispatcher's own replies: before the RUN
+  reply the dispatcher raises the emitter's ``flush`` and waits for its ``idle`` (state
+  RUN_FLUSH; a PROBE event must do the same). A tick whose
   ``last_tick_cycles`` exceeds a nonzero ``period`` counts an overrun (16-bit saturating) and
   sets flag bit 0. While ``abort`` (the top's abort latch) is high a RUN ends at the next tick
   boundary (before a tick starts: the tick in flight finishes and its event is sent) with status
@@ -35,9 +36,8 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
   non-OK reply (for an LED); ``idle`` is high while no request is being executed.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..proto import protocol as P
@@ -46,6 +46,8 @@ from ..proto.memmap import Region, layouts, region_words
 from ..proto.protocol import Opcode, ResetFlags, Status
 from .core import Control, addr_width, data_width
 from .counters import COUNTER_FIELDS, Counters
+from .emit import SpikeEmitter
+from .emit import pick as _pick
 from .framing import BodyLayout, FrameLayout
 from .run import Sequencer
 
@@ -65,32 +67,11 @@ def RequestLayout():
 _CORE_FLAGS = int(ResetFlags.STATE | ResetFlags.CONFIG)
 _COUNTERS_BIT = int(ResetFlags.COUNTERS).bit_length() - 1
 _FLAG_BITS = sum(ResetFlags).bit_length()
-# The SPIKES event's tick is the STATUS ticks counter minus one, emitted by the same byte index;
-# then comes the format byte. The RUN reply's one field is the sequencer's count of ticks run.
-_FORMAT_AT = P.SPIKES_HEAD.offset("format")
-assert P.SPIKES_HEAD.fields[0] == ("tick", 4) and P.STATUS.fields[0] == ("ticks", 4)
+# The RUN reply's one field is the sequencer's count of ticks run.
 assert P.RUN_REPLY.fields == (("ticks", 4),)
 
 # Which reply payload source refills the output shift register.
-_SRC_NONE, _SRC_PING, _SRC_INFO, _SRC_STATUS, _SRC_RUN, _SRC_READ, _SRC_SPIKES = range(7)
-
-
-def _pick(m, value, index, name):
-    """Byte ``index`` of ``value`` (a value, or a list of bytes in which the same object may
-    stand at several places: one multiplexer input serves them all) as a case multiplexer: a
-    variable ``word_select`` becomes a barrel shifter over the whole value in Yosys, which
-    costs many more LUTs."""
-    if not isinstance(value, list):
-        value = [value[8 * k:8 * k + 8] for k in range((len(value) + 7) // 8)]
-    places = {}
-    for k, byte in enumerate(value):
-        places.setdefault(id(byte), (byte, []))[1].append(k)
-    out = Signal(8, name=name)
-    with m.Switch(index):
-        for byte, ks in places.values():
-            with m.Case(*ks):
-                m.d.comb += out.eq(byte)
-    return out
+_SRC_NONE, _SRC_PING, _SRC_INFO, _SRC_STATUS, _SRC_RUN, _SRC_READ = range(6)
 
 
 class Dispatcher(wiring.Component):
@@ -122,8 +103,6 @@ class Dispatcher(wiring.Component):
         m = Module()
         cfg = self.cfg
         lays = layouts(cfg)
-        n = cfg.n_neurons
-        nmap = (n + 7) // 8
         info = P.info_payload(cfg, self.build_id)
 
         # payload read pointer; while replying the payload byte index (also of the STATUS bytes)
@@ -160,8 +139,7 @@ class Dispatcher(wiring.Component):
 
         # -- the request being executed -----------------------------------------------------------
         # The frame element holds still until FINISH accepts it: its opcode, seq and length are
-        # read from it directly (an OK frame's length fits MAX_PAYLOAD). SPIKES events carry
-        # their own opcode.
+        # read from it directly (an OK frame's length fits MAX_PAYLOAD).
         frame = self.frame.payload
         r_seq = frame.seq
         length = frame.length[:P.MAX_PAYLOAD.bit_length()]
@@ -205,10 +183,9 @@ class Dispatcher(wiring.Component):
         reply_len = Signal(range(P.MAX_PAYLOAD + 1))   # payload bytes of the reply
         hidx = Signal(range(P.HEADER_BYTES + 1))       # header bytes fetched
         obyte = Signal(8)
-        r_op = Mux(src == _SRC_SPIKES, Opcode.SPIKES, frame.opcode)
         header = Signal(P.HEADER.struct())
-        m.d.comb += [header.opcode.eq(r_op), header.seq.eq(r_seq), header.status.eq(r_status),
-                     header.length.eq(reply_len)]
+        m.d.comb += [header.opcode.eq(frame.opcode), header.seq.eq(r_seq),
+                     header.status.eq(r_status), header.length.eq(reply_len)]
         pidx = ptr[:(P.STATUS.size - 1).bit_length()]
 
         def reply(status, payload_len, source):
@@ -234,26 +211,24 @@ class Dispatcher(wiring.Component):
         period = req.run.period
         m.d.comb += [seq.request.eq(req.run), seq.abort.eq(self.abort),
                      self.core.start.eq(seq.start)]
-        got_end = Signal()
-        got_done = Signal()
-        bitmap = Signal()           # this tick's event is a bitmap (else an index list)
-        bm_byte = Signal(range(nmap + 1))
-        bm_acc = Signal(8)
+        in_run = Signal()           # a RUN is executing (where an overrun count returns)
 
-        # The spikes of one tick, in arrival (ascending) order: written while the tick runs, read
-        # once by the event. A plain RAM with two pointers (no FIFO bookkeeping): ``wptr`` ends
-        # as the tick's spike count.
-        m.submodules.spike_ram = spike_ram = Memory(
-            shape=max(1, (n - 1).bit_length()), depth=max(n, 2), init=[])
-        spk_w = spike_ram.write_port()
-        spk_r = spike_ram.read_port()
-        wptr = Signal(range(n + 1))
-        rptr = Signal(range(n + 1))
-        stale = Signal()            # rptr moved last cycle: spk_r.data is not its word yet
-        fired = wptr
-        m.d.comb += [spk_w.addr.eq(wptr), spk_w.data.eq(self.core.spikes.payload.neuron),
-                     spk_r.addr.eq(rptr), spk_r.en.eq(~spk_w.en)]
-        spk_hi = spk_r.data[8:16] if len(spk_r.data) > 8 else Const(0, 8)
+        # The spike stream: the emitter takes the core's spikes and sends SPIKES batches on its
+        # own ``body``, which has the output while it is valid (the two never overlap: the RUN
+        # reply waits for the emitter's idle, and it is idle outside a RUN).
+        m.submodules.emitter = emit = SpikeEmitter(cfg)
+        m.d.comb += [emit.spikes.payload.eq(self.core.spikes.payload),
+                     emit.spikes.valid.eq(self.core.spikes.valid),
+                     self.core.spikes.ready.eq(emit.spikes.ready),
+                     emit.start.eq(seq.start), emit.tick.eq(self.core.ticks),
+                     emit.seq.eq(r_seq)]
+        own = stream.Signature(BodyLayout).create()    # the dispatcher's own replies
+        with m.If(emit.body.valid):
+            m.d.comb += [self.body.payload.eq(emit.body.payload), self.body.valid.eq(1),
+                         emit.body.ready.eq(self.body.ready)]
+        with m.Else():
+            m.d.comb += [self.body.payload.eq(own.payload), self.body.valid.eq(own.valid),
+                         own.ready.eq(self.body.ready)]
 
         # One request shape for everything: READ/WRITE use the region, waddr and the assembled
         # word; INJECT writes the word 1 at SPIKES[waddr]. (No per-state data multiplexer.)
@@ -262,20 +237,19 @@ class Dispatcher(wiring.Component):
                      mreq.region.eq(Mux(is_inject, Region.SPIKES, req_region)),
                      mreq.addr.eq(waddr)]
         header_byte = _pick(m, header.as_value(), hidx, "header_byte")
-        m.d.comb += [cnt.info.eq(src == _SRC_INFO), self.body.payload.data.eq(obyte)]
+        m.d.comb += [cnt.info.eq(src == _SRC_INFO), own.payload.data.eq(obyte)]
         info_byte = Mux(ptr[0], cnt.word[8:], cnt.word[:8])
         status_byte = _pick(m, status_bytes, pidx, "status_byte")
         ran_byte = _pick(m, seq.ran, ptr[:2], "ran_byte")     # RUN_REPLY: the ticks run
 
-        # A byte-serial adder on the STATUS picker, LSB first, carry kept in ``carry``: the
-        # SPIKES tick index is ticks + 0xFFFFFFFF (= ticks - 1), and RUN_CMP finds the overrun
-        # test last_tick_cycles > period as the carry out of last_tick_cycles + ~period.
+        # A byte-serial adder on the STATUS picker, LSB first, carry kept in ``carry``: RUN_CMP
+        # finds the overrun test last_tick_cycles > period as the carry out of
+        # last_tick_cycles + ~period.
         carry = Signal()
-        comparing = Signal()
         nonzero = Signal()      # some period byte seen in RUN_CMP is not 0
         period_byte = period[:8]    # RUN_CMP rotates period by a byte per step (4 restore it)
         serial_sum = Signal(9)
-        m.d.comb += serial_sum.eq(status_byte + Mux(comparing, ~period_byte, 0xFF) + carry)
+        m.d.comb += serial_sum.eq(status_byte + ~period_byte + carry)
         ltc_at = P.STATUS.offset("last_tick_cycles")
         assert ltc_at % 4 == 0
         # READ sends the response word straight from mem_rsp, held (not ready) until its last
@@ -377,6 +351,7 @@ class Dispatcher(wiring.Component):
                             m.next = "REPLY"
                         with m.Else():
                             m.d.comb += seq.load.eq(1)
+                            m.d.sync += in_run.eq(1)
                             m.next = "RUN_NEXT"
                     with m.Default():
                         reply(Status.BAD_OPCODE, 0, _SRC_NONE)
@@ -401,7 +376,10 @@ class Dispatcher(wiring.Component):
                 m.next = "CNT_WR"       # the RAM answers one cycle after the address
             with m.State("CNT_WR"):
                 m.d.comb += cnt.incr.eq(1)
-                m.next = "REPLY"
+                with m.If(in_run):          # an overrun counted between two ticks
+                    m.next = "RUN_NEXT"
+                with m.Else():
+                    m.next = "REPLY"
 
             with m.State("RESET_WAIT"):
                 with m.If(self.core.done):
@@ -483,28 +461,20 @@ class Dispatcher(wiring.Component):
 
             # -- RUN -------------------------------------------------------------------------------
             with m.State("RUN_NEXT"):
-                m.d.comb += seq.boundary.eq(1)
+                # a boundary once the emitter has packed the last tick's spikes
+                m.d.comb += seq.boundary.eq(emit.ready)
                 with m.If(seq.end):
                     reply(Mux(seq.aborted, Status.ABORTED, Status.OK), P.RUN_REPLY.size,
                           _SRC_RUN)
-                    m.next = "REPLY"
+                    m.d.sync += in_run.eq(0)
+                    m.next = "RUN_FLUSH"
                 with m.Elif(seq.start):     # (the sequencer starts the core's tick)
-                    m.d.sync += [got_end.eq(0), got_done.eq(0), wptr.eq(0), rptr.eq(0)]
                     m.next = "RUN_TICK"
             with m.State("RUN_TICK"):
-                m.d.comb += self.core.spikes.ready.eq(1)
-                with m.If(self.core.spikes.valid & ~self.core.spikes.payload.end):
-                    m.d.comb += spk_w.en.eq(1)
-                    m.d.sync += wptr.eq(wptr + 1)
-                with m.If(self.core.spikes.valid & self.core.spikes.payload.end):
-                    m.d.sync += got_end.eq(1)
                 with m.If(self.core.done):
-                    m.d.sync += got_done.eq(1)
-                with m.If(got_end & got_done):
                     m.d.sync += [ptr.eq(ltc_at), carry.eq(0), nonzero.eq(0)]
                     m.next = "RUN_CMP"
             with m.State("RUN_CMP"):
-                m.d.comb += comparing.eq(1)
                 m.d.sync += [carry.eq(serial_sum[8]), nonzero.eq(nonzero | (period_byte != 0)),
                              ptr.eq(ptr + 1), period.eq(Cat(period[8:], period[:8]))]
                 with m.If(ptr == ltc_at + 3):
@@ -515,13 +485,12 @@ class Dispatcher(wiring.Component):
                     m.d.sync += ptr.eq(overrun_at)
                     m.next = "CNT_RD"
                 with m.Else():
+                    m.next = "RUN_NEXT"
+            with m.State("RUN_FLUSH"):
+                # every spike goes out before the reply (docs/protocol.md section 5)
+                m.d.comb += emit.flush.eq(1)
+                with m.If(emit.idle):
                     m.next = "REPLY"
-                m.d.sync += [bm_byte.eq(0), bm_acc.eq(0),
-                             bitmap.eq(2 * fired > nmap)]
-                with m.If(2 * fired <= nmap):
-                    reply(Status.OK, P.SPIKES_HEAD.size + 2 * fired, _SRC_SPIKES)
-                with m.Else():
-                    reply(Status.OK, P.SPIKES_HEAD.size + nmap, _SRC_SPIKES)
 
             # -- reply emitter ---------------------------------------------------------------------
             with m.State("REPLY"):
@@ -554,50 +523,17 @@ class Dispatcher(wiring.Component):
                                 m.d.sync += lane.eq(0)
                             with m.Else():
                                 m.d.sync += lane.eq(lane + 1)
-                        with m.Case(_SRC_SPIKES):
-                            with m.If(ptr < _FORMAT_AT):
-                                # the tick index: ticks (STATUS bytes 0..3) minus 1, LSB first
-                                m.d.sync += [obyte.eq(serial_sum[:8]), carry.eq(serial_sum[8])]
-                            with m.Elif(ptr == _FORMAT_AT):
-                                m.d.sync += obyte.eq(bitmap)
-                            with m.Elif(bitmap):
-                                m.d.sync += ptr.eq(ptr)     # BITMAP counts its byte
-                                m.next = "BITMAP"
-                            with m.Elif(ptr[0]):
-                                # list: odd payload bytes are an index's low byte, even ones
-                                # its high byte, after which the next index is read
-                                m.d.sync += obyte.eq(spk_r.data[:8])
-                            with m.Else():
-                                m.d.sync += [obyte.eq(spk_hi), rptr.eq(rptr + 1)]
             with m.State("EMIT"):
                 in_payload = hidx == P.HEADER_BYTES
                 last = in_payload & (ptr == reply_len)
-                m.d.comb += [self.body.valid.eq(1), self.body.payload.last.eq(last)]
-                with m.If(self.body.ready):
+                m.d.comb += [own.valid.eq(1), own.payload.last.eq(last)]
+                with m.If(own.ready):
                     with m.If(last):
-                        m.next = "REPLIED"
+                        m.next = "FINISH"
                     with m.Elif(in_payload & (src == _SRC_READ) & (lane == 0)):
                         m.next = "MEM_REQ"
                     with m.Else():
                         m.next = "NEXT"
-            with m.State("BITMAP"):
-                # Spikes arrive ascending: collect those of byte bm_byte, then send it.
-                # (a RAM read takes a cycle: after each pop one cycle waits for the next word)
-                m.d.sync += stale.eq(0)
-                with m.If(stale):
-                    pass
-                with m.Elif((rptr != wptr) & (spk_r.data[3:] == bm_byte)):
-                    m.d.sync += [bm_acc.eq(bm_acc | (Const(1, 8) << spk_r.data[:3])),
-                                 rptr.eq(rptr + 1), stale.eq(1)]
-                with m.Else():
-                    m.d.sync += [obyte.eq(bm_acc), bm_byte.eq(bm_byte + 1), bm_acc.eq(0),
-                                 ptr.eq(ptr + 1)]
-                    m.next = "EMIT"
-            with m.State("REPLIED"):
-                with m.If(src == _SRC_SPIKES):
-                    m.next = "RUN_NEXT"
-                with m.Else():
-                    m.next = "FINISH"
             with m.State("FINISH"):
                 m.d.comb += self.frame.ready.eq(1)
                 m.next = "IDLE"

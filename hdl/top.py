@@ -12,10 +12,9 @@ constructor and reachable as :attr:`Top.core`.
 Data path: ``uart.Receiver`` -> RX FIFO of ``protocol.RX_BUFFER`` bytes (requests arriving while
 the engine is busy wait here; a byte finding it full is dropped and counted in ``rx_overflows``)
 -> ``framing.Deframer`` -> ``dispatch.Dispatcher`` <-> ``core.Core``; replies: Dispatcher -> TX
-FIFO -> ``framing.Encoder`` -> ``uart.Transmitter``. The TX FIFO holds at least the longest SPIKES
-event body (``protocol.event_body_bytes``): the dispatcher hands a tick's frame over at its own
-speed and starts the next tick while the frame is on the line, so compute and transmission
-overlap. The UART divisor is ``cfg.uart_divisor``.
+FIFO -> ``framing.Encoder`` -> ``uart.Transmitter``. SPIKES batches come from the dispatcher's
+emitter (``emit.SpikeEmitter``), whose queue holds a batch while the next ticks compute, so
+compute and transmission overlap. The UART divisor is ``cfg.uart_divisor``.
 
 Abort (docs/protocol.md, "Abort"): a detector watches the bytes the RX FIFO takes, tracking SLIP
 escapes exactly as the deframer will, and sets the abort latch on the token ``protocol.ABORT``
@@ -41,8 +40,10 @@ __all__ = ["Top", "tx_depth"]
 
 
 def tx_depth(cfg: CoreConfig) -> int:
-    """Bytes the TX FIFO holds: the longest event body, rounded up to a power of two."""
-    return 1 << (P.event_body_bytes(cfg.n_neurons) - 1).bit_length()
+    """Bytes the TX FIFO holds: a few header bytes' worth of slack between the dispatcher and the
+    encoder. (SPIKES batches wait in the emitter's own queue, ``hdl.emit``, so compute and
+    transmission overlap without a deep TX FIFO; any depth >= 2 is correct.)"""
+    return 32
 
 
 def _through(m, source, queue, sink):

@@ -356,6 +356,10 @@ class Board:
         plan = _RunPlan(sched, ticks, period, self.max_payload // 2)
         spikes = _SpikeCollector(self.url, ticks, self.config.n_neurons,
                                  _Progress.make(progress, ticks, self.url))
+        # A SPIKES event covers up to KEEPALIVE_TICKS ticks: with a slow period the line may
+        # stay quiet that long, which is no timeout (docs/protocol.md section 5)
+        timeout = self.link.timeout
+        self.link.timeout = timeout + P.KEEPALIVE_TICKS * period / self.config.clock_hz
         try:
             self.link.pipeline(plan, on_event=spikes.on_event, on_reply=spikes.on_reply,
                                abortable=True)
@@ -371,11 +375,11 @@ class Board:
                 self._forget_inputs(sched)
             raise
         finally:
+            self.link.timeout = timeout
             spikes.progress.close(spikes.count)
         spikes.progress.done(spikes.count)
         if spikes.count != ticks:
-            raise ProtocolError(f"{self.url} sent {spikes.count} SPIKES events for {ticks} "
-                                "ticks")
+            raise ProtocolError(f"{self.url} sent SPIKES for {spikes.count} of {ticks} ticks")
         return self._result(spikes, sched)
 
     def abort(self) -> None:
@@ -487,19 +491,23 @@ class _RunPlan:
 
 
 class _SpikeCollector:
-    """The frame handler of one run: SPIKES events in tick order (a gap means lost events),
-    RUN replies that confirm their tick counts, progress as ticks arrive."""
+    """The frame handler of one run: SPIKES events (each a batch of ticks) in tick order, RUN
+    replies that confirm their tick counts, progress as ticks arrive. Losses are detected, never
+    passed over: an event that does not start where the previous one ended (a lost frame), and a
+    RUN reply arriving before every tick it ran was covered by events (the device flushes its
+    spike stream before each reply), raise ProtocolError."""
 
     def __init__(self, url: str, ticks: int, n_neurons: int, progress: _Progress):
         self.url, self.ticks, self.n = url, ticks, n_neurons
         self.progress = progress
         self.first = None           # the device's tick number of the first event
-        self.count = 0              # events (= ticks) received
+        self.count = 0              # ticks covered by the events received
+        self.replied = 0            # ticks run by the RUNs answered so far
         self._ticks, self._neurons = [], []
 
     def on_event(self, payload: bytes) -> None:
         try:
-            tick, fired = P.parse_spike_payload(payload, self.n)
+            tick, covered, spikes = P.parse_spikes(payload, self.n)
         except ValueError as exc:
             raise ProtocolError(f"{self.url} sent a malformed SPIKES event: {exc}") from None
         k = self.count
@@ -508,19 +516,24 @@ class _SpikeCollector:
         elif tick != (self.first + k) % _U32:
             raise ProtocolError(f"{self.url} sent SPIKES for tick {tick}, expected "
                                 f"{(self.first + k) % _U32}: events were lost")
-        if k >= self.ticks:
-            raise ProtocolError(f"{self.url} sent more SPIKES events than ticks run")
-        if fired:
-            self._ticks.append(np.full(len(fired), k, np.int64))
-            self._neurons.append(np.asarray(fired, np.int64))
-        self.count = k + 1
-        self.progress.tick(self.count)
+        if k + covered > self.ticks:
+            raise ProtocolError(f"{self.url} sent SPIKES for more ticks than were run")
+        if spikes:
+            pairs = np.asarray(spikes, np.int64)
+            self._ticks.append(pairs[:, 0] + k)
+            self._neurons.append(pairs[:, 1])
+        self.count = k + covered
+        self.progress.tick(self.count, covered)
 
     def on_reply(self, req: Request, payload: bytes) -> None:
         if req.opcode == Opcode.RUN:
             if len(payload) != P.RUN_REPLY.size or \
                     P.RUN_REPLY.unpack(payload)["ticks"] != req.tag:
                 raise ProtocolError(f"{self.url} answered RUN({req.tag}) with {payload!r}")
+            self.replied += req.tag
+            if self.count != self.replied:
+                raise ProtocolError(f"{self.url} ran {self.replied} ticks but sent SPIKES for "
+                                    f"{self.count}: events were lost")
 
     def events(self) -> np.ndarray:
         if not self._ticks:
@@ -547,8 +560,9 @@ class _Progress:
         return cls(ticks, bar=tqdm(total=ticks, unit="tick", desc=f"run {url}", leave=False,
                                    mininterval=0.2))
 
-    def tick(self, done: int) -> None:
-        if done % 64 == 0:
+    def tick(self, done: int, step: int = 1) -> None:
+        """``done`` ticks arrived, the last ``step`` of them just now."""
+        if done // 64 != (done - step) // 64:
             if self.bar is not None:
                 self.bar.update(done - self.bar.n)
             if self.func is not None:

@@ -6,9 +6,9 @@ map (:mod:`.memmap`) and the wire protocol (:mod:`.protocol`). Imports nothing e
 
 from .config import PRESETS, CoreConfig, preset
 from .memmap import Field, Layout, Region, layouts, region_words
-from .protocol import VERSION, Opcode, ResetFlags, SpikeFormat, Status
+from .protocol import VERSION, Opcode, ResetFlags, Status
 
 __all__ = [
     "CoreConfig", "PRESETS", "preset", "Field", "Layout", "Region", "layouts", "region_words",
-    "VERSION", "Opcode", "Status", "ResetFlags", "SpikeFormat",
+    "VERSION", "Opcode", "Status", "ResetFlags",
 ]

@@ -19,10 +19,11 @@ import re
 __all__ = [
     "VERSION", "MAX_PAYLOAD", "RX_BUFFER", "HEADER_BYTES", "CRC_BYTES", "CRC_INIT", "CRC_POLY",
     "BUILD_ID", "END", "ESC", "ESC_END", "ESC_ESC", "ABORT",
-    "Opcode", "Status", "ResetFlags", "SpikeFormat", "Bytes", "HEADER", "INFO", "STATUS",
+    "KEEPALIVE_TICKS", "BITMAP_MARK",
+    "Opcode", "Status", "ResetFlags", "Bytes", "HEADER", "INFO", "STATUS",
     "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
-    "crc16", "encode_frame", "Deframer", "spike_payload", "parse_spike_payload",
-    "event_body_bytes", "check_build_id", "info_payload", "c_header",
+    "crc16", "encode_frame", "Deframer", "varint", "spike_room", "spike_tick_bound",
+    "SpikePacker", "parse_spikes", "check_build_id", "info_payload", "c_header",
 ]
 
 VERSION = 3                 # 2: the abort token; 3: delays, rules, probes, compact spikes
@@ -53,7 +54,7 @@ class Opcode(enum.IntEnum):
     INJECT = 0x06   # payload: u16 LE input indices; they spike in the next tick; reply: empty
     RUN = 0x07      # payload: RUN_REQ; SPIKES events per tick, then reply: RUN_REPLY
     STATUS = 0x08   # reply: STATUS layout
-    SPIKES = 0x20   # event (device to host only): one per tick run, payload SPIKES_HEAD + body
+    SPIKES = 0x20   # event (device to host only): a batch of ticks, SPIKES_HEAD + spike codes
 
 
 class Status(enum.IntEnum):
@@ -75,11 +76,6 @@ class ResetFlags(enum.IntFlag):
     STATE = 0x01     # V, I, refractory counters, traces, pending/last spikes := 0
     CONFIG = 0x02    # neuron parameters, weights, plasticity, STDP parameters := 0
     COUNTERS = 0x04  # STATUS counters and the overrun flag := 0
-
-
-class SpikeFormat(enum.IntEnum):
-    LIST = 0     # u16 LE neuron indices, ascending
-    BITMAP = 1   # ceil(n_neurons / 8) bytes; neuron j is bit j % 8 of byte j // 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +153,14 @@ READ_REQ = Bytes(("region", 1), ("addr", 4), ("count", 2))
 WRITE_REQ = Bytes(("region", 1), ("addr", 4))            # followed by whole words
 RUN_REQ = Bytes(("ticks", 4), ("period", 4))              # period: cycles per tick, 0 = flat out
 RUN_REPLY = Bytes(("ticks", 4))
-SPIKES_HEAD = Bytes(("tick", 4), ("format", 1))
+SPIKES_HEAD = Bytes(("tick", 4), ("ticks", 2))     # first tick covered, ticks covered
+
+# The spike stream (docs/protocol.md section 5): a SPIKES event covers at most KEEPALIVE_TICKS
+# ticks, so a silent RUN still sends a frame every KEEPALIVE_TICKS ticks (15 wire bytes: 0.06
+# bytes per silent tick). BITMAP_MARK (a varint 0 written in two bytes, which a minimal varint
+# never is) announces a tick sent as a bitmap.
+KEEPALIVE_TICKS = 256
+BITMAP_MARK = bytes([0x80, 0x00])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,39 +332,124 @@ class Deframer:
         return frame, Status.OK
 
 
-def spike_payload(tick: int, spikes, n_neurons: int) -> bytes:
-    """The SPIKES event payload for ``spikes`` (ascending neuron indices) of ``tick``:
-    an index list when ``2 * len(spikes) <= ceil(n_neurons / 8)``, else a bitmap."""
-    spikes = [int(j) for j in spikes]
+def varint(value: int) -> bytes:
+    """``value`` (>= 0) as a minimal LEB128 varint: 7 bits per byte, least significant first,
+    bit 7 set on every byte but the last."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def spike_room() -> int:
+    """Bytes of spike codes a SPIKES payload may carry (after its head)."""
+    return MAX_PAYLOAD - SPIKES_HEAD.size
+
+
+def spike_tick_bound(n_neurons: int) -> int:
+    """The most code bytes one tick can add to a SPIKES payload: its first varint (a gap of up to
+    ``KEEPALIVE_TICKS * n_neurons - 1`` slots), then a bitmap (mark and ``ceil(N/8)`` bytes) or at
+    most ``ceil(N/8) - 1`` more in-tick gaps. A batch is closed before a tick that might not fit
+    (``length + bound > spike_room()``), so the rule needs no look-ahead in the gateware."""
     nmap = (n_neurons + 7) // 8
-    if 2 * len(spikes) <= nmap:
-        body = b"".join(j.to_bytes(2, "little") for j in spikes)
-        return SPIKES_HEAD.pack(tick=tick, format=SpikeFormat.LIST) + body
-    bitmap = bytearray(nmap)
-    for j in spikes:
-        bitmap[j // 8] |= 1 << (j % 8)
-    return SPIKES_HEAD.pack(tick=tick, format=SpikeFormat.BITMAP) + bytes(bitmap)
+    first = len(varint(KEEPALIVE_TICKS * n_neurons - 1))
+    return first + max(len(BITMAP_MARK) + nmap, (nmap - 1) * len(varint(n_neurons - 1)))
 
 
-def event_body_bytes(n_neurons: int) -> int:
-    """The longest SPIKES event body (header and payload, before CRC and escaping) of a core
-    with ``n_neurons`` neurons: a full bitmap, since a list is only sent when it is shorter."""
-    return HEADER_BYTES + SPIKES_HEAD.size + (n_neurons + 7) // 8
+class SpikePacker:
+    """The device side of the spike stream: ticks in, SPIKES payloads out (docs/protocol.md
+    section 5). The golden device uses it; the gateware (``hdl.emit``) does the same byte for
+    byte.
+
+    :meth:`tick` adds one tick (the device's tick number and the neurons that fired, ascending)
+    and returns the payloads it closed: the open batch before the tick when the tick might not
+    fit (:func:`spike_tick_bound`), and the batch the tick completes when it covers
+    :data:`KEEPALIVE_TICKS` ticks. :meth:`flush` closes the open batch (before a RUN reply or any
+    other frame)."""
+
+    def __init__(self, n_neurons: int):
+        self.n = n_neurons
+        self.nmap = (n_neurons + 7) // 8
+        self.bound = spike_tick_bound(n_neurons)
+        self.body = None            # the open batch's codes; None: no batch open
+        self.first = self.ticks = self.run = 0
+
+    def tick(self, tick: int, fired) -> list[bytes]:
+        out = []
+        if self.body is not None and len(self.body) + self.bound > spike_room():
+            out += self.flush()
+        if self.body is None:
+            self.body, self.first, self.ticks, self.run = bytearray(), tick, 0, 0
+        fired = [int(j) for j in fired]
+        if len(fired) > self.nmap:
+            bitmap = bytearray(self.nmap)
+            for j in fired:
+                bitmap[j // 8] |= 1 << (j % 8)
+            self.body += BITMAP_MARK + varint(self.run) + bitmap
+            self.run = 0
+        else:
+            expect = 0              # the tick's next slot after the last spike coded
+            for j in fired:
+                self.body += varint(self.run + j - expect)
+                self.run, expect = 0, j + 1
+            self.run += self.n - expect
+        self.ticks += 1
+        if self.ticks == KEEPALIVE_TICKS:
+            out += self.flush()
+        return out
+
+    def flush(self) -> list[bytes]:
+        if self.body is None:
+            return []
+        payload = SPIKES_HEAD.pack(tick=self.first, ticks=self.ticks) + bytes(self.body)
+        self.body = None
+        return [payload]
 
 
-def parse_spike_payload(payload: bytes, n_neurons: int) -> tuple[int, list[int]]:
-    """``(tick, ascending neuron indices)`` from a SPIKES payload; ValueError if malformed."""
+def parse_spikes(payload: bytes, n_neurons: int) -> tuple[int, int, list[tuple[int, int]]]:
+    """``(tick, ticks, spikes)`` from a SPIKES payload: the first tick covered, the number of
+    ticks covered, and ``(tick offset, neuron)`` pairs in order. ValueError if malformed."""
     head = SPIKES_HEAD.unpack(payload)
-    body = payload[SPIKES_HEAD.size:]
-    if head["format"] == SpikeFormat.LIST:
-        if len(body) % 2:
-            raise ValueError("odd-length spike list")
-        idx = [int.from_bytes(body[k:k + 2], "little") for k in range(0, len(body), 2)]
-        if any(j >= n_neurons for j in idx):
-            raise ValueError("spike index out of range")
-        return head["tick"], idx
-    if head["format"] == SpikeFormat.BITMAP:
-        if len(body) != (n_neurons + 7) // 8:
-            raise ValueError("spike bitmap has the wrong length")
-        return head["tick"], [j for j in range(n_neurons) if body[j // 8] >> (j % 8) & 1]
-    raise ValueError(f"unknown spike format {head['format']}")
+    ticks, n, nmap = head["ticks"], n_neurons, (n_neurons + 7) // 8
+    if ticks == 0:
+        raise ValueError("a SPIKES event covers no tick")
+    body, slots = payload[SPIKES_HEAD.size:], ticks * n_neurons
+    out, pos, k = [], 0, 0
+
+    def number():
+        nonlocal k
+        value, shift, start = 0, 0, k
+        while True:
+            if k >= len(body):
+                raise ValueError("spike code cut short")
+            byte = body[k]
+            k += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                if byte == 0 and k - start > 1:
+                    raise ValueError("spike code is not a minimal varint")
+                return value
+
+    while k < len(body):
+        if body[k:k + 2] == BITMAP_MARK:
+            k += 2
+            start = pos + number()
+            if start % n or start >= slots or k + nmap > len(body):
+                raise ValueError("misplaced or short spike bitmap")
+            bitmap = body[k:k + nmap]
+            k += nmap
+            if n % 8 and bitmap[-1] >> (n % 8):
+                raise ValueError("spike bitmap has bits past the last neuron")
+            t = start // n
+            out += [(t, j) for j in range(n) if bitmap[j // 8] >> (j % 8) & 1]
+            pos = start + n
+        else:
+            slot = pos + number()
+            if slot >= slots:
+                raise ValueError("spike past the ticks the event covers")
+            out.append(divmod(slot, n))
+            pos = slot + 1
+    return head["tick"], ticks, out

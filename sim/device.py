@@ -82,9 +82,11 @@ class GoldenDevice:
     To reproduce an abort that landed on a device after it completed tick ``k`` of a RUN::
 
         dev.write(run_frame)            # the RUN arrives
-        out = dev.read(max_ticks=k)     # k ticks run (k SPIKES events), the RUN is still going
+        out = dev.read(max_ticks=k)     # k ticks run, the RUN is still going (their spikes
+                                        # wait in the open SPIKES batch unless it closed)
         dev.write(P.ABORT)              # the token arrives: the latch is set
-        out += dev.read()               # RUN reply: status ABORTED, RUN_REPLY(ticks=k)
+        out += dev.read()               # the batch flushed, then the RUN reply: status
+                                        # ABORTED, RUN_REPLY(ticks=k)
 
     ``read(max_ticks=0)`` after a ``write`` executes the requests before the RUN's first tick;
     ``write(run_frame + P.ABORT); read()`` gives ABORTED with 0 ticks. A token while no RUN is
@@ -185,7 +187,8 @@ class GoldenDevice:
         if status == Status.OK and frame.opcode == Opcode.RUN \
                 and len(frame.payload) == P.RUN_REQ.size:
             req = P.RUN_REQ.unpack(frame.payload)
-            self._running = _Run(frame.seq, req["ticks"], req["period"])
+            self._running = _Run(frame.seq, req["ticks"], req["period"],
+                                 P.SpikePacker(self.cfg.n_neurons))
             return
         for reply in self._handle(frame, status):
             out += P.encode_frame(reply)
@@ -302,8 +305,7 @@ class GoldenDevice:
             stdp_enabled = bool(self.core.stdp.enable)
             result = self.core.step()
             fired = np.flatnonzero(result.spikes)
-            out += P.encode_frame(Frame(Opcode.SPIKES, run.seq, Status.OK,
-                                        P.spike_payload(cnt.ticks, fired, n)))
+            self._spikes(out, run, run.packer.tick(cnt.ticks, fired))
             run.done += 1
             cnt.ticks = (cnt.ticks + 1) & U32
             cnt.spikes = (cnt.spikes + fired.size) & U32
@@ -314,16 +316,25 @@ class GoldenDevice:
                 cnt.overruns = min(cnt.overruns + 1, U16)
                 cnt.flags |= 1
         status = Status.OK if run.done == run.ticks else Status.ABORTED
+        self._spikes(out, run, run.packer.flush())     # the stream is flushed before the reply
         out += P.encode_frame(Frame(Opcode.RUN, run.seq, status,
                                     P.RUN_REPLY.pack(ticks=run.done)))
         self._running = None
         return budget
 
 
+    @staticmethod
+    def _spikes(out: bytearray, run, payloads) -> None:
+        for payload in payloads:
+            out += P.encode_frame(Frame(Opcode.SPIKES, run.seq, Status.OK, payload))
+
+
 @dataclasses.dataclass
 class _Run:
-    """A RUN in progress: its seq, the ticks asked for and run so far, the period."""
+    """A RUN in progress: its seq, the ticks asked for and run so far, the period, and the spike
+    stream's batch being filled."""
     seq: int
     ticks: int
     period: int
+    packer: P.SpikePacker
     done: int = 0

@@ -236,15 +236,18 @@ def test_session_matches_model(name, seed):
         mask = np.zeros(cfg.n_inputs, bool)
         mask[inp] = True
         res = ref.step(mask)
-        expect = P.spike_payload(ticks, np.flatnonzero(res.spikes), cfg.n_neurons)
-        assert out[0].payload == expect, f"tick {t}"
+        packer = P.SpikePacker(cfg.n_neurons)          # RUN 1: a batch of one tick
+        expect = packer.tick(ticks, np.flatnonzero(res.spikes)) + packer.flush()
+        assert [out[0].payload] == expect, f"tick {t}"
         ticks, spikes, syn = ticks + 1, spikes + int(res.spikes.sum()), syn + res.syn_events
     out = frames_of(dev.feed(wire(Opcode.RUN, 99, P.RUN_REQ.pack(ticks=12, period=0))))
-    assert len(out) == 13 and out[-1] == Frame(Opcode.RUN, 99, 0, P.RUN_REPLY.pack(ticks=12))
-    for ev in out[:-1]:
+    assert len(out) == 2 and out[-1] == Frame(Opcode.RUN, 99, 0, P.RUN_REPLY.pack(ticks=12))
+    tick, covered, pairs = P.parse_spikes(out[0].payload, cfg.n_neurons)
+    assert (tick, covered) == (ticks, 12)
+    for k in range(12):
         res = ref.step()
-        tick, fired = P.parse_spike_payload(ev.payload, cfg.n_neurons)
-        assert tick == ticks and fired == np.flatnonzero(res.spikes).tolist()
+        fired = [j for t, j in pairs if t == k]
+        assert fired == np.flatnonzero(res.spikes).tolist()
         ticks, spikes, syn = ticks + 1, spikes + len(fired), syn + res.syn_events
         period_events.append(res)
     assert spikes > 0, "the network never fired: the test would prove nothing"
@@ -267,14 +270,24 @@ def test_run_zero_ticks_and_tick_numbering_after_reset():
     dev = GoldenDevice(TINY)
     assert frames_of(dev.feed(wire(Opcode.RUN, 4, P.RUN_REQ.pack(ticks=0, period=0)))) == [
         Frame(Opcode.RUN, 4, 0, P.RUN_REPLY.pack(ticks=0))]
+    def heads(out):
+        return [tuple(P.SPIKES_HEAD.unpack(f.payload).values()) for f in out[:-1]]
     out = frames_of(dev.feed(wire(Opcode.RUN, 5, P.RUN_REQ.pack(ticks=3, period=0))))
-    assert [P.SPIKES_HEAD.unpack(f.payload)["tick"] for f in out[:-1]] == [0, 1, 2]
+    assert heads(out) == [(0, 3)]
     ok(dev, Opcode.RESET, 6, bytes([ResetFlags.COUNTERS]))
     out = frames_of(dev.feed(wire(Opcode.RUN, 5, P.RUN_REQ.pack(ticks=2, period=0))))
-    assert [P.SPIKES_HEAD.unpack(f.payload)["tick"] for f in out[:-1]] == [0, 1]
+    assert heads(out) == [(0, 2)]
     dev.counters.ticks = 0xFFFFFFFF         # the tick field wraps with the counter
     out = frames_of(dev.feed(wire(Opcode.RUN, 5, P.RUN_REQ.pack(ticks=2, period=0))))
-    assert [P.SPIKES_HEAD.unpack(f.payload)["tick"] for f in out[:-1]] == [0xFFFFFFFF, 0]
+    assert heads(out) == [(0xFFFFFFFF, 2)]
+    # a long silent RUN: one keep-alive event per KEEPALIVE_TICKS ticks, the rest at the end
+    lay = layouts(TINY)[Region.NEURON_PARAMS]
+    write_region(dev, Region.NEURON_PARAMS, [lay.pack({"threshold": 1000})] * TINY.n_neurons)
+    ok(dev, Opcode.RESET, 7, bytes([ResetFlags.COUNTERS | ResetFlags.STATE]))
+    k = P.KEEPALIVE_TICKS
+    out = frames_of(dev.feed(wire(Opcode.RUN, 5, P.RUN_REQ.pack(ticks=2 * k + 3, period=0))))
+    assert heads(out) == [(0, k), (k, k), (2 * k, 3)]
+    assert all(len(f.payload) == P.SPIKES_HEAD.size for f in out[:-1])
 
 
 def test_overrun_counts_and_flag():

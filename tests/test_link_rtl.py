@@ -325,8 +325,21 @@ def test_session_network_run_stdp_reset(core):
     same(Opcode.STATUS)
 
 
-def test_spike_frames_list_and_bitmap():
-    """Ticks with no spike, one spike (index lists) and many spikes (bitmaps), 24 neurons."""
+def spike_ticks(cfg, out):
+    """Per-tick fired lists from the SPIKES events in ``out``, checking that they tile the
+    ticks."""
+    ticks = []
+    for f, _ in replies(out):
+        if f.opcode == Opcode.SPIKES:
+            first, covered, pairs = P.parse_spikes(f.payload, cfg.n_neurons)
+            assert not ticks or first == ticks[0][0] + len(ticks)
+            ticks += [(first, [j for t, j in pairs if t == k]) for k in range(covered)]
+    return [fired for _, fired in ticks]
+
+
+def test_spike_frames_gaps_and_bitmap():
+    """Ticks with no spike, one spike (a slot gap) and many spikes (a bitmap), 24 neurons; RUN 1
+    (closed loop: its tick's event before the reply); a batch closed when full."""
     cfg = CFG.replace(n_neurons=24)
     pair = Pair(cfg)
     lay = layouts(cfg)[Region.NEURON_PARAMS]
@@ -336,12 +349,33 @@ def test_spike_frames_list_and_bitmap():
              for j in range(cfg.n_neurons)]
     pair.same(enc(Opcode.WRITE, 1, write_req(cfg, Region.NEURON_PARAMS, 0, words)))
     out = pair.same(enc(Opcode.RUN, 2, P.RUN_REQ.pack(ticks=8, period=0)), "RUN 8")
-    events = [P.parse_spike_payload(f.payload, cfg.n_neurons) for f, _ in replies(out)
-              if f.opcode == Opcode.SPIKES]
-    formats = [P.SPIKES_HEAD.unpack(f.payload)["format"] for f, _ in replies(out)
-               if f.opcode == Opcode.SPIKES]
-    assert events[:3] == [(0, []), (1, [23]), (2, [19, 20, 21, 22])]
-    assert formats[:3] == [P.SpikeFormat.LIST, P.SpikeFormat.LIST, P.SpikeFormat.BITMAP]
+    assert [f.opcode for f, _ in replies(out)] == [Opcode.SPIKES, Opcode.RUN]
+    assert spike_ticks(cfg, out)[:3] == [[], [23], [19, 20, 21, 22]]
+    assert P.BITMAP_MARK in replies(out)[0][0].payload
+    for k in range(3):                                  # closed-loop stepping
+        out = pair.same(enc(Opcode.RUN, 3 + k, P.RUN_REQ.pack(ticks=1, period=0)), "RUN 1")
+        assert [f.opcode for f, _ in replies(out)] == [Opcode.SPIKES, Opcode.RUN]
+    # every neuron fires every tick (threshold 0): bitmaps until the batch is full
+    words = [lay.pack({"threshold": 0}) for _ in range(cfg.n_neurons)]
+    pair.same(enc(Opcode.WRITE, 6, write_req(cfg, Region.NEURON_PARAMS, 0, words)))
+    out = pair.same(enc(Opcode.RUN, 7, P.RUN_REQ.pack(ticks=120, period=0)), "RUN 120 dense",
+                    max_cycles=1_500_000)
+    assert [f.opcode for f, _ in replies(out)] == [Opcode.SPIKES] * 2 + [Opcode.RUN]
+    assert spike_ticks(cfg, out) == [list(range(cfg.n_neurons))] * 120
+
+
+def test_spike_keepalive_on_rtl():
+    """A silent RUN longer than KEEPALIVE_TICKS: one empty event per KEEPALIVE_TICKS ticks."""
+    pair = Pair()
+    lay = layouts(CFG)[Region.NEURON_PARAMS]
+    words = [lay.pack({"threshold": 1000}) for _ in range(CFG.n_neurons)]
+    pair.same(enc(Opcode.WRITE, 1, write_req(CFG, Region.NEURON_PARAMS, 0, words)))
+    k = P.KEEPALIVE_TICKS
+    out = pair.same(enc(Opcode.RUN, 2, P.RUN_REQ.pack(ticks=k + 2, period=0)), "silent RUN",
+                    max_cycles=1_500_000)
+    heads = [P.SPIKES_HEAD.unpack(f.payload) for f, _ in replies(out)
+             if f.opcode == Opcode.SPIKES]
+    assert heads == [{"tick": 0, "ticks": k}, {"tick": k, "ticks": 2}]
 
 
 # -- corrupted and random streams, each followed by a good frame ----------------------------------

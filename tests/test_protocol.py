@@ -4,13 +4,14 @@ docs/protocol.md names everything the code defines (and carries the right memory
 import pathlib
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from spikeloom.proto import preset
 from spikeloom.proto import protocol as P
 from spikeloom.proto.memmap import Region, layouts, region_words
-from spikeloom.proto.protocol import END, ESC, Frame, Opcode, SpikeFormat, Status
+from spikeloom.proto.protocol import END, ESC, Frame, Opcode, Status
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
@@ -144,7 +145,7 @@ def test_layout_sizes_and_offsets():
     assert P.INFO.offset("theta_width") == 36 and P.INFO.offset("inh_current") == 37
     assert P.STATUS.size == 27 and P.STATUS.offset("flags") == 26
     assert P.READ_REQ.size == 7 and P.WRITE_REQ.size == 5
-    assert P.RUN_REQ.size == 8 and P.RUN_REPLY.size == 4 and P.SPIKES_HEAD.size == 5
+    assert P.RUN_REQ.size == 8 and P.RUN_REPLY.size == 4 and P.SPIKES_HEAD.size == 6
     with pytest.raises(KeyError):
         P.INFO.offset("nope")
 
@@ -173,49 +174,101 @@ def test_bytes_pack_errors():
         P.RUN_REQ.unpack(b"\x00" * 7)
 
 
-# -- SPIKES payloads -------------------------------------------------------------------------------
+# -- SPIKES payloads (the spike stream) ---------------------------------------------------------
 
-@settings(max_examples=300, deadline=None)
-@given(st.integers(1, 300), st.data())
-def test_spike_payload_round_trip(n, data):
-    spikes = sorted(data.draw(st.sets(st.integers(0, n - 1))))
-    tick = data.draw(st.integers(0, 0xFFFFFFFF))
-    raw = P.spike_payload(tick, spikes, n)
-    assert P.parse_spike_payload(raw, n) == (tick, spikes)
-    nmap = (n + 7) // 8
-    fmt = SpikeFormat.LIST if 2 * len(spikes) <= nmap else SpikeFormat.BITMAP
-    assert raw[4] == fmt
-    assert len(raw) == 5 + (2 * len(spikes) if fmt == SpikeFormat.LIST else nmap)
-    assert len(raw) <= 5 + nmap + 1             # never worse than a bitmap (ties go to the list)
+def pack_all(n, ticks, first=0):
+    """Every SPIKES payload a RUN over ``ticks`` (fired neurons per tick) sends."""
+    packer = P.SpikePacker(n)
+    out = []
+    for k, fired in enumerate(ticks):
+        out += packer.tick((first + k) & 0xFFFFFFFF, fired)
+    return out + packer.flush()
 
 
-@pytest.mark.parametrize("n", [8, 9, 16, 17, 128, 129])
-def test_list_bitmap_boundary(n):
-    nmap = (n + 7) // 8
-    k = nmap // 2                                   # the most spikes that still go as a list
-    assert P.spike_payload(0, range(k), n)[4] == SpikeFormat.LIST
-    if k + 1 <= n:
-        assert P.spike_payload(0, range(k + 1), n)[4] == SpikeFormat.BITMAP
-    assert P.spike_payload(7, [], n) == bytes([7, 0, 0, 0, SpikeFormat.LIST])
+def unpack_all(n, payloads, first=0):
+    """Per-tick fired lists back from ``payloads``, checking that the events tile the ticks."""
+    ticks = []
+    for raw in payloads:
+        assert len(raw) <= P.MAX_PAYLOAD
+        tick, covered, pairs = P.parse_spikes(raw, n)
+        assert tick == (first + len(ticks)) & 0xFFFFFFFF and 1 <= covered <= P.KEEPALIVE_TICKS
+        ticks += [[j for t, j in pairs if t == k] for k in range(covered)]
+    return ticks
 
 
-def test_bitmap_bit_order():
-    raw = P.spike_payload(1, [0, 1, 2, 9, 15], 16)
-    assert raw == bytes([1, 0, 0, 0, SpikeFormat.BITMAP, 0b00000111, 0b10000010])
-    assert P.spike_payload(5, [3, 17], 128) == bytes.fromhex("050000000003001100")
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.sampled_from([0.0, 0.01, 0.2, 0.9, 1.0]), st.integers(0, 600),
+       st.integers(0, 2**32 - 1), st.sampled_from([0, 0xFFFFFFFF - 3, 12345]))
+def test_spike_stream_round_trip(n, rate, n_ticks, seed, first):
+    rng = np.random.default_rng(seed)
+    ticks = [np.flatnonzero(rng.random(n) < rate).tolist() for _ in range(n_ticks)]
+    assert unpack_all(n, pack_all(n, ticks, first), first) == ticks
 
 
-def test_parse_spike_payload_rejects_malformed():
-    with pytest.raises(ValueError):
-        P.parse_spike_payload(bytes([0, 0, 0, 0, 0, 1]), 16)       # odd list
-    with pytest.raises(ValueError):
-        P.parse_spike_payload(bytes([0, 0, 0, 0, 0, 16, 0]), 16)   # index out of range
-    with pytest.raises(ValueError):
-        P.parse_spike_payload(bytes([0, 0, 0, 0, 1, 0]), 16)       # short bitmap
-    with pytest.raises(ValueError):
-        P.parse_spike_payload(bytes([0, 0, 0, 0, 2]), 16)          # unknown format
-    with pytest.raises(ValueError):
-        P.parse_spike_payload(bytes([0, 0, 0]), 16)                # short head
+def test_spike_stream_edge_cases():
+    n = 128
+    assert pack_all(n, []) == []                                    # RUN 0: no event
+    assert pack_all(n, [[]]) == [bytes([0, 0, 0, 0, 1, 0])]         # an empty tick: the head
+    allfire = pack_all(n, [list(range(n))])[0]                      # a bitmap behind the mark
+    assert allfire == bytes(6)[:4] + bytes([1, 0]) + P.BITMAP_MARK + b"\x00" + b"\xff" * 16
+    # 16 spikes (= ceil(N/8)) still go as gaps, 17 as a bitmap
+    assert len(pack_all(n, [list(range(16))])[0]) == 6 + 16
+    assert len(pack_all(n, [list(range(17))])[0]) == 6 + 2 + 1 + 16
+    # the tick counter wraps inside an event: its head holds the first tick
+    raw = pack_all(n, [[5], [], [7]], first=0xFFFFFFFF)
+    assert raw == [bytes([0xFF] * 4 + [3, 0]) + bytes([5, 0x81, 0x02])]    # gap 122 + 128 + 7
+    assert unpack_all(n, raw, 0xFFFFFFFF) == [[5], [], [7]]
+
+
+def test_docs_example_events():
+    """The two events docs/protocol.md section 5 spells out."""
+    ev = pack_all(128, [[3, 17], [], [], [0]], first=5)
+    assert ev == [bytes.fromhex("05000000 0400 03 0D EE 02")]
+    assert P.varint(300) == bytes([0xAC, 0x02]) and P.varint(0) == b"\x00"
+
+
+def test_spike_stream_flush_rules():
+    n = 8
+    # keep-alive: a silent run sends one event per KEEPALIVE_TICKS ticks
+    raw = pack_all(n, [[]] * (2 * P.KEEPALIVE_TICKS + 1))
+    assert [P.SPIKES_HEAD.unpack(r)["ticks"] for r in raw] == [P.KEEPALIVE_TICKS] * 2 + [1]
+    # full: a batch closes before a tick that might not fit (bound, not exact size)
+    n = 300
+    ticks = [list(range(0, n, 3))] * 40
+    raw = pack_all(n, ticks)
+    assert len(raw) > 1 and all(len(r) <= P.MAX_PAYLOAD for r in raw)
+    bound = P.spike_tick_bound(n)
+    for r in raw[:-1]:
+        assert len(r) - P.SPIKES_HEAD.size + bound > P.spike_room()
+    assert unpack_all(n, raw) == ticks
+
+
+def test_spike_tick_bound_holds():
+    for n in (1, 7, 8, 9, 16, 17, 128, 255, 256, 257, 1000):
+        nmap = (n + 7) // 8
+        worst = [list(range(0, n, max(1, n // nmap)))[:nmap], list(range(n)), [n - 1]]
+        for fired in worst:
+            packer = P.SpikePacker(n)
+            for _ in range(P.KEEPALIVE_TICKS - 1):
+                packer.tick(0, [])
+            raw, = packer.tick(0, fired)    # the largest first gap a batch can have
+            assert len(raw) - P.SPIKES_HEAD.size <= P.spike_tick_bound(n), (n, fired)
+
+
+def test_parse_spikes_rejects_malformed():
+    head = bytes([0, 0, 0, 0, 2, 0])
+    for bad in (bytes([0, 0, 0, 0, 0, 0]),          # covers no tick
+                head + bytes([0x80]),               # varint cut short
+                head + bytes([0x81, 0x00]),         # not a minimal varint
+                head + bytes([16]),                 # past the two ticks of 8 neurons
+                head + P.BITMAP_MARK + bytes([3, 1]),   # a bitmap not at a tick start
+                head + P.BITMAP_MARK + bytes([0]),      # a bitmap cut short
+                bytes([0, 0, 0])):                  # short head
+        with pytest.raises(ValueError):
+            P.parse_spikes(bad, 8)
+    with pytest.raises(ValueError):                 # bits past the last neuron
+        P.parse_spikes(bytes([0, 0, 0, 0, 1, 0]) + P.BITMAP_MARK + bytes([0, 0xFF, 0xFF]), 9)
+    assert P.parse_spikes(head + P.BITMAP_MARK + bytes([8, 0x81]), 8) == (0, 2, [(1, 0), (1, 7)])
 
 
 # -- docs/protocol.md ------------------------------------------------------------------------------
@@ -237,7 +290,7 @@ def docs():
     return DOCS.read_text()
 
 
-@pytest.mark.parametrize("enum", [Opcode, Status, Region, P.ResetFlags, SpikeFormat])
+@pytest.mark.parametrize("enum", [Opcode, Status, Region, P.ResetFlags])
 def test_docs_name_every_member(docs, enum):
     for m in enum:
         assert re.search(rf"`{m.name}`", docs), f"{enum.__name__}.{m.name} missing from docs"
