@@ -2,26 +2,30 @@
 
 What it measures (results printed and written to bench/link.json):
 
-1. Output events. For several activity rates (fraction of the N neurons firing per tick, i.i.d.)
-   the golden device (``spikeloom.sim.device.GoldenDevice``, ``default`` preset unless
-   ``--config``) runs ticks whose fired sets are forced through the neuron thresholds; the SPIKES
-   event frames it sends are counted byte for byte as they leave on the wire (SLIP escapes
-   included): wire bytes per tick, per spike, bits at 10 bits per byte (8N1), the share of those
-   bits that is spike data (list indices or bitmap), and the tick and spike rates the line can
-   carry at the configured baud.
+1. Output events. For several activity rates (fraction of the N neurons firing per tick, i.i.d.
+   Poisson: Bernoulli per neuron and tick) the golden device (``spikeloom.sim.device.
+   GoldenDevice``, ``default`` preset unless ``--config``) runs one RUN whose core fires exactly
+   the drawn sets (:func:`forced_device`); everything the device sends for that RUN (the SPIKES
+   events and the RUN reply) is counted byte for byte as it leaves on the wire (SLIP escapes
+   included) and decoded back to the drawn sets: wire bytes per tick, per spike, bits at 10 bits
+   per byte (8N1), the share that is spike codes, and the tick and spike rates the line carries.
+   The goals ``link.bytes_per_spike_1pct`` (1 % firing) and ``link.bytes_per_silent_tick``
+   (1,000 silent ticks) come from here.
 2. Closed loop. The per-tick cost of the host driving inputs: INJECT of k inputs + RUN 1, both
    directions, replies included.
 3. NeuroCoreX for comparison: 1 Mbaud 8N1, every spike event a 3-byte unframed record, one input
    spike per tick, no CRC, no acknowledgements (bytes per spike are constant; there is no tick
    marker, no error detection and no way to know something was dropped).
 4. RTL: the real top runs in Amaranth's simulator with a bit-level UART; a RUN of back-to-back
-   SPIKES frames (a fraction of the neurons forced to fire every tick) is timed from the first
-   start bit to the last stop bit of the event stream: bytes x 10 bit times / elapsed time is the
-   fraction of the line rate sustained. A tick computes while the previous frame is on the line
-   (the top's TX FIFO), so the goal (>= 0.90) applies when the link is the bottleneck (frame
-   longer than the tick); when the tick is longer, the line can be busy at most frame/tick of the
-   time and the figure is reported against that bound. When the top is not available the figure
-   is skipped and the reason printed and recorded.
+   SPIKES batches (a fraction of the neurons forced to fire every tick, long enough for several
+   full batches) is timed from the first start bit of the second batch (the first waits to fill)
+   to the last stop bit of the reply: bytes x 10 bit times / elapsed time is the fraction of the
+   line rate sustained. Ticks compute while the previous batch is on the line (the emitter's
+   queue), so the goal (>= 0.90) applies when the link is the bottleneck (a tick's codes take
+   longer on the line than the tick computes); otherwise the line can be busy at most
+   codes/tick of the time and the figure is reported against that bound. ``--divisors`` repeats
+   it at several UART divisors (``clock_hz // baud``, >= 4): what the UART and dispatcher
+   sustain at faster lines (docs/boards.md).
 
 ``python bench/link.py --quick`` runs in well under two minutes.
 """
@@ -29,6 +33,7 @@ What it measures (results printed and written to bench/link.json):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import sys
@@ -42,8 +47,8 @@ from spikeloom.proto.memmap import Region, layouts
 from spikeloom.proto.protocol import Frame, Opcode, Status
 from spikeloom.sim.device import GoldenDevice
 
-__all__ = ["forced_device", "event_stats", "closed_loop_stats", "neurocorex", "rtl_streaming",
-           "main"]
+__all__ = ["forced_device", "event_stats", "silent_stats", "closed_loop_stats", "neurocorex",
+           "rtl_streaming", "main"]
 
 RATES = [0.0, 0.005, 0.01, 0.03, 0.0625, 0.1, 0.3, 1.0]
 RTL_RATES = [0.25, 1.0]         # firing fractions of the RTL throughput runs
@@ -56,10 +61,18 @@ def wire(op, seq=0, payload=b"") -> bytes:
     return P.encode_frame(Frame(int(op), seq, 0, bytes(payload)))
 
 
-def forced_device(cfg):
-    """A golden device whose neurons fire exactly when told: zero weights, no leak, refractory 0;
-    :func:`force` sets thresholds to the minimum (fires) or maximum (cannot fire)."""
-    return GoldenDevice(cfg)
+def forced_device(cfg, raster=None):
+    """A golden device; with ``raster`` ((ticks, N) bool), its core's tick ``k`` fires exactly
+    row ``k`` (the model still runs; only the spikes it reports are replaced), so a RUN streams
+    chosen activity through the device's real encoder and framing."""
+    dev = GoldenDevice(cfg)
+    if raster is not None:
+        rows, step = iter(np.asarray(raster, bool)), dev.core.step
+
+        def forced(inputs=None):
+            return dataclasses.replace(step(inputs), spikes=next(rows))
+        dev.core.step = forced
+    return dev
 
 
 def force_requests(cfg, fire: np.ndarray) -> bytes:
@@ -87,38 +100,46 @@ def split_frames(out: bytes) -> list[tuple[bytes, Frame]]:
 
 
 def event_stats(cfg, rate: float, ticks: int, rng) -> dict:
-    """Wire cost of the SPIKES events of ``ticks`` ticks at i.i.d. firing ``rate``."""
-    dev = forced_device(cfg)
+    """Wire cost of one RUN of ``ticks`` ticks at i.i.d. firing ``rate``: its SPIKES events and
+    its reply."""
     n = cfg.n_neurons
-    wire_bytes = data_bytes = spikes = lists = 0
-    for _ in range(ticks):
-        fire = rng.random(n) < rate
-        acks = dev.feed(force_requests(cfg, fire))
-        assert all(f.status == Status.OK for _, f in split_frames(acks))
-        out = split_frames(dev.feed(wire(Opcode.RUN, 2, P.RUN_REQ.pack(ticks=1, period=0))))
-        (ev_wire, ev), (_, reply) = out
-        assert ev.opcode == Opcode.SPIKES and reply.opcode == Opcode.RUN
-        tick, fired = P.parse_spike_payload(ev.payload, n)
-        assert fired == np.flatnonzero(fire).tolist()
-        wire_bytes += len(ev_wire)
-        data_bytes += len(ev.payload) - P.SPIKES_HEAD.size
-        spikes += len(fired)
-        lists += ev.payload[4] == P.SpikeFormat.LIST
+    raster = rng.random((ticks, n)) < rate
+    dev = forced_device(cfg, raster)
+    out = split_frames(dev.feed(wire(Opcode.RUN, 2, P.RUN_REQ.pack(ticks=ticks, period=0))))
+    assert out[-1][1].opcode == Opcode.RUN and out[-1][1].status == Status.OK
+    got = np.zeros((ticks, n), bool)
+    covered = code_bytes = 0
+    for _, ev in out[:-1]:
+        assert ev.opcode == Opcode.SPIKES
+        tick, k, pairs = P.parse_spikes(ev.payload, n)
+        assert tick == covered
+        for t, j in pairs:
+            got[covered + t, j] = True
+        covered += k
+        code_bytes += len(ev.payload) - P.SPIKES_HEAD.size
+    assert covered == ticks and np.array_equal(got, raster), "the stream lost or changed spikes"
+    wire_bytes = sum(len(w) for w, _ in out)
+    spikes = int(raster.sum())
     per_tick = wire_bytes / ticks
     line = cfg.baud / 10                                # bytes per second at 8N1
     return {
-        "rate": rate, "ticks": ticks, "spikes": spikes,
+        "rate": rate, "ticks": ticks, "spikes": spikes, "events": len(out) - 1,
         "spikes_per_tick": spikes / ticks,
-        "list_fraction": lists / ticks,
         "wire_bytes_per_tick": per_tick,
         "wire_bits_per_tick": 10 * per_tick,
         "wire_bytes_per_spike": wire_bytes / spikes if spikes else None,
         "wire_bits_per_spike": 10 * wire_bytes / spikes if spikes else None,
-        "data_efficiency": data_bytes / wire_bytes,    # spike indices/bitmap share of the bits
+        "data_efficiency": code_bytes / wire_bytes,    # spike codes' share of the bytes
         "max_ticks_per_s": line / per_tick,
         "max_spikes_per_s": line / per_tick * spikes / ticks,
         "neurocorex_wire_bytes_per_tick": NEUROCOREX["bytes_per_event"] * spikes / ticks,
     }
+
+
+def silent_stats(cfg, ticks: int = 1000) -> dict:
+    """Wire bytes per tick of a RUN of ``ticks`` silent ticks (keep-alive events and reply)."""
+    e = event_stats(cfg, 0.0, ticks, np.random.default_rng(0))
+    return {"ticks": ticks, "events": e["events"], "wire_bytes_per_tick": e["wire_bytes_per_tick"]}
 
 
 def closed_loop_stats(cfg, k_inputs: int, rate: float, ticks: int, rng) -> dict:
@@ -148,21 +169,18 @@ def neurocorex(cfg) -> dict:
     nc["max_events_per_s"] = line / nc["bytes_per_event"]
     nc["max_input_spikes_per_s"] = min(nc["ticks_per_s"] * nc["inputs_per_tick"],
                                        nc["max_events_per_s"])
-    # spikeloom: where does the per-tick event frame beat 3 bytes per spike?
-    n = cfg.n_neurons
-    overhead = len(P.encode_frame(Frame(Opcode.SPIKES, 0, 0, P.spike_payload(0, [], n))))
-    bitmap = len(P.encode_frame(Frame(Opcode.SPIKES, 0, 0, P.spike_payload(0, range(n), n))))
-    k = next(k for k in range(n + 1) if 3 * k > min(overhead + 2 * k, bitmap))
-    nc["spikeloom_breakeven_spikes_per_tick"] = k
-    nc["spikeloom_breakeven_rate"] = k / n
+    # spikeloom at 1 % firing, for comparison with the 3 bytes of an unframed event
+    e = event_stats(cfg, 0.01, 2000, np.random.default_rng(0))
+    nc["spikeloom_bytes_per_spike_1pct"] = e["wire_bytes_per_spike"]
     return nc
 
 
 # -- RTL ---------------------------------------------------------------------------------------
 
-def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0) -> dict:
-    """Fraction of the line rate the RTL top sustains on back-to-back SPIKES frames, with a
-    fraction ``rate`` of the neurons (evenly spread) firing every tick."""
+def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | None = None) -> dict:
+    """Fraction of the line rate the RTL top sustains on back-to-back SPIKES batches, with a
+    fraction ``rate`` of the neurons (evenly spread) firing every tick; ``divisor``: run the UART
+    at ``clock_hz // divisor`` baud instead of the preset's."""
     try:
         from amaranth.sim import Simulator
         from spikeloom.hdl.top import Top
@@ -170,6 +188,8 @@ def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0) -> dict:
     except ImportError as e:
         return {"status": "skipped", "reason": f"RTL top not available yet ({e})"}
     cfg = preset(cfg_name)
+    if divisor is not None:
+        cfg = cfg.replace(baud=cfg.clock_hz // divisor)
     # the chosen neurons fire every tick (threshold = minimum), the others never
     n = cfg.n_neurons
     k = max(1, round(rate * n))
@@ -229,21 +249,26 @@ def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0) -> dict:
     if bytes(received) != golden:
         return {"status": "mismatch", "reason": "RTL output differs from the golden device",
                 "bytes": len(received), "expected": len(golden)}
-    # the event stream: from the first byte of the first SPIKES frame to the end of the reply
+    # the event stream: from the first byte of the second SPIKES frame (the first one waits for
+    # its batch to fill) to the end of the reply
     acks = len(GoldenDevice(cfg).feed(req[:len(req) - len(
         wire(Opcode.RUN, 9, P.RUN_REQ.pack(ticks=ticks, period=0)))]))
-    first, last = acks, len(golden) - 1
+    events = split_frames(golden[acks:])
+    if len(events) < 3:
+        return {"status": "failed", "reason": f"{ticks} ticks fill fewer than two batches"}
+    first, last = acks + len(events[0][0]), len(golden) - 1
     nbytes = last - first + 1
     cycles = starts[last] + 10 * cfg.uart_divisor - starts[first]
     frame = len(golden) - acks - len(wire(Opcode.RUN, 9, P.RUN_REPLY.pack(ticks=ticks)))
-    frame_cycles = frame / ticks * 10 * cfg.uart_divisor
+    frame_cycles = frame / ticks * 10 * cfg.uart_divisor       # line cycles per tick
     fired = int(fire.sum())
     compute = tick_cycles(cfg, fired, fired, False)
     line = nbytes * 10 * cfg.uart_divisor / cycles
-    # A tick computes while the previous frame is on the line, so the line can be busy at most
-    # frame/compute of the time when a tick takes longer than its frame (compute-bound).
+    # Ticks compute while the previous batch is on the line, so the line can be busy at most
+    # frame/compute of the time when a tick takes longer than its codes (compute-bound).
     bound = min(1.0, frame_cycles / compute)
-    return {"status": "measured", "config": cfg_name, "rate": fired / n, "fired": fired,
+    return {"status": "measured", "config": cfg_name, "baud": cfg.baud,
+            "divisor": cfg.uart_divisor, "rate": fired / n, "fired": fired,
             "ticks": ticks, "bytes": nbytes, "cycles": cycles, "line_fraction": line,
             "frame_cycles": round(frame_cycles), "tick_cycles": compute,
             "bound": "line" if frame_cycles >= compute else "compute",
@@ -259,17 +284,23 @@ def main(argv=None) -> int:
     ap.add_argument("--rtl-config", default=None,
                     help="presets for the RTL throughput run, comma-separated "
                          "(default: tiny with --quick, else tiny,default)")
+    ap.add_argument("--divisors", default="4,10",
+                    help="UART divisors of the RTL runs, comma-separated (>= 4)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     cfg = preset(args.config)
     rng = np.random.default_rng(args.seed)
-    ticks = 40 if args.quick else 400
+    ticks = 2000 if args.quick else 20000
     t0 = time.perf_counter()
 
     print(f"link efficiency, preset {cfg.name}: N={cfg.n_neurons}, M={cfg.n_inputs}, "
           f"{cfg.baud} baud 8N1 ({cfg.baud // 10} bytes/s), seed {args.seed}")
     events = [event_stats(cfg, r, ticks, rng) for r in RATES]
+    silent = silent_stats(cfg)
+    one = next(e for e in events if e["rate"] == 0.01)
+    goals = {"link.bytes_per_spike_1pct": one["wire_bytes_per_spike"],
+             "link.bytes_per_silent_tick": silent["wire_bytes_per_tick"]}
     print(f"{'rate':>7} {'spk/tick':>8} {'B/tick':>7} {'bits/tick':>9} {'B/spike':>8} "
           f"{'data%':>6} {'ticks/s':>8} {'spikes/s':>9} {'NCX B/tick':>10}")
     for e in events:
@@ -279,7 +310,11 @@ def main(argv=None) -> int:
               f"{e['max_ticks_per_s']:8.0f} {e['max_spikes_per_s']:9.0f} "
               f"{e['neurocorex_wire_bytes_per_tick']:10.2f}")
 
-    loops = [closed_loop_stats(cfg, k, 0.03, max(10, ticks // 4), rng) for k in (0, 1, 4, 16)]
+    print(f"goals: {goals['link.bytes_per_spike_1pct']:.2f} wire bytes per spike at 1 % "
+          f"(<= 2.0), {goals['link.bytes_per_silent_tick']:.3f} per silent tick over "
+          f"{silent['ticks']} ticks (<= 0.1)")
+    loops = [closed_loop_stats(cfg, k, 0.03, 10 if args.quick else 100, rng)
+             for k in (0, 1, 4, 16)]
     print("closed loop (INJECT k + RUN 1 per tick, 3% activity):")
     for c in loops:
         print(f"  k={c['inputs_per_tick']:2d}: host->dev {c['host_to_device_bytes_per_tick']:.1f} "
@@ -289,15 +324,15 @@ def main(argv=None) -> int:
     nc = neurocorex(cfg)
     print(f"NeuroCoreX: {nc['wire_bits_per_spike']} bits per spike event, <= "
           f"{nc['max_events_per_s']:.0f} events/s, {nc['max_input_spikes_per_s']:.0f} input "
-          f"spikes/s, no framing/CRC/acks. spikeloom sends fewer bytes per tick from "
-          f"{nc['spikeloom_breakeven_spikes_per_tick']} spikes/tick "
-          f"(rate {nc['spikeloom_breakeven_rate']:.3f}) upward")
+          f"spikes/s, no framing/CRC/acks; spikeloom at 1 %: "
+          f"{nc['spikeloom_bytes_per_spike_1pct']:.2f} bytes per spike, framed and checked")
 
     rtl = []
     names = args.rtl_config or ("tiny" if args.quick else "tiny,default")
     for name in names.split(","):
-        for rate in (1.0,) if args.quick else RTL_RATES:
-            r = rtl_streaming(name, 6 if args.quick else 20, rate)
+        for rate, div in [(r, int(d)) for r in ((1.0,) if args.quick else RTL_RATES)
+                          for d in args.divisors.split(",")]:
+            r = rtl_streaming(name, 300 if name == "tiny" else 80, rate, div)
             rtl.append(r)
             if r["status"] != "measured":
                 print(f"RTL streaming figure ({name}) {r['status']}: {r['reason']}")
@@ -308,13 +343,15 @@ def main(argv=None) -> int:
             else:
                 what = (f"compute-bound: at most {100 * r['line_fraction_bound']:.1f}%, "
                         f"reached {100 * r['of_bound']:.1f}% of that")
-            print(f"RTL, preset {name}, {r['fired']} neurons firing: {r['bytes']} event bytes at "
-                  f"{100 * r['line_fraction']:.1f}% of the line rate ({what}); frame "
-                  f"{r['frame_cycles']} cycles on the line vs tick {r['tick_cycles']} cycles "
+            print(f"RTL, preset {name} at divisor {r['divisor']} ({r['baud']} baud), "
+                  f"{r['fired']} neurons firing: {r['bytes']} event bytes at "
+                  f"{100 * r['line_fraction']:.1f}% of the line rate ({what}); codes "
+                  f"{r['frame_cycles']} cycles a tick on the line vs {r['tick_cycles']} cycles "
                   f"of compute")
 
     result = {"config": cfg.name, "baud": cfg.baud, "seed": args.seed, "quick": args.quick,
-              "events": events, "closed_loop": loops, "neurocorex": nc, "rtl": rtl,
+              "goals": goals, "silent": silent, "events": events, "closed_loop": loops,
+              "neurocorex": nc, "rtl": rtl,
               "wall_s": time.perf_counter() - t0}
     pathlib.Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out} in {result['wall_s']:.1f} s")

@@ -212,15 +212,12 @@ def _iso(t: float) -> str:
 
 
 def _link_ticks_per_s(cfg, fired: int) -> float:
-    """Ticks per second the serial line carries when every tick sends one SPIKES event with
-    ``fired`` spikes (evenly spread), 10 bits per byte; the event frame is encoded by the
-    protocol module itself."""
+    """Ticks per second the serial line carries when every tick has ``fired`` spikes (evenly
+    spread), 10 bits per byte; the spike stream is encoded by the protocol module itself."""
     from spikeloom.proto import protocol as P
-    n = cfg.n_neurons
+    n, keep = cfg.n_neurons, P.KEEPALIVE_TICKS
     idx = sorted({(k * n) // fired for k in range(fired)}) if fired else []
-    frame = P.encode_frame(P.Frame(int(P.Opcode.SPIKES), 0, 0,
-                                   P.spike_payload(0xFFFF, idx, n)))
-    return cfg.baud / 10 / len(frame)
+    return cfg.baud / 10 / (P.spike_wire_bytes(n, [idx] * keep, first=0xFFFF) / keep)
 
 
 def project(cfg, store: str, fmax_mhz: float | None) -> list[dict]:
@@ -359,6 +356,8 @@ def headline(res: dict) -> dict:
 GOALS = {
     "model_speed.up5k.vs_brian2_cython": (">=", 5.0),
     "sweep.speedup_2_workers": (None, None),             # reported, with the core count
+    "link.bytes_per_spike_1pct": ("<=", 2.0),            # issue 17: preset default, 1 % Poisson
+    "link.bytes_per_silent_tick": ("<=", 0.1),           # issue 17: over 1,000 silent ticks
 }
 
 
@@ -370,9 +369,10 @@ def goals(res: dict) -> dict:
 
     def goal(name, value, **extra):
         op, bound = GOALS[name]
+        met = {">=": lambda: value >= bound, "<=": lambda: value <= bound}.get(op, lambda: None)
         out[name] = {"value": value, "wanted": f"{op} {bound:g}" if op else "reported",
-                     "met": (value >= bound if op == ">=" else None) if value is not None
-                     else False, "measured": started, "commit": commit, "dirty": dirty,
+                     "met": met() if value is not None else False, "measured": started,
+                     "commit": commit, "dirty": dirty,
                      "command": res["command"], **extra}
     ms = _data(res, "model_speed") if "model_speed" in res.get("ran", ()) else None
     for r in (ms or {}).get("rows", []):
@@ -383,6 +383,15 @@ def goals(res: dict) -> dict:
                  "/ golden model (fast engine) CPU time, same compiled network and raster",
                  ticks=r["ticks"], golden_ticks_per_s=r["golden"]["ticks_per_s"],
                  brian2_cython_ticks_per_s=b["ticks_per_s"])
+    ln = _data(res, "link") if "link" in res.get("ran", ()) else None
+    if ln and ln.get("goals"):
+        basis = ("wire bytes (SLIP escapes, header, CRC) of everything the golden device sends "
+                 "for one RUN (SPIKES events and the reply), decoded back to the drawn spikes")
+        goal("link.bytes_per_spike_1pct", ln["goals"]["link.bytes_per_spike_1pct"],
+             config=ln["config"], basis=basis + "; 1 % i.i.d. Poisson firing",
+             ticks=next(e["ticks"] for e in ln["events"] if e["rate"] == 0.01))
+        goal("link.bytes_per_silent_tick", ln["goals"]["link.bytes_per_silent_tick"],
+             config=ln["config"], basis=basis + "; silent ticks", ticks=ln["silent"]["ticks"])
     sw = _data(res, "sweep") if "sweep" in res.get("ran", ()) else None
     if sw:
         goal("sweep.speedup_2_workers", sw["speedup"], cores=sw["cores"], tasks=sw["tasks"],

@@ -108,12 +108,12 @@ def tick_rates(cfg: CoreConfig, weight_store: str, activity: float = ACTIVITY):
         c1 = tick_cycles(cfg, delivered, fired, True, weight_store=weight_store)
     except ImportError:
         c0 = c1 = None
-    # the SPIKES event of such a tick: evenly spaced neurons, tick number of typical size
+    # the spike stream of such ticks: evenly spaced neurons, a keep-alive batch of them
     step = cfg.n_neurons / fired if fired else 1
     spikes = sorted({int(k * step) for k in range(fired)})
-    payload = protocol.spike_payload(123456, spikes, cfg.n_neurons)
-    frame = protocol.encode_frame(protocol.Frame(protocol.Opcode.SPIKES, 1, 0, payload))
-    link = cfg.baud / 10 / len(frame)
+    keep = protocol.KEEPALIVE_TICKS
+    wire = protocol.spike_wire_bytes(cfg.n_neurons, [spikes] * keep, first=123456)
+    link = cfg.baud / 10 / (wire / keep)
     return c0, c1, link
 
 

@@ -161,26 +161,29 @@ PRESETS: dict[str, CoreConfig] = {
                           clock_hz=12_000_000, baud=1_000_000),
     # iCEBreaker (iCE40UP5K): weights in SPRAM (16-bit words, two 8-bit weights); an 8-bit
     # theta fits (4214/5280 LCs, 29/30 EBR, 7/8 DSP, 17.7 MHz), exc/inh currents do not
-    # (docs/boards.md)
+    # (docs/boards.md). 3 Mbaud: the FT2232H's exact 12 MHz / 4, divisor 4 here (the least the
+    # UART allows); the UART and dispatcher sustain it in simulation (bench/link.py)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
-                       theta_width=8, clock_hz=12_000_000, baud=1_000_000),
+                       theta_width=8, clock_hz=12_000_000, baud=3_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
     # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
                           clock_hz=25_000_000, baud=3_125_000),
     # board presets, sizes found by bisecting real builds (docs/boards.md):
-    # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL), FT231X at 2 Mbaud;
+    # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL); FT231X at 3 Mbaud,
+    # its fastest rate, exact as 30 MHz / 10 (bench/link.py: sustained in simulation);
     # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
-                            clock_hz=30_000_000, baud=2_000_000),
+                            clock_hz=30_000_000, baud=3_000_000),
     # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz; with a
-    # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz
+    # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
-                            clock_hz=30_000_000, baud=2_000_000),
+                            clock_hz=30_000_000, baud=3_000_000),
     # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado);
-    # the neuron features add ~2 RAMB36 (wider neuron words, a second accumulator; estimated)
+    # the neuron features add ~2 RAMB36 (wider neuron words, a second accumulator; estimated);
+    # 2 Mbaud: 50 MHz / 25 exactly; the FT2232H's 3 Mbaud is not a whole divisor of 50 MHz
     "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
                           theta_width=16, inh_current=True,
                           clock_hz=50_000_000, baud=2_000_000),

@@ -23,7 +23,7 @@ __all__ = [
     "Opcode", "Status", "ResetFlags", "Bytes", "HEADER", "INFO", "STATUS",
     "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
     "crc16", "encode_frame", "Deframer", "varint", "spike_room", "spike_tick_bound",
-    "SpikePacker", "parse_spikes", "check_build_id", "info_payload", "c_header",
+    "SpikePacker", "parse_spikes", "spike_wire_bytes", "check_build_id", "info_payload", "c_header",
 ]
 
 VERSION = 3                 # 2: the abort token; 3: delays, rules, probes, compact spikes
@@ -406,6 +406,18 @@ class SpikePacker:
         payload = SPIKES_HEAD.pack(tick=self.first, ticks=self.ticks) + bytes(self.body)
         self.body = None
         return [payload]
+
+
+def spike_wire_bytes(n_neurons: int, ticks, first: int = 0, seq: int = 0) -> int:
+    """Wire bytes (SLIP frames: escapes, header and CRC included) of the SPIKES events one RUN
+    sends for ``ticks`` (per tick, the neurons that fired), the first numbered ``first``."""
+    packer, total = SpikePacker(n_neurons), 0
+    payloads = []
+    for k, fired in enumerate(ticks):
+        payloads += packer.tick((first + k) & 0xFFFFFFFF, fired)
+    for payload in payloads + packer.flush():
+        total += len(encode_frame(Frame(Opcode.SPIKES, seq, Status.OK, payload)))
+    return total
 
 
 def parse_spikes(payload: bytes, n_neurons: int) -> tuple[int, int, list[tuple[int, int]]]:

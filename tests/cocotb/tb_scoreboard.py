@@ -22,7 +22,7 @@ from spikeloom.proto import protocol as P
 from spikeloom.proto.cycles import tick_cycles
 from spikeloom.proto.fixed import decay, saturate_unsigned, scale
 from spikeloom.proto.memmap import Region
-from spikeloom.proto.protocol import Opcode, ResetFlags, SpikeFormat, Status
+from spikeloom.proto.protocol import BITMAP_MARK, SPIKES_HEAD, Opcode, ResetFlags, Status
 from spikeloom.sim.device import GoldenDevice
 from tb_coverage import Coverage
 
@@ -181,10 +181,15 @@ class Scoreboard:
         cov = self.cov
         cov.hit(f"status.{Status(frame.status).name}")
         if frame.opcode == Opcode.SPIKES and frame.status == Status.OK:
-            if len(frame.payload) == 5:
+            codes = frame.payload[SPIKES_HEAD.size:]
+            if not codes:
                 cov.hit("event.empty")
-            fmt = SpikeFormat(frame.payload[4])
-            cov.hit("event.list" if fmt == SpikeFormat.LIST else "event.bitmap")
+            elif BITMAP_MARK in codes:
+                cov.hit("event.bitmap")
+            else:
+                cov.hit("event.gaps")
+            if SPIKES_HEAD.unpack(frame.payload)["ticks"] > 1:
+                cov.hit("event.batch")
 
     # -- coverage of ticks (golden model state before / after) -------------------------------------
 
