@@ -566,7 +566,13 @@ class _Progress:
             if self.bar is not None:
                 self.bar.update(done - self.bar.n)
             if self.func is not None:
-                self.func(done, self.total)
+                try:
+                    self.func(done, self.total)
+                except KeyboardInterrupt:
+                    # a callback that interrupted the run is not called again while the run
+                    # drains (an event then may cover many ticks and cross another 64)
+                    self.func = None
+                    raise
 
     def done(self, done: int) -> None:
         """The run completed: a last call of the callable if ``tick`` did not just make it."""

@@ -143,6 +143,7 @@ class _Exchange:
         self.drained = False                # the marker's reply arrived
         self.last_progress = time.monotonic()
         self.garbage = 0
+        self.inbox = collections.deque()     # deframed frames not handled yet
 
     # -- the loop ----------------------------------------------------------------------------------
 
@@ -246,7 +247,11 @@ class _Exchange:
             busy.check(bytes(self.link.deframer.buf), self.link.name)
             raise
         now = time.monotonic()
-        for frame, fstatus in (self.link.deframer.feed(data) if data else []):
+        # frames wait in ``inbox`` until handled: a handler that raises (a Ctrl-C in a progress
+        # callback) leaves the frames after it for the drain that follows
+        self.inbox.extend(self.link.deframer.feed(data) if data else [])
+        while self.inbox:
+            frame, fstatus = self.inbox.popleft()
             self.handle(frame, fstatus, now)
         if self.window and now - self.last_progress > self.link.timeout:
             self.timed_out(now)
