@@ -26,8 +26,8 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
   RUN_FLUSH; a PROBE event must do the same). A tick whose
   ``last_tick_cycles`` exceeds a nonzero ``period`` counts an overrun (16-bit saturating) and
   sets flag bit 0. While ``abort`` (the top's abort latch) is high a RUN ends at the next tick
-  boundary (before a tick starts: the tick in flight finishes and its event is sent) with status
-  ABORTED and RUN_REPLY(ticks run); a RUN finding it high runs no tick.
+  boundary (before a tick starts: the tick in flight finishes and the spike stream is flushed)
+  with status ABORTED and RUN_REPLY(ticks run); a RUN finding it high runs no tick.
 - Reply bodies (header and payload; the encoder appends the CRC) leave on ``body``. A READ
   reply sends each word straight from ``mem_rsp``, which it takes only after the word's last
   byte.
