@@ -116,6 +116,11 @@ class Dispatcher(wiring.Component):
             "abort": In(1),
             "error": Out(1),
             "idle": Out(1),
+            # probes (hdl/probes.py): a tick's SPIKES event was handed over (with the RUN's
+            # seq); the next tick waits while the probe unit is busy
+            "probe_start": Out(1),
+            "probe_seq": Out(8),
+            "probe_busy": In(1),
         })
 
     def elaborate(self, platform):
@@ -181,6 +186,8 @@ class Dispatcher(wiring.Component):
         reg_top_mask = Signal(8)    # bits of a word's last byte at or above the layout width
         with m.Switch(req_region):
             for r in Region:
+                if not region_words(cfg, r):    # a feature's region, feature off: BAD_REGION
+                    continue
                 lay = lays[r]
                 top_bits = lay.width - 8 * (lay.nbytes - 1)
                 with m.Case(int(r)):
@@ -483,7 +490,7 @@ class Dispatcher(wiring.Component):
 
             # -- RUN -------------------------------------------------------------------------------
             with m.State("RUN_NEXT"):
-                m.d.comb += seq.boundary.eq(1)
+                m.d.comb += seq.boundary.eq(~self.probe_busy)
                 with m.If(seq.end):
                     reply(Mux(seq.aborted, Status.ABORTED, Status.OK), P.RUN_REPLY.size,
                           _SRC_RUN)
@@ -595,6 +602,7 @@ class Dispatcher(wiring.Component):
                     m.next = "EMIT"
             with m.State("REPLIED"):
                 with m.If(src == _SRC_SPIKES):
+                    m.d.comb += [self.probe_start.eq(1), self.probe_seq.eq(r_seq)]
                     m.next = "RUN_NEXT"
                 with m.Else():
                     m.next = "FINISH"

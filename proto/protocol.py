@@ -20,7 +20,7 @@ __all__ = [
     "VERSION", "MAX_PAYLOAD", "RX_BUFFER", "HEADER_BYTES", "CRC_BYTES", "CRC_INIT", "CRC_POLY",
     "BUILD_ID", "END", "ESC", "ESC_END", "ESC_ESC", "ABORT",
     "Opcode", "Status", "ResetFlags", "SpikeFormat", "Bytes", "HEADER", "INFO", "STATUS",
-    "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
+    "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "PROBE_HEAD", "Frame",
     "crc16", "encode_frame", "Deframer", "spike_payload", "parse_spike_payload",
     "event_body_bytes", "check_build_id", "info_payload", "c_header",
 ]
@@ -54,6 +54,8 @@ class Opcode(enum.IntEnum):
     RUN = 0x07      # payload: RUN_REQ; SPIKES events per tick, then reply: RUN_REPLY
     STATUS = 0x08   # reply: STATUS layout
     SPIKES = 0x20   # event (device to host only): one per tick run, payload SPIKES_HEAD + body
+    PROBE = 0x21    # event (device to host only): after a sampled tick's SPIKES, payload
+                    # PROBE_HEAD + the probed state (proto/probes.py)
 
 
 class Status(enum.IntEnum):
@@ -158,6 +160,7 @@ WRITE_REQ = Bytes(("region", 1), ("addr", 4))            # followed by whole wor
 RUN_REQ = Bytes(("ticks", 4), ("period", 4))              # period: cycles per tick, 0 = flat out
 RUN_REPLY = Bytes(("ticks", 4))
 SPIKES_HEAD = Bytes(("tick", 4), ("format", 1))
+PROBE_HEAD = Bytes(("tick", 4))                            # followed by the probed values
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..proto import protocol as P
 from ..proto.config import CoreConfig
 from ..proto.cycles import check_weight_store, tick_cycles
 from ..proto.memmap import Region, layouts, region_words
+from ..proto.probes import probe_payload
 from ..proto.protocol import Frame, Opcode, ResetFlags, Status
 from .model import Core
 
@@ -100,7 +101,12 @@ class GoldenDevice:
         self.core = Core(cfg, engine)
         self.engine = self.core.engine
         self.counters = Counters()
+        self._reset_probes()
         self._idle()
+
+    def _reset_probes(self) -> None:
+        """The probe phase 0 (the PROBES words are the model's: ``core.probes``)."""
+        self.probe_phase = 0
 
     def _idle(self) -> None:
         """Receiver and executor empty: nothing queued, no RUN in progress, latch clear."""
@@ -117,6 +123,7 @@ class GoldenDevice:
         """Power-on state: model zeroed, counters zeroed, receiver idle (no partial frame)."""
         self.core = Core(self.cfg, self.engine)
         self.counters = Counters()
+        self._reset_probes()
         self._idle()
 
     def feed(self, data: bytes) -> bytes:
@@ -234,15 +241,19 @@ class GoldenDevice:
             self.core.reset_state()
         if flags & ResetFlags.CONFIG:
             self.core.reset_config()
+            self._reset_probes()
         if flags & ResetFlags.COUNTERS:
             self.counters = Counters()
         return [], b""
 
     def _region(self, code: int) -> Region:
         try:
-            return Region(code)
+            region = Region(code)
         except ValueError:
             raise _Refused(Status.BAD_REGION) from None
+        if not region_words(self.cfg, region):     # a feature's region, feature off
+            raise _Refused(Status.BAD_REGION)
+        return region
 
     def _read(self, frame):
         if len(frame.payload) != P.READ_REQ.size:
@@ -271,6 +282,8 @@ class GoldenDevice:
             raise _Refused(Status.BAD_ADDRESS)
         if codec.excess_bits(lay, body).size:
             raise _Refused(Status.BAD_VALUE)
+        if region == Region.PROBES:
+            self.probe_phase = 0
         self.core.write_bytes(region, req["addr"], body)
         return [], b""
 
@@ -304,6 +317,8 @@ class GoldenDevice:
             fired = np.flatnonzero(result.spikes)
             out += P.encode_frame(Frame(Opcode.SPIKES, run.seq, Status.OK,
                                         P.spike_payload(cnt.ticks, fired, n)))
+            if self.core.probes.size:
+                self._probe(run.seq, cnt.ticks, out)
             run.done += 1
             cnt.ticks = (cnt.ticks + 1) & U32
             cnt.spikes = (cnt.spikes + fired.size) & U32
@@ -318,6 +333,20 @@ class GoldenDevice:
                                     P.RUN_REPLY.pack(ticks=run.done)))
         self._running = None
         return budget
+
+
+    def _probe(self, seq: int, tick: int, out: bytearray) -> None:
+        """After tick ``tick``'s SPIKES event: its PROBE event if sampled; the phase steps."""
+        if self.probe_phase == 0:
+            st = self.core.state
+            state = {name: getattr(st, name) for name in ("v", "i", "i_inh", "theta", "y")
+                     if hasattr(st, name)}
+            words = [int(w) for w in self.core.probes]
+            payload = probe_payload(self.cfg, words, tick, state)
+            if payload:
+                out += P.encode_frame(Frame(Opcode.PROBE, seq, Status.OK, payload))
+        every = self.layouts[Region.PROBES].unpack(int(self.core.probes[-1]))["neuron"] + 1
+        self.probe_phase = (self.probe_phase + 1) % every
 
 
 @dataclasses.dataclass
