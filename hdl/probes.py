@@ -63,7 +63,7 @@ class ProbeUnit(wiring.Component):
         fields = probe_fields(cfg)
         ctl, core = self.ctl, self.core
 
-        # -- pass-through of everything but the memory port ------------------------------------
+        # -- pass-through of everything but the memory port --
         for name in ("start", "clear"):
             m.d.comb += getattr(core, name).eq(getattr(ctl, name))
         for name in ("busy", "done", "ticks", "spike_count", "syn_events", "last_tick_cycles"):
@@ -72,7 +72,7 @@ class ProbeUnit(wiring.Component):
                      ctl.spikes.payload.eq(core.spikes.payload),
                      core.spikes.ready.eq(ctl.spikes.ready)]
 
-        # -- the PROBES words and the tick phase ---------------------------------------------------
+        # -- the PROBES words and the tick phase --
         words = Array(Signal(lay.width, name=f"probe_word{k}") for k in range(k_slots + 1))
         views = [lay.struct()(w) for w in words]
         every_m1 = views[k_slots].neuron
@@ -89,7 +89,7 @@ class ProbeUnit(wiring.Component):
             m.d.sync += [w.eq(0) for w in words]
             m.d.sync += phase.eq(0)
 
-        # -- memory requests for PROBES, answered here ---------------------------------------------
+        # -- memory requests for PROBES, answered here --
         req = ctl.mem_req.payload
         mine = req.region == Region.PROBES
         own_valid = Signal()
@@ -115,7 +115,7 @@ class ProbeUnit(wiring.Component):
         with m.If(own_valid & ctl.mem_rsp.ready):
             m.d.sync += own_valid.eq(0)
 
-        # -- the PROBE event ------------------------------------------------------------------------
+        # -- the PROBE event --
         seq = Signal(8)
         tick = Signal(32)
         slot = Signal(range(k_slots + 1))
@@ -141,7 +141,7 @@ class ProbeUnit(wiring.Component):
             ext = Signal((signed if f.signed else unsigned)(8 * field_bytes(f.width)),
                          name=f"probe_{name}")
             m.d.comb += ext.eq(src)
-            positions += [(name, ext.as_value()[8 * b:8 * b + 8])
+            positions += [(name, ext[8 * b:8 * b + 8])
                           for b in range(field_bytes(f.width))]
         pos = Signal(range(len(positions) + 1))
         pos_sel = Signal()
