@@ -359,6 +359,7 @@ def headline(res: dict) -> dict:
 GOALS = {
     "model_speed.up5k.vs_brian2_cython": (">=", 5.0),
     "sweep.speedup_2_workers": (None, None),             # reported, with the core count
+    "probe.max_neurons_at_1khz": (None, None),           # reported (bench/probes.py)
 }
 
 
@@ -391,6 +392,12 @@ def goals(res: dict) -> dict:
              load_average=sw["load_average"],
              basis="wall time of the tasks one after another in one process / wall time of "
                    "spikeloom.sweep on local Ray (Ray start-up excluded)")
+    # computed every run from the golden device's frames (a second or two): bench/probes.py
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from probes import max_neurons_at_1khz
+    pr = max_neurons_at_1khz("up5k")
+    goal("probe.max_neurons_at_1khz", pr.pop("value"), **{k: v for k, v in pr.items()
+                                                            if k != "rows"})
     return out
 
 
