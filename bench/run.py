@@ -358,6 +358,7 @@ GOALS = {
     "sweep.speedup_2_workers": (None, None),             # reported, with the core count
     "link.bytes_per_spike_1pct": ("<=", 2.0),            # issue 17: preset default, 1 % Poisson
     "link.bytes_per_silent_tick": ("<=", 0.1),           # issue 17: over 1,000 silent ticks
+    "probe.max_neurons_at_1khz": (None, None),           # reported (bench/probes.py)
 }
 
 
@@ -400,6 +401,12 @@ def goals(res: dict) -> dict:
              load_average=sw["load_average"],
              basis="wall time of the tasks one after another in one process / wall time of "
                    "spikeloom.sweep on local Ray (Ray start-up excluded)")
+    # computed every run from the golden device's frames (a second or two): bench/probes.py
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from probes import max_neurons_at_1khz
+    pr = max_neurons_at_1khz("up5k")
+    goal("probe.max_neurons_at_1khz", pr.pop("value"), **{k: v for k, v in pr.items()
+                                                            if k != "rows"})
     return out
 
 

@@ -80,7 +80,8 @@ def data_width(cfg: CoreConfig) -> int:
 def req_layout(cfg: CoreConfig) -> data.StructLayout:
     """The payload of ``mem_req``."""
     return data.StructLayout({
-        "region": unsigned(3), "addr": unsigned(addr_width(cfg)), "write": unsigned(1),
+        "region": unsigned(max(Region).bit_length()), "addr": unsigned(addr_width(cfg)),
+        "write": unsigned(1),
         "data": unsigned(data_width(cfg))})
 
 

@@ -97,6 +97,13 @@ class Dispatcher(wiring.Component):
             "abort": In(1),
             "error": Out(1),
             "idle": Out(1),
+            # probes (hdl/probes.py): after each tick, once its spikes are packed (and, when the
+            # probe unit says the tick is sampled, ``probe_due``, the spike stream flushed),
+            # ``probe_start`` with the RUN's seq; the next tick waits while the unit is busy
+            "probe_start": Out(1),
+            "probe_seq": Out(8),
+            "probe_busy": In(1),
+            "probe_due": In(1),
         })
 
     def elaborate(self, platform):
@@ -159,6 +166,8 @@ class Dispatcher(wiring.Component):
         reg_top_mask = Signal(8)    # bits of a word's last byte at or above the layout width
         with m.Switch(req_region):
             for r in Region:
+                if not region_words(cfg, r):    # a feature's region, feature off: BAD_REGION
+                    continue
                 lay = lays[r]
                 top_bits = lay.width - 8 * (lay.nbytes - 1)
                 with m.Case(int(r)):
@@ -212,6 +221,8 @@ class Dispatcher(wiring.Component):
         m.d.comb += [seq.request.eq(req.run), seq.abort.eq(self.abort),
                      self.core.start.eq(seq.start)]
         in_run = Signal()           # a RUN is executing (where an overrun count returns)
+        # where a tick's event handling goes on: the probe step when the build has probes
+        after_tick = "RUN_PROBE" if cfg.probe_slots else "RUN_NEXT"
 
         # The spike stream: the emitter takes the core's spikes and sends SPIKES batches on its
         # own ``body``, which has the output while it is valid (the two never overlap: the RUN
@@ -377,7 +388,7 @@ class Dispatcher(wiring.Component):
             with m.State("CNT_WR"):
                 m.d.comb += cnt.incr.eq(1)
                 with m.If(in_run):          # an overrun counted between two ticks
-                    m.next = "RUN_NEXT"
+                    m.next = after_tick
                 with m.Else():
                     m.next = "REPLY"
 
@@ -461,8 +472,9 @@ class Dispatcher(wiring.Component):
 
             # -- RUN -------------------------------------------------------------------------------
             with m.State("RUN_NEXT"):
-                # a boundary once the emitter has packed the last tick's spikes
-                m.d.comb += seq.boundary.eq(emit.ready)
+                # a boundary once the emitter has packed the last tick's spikes (and the probe
+                # unit has sent its event)
+                m.d.comb += seq.boundary.eq(emit.ready & ~self.probe_busy)
                 with m.If(seq.end):
                     reply(Mux(seq.aborted, Status.ABORTED, Status.OK), P.RUN_REPLY.size,
                           _SRC_RUN)
@@ -485,7 +497,18 @@ class Dispatcher(wiring.Component):
                     m.d.sync += ptr.eq(overrun_at)
                     m.next = "CNT_RD"
                 with m.Else():
-                    m.next = "RUN_NEXT"
+                    m.next = after_tick
+            if cfg.probe_slots:
+                with m.State("RUN_PROBE"):
+                    # a sampled tick's PROBE event follows every spike before it (docs/protocol.md
+                    # section 5): once the emitter has packed the tick, flush it if the event
+                    # is due, then let the probe unit step (and send)
+                    with m.If(emit.ready):
+                        with m.If(self.probe_due & ~emit.idle):
+                            m.d.comb += emit.flush.eq(1)
+                        with m.Else():
+                            m.d.comb += [self.probe_start.eq(1), self.probe_seq.eq(r_seq)]
+                            m.next = "RUN_NEXT"
             with m.State("RUN_FLUSH"):
                 # every spike goes out before the reply (docs/protocol.md section 5)
                 m.d.comb += emit.flush.eq(1)

@@ -35,6 +35,7 @@ from ..proto import protocol as P
 from ..proto.config import CoreConfig
 from . import dispatch, fifo, framing, uart
 from .core import Core
+from .probes import ProbeUnit
 
 __all__ = ["Top", "tx_depth"]
 
@@ -106,10 +107,19 @@ class Top(wiring.Component):
             m.d.sync += self.abort.eq(0)
         m.d.comb += disp.abort.eq(self.abort)
         m.d.comb += [deframer.buf_addr.eq(disp.buf_addr), disp.buf_data.eq(deframer.buf_data)]
-        _through(m, disp.body, tx_fifo, enc.body)
         connect(m, enc.tx, tx.stream)
-
-        connect(m, disp.core, core)
+        if cfg.probe_slots:     # the probe unit sits on the core port and the reply stream
+            m.submodules.probes = probes = ProbeUnit(cfg)
+            connect(m, disp.core, probes.ctl)
+            connect(m, probes.core, core)
+            connect(m, disp.body, probes.body_in)
+            body = probes.body_out
+            m.d.comb += [probes.start.eq(disp.probe_start), probes.seq.eq(disp.probe_seq),
+                         disp.probe_busy.eq(probes.busy), disp.probe_due.eq(probes.due)]
+        else:
+            connect(m, disp.core, core)
+            body = disp.body
+        _through(m, body, tx_fifo, enc.body)
         m.d.comb += [
             disp.uart_errors.eq(rx.errors),
             rx.clear.eq(disp.uart_clear),
@@ -120,7 +130,7 @@ class Top(wiring.Component):
         # frame inside the deframer waits for more bytes and does not count as work.
         # (A queue's level counts its RAM too: a word just written is not visible on r_rdy yet.)
         m.d.comb += self.idle.eq(disp.idle & ~rx.busy & (rx_fifo.level == 0) & ~rx.stream.valid
-                                 & ~disp.body.valid & (tx_fifo.level == 0) & ~tx.busy
+                                 & ~body.valid & (tx_fifo.level == 0) & ~tx.busy
                                  & ~enc.tx.valid)
 
         # LEDs: a ~1.4 Hz heartbeat (12 MHz), and activity and error lights held for one

@@ -28,6 +28,7 @@ import sys
 
 import numpy as np
 
+from . import recording
 from . import regions as codec
 from .errors import (
     ConfigMismatch,
@@ -329,7 +330,8 @@ class Board:
             raise ValueError(f"run {where}: input index {arr[bad[0], 1]} outside 0..{width - 1}")
         return arr
 
-    def run(self, ticks: int, inputs=None, *, period: int = 0, progress=None) -> Result:
+    def run(self, ticks: int, inputs=None, *, period: int = 0, progress=None, record=None,
+            record_every: int = 1) -> Result:
         """Run ``ticks`` ticks, feeding ``inputs``; return the spikes as a Result.
 
         ``inputs``: None; a bool raster (ticks, n_inputs) over hardware inputs (or over the
@@ -344,6 +346,13 @@ class Board:
         the device's run the same way, then KeyboardInterrupt propagates (its spikes are
         dropped). Either way the board is idle afterwards, its state that after the last tick
         run, input spikes queued for ticks that did not run cleared.
+
+        ``record`` (docs/host.md, "Recording state"): ``{population: [fields]}`` with fields
+        among v, i, i_inh, theta, y, streamed by the device's probes (one slot per neuron) at
+        the run's ticks 0, k, 2k, ... (``record_every=k``); then ``result[pop].v`` is a
+        ``(samples, size)`` array in model units (``.raw`` the integers). More neurons than
+        the core's probe slots, or more than the line carries at ``period``, is a FitError
+        before anything runs.
         """
         if not isinstance(ticks, (int, np.integer)) or isinstance(ticks, bool) or ticks < 0:
             raise ValueError(f"ticks = {ticks!r} must be an integer >= 0")
@@ -353,6 +362,30 @@ class Board:
                              "cycles per tick, a u32 on the wire; 0 = as fast as possible)")
         ticks, period = int(ticks), int(period)
         sched = self._schedule(inputs, ticks)
+        probes = None
+        if record is not None:
+            setup, watches = recording.plan(self.config, self._populations(), record,
+                                            record_every)
+            recording.check_line(self.config, setup, period)
+            probes = recording.Collector(self.url, self.config, setup, watches, ticks)
+            self._write_probes(setup.words(self.config))
+        try:
+            return self._run(ticks, sched, period, progress, probes)
+        finally:
+            if probes is not None:      # probes off again: later runs send no PROBE events
+                self._write_probes([0] * region_words(self.config, Region.PROBES))
+
+    def _write_probes(self, words) -> None:
+        lay = layouts(self.config)[Region.PROBES]
+        self.write_region(Region.PROBES, b"".join(lay.to_bytes(w) for w in words))
+
+    def _populations(self) -> dict:
+        if self.image is not None:
+            return dict(self.image.populations)
+        return {"neurons": PopulationInfo("neurons", "neurons", 0, self.config.n_neurons),
+                "inputs": PopulationInfo("inputs", "inputs", 0, self.config.n_inputs)}
+
+    def _run(self, ticks, sched, period, progress, probes) -> Result:
         plan = _RunPlan(sched, ticks, period, self.max_payload // 2)
         spikes = _SpikeCollector(self.url, ticks, self.config.n_neurons,
                                  _Progress.make(progress, ticks, self.url))
@@ -362,14 +395,15 @@ class Board:
         self.link.timeout = timeout + P.KEEPALIVE_TICKS * period / self.config.clock_hz
         try:
             self.link.pipeline(plan, on_event=spikes.on_event, on_reply=spikes.on_reply,
-                               abortable=True)
+                               abortable=True,
+                               on_probe=None if probes is None else probes.on_probe)
         except Aborted:
             if spikes.count != ticks:       # (an abort after the last tick changes nothing)
                 self._forget_inputs(sched)
                 raise RunAborted(
                     f"the run on {self.url} was aborted after {spikes.count} of {ticks} "
                     "ticks; the ticks that ran are in .result",
-                    self._result(spikes, sched)) from None
+                    self._result(spikes, sched, probes)) from None
         except KeyboardInterrupt:
             if self.link.aborted_cleanly:
                 self._forget_inputs(sched)
@@ -380,7 +414,7 @@ class Board:
         spikes.progress.done(spikes.count)
         if spikes.count != ticks:
             raise ProtocolError(f"{self.url} sent SPIKES for {spikes.count} of {ticks} ticks")
-        return self._result(spikes, sched)
+        return self._result(spikes, sched, probes)
 
     def abort(self) -> None:
         """Stop the device's run. From another thread while :meth:`run` is streaming: the run
@@ -397,7 +431,7 @@ class Board:
             m = self.config.n_inputs
             self.write_region(Region.SPIKES, bytes(m * layouts(self.config)[Region.SPIKES].nbytes))
 
-    def _result(self, spikes: _SpikeCollector, sched) -> Result:
+    def _result(self, spikes: _SpikeCollector, sched, probes=None) -> Result:
         n, ticks = self.config.n_neurons, spikes.count
         inp = [np.stack([np.full(v.size, t, np.int64), v.astype(np.int64)], axis=1)
                for t, v in sorted(sched.items()) if t < ticks]
@@ -408,7 +442,9 @@ class Board:
                       dt=self.image.dt if self.image is not None else 1.0,
                       start_tick=spikes.first or 0,
                       input_events=np.concatenate(inp) if inp else None,
-                      n_inputs=self.config.n_inputs)
+                      n_inputs=self.config.n_inputs,
+                      recorded=None if probes is None else probes.traces(spikes.first or 0,
+                                                                         ticks))
 
     # -- reading back ------------------------------------------------------------------------------
 

@@ -129,10 +129,12 @@ class _Exchange:
     """One pipeline: feeds the window from ``requests`` and handles every frame that arrives
     (replies to ``on_reply`` or the results list, SPIKES events to ``on_event``)."""
 
-    def __init__(self, link: Link, requests, on_event, on_reply, abortable: bool):
+    def __init__(self, link: Link, requests, on_event, on_reply, abortable: bool,
+                 on_probe=None):
         self.link = link
         self.requests = iter(requests)
         self.on_event, self.on_reply = on_event, on_reply
+        self.on_probe = on_probe
         self.abortable = abortable
         self.window = _Window(link.window)
         self.results = {} if on_reply is None else None
@@ -262,7 +264,7 @@ class _Exchange:
             self.garbage += 1
             stats["garbled"] += 1
             return
-        if frame.opcode == Opcode.SPIKES:
+        if frame.opcode in (Opcode.SPIKES, Opcode.PROBE):
             self.event(frame, now)
             return
         if frame.seq not in window:
@@ -298,8 +300,9 @@ class _Exchange:
         window = self.window
         if frame.seq in window and window[frame.seq].req.opcode == Opcode.RUN:
             self.last_progress = now
-            if self.on_event is not None:
-                self.on_event(frame.payload)
+            handler = self.on_probe if frame.opcode == Opcode.PROBE else self.on_event
+            if handler is not None:
+                handler(frame.payload)
         else:
             self.link.stats["ignored"] += 1
 
@@ -388,12 +391,14 @@ class Link:
 
     # -- many requests -----------------------------------------------------------------------------
 
-    def pipeline(self, requests, *, on_event=None, on_reply=None, abortable: bool = False):
+    def pipeline(self, requests, *, on_event=None, on_reply=None, abortable: bool = False,
+                 on_probe=None):
         """Send ``requests`` (any iterable of :class:`Request`) pipelined; return the reply
         payloads in order, or, with ``on_reply(request, payload)``, call it per reply (in
-        order) and return None. ``on_event(payload)`` gets every SPIKES event payload.
+        order) and return None. ``on_event(payload)`` gets every SPIKES event payload,
+        ``on_probe(payload)`` every PROBE event payload (without it they are ignored).
         ``abortable``: :meth:`request_abort` stops it (it then raises :class:`Aborted`)."""
-        exchange = _Exchange(self, requests, on_event, on_reply, abortable)
+        exchange = _Exchange(self, requests, on_event, on_reply, abortable, on_probe)
         with self._guard:
             self._active = exchange
             self._abort.clear()

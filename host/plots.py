@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["raster", "weights", "weight_change", "weight_histogram"]
+__all__ = ["raster", "state", "weights", "weight_change", "weight_histogram"]
 
 
 def _plt():
@@ -53,6 +53,27 @@ def raster(result, path=None, *, populations=None, inputs: bool = True, title=No
     ax.set_xlim(0, max(result.ticks, 1))
     ax.set_xlabel(f"tick (dt = {result.dt:g} ms)")
     ax.set_title(title or result.summary(), fontsize=9)
+    return _finish(fig, path)
+
+
+def state(result, pop, field: str = "v", path=None, *, neurons=None, title=None):
+    """A field recorded through probes (``board.run(record=...)``) against time, one line per
+    neuron (``neurons``: population-local indices, default all); KeyError if not recorded."""
+    name = getattr(pop, "name", pop)
+    trace = result.recorded.get(name, {}).get(field)
+    if trace is None:
+        raise KeyError(f"{field!r} of {name!r} was not recorded (board.run(..., record="
+                       f"{{{name!r}: [{field!r}]}}))")
+    cols = range(trace.shape[1]) if neurons is None else list(neurons)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")
+    for j in cols:
+        ax.plot(trace.ticks, np.asarray(trace)[:, j], lw=0.9, label=f"{name}[{j}]")
+    if len(cols) <= 10:
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel(f"tick (dt = {result.dt:g} ms)")
+    ax.set_ylabel(field)
+    ax.set_title(title or f"{name}.{field}", fontsize=9)
     return _finish(fig, path)
 
 

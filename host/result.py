@@ -65,7 +65,7 @@ class Result:
     """Output of :meth:`spikeloom.Board.run` (see the module docstring)."""
 
     def __init__(self, events, ticks: int, n_neurons: int, *, populations=(), dt: float = 1.0,
-                 start_tick: int = 0, input_events=None, n_inputs: int = 0):
+                 start_tick: int = 0, input_events=None, n_inputs: int = 0, recorded=None):
         self.events = np.asarray(events, np.int64).reshape(-1, 2)
         self.ticks = int(ticks)
         self.n_neurons = int(n_neurons)
@@ -76,6 +76,8 @@ class Result:
         self.input_events = (np.zeros((0, 2), np.int64) if input_events is None
                              else np.asarray(input_events, np.int64).reshape(-1, 2))
         self._dense = None
+        #: ``{population: {field: Trace}}`` recorded through probes (``board.run(record=)``)
+        self.recorded = dict(recorded or {})
 
     @property
     def dense(self) -> np.ndarray:
@@ -104,7 +106,10 @@ class Result:
         sel = (ev[:, 1] >= info.start) & (ev[:, 1] < info.stop)
         local = ev[sel].copy()
         local[:, 1] -= info.start
-        return PopulationSpikes(name, local, self.ticks, info.size, self.dt, info.kind)
+        out = PopulationSpikes(name, local, self.ticks, info.size, self.dt, info.kind)
+        for field, trace in self.recorded.get(name, {}).items():
+            setattr(out, field, trace)
+        return out
 
     def summary(self) -> str:
         parts = [f"{self.ticks} ticks, {self.count} spikes"]
@@ -149,6 +154,11 @@ class Result:
         """Spike raster by population (see :func:`spikeloom.plots.raster`)."""
         from .plots import raster
         return raster(self, path, **kwargs)
+
+    def plot_state(self, pop, field: str = "v", path=None, **kwargs):
+        """A recorded state field over time (see :func:`spikeloom.plots.state`)."""
+        from .plots import state
+        return state(self, pop, field, path, **kwargs)
 
 
 def load_inputs(path, ticks: int, image=None):

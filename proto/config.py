@@ -91,6 +91,10 @@ class CoreConfig:
             raise ValueError(
                 f"CoreConfig.baud = {self.baud} is too fast for clock_hz = {self.clock_hz}: "
                 f"divisor {self.uart_divisor} < 4")
+        if self.probe_slots and 4 + self.probe_slots * self.probe_bytes > 512:
+            raise ValueError(
+                f"CoreConfig.probe_slots = {self.probe_slots}: a PROBE event of every field of "
+                f"every slot ({self.probe_bytes} bytes each) exceeds the 512-byte payload")
         if not isinstance(self.name, str):
             raise TypeError(f"CoreConfig.name must be a str, not {self.name!r}")
 
@@ -114,6 +118,13 @@ class CoreConfig:
     def uart_divisor(self) -> int:
         """Clock cycles per UART bit."""
         return self.clock_hz // self.baud
+
+    @property
+    def probe_bytes(self) -> int:
+        """PROBE event bytes of one slot with every field selected (docs/protocol.md, 5)."""
+        widths = [self.v_width, self.i_width, self.trace_width, self.theta_width,
+                  self.i_width if self.inh_current else 0]
+        return sum((w + 7) // 8 for w in widths)
 
     def source_of_neuron(self, j: int) -> int:
         return self.n_inputs + j
@@ -164,7 +175,7 @@ PRESETS: dict[str, CoreConfig] = {
     # (docs/boards.md). 3 Mbaud: the FT2232H's exact 12 MHz / 4, divisor 4 here (the least the
     # UART allows); the UART and dispatcher sustain it in simulation (bench/link.py)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
-                       theta_width=8, clock_hz=12_000_000, baud=3_000_000),
+                       theta_width=8, probe_slots=16, clock_hz=12_000_000, baud=3_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
     # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",

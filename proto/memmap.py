@@ -17,7 +17,8 @@ import functools
 
 from .config import CoreConfig
 
-__all__ = ["Field", "Layout", "Region", "layouts", "region_words", "check_region_address"]
+__all__ = ["Field", "Layout", "Region", "layouts", "region_words", "check_region_address",
+           "PROBE_FIELDS", "probe_fields"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Region(enum.IntEnum):
     STDP_PARAMS = 6     # a single word
     SPIKES = 7          # one word per source: the spikes to deliver in the next tick (1 bit);
                         # input bits are what INJECT set, neuron bits are last tick's spikes
+    PROBES = 9          # probe_slots slot words then one sampling word (only with probes)
 
 
 def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
@@ -159,7 +161,28 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
             Field("w_max", cfg.w_width, True),
         ]),
         Region.SPIKES: Layout([Field("s", 1)]),
+        Region.PROBES: Layout([Field("neuron", 16),
+                               *(Field(f, 1) for f, _ in probe_fields(cfg))]),
     }
+
+
+#: The state a probe can stream, in payload order, and the region whose word holds it.
+PROBE_FIELDS = (("v", Region.NEURON_STATE), ("i", Region.NEURON_STATE),
+                ("i_inh", Region.NEURON_STATE), ("theta", Region.NEURON_STATE),
+                ("y", Region.POST_TRACE))
+
+
+def probe_fields(cfg: CoreConfig) -> list[tuple[str, Field]]:
+    """``[(name, state field)]`` a probe of ``cfg`` can stream, in payload order (``i_inh`` and
+    ``theta`` only where the core has them). The PROBES word has one select bit per entry; the
+    fields are those of the NEURON_STATE / POST_TRACE layouts."""
+    have = {"v": Field("v", cfg.v_width, True), "i": Field("i", cfg.i_width, True),
+            "y": Field("y", cfg.trace_width)}
+    if cfg.inh_current:
+        have["i_inh"] = Field("i_inh", cfg.i_width, True)
+    if cfg.theta_width:
+        have["theta"] = Field("theta", cfg.theta_width)
+    return [(name, have[name]) for name, _ in PROBE_FIELDS if name in have]
 
 
 def region_words(cfg: CoreConfig, region: Region) -> int:
@@ -173,6 +196,8 @@ def region_words(cfg: CoreConfig, region: Region) -> int:
         Region.POST_TRACE: cfg.n_neurons,
         Region.STDP_PARAMS: 1,
         Region.SPIKES: cfg.n_sources,
+        # the probe slots, then the sampling word; no probes, no region (BAD_REGION)
+        Region.PROBES: cfg.probe_slots + 1 if cfg.probe_slots else 0,
     }[Region(region)]
 
 

@@ -21,7 +21,7 @@ __all__ = [
     "BUILD_ID", "END", "ESC", "ESC_END", "ESC_ESC", "ABORT",
     "KEEPALIVE_TICKS", "BITMAP_MARK",
     "Opcode", "Status", "ResetFlags", "Bytes", "HEADER", "INFO", "STATUS",
-    "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "Frame",
+    "READ_REQ", "WRITE_REQ", "RUN_REQ", "RUN_REPLY", "SPIKES_HEAD", "PROBE_HEAD", "Frame",
     "crc16", "encode_frame", "Deframer", "varint", "spike_room", "spike_tick_bound",
     "SpikePacker", "parse_spikes", "spike_wire_bytes", "check_build_id", "info_payload", "c_header",
 ]
@@ -55,6 +55,8 @@ class Opcode(enum.IntEnum):
     RUN = 0x07      # payload: RUN_REQ; SPIKES events per tick, then reply: RUN_REPLY
     STATUS = 0x08   # reply: STATUS layout
     SPIKES = 0x20   # event (device to host only): a batch of ticks, SPIKES_HEAD + spike codes
+    PROBE = 0x21    # event (device to host only): after a sampled tick (and a flush of the
+                    # spike stream), payload PROBE_HEAD + the probed state (proto/probes.py)
 
 
 class Status(enum.IntEnum):
@@ -161,6 +163,7 @@ SPIKES_HEAD = Bytes(("tick", 4), ("ticks", 2))     # first tick covered, ticks c
 # never is) announces a tick sent as a bitmap.
 KEEPALIVE_TICKS = 256
 BITMAP_MARK = bytes([0x80, 0x00])
+PROBE_HEAD = Bytes(("tick", 4))                            # followed by the probed values
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..proto import protocol as P
 from ..proto.config import CoreConfig
 from ..proto.cycles import check_weight_store, tick_cycles
 from ..proto.memmap import Region, layouts, region_words
+from ..proto.probes import probe_payload
 from ..proto.protocol import Frame, Opcode, ResetFlags, Status
 from .model import Core
 
@@ -102,7 +103,12 @@ class GoldenDevice:
         self.core = Core(cfg, engine)
         self.engine = self.core.engine
         self.counters = Counters()
+        self._reset_probes()
         self._idle()
+
+    def _reset_probes(self) -> None:
+        """The probe phase 0 (the PROBES words are the model's: ``core.probes``)."""
+        self.probe_phase = 0
 
     def _idle(self) -> None:
         """Receiver and executor empty: nothing queued, no RUN in progress, latch clear."""
@@ -119,6 +125,7 @@ class GoldenDevice:
         """Power-on state: model zeroed, counters zeroed, receiver idle (no partial frame)."""
         self.core = Core(self.cfg, self.engine)
         self.counters = Counters()
+        self._reset_probes()
         self._idle()
 
     def feed(self, data: bytes) -> bytes:
@@ -237,15 +244,19 @@ class GoldenDevice:
             self.core.reset_state()
         if flags & ResetFlags.CONFIG:
             self.core.reset_config()
+            self._reset_probes()
         if flags & ResetFlags.COUNTERS:
             self.counters = Counters()
         return [], b""
 
     def _region(self, code: int) -> Region:
         try:
-            return Region(code)
+            region = Region(code)
         except ValueError:
             raise _Refused(Status.BAD_REGION) from None
+        if not region_words(self.cfg, region):     # a feature's region, feature off
+            raise _Refused(Status.BAD_REGION)
+        return region
 
     def _read(self, frame):
         if len(frame.payload) != P.READ_REQ.size:
@@ -274,6 +285,8 @@ class GoldenDevice:
             raise _Refused(Status.BAD_ADDRESS)
         if codec.excess_bits(lay, body).size:
             raise _Refused(Status.BAD_VALUE)
+        if region == Region.PROBES:
+            self.probe_phase = 0
         self.core.write_bytes(region, req["addr"], body)
         return [], b""
 
@@ -306,6 +319,8 @@ class GoldenDevice:
             result = self.core.step()
             fired = np.flatnonzero(result.spikes)
             self._spikes(out, run, run.packer.tick(cnt.ticks, fired))
+            if self.core.probes.size:
+                self._probe(run, cnt.ticks, out)
             run.done += 1
             cnt.ticks = (cnt.ticks + 1) & U32
             cnt.spikes = (cnt.spikes + fired.size) & U32
@@ -327,6 +342,21 @@ class GoldenDevice:
     def _spikes(out: bytearray, run, payloads) -> None:
         for payload in payloads:
             out += P.encode_frame(Frame(Opcode.SPIKES, run.seq, Status.OK, payload))
+
+    def _probe(self, run, tick: int, out: bytearray) -> None:
+        """After tick ``tick``: its PROBE event if sampled, behind the spike stream's flush (so
+        frames leave in tick order); the phase steps."""
+        if self.probe_phase == 0:
+            st = self.core.state
+            state = {name: getattr(st, name) for name in ("v", "i", "i_inh", "theta", "y")
+                     if hasattr(st, name)}
+            words = [int(w) for w in self.core.probes]
+            payload = probe_payload(self.cfg, words, tick, state)
+            if payload:
+                self._spikes(out, run, run.packer.flush())
+                out += P.encode_frame(Frame(Opcode.PROBE, run.seq, Status.OK, payload))
+        every = self.layouts[Region.PROBES].unpack(int(self.core.probes[-1]))["neuron"] + 1
+        self.probe_phase = (self.probe_phase + 1) % every
 
 
 @dataclasses.dataclass

@@ -51,7 +51,8 @@ I64 = np.int64
 CONFIG_FIELDS = frozenset({
     "n_neurons", "n_inputs", "v_width", "i_width", "w_width", "trace_width",
     "refractory_width", "decay_frac", "stdp_frac", "weights_per_word", "theta_width",
-    "inh_current", "clock_hz", "baud", "name"})
+    "inh_current", "clock_hz", "baud", "name",
+    "probe_slots"})     # probes read state after a tick: no arithmetic (sim/device.py)
 #: NeuronParams fields, in the row order of the packed parameter matrix
 PARAM_FIELDS = ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
                 "reset_subtract", "alpha_inh", "theta_jump", "alpha_theta")

@@ -68,6 +68,8 @@ class Core:
                            np.zeros(s, I64), np.zeros(n, I64), np.zeros(s, bool),
                            np.zeros(n, I64), np.zeros(n, I64))
         self.ticks = 0
+        # PROBES: packed words the device streams state by (proto/probes.py); no numerics
+        self.probes = np.zeros(region_words(cfg, Region.PROBES), I64)
 
     # -- inputs ------------------------------------------------------------------------------------
 
@@ -186,6 +188,7 @@ class Core:
         self.stdp = STDPParams()
         self.weights[...] = 0
         self.plastic[...] = False
+        self.probes[...] = 0
 
     def check(self) -> None:
         """ValueError naming the first value that does not fit its declared width."""
@@ -239,6 +242,9 @@ class Core:
             self.stdp = STDPParams(**{k: int(v[-1]) for k, v in values.items()})
         elif region == Region.SPIKES:
             self.state.spikes[addr:addr + count] = values["s"] != 0
+        elif region == Region.PROBES:
+            self.probes[addr:addr + count] = [int.from_bytes(data[k:k + lay.nbytes], "little")
+                                              for k in range(0, len(data), lay.nbytes)]
         else:
             owner = self.params if region == Region.NEURON_PARAMS else self.state
             for name, v in values.items():
@@ -269,6 +275,9 @@ class Core:
             return dataclasses.asdict(self.stdp)
         if region == Region.SPIKES:
             return {"s": self.state.spikes[addr:end]}
+        if region == Region.PROBES:
+            return codec.decode(self._layouts[region], b"".join(
+                self._layouts[region].to_bytes(int(w)) for w in self.probes[addr:end]))
         owner = self.params if region == Region.NEURON_PARAMS else self.state
         return {f.name: getattr(owner, f.name)[addr:end] for f in self._layouts[region].fields}
 

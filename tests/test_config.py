@@ -128,10 +128,11 @@ def test_layout_widths_tiny():
         Region.PRE_TRACE: 8,
         Region.POST_TRACE: 8,
         Region.STDP_PARAMS: 1 + 16 + 16 + 8 + 8 + 13 + 13 + 8 + 8,
+        Region.PROBES: 16 + 3,      # neuron, select bits v, i, y (0 words: no probes)
         Region.SPIKES: 1,
     }
     # N=8, M=4: 12 sources, 2 words per row
-    assert [region_words(cfg, r) for r in Region] == [8, 8, 24, 24, 12, 8, 1, 12]
+    assert [region_words(cfg, r) for r in Region] == [8, 8, 24, 24, 12, 8, 1, 12, 0]
 
 
 def test_layout_widths_follow_config():

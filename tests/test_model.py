@@ -437,6 +437,8 @@ def test_round_trip_every_region(cfg):
     lays = layouts(cfg)
     for region in Region:
         lay, n = lays[region], region_words(cfg, region)
+        if not n:       # an optional feature's region, off here
+            continue
         words = []
         for a in range(n):
             vals = {}

@@ -278,6 +278,8 @@ def memmap_table(cfg) -> str:
     lines = ["| region | code | words | bits | bytes/word | fields (bit offset: name width, "
              "s = signed) |", "|---|---|---|---|---|---|"]
     for r, lay in layouts(cfg).items():
+        if not region_words(cfg, r):    # an optional feature's region, off on this preset
+            continue
         fields = ", ".join(f"{lay.offsets[f.name]}: `{f.name}` {f.width}{'s' if f.signed else ''}"
                            for f in lay.fields)
         lines.append(f"| `{r.name}` | {int(r)} | {region_words(cfg, r)} | {lay.width} | "

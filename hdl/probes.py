@@ -1,0 +1,219 @@
+"""State probes in gateware: the PROBES region and the PROBE event (docs/protocol.md, 5 and 9).
+
+Contract (byte-identical with ``spikeloom.sim.device.GoldenDevice`` and
+:mod:`spikeloom.proto.probes`, which define the words and the payload):
+
+- ``ProbeUnit(cfg)`` (``cfg.probe_slots`` = K > 0) sits on the core's control interface between
+  the dispatcher (``ctl``, the dispatcher's ``core`` port connects here) and the core (``core``):
+  everything passes straight through except memory requests for region ``PROBES``, which it
+  answers itself from its K + 1 word registers (one response per request, as the core does;
+  a write answers 0 and sets the tick phase to 0), and ``clear`` with the CONFIG bit, which
+  zeroes the words and the phase.
+- ``due`` is high when the next ``start`` sends an event (the tick phase is 0 and a slot is
+  on): the dispatcher then flushes the spike stream before the strobe.
+- ``start`` (a strobe from the dispatcher) says: a tick's spikes are packed (and, if ``due``,
+  every spike before has been handed over on the body stream) and ``seq`` is the RUN's seq.
+  The phase steps. If the tick is sampled (phase
+  0) and some slot is on, ``busy`` rises in the next cycle and stays high until the PROBE event
+  body (header and payload; the encoder adds the CRC) has left on ``body_out``; meanwhile the
+  unit is the master of the core's memory port (it reads the NEURON_STATE and POST_TRACE word
+  of each slot that is on: the core is idle between ticks) and of ``body_out``. The dispatcher
+  must not start the next tick (nor send anything) while ``busy`` is high.
+- Otherwise ``body_in`` passes to ``body_out`` unchanged.
+"""
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..proto import protocol as P
+from ..proto.config import CoreConfig
+from ..proto.memmap import Region, layouts, probe_fields
+from ..proto.probes import field_bytes
+from ..proto.protocol import Opcode, ResetFlags
+from .core import Control
+from .framing import BodyLayout
+
+__all__ = ["ProbeUnit"]
+
+# fields a probe reads from the POST_TRACE word; the others come from NEURON_STATE
+_FROM_TRACE = {"y"}
+
+
+class ProbeUnit(wiring.Component):
+    """The probe slots and the PROBE event; see the module docstring for the contract."""
+
+    def __init__(self, cfg: CoreConfig):
+        if not isinstance(cfg, CoreConfig) or not cfg.probe_slots:
+            raise ValueError(f"ProbeUnit needs a CoreConfig with probe_slots > 0, not {cfg!r}")
+        self.cfg = cfg
+        super().__init__({
+            "ctl": In(Control(cfg)),        # the dispatcher's side
+            "core": Out(Control(cfg)),      # the core's side
+            "body_in": In(stream.Signature(BodyLayout)),
+            "body_out": Out(stream.Signature(BodyLayout)),
+            "start": In(1),
+            "seq": In(8),
+            "busy": Out(1),
+            "due": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        k_slots = cfg.probe_slots
+        lays = layouts(cfg)
+        lay = lays[Region.PROBES]
+        fields = probe_fields(cfg)
+        ctl, core = self.ctl, self.core
+
+        # -- pass-through of everything but the memory port --
+        for name in ("start", "clear"):
+            m.d.comb += getattr(core, name).eq(getattr(ctl, name))
+        for name in ("busy", "done", "ticks", "spike_count", "syn_events", "last_tick_cycles"):
+            m.d.comb += getattr(ctl, name).eq(getattr(core, name))
+        m.d.comb += [ctl.spikes.valid.eq(core.spikes.valid),
+                     ctl.spikes.payload.eq(core.spikes.payload),
+                     core.spikes.ready.eq(ctl.spikes.ready)]
+
+        # -- the PROBES words and the tick phase --
+        words = Array(Signal(lay.width, name=f"probe_word{k}") for k in range(k_slots + 1))
+        views = [lay.struct()(w) for w in words]
+        every_m1 = views[k_slots].neuron
+        phase = Signal(16)
+        sel_of = [Cat(*(v[name] for name, _ in fields)) for v in views[:k_slots]]
+        any_on = Signal()
+        m.d.comb += any_on.eq(Cat(*(s != 0 for s in sel_of)) != 0)
+        # payload bytes: the tick, then every selected field of every slot
+        length = Signal(16)
+        m.d.comb += length.eq(P.PROBE_HEAD.size + sum(
+            v[name] * field_bytes(f.width) for v in views[:k_slots] for name, f in fields))
+
+        with m.If(ctl.clear & int(ResetFlags.CONFIG)):
+            m.d.sync += [w.eq(0) for w in words]
+            m.d.sync += phase.eq(0)
+
+        # -- memory requests for PROBES, answered here --
+        req = ctl.mem_req.payload
+        mine = req.region == Region.PROBES
+        own_valid = Signal()
+        own_data = Signal(len(ctl.mem_rsp.payload))
+        emitting = Signal()
+        with m.If(~emitting):
+            m.d.comb += [core.mem_req.payload.eq(req),
+                         core.mem_req.valid.eq(ctl.mem_req.valid & ~mine),
+                         ctl.mem_req.ready.eq(Mux(mine, ~own_valid, core.mem_req.ready))]
+            with m.If(own_valid):
+                m.d.comb += [ctl.mem_rsp.valid.eq(1), ctl.mem_rsp.payload.eq(own_data)]
+            with m.Else():
+                m.d.comb += [ctl.mem_rsp.valid.eq(core.mem_rsp.valid),
+                             ctl.mem_rsp.payload.eq(core.mem_rsp.payload),
+                             core.mem_rsp.ready.eq(ctl.mem_rsp.ready)]
+        with m.If(ctl.mem_req.valid & ctl.mem_req.ready & mine):
+            m.d.sync += own_valid.eq(1)
+            addr = req.addr[:max(1, k_slots.bit_length())]
+            with m.If(req.write):
+                m.d.sync += [words[addr].eq(req.data[:lay.width]), own_data.eq(0), phase.eq(0)]
+            with m.Else():
+                m.d.sync += own_data.eq(words[addr])
+        with m.If(own_valid & ctl.mem_rsp.ready):
+            m.d.sync += own_valid.eq(0)
+
+        # -- the PROBE event --
+        seq = Signal(8)
+        tick = Signal(32)
+        slot = Signal(range(k_slots + 1))
+        sent = Signal(16)                   # payload bytes sent
+        st_word = Signal(lays[Region.NEURON_STATE].width)
+        tr_word = Signal(lays[Region.POST_TRACE].width)
+        st_view = lays[Region.NEURON_STATE].struct()(st_word)
+        tr_view = lays[Region.POST_TRACE].struct()(tr_word)
+        cur = lay.struct()(words[slot])      # the slot being sent
+        in_range = cur.neuron < cfg.n_neurons
+        hdr = P.HEADER.struct()
+        header = Signal(hdr)
+        m.d.comb += [header.opcode.eq(Opcode.PROBE), header.seq.eq(seq), header.status.eq(0),
+                     header.length.eq(length)]
+        head_bytes = Cat(header.as_value(), tick)          # header, then the tick
+        n_head = P.HEADER_BYTES + P.PROBE_HEAD.size
+        hidx = Signal(range(n_head + 1))
+
+        # every field's bytes, sign-extended, in payload order: (field name, byte value)
+        positions = []
+        for name, f in fields:
+            src = (tr_view if name in _FROM_TRACE else st_view)[name]
+            ext = Signal((signed if f.signed else unsigned)(8 * field_bytes(f.width)),
+                         name=f"probe_{name}")
+            m.d.comb += ext.eq(src)
+            positions += [(name, ext[8 * b:8 * b + 8])
+                          for b in range(field_bytes(f.width))]
+        pos = Signal(range(len(positions) + 1))
+        pos_sel = Signal()
+        pos_byte = Signal(8)
+        with m.Switch(pos):
+            for p, (name, byte) in enumerate(positions):
+                with m.Case(p):
+                    m.d.comb += [pos_sel.eq(cur[name]), pos_byte.eq(byte)]
+
+        out = self.body_out
+        m.d.comb += self.busy.eq(emitting)
+        with m.If(~emitting):
+            m.d.comb += [out.valid.eq(self.body_in.valid), out.payload.eq(self.body_in.payload),
+                         self.body_in.ready.eq(out.ready)]
+
+        # the next ``start`` sends an event: the dispatcher flushes the spike stream first
+        m.d.comb += self.due.eq((phase == 0) & any_on)
+        with m.If(self.start):
+            m.d.sync += phase.eq(Mux(phase == every_m1, 0, phase + 1))
+
+        mreq = core.mem_req.payload
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start & (phase == 0) & any_on):
+                    m.d.sync += [emitting.eq(1), seq.eq(self.seq), tick.eq(ctl.ticks - 1),
+                                 hidx.eq(0), slot.eq(0), sent.eq(0)]
+                    m.next = "HEAD"
+            with m.State("HEAD"):
+                m.d.comb += [out.valid.eq(1), out.payload.data.eq(
+                    head_bytes.word_select(hidx, 8))]
+                with m.If(out.ready):
+                    m.d.sync += hidx.eq(hidx + 1)
+                    with m.If(hidx == n_head - 1):
+                        m.next = "SLOT"
+            with m.State("SLOT"):
+                m.d.sync += pos.eq(0)
+                with m.If(slot == k_slots):
+                    m.d.sync += emitting.eq(0)
+                    m.next = "IDLE"
+                with m.Elif(cur.as_value()[16:] == 0):      # no field selected: slot off
+                    m.d.sync += slot.eq(slot + 1)
+                with m.Elif(in_range):
+                    m.next = "RD_STATE"
+                with m.Else():
+                    m.d.sync += [st_word.eq(0), tr_word.eq(0)]
+                    m.next = "BYTES"
+            for state, region, nxt, dst in (("RD_STATE", Region.NEURON_STATE, "RD_TRACE",
+                                             st_word),
+                                            ("RD_TRACE", Region.POST_TRACE, "BYTES", tr_word)):
+                with m.State(state):
+                    m.d.comb += [core.mem_req.valid.eq(1), mreq.region.eq(region),
+                                 mreq.addr.eq(cur.neuron), mreq.write.eq(0)]
+                    with m.If(core.mem_req.ready):
+                        m.next = state + "_RSP"
+                with m.State(state + "_RSP"):
+                    m.d.comb += core.mem_rsp.ready.eq(1)
+                    with m.If(core.mem_rsp.valid):
+                        m.d.sync += dst.eq(core.mem_rsp.payload[:len(dst)])
+                        m.next = nxt
+            with m.State("BYTES"):
+                with m.If(pos == len(positions)):
+                    m.d.sync += slot.eq(slot + 1)
+                    m.next = "SLOT"
+                with m.Elif(pos_sel):
+                    m.d.comb += [out.valid.eq(1), out.payload.data.eq(pos_byte),
+                                 out.payload.last.eq(sent + 1 + P.PROBE_HEAD.size == length)]
+                    with m.If(out.ready):
+                        m.d.sync += [pos.eq(pos + 1), sent.eq(sent + 1)]
+                with m.Else():
+                    m.d.sync += pos.eq(pos + 1)
+        return m
