@@ -234,8 +234,8 @@ class State(common.control.BaseState):
         if ticks >= V_SLOW_TICKS:
             warnings.warn(f"recording v over {ticks} ticks: spikeloom runs one tick per request "
                           "and reads the state back after each (exact but slow): the core has "
-                          "fewer probe slots than recorded neurons (issue 17)", SlowRecordingWarning,
-                          stacklevel=4)
+                          "fewer probe slots than recorded neurons (issue 17)",
+                          SlowRecordingWarning, stacklevel=4)
         inputs = self._inputs(self.tick, ticks)
         for k in range(ticks):
             tick_inputs = {}
