@@ -97,17 +97,23 @@ class ProbeUnit(wiring.Component):
         req = ctl.mem_req.payload
         mine = req.region == Region.PROBES
         own_valid = Signal()
-        own_data = Signal(len(ctl.mem_rsp.payload))
+        own_data = Signal(8 * lay.nbytes)
         emitting = Signal()
+        # (LUTs are scarce on the UP5K: the write data and the response bytes above a PROBES
+        # word's need no multiplexer; the dispatcher reads only a word's nbytes)
+        m.d.comb += [core.mem_req.payload.data.eq(req.data),
+                     ctl.mem_rsp.payload.eq(core.mem_rsp.payload)]
         with m.If(~emitting):
-            m.d.comb += [core.mem_req.payload.eq(req),
+            m.d.comb += [core.mem_req.payload.region.eq(req.region),
+                         core.mem_req.payload.addr.eq(req.addr),
+                         core.mem_req.payload.write.eq(req.write),
                          core.mem_req.valid.eq(ctl.mem_req.valid & ~mine),
                          ctl.mem_req.ready.eq(Mux(mine, ~own_valid, core.mem_req.ready))]
             with m.If(own_valid):
-                m.d.comb += [ctl.mem_rsp.valid.eq(1), ctl.mem_rsp.payload.eq(own_data)]
+                m.d.comb += [ctl.mem_rsp.valid.eq(1),
+                             ctl.mem_rsp.payload[:len(own_data)].eq(own_data)]
             with m.Else():
                 m.d.comb += [ctl.mem_rsp.valid.eq(core.mem_rsp.valid),
-                             ctl.mem_rsp.payload.eq(core.mem_rsp.payload),
                              core.mem_rsp.ready.eq(ctl.mem_rsp.ready)]
         with m.If(ctl.mem_req.valid & ctl.mem_req.ready & mine):
             m.d.sync += own_valid.eq(1)

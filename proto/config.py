@@ -174,7 +174,7 @@ PRESETS: dict[str, CoreConfig] = {
     # theta fits (4214/5280 LCs, 29/30 EBR, 7/8 DSP, 17.7 MHz), exc/inh currents do not
     # (docs/boards.md)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
-                       theta_width=8, probe_slots=8, clock_hz=12_000_000, baud=1_000_000),
+                       theta_width=8, probe_slots=4, clock_hz=12_000_000, baud=1_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
     # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
