@@ -60,11 +60,12 @@ def test_recorded_state_is_the_model_state(every):
 @pytest.mark.rtl
 def test_recorded_v_identical_on_model_and_rtl():
     from spikeloom.sim.rtlsim import Transport
-    cfg = CFG.replace(baud=250_000)
+    cfg = CFG
     image = sl.compile(net(), target=cfg)
     ticks, spikes = 12, inputs(12, seed=2)
     got = []
-    for board in (sl.open("model://", config=cfg), sl.open(transport=Transport(cfg), config=cfg)):
+    for board in (sl.open("model://", config=cfg),
+                  sl.open(transport=Transport(cfg), config=cfg, timeout=60.0)):
         with board:
             board.load(image)
             got.append(board.run(ticks, inputs={"in": spikes},
@@ -117,7 +118,7 @@ def test_plot_state(tmp_path):
 def test_recorded_v_identical_on_model_and_virtual_board():
     """The Verilator virtual board (the gateware as C++) streams the same PROBE frames."""
     from spikeloom.sim import vboard
-    cfg = CFG.replace(baud=250_000)
+    cfg = CFG
     image = sl.compile(net(), target=cfg)
     spikes = inputs(50, seed=3)
     from spikeloom.errors import ToolNotFound
