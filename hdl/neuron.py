@@ -123,10 +123,10 @@ class Update(wiring.Component):
             m.d.comb += [
                 self.st_new.theta.eq(satu(theta1 + Mux(fire, par.theta_jump, 0),
                                           cfg.theta_width)),
-                fire.eq(active & (v1 >= thr)),
+                fire.eq(active & (v1 >= thr) & ~par.no_spike),
             ]
         else:
-            fire = active & (v1 >= thr)
+            fire = active & (v1 >= thr) & ~par.no_spike
         if cfg.inh_current:
             m.d.comb += self.st_new.i_inh.eq(sat(decay(h1, par.alpha_inh, F), cfg.i_width))
         v_after = Mux(par.reset_subtract, sat(v1 - thr, cfg.v_width), par.v_reset)

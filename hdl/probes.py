@@ -84,36 +84,49 @@ class ProbeUnit(wiring.Component):
         sel_of = [Cat(*(v[name] for name, _ in fields)) for v in views[:k_slots]]
         any_on = Signal()
         m.d.comb += any_on.eq(Cat(*(s != 0 for s in sel_of)) != 0)
-        # payload bytes: the tick, then every selected field of every slot
-        length = Signal(16)
-        m.d.comb += length.eq(P.PROBE_HEAD.size + sum(
-            v[name] * field_bytes(f.width) for v in views[:k_slots] for name, f in fields))
+        # payload bytes: the tick, then every selected field of every slot. Kept in a register
+        # updated by each slot write (old word's bytes out, new word's in): an adder tree over
+        # all slots cost more LUTs than the UP5K had left.
+        length = Signal(16, init=P.PROBE_HEAD.size)
+
+        def slot_bytes(word):
+            view = lay.struct()(word)
+            return sum(view[name] * field_bytes(f.width) for name, f in fields)
 
         with m.If(ctl.clear & int(ResetFlags.CONFIG)):
             m.d.sync += [w.eq(0) for w in words]
-            m.d.sync += phase.eq(0)
+            m.d.sync += [phase.eq(0), length.eq(P.PROBE_HEAD.size)]
 
         # -- memory requests for PROBES, answered here --
         req = ctl.mem_req.payload
         mine = req.region == Region.PROBES
         own_valid = Signal()
-        own_data = Signal(len(ctl.mem_rsp.payload))
+        own_data = Signal(8 * lay.nbytes)
         emitting = Signal()
+        # (LUTs are scarce on the UP5K: the write data and the response bytes above a PROBES
+        # word's need no multiplexer; the dispatcher reads only a word's nbytes)
+        m.d.comb += [core.mem_req.payload.data.eq(req.data),
+                     ctl.mem_rsp.payload.eq(core.mem_rsp.payload)]
         with m.If(~emitting):
-            m.d.comb += [core.mem_req.payload.eq(req),
+            m.d.comb += [core.mem_req.payload.region.eq(req.region),
+                         core.mem_req.payload.addr.eq(req.addr),
+                         core.mem_req.payload.write.eq(req.write),
                          core.mem_req.valid.eq(ctl.mem_req.valid & ~mine),
                          ctl.mem_req.ready.eq(Mux(mine, ~own_valid, core.mem_req.ready))]
             with m.If(own_valid):
-                m.d.comb += [ctl.mem_rsp.valid.eq(1), ctl.mem_rsp.payload.eq(own_data)]
+                m.d.comb += [ctl.mem_rsp.valid.eq(1),
+                             ctl.mem_rsp.payload[:len(own_data)].eq(own_data)]
             with m.Else():
                 m.d.comb += [ctl.mem_rsp.valid.eq(core.mem_rsp.valid),
-                             ctl.mem_rsp.payload.eq(core.mem_rsp.payload),
                              core.mem_rsp.ready.eq(ctl.mem_rsp.ready)]
         with m.If(ctl.mem_req.valid & ctl.mem_req.ready & mine):
             m.d.sync += own_valid.eq(1)
             addr = req.addr[:max(1, k_slots.bit_length())]
             with m.If(req.write):
                 m.d.sync += [words[addr].eq(req.data[:lay.width]), own_data.eq(0), phase.eq(0)]
+                with m.If(addr < k_slots):      # the sampling word carries no payload bytes
+                    m.d.sync += length.eq(length - slot_bytes(words[addr])
+                                          + slot_bytes(req.data[:lay.width]))
             with m.Else():
                 m.d.sync += own_data.eq(words[addr])
         with m.If(own_valid & ctl.mem_rsp.ready):

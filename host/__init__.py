@@ -40,7 +40,7 @@ _EXPORTS = {
     "PRESETS": ("proto", "PRESETS"), "CoreConfig": ("proto", "CoreConfig"),
     "preset": ("proto", "preset"),
     **{name: ("network", name) for name in (
-        "LIF", "STDP", "AllToAll", "FixedProbability", "Network", "OneToOne", "Population",
+        "LIF", "LI", "STDP", "AllToAll", "FixedProbability", "Network", "OneToOne", "Population",
         "Projection")},
     **{name: ("errors", name) for name in (
         "BoardBusy", "BuildError", "CompileError", "ConfigMismatch", "DeviceError", "Error",
@@ -49,7 +49,7 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "Network", "Population", "Projection", "LIF", "STDP", "OneToOne", "AllToAll",
+    "Network", "Population", "Projection", "LIF", "LI", "STDP", "OneToOne", "AllToAll",
     "FixedProbability", "compile", "Report", "Image", "open", "open_board", "Board", "Info",
     "Result", "CoreConfig", "PRESETS", "preset", "Error", "LinkError", "LinkTimeout",
     "ProtocolError", "DeviceError", "RunAborted", "VersionMismatch", "ConfigMismatch",

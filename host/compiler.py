@@ -321,6 +321,7 @@ class _Compiler:
                     else:
                         self._missing_raw_feature(pop, key, value)
                 self._feature_defaults(pop, params, sl, pop.params)
+                params["no_spike"][sl] = 0 if pop.model.spiking else 1
                 continue
             ints = {}
             for p in NEURON_PARAMS:
@@ -334,6 +335,10 @@ class _Compiler:
                     ints[p.field] = q
                     (params if p.field in params else state)[p.field][sl] = q
             self._feature_defaults(pop, params, sl, ints)
+            params["no_spike"][sl] = 0 if pop.model.spiking else 1
+            if not pop.model.spiking:       # LI: the threshold never matters
+                params["threshold"][sl] = self.vhi
+                continue
             self.check_neurons(pop, ints)
             self.check_theta(pop, ints)
         return params, state

@@ -34,12 +34,21 @@ import numpy as np
 from .errors import CompileError
 
 __all__ = [
-    "LIF", "NeuronParam", "NEURON_PARAMS", "STDP", "Population", "Projection", "Network",
+    "LIF", "LI", "NeuronParam", "NEURON_PARAMS", "STDP", "Population", "Projection", "Network",
     "OneToOne", "AllToAll", "FixedProbability", "load_network",
 ]
 
 
 # -- neuron and plasticity models ------------------------------------------------------------------
+
+def LI(tau_mem=20.0, tau_syn=5.0, *, bias=0.0, v_rest=0.0, v_init=None, scale=None) -> LIF:
+    """A leaky integrator: a :class:`LIF` that never spikes (docs/numerics.md ``no_spike``):
+    ``v`` integrates the synaptic current with ``tau_mem`` (and saturates at the voltage
+    range), the current decays with ``tau_syn``. A readout (of a trained network, NIR ``LI``
+    and ``CubaLI``) whose state is recorded with ``board.run(record={pop: ["v"]})``."""
+    return LIF(tau_mem=tau_mem, tau_syn=tau_syn, bias=bias, v_rest=v_rest, v_init=v_init,
+               scale=scale, spiking=False)
+
 
 @dataclasses.dataclass(frozen=True)
 class NeuronParam:
@@ -164,6 +173,7 @@ class LIF:
     theta_jump: object = 0.0
     tau_theta: object = math.inf
     raw_params: tuple | None = dataclasses.field(default=None, repr=False)
+    spiking: bool = True        # False: never fires (NEURON_PARAMS no_spike; see LI)
 
     def __post_init__(self):
         for p in NEURON_PARAMS:

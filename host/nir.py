@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CompileError
-from .network import LIF, Network
+from .network import LI, LIF, Network
 
 __all__ = [
     "from_nir", "to_nir", "simulate", "compare", "Imported", "Layer", "MISSING", "SPIKING",
@@ -52,9 +52,7 @@ __all__ = [
 #: Node types the core does not run yet: type -> what is missing. Supporting one later is one
 #: entry in :data:`SPIKING` or :data:`LINEAR` (and its removal here).
 MISSING = {
-    "LI": "needs non-spiking populations read through state probes (issue 17)",
-    "CubaLI": "needs non-spiking populations read through state probes (issue 17)",
-    "I": "needs non-spiking populations read through state probes (issue 17)",
+    "I": "has no pure (leak-free, reset-free) integrator population yet",
     "Delay": "needs per-synapse delays (issue 16)",
 }
 
@@ -278,7 +276,7 @@ class Layer:
 
     ``gain`` is the factor the NIR weights onto this node are multiplied by."""
     name: str
-    kind: str               # NIR type: LIF, CubaLIF, IF
+    kind: str               # NIR type: LIF, CubaLIF, IF, LI, CubaLI
     shape: tuple
     a_mem: np.ndarray
     a_syn: np.ndarray
@@ -340,9 +338,38 @@ def _spk_if(node, name, dt, conv, notes):
     return dict(a_mem=np.ones(n), a_syn=np.zeros(n), gain=_vec(node.r, n), v_rest=np.zeros(n))
 
 
-#: Spiking node types: type name -> ``f(node, name, dt, conventions, notes) -> dict`` of the
-#: Layer fields a_mem, a_syn, gain, v_rest (threshold and reset are common to all).
-SPIKING = {"LIF": _spk_lif, "CubaLIF": _spk_cubalif, "IF": _spk_if}
+def _spk_li(node, name, dt, conv, notes):
+    # LI: a LIF without threshold; it becomes an sl.LI population (no_spike) read by probes
+    n = np.asarray(node.tau).size
+    a, g = _decay(_vec(node.tau, n), dt, conv, name, "tau", notes)
+    return dict(a_mem=a, a_syn=np.zeros(n), gain=g * _vec(node.r, n),
+                v_rest=_vec(node.v_leak, n))
+
+
+def _spk_cubali(node, name, dt, conv, notes):
+    n = np.asarray(node.tau_mem).size
+    a_m, g_m = _decay(_vec(node.tau_mem, n), dt, conv, name, "tau_mem", notes)
+    a_s, g_s = _decay(_vec(node.tau_syn, n), dt, conv, name, "tau_syn", notes)
+    return dict(a_mem=a_m, a_syn=a_s, gain=g_m * _vec(node.r, n) * g_s * _vec(node.w_in, n),
+                v_rest=_vec(node.v_leak, n))
+
+
+#: Stateful node types: type name -> ``f(node, name, dt, conventions, notes) -> dict`` of the
+#: Layer fields a_mem, a_syn, gain, v_rest (threshold and reset are common to all). The
+#: non-spiking ones (:data:`NON_SPIKING`) have no threshold: they never spike and their state is
+#: the output (``board.run(record={name: ["v"]})``).
+SPIKING = {"LIF": _spk_lif, "CubaLIF": _spk_cubalif, "IF": _spk_if, "LI": _spk_li,
+           "CubaLI": _spk_cubali}
+NON_SPIKING = ("LI", "CubaLI")
+
+
+def _state_size(node) -> np.ndarray:
+    """The node's per-neuron shape source: its threshold, or (LI, CubaLI) its time constant."""
+    if type(node).__name__ == "LI":
+        return np.asarray(node.tau)
+    if type(node).__name__ == "CubaLI":
+        return np.asarray(node.tau_mem)
+    return np.asarray(node.v_threshold)
 
 
 # -- the import ------------------------------------------------------------------------------------
@@ -434,7 +461,7 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
         shapes[k] = _in_shape(nodes[k]) or (1,)
     for k, node in nodes.items():
         if type(node).__name__ in SPIKING:
-            shapes[k] = tuple(np.asarray(node.v_threshold).shape) or (1,)
+            shapes[k] = tuple(_state_size(node).shape) or (1,)
     ops: dict = {}
     pending = [k for k, n in nodes.items() if type(n).__name__ in LINEAR and k not in top_inputs]
     while pending:
@@ -497,8 +524,11 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
         kind = type(node).__name__
         fields = SPIKING[kind](node, k, float(dt), conventions, notes)
         n = _size(shapes[k])
-        thr = _vec(node.v_threshold, n)
-        v_reset = _vec(node.v_reset if node.v_reset is not None else 0.0, n)
+        if kind in NON_SPIKING:
+            thr, v_reset = np.full(n, np.inf), _vec(node.v_leak, n)
+        else:
+            thr = _vec(node.v_threshold, n)
+            v_reset = _vec(node.v_reset if node.v_reset is not None else 0.0, n)
         for key in fields:
             fields[key] = _vec(fields[key], n)
         meta = graph.metadata if isinstance(graph.metadata, dict) else {}
@@ -516,7 +546,7 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
         for t, mat in out(k).items():
             layer = layers[t]
             b = mat @ op.bias
-            if layer.kind == "CubaLIF":
+            if layer.kind in ("CubaLIF", "CubaLI"):
                 # a constant input to the current settles at gain_s * b / (1 - a_syn); the core
                 # adds bias to v, so it gets the steady state (the transient is lost)
                 with np.errstate(divide="ignore", invalid="ignore"):
@@ -553,7 +583,8 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
             elif kind in LINEAR and p not in top_inputs:
                 raise CompileError(
                     f"node {p!r} of type {kind} feeds Output {o!r} with no spiking node after "
-                    f"it: a non-spiking readout {MISSING['LI']}")
+                    f"it: a readout without state; end it with an LI or CubaLI node (a "
+                    "non-spiking population whose v is recorded through probes)")
     outputs = {}
     for o in top_outputs:
         feeders = [a for a in spiking if o in _reach_linear(a, succ, spiking)]
@@ -566,6 +597,11 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
     for k, layer in layers.items():
         w_in = [w for (a, b), w in weights.items() if b == k]
         w_max = max((float(np.max(np.abs(w))) for w in w_in if w.size), default=0.0)
+        if layer.kind in NON_SPIKING:       # the compiler picks the scale from the weights
+            pops[k] = net.population(layer.size, LI(
+                tau_mem=_ticks(layer.a_mem), tau_syn=_ticks(layer.a_syn),
+                v_rest=_scalar(layer.v_rest), bias=_scalar(layer.bias)), name=k)
+            continue
         s, thr = _strict_threshold(layer, w_max, cfg)
         pops[k] = net.population(layer.size, LIF(
             tau_mem=_ticks(layer.a_mem), tau_syn=_ticks(layer.a_syn), threshold=_scalar(thr),
@@ -758,7 +794,18 @@ def to_nir(network_or_image, dt: float = 1e-4, *, target="default"):
             lost.append(f"{p.name}: refractory {int(P['refractory'][sl].max())} ticks")
         if np.any(S["v"][sl]):
             lost.append(f"{p.name}: v_init")
-        if np.all(a_s == 0) and np.all(a_m >= 1) and not np.any(v_rest):
+        quiet = P["no_spike"][sl] != 0 if "no_spike" in P else np.zeros(p.size, bool)
+        if quiet.any() and not quiet.all():
+            raise CompileError(f"to_nir: population {p.name!r} mixes spiking and non-spiking "
+                               "neurons, which no NIR node expresses")
+        if quiet.all() and np.all(a_s == 0):        # sl.LI: a leaky integrator
+            nodes[p.name] = nir.LI(tau=tau_m, r=tau_m / dt, v_leak=v_rest)
+            bias_in = P["bias"][sl] / s
+        elif quiet.all():
+            nodes[p.name] = nir.CubaLI(tau_syn=tau_s, tau_mem=tau_m, r=tau_m / dt,
+                                       v_leak=v_rest, w_in=tau_s / dt)
+            bias_in = P["bias"][sl] / s * (1 - a_s)
+        elif np.all(a_s == 0) and np.all(a_m >= 1) and not np.any(v_rest):
             nodes[p.name] = nir.IF(r=np.ones(p.size), v_threshold=thr, v_reset=v_reset)
             bias_in = P["bias"][sl] / s
         elif np.all(a_s == 0):

@@ -175,7 +175,7 @@ PRESETS: dict[str, CoreConfig] = {
     # (docs/boards.md). 3 Mbaud: the FT2232H's exact 12 MHz / 4, divisor 4 here (the least the
     # UART allows); the UART and dispatcher sustain it in simulation (bench/link.py)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
-                       theta_width=8, probe_slots=16, clock_hz=12_000_000, baud=3_000_000),
+                       theta_width=8, probe_slots=4, clock_hz=12_000_000, baud=3_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
     # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",

@@ -137,6 +137,7 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
             Field("alpha_syn", alpha),
             Field("reset_subtract", 1),     # 0: V := v_reset; 1: V := V - (threshold + theta)
             *par_opt,
+            Field("no_spike", 1),           # 1: never fires (a leaky integrator, sl.LI)
         ]),
         Region.NEURON_STATE: Layout([
             Field("v", cfg.v_width, True),

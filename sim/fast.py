@@ -55,7 +55,7 @@ CONFIG_FIELDS = frozenset({
     "probe_slots"})     # probes read state after a tick: no arithmetic (sim/device.py)
 #: NeuronParams fields, in the row order of the packed parameter matrix
 PARAM_FIELDS = ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
-                "reset_subtract", "alpha_inh", "theta_jump", "alpha_theta")
+                "reset_subtract", "alpha_inh", "theta_jump", "alpha_theta", "no_spike")
 #: per-neuron State fields, in the row order of the packed state matrix
 NEURON_FIELDS = ("v", "i", "ref", "y", "i_inh", "theta")
 #: per-source State fields (separate arrays)
@@ -66,7 +66,7 @@ STDP_FIELDS = ("enable", "a_plus", "a_minus", "pre_jump", "post_jump", "alpha_pr
 
 # row indices (numba freezes module-level ints into the compiled code)
 (THRESHOLD, V_RESET, BIAS, REFRACTORY, ALPHA_MEM, ALPHA_SYN, RESET_SUBTRACT, ALPHA_INH,
- THETA_JUMP, ALPHA_THETA) = range(10)
+ THETA_JUMP, ALPHA_THETA, NO_SPIKE) = range(11)
 V, I, REF, Y, I_INH, THETA = range(6)
 ENABLE, A_PLUS, A_MINUS, PRE_JUMP, POST_JUMP, ALPHA_PRE, ALPHA_POST, W_MIN, W_MAX = range(9)
 # the packed configuration vector: V and I ranges, the largest trace, decay and STDP fractions,
@@ -153,7 +153,7 @@ def _neuron(j, C, P, S, acc, acc_inh):
     fire = False
     if ref == 0:
         v = _clip(_decay(v, P[ALPHA_MEM, j], F) + i1 + h1 + P[BIAS, j], vlo, vhi)
-        if v >= thr:
+        if v >= thr and P[NO_SPIKE, j] == 0:
             fire = True
             if P[RESET_SUBTRACT, j] != 0:
                 v = _clip(v - thr, vlo, vhi)

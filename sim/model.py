@@ -118,7 +118,7 @@ class Core:
         threshold = p.threshold + theta_d               # exact: no saturation
         active = st.ref == 0
         v1 = saturate(decay(st.v, p.alpha_mem, F) + i1 + h1 + p.bias, cfg.v_width)
-        fire = active & (v1 >= threshold)
+        fire = active & (v1 >= threshold) & (p.no_spike == 0)
         v_after = np.where(p.reset_subtract != 0,
                            saturate(v1 - threshold, cfg.v_width), p.v_reset)
         st.v = np.where(fire, v_after, np.where(active, v1, st.v))

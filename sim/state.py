@@ -35,6 +35,7 @@ class NeuronParams:
     alpha_inh: np.ndarray
     theta_jump: np.ndarray
     alpha_theta: np.ndarray
+    no_spike: np.ndarray     # 1: the neuron never fires (docs/numerics.md step 2)
 
     @classmethod
     def zeros(cls, n: int) -> NeuronParams:

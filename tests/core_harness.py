@@ -514,6 +514,9 @@ def random_network(cfg: CoreConfig, seed: int, ticks: int) -> tuple[Model, np.nd
     st.spikes[:] = rng.random(s) < 0.3
     rate = rng.uniform(0.05, 0.6)
     inputs = rng.random((ticks, m)) < rate
+    # non-spiking neurons (no_spike: leaky integrators) from their own stream, so the rest of
+    # the network is that of before
+    p.no_spike[:] = np.random.default_rng([seed, 16]).random(n) < 0.15
     # the optional features draw from their own stream: a config without them gets the
     # network of before
     rng = np.random.default_rng([seed, 15])

@@ -121,7 +121,7 @@ def test_layout_widths_tiny():
     cfg = preset("tiny")     # V, I 16, w 8, traces 8, ref 8, F 12 (factors 13 bits), 4 lanes
     widths = {r: lay.width for r, lay in layouts(cfg).items()}
     assert widths == {
-        Region.NEURON_PARAMS: 16 * 3 + 8 + 13 * 2 + 1,
+        Region.NEURON_PARAMS: 16 * 3 + 8 + 13 * 2 + 1 + 1,    # ..., reset_subtract, no_spike
         Region.NEURON_STATE: 16 + 16 + 8,
         Region.WEIGHTS: 4 * 8,
         Region.PLASTIC: 4,

@@ -60,7 +60,7 @@ def test_recorded_state_is_the_model_state(every):
 @pytest.mark.rtl
 def test_recorded_v_identical_on_model_and_rtl():
     from spikeloom.sim.rtlsim import Transport
-    cfg = CFG.replace(baud=250_000)
+    cfg = CFG
     image = sl.compile(net(), target=cfg)
     ticks, spikes = 12, inputs(12, seed=2)
     got = []
@@ -113,3 +113,27 @@ def test_plot_state(tmp_path):
     assert path.stat().st_size > 1000
     with pytest.raises(KeyError, match="not recorded"):
         result.plot_state("exc", "i")
+
+
+@pytest.mark.rtl
+def test_recorded_v_identical_on_model_and_virtual_board():
+    """The Verilator virtual board (the gateware as C++) streams the same PROBE frames."""
+    from spikeloom.sim import vboard
+    cfg = CFG
+    image = sl.compile(net(), target=cfg)
+    spikes = inputs(50, seed=3)
+    from spikeloom.errors import ToolNotFound
+    try:
+        exe = vboard.binary(cfg)
+    except ToolNotFound as exc:
+        pytest.skip(f"virtual board cannot be built here: {exc}")
+    got = []
+    with vboard.VirtualBoard(cfg, exe=exe) as board_vb:
+        for url in ("model://", board_vb.url):
+            with sl.open(url, config=cfg) as board:
+                board.load(image)
+                got.append(board.run(50, inputs={"in": spikes},
+                                     record={"exc": ["v", "i"]}, record_every=2)["exc"])
+    assert np.array_equal(got[0].v.raw, got[1].v.raw) and np.array_equal(got[0].i.raw,
+                                                                          got[1].i.raw)
+    assert got[0].v.shape == (25, 5) and np.ptp(got[0].v.raw) > 0

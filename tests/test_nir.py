@@ -249,8 +249,6 @@ def test_float_reference_agrees_with_model_per_layer():
 # -- errors ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("node, what", [
-    (nir.LI(tau=arr(1e-3), r=arr(1.0), v_leak=arr(0.0)), "issue 17"),
-    (nir.CubaLI(tau_syn=arr(1e-3), tau_mem=arr(1e-3), r=arr(1.0), v_leak=arr(0.0)), "issue 17"),
     (nir.Delay(delay=arr(1e-3)), "issue 16"),
     (nir.Threshold(threshold=arr(1.0)), "not supported by spikeloom"),
     (nir.AvgPool2d(kernel_size=np.array([1, 1]), stride=np.array([1, 1]),
@@ -273,12 +271,12 @@ def test_a_linear_readout_is_refused():
                      edges=[("input", "w"), ("w", "lif"), ("lif", "readout"),
                             ("readout", "output")])
     with pytest.raises(CompileError, match="'readout' of type Affine feeds Output 'output'.*"
-                                           "issue 17"):
+                                           "LI or CubaLI"):
         snir.from_nir(g, dt=DT)
 
 
 def test_missing_is_one_entry_per_type():
-    assert set(snir.MISSING) >= {"LI", "CubaLI", "Delay"}
+    assert set(snir.MISSING) >= {"Delay"}
     assert not set(snir.MISSING) & (set(snir.SPIKING) | set(snir.LINEAR))
 
 
@@ -559,3 +557,32 @@ def test_to_nir_refuses_what_nir_cannot_express():
         net.connect(inp, exc, weights=[[0.5, -0.4, 0.3], [-0.2, 0.6, 0.4]])
         with pytest.raises(sl.CompileError, match="no NIR node"):
             sl.to_nir(net, target="tiny_full")
+
+
+@pytest.mark.parametrize("kind", ["LI", "CubaLI"])
+def test_li_readout_is_a_non_spiking_population_read_through_probes(kind):
+    """input -> Linear -> LIF -> Linear -> LI/CubaLI -> Output: the readout never spikes, its v
+    is recorded through probes and follows its input; to_nir gives the node type back."""
+    rng = np.random.default_rng(2)
+    tm = DT / (1 - 0.95)
+    ts = DT / (1 - 0.8)
+    ro = (nir.LI(tau=np.full(2, tm), r=np.full(2, tm / DT), v_leak=np.zeros(2)) if kind == "LI"
+          else nir.CubaLI(tau_syn=np.full(2, ts), tau_mem=np.full(2, tm), r=np.full(2, tm / DT),
+                          v_leak=np.zeros(2), w_in=np.full(2, ts / DT)))
+    g = nir.NIRGraph(nodes={"input": io(3), "w1": nir.Linear(weight=rng.uniform(0.2, 1.0, (4, 3))),
+                            "lif": lif(4, thr=0.5), "w2": nir.Linear(weight=np.full((2, 4), 0.3)),
+                            "ro": ro, "output": out(2)},
+                     edges=[("input", "w1"), ("w1", "lif"), ("lif", "w2"), ("w2", "ro"),
+                            ("ro", "output")])
+    net = snir.from_nir(g, dt=DT)
+    cfg = preset("tiny").replace(probe_slots=2, name="tiny_probes")
+    image = quiet_compile(net, target=cfg)
+    spikes = rng.random((80, 3)) < 0.6
+    with sl.open("model://", config=cfg) as board:
+        board.load(image, verify=False)
+        result = board.run(80, inputs={"input": spikes}, record={"ro": ["v"]})
+    assert result["lif"].count > 5 and result["ro"].count == 0
+    v = result["ro"].v
+    assert v.shape == (80, 2) and v.raw.max() > 0     # the LIF's spikes drive it up
+    back = snir.to_nir(image, dt=DT)
+    assert type(back.nodes["ro"]).__name__ == kind

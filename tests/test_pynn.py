@@ -94,6 +94,24 @@ def small_script(url="model://", target=None, record_v=True):
     return src, cells, prj
 
 
+def test_v_through_probes_equals_the_stepping_path():
+    """model:// gives the compiled core probes for the recorded neurons, so v streams during one
+    run; a core without probes (target "tiny", the same numerics) steps one tick at a time and
+    reads v back: the same samples and spikes."""
+    out = []
+    for target in (None, "tiny"):
+        _, cells, _ = small_script(target=target)
+        out.append((sim.state.board.config.probe_slots,
+                    cells.get_data().segments[0].filter(name="v")[0].magnitude.copy(),
+                    [s.times.magnitude.copy() for s in cells.get_data().segments[0].spiketrains]))
+        sim.end()
+    (k_probe, v_probe, s_probe), (k_step, v_step, s_step) = out
+    assert (k_probe, k_step) == (4, 0)
+    assert v_probe.shape == (61, 4) and np.array_equal(v_probe, v_step)
+    assert all(np.array_equal(a, b) for a, b in zip(s_probe, s_step, strict=True))
+    assert sum(len(x) for x in s_probe) > 0 and np.ptp(v_probe) > 0
+
+
 def test_script_records_spikes_and_v_into_neo_with_units(tmp_path):
     src, cells, prj = small_script()
     assert sim.get_current_time() == 60.0 and sim.get_time_step() == 1.0
@@ -277,7 +295,7 @@ def test_compile_errors_and_fit_errors_come_through():
 
 
 def test_changes_after_run_need_reset_and_v_recording_warns_on_long_runs(monkeypatch):
-    sim.setup(timestep=1.0)
+    sim.setup(timestep=1.0, target="tiny")      # no probes: v is read back tick by tick
     cells = sim.Population(2, sim.IF_curr_exp(i_offset=1.0))
     cells.record("v")
     monkeypatch.setattr(sim.simulator, "V_SLOW_TICKS", 5)

@@ -1,4 +1,5 @@
-"""Recording: spikes from the run's events, ``v`` read back from the board after every tick.
+"""Recording: spikes from the run's events, ``v`` streamed by the device's probes during the
+run (or, on a core with too few probe slots, read back from the board after every tick).
 
 Spike times are ``tick * dt``; ``v`` is sampled at ``0, dt, 2 dt, ...`` (the initial value,
 then the state after each tick), in mV: the hardware integer divided by the population's scale

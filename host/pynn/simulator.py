@@ -24,6 +24,7 @@ from .. import board as _board
 from .. import regions
 from ..compiler import compile as _compile
 from ..errors import CompileError
+from ..proto import protocol as P
 from ..proto.config import PRESETS, CoreConfig
 from ..proto.memmap import Region
 
@@ -106,7 +107,16 @@ class State(common.control.BaseState):
         ticks = int(round(tstop / self.dt)) - self.tick
         if ticks > 0:
             self.prepare()
-            if any(r.records_v for r in self.recorders):
+            record = self._probe_record()
+            if record:      # v streamed by the device's probes during one run
+                result = self.board.run(ticks, inputs=self._inputs(self.tick, ticks),
+                                        record=record)
+                self._collect(result, self.tick)
+                for name in record:
+                    pop = next(p for p in self.populations if p._sl_name == name)
+                    for row in result[name].v:
+                        pop.recorder._add_v(row)
+            elif any(r.records_v for r in self.recorders):
                 self._run_stepwise(ticks)
             else:
                 self._collect(self.board.run(ticks, inputs=self._inputs(self.tick, ticks)),
@@ -148,6 +158,14 @@ class State(common.control.BaseState):
             if any(r.records_v for r in self.recorders):
                 self._sample_v()
 
+    def _probe_record(self) -> dict | None:
+        """``{population: ["v"]}`` when v is recorded and the core's probe slots hold every
+        recorded neuron (else None: v is read back after every tick)."""
+        recorded = [p for p in self.populations if p.recorder.records_v]
+        if not recorded or sum(p.size for p in recorded) > self.board.config.probe_slots:
+            return None
+        return {p._sl_name: ["v"] for p in recorded}
+
     def _target(self) -> CoreConfig:
         """The configuration to compile for: setup(target=...), else the device's own, else
         (model://) the smallest preset that fits: without optional neuron features, unless a
@@ -173,7 +191,14 @@ class State(common.control.BaseState):
             c.inh_current if need_inh else not (c.inh_current or c.theta_width))]
         fits = sorted((c for c in plain if c.n_neurons >= need_n and c.n_inputs >= need_i),
                       key=lambda c: (c.n_neurons, c.n_inputs))
-        return fits[0] if fits else PRESETS["default"]      # the compiler's FitError says why
+        cfg = fits[0] if fits else PRESETS["default"]      # the compiler's FitError says why
+        # recording v: the in-process model gets probes for every recorded neuron (as many as
+        # one PROBE payload carries), so v streams during the run
+        need_v = sum(p.size for p in self.populations if p.recorder.records_v)
+        if need_v:
+            most = (P.MAX_PAYLOAD - P.PROBE_HEAD.size) // cfg.probe_bytes
+            cfg = cfg.replace(probe_slots=min(need_v, most, 255))
+        return cfg
 
     def _inputs(self, k0: int, ticks: int) -> dict:
         """``{input population name: (tick - k0, index) events}`` to inject in ticks k0 ..
@@ -208,9 +233,9 @@ class State(common.control.BaseState):
     def _run_stepwise(self, ticks: int):
         if ticks >= V_SLOW_TICKS:
             warnings.warn(f"recording v over {ticks} ticks: spikeloom runs one tick per request "
-                          "and reads the state back after each (exact but slow) until the "
-                          "hardware streams probes (issue 17)", SlowRecordingWarning,
-                          stacklevel=4)
+                          "and reads the state back after each (exact but slow): the core has "
+                          "fewer probe slots than recorded neurons (issue 17)",
+                          SlowRecordingWarning, stacklevel=4)
         inputs = self._inputs(self.tick, ticks)
         for k in range(ticks):
             tick_inputs = {}
