@@ -156,6 +156,9 @@ PRESETS: dict[str, CoreConfig] = {
     # the optional neuron features (adaptive threshold, inhibitory current) on the tiny sizes
     "tiny_full": CoreConfig(n_neurons=8, n_inputs=4, weights_per_word=4, name="tiny_full",
                             theta_width=8, inh_current=True, clock_hz=1_000_000, baud=100_000),
+    # per-synapse delays (1 .. 8 ticks) with both currents on the tiny sizes
+    "tiny_delay": CoreConfig(n_neurons=8, n_inputs=4, weights_per_word=4, name="tiny_delay",
+                             delay_bits=3, inh_current=True, clock_hz=1_000_000, baud=100_000),
     # the virtual board and the demos
     "default": CoreConfig(n_neurons=128, n_inputs=64, weights_per_word=4, name="default",
                           clock_hz=12_000_000, baud=1_000_000),

@@ -17,7 +17,8 @@ import functools
 
 from .config import CoreConfig
 
-__all__ = ["Field", "Layout", "Region", "layouts", "region_words", "check_region_address"]
+__all__ = ["Field", "Layout", "Region", "layouts", "regions", "region_words",
+           "check_region_address"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,11 +107,20 @@ class Region(enum.IntEnum):
     STDP_PARAMS = 6     # a single word
     SPIKES = 7          # one word per source: the spikes to deliver in the next tick (1 bit);
                         # input bits are what INJECT set, neuron bits are last tick's spikes
+    DELAYS = 8          # same addressing as WEIGHTS, delay_bits per lane (d: 1 + d ticks);
+                        # only with delay_bits > 0
 
 
 def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
-    """The word layout of every region for ``cfg`` (a fresh dict; the layouts are shared)."""
+    """The word layout of every region ``cfg`` has (a fresh dict; the layouts are shared). A
+    region of an optional feature is absent while the feature is off."""
     return dict(_layouts(cfg))
+
+
+def regions(cfg: CoreConfig) -> tuple[Region, ...]:
+    """The regions ``cfg`` has, ascending: every base region, and an optional feature's region
+    (``DELAYS``) only while the feature is on. The others answer BAD_REGION."""
+    return tuple(sorted(_layouts(cfg)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -125,6 +135,10 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
     if cfg.theta_width:
         par_opt += [Field("theta_jump", cfg.theta_width), Field("alpha_theta", alpha)]
         st_opt.append(Field("theta", cfg.theta_width))
+    opt_regions = {}
+    if cfg.delay_bits:
+        opt_regions[Region.DELAYS] = Layout([
+            Field(f"d{k}", cfg.delay_bits) for k in range(cfg.weights_per_word)])
     return {
         Region.NEURON_PARAMS: Layout([
             Field("threshold", cfg.v_width, True),
@@ -159,11 +173,12 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
             Field("w_max", cfg.w_width, True),
         ]),
         Region.SPIKES: Layout([Field("s", 1)]),
+        **opt_regions,
     }
 
 
 def region_words(cfg: CoreConfig, region: Region) -> int:
-    """Number of words in ``region``."""
+    """Number of words in ``region``; 0 for a region ``cfg`` does not have."""
     return {
         Region.NEURON_PARAMS: cfg.n_neurons,
         Region.NEURON_STATE: cfg.n_neurons,
@@ -173,6 +188,7 @@ def region_words(cfg: CoreConfig, region: Region) -> int:
         Region.POST_TRACE: cfg.n_neurons,
         Region.STDP_PARAMS: 1,
         Region.SPIKES: cfg.n_sources,
+        Region.DELAYS: cfg.weight_words if cfg.delay_bits else 0,
     }[Region(region)]
 
 
@@ -182,6 +198,8 @@ def check_region_address(cfg: CoreConfig, region: int, addr: int, count: int) ->
         r = Region(region)
     except ValueError:
         raise ValueError(f"no region {region}") from None
+    if r not in _layouts(cfg):
+        raise ValueError(f"no region {r.name} in this configuration")
     n = region_words(cfg, r)
     if count < 0 or addr < 0 or addr + count > n:
         raise ValueError(f"{r.name}[{addr}:{addr + count}] is outside 0..{n}")

@@ -239,10 +239,14 @@ class GoldenDevice:
         return [], b""
 
     def _region(self, code: int) -> Region:
+        # a region of a feature this configuration lacks (DELAYS without delays) is no region
         try:
-            return Region(code)
+            region = Region(code)
         except ValueError:
             raise _Refused(Status.BAD_REGION) from None
+        if region not in self.layouts:
+            raise _Refused(Status.BAD_REGION)
+        return region
 
     def _read(self, frame):
         if len(frame.payload) != P.READ_REQ.size:
