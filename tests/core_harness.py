@@ -539,6 +539,11 @@ def random_network(cfg: CoreConfig, seed: int, ticks: int) -> tuple[Model, np.nd
         st.theta[:] = np.minimum(rng.integers(0, 2 * wscale, n), hmax)
         edge = rng.random(n) < 0.15                                  # next to saturation
         st.theta[edge] = hmax - np.minimum(rng.integers(0, 8, edge.sum()), hmax)
+    if cfg.delay_bits:          # every delay value, and many one-tick synapses
+        rng = np.random.default_rng([seed, 16])
+        top = 1 << cfg.delay_bits
+        model.delays[:] = rng.integers(0, top, (s, n))
+        model.delays[rng.random((s, n)) < 0.3] = 0
     model.check()
     return model, inputs
 
