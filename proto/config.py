@@ -182,6 +182,12 @@ PRESETS: dict[str, CoreConfig] = {
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=2_000_000),
+    # ULX3S ECP5-85F with per-synapse delays of 1 .. 8 ticks: the delay store (S x N x 3 bits)
+    # and the ring (8 accumulator rows per neuron, two currents) need the block RAM that
+    # ulx3s_85f spends on neurons, so half the neurons (docs/boards.md)
+    "ulx3s_85f_delay": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4,
+                                  name="ulx3s_85f_delay", theta_width=16, inh_current=True,
+                                  delay_bits=3, clock_hz=30_000_000, baud=2_000_000),
     # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado);
     # the neuron features add ~2 RAMB36 (wider neuron words, a second accumulator; estimated)
     "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
