@@ -14,7 +14,9 @@ Layout of the kernel (why it is shaped like this): per-neuron parameters travel 
 matrix, rows named by the index constants below; the per-neuron update is the one function
 :func:`_neuron`. A new per-neuron rule (as the adaptive threshold was) is therefore: its names in
 ``PARAM_FIELDS`` / ``NEURON_FIELDS`` (which also lifts the refusal) and its lines in
-:func:`_neuron`. Sources (pre traces, pending spikes) and the weight matrix are separate arrays.
+:func:`_neuron`. Sources (pre traces, pending spikes), the weight and delay matrices and the
+delay ring are separate arrays; the kernel turns the ring by moving its head, and hands it
+back in the model's order (this tick's row first).
 
 :func:`run_batch` steps k independent cores of one configuration in one compiled program (a
 parallel loop over the cores); :class:`spikeloom.sim.batch.Batch` is its user-facing wrapper.
