@@ -184,7 +184,8 @@ PRESETS: dict[str, CoreConfig] = {
                             clock_hz=30_000_000, baud=2_000_000),
     # ULX3S ECP5-85F with per-synapse delays of 1 .. 8 ticks: the delay store (S x N x 3 bits)
     # and the ring (8 accumulator rows per neuron, two currents) need the block RAM that
-    # ulx3s_85f spends on neurons, so half the neurons (docs/boards.md)
+    # ulx3s_85f spends on neurons, so half the neurons: 92/208 DP16KD, Fmax 35.9 MHz at 30 MHz
+    # (one build, docs/boards.md; room left for a larger core)
     "ulx3s_85f_delay": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4,
                                   name="ulx3s_85f_delay", theta_width=16, inh_current=True,
                                   delay_bits=3, clock_hz=30_000_000, baud=2_000_000),
