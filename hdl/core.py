@@ -85,6 +85,14 @@ def req_layout(cfg: CoreConfig) -> data.StructLayout:
         "data": unsigned(data_width(cfg))})
 
 
+class _Port:
+    """The ``addr`` / ``data`` / ``en`` signals of a memory port that the core drives while
+    something else (the delay ring) connects them to real ports."""
+
+    def __init__(self, **signals):
+        self.__dict__.update(signals)
+
+
 def _bits(n):
     """Width of a counter/index over ``range(n)`` (at least 1 bit)."""
     return max(1, (n - 1).bit_length())
@@ -204,8 +212,22 @@ class Core(wiring.Component):
         acc_elem = signed(acc_w_bits)
         if cfg.inh_current:
             acc_elem = data.StructLayout({"exc": acc_elem, "inh": acc_elem})
-        acc_r, acc_w = mem("acc", data.ArrayLayout(acc_elem, wpw), wpr,
-                           hold=None if wpr == 1 else "same", transparent=wpr == 1)
+        D = cfg.delay_bits
+        ring_depth = wpr << D                   # accumulator words: one row of wpr per ring slot
+        if not D:
+            acc_r, acc_w = mem("acc", data.ArrayLayout(acc_elem, wpw), wpr,
+                               hold=None if wpr == 1 else "same", transparent=wpr == 1)
+        else:
+            # delays: a ring of 2**D accumulator rows per neuron, one memory per lane (the lanes
+            # of a weight word go to different slots), slot-major (word slot·wpr + k). The code
+            # below drives acc_r/acc_w as for the single row (k = word of the current slot,
+            # or the clear address); the ring ports add the slot (see "delay ring")
+            acc_r = _Port(addr=Signal(range(ring_depth)),
+                          data=Signal(data.ArrayLayout(acc_elem, wpw)))
+            acc_w = _Port(addr=Signal(range(ring_depth)),
+                          data=Signal(data.ArrayLayout(acc_elem, wpw)), en=Signal())
+            ring = [mem(f"acc{i}", acc_elem, ring_depth, hold=None if wpr == 1 else "same",
+                        transparent=wpr == 1) for i in range(wpw)]
         # per-neuron depression step of this tick, written lane by lane by the sweep
         dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww + 1), wpw), wpr, hold="write",
                            granularity=1)
@@ -244,6 +266,20 @@ class Core(wiring.Component):
                 pst.wdata.eq(p_wdata), p_rdata.eq(pst.rdata),
             ]
 
+        if D:   # per-synapse delays: a third store with the weights' addressing (read only)
+            d_we = Signal()
+            d_wdata = Signal(wpw * D)
+            d_rdata = Signal(data.ArrayLayout(unsigned(D), wpw))
+            if spram:
+                m.submodules.dstore = dst = (self.store_factory or SinglePortStore)(wdepth,
+                                                                                    wpw * D)
+                m.d.comb += [dst.addr.eq(Mux(d_we, w_waddr, w_raddr)), dst.we.eq(d_we),
+                             dst.wdata.eq(d_wdata), d_rdata.eq(dst.rdata)]
+            else:
+                m.submodules.dstore = dst = DualPortStore(wdepth, wpw * D)
+                m.d.comb += [dst.raddr.eq(w_raddr), dst.waddr.eq(w_waddr), dst.we.eq(d_we),
+                             dst.wdata.eq(d_wdata), d_rdata.eq(dst.rdata)]
+
         stdp = Signal(lay[Region.STDP_PARAMS].struct())
 
         # -- datapath blocks --------------------------------------------------------------------
@@ -269,7 +305,7 @@ class Core(wiring.Component):
         # -- registers --------------------------------------------------------------------------
         # busy cycles of the tick (at most tick_cycles_bound, so last_tick_cycles' upper bits
         # stay 0); a clear walks its addresses with the same counter
-        clr_depth = max(wdepth, s_n, n, wpr)
+        clr_depth = max(wdepth, s_n, n, ring_depth)
         cyc = Signal(range(max(tick_cycles_bound(cfg, weight_store=self.weight_store),
                                clr_depth) + 1))
         more = Signal()                         # a walk still has elements to issue
@@ -299,7 +335,7 @@ class Core(wiring.Component):
         # memory requests
         rsp_valid = Signal()
         rsp_data = Signal(self.DATA_W)
-        rd_region = Signal(3)
+        rd_region = Signal(4)
         rd_addr = Signal(self.ADDR_W)
         clr_flags = Signal(3)
 
@@ -332,6 +368,16 @@ class Core(wiring.Component):
         # enable is set, and per-state assignment would gate every bit with the state decode
         # (about a LUT per bit of the 83-bit parameter bus alone).
         idle, clearing = Signal(), Signal()
+        ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring); FINISH
+        ve, last_e = Signal(), Signal()             # the delay ring's accumulate stage
+
+        def acc_add(dst, old, w):
+            """``dst := old + w`` for one lane; with inh_current the sign bit picks the
+            accumulator."""
+            if cfg.inh_current:
+                return [dst.exc.eq(old.exc + Mux(w[-1], 0, w)),
+                        dst.inh.eq(old.inh + Mux(w[-1], w, 0))]
+            return [dst.eq(old + w)]
         x_new = satu(decay(pre_r.data, stdp.alpha_pre, frac) +
                      Mux(spk_r.data[0], stdp.pre_jump, 0), tw)
         # the response word of a read, selected by the region latched with the request
@@ -353,6 +399,10 @@ class Core(wiring.Component):
                 m.d.comb += word.eq(stdp)
             with m.Case(Region.SPIKES):
                 m.d.comb += word.eq(spk_r.data)
+            if D:
+                with m.Case(Region.DELAYS):
+                    m.d.comb += word.eq(Cat(*(Mux(lane_mask(rd_addr)[i], d_rdata[i], 0)
+                                              for i in range(wpw))))
         m.d.comb += [
             par_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in rest_lay)))),
             am_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in s1_lay)))),
@@ -367,6 +417,10 @@ class Core(wiring.Component):
             lrn.lane.eq(lane_d),
             lrn.pot.eq(scale_sat(pre_r.data, stdp.a_plus, cfg.stdp_frac, ww)),
         ]
+        if D:       # delay lanes past the last neuron are masked like the weights
+            m.d.comb += d_wdata.eq(Mux(clearing, 0, Cat(*(
+                Mux(lane_mask(req.addr)[i], req.data[i * D:(i + 1) * D], 0)
+                for i in range(wpw)))))
         if cfg.inh_current:
             m.d.comb += [upd.acc.eq(acc_r.data[l1].exc), upd.acc_inh.eq(acc_r.data[l1].inh)]
         else:
@@ -390,7 +444,7 @@ class Core(wiring.Component):
                 m.d.sync += flag.eq(0)
             return flag
 
-        below = {c: clr_below(c) for c in (n, s_n, wpr, wdepth)}
+        below = {c: clr_below(c) for c in {n, s_n, ring_depth, wdepth}}
 
         with m.FSM():
             # ---------------------------------------------------------------- idle / requests
@@ -436,6 +490,9 @@ class Core(wiring.Component):
                             with m.Case(Region.SPIKES):
                                 m.d.comb += [spk_w.addr.eq(a), spk_w.data.eq(req.data[0]),
                                              spk_w.en.eq(1)]
+                            if D:
+                                with m.Case(Region.DELAYS):
+                                    m.d.comb += [w_waddr.eq(a), d_we.eq(1)]
                     with m.Else():
                         m.d.comb += [par_r.addr.eq(a), am_r.addr.eq(a), st_r.addr.eq(a),
                                      post_r.addr.eq(a),
@@ -457,7 +514,7 @@ class Core(wiring.Component):
                         post_w.addr.eq(ca), post_w.en.eq(below[n]),
                         pre_w.addr.eq(ca), pre_w.en.eq(below[s_n]),
                         spk_w.addr.eq(ca), spk_w.data.eq(0), spk_w.en.eq(below[s_n]),
-                        acc_w.addr.eq(ca), acc_w.data.eq(0), acc_w.en.eq(below[wpr]),
+                        acc_w.addr.eq(ca), acc_w.data.eq(0), acc_w.en.eq(below[ring_depth]),
                     ]
                 with m.If(clr_flags & _CONFIG):
                     m.d.comb += [
@@ -465,8 +522,10 @@ class Core(wiring.Component):
                         w_waddr.eq(ca), w_we.eq(below[wdepth]),
                         p_we.eq(below[wdepth]),
                     ]
-                with m.If(Mux(clr_flags & _CONFIG, reached(max(wdepth, n) - 1),
-                              reached(max(n, s_n, wpr) - 1))):
+                    if D:
+                        m.d.comb += d_we.eq(below[wdepth])
+                with m.If(Mux(clr_flags & _CONFIG, reached(max(wdepth, n, ring_depth) - 1),
+                              reached(max(n, s_n, ring_depth) - 1))):
                     m.next = "CLR_DONE"
 
             with m.State("CLR_DONE"):
@@ -534,18 +593,16 @@ class Core(wiring.Component):
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
                 row_issue(more)
-                with m.If(vd):
-                    m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
-                    for i in range(wpw):
-                        w_i = w_rdata[i]
-                        if cfg.inh_current:     # the sign bit picks the accumulator
-                            m.d.comb += [
-                                acc_w.data[i].exc.eq(acc_r.data[i].exc + Mux(w_i[-1], 0, w_i)),
-                                acc_w.data[i].inh.eq(acc_r.data[i].inh + Mux(w_i[-1], w_i, 0)),
-                            ]
-                        else:
-                            m.d.comb += acc_w.data[i].eq(acc_r.data[i] + w_i)
-                    with m.If(last_d):
+                if not D:       # one accumulator row: add in the data stage
+                    with m.If(vd):
+                        m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
+                        for i in range(wpw):
+                            m.d.comb += acc_add(acc_w.data[i], acc_r.data[i], w_rdata[i])
+                        with m.If(last_d):
+                            m.next = "SWEEP_PRE"
+                else:           # the ring adds one stage later (see "delay ring")
+                    m.d.comb += ring_acc.eq(1)
+                    with m.If(ve & last_e):
                         m.next = "SWEEP_PRE"
 
             # ---------------------------------------------------------------- tick: SWEEP
@@ -658,9 +715,45 @@ class Core(wiring.Component):
                         m.next = "FINISH"
 
             with m.State("FINISH"):
-                m.d.comb += [self.busy.eq(1), self.done.eq(1)]
+                m.d.comb += [self.busy.eq(1), self.done.eq(1), tick_end.eq(1)]
                 m.d.sync += [self.ticks.eq(self.ticks + 1), self.last_tick_cycles.eq(cyc + 1)]
                 m.next = "IDLE"
+
+        # -- delay ring -------------------------------------------------------------------------
+        # The slot of this tick is ``head``; a weight with delay d goes to slot head + d (mod
+        # 2**D, the natural wrap of D bits). The delays are read with the weight word, so the
+        # lane's accumulator address is known only in the data stage: the ring reads there and
+        # adds in one more stage (``ve``; ACC takes one extra cycle). Back-to-back words of one
+        # lane hit the same accumulator only with one word per row, where the read port is
+        # transparent, as for the single row. The sweep reads and clears the head slot.
+        if D:
+            head = Signal(D)
+            head_base = Signal(range(ring_depth))       # head * wpr
+            w_e = Signal(data.ArrayLayout(signed(ww), wpw))
+            m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d)]
+            with m.If(vd & ring_acc):
+                m.d.sync += w_e.eq(w_rdata)
+            with m.If(tick_end):
+                m.d.sync += [head.eq(head + 1),
+                             head_base.eq(Mux(head == (1 << D) - 1, 0, head_base + wpr))]
+            with m.If(clearing & (clr_flags & _STATE).any()):
+                m.d.sync += [head.eq(0), head_base.eq(0)]
+            for i, (lr, lw) in enumerate(ring):
+                slot = Signal(D, name=f"slot{i}")
+                a_d_i = Signal(range(ring_depth), name=f"ring_a{i}")
+                a_e_i = Signal(range(ring_depth), name=f"ring_ae{i}")
+                m.d.comb += [slot.eq(head + d_rdata[i]), a_d_i.eq(slot * wpr + k_d)]
+                m.d.sync += a_e_i.eq(a_d_i)
+                new = Signal(acc_elem, name=f"ring_sum{i}")
+                m.d.comb += acc_add(new, lr.data, w_e[i])
+                m.d.comb += [
+                    lr.addr.eq(Mux(ring_acc, a_d_i, head_base + acc_r.addr)),
+                    acc_r.data[i].eq(lr.data),
+                    lw.addr.eq(Mux(ve, a_e_i, Mux(clearing, acc_w.addr,
+                                                  head_base + acc_w.addr))),
+                    lw.data.eq(Mux(ve, new, acc_w.data[i])),
+                    lw.en.eq(ve | acc_w.en),
+                ]
 
         with m.If(self.busy):
             m.d.sync += cyc.eq(cyc + 1)

@@ -165,9 +165,7 @@ class Dispatcher(wiring.Component):
         reg_words = Signal(range(max(region_words(cfg, r) for r in Region) + 1))
         reg_top_mask = Signal(8)    # bits of a word's last byte at or above the layout width
         with m.Switch(req_region):
-            for r in Region:
-                if not region_words(cfg, r):    # a feature's region, feature off: BAD_REGION
-                    continue
+            for r in lays:
                 lay = lays[r]
                 top_bits = lay.width - 8 * (lay.nbytes - 1)
                 with m.Case(int(r)):

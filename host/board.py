@@ -252,10 +252,12 @@ class Board:
         image.check_config(self.config, f"the device at {self.url}")
         self.image = None
         self.reset(state=True, config=True, counters=True)
-        for region in _LOAD_ORDER:
+        # the base regions in their order, then an optional feature's region (DELAYS)
+        order = [*_LOAD_ORDER, *(r for r in image.regions if r not in _LOAD_ORDER)]
+        for region in order:
             self.write_region(region, image.regions[region], skip_zero=True)
         if verify:
-            for region in _LOAD_ORDER:
+            for region in order:
                 back = self.read_region(region)
                 want = image.regions[region]
                 if back != want:

@@ -163,6 +163,9 @@ class _Compiler:
                 Region.PLASTIC: codec.encode_matrix(cfg, Region.PLASTIC, plastic),
                 Region.STDP_PARAMS: codec.encode(cfg, Region.STDP_PARAMS, stdp_ints),
             }
+            delays = self.delays()      # checked on every core: without delays, 1 tick only
+            if cfg.delay_bits:
+                regions[Region.DELAYS] = codec.encode_matrix(cfg, Region.DELAYS, delays)
         except ValueError as exc:       # a raw value that does not fit its field
             raise CompileError(f"a raw parameter does not fit the hardware: {exc}") from None
         pops = [PopulationInfo(p.name, p.kind, self.start[p.name], p.size,
@@ -618,6 +621,42 @@ class _Compiler:
             weights[rows, cols] = self.quantize_weights(proj)
             plastic[rows, cols] = proj.plastic
         return weights, plastic
+
+    def delays(self) -> np.ndarray:
+        """The DELAYS matrix ``d`` (a synapse's delay is ``1 + d`` ticks) of every projection;
+        :meth:`synapses` has checked that no two projections share a synapse."""
+        cfg = self.cfg
+        d = np.zeros((cfg.n_sources, cfg.n_neurons), np.int64)
+        for proj in self.net.projections:
+            if proj.n_synapses:
+                src_off = (0 if proj.src.is_input else cfg.n_inputs) + self.start[proj.src.name]
+                d[src_off + proj.pre, self.start[proj.dst.name] + proj.post] = (
+                    self.delay_ticks(proj) - 1)
+        return d
+
+    def delay_ticks(self, proj) -> np.ndarray:
+        """Per-synapse delays of ``proj`` in ticks: ``round(delay / dt)``, from one tick (the
+        core's fixed delay, also the default) to ``2**delay_bits``; a CompileError names the
+        projection otherwise. The report shows the largest relative rounding."""
+        top = 1 << self.cfg.delay_bits
+        where = f"projection {proj.name!r}"
+        if proj.delay is None:
+            return np.ones(proj.n_synapses, np.int64)
+        ticks = np.rint(proj.delay / self.dt).astype(np.int64)
+        bad = np.flatnonzero((ticks < 1) | (ticks > top))
+        if bad.size:
+            i = int(bad[0])
+            held = (f"this configuration ({self.cfg.name!r}, delay_bits = "
+                    f"{self.cfg.delay_bits}) holds 1 .. {top} ticks = "
+                    f"{self.dt:g} .. {top * self.dt:g} ms")
+            raise CompileError(
+                f"{where}: delay {proj.delay[i]:g} ms (synapse {proj.pre[i]}->{proj.post[i]}) "
+                f"is {ticks[i]} ticks of dt = {self.dt:g} ms; {held}; {bad.size} delays out "
+                "of range")
+        if proj.delay.size:
+            i = int(np.argmax(np.abs(ticks * self.dt - proj.delay) / proj.delay))
+            self.report.add(f"{proj.name} delay", proj.delay[i], ticks[i], ticks[i] * self.dt)
+        return ticks
 
     def quantize_weights(self, proj) -> np.ndarray:
         s = self.scale[proj.dst.name]

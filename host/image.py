@@ -47,6 +47,7 @@ import numpy as np
 
 from . import regions as codec
 from .errors import ConfigMismatch, ImageError
+from .proto import memmap
 from .proto.config import CoreConfig, preset
 from .proto.memmap import Region, layouts, region_words
 from .report import Report
@@ -148,7 +149,7 @@ class Image:
                  dt: float = 1.0, stdp: dict | None = None, report=None):
         self.config = config
         self.regions = {}
-        for region in Region:
+        for region in memmap.regions(config):
             data = regions.get(region)
             data = codec.zero_region(config, region) if data is None else bytes(data)
             expect = region_words(config, region) * layouts(config)[region].nbytes
@@ -175,6 +176,14 @@ class Image:
     def plastic(self) -> np.ndarray:
         return codec.decode_matrix(self.config, Region.PLASTIC,
                                    self.regions[Region.PLASTIC]).astype(bool)
+
+    def delays(self) -> np.ndarray:
+        """The (n_sources, n_neurons) matrix of delays in ticks (``1 + d``: every synapse is at
+        least one tick; all ones on a configuration without delays)."""
+        cfg = self.config
+        if Region.DELAYS not in self.regions:
+            return np.ones((cfg.n_sources, cfg.n_neurons), np.int64)
+        return 1 + codec.decode_matrix(cfg, Region.DELAYS, self.regions[Region.DELAYS])
 
     def population(self, pop) -> PopulationInfo:
         name = getattr(pop, "name", pop)
@@ -218,7 +227,7 @@ class Image:
     def manifest(self) -> dict:
         cfg = self.config
         regions = {}
-        for region in Region:
+        for region in memmap.regions(cfg):
             data = self.regions[region]
             regions[region.name] = {
                 "file": f"regions/{region.name}.bin", "words": region_words(cfg, region),
@@ -257,7 +266,7 @@ class Image:
     def to_bytes(self) -> bytes:
         manifest = self.manifest()
         entries = {"manifest.json": json.dumps(manifest, indent=1, sort_keys=True).encode()}
-        for region in Region:
+        for region in self.regions:
             entries[manifest["regions"][region.name]["file"]] = self.regions[region]
         for k, blob in enumerate(self._projection_files()):
             entries[f"projections/{k}.npy"] = blob
@@ -343,8 +352,8 @@ class ImageDiff:
                     np.array_equal(pa.pre, pb.pre) and np.array_equal(pa.post, pb.post)
                     and np.array_equal(pa.plastic, pb.plastic)):
                 self.items.append(f"projection {name}: synapses or scale differ")
-        for region in Region:
-            if a.regions[region] == b.regions[region]:
+        for region in a.regions:
+            if a.regions[region] == b.regions.get(region):
                 continue
             fa, fb = a.fields(region), b.fields(region)
             changed = np.zeros(region_words(a.config, region), bool)
@@ -515,18 +524,19 @@ class _Reader:
             raise _Bad(_MANIFEST, f"configuration hash {c['hash']!r} does not match its fields "
                                   f"(0x{config.hash():08x}): the file is corrupt or edited")
         lay = layouts(config)
-        total = sum(region_words(config, r) * lay[r].nbytes for r in Region)
+        total = sum(region_words(config, r) * lay[r].nbytes for r in lay)
         if total > MAX_CONTENT_BYTES:
             raise _Bad(_MANIFEST, f"configuration {config.name!r} needs {total} bytes of "
                                   f"regions, more than spikeloom loads ({MAX_CONTENT_BYTES})")
         return config
 
     def _regions(self, entries, config) -> dict:
-        if not isinstance(entries, dict) or set(entries) != {r.name for r in Region}:
-            raise _Bad(_MANIFEST, f"regions must list exactly {[r.name for r in Region]}")
+        have = memmap.regions(config)
+        if not isinstance(entries, dict) or set(entries) != {r.name for r in have}:
+            raise _Bad(_MANIFEST, f"regions must list exactly {[r.name for r in have]}")
         out = {}
         lay = layouts(config)
-        for region in Region:
+        for region in have:
             e = entries[region.name]
             where = f"regions.{region.name}"
             file = f"regions/{region.name}.bin"
@@ -545,7 +555,7 @@ class _Reader:
                 raise _Bad(file, f"has {len(blob)} bytes, expected {words * nb}")
             if hashlib.sha256(blob).hexdigest() != e["sha256"]:
                 raise _Bad(file, f"region {region.name} fails its checksum (file corrupt)")
-            if region in (Region.WEIGHTS, Region.PLASTIC):
+            if region in (Region.WEIGHTS, Region.PLASTIC, Region.DELAYS):
                 again = codec.encode_matrix(config, region,
                                             codec.decode_matrix(config, region, blob))
             else:

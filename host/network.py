@@ -484,7 +484,10 @@ class FixedProbability(Connector):
 
 class Projection:
     """Synapses from ``src`` to ``dst``: parallel arrays ``pre``, ``post`` (indices within the
-    populations), ``weight`` (model units) and ``plastic`` (bool)."""
+    populations), ``weight`` (model units) and ``plastic`` (bool); ``delay`` is None (one time
+    step, the core's fixed delay) or a parallel float array of delays in ms."""
+
+    delay = None
 
     def __init__(self, net, src, dst, pre, post, weight, plastic, stdp, name):
         self.net = net
@@ -573,7 +576,7 @@ class Network:
             raise CompileError(f"population {name!r}: size {n!r} must be a positive integer")
 
     def connect(self, src: Population, dst: Population, weights=None, *, stdp: STDP | None = None,
-                plastic_mask=None, name: str | None = None) -> Projection:
+                plastic_mask=None, delays=None, name: str | None = None) -> Projection:
         """Connect ``src`` to ``dst``.
 
         ``weights`` is one of: a dense ``(src.size, dst.size)`` matrix (every nonzero entry is a
@@ -582,7 +585,10 @@ class Network:
         (:class:`OneToOne`, :class:`AllToAll`, :class:`FixedProbability`); or a number (all to
         all). ``stdp`` makes the synapses plastic; ``plastic_mask`` (dense bool matrix, or one
         bool per sparse synapse) restricts which ones (a masked entry is a synapse even at zero
-        weight).
+        weight). ``delays`` (ms; None = one time step) is a number, a ``(src.size, dst.size)``
+        matrix read at the synapses, or one value per synapse in the order the weights list
+        them (sparse triples, or a connector's pairs); the compiler rounds it to ticks of
+        ``dt`` (docs/host.md, "Delays").
         """
         for role, pop in (("source", src), ("target", dst)):
             if not isinstance(pop, Population) or pop.net is not self:
@@ -617,8 +623,26 @@ class Network:
         order = np.argsort(key, kind="stable")
         proj = Projection(self, src, dst, pre[order], post[order], w[order], plastic[order],
                           stdp, name)
+        if delays is not None:
+            proj.delay = self._delays(delays, src, dst, pre, post, where)[order]
         self.projections.append(proj)
         return proj
+
+    @staticmethod
+    def _delays(delays, src, dst, pre, post, where) -> np.ndarray:
+        """Per-synapse delays in ms (float) from a number, a dense matrix or one per synapse;
+        a CompileError names the projection otherwise."""
+        d = _real(delays, where, "delays")
+        if d.ndim == 0:
+            d = np.full(pre.size, float(d))
+        elif d.shape == (src.size, dst.size):
+            d = d[pre, post]
+        elif d.shape != (pre.size,):
+            raise CompileError(f"{where}: delays must be a number, a ({src.size}, {dst.size}) "
+                               f"matrix or one per synapse ({pre.size}), got shape {d.shape}")
+        if d.size and not np.all(np.isfinite(d)):
+            raise CompileError(f"{where}: delays must be finite (found NaN or inf)")
+        return d.astype(float)
 
     def _synapses(self, src, dst, weights, stdp, plastic_mask, where):
         n_pre, n_post = src.size, dst.size

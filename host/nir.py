@@ -53,7 +53,6 @@ __all__ = [
 #: entry in :data:`SPIKING` or :data:`LINEAR` (and its removal here).
 MISSING = {
     "I": "has no pure (leak-free, reset-free) integrator population yet",
-    "Delay": "needs per-synapse delays (issue 16)",
 }
 
 _CONVENTIONS = ("euler", "exact")
@@ -196,9 +195,10 @@ def _check_dense(n_out, n_in, name):
 @dataclasses.dataclass
 class _Op:
     """A lowered linear node: ``out = matrix @ in + bias`` (flat vectors)."""
-    matrix: np.ndarray | None          # None: identity (Flatten, ports)
+    matrix: np.ndarray | None          # None: identity (Flatten, ports, Delay)
     bias: np.ndarray | None
     out_shape: tuple
+    delay: np.ndarray | None = None    # Delay: seconds added to each element
 
 
 def _in_shape(node, key="input"):
@@ -225,6 +225,16 @@ def _lin_scale(node, name, shape):
 
 def _lin_identity(node, name, shape):
     return _Op(None, None, tuple(shape) if shape else ())
+
+
+def _lin_delay(node, name, shape):
+    d = np.asarray(node.delay, float).ravel()
+    if np.any(d < 0) or not np.all(np.isfinite(d)):
+        raise CompileError(f"node {name!r} (Delay): delays must be finite and >= 0")
+    n = _size(shape) if shape else d.size
+    if d.size not in (1, n):
+        raise CompileError(f"node {name!r} (Delay): {d.size} delays for {n} values")
+    return _Op(None, None, tuple(shape) if shape else (d.size,), np.broadcast_to(d, (n,)).copy())
 
 
 def _lin_flatten(node, name, shape):
@@ -260,6 +270,7 @@ LINEAR = {
     "Affine": _lin_affine, "Linear": _lin_linear, "Scale": _lin_scale,
     "Flatten": _lin_flatten, "Conv1d": _lin_conv, "Conv2d": _lin_conv,
     "SumPool2d": _lin_sumpool, "Input": _lin_identity, "Output": _lin_identity,
+    "Delay": _lin_delay,
 }
 
 
@@ -491,8 +502,26 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
     for k in top_inputs:
         ops[k] = _Op(None, None, shapes[k])
 
-    # out(n): target -> matrix mapping n's output (flat) to that target's input
+    # out(n): target -> matrix mapping n's output (flat) to that target's input; dly(n): the
+    # same targets -> the Delay seconds on each path (one value per synapse: paths of one
+    # synapse with different delays cannot be one synapse)
     memo: dict = {}
+    delays_of: dict = {}
+
+    def compose(k, m, op, t, mat, dly):
+        """The delays of the synapses ``mat @ op.matrix`` (each from a path through one of
+        m's inputs, all of which must agree), plus m's own Delay."""
+        if op.delay is not None:
+            dly = dly + op.delay[None, :] * (mat != 0)
+        if op.matrix is None or not np.any(dly):
+            return dly if op.matrix is None else np.zeros((mat.shape[0], op.matrix.shape[1]))
+        used = (mat != 0)[:, :, None] & (op.matrix != 0)[None, :, :]
+        hi = np.where(used, dly[:, :, None], -np.inf).max(axis=1)
+        lo = np.where(used, dly[:, :, None], np.inf).min(axis=1)
+        if np.any(np.isfinite(hi) & (hi != lo)):
+            raise CompileError(f"edge {k!r} -> {m!r}: paths with different Delay values reach "
+                               f"the same neuron of {t!r}; the core has one delay per synapse")
+        return np.where(np.isfinite(hi), hi, 0.0)
 
     def out(k, stack=()):
         if k in memo:
@@ -500,21 +529,32 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
         if k in stack:
             raise CompileError(f"linear nodes {list(stack)} form a loop without a spiking node")
         acc: dict = {}
+        acc_d: dict = {}
         n_k = _size(shapes[k])
         for m in succ[k]:
             if m in spiking:
                 part = {m: np.eye(n_k)}
+                part_d = {m: np.zeros((n_k, n_k))}
             else:
                 op = ops[m]
                 down = out(m, stack + (k,))
                 part = {t: (mat if op.matrix is None else mat @ op.matrix)
                         for t, mat in down.items()}
+                part_d = {t: compose(k, m, op, t, mat, delays_of[m][t])
+                          for t, mat in down.items()}
             for t, mat in part.items():
                 if mat.shape != (_size(shapes[t]), n_k):
                     raise CompileError(f"edge {k!r} -> {m!r}: {n_k} values reach {t!r}, which "
                                        f"has {_size(shapes[t])} neurons")
+                d = part_d[t]
+                if t in acc_d and np.any((acc[t] != 0) & (mat != 0) & (acc_d[t] != d)):
+                    raise CompileError(f"node {k!r}: paths with different Delay values reach "
+                                       f"the same neuron of {t!r}; the core has one delay per "
+                                       "synapse")
                 acc[t] = acc.get(t, 0) + mat
+                acc_d[t] = np.maximum(acc_d.get(t, 0), d * (mat != 0))
         memo[k] = acc
+        delays_of[k] = acc_d
         return acc
 
     notes: list = []
@@ -537,9 +577,12 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
                           bias=np.zeros(n), reset=mode, **fields)
 
     weights: dict = {}
+    delays: dict = {}           # (src, t) -> Delay seconds per synapse, where any is > 0
     for src in top_inputs + spiking:
         for t, mat in out(src).items():
             weights[(src, t)] = mat.T * layers[t].gain[None, :]
+            if np.any(delays_of[src][t]):
+                delays[(src, t)] = delays_of[src][t].T
     for k, op in ops.items():
         if op.bias is None:
             continue
@@ -609,7 +652,12 @@ def from_nir(graph_or_path, dt: float, conventions: str = "euler", *, reset: str
             bias=_scalar(layer.bias), reset=layer.reset, scale=s), name=k)
     for (a, b), w in weights.items():
         if np.any(w):
-            net.connect(pops[a], pops[b], weights=w)
+            # a Delay of d seconds comes on top of the core's one tick per hop (the latency
+            # reported below): 1 + d/dt ticks, in the Network's ms-per-tick units; the compiler
+            # rounds it and reports the rounding
+            d = delays.get((a, b))
+            net.connect(pops[a], pops[b], weights=w,
+                        delays=None if d is None else 1.0 + d / float(dt))
     net.nir = Imported(float(dt), conventions, reset or "value", layers,
                        {k: _size(shapes[k]) for k in top_inputs}, weights, outputs, notes)
     return net
@@ -823,11 +871,24 @@ def to_nir(network_or_image, dt: float = 1e-4, *, target="default"):
             if not any(q.dst == p.name for q in image.projections.values()):
                 lost.append(f"{p.name}: bias (no incoming projection to carry it)")
             bias_of[p.name] = bias_in
+    ticks = image.delays()
     for q in image.projections.values():
         src, dst = image.populations[q.src], image.populations[q.dst]
         rows, cols = image.rows_cols(q)
         w = np.zeros((dst.size, src.size))
         w[q.post, q.pre] = W[rows, cols] / q.scale
+        # synapses longer than one tick: one Linear -> Delay pair per extra delay (NIR's
+        # Delay acts per element, so each pair carries the synapses of one delay value)
+        extra = np.zeros((dst.size, src.size), np.int64)
+        extra[q.post, q.pre] = ticks[rows, cols] - 1
+        for e in np.unique(extra[w != 0]):
+            if e == 0:
+                continue
+            key = f"{q.src}->{q.dst}.delay{e}"
+            nodes[key] = nir.Linear(weight=np.where(extra == e, w, 0.0))
+            nodes[f"{key}.d"] = nir.Delay(delay=np.full(dst.size, e * float(dt)))
+            edges += [(q.src, key), (key, f"{key}.d"), (f"{key}.d", q.dst)]
+            w = np.where(extra == e, 0.0, w)
         bias = bias_of.pop(dst.name, None)
         key = f"{q.src}->{q.dst}"
         if bias is not None:

@@ -47,9 +47,9 @@ def decode(cfg: CoreConfig, region: Region, data: bytes) -> dict[str, np.ndarray
 
 
 def encode_matrix(cfg: CoreConfig, region: Region, matrix) -> bytes:
-    """WEIGHTS or PLASTIC bytes from an (n_sources, n_neurons) int/bool matrix."""
+    """WEIGHTS, PLASTIC or DELAYS bytes from an (n_sources, n_neurons) int/bool matrix."""
     region = Region(region)
-    if region not in (Region.WEIGHTS, Region.PLASTIC):
+    if region not in _PREFIX:
         raise ValueError(f"{region.name} is not a matrix region")
     m = np.asarray(matrix).astype(I64)
     if m.shape != (cfg.n_sources, cfg.n_neurons):
@@ -59,16 +59,16 @@ def encode_matrix(cfg: CoreConfig, region: Region, matrix) -> bytes:
     padded = np.zeros((cfg.n_sources, wpr * wpw), I64)
     padded[:, :cfg.n_neurons] = m
     lanes = padded.reshape(cfg.n_sources * wpr, wpw)
-    prefix = "w" if region == Region.WEIGHTS else "p"
+    prefix = _PREFIX[region]
     return encode(cfg, region, {f"{prefix}{k}": lanes[:, k] for k in range(wpw)})
 
 
 def decode_matrix(cfg: CoreConfig, region: Region, data: bytes) -> np.ndarray:
-    """The (n_sources, n_neurons) int64 matrix of WEIGHTS or PLASTIC bytes."""
+    """The (n_sources, n_neurons) int64 matrix of WEIGHTS, PLASTIC or DELAYS bytes."""
     region = Region(region)
     fields = decode(cfg, region, data)
     wpw, wpr = cfg.weights_per_word, cfg.words_per_row
-    prefix = "w" if region == Region.WEIGHTS else "p"
+    prefix = _PREFIX[region]
     lanes = np.stack([fields[f"{prefix}{k}"] for k in range(wpw)], axis=1)
     if lanes.shape[0] != cfg.n_sources * wpr:
         raise ValueError(f"{region.name}: expected {cfg.n_sources * wpr} words, "
@@ -77,5 +77,11 @@ def decode_matrix(cfg: CoreConfig, region: Region, data: bytes) -> np.ndarray:
 
 
 def zero_region(cfg: CoreConfig, region: Region) -> bytes:
+    """All-zero bytes of ``region`` (empty for a region ``cfg`` does not have)."""
     region = Region(region)
-    return bytes(region_words(cfg, region) * layouts(cfg)[region].nbytes)
+    lay = layouts(cfg).get(region)
+    return bytes(region_words(cfg, region) * lay.nbytes) if lay else b""
+
+
+#: the lane field prefix of each matrix region (addressed like WEIGHTS)
+_PREFIX = {Region.WEIGHTS: "w", Region.PLASTIC: "p", Region.DELAYS: "d"}

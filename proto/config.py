@@ -167,6 +167,9 @@ PRESETS: dict[str, CoreConfig] = {
     # the optional neuron features (adaptive threshold, inhibitory current) on the tiny sizes
     "tiny_full": CoreConfig(n_neurons=8, n_inputs=4, weights_per_word=4, name="tiny_full",
                             theta_width=8, inh_current=True, clock_hz=1_000_000, baud=100_000),
+    # per-synapse delays (1 .. 8 ticks) with both currents on the tiny sizes
+    "tiny_delay": CoreConfig(n_neurons=8, n_inputs=4, weights_per_word=4, name="tiny_delay",
+                             delay_bits=3, inh_current=True, clock_hz=1_000_000, baud=100_000),
     # the virtual board and the demos
     "default": CoreConfig(n_neurons=128, n_inputs=64, weights_per_word=4, name="default",
                           clock_hz=12_000_000, baud=1_000_000),
@@ -192,6 +195,13 @@ PRESETS: dict[str, CoreConfig] = {
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=3_000_000),
+    # ULX3S ECP5-85F with per-synapse delays of 1 .. 8 ticks: the delay store (S x N x 3 bits)
+    # and the ring (8 accumulator rows per neuron, two currents) need the block RAM that
+    # ulx3s_85f spends on neurons, so half the neurons: 92/208 DP16KD, Fmax 35.9 MHz at 30 MHz
+    # (one build, docs/boards.md; room left for a larger core)
+    "ulx3s_85f_delay": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4,
+                                  name="ulx3s_85f_delay", theta_width=16, inh_current=True,
+                                  delay_bits=3, clock_hz=30_000_000, baud=3_000_000),
     # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado);
     # the neuron features add ~2 RAMB36 (wider neuron words, a second accumulator; estimated);
     # 2 Mbaud: 50 MHz / 25 exactly; the FT2232H's 3 Mbaud is not a whole divisor of 50 MHz

@@ -7,7 +7,8 @@ exact count (``last_tick_cycles`` counts the cycles with ``busy`` high, the ``do
 included)::
 
     tick_cycles = (S + 1)                               SCAN: one source per clock + drain
-                + [P > 0] (2 + P·wpr)                   ACC: list fetch, P rows of wpr words, drain
+                + [P > 0] (2 + P·wpr + [D > 0])         ACC: list fetch, P rows of wpr words, drain
+                                                        (+1: the delay ring's add stage)
                 + (N + 3)                               SWEEP: fetch, N neurons, 2-stage drain
                 + 1                                     end-of-tick spike marker
                 + [en ∧ P > 0] (1 + c·P·wpr + d)        DEP: delivered rows read-modify-write
@@ -15,13 +16,17 @@ included)::
                 + 1                                     FINISH (done)
 
 with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``wpr = ceil(N / weights_per_word)``,
-``P`` delivered sources, ``Q`` fired neurons, ``en`` the STDP enable bit, and for the weight
+``P`` delivered sources, ``Q`` fired neurons, ``en`` the STDP enable bit, ``D = delay_bits``,
+and for the weight
 store ``c = 1, d = 1`` ("dual": a read and a write port, one word per clock plus a drain cycle)
 or ``c = 2, d = 0`` ("spram": one port, read cycle then write cycle per word).
 
 The optional neuron features (``CoreConfig.theta_width``, ``inh_current``) add no cycles: the
 second accumulator takes the same weight word in the same clock, and theta and the inhibitory
 current go through the sweep's two pipeline stages with the rest of the neuron.
+Delays (``delay_bits = D > 0``) add one cycle to a tick that delivers anything: the lane's ring
+slot depends on the delay read with the weight word, so the accumulators are read one stage
+later and the ACC walk drains one cycle later; the sweep reads the head slot as before.
 
 Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
 weight word, all lanes in parallel); depression the same per word (two clocks per word on
@@ -87,7 +92,7 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     en = bool(stdp_enabled)
     cycles = (s + 1) + (n + 3) + 1 + 1
     if p:
-        cycles += 2 + p * wpr
+        cycles += 2 + p * wpr + (cfg.delay_bits > 0)
     if en and p:
         cycles += 1 + c * p * wpr + d
     if en and q:

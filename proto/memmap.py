@@ -17,8 +17,8 @@ import functools
 
 from .config import CoreConfig
 
-__all__ = ["Field", "Layout", "Region", "layouts", "region_words", "check_region_address",
-           "PROBE_FIELDS", "probe_fields"]
+__all__ = ["Field", "Layout", "Region", "layouts", "regions", "region_words",
+           "check_region_address", "PROBE_FIELDS", "probe_fields"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,12 +107,21 @@ class Region(enum.IntEnum):
     STDP_PARAMS = 6     # a single word
     SPIKES = 7          # one word per source: the spikes to deliver in the next tick (1 bit);
                         # input bits are what INJECT set, neuron bits are last tick's spikes
+    DELAYS = 8          # same addressing as WEIGHTS, delay_bits per lane (d: 1 + d ticks);
+                        # only with delay_bits > 0
     PROBES = 9          # probe_slots slot words then one sampling word (only with probes)
 
 
 def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
-    """The word layout of every region for ``cfg`` (a fresh dict; the layouts are shared)."""
+    """The word layout of every region ``cfg`` has (a fresh dict; the layouts are shared). A
+    region of an optional feature is absent while the feature is off."""
     return dict(_layouts(cfg))
+
+
+def regions(cfg: CoreConfig) -> tuple[Region, ...]:
+    """The regions ``cfg`` has, ascending: every base region, and an optional feature's region
+    (``DELAYS``, ``PROBES``) only while the feature is on. The others answer BAD_REGION."""
+    return tuple(sorted(_layouts(cfg)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,6 +136,13 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
     if cfg.theta_width:
         par_opt += [Field("theta_jump", cfg.theta_width), Field("alpha_theta", alpha)]
         st_opt.append(Field("theta", cfg.theta_width))
+    opt_regions = {}
+    if cfg.delay_bits:
+        opt_regions[Region.DELAYS] = Layout([
+            Field(f"d{k}", cfg.delay_bits) for k in range(cfg.weights_per_word)])
+    if cfg.probe_slots:
+        opt_regions[Region.PROBES] = Layout([Field("neuron", 16),
+                                             *(Field(f, 1) for f, _ in probe_fields(cfg))])
     return {
         Region.NEURON_PARAMS: Layout([
             Field("threshold", cfg.v_width, True),
@@ -162,8 +178,7 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
             Field("w_max", cfg.w_width, True),
         ]),
         Region.SPIKES: Layout([Field("s", 1)]),
-        Region.PROBES: Layout([Field("neuron", 16),
-                               *(Field(f, 1) for f, _ in probe_fields(cfg))]),
+        **opt_regions,
     }
 
 
@@ -187,7 +202,7 @@ def probe_fields(cfg: CoreConfig) -> list[tuple[str, Field]]:
 
 
 def region_words(cfg: CoreConfig, region: Region) -> int:
-    """Number of words in ``region``."""
+    """Number of words in ``region``; 0 for a region ``cfg`` does not have."""
     return {
         Region.NEURON_PARAMS: cfg.n_neurons,
         Region.NEURON_STATE: cfg.n_neurons,
@@ -197,6 +212,7 @@ def region_words(cfg: CoreConfig, region: Region) -> int:
         Region.POST_TRACE: cfg.n_neurons,
         Region.STDP_PARAMS: 1,
         Region.SPIKES: cfg.n_sources,
+        Region.DELAYS: cfg.weight_words if cfg.delay_bits else 0,
         # the probe slots, then the sampling word; no probes, no region (BAD_REGION)
         Region.PROBES: cfg.probe_slots + 1 if cfg.probe_slots else 0,
     }[Region(region)]
@@ -208,6 +224,8 @@ def check_region_address(cfg: CoreConfig, region: int, addr: int, count: int) ->
         r = Region(region)
     except ValueError:
         raise ValueError(f"no region {region}") from None
+    if r not in _layouts(cfg):
+        raise ValueError(f"no region {r.name} in this configuration")
     n = region_words(cfg, r)
     if count < 0 or addr < 0 or addr + count > n:
         raise ValueError(f"{r.name}[{addr}:{addr + count}] is outside 0..{n}")

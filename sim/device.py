@@ -250,11 +250,12 @@ class GoldenDevice:
         return [], b""
 
     def _region(self, code: int) -> Region:
+        # a region of a feature this configuration lacks (DELAYS without delays) is no region
         try:
             region = Region(code)
         except ValueError:
             raise _Refused(Status.BAD_REGION) from None
-        if not region_words(self.cfg, region):     # a feature's region, feature off
+        if region not in self.layouts:
             raise _Refused(Status.BAD_REGION)
         return region
 

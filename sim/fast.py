@@ -14,7 +14,9 @@ Layout of the kernel (why it is shaped like this): per-neuron parameters travel 
 matrix, rows named by the index constants below; the per-neuron update is the one function
 :func:`_neuron`. A new per-neuron rule (as the adaptive threshold was) is therefore: its names in
 ``PARAM_FIELDS`` / ``NEURON_FIELDS`` (which also lifts the refusal) and its lines in
-:func:`_neuron`. Sources (pre traces, pending spikes) and the weight matrix are separate arrays.
+:func:`_neuron`. Sources (pre traces, pending spikes), the weight and delay matrices and the
+delay ring are separate arrays; the kernel turns the ring by moving its head, and hands it
+back in the model's order (this tick's row first).
 
 :func:`run_batch` steps k independent cores of one configuration in one compiled program (a
 parallel loop over the cores); :class:`spikeloom.sim.batch.Batch` is its user-facing wrapper.
@@ -41,7 +43,8 @@ from .state import NeuronParams, State, STDPParams, TickResult
 if TYPE_CHECKING:
     from .model import Core
 
-__all__ = ["CONFIG_FIELDS", "PARAM_FIELDS", "NEURON_FIELDS", "SOURCE_FIELDS", "STDP_FIELDS",
+__all__ = ["CONFIG_FIELDS", "PARAM_FIELDS", "NEURON_FIELDS", "SOURCE_FIELDS", "RING_FIELDS",
+           "STDP_FIELDS",
            "FastEngineWarning", "unsupported", "step", "run", "run_batch"]
 
 I64 = np.int64
@@ -51,7 +54,7 @@ I64 = np.int64
 CONFIG_FIELDS = frozenset({
     "n_neurons", "n_inputs", "v_width", "i_width", "w_width", "trace_width",
     "refractory_width", "decay_frac", "stdp_frac", "weights_per_word", "theta_width",
-    "inh_current", "clock_hz", "baud", "name",
+    "inh_current", "delay_bits", "clock_hz", "baud", "name",
     "probe_slots"})     # probes read state after a tick: no arithmetic (sim/device.py)
 #: NeuronParams fields, in the row order of the packed parameter matrix
 PARAM_FIELDS = ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
@@ -60,6 +63,8 @@ PARAM_FIELDS = ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alph
 NEURON_FIELDS = ("v", "i", "ref", "y", "i_inh", "theta")
 #: per-source State fields (separate arrays)
 SOURCE_FIELDS = ("x", "spikes")
+#: the delay ring's State fields, (2**delay_bits, N) each (separate arrays)
+RING_FIELDS = ("ring", "ring_inh")
 #: STDPParams fields, in the order of the packed STDP vector
 STDP_FIELDS = ("enable", "a_plus", "a_minus", "pre_jump", "post_jump", "alpha_pre",
                "alpha_post", "w_min", "w_max")
@@ -95,7 +100,8 @@ def unsupported(cfg: CoreConfig) -> list[str]:
     # a feature that is off is the core without it (CoreConfig.fields() leaves it out)
     check("CoreConfig", list(cfg.fields()), CONFIG_FIELDS)
     check("NeuronParams", [f.name for f in dataclasses.fields(NeuronParams)], PARAM_FIELDS)
-    check("State", [f.name for f in dataclasses.fields(State)], NEURON_FIELDS + SOURCE_FIELDS)
+    check("State", [f.name for f in dataclasses.fields(State)],
+          NEURON_FIELDS + SOURCE_FIELDS + RING_FIELDS)
     check("STDPParams", [f.name for f in dataclasses.fields(STDPParams)], STDP_FIELDS)
     lay = layouts(cfg)
     check("NEURON_PARAMS", [f.name for f in lay[Region.NEURON_PARAMS].fields], PARAM_FIELDS)
@@ -173,15 +179,17 @@ def _neuron(j, C, P, S, acc, acc_inh):
 
 
 @_jit(nogil=True)
-def _tick(C, P, S, x, spikes, W, plastic, T, fire, acc, acc_inh, dep, cols):
+def _tick(C, P, S, x, spikes, W, plastic, T, fire, dep, cols, Dl, ring, ring_inh, head):
     """One tick in place; ``fire`` receives this tick's spikes; returns the number of sources
-    delivered. ``acc``, ``acc_inh``, ``dep`` and ``cols`` (length N) are scratch."""
+    delivered. ``dep`` and ``cols`` (length N) are scratch. ``Dl`` holds the delays, ``ring``
+    and ``ring_inh`` the future accumulators with this tick's row at index ``head`` (row k of
+    the model's ring is row ``(head + k) % len(ring)`` here: the caller turns the ring by
+    advancing ``head``, not by moving rows)."""
     n_src, n = W.shape
     F, G, thi = C[C_DECAY], C[C_STDP], C[C_THI]
-    # 1. accumulate the rows of delivered sources (exact sums; one saturation in _neuron);
-    # with inh_current the negative weights go to acc_inh
-    acc[:] = 0
-    acc_inh[:] = 0
+    n_ring = ring.shape[0]
+    # 1. accumulate the rows of delivered sources into the ring rows of their delays (exact
+    # sums; one saturation in _neuron); with inh_current the negative weights go to ring_inh
     inh = C[C_INH] != 0
     delivered = 0
     for r in range(n_src):
@@ -189,13 +197,16 @@ def _tick(C, P, S, x, spikes, W, plastic, T, fire, acc, acc_inh, dep, cols):
             delivered += 1
             for j in range(n):
                 w = W[r, j]
+                k = (head + Dl[r, j]) % n_ring
                 if inh and w < 0:
-                    acc_inh[j] += w
+                    ring_inh[k, j] += w
                 else:
-                    acc[j] += w
-    # 2. neurons
+                    ring[k, j] += w
+    # 2. neurons, on this tick's ring row, which is emptied for its next turn
     for j in range(n):
-        fire[j] = _neuron(j, C, P, S, acc[j], acc_inh[j])
+        fire[j] = _neuron(j, C, P, S, ring[head, j], ring_inh[head, j])
+        ring[head, j] = 0
+        ring_inh[head, j] = 0
     # 3. traces: decay; pre traces of delivered sources jump
     for r in range(n_src):
         xr = _decay(x[r], T[ALPHA_PRE], F)
@@ -238,29 +249,32 @@ def _tick(C, P, S, x, spikes, W, plastic, T, fire, acc, acc_inh, dep, cols):
 
 
 @_jit(nogil=True)
-def _run(C, P, S, x, spikes, W, plastic, T, inputs, out, delivered):
-    """``len(out)`` ticks; ``inputs`` is (ticks, M) bool, or shape (0, 0) for none."""
+def _run(C, P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh, inputs, out, delivered):
+    """``len(out)`` ticks; ``inputs`` is (ticks, M) bool, or shape (0, 0) for none. Returns
+    the ring's head (where the model's row 0 now is)."""
     n = W.shape[1]
-    acc = np.zeros(n, np.int64)
-    acc_inh = np.zeros(n, np.int64)
     dep = np.zeros(n, np.int64)
     cols = np.zeros(n, np.int64)
     has_inputs = inputs.shape[0] > 0
+    head = 0
     for t in range(out.shape[0]):
         if has_inputs:
             for r in range(inputs.shape[1]):
                 if inputs[t, r]:
                     spikes[r] = True
-        delivered[t] = _tick(C, P, S, x, spikes, W, plastic, T, out[t], acc, acc_inh, dep,
-                             cols)
+        delivered[t] = _tick(C, P, S, x, spikes, W, plastic, T, out[t], dep, cols, Dl, ring,
+                             ring_inh, head)
+        head = (head + 1) % ring.shape[0]
+    return head
 
 
 @_jit(parallel=True)
-def _run_batch(C, P, S, x, spikes, W, plastic, T, inputs, out, delivered):
+def _run_batch(C, P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh, inputs, out, delivered,
+               heads):
     """:func:`_run` for each core of a batch (leading axis), the cores in parallel."""
     for b in numba.prange(out.shape[0]):
-        _run(C, P[b], S[b], x[b], spikes[b], W[b], plastic[b], T[b], inputs[b], out[b],
-             delivered[b])
+        heads[b] = _run(C, P[b], S[b], x[b], spikes[b], W[b], plastic[b], T[b], Dl[b], ring[b],
+                        ring_inh[b], inputs[b], out[b], delivered[b])
 
 
 # -- packing a Core into kernel arrays ----------------------------------------------------------
@@ -288,23 +302,34 @@ def _pack(core: Core):
     return P, S, x, spikes, core.weights, plastic, T
 
 
-def _unpack(core: Core, S: np.ndarray, x: np.ndarray, spikes: np.ndarray) -> None:
+def _pack_ring(core: Core):
+    """The delays and fresh copies of the ring (model order: this tick's row first)."""
+    return (np.ascontiguousarray(core.delays, I64), np.array(core.state.ring, I64),
+            np.array(core.state.ring_inh, I64))
+
+
+def _unpack(core: Core, S: np.ndarray, x: np.ndarray, spikes: np.ndarray, ring=None,
+            ring_inh=None, head: int = 0) -> None:
     # fresh arrays, as the reference assigns them (no aliasing with arrays a caller holds)
     for k, f in enumerate(NEURON_FIELDS):
         setattr(core.state, f, S[k].copy())
     core.state.x = x
     core.state.spikes = spikes
+    if ring is not None:        # back to the model's order: the head row first
+        core.state.ring = np.roll(ring, -head, axis=0)
+        core.state.ring_inh = np.roll(ring_inh, -head, axis=0)
 
 
 def step(core: Core) -> TickResult:
     """One tick of ``core`` (inputs already injected), exactly as ``Core.step`` does."""
     C = _config_vector(core.cfg)
     P, S, x, spikes, W, plastic, T = _pack(core)
+    Dl, ring, ring_inh = _pack_ring(core)
     n = core.cfg.n_neurons
     fire = np.zeros(n, bool)
     delivered = _tick(C, P, S, x, spikes, W, plastic, T, fire, np.zeros(n, I64),
-                      np.zeros(n, I64), np.zeros(n, I64), np.zeros(n, I64))
-    _unpack(core, S, x, spikes)
+                      np.zeros(n, I64), Dl, ring, ring_inh, 0)
+    _unpack(core, S, x, spikes, ring, ring_inh, 1 % len(ring))
     core.ticks += 1
     return TickResult(fire, int(delivered), int(delivered) * n)
 
@@ -314,10 +339,12 @@ def run(core: Core, ticks: int, inputs=None) -> np.ndarray:
     (ticks, n_inputs) bool array. The (ticks, n_neurons) bool raster, as ``Core.run``."""
     cfg = core.cfg
     P, S, x, spikes, W, plastic, T = _pack(core)
+    Dl, ring, ring_inh = _pack_ring(core)
     out = np.zeros((ticks, cfg.n_neurons), bool)
     inp = np.zeros((0, 0), bool) if inputs is None else np.ascontiguousarray(inputs, bool)
-    _run(_config_vector(cfg), P, S, x, spikes, W, plastic, T, inp, out, np.zeros(ticks, I64))
-    _unpack(core, S, x, spikes)
+    head = _run(_config_vector(cfg), P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh, inp,
+                out, np.zeros(ticks, I64))
+    _unpack(core, S, x, spikes, ring, ring_inh, head)
     core.ticks += ticks
     return out
 
@@ -331,13 +358,16 @@ def run_batch(cores: list[Core], ticks: int, inputs: np.ndarray) -> np.ndarray:
     Returns the (k, ticks, n_neurons) raster; each core ends exactly where its own ``run``
     would have left it (state, weights, tick count)."""
     cfg, k = cores[0].cfg, len(cores)
-    packed = [_pack(c) for c in cores]
-    P, S, x, spikes, W, plastic, T = (np.stack(a) for a in zip(*packed, strict=True))
+    packed = [_pack(c) + _pack_ring(c) for c in cores]
+    P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh = (
+        np.stack(a) for a in zip(*packed, strict=True))
     out = np.zeros((k, ticks, cfg.n_neurons), bool)
-    _run_batch(_config_vector(cfg), P, S, x, spikes, W, plastic, T,
-               np.ascontiguousarray(inputs, bool), out, np.zeros((k, ticks), I64))
+    heads = np.zeros(k, I64)
+    _run_batch(_config_vector(cfg), P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh,
+               np.ascontiguousarray(inputs, bool), out, np.zeros((k, ticks), I64), heads)
     for b, core in enumerate(cores):
-        _unpack(core, S[b], x[b].copy(), spikes[b].copy())
+        _unpack(core, S[b], x[b].copy(), spikes[b].copy(), ring[b], ring_inh[b],
+                int(heads[b]))
         core.weights[...] = W[b]
         core.ticks += ticks
     return out

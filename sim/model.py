@@ -33,14 +33,19 @@ __all__ = ["NeuronParams", "STDPParams", "State", "Core", "TickResult", "ENGINES
 I64 = np.int64
 #: the engines a Core can step with: the compiled kernel (default) or the numpy reference
 ENGINES = ("fast", "reference")
+#: regions addressed like WEIGHTS (a source row of lanes): lane field prefix, Core attribute
+_LANES = {Region.WEIGHTS: ("w", "weights"), Region.PLASTIC: ("p", "plastic"),
+          Region.DELAYS: ("d", "delays")}
 
 
 class Core:
     """The golden model of one core.
 
     ``weights`` is an (S, N) int64 matrix, rows are sources (inputs first, then neurons);
-    ``plastic`` an (S, N) bool matrix. Fields may be assigned directly (the host and the golden
-    device do); :meth:`check` verifies every value fits its declared width.
+    ``plastic`` an (S, N) bool matrix; ``delays`` an (S, N) int64 matrix of per-synapse delays
+    ``d`` (all 0, and no region, while ``delay_bits`` is 0). Fields may be assigned directly
+    (the host and the golden device do); :meth:`check` verifies every value fits its declared
+    width.
 
     ``engine`` is ``"fast"`` (default) or ``"reference"`` (see the module docstring); any other
     value is a ValueError. :attr:`engine` says which one runs.
@@ -64,9 +69,12 @@ class Core:
         self.stdp = STDPParams()
         self.weights = np.zeros((s, n), I64)
         self.plastic = np.zeros((s, n), bool)
+        self.delays = np.zeros((s, n), I64)     # d per synapse: delivered 1 + d ticks later
+        ring = 1 << cfg.delay_bits
         self.state = State(np.zeros(n, I64), np.zeros(n, I64), np.zeros(n, I64),
                            np.zeros(s, I64), np.zeros(n, I64), np.zeros(s, bool),
-                           np.zeros(n, I64), np.zeros(n, I64))
+                           np.zeros(n, I64), np.zeros(n, I64),
+                           np.zeros((ring, n), I64), np.zeros((ring, n), I64))
         self.ticks = 0
         # PROBES: packed words the device streams state by (proto/probes.py); no numerics
         self.probes = np.zeros(region_words(cfg, Region.PROBES), I64)
@@ -100,15 +108,26 @@ class Core:
         F = cfg.decay_frac
         delivered = np.flatnonzero(st.spikes)
 
-        # 1. accumulate: one saturation after the exact sum over delivered rows; with
-        #    inh_current the positive weights go to i, the negative ones to i_inh
+        # 1. accumulate: each delivered weight goes into the ring row of its delay (row 0:
+        #    this tick); row 0 is this tick's exact sum, saturated once into the current.
+        #    With inh_current the positive weights go to i, the negative ones to i_inh
         rows = self.weights[delivered]
+        cols = np.broadcast_to(np.arange(n), rows.shape)
+        dly = self.delays[delivered]
         if cfg.inh_current:
-            i1 = saturate(st.i + np.maximum(rows, 0).sum(axis=0), cfg.i_width)
-            h1 = saturate(st.i_inh + np.minimum(rows, 0).sum(axis=0), cfg.i_width)
+            np.add.at(st.ring, (dly, cols), np.maximum(rows, 0))
+            np.add.at(st.ring_inh, (dly, cols), np.minimum(rows, 0))
+            i1 = saturate(st.i + st.ring[0], cfg.i_width)
+            h1 = saturate(st.i_inh + st.ring_inh[0], cfg.i_width)
         else:
-            i1 = saturate(st.i + rows.sum(axis=0), cfg.i_width)
+            np.add.at(st.ring, (dly, cols), rows)
+            i1 = saturate(st.i + st.ring[0], cfg.i_width)
             h1 = 0
+        # the ring turns: row k becomes row k - 1, the emptied row 0 becomes the last
+        st.ring = np.roll(st.ring, -1, axis=0)
+        st.ring[-1] = 0
+        st.ring_inh = np.roll(st.ring_inh, -1, axis=0)
+        st.ring_inh[-1] = 0
 
         # 2. neuron update; theta decays first, and the compare sees the decayed value
         if cfg.theta_width:
@@ -189,6 +208,7 @@ class Core:
         self.weights[...] = 0
         self.plastic[...] = False
         self.probes[...] = 0
+        self.delays[...] = 0
 
     def check(self) -> None:
         """ValueError naming the first value that does not fit its declared width."""
@@ -208,6 +228,10 @@ class Core:
         for f in lay[Region.NEURON_STATE].fields:
             fits(Region.NEURON_STATE, f.name, getattr(self.state, f.name))
         fits(Region.WEIGHTS, "w0", self.weights)
+        if self.cfg.delay_bits:
+            fits(Region.DELAYS, "d0", self.delays)
+        elif self.delays.any():
+            raise ValueError("delays set on a core without delays (delay_bits = 0)")
         fits(Region.PRE_TRACE, "x", self.state.x)
         fits(Region.POST_TRACE, "y", self.state.y)
         for f in dataclasses.fields(self.stdp):
@@ -230,13 +254,13 @@ class Core:
         lay = self._layouts[region]
         values = codec.decode(lay, data)
         count = len(data) // lay.nbytes
-        if region in (Region.WEIGHTS, Region.PLASTIC):
+        if region in _LANES:
             rows, flat, r0 = self._lanes(region, addr, count)
-            pre = "w" if region == Region.WEIGHTS else "p"
+            pre = _LANES[region][0]
             lo = addr - r0 * self.cfg.words_per_row
             for k in range(self.cfg.weights_per_word):
                 flat[lo:lo + count, k] = values[f"{pre}{k}"]
-            dst = self.weights if region == Region.WEIGHTS else self.plastic
+            dst = getattr(self, _LANES[region][1])
             dst[r0:r0 + len(rows)] = rows[:, :self.cfg.n_neurons]     # padding lanes dropped
         elif region == Region.STDP_PARAMS:
             self.stdp = STDPParams(**{k: int(v[-1]) for k, v in values.items()})
@@ -265,10 +289,10 @@ class Core:
         """``{layout field: values}`` of words ``addr .. addr+count-1``: a region's fields are
         named after the Core's arrays (params, state), STDPParams, or weight lanes."""
         end = addr + count
-        if region in (Region.WEIGHTS, Region.PLASTIC):
+        if region in _LANES:
             _, flat, r0 = self._lanes(region, addr, count)
             lo = addr - r0 * self.cfg.words_per_row
-            pre = "w" if region == Region.WEIGHTS else "p"
+            pre = _LANES[region][0]
             return {f"{pre}{k}": flat[lo:lo + count, k]
                     for k in range(self.cfg.weights_per_word)}
         if region == Region.STDP_PARAMS:
@@ -288,7 +312,7 @@ class Core:
         wpr, wpw, n = self.cfg.words_per_row, self.cfg.weights_per_word, self.cfg.n_neurons
         r0, r1 = addr // wpr, -(-(addr + count) // wpr)
         rows = np.zeros((r1 - r0, wpr * wpw), I64)
-        rows[:, :n] = (self.weights if region == Region.WEIGHTS else self.plastic)[r0:r1]
+        rows[:, :n] = getattr(self, _LANES[region][1])[r0:r1]
         return rows, rows.reshape(-1, wpw), r0
 
     def region_size(self, region: Region) -> int:

@@ -57,8 +57,9 @@ class STDPParams:
 
 @dataclasses.dataclass
 class State:
-    """Everything that changes while the core runs. ``i_inh`` and ``theta`` stay zero while
-    their feature is off."""
+    """Everything that changes while the core runs. ``i_inh``, ``theta`` and ``ring_inh`` stay
+    zero while their feature is off. The ring (docs/numerics.md, "Delays") is state: RESET
+    STATE clears it; it has no region of its own."""
     v: np.ndarray        # (N,) membrane potential
     i: np.ndarray        # (N,) synaptic current (the excitatory one with inh_current)
     ref: np.ndarray      # (N,) refractory counter
@@ -68,6 +69,10 @@ class State:
                          # the neurons that spiked in the last tick)
     i_inh: np.ndarray    # (N,) inhibitory current (inh_current)
     theta: np.ndarray    # (N,) adaptive threshold offset (theta_width > 0)
+    ring: np.ndarray     # (2**delay_bits, N) future accumulators: row k holds the weights that
+                         # arrive k ticks from now (row 0: this tick's); one all-zero row
+                         # between ticks without delays
+    ring_inh: np.ndarray  # (2**delay_bits, N) the same for the negative weights (inh_current)
 
     def copy(self) -> State:
         return State(*(getattr(self, f.name).copy() for f in dataclasses.fields(self)))

@@ -26,7 +26,7 @@ import numpy as np
 from amaranth.hdl import Value
 from amaranth.sim import Simulator
 from spikeloom.proto.config import CoreConfig
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 from spikeloom.proto.protocol import ResetFlags
 from spikeloom.sim.model import Core as Model
 from spikeloom.sim.model import STDPParams
@@ -340,7 +340,7 @@ class Driver:
 
     async def load(self, model: Model) -> None:
         """Write every region of ``model`` into the core, packed by proto.memmap."""
-        for region in Region:
+        for region in regions(self.cfg):
             n = region_words(self.cfg, region)
             await self.write(region, 0, model.read_words(region, 0, n))
 
@@ -542,6 +542,11 @@ def random_network(cfg: CoreConfig, seed: int, ticks: int) -> tuple[Model, np.nd
         st.theta[:] = np.minimum(rng.integers(0, 2 * wscale, n), hmax)
         edge = rng.random(n) < 0.15                                  # next to saturation
         st.theta[edge] = hmax - np.minimum(rng.integers(0, 8, edge.sum()), hmax)
+    if cfg.delay_bits:          # every delay value, and many one-tick synapses
+        rng = np.random.default_rng([seed, 16])
+        top = 1 << cfg.delay_bits
+        model.delays[:] = rng.integers(0, top, (s, n))
+        model.delays[rng.random((s, n)) < 0.3] = 0
     model.check()
     return model, inputs
 

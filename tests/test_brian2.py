@@ -417,3 +417,48 @@ def test_exc_inh_psc_shapes_match_brian2(b2):
     assert half_i == math.ceil(taus["inh"] * math.log(2)) - 1 == 10
     v2 = trace["v"][:, 2]
     assert v2[t_spk] > 0 and v2[-1] < 0 and (np.sign(v2[t_spk:]) <= 0).sum() > 0
+
+
+# -- (e) delayed PSPs ----------------------------------------------------------------------------
+
+def test_delayed_psps_arrive_at_the_right_tick(b2):
+    """Per-synapse delays against Brian2's synaptic delays. A core synapse of ``1 + d`` ticks
+    fed by an input spike of tick t acts in tick ``t + d`` (docs/numerics.md, "Delays"): the
+    one-tick synapse (d = 0) is Brian2's delay 0 in this test's mapping (on_pre after the
+    step's decay, as in the PSC test above), so ``1 + d`` ticks is Brian2's ``delay = d dt``.
+    Each current must be zero before its arrival, jump there, and then stay within the
+    truncation bound ``0 <= I_B - i < E`` of its float twin, tick for tick."""
+    ms = b2.ms
+    frac, tau, w, t_spk, ticks = 12, 5.0, 2000, 4, 40
+    d = [0, 1, 3, 7]
+    alpha = decay_factor(tau, DT_MS, frac)
+    a = alpha / (1 << frac)
+    cfg = CoreConfig(n_neurons=4, n_inputs=1, w_width=12, delay_bits=3)
+    core = Core(cfg)
+    core.params.threshold[:] = (1 << 15) - 1
+    core.params.alpha_syn[:] = alpha
+    core.weights[0] = w
+    core.delays[0] = d
+    inputs = np.zeros((ticks, 1), bool)
+    inputs[t_spk] = True
+    i = np.zeros((ticks, 4))
+    for t in range(ticks):
+        core.step(inputs[t])
+        i[t] = core.state.i             # after the tick: decayed once
+
+    g = b2.NeuronGroup(4, "dI/dt = -I / tau_b : 1", method="exact", dt=DT_MS * ms)
+    src = b2.SpikeGeneratorGroup(1, [0], [t_spk * DT_MS] * ms, dt=DT_MS * ms)
+    syn = b2.Synapses(src, g, "w : 1", on_pre="I_post += w", dt=DT_MS * ms)
+    syn.connect(i=0, j=[0, 1, 2, 3])
+    syn.w = w
+    syn.delay = np.array(d, float) * DT_MS * ms
+    mon = b2.StateMonitor(g, "I", record=True, when="end")
+    b2.Network(g, src, syn, mon).run(ticks * DT_MS * ms,
+                                     namespace=dict(tau_b=-DT_MS / math.log(a) * ms))
+    ib = mon.I[:].T * a                 # decayed at the end of the step, as the core stores it
+    for k, dk in enumerate(d):
+        arrive = t_spk + dk
+        assert np.flatnonzero(i[:, k])[0] == arrive == np.flatnonzero(ib[:, k] > EPS)[0], k
+        assert i[arrive, k] == w * alpha // (1 << frac)
+        lag = ib[:, k] - i[:, k]
+        assert (lag > -EPS).all() and (lag < 1 / (1 - a)).all(), (k, lag.max())

@@ -79,12 +79,12 @@ def test_model_region_bytes_match_per_word_definition(cfg, seed):
     rng = np.random.default_rng(seed)
     core = Core(cfg)
     lay = layouts(cfg)
-    for region in Region:
+    for region in lay:
         n = region_words(cfg, region)
         if not n:       # an optional feature's region, off here
             continue
         fields = {f.name: _random(rng, f, n) for f in lay[region].fields}
-        if region in (Region.WEIGHTS, Region.PLASTIC):      # lanes past the last neuron: 0
+        if region in (Region.WEIGHTS, Region.PLASTIC, Region.DELAYS):  # lanes past neuron N-1: 0
             col = (np.arange(n) % cfg.words_per_row) * cfg.weights_per_word
             for k, f in enumerate(lay[region].fields):
                 fields[f.name][col + k >= cfg.n_neurons] = 0

@@ -542,11 +542,31 @@ def test_random_feature_networks_adapt_and_inhibit():
     assert moved >= 15 and inhibited >= 15 and fired > 500
 
 
+DELAYS = {c.name: c for c in (preset("tiny_delay"),
+                               NARROW.replace(delay_bits=2, name="narrow_delay"),
+                               TINY.replace(delay_bits=6, name="tiny_delay64"))}
+
+
+@pytest.mark.regress       # 30-80 s each; make test runs tests/test_core_smoke.py's delay cases
+@pytest.mark.parametrize("name,seed,store", [
+    ("tiny_delay", 0, "dual"), ("tiny_delay", 1, "spram"), ("narrow_delay", 2, "dual"),
+    ("tiny_delay64", 3, "dual")])
+def test_random_delays(name, seed, store):
+    """Seeded random networks with per-synapse delays (both currents on tiny_delay, one weight
+    per word on narrow_delay, the largest ring on tiny_delay64) in lockstep."""
+    cfg = DELAYS[name]
+    model, inputs = random_network(cfg, 3000 + seed, RANDOM_TICKS)
+    assert len(np.unique(model.delays)) == 1 << cfg.delay_bits or cfg.delay_bits == 6
+    run_lockstep(cfg, model, inputs, seed=3000 + seed, weight_store=store,
+                 weights_every=NARROW_WEIGHTS_EVERY if cfg.n_neurons > 8 else 1)
+
+
 # -- regression: many more seeds ---------------------------------------------------------------
 
 REGRESS_CASES = [("tiny", "dual"), ("narrow", "dual"), ("tiny", "spram"), ("narrow", "spram"),
                  ("ragged", "dual"), ("tiny_theta", "dual"), ("tiny_ei", "spram"),
-                 ("tiny_both", "dual"), ("narrow_both", "spram")]
+                 ("tiny_both", "dual"), ("narrow_both", "spram"), ("tiny_delay", "dual"),
+                 ("tiny_delay", "spram"), ("narrow_delay", "dual"), ("tiny_delay64", "dual")]
 
 
 @pytest.mark.regress
@@ -554,7 +574,7 @@ REGRESS_CASES = [("tiny", "dual"), ("narrow", "dual"), ("tiny", "spram"), ("narr
 @pytest.mark.parametrize("k", range(seed_count()))
 def test_regress_random(case, k):
     name, store = case
-    cfg = RAGGED if name == "ragged" else FEATURES.get(name) or preset(name)
+    cfg = RAGGED if name == "ragged" else FEATURES.get(name) or DELAYS.get(name) or preset(name)
     seed = 50_000 + k
     model, inputs = random_network(cfg, seed, 60)
     run_lockstep(cfg, model, inputs, seed=seed, weight_store=store)

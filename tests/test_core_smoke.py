@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 from spikeloom.hdl.core import Core
 from spikeloom.proto.config import CoreConfig, preset
 from spikeloom.proto.cycles import tick_cycles
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 from spikeloom.sim.model import Core as Model
 
 
@@ -64,6 +64,11 @@ def random_network(cfg, rng, *, stdp=True, grow=False):
         else int(rng.integers(0, whi + 1)),
     })]
     words[Region.SPIKES] = [int(rng.random() < 0.3) for _ in range(s)]
+    if cfg.delay_bits:
+        dl = lay[Region.DELAYS]
+        words[Region.DELAYS] = [dl.pack({
+            f"d{k}": int(rng.integers(0, 1 << cfg.delay_bits)) for k in range(wpw)
+            if (a % cfg.words_per_row) * wpw + k < n}) for a in range(cfg.weight_words)]
     return words
 
 
@@ -117,7 +122,7 @@ def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True, grow=False, **
         for region, ws in net.items():
             for a, w in enumerate(ws):
                 assert await request(ctx, region, a, 1, w) == 0
-        for region in Region:
+        for region in regions(cfg):
             want = model.read_words(region, 0, region_words(cfg, region))
             got = [await request(ctx, region, a) for a in range(len(want))]
             check(f"load {region.name}", got, want)
@@ -188,6 +193,21 @@ def test_spram_primitive_model():
     from spikeloom.hdl.spram import SPRAMStore
     run_case(preset("tiny"), seed=4, ticks=4, weight_store="spram",
              store_factory=lambda depth, width: SPRAMStore(depth, width, simulate=True))
+
+
+@pytest.mark.parametrize("weight_store", ["dual", "spram"])
+def test_delays(weight_store):
+    # per-synapse delays with both currents (tiny_delay: the ring of 8 slots, 2 words per row)
+    run_case(preset("tiny_delay"), seed=7, ticks=12, weight_store=weight_store)
+
+
+@pytest.mark.parametrize("wpw,delay_bits", [(4, 1), (3, 2)])
+def test_delays_one_word_rows_and_ragged_lanes(wpw, delay_bits):
+    # one word per row (back-to-back words of a lane may hit the same ring slot: the
+    # transparent read) and ragged lanes (unused lanes hold delay 0)
+    cfg = CoreConfig(n_neurons=3 if wpw == 4 else 7, n_inputs=2, weights_per_word=wpw,
+                     delay_bits=delay_bits, clock_hz=1_000_000, baud=100_000)
+    run_case(cfg, seed=8, ticks=10)
 
 
 def test_parameter_errors():

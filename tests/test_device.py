@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spikeloom.proto import preset
 from spikeloom.proto import protocol as P
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 from spikeloom.proto.protocol import END, ESC, ESC_END, ESC_ESC, Frame, Opcode, ResetFlags, Status
 from spikeloom.sim.device import GoldenDevice
 from spikeloom.sim.model import Core
@@ -95,7 +95,7 @@ def random_network(cfg, rng):
 
 def weight_words(cfg, mat, region):
     lay, wpw, n = layouts(cfg)[region], cfg.weights_per_word, cfg.n_neurons
-    pre = "w" if region == Region.WEIGHTS else "p"
+    pre = {Region.WEIGHTS: "w", Region.PLASTIC: "p", Region.DELAYS: "d"}[region]
     words = []
     for row in range(cfg.n_sources):
         for w in range(cfg.words_per_row):
@@ -255,7 +255,7 @@ def test_session_matches_model(name, seed):
     # weights after STDP, read back over the link, equal the model's; STDP did change them
     assert not np.array_equal(ref.weights, net[1]), "STDP changed nothing"
     assert read_region(dev, Region.WEIGHTS) == weight_words(cfg, ref.weights, Region.WEIGHTS)
-    for region in Region:
+    for region in regions(cfg):
         assert read_region(dev, region) == ref.read_words(region, 0, region_words(cfg, region))
 
     st_ = P.STATUS.unpack(ok(dev, Opcode.STATUS, 7))
@@ -312,31 +312,55 @@ def test_overrun_counts_and_flag():
 
 
 STATE_REGIONS = {Region.NEURON_STATE, Region.PRE_TRACE, Region.POST_TRACE, Region.SPIKES}
-CONFIG_REGIONS = {Region.NEURON_PARAMS, Region.WEIGHTS, Region.PLASTIC, Region.STDP_PARAMS}
+CONFIG_REGIONS = {Region.NEURON_PARAMS, Region.WEIGHTS, Region.PLASTIC, Region.STDP_PARAMS,
+                  Region.DELAYS}
 
 
 @pytest.mark.parametrize("flags", range(8))
 def test_reset_flags(flags):
-    cfg = preset("narrow")
+    # with delays: the DELAYS region is configuration (the ring, which no READ shows, is state)
+    cfg = preset("narrow").replace(delay_bits=2, name="narrow_delays")
     dev = GoldenDevice(cfg)
     load(dev, random_network(cfg, np.random.default_rng(flags)))
+    rng = np.random.default_rng(flags)
+    write_region(dev, Region.DELAYS, weight_words(cfg, rng.integers(0, 4, (cfg.n_sources,
+                                                                           cfg.n_neurons)),
+                                                  Region.DELAYS))
     ok(dev, Opcode.INJECT, 0, b"\x00\x00\x02\x00")
     dev.feed(wire(Opcode.RUN, 0, P.RUN_REQ.pack(ticks=7, period=0)))
     ok(dev, Opcode.INJECT, 0, b"\x01\x00")
     dev.feed(wire(0x55, 1))                 # BAD_OPCODE: not counted
     dev.feed(b"\xc0\x01\xc0")               # one frame error
-    regions = STATE_REGIONS | CONFIG_REGIONS    # (PROBES: tests/test_probes.py)
-    before = {r: read_region(dev, r) for r in regions}
-    assert all(any(before[r]) for r in regions), "every region must hold something to clear"
+    before = {r: read_region(dev, r) for r in regions(cfg)}
+    assert all(any(before[r]) for r in before), "every region must hold something to clear"
     st0 = P.STATUS.unpack(ok(dev, Opcode.STATUS))
     assert st0["ticks"] == 7 and st0["frame_errors"] == 1
     ok(dev, Opcode.RESET, 9, bytes([flags]))
-    for r in regions:
+    for r in before:
         cleared = ((flags & ResetFlags.STATE and r in STATE_REGIONS)
                    or (flags & ResetFlags.CONFIG and r in CONFIG_REGIONS))
         assert read_region(dev, r) == ([0] * len(before[r]) if cleared else before[r]), r.name
     st1 = P.STATUS.unpack(ok(dev, Opcode.STATUS))
     assert st1 == (dict.fromkeys(st0, 0) if flags & ResetFlags.COUNTERS else st0)
+
+
+def test_delays_region_exists_only_with_delays():
+    """DELAYS is BAD_REGION on a core without delays (READ and WRITE); with them it is read
+    and written like WEIGHTS, and a delay word with bits above its lanes is BAD_VALUE."""
+    dev = GoldenDevice(TINY)
+    for op, body in ((Opcode.READ, P.READ_REQ.pack(region=Region.DELAYS, addr=0, count=1)),
+                     (Opcode.WRITE, P.WRITE_REQ.pack(region=Region.DELAYS, addr=0) + b"\0\0")):
+        assert ask(dev, op, 3, body).status == Status.BAD_REGION
+    cfg = preset("tiny_delay")
+    dev = GoldenDevice(cfg)
+    words = weight_words(cfg, np.arange(cfg.n_sources * cfg.n_neurons).reshape(
+        cfg.n_sources, cfg.n_neurons) % 8, Region.DELAYS)
+    write_region(dev, Region.DELAYS, words)
+    assert read_region(dev, Region.DELAYS) == words
+    assert dev.core.delays[1, 2] == (1 * cfg.n_neurons + 2) % 8
+    nb = layouts(cfg)[Region.DELAYS].nbytes
+    assert ask(dev, Opcode.WRITE, 4, P.WRITE_REQ.pack(region=Region.DELAYS, addr=0)
+               + (1 << 12).to_bytes(nb, "little")).status == Status.BAD_VALUE
 
 
 def test_reset_helper_is_power_on():
@@ -610,13 +634,13 @@ def requests(draw):
                                                                   st.integers(0, 255)))]))
     if kind == "read":
         region = draw(_region_strategy())
-        words = region_words(TINY, region) if region in set(Region) else 4
+        words = region_words(TINY, region) if region in regions(TINY) else 4
         addr = draw(st.one_of(st.integers(0, words), st.integers(0, 0xFFFFFFFF)))
         count = draw(st.one_of(st.integers(0, 4), st.integers(0, 0xFFFF)))
         return Frame(Opcode.READ, seq, 0, P.READ_REQ.pack(region=region, addr=addr, count=count))
     if kind == "write":
         region = draw(_region_strategy())
-        if region in set(Region):
+        if region in regions(TINY):
             lay = layouts(TINY)[region]
             nw = draw(st.integers(1, 4))
             addr = draw(st.integers(0, region_words(TINY, region)))

@@ -41,7 +41,8 @@ def any_config(draw) -> CoreConfig:
         return PRESETS[draw(st.sampled_from(SMALL_PRESETS))]
     cfg = draw(configs())
     theta = draw(st.one_of(st.just(0), st.integers(1, cfg.v_width)))
-    return dataclasses.replace(cfg, theta_width=theta, inh_current=draw(st.booleans()))
+    return dataclasses.replace(cfg, theta_width=theta, inh_current=draw(st.booleans()),
+                               delay_bits=draw(st.sampled_from([0, 1, 3])))
 
 
 cases = st.builds(Case, any_config(), st.integers(0, 2**32 - 1), st.integers(1, 40))
@@ -77,6 +78,7 @@ def pair(case: Case, wild: bool) -> tuple[Core, Core, np.ndarray]:
     b.state = a.state.copy()
     b.weights[...] = a.weights
     b.plastic[...] = a.plastic
+    b.delays[...] = a.delays
     b.stdp = dataclasses.replace(a.stdp)
     assert a.engine == "fast" and b.engine == "reference"
     return a, b, inputs
@@ -109,6 +111,22 @@ def test_fast_equals_reference_with_each_feature(theta_width, inh_current, seed)
                               inh_current=inh_current)
     assert fast.unsupported(cfg) == []
     check_lockstep(Case(cfg, seed, 40), wild=bool(seed % 2))
+
+
+@pytest.mark.parametrize("delay_bits", [1, 2, 6])
+@pytest.mark.parametrize("inh_current", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_fast_equals_reference_with_delays(delay_bits, inh_current, seed):
+    """Per-synapse delays (the ring of future accumulators, with one or two currents) run in
+    lockstep on fixed seeds, stepped and in one compiled run."""
+    cfg = dataclasses.replace(PRESETS["tiny"], name="delays", delay_bits=delay_bits,
+                              inh_current=inh_current)
+    assert fast.unsupported(cfg) == []
+    check_lockstep(Case(cfg, seed, 80), wild=bool(seed % 2))
+    a, b, inputs = pair(Case(cfg, seed, 80), wild=False)
+    assert a.delays.any() and (a.delays != a.delays.flat[0]).any()
+    np.testing.assert_array_equal(a.run(80, inputs), b.run(80, inputs))
+    assert_same(snapshot(a), snapshot(b), cfg)
 
 
 @pytest.mark.regress

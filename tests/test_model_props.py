@@ -42,6 +42,7 @@ def configs(draw) -> CoreConfig:
         weights_per_word=draw(st.integers(1, 5)),
         theta_width=draw(st.sampled_from([0, 0, 3, 8, 16])),
         inh_current=draw(st.booleans()),
+        delay_bits=draw(st.sampled_from([0, 0, 1, 2, 3])),
     )
 
 
@@ -90,6 +91,8 @@ def build(case: Case) -> tuple[Core, np.ndarray]:
     core.state.spikes[:] = rng.integers(2, size=s).astype(bool)
     core.weights[:] = _values(rng, lay[Region.WEIGHTS].fields[0], (s, n), narrow, one)
     core.plastic[:] = rng.integers(2, size=(s, n)).astype(bool)
+    if cfg.delay_bits:
+        core.delays[:] = rng.integers(0, 1 << cfg.delay_bits, size=(s, n))
     core.stdp = STDPParams(**{f.name: int(_values(rng, f, None, narrow, one))
                               for f in lay[Region.STDP_PARAMS].fields})
     core.stdp.enable = int(rng.integers(4) > 0)
@@ -102,6 +105,7 @@ def snapshot(core: Core) -> dict:
     snap = {f.name: getattr(core.state, f.name).copy() for f in dataclasses.fields(core.state)}
     snap["weights"] = core.weights.copy()
     snap["plastic"] = core.plastic.copy()
+    snap["delays"] = core.delays.copy()
     snap["stdp"] = dataclasses.astuple(core.stdp)
     snap["params"] = [getattr(core.params, f.name).copy()
                       for f in dataclasses.fields(core.params)]

@@ -249,7 +249,7 @@ def test_float_reference_agrees_with_model_per_layer():
 # -- errors ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("node, what", [
-    (nir.Delay(delay=arr(1e-3)), "issue 16"),
+    (nir.I(r=arr(1.0)), "integrator"),
     (nir.Threshold(threshold=arr(1.0)), "not supported by spikeloom"),
     (nir.AvgPool2d(kernel_size=np.array([1, 1]), stride=np.array([1, 1]),
                    padding=np.array([0, 0])), "not supported by spikeloom"),
@@ -261,6 +261,52 @@ def test_unsupported_nodes_name_node_and_type(tmp_path, node, what):
         snir.from_nir(g, dt=DT)
     msg = str(info.value)
     assert "'odd'" in msg and type(node).__name__ in msg and what in msg
+
+
+def delay_graph(delays_s, where="post"):
+    """Input(2) -> Linear -> Delay -> LIF(4) (``where="post"``: one delay per target neuron), or
+    Input -> Delay -> Linear -> LIF (``"pre"``: one per source)."""
+    w = np.zeros((4, 2))
+    w[:, 0] = 2.0
+    n = 4 if where == "post" else 2
+    nodes = {"input": io(2), "w": nir.Linear(weight=w), "d": nir.Delay(delay=arr(*delays_s)),
+             "lif": lif(4), "output": out(4)}
+    chain = [("input", "w"), ("w", "d"), ("d", "lif")] if where == "post" else \
+        [("input", "d"), ("d", "w"), ("w", "lif")]
+    assert len(delays_s) == n
+    return nir.NIRGraph(nodes=nodes, edges=chain + [("lif", "output")])
+
+
+def test_delay_nodes_become_per_synapse_delays(tmp_path):
+    """A Delay of d seconds adds round(d / dt) ticks to the core's one tick per hop: the PSP of
+    an input spike at tick 2 makes neuron k fire in tick 2 + d_k/dt; to_nir writes the delays
+    back as Linear -> Delay pairs, one per delay value, and the round trip keeps them."""
+    extra = [0, 1, 3, 7]
+    net = snir.from_nir(through_file(delay_graph([e * DT for e in extra]), tmp_path), dt=DT,
+                        target="tiny_delay")
+    image = quiet_compile(net, target="tiny_delay")
+    assert image.delays()[0, :4].tolist() == [1 + e for e in extra]
+    spikes = np.zeros((14, 2), bool)
+    spikes[2, 0] = True
+    result = run(image, {"input": spikes}, 14)
+    assert result["lif"].events.tolist() == [[2 + e, k] for k, e in enumerate(extra)]
+    g = snir.to_nir(image, dt=DT)
+    assert sorted(k for k, v in g.nodes.items() if type(v).__name__ == "Delay") == [
+        f"input->lif.delay{e}.d" for e in (1, 3, 7)]
+    back = quiet_compile(snir.from_nir(g, dt=DT, target="tiny_delay"), target="tiny_delay")
+    assert np.array_equal(back.delays(), image.delays())
+    assert np.array_equal(back.weights(), image.weights())
+    # delays per source (Delay before the Linear) reach every target of that source
+    net = snir.from_nir(delay_graph([2 * DT, 0.0], where="pre"), dt=DT, target="tiny_delay")
+    assert quiet_compile(net, target="tiny_delay").delays()[0, :4].tolist() == [3] * 4
+
+
+def test_delays_a_target_cannot_hold_are_one_compile_error():
+    net = snir.from_nir(delay_graph([0.0, 0.0, 0.0, 9 * DT]), dt=DT, target="tiny_delay")
+    with pytest.raises(CompileError, match=r"delay 10 ms .* holds 1 \.\. 8 ticks"):
+        quiet_compile(net, target="tiny_delay")
+    with pytest.raises(CompileError, match="Delay.*finite and >= 0"):
+        snir.from_nir(delay_graph([0.0, 0.0, 0.0, -DT]), dt=DT)
 
 
 def test_a_linear_readout_is_refused():
@@ -276,7 +322,8 @@ def test_a_linear_readout_is_refused():
 
 
 def test_missing_is_one_entry_per_type():
-    assert set(snir.MISSING) >= {"Delay"}
+    assert set(snir.MISSING) >= {"I"} and {"LI", "CubaLI"} <= set(snir.SPIKING)
+    assert "Delay" in snir.LINEAR
     assert not set(snir.MISSING) & (set(snir.SPIKING) | set(snir.LINEAR))
 
 

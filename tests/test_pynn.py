@@ -241,7 +241,7 @@ def test_unsupported_features_raise_pynn_errors():
     sim.setup(timestep=1.0)
     src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]))
     cells = sim.Population(2, sim.IF_curr_exp(tau_syn_E=5.0, tau_syn_I=10.0))
-    with pytest.raises(errors.ConnectionError, match="issue 16"):
+    with pytest.raises(errors.ConnectionError, match="outside setup.*1 .. 1 ms"):
         sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0,
                                                                               delay=2.0))
     with pytest.raises(errors.NoModelAvailableError, match="additive"):
@@ -277,9 +277,33 @@ def test_unsupported_features_raise_pynn_errors():
             with pytest.raises(errors.InvalidParameterValueError, match="tau_syn_I"):
                 sim.run(5.0)
         sim.end()
-    sim.setup(timestep=1.0)
-    with pytest.raises(NotImplementedError, match="issue 16"):
-        sim.setup(timestep=1.0, max_delay=5.0)
+    with pytest.raises(errors.InvalidParameterValueError, match="min_delay >= timestep"):
+        sim.setup(timestep=1.0, min_delay=0.5)
+    with pytest.raises(errors.InvalidParameterValueError, match="below min_delay"):
+        sim.setup(timestep=1.0, min_delay=2.0, max_delay=1.5)
+
+
+def test_static_synapse_delays_arrive_at_their_tick():
+    """StaticSynapse(delay=...) within setup(max_delay=...): a source spike at 5 ms drives each
+    target through a one-spike synapse of its own delay; the target fires when the PSP arrives,
+    ``delay - 1`` ticks after a one-tick synapse's target (on a configuration model:// picks
+    with enough delay bits)."""
+    delays = [1.0, 2.0, 4.0, 7.0]
+    sim.setup(timestep=1.0, max_delay=8.0)
+    assert sim.get_min_delay() == 1.0 and sim.get_max_delay() == 8.0
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[5.0], []]))
+    cells = sim.Population(4, sim.IF_curr_exp(tau_syn_E=0.1, v_thresh=-64.0, tau_refrac=50.0))
+    sim.Projection(src, cells, sim.FromListConnector([(0, k, 20.0, d)
+                                                      for k, d in enumerate(delays)],
+                                                     column_names=["weight", "delay"]),
+                   sim.StaticSynapse())
+    cells.record("spikes")
+    sim.run(30.0)
+    first = [float(st.times.magnitude[0]) for st in cells.get_data().segments[0].spiketrains]
+    assert sim.state.image.config.delay_bits == 3
+    assert np.array_equal(sim.state.image.delays()[0, :4], delays)
+    assert np.array_equal(np.array(first) - first[0], np.array(delays) - 1.0), first
+    sim.end()
 
 
 def test_compile_errors_and_fit_errors_come_through():

@@ -145,6 +145,9 @@ def _project(state, net, proj, index, params, dt):
         k = mapping.psc_scale(dt, p["tau_m"], tau_s, p["cm"])[post]
         stdp = _stdp(proj, {key: x[conn] for key, x in v.items()}, k, where)
         name = f"{proj.label or 'projection'}[{index}]" + (f".{n}" if len(pairs) > 1 else "")
+        delays = v["delay"][conn] if "delay" in v else None
+        if delays is not None and np.all(np.abs(delays - dt) <= 1e-9 * dt):
+            delays = None                           # one tick: any core
         net.connect(net[src._sl_name], net[dst._sl_name], name=name, stdp=stdp,
-                    weights=(src_idx[conn], post, weights[conn] * k))
+                    weights=(src_idx[conn], post, weights[conn] * k), delays=delays)
         proj._parts.append((name, conn, src_idx[conn], post, k))

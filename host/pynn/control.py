@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyNN import common
+from pyNN import common, errors
 from pyNN.recording import get_io
 
 from . import simulator
@@ -16,24 +16,29 @@ def setup(timestep=1.0, min_delay="auto", max_delay="auto", url="model://", targ
           rng_seed=0, **extra_params):
     """Start a simulation (forgets any previous network).
 
-    ``timestep`` (ms) is the core's tick. ``min_delay``/``max_delay`` may only be the timestep
-    (``"auto"``): every synapse delays by one tick until the core has delay lines (issue 16).
+    ``timestep`` (ms) is the core's tick. ``min_delay`` (``"auto"``: the timestep) may not be
+    below the timestep (a synapse is at least one tick); ``max_delay`` (``"auto"``: the
+    timestep) bounds the delays of every synapse. Delays longer than one tick need a
+    configuration with ``delay_bits`` (a bare ``model://`` picks one with enough).
     ``url`` is where to run: ``"model://"`` (the golden model; the smallest preset that fits,
     or ``model://PRESET``), ``"socket://HOST:PORT"`` (a virtual board) or a serial port.
     ``target`` (preset name or CoreConfig) is the configuration to compile for (default: the
     device's, or the smallest fitting preset on ``model://``). ``rng_seed`` seeds the host's
     Poisson sources.
     """
+    lo = timestep if min_delay == "auto" else float(min_delay)
+    hi = timestep if max_delay == "auto" else float(max_delay)
+    if lo < timestep * (1 - 1e-9):
+        raise errors.InvalidParameterValueError(
+            f"setup(min_delay={min_delay}): a synapse delivers at least one time step later "
+            f"(min_delay >= timestep = {timestep:g} ms)")
+    if hi < lo:
+        raise errors.InvalidParameterValueError(
+            f"setup(max_delay={max_delay}) is below min_delay = {lo:g} ms")
     common.setup(timestep, min_delay, max_delay=max_delay, **extra_params)
     state = simulator.state
-    for value, what in ((min_delay, "min_delay"), (max_delay, "max_delay")):
-        if value != "auto" and abs(float(value) - timestep) > 1e-9 * timestep:
-            raise NotImplementedError(
-                f"setup({what}={value}): spikeloom delivers every spike one time step later "
-                f"({what} = timestep = {timestep:g} ms); per-synapse delays come with the "
-                "core's delay lines (issue 16)")
     state.clear()
-    state.configure(timestep, timestep, timestep, url, target, rng_seed)
+    state.configure(timestep, lo, hi, url, target, rng_seed)
     return rank()
 
 

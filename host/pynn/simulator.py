@@ -10,7 +10,8 @@ interval as inputs and collects the spikes; ``reset()`` reloads the image (time 
 
 Time: tick ``k`` advances the state from ``k dt`` to ``(k+1) dt``; a spike found in tick ``k``
 (or injected for tick ``k``) has the time ``k dt`` and reaches its targets' currents at
-``(k+1) dt``: every synapse has the delay ``dt`` (Brian2's convention as well).
+``(k+1) dt``: a synapse of delay ``dt`` (the least; Brian2's convention as well) acts in the
+next tick, one of ``k dt`` in tick ``k`` after the spike (``StaticSynapse(delay=...)``).
 """
 
 from __future__ import annotations
@@ -198,6 +199,14 @@ class State(common.control.BaseState):
         if need_v:
             most = (P.MAX_PAYLOAD - P.PROBE_HEAD.size) // cfg.probe_bytes
             cfg = cfg.replace(probe_slots=min(need_v, most, 255))
+        # delays longer than one tick: the same sizes with enough delay bits (the golden model
+        # runs any configuration; the compiler names a delay no configuration can hold)
+        ticks = max((int(np.rint(np.max(p.delay) / self.dt)) for p in self.net.projections
+                     if p.delay is not None and p.delay.size), default=1)
+        if ticks > 1:
+            bits = min((ticks - 1).bit_length(), 6)
+            cfg = cfg.replace(delay_bits=max(bits, cfg.delay_bits),
+                              name=f"{cfg.name}_delay{bits}")
         return cfg
 
     def _inputs(self, k0: int, ticks: int) -> dict:
@@ -263,11 +272,13 @@ state = State()
 
 
 def check_delay(delay, where: str) -> None:
-    """Every synapse has the delay of one time step until the core has delays (issue 16)."""
+    """Delays lie in ``[min_delay, max_delay]`` of setup() (PyNN's rule; the compiler then
+    rounds them to ticks and checks what the configuration holds)."""
     d = np.asarray(delay, dtype=float)
-    bad = np.flatnonzero(np.abs(d - state.dt) > 1e-9 * max(1.0, state.dt))
+    eps = 1e-9 * max(1.0, state.dt)
+    bad = np.flatnonzero((d < state.min_delay - eps) | (d > state.max_delay + eps)
+                         | ~np.isfinite(d))
     if bad.size:
         raise errors.ConnectionError(
-            f"{where}: delay {np.ravel(d)[bad[0]]:g} ms; spikeloom delivers every spike one "
-            f"time step later (delay = timestep = {state.dt:g} ms). Per-synapse delays come "
-            "with the core's delay lines (issue 16)")
+            f"{where}: delay {np.ravel(d)[bad[0]]:g} ms is outside setup()'s min_delay .. "
+            f"max_delay = {state.min_delay:g} .. {state.max_delay:g} ms")
