@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import spikeloom as sl
-from spikeloom.proto.memmap import Region, layouts
+from spikeloom.proto.memmap import layouts, regions
 from spikeloom.sim.model import Core
 
 
@@ -36,7 +36,7 @@ def main(url: str = "model://tiny") -> int:
         weights = board.read_weights("ff", raw=True)
 
     core = Core(image.config)                  # the golden model, stepped directly
-    for region in Region:
+    for region in regions(image.config):
         nb = layouts(image.config)[region].nbytes
         data = image.regions[region]
         core.write_words(region, 0, [int.from_bytes(data[k:k + nb], "little")

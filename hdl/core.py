@@ -47,7 +47,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
 from ..proto.cycles import WEIGHT_STORES, check_weight_store, tick_cycles_bound
-from ..proto.memmap import Region, layouts, region_words
+from ..proto.memmap import Region, layouts, region_words, regions
 from ..proto.protocol import ResetFlags
 from .arith import decay, satu, scale_sat
 from .fifo import Queue, held_read
@@ -68,7 +68,7 @@ _STATE, _CONFIG, _COUNTERS = (int(f) for f in (
 
 def addr_width(cfg: CoreConfig) -> int:
     """Bits of ``mem_req.addr``: enough for the largest region's word count."""
-    words = max(region_words(cfg, r) for r in Region)
+    words = max(region_words(cfg, r) for r in regions(cfg))
     return max(1, (words - 1).bit_length())
 
 

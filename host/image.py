@@ -47,6 +47,7 @@ import numpy as np
 
 from . import regions as codec
 from .errors import ConfigMismatch, ImageError
+from .proto import memmap
 from .proto.config import CoreConfig, preset
 from .proto.memmap import Region, layouts, region_words
 from .report import Report
@@ -148,7 +149,7 @@ class Image:
                  dt: float = 1.0, stdp: dict | None = None, report=None):
         self.config = config
         self.regions = {}
-        for region in Region:
+        for region in memmap.regions(config):
             data = regions.get(region)
             data = codec.zero_region(config, region) if data is None else bytes(data)
             expect = region_words(config, region) * layouts(config)[region].nbytes
@@ -218,7 +219,7 @@ class Image:
     def manifest(self) -> dict:
         cfg = self.config
         regions = {}
-        for region in Region:
+        for region in memmap.regions(cfg):
             data = self.regions[region]
             regions[region.name] = {
                 "file": f"regions/{region.name}.bin", "words": region_words(cfg, region),
@@ -257,7 +258,7 @@ class Image:
     def to_bytes(self) -> bytes:
         manifest = self.manifest()
         entries = {"manifest.json": json.dumps(manifest, indent=1, sort_keys=True).encode()}
-        for region in Region:
+        for region in self.regions:
             entries[manifest["regions"][region.name]["file"]] = self.regions[region]
         for k, blob in enumerate(self._projection_files()):
             entries[f"projections/{k}.npy"] = blob
@@ -343,7 +344,7 @@ class ImageDiff:
                     np.array_equal(pa.pre, pb.pre) and np.array_equal(pa.post, pb.post)
                     and np.array_equal(pa.plastic, pb.plastic)):
                 self.items.append(f"projection {name}: synapses or scale differ")
-        for region in Region:
+        for region in memmap.regions(a.config):
             if a.regions[region] == b.regions[region]:
                 continue
             fa, fb = a.fields(region), b.fields(region)
@@ -515,18 +516,19 @@ class _Reader:
             raise _Bad(_MANIFEST, f"configuration hash {c['hash']!r} does not match its fields "
                                   f"(0x{config.hash():08x}): the file is corrupt or edited")
         lay = layouts(config)
-        total = sum(region_words(config, r) * lay[r].nbytes for r in Region)
+        total = sum(region_words(config, r) * lay[r].nbytes for r in memmap.regions(config))
         if total > MAX_CONTENT_BYTES:
             raise _Bad(_MANIFEST, f"configuration {config.name!r} needs {total} bytes of "
                                   f"regions, more than spikeloom loads ({MAX_CONTENT_BYTES})")
         return config
 
     def _regions(self, entries, config) -> dict:
-        if not isinstance(entries, dict) or set(entries) != {r.name for r in Region}:
-            raise _Bad(_MANIFEST, f"regions must list exactly {[r.name for r in Region]}")
+        names = [r.name for r in memmap.regions(config)]
+        if not isinstance(entries, dict) or set(entries) != set(names):
+            raise _Bad(_MANIFEST, f"regions must list exactly {names}")
         out = {}
         lay = layouts(config)
-        for region in Region:
+        for region in memmap.regions(config):
             e = entries[region.name]
             where = f"regions.{region.name}"
             file = f"regions/{region.name}.bin"

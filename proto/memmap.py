@@ -17,7 +17,8 @@ import functools
 
 from .config import CoreConfig
 
-__all__ = ["Field", "Layout", "Region", "layouts", "region_words", "check_region_address"]
+__all__ = ["Field", "Layout", "Region", "layouts", "regions", "region_words",
+           "check_region_address", "n_rules"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,11 +107,20 @@ class Region(enum.IntEnum):
     STDP_PARAMS = 6     # a single word
     SPIKES = 7          # one word per source: the spikes to deliver in the next tick (1 bit);
                         # input bits are what INJECT set, neuron bits are last tick's spikes
+    LEARN = 10          # rule_bits > 1 only: word 0 the rounding generator's state, word 1 the
+                        # modulation factor (docs/numerics.md, "Plasticity rules")
 
 
 def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
-    """The word layout of every region for ``cfg`` (a fresh dict; the layouts are shared)."""
+    """The word layout of every region ``cfg`` has (a fresh dict; the layouts are shared). A
+    region of an optional feature is absent while the feature is off."""
     return dict(_layouts(cfg))
+
+
+def regions(cfg: CoreConfig) -> tuple[Region, ...]:
+    """The regions ``cfg`` has, ascending: every base region, and an optional feature's region
+    (``LEARN``) only while the feature is on. The others answer BAD_REGION."""
+    return tuple(sorted(_layouts(cfg)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -125,6 +135,9 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
     if cfg.theta_width:
         par_opt += [Field("theta_jump", cfg.theta_width), Field("alpha_theta", alpha)]
         st_opt.append(Field("theta", cfg.theta_width))
+    opt_regions = {}
+    if cfg.rule_bits > 1:
+        opt_regions[Region.LEARN] = Layout([Field("value", 32)])
     return {
         Region.NEURON_PARAMS: Layout([
             Field("threshold", cfg.v_width, True),
@@ -144,7 +157,9 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
         ]),
         Region.WEIGHTS: Layout([
             Field(f"w{k}", cfg.w_width, True) for k in range(cfg.weights_per_word)]),
-        Region.PLASTIC: Layout([Field(f"p{k}", 1) for k in range(cfg.weights_per_word)]),
+        # with rule_bits > 1 a lane is a rule index (0 = static), else the plasticity bit
+        Region.PLASTIC: Layout([Field(f"p{k}", cfg.rule_bits)
+                                for k in range(cfg.weights_per_word)]),
         Region.PRE_TRACE: Layout([Field("x", cfg.trace_width)]),
         Region.POST_TRACE: Layout([Field("y", cfg.trace_width)]),
         Region.STDP_PARAMS: Layout([
@@ -157,13 +172,29 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
             Field("alpha_post", alpha),
             Field("w_min", cfg.w_width, True),
             Field("w_max", cfg.w_width, True),
+            *_rule_fields(cfg),
         ]),
         Region.SPIKES: Layout([Field("s", 1)]),
+        **opt_regions,
     }
 
 
+def _rule_fields(cfg: CoreConfig) -> list[Field]:
+    """The per-rule flags a STDP_PARAMS word gains with rule_bits > 1 (none with one rule, so
+    the word stays the word of before)."""
+    if cfg.rule_bits == 1:
+        return []
+    return [Field("soft", 1), Field("stochastic", 1), Field("modulated", 1)]
+
+
+def n_rules(cfg: CoreConfig) -> int:
+    """Plasticity rules of ``cfg``: ``2**rule_bits - 1`` (rule ``r`` is STDP_PARAMS word
+    ``r - 1``; index 0 of a PLASTIC lane means static)."""
+    return (1 << cfg.rule_bits) - 1
+
+
 def region_words(cfg: CoreConfig, region: Region) -> int:
-    """Number of words in ``region``."""
+    """Number of words in ``region``; 0 for a region ``cfg`` does not have."""
     return {
         Region.NEURON_PARAMS: cfg.n_neurons,
         Region.NEURON_STATE: cfg.n_neurons,
@@ -171,8 +202,9 @@ def region_words(cfg: CoreConfig, region: Region) -> int:
         Region.PLASTIC: cfg.weight_words,
         Region.PRE_TRACE: cfg.n_sources,
         Region.POST_TRACE: cfg.n_neurons,
-        Region.STDP_PARAMS: 1,
+        Region.STDP_PARAMS: n_rules(cfg),
         Region.SPIKES: cfg.n_sources,
+        Region.LEARN: 2 if cfg.rule_bits > 1 else 0,
     }[Region(region)]
 
 
@@ -182,6 +214,8 @@ def check_region_address(cfg: CoreConfig, region: int, addr: int, count: int) ->
         r = Region(region)
     except ValueError:
         raise ValueError(f"no region {region}") from None
+    if r not in _layouts(cfg):
+        raise ValueError(f"no region {r.name} in this configuration")
     n = region_words(cfg, r)
     if count < 0 or addr < 0 or addr + count > n:
         raise ValueError(f"{r.name}[{addr}:{addr + count}] is outside 0..{n}")

@@ -239,10 +239,14 @@ class GoldenDevice:
         return [], b""
 
     def _region(self, code: int) -> Region:
+        # a region of a feature this configuration lacks (LEARN with one rule) is no region
         try:
-            return Region(code)
+            region = Region(code)
         except ValueError:
             raise _Refused(Status.BAD_REGION) from None
+        if region not in self.layouts:
+            raise _Refused(Status.BAD_REGION)
+        return region
 
     def _read(self, frame):
         if len(frame.payload) != P.READ_REQ.size:
@@ -299,7 +303,7 @@ class GoldenDevice:
                 if budget <= 0:
                     return budget
                 budget -= 1
-            stdp_enabled = bool(self.core.stdp.enable)
+            stdp_enabled = self.core.learning_enabled
             result = self.core.step()
             fired = np.flatnonzero(result.spikes)
             out += P.encode_frame(Frame(Opcode.SPIKES, run.seq, Status.OK,

@@ -26,7 +26,7 @@ import numpy as np
 from amaranth.hdl import Value
 from amaranth.sim import Simulator
 from spikeloom.proto.config import CoreConfig
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 from spikeloom.proto.protocol import ResetFlags
 from spikeloom.sim.model import Core as Model
 from spikeloom.sim.model import STDPParams
@@ -340,7 +340,7 @@ class Driver:
 
     async def load(self, model: Model) -> None:
         """Write every region of ``model`` into the core, packed by proto.memmap."""
-        for region in Region:
+        for region in regions(self.cfg):
             n = region_words(self.cfg, region)
             await self.write(region, 0, model.read_words(region, 0, n))
 

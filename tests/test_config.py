@@ -13,7 +13,7 @@ import sys
 
 import pytest
 from spikeloom.proto.config import PRESETS, CoreConfig, preset
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 
 PROTO = pathlib.Path(__file__).resolve().parent.parent / "proto"
 
@@ -131,7 +131,7 @@ def test_layout_widths_tiny():
         Region.SPIKES: 1,
     }
     # N=8, M=4: 12 sources, 2 words per row
-    assert [region_words(cfg, r) for r in Region] == [8, 8, 24, 24, 12, 8, 1, 12]
+    assert [region_words(cfg, r) for r in regions(cfg)] == [8, 8, 24, 24, 12, 8, 1, 12]
 
 
 def test_layout_widths_follow_config():

@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 from spikeloom.hdl.core import Core
 from spikeloom.proto.config import CoreConfig, preset
 from spikeloom.proto.cycles import tick_cycles
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 from spikeloom.sim.model import Core as Model
 
 
@@ -117,7 +117,7 @@ def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True, grow=False, **
         for region, ws in net.items():
             for a, w in enumerate(ws):
                 assert await request(ctx, region, a, 1, w) == 0
-        for region in Region:
+        for region in regions(cfg):
             want = model.read_words(region, 0, region_words(cfg, region))
             got = [await request(ctx, region, a) for a in range(len(want))]
             check(f"load {region.name}", got, want)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import spikeloom as sl
 from spikeloom.proto import protocol as P
-from spikeloom.proto.memmap import Region
+from spikeloom.proto.memmap import Region, regions
 from spikeloom.sim.model import Core
 from spikeloom.transport import ModelTransport
 
@@ -29,7 +29,7 @@ def stdp_net(n_in=4, n_exc=7, seed=3):
 
 def model_core(image):
     core = Core(image.config)
-    for region in Region:
+    for region in regions(image.config):
         core.write_bytes(region, 0, image.regions[region])
     return core
 

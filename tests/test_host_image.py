@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import spikeloom as sl
 from spikeloom import regions as codec
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 
 
 def net_and_image(target="tiny", scale_w=0.3):
@@ -35,7 +35,7 @@ def test_round_trip(tmp_path):
         assert manifest["format"] == "spikeloom-image" and manifest["format_version"] == 2
         assert manifest["config"]["hash"] == f"0x{image.config.hash():08x}"
         # regions are stored exactly as WRITE payloads carry them
-        for region in Region:
+        for region in regions(image.config):
             blob = zf.read(f"regions/{region.name}.bin")
             assert len(blob) == region_words(image.config, region) * \
                 layouts(image.config)[region].nbytes
@@ -47,12 +47,12 @@ def test_codec_matches_model_packing():
     _, image = net_and_image(target="narrow")
     cfg = image.config
     core = Core(cfg)
-    for region in Region:
+    for region in regions(cfg):
         nb = layouts(cfg)[region].nbytes
         data = image.regions[region]
         core.write_words(region, 0, [int.from_bytes(data[k:k + nb], "little")
                                      for k in range(0, len(data), nb)])
-    for region in Region:
+    for region in regions(cfg):
         words = core.read_words(region, 0, region_words(cfg, region))
         nb = layouts(cfg)[region].nbytes
         assert b"".join(w.to_bytes(nb, "little") for w in words) == image.regions[region]

@@ -14,7 +14,7 @@ import pytest
 import spikeloom as sl
 from spikeloom.compiler import CompileWarning
 from spikeloom.proto.fixed import decay, decay_factor
-from spikeloom.proto.memmap import Region
+from spikeloom.proto.memmap import Region, regions
 from spikeloom.sim.model import Core
 
 URL = "model://tiny_full?engine=reference"
@@ -24,7 +24,7 @@ F = sl.preset("tiny_full").decay_frac
 def model_core(image):
     """The image's regions written into the golden model (as tests/test_host_board.py)."""
     core = Core(image.config, engine="reference")
-    for region in Region:
+    for region in regions(image.config):
         core.write_bytes(region, 0, image.regions[region])
     return core
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from spikeloom.proto.config import CoreConfig, preset
 from spikeloom.proto.fixed import decay, decay_factor, saturate, saturate_unsigned, scale
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 from spikeloom.sim.model import Core, STDPParams
 
 TINY = preset("tiny")       # N=8, M=4, F=12, G=8, V/I 16 bit, w 8 bit, traces 8 bit, ref 8 bit
@@ -435,7 +435,7 @@ def test_round_trip_every_region(cfg):
     rng = np.random.default_rng(seed)
     core = Core(cfg)
     lays = layouts(cfg)
-    for region in Region:
+    for region in regions(cfg):
         lay, n = lays[region], region_words(cfg, region)
         words = []
         for a in range(n):
