@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..proto.fixed import MOD_FRAC
+
 __all__ = ["MOD_FRAC", "xorshift32", "modulation_factor", "rule_step", "depress", "potentiate"]
 
 I64 = np.int64
-#: fractional bits of the modulation factor m (LEARN word 1): 256 means 1.0
-MOD_FRAC = 8
 _U32 = 0xFFFF_FFFF
 
 
