@@ -137,6 +137,12 @@ class Core(wiring.Component):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         check_weight_store(weight_store)
+        if cfg.rule_bits > 1:
+            # the learning walks of several rules (docs/numerics.md, "Plasticity rules") exist
+            # in the golden model only so far: refuse rather than build a core that disagrees
+            raise ValueError(f"CoreConfig.rule_bits = {cfg.rule_bits}: the gateware implements "
+                             "one plasticity rule (rule_bits = 1); several rules run on the "
+                             "golden model (model://) only")
         if store_factory is not None:
             if not callable(store_factory):
                 raise TypeError(f"store_factory must be callable, not {store_factory!r}")

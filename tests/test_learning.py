@@ -330,3 +330,11 @@ def test_learn_region_exists_only_with_rules():
     assert _ask(dev, Opcode.READ, read).payload == words
     assert _ask(dev, Opcode.RESET, bytes([2])).status == Status.OK
     assert _ask(dev, Opcode.READ, read).payload == bytes(8)
+
+
+def test_gateware_refuses_several_rules():
+    """The RTL implements one rule so far: it refuses rule_bits > 1 instead of disagreeing
+    with the model."""
+    from spikeloom.hdl.core import Core as RTLCore
+    with pytest.raises(ValueError, match="rule_bits = 2.*golden model"):
+        RTLCore(CoreConfig(n_neurons=8, n_inputs=4, rule_bits=2))

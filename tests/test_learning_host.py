@@ -148,3 +148,32 @@ def test_song_2000_learns_with_the_papers_rates():
     assert len(result.events) > 30, "the neuron must fire for STDP to act"
     assert (w != w0.ravel()).mean() > 0.9, "weights did not move"
     assert (w > 0.9 * gmax).mean() > 0.2 and (w0 > 0.9 * gmax).mean() == 0
+
+
+def test_pynn_multiplicative_weight_dependence_is_a_soft_rule():
+    """PyNN's MultiplicativeWeightDependence compiles to a soft-bound rule (A_plus and A_minus
+    are fractions of the distance to the bound) and learns inside [w_min, w_max]; a target
+    with one rule refuses it, naming the option."""
+    import spikeloom.pynn as sim
+    target = CFG.replace(name="rules")
+    times = [[float(t) for t in range(k + 1, 190, 7)] for k in range(6)]
+    for cfg, ok in ((target, True), (target.replace(rule_bits=1), False)):
+        sim.setup(timestep=1.0, target=cfg, url=URL)
+        src = sim.Population(6, sim.SpikeSourceArray(spike_times=times))
+        cells = sim.Population(4, sim.IF_curr_exp(v_thresh=-64.0))
+        syn = sim.STDPMechanism(
+            timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.05,
+                                                A_minus=0.05),
+            weight_dependence=sim.MultiplicativeWeightDependence(w_min=0.0, w_max=1.0),
+            weight=0.5, delay=1.0)
+        prj = sim.Projection(src, cells, sim.AllToAllConnector(), syn)
+        if ok:
+            sim.run(200.0)
+            rule = sim.state.net.projections[0].stdp
+            assert rule.weight_dependence == "multiplicative" and rule.a_plus == 0.05
+            w = prj.get("weight", format="array")
+            assert not np.allclose(w, 0.5) and w.min() >= 0.0 and w.max() <= 1.0
+        else:
+            with pytest.raises(Exception, match="several plasticity rules"):
+                sim.run(10.0)
+        sim.end()
