@@ -338,3 +338,38 @@ def test_gateware_refuses_several_rules():
     from spikeloom.hdl.core import Core as RTLCore
     with pytest.raises(ValueError, match="rule_bits = 2.*golden model"):
         RTLCore(CoreConfig(n_neurons=8, n_inputs=4, rule_bits=2))
+
+
+# -- randomized invariants (a few seeds here, SPIKELOOM_SEEDS with -m regress) ------------------
+
+def _invariants(seed):
+    c, inputs = random_rules_core(seed, rule_bits=2 + seed % 2, n=6 + seed % 5, m=3 + seed % 4,
+                                  wpw=1 + seed % 4, ticks=40)
+    w_start = c.weights.copy()
+    touched = np.zeros(c.weights.shape, bool)
+    for t in range(len(inputs)):
+        before = c.weights.copy()
+        c.step(inputs[t])
+        touched |= c.weights != before
+    rule = c.plastic
+    # static synapses and synapses of disabled rules never change
+    frozen = (rule == 0) | np.isin(rule, [k + 1 for k, r in enumerate(c.rules) if not r.enable])
+    assert not touched[frozen].any()
+    # a synapse that moved lies inside its rule's bounds
+    for k, r in enumerate(c.rules, start=1):
+        moved = touched & (rule == k)
+        w = c.weights[moved]
+        assert np.all((w >= r.w_min) | (r.w_min > r.w_max)) and np.all(w <= r.w_max), k
+    return w_start, c
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rules_keep_static_synapses_and_bounds(seed):
+    _invariants(seed)
+
+
+@pytest.mark.regress
+def test_rules_keep_static_synapses_and_bounds_many_seeds():
+    from core_harness import seed_count
+    for seed in range(3, 3 + seed_count()):
+        _invariants(seed)
