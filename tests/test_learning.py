@@ -373,3 +373,36 @@ def test_rules_keep_static_synapses_and_bounds_many_seeds():
     from core_harness import seed_count
     for seed in range(3, 3 + seed_count()):
         _invariants(seed)
+
+
+def _fast_twin(ref):
+    """A fast-engine Core holding exactly ``ref``'s parameters, rules, weights and state."""
+    fast = Core(ref.cfg, engine="fast")
+    assert fast.engine == "fast"
+    fast.params = dataclasses.replace(ref.params)
+    fast.rules = list(ref.rules)
+    fast.weights, fast.plastic = ref.weights.copy(), ref.plastic.copy()
+    fast.lfsr, fast.modulation = ref.lfsr, ref.modulation
+    return fast
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_engine_equals_the_reference_with_rules(seed):
+    """The numba engine implements the rules: same spikes, weights, traces and generator state
+    after every tick (step) and after a compiled run of many ticks (run)."""
+    ref, inputs = random_rules_core(40 + seed, rule_bits=2 + seed % 2, n=5 + seed, m=3 + seed,
+                                    wpw=1 + seed % 4, ticks=50)
+    fast = _fast_twin(ref)
+    w0 = ref.weights.copy()
+    for t in range(25):
+        a, b = ref.step(inputs[t]).spikes, fast.step(inputs[t]).spikes
+        assert np.array_equal(a, b), t
+        assert np.array_equal(ref.weights, fast.weights), t
+        assert np.array_equal(ref.state.x, fast.state.x) and np.array_equal(ref.state.y,
+                                                                            fast.state.y), t
+        assert ref.lfsr == fast.lfsr, t
+    raster_ref = ref.run(25, inputs[25:])
+    raster_fast = fast.run(25, inputs[25:])
+    assert np.array_equal(raster_ref, raster_fast)
+    assert np.array_equal(ref.weights, fast.weights) and ref.lfsr == fast.lfsr
+    assert not np.array_equal(w0, ref.weights), "no rule learned: the comparison is empty"
