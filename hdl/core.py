@@ -47,7 +47,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
 from ..proto.cycles import WEIGHT_STORES, check_weight_store, tick_cycles_bound
-from ..proto.memmap import Region, layouts, region_words
+from ..proto.memmap import Region, layouts, region_words, regions
 from ..proto.protocol import ResetFlags
 from .arith import decay, satu, scale_sat
 from .fifo import Queue, held_read
@@ -68,7 +68,7 @@ _STATE, _CONFIG, _COUNTERS = (int(f) for f in (
 
 def addr_width(cfg: CoreConfig) -> int:
     """Bits of ``mem_req.addr``: enough for the largest region's word count."""
-    words = max(region_words(cfg, r) for r in Region)
+    words = max(region_words(cfg, r) for r in regions(cfg))
     return max(1, (words - 1).bit_length())
 
 
@@ -146,6 +146,12 @@ class Core(wiring.Component):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         check_weight_store(weight_store)
+        if cfg.rule_bits > 1:
+            # the learning walks of several rules (docs/numerics.md, "Plasticity rules") exist
+            # in the golden model only so far: refuse rather than build a core that disagrees
+            raise ValueError(f"CoreConfig.rule_bits = {cfg.rule_bits}: the gateware implements "
+                             "one plasticity rule (rule_bits = 1); several rules run on the "
+                             "golden model (model://) only")
         if store_factory is not None:
             if not callable(store_factory):
                 raise TypeError(f"store_factory must be callable, not {store_factory!r}")

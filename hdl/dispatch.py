@@ -42,7 +42,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..proto import protocol as P
 from ..proto.config import CoreConfig
-from ..proto.memmap import Region, layouts, region_words
+from ..proto.memmap import Region, layouts, region_words, regions
 from ..proto.protocol import Opcode, ResetFlags, Status
 from .core import Control, addr_width, data_width
 from .counters import COUNTER_FIELDS, Counters
@@ -162,7 +162,7 @@ class Dispatcher(wiring.Component):
         # Per-region constants, selected by the request's region byte.
         reg_ok = Signal()
         reg_nbytes = Signal(range(max(lay.nbytes for lay in lays.values()) + 1))
-        reg_words = Signal(range(max(region_words(cfg, r) for r in Region) + 1))
+        reg_words = Signal(range(max(region_words(cfg, r) for r in regions(cfg)) + 1))
         reg_top_mask = Signal(8)    # bits of a word's last byte at or above the layout width
         with m.Switch(req_region):
             for r in lays:

@@ -42,7 +42,8 @@ from .image import Image, PopulationInfo, config_mismatch_message
 from .link import Aborted, Link, Request
 from .proto import protocol as P
 from .proto.config import PRESETS, CoreConfig, preset
-from .proto.memmap import Region, layouts, region_words
+from .proto.fixed import MOD_ONE
+from .proto.memmap import Region, layouts, region_words, regions
 from .proto.protocol import Opcode, ResetFlags
 from .result import Result
 from .transport import open_transport
@@ -333,7 +334,7 @@ class Board:
         return arr
 
     def run(self, ticks: int, inputs=None, *, period: int = 0, progress=None, record=None,
-            record_every: int = 1) -> Result:
+            record_every: int = 1, modulation=None) -> Result:
         """Run ``ticks`` ticks, feeding ``inputs``; return the spikes as a Result.
 
         ``inputs``: None; a bool raster (ticks, n_inputs) over hardware inputs (or over the
@@ -342,6 +343,10 @@ class Board:
         at most 2**32 - 1) is passed to RUN; a stretch longer than the wire's 2**32 - 1 ticks goes
         as several RUNs. ``progress``: a tqdm bar (True; default: for runs of >= 2000 ticks when
         stderr is a terminal), False, or a callable ``progress(ticks_done, ticks)``.
+        ``modulation``: None, or one factor per tick (``ticks`` numbers, 1.0 = the rule as
+        compiled, negative reverses it) for the modulated STDP rules of a core with several
+        rules (three-factor learning): written to region LEARN before each tick whose factor
+        changes, in units of 1/256 (docs/numerics.md); the last factor stays after the run.
 
         Stopping early (docs/host.md, "Aborting a run"): :meth:`abort` from another thread makes
         this raise :class:`RunAborted` whose ``result`` holds the ticks that ran; Ctrl-C aborts
@@ -372,7 +377,7 @@ class Board:
             probes = recording.Collector(self.url, self.config, setup, watches, ticks)
             self._write_probes(setup.words(self.config))
         try:
-            return self._run(ticks, sched, period, progress, probes)
+            return self._run(ticks, sched, period, progress, probes, modulation)
         finally:
             if probes is not None:      # probes off again: later runs send no PROBE events
                 self._write_probes([0] * region_words(self.config, Region.PROBES))
@@ -387,8 +392,9 @@ class Board:
         return {"neurons": PopulationInfo("neurons", "neurons", 0, self.config.n_neurons),
                 "inputs": PopulationInfo("inputs", "inputs", 0, self.config.n_inputs)}
 
-    def _run(self, ticks, sched, period, progress, probes) -> Result:
-        plan = _RunPlan(sched, ticks, period, self.max_payload // 2)
+    def _run(self, ticks, sched, period, progress, probes, modulation) -> Result:
+        plan = _RunPlan(sched, ticks, period, self.max_payload // 2,
+                        self._modulation(modulation, ticks))
         spikes = _SpikeCollector(self.url, ticks, self.config.n_neurons,
                                  _Progress.make(progress, ticks, self.url))
         # A SPIKES event covers up to KEEPALIVE_TICKS ticks: with a slow period the line may
@@ -417,6 +423,30 @@ class Board:
         if spikes.count != ticks:
             raise ProtocolError(f"{self.url} sent SPIKES for {spikes.count} of {ticks} ticks")
         return self._result(spikes, sched, probes)
+
+    def _modulation(self, modulation, ticks: int) -> dict[int, bytes]:
+        """``{tick: WRITE payload of LEARN word 1}`` for the ticks whose factor changes."""
+        if modulation is None:
+            return {}
+        if Region.LEARN not in regions(self.config):
+            raise ValueError(f"modulation needs a core with several plasticity rules "
+                             f"(rule_bits > 1); {self.url} has configuration "
+                             f"{self.config.name!r} with one")
+        try:
+            m = np.asarray(modulation, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("modulation must be a sequence of numbers, one per tick") from None
+        if m.shape != (ticks,):
+            raise ValueError(f"modulation must hold one factor per tick ({ticks}), got shape "
+                             f"{m.shape}")
+        q = np.round(m * MOD_ONE)
+        if not np.all(np.isfinite(q)) or q.min(initial=0) < -32768 or q.max(initial=0) > 32767:
+            raise ValueError("modulation factors must be finite and in -128 .. 127.99 "
+                             "(16-bit signed, 8 fractional bits)")
+        q = q.astype(np.int64)
+        change = np.flatnonzero(np.concatenate([[True], q[1:] != q[:-1]])) if ticks else []
+        head = P.WRITE_REQ.pack(region=Region.LEARN, addr=1)
+        return {int(t): head + (int(q[t]) & 0xFFFF).to_bytes(4, "little") for t in change}
 
     def abort(self) -> None:
         """Stop the device's run. From another thread while :meth:`run` is streaming: the run
@@ -505,20 +535,25 @@ class _RunPlan:
     ``per_inject`` indices each) and RUN 1; for a stretch without, RUN n (split at
     :data:`MAX_RUN`). A RUN's tag is its tick count."""
 
-    def __init__(self, sched: dict, ticks: int, period: int, per_inject: int):
+    def __init__(self, sched: dict, ticks: int, period: int, per_inject: int,
+                 mods: dict | None = None):
         self.sched, self.ticks, self.period, self.per_inject = sched, ticks, period, per_inject
+        self.mods = mods or {}      # tick -> WRITE payload of the modulation factor
 
     def __iter__(self):
-        starts = sorted(self.sched)
+        starts = sorted(set(self.sched) | set(self.mods))
         t, k = 0, 0
         while t < self.ticks:
             if k < len(starts) and starts[k] == t:
-                idx = self.sched[t]
-                for j in range(0, idx.size, self.per_inject):
+                if t in self.mods:
+                    yield Request(Opcode.WRITE, self.mods[t], retry=False)
+                idx = self.sched.get(t)
+                for j in range(0, 0 if idx is None else idx.size, self.per_inject):
                     body = idx[j:j + self.per_inject].astype("<u2").tobytes()
                     yield Request(Opcode.INJECT, body, retry=False)
                 k += 1
-                stop = t + 1
+                stop = t + 1 if idx is not None else \
+                    (starts[k] if k < len(starts) else self.ticks)
             else:
                 stop = starts[k] if k < len(starts) else self.ticks
             while t < stop:

@@ -60,8 +60,8 @@ from .errors import CompileError, FitError
 from .image import Image, PopulationInfo, ProjectionInfo
 from .network import NEURON_PARAMS, Network, NeuronParam
 from .proto.config import PRESETS, CoreConfig, preset
-from .proto.fixed import decay, decay_factor, signed_range, unsigned_range
-from .proto.memmap import Region, layouts
+from .proto.fixed import MOD_ONE, decay, decay_factor, signed_range, unsigned_range
+from .proto.memmap import Region, layouts, n_rules
 from .report import DEFAULT_MAX_ERROR, Entry, Report
 
 __all__ = ["compile", "Report", "Entry", "CompileWarning", "resolve_target"]
@@ -88,15 +88,21 @@ def resolve_target(target) -> CoreConfig:
     raise CompileError(f"target must be a preset name or a CoreConfig, not {target!r}")
 
 
+#: the default seed of the stochastic-rounding generator (any non-zero 32-bit value)
+DEFAULT_SEED = 0x2545F491
+
+
 def compile(net: Network, target="default", dt: float = 1.0, *, strict: bool = False,
-            max_error: float = DEFAULT_MAX_ERROR) -> Image:
+            max_error: float = DEFAULT_MAX_ERROR, seed: int = DEFAULT_SEED) -> Image:
     """Compile ``net`` for ``target`` (preset name or CoreConfig) with time step ``dt`` ms.
 
     Raises :class:`FitError` when it does not fit, :class:`CompileError` for values that cannot
     be represented or make no sense; every report warning is issued as a
     :class:`CompileWarning`. ``max_error`` is the relative rounding error above which the
     report flags a parameter (``report.flagged``, marked ``!`` in the summary). With
-    ``strict=True`` any warning or flag is one CompileError instead.
+    ``strict=True`` any warning or flag is one CompileError instead. ``seed`` (1 .. 2**32 - 1)
+    starts the stochastic-rounding generator of a core with several plasticity rules (region
+    LEARN; docs/numerics.md); other cores ignore it.
     """
     if not isinstance(net, Network):
         raise CompileError(f"compile() needs a spikeloom.Network, not {type(net).__name__}")
@@ -108,7 +114,11 @@ def compile(net: Network, target="default", dt: float = 1.0, *, strict: bool = F
             and 0 <= max_error < math.inf):
         raise CompileError(f"max_error = {max_error!r} must be a relative error >= 0 "
                            "(0.05 is 5 %)")
-    image = _Compiler(net, cfg, float(dt), float(max_error)).run()
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) \
+            or not 0 < seed < 1 << 32:
+        raise CompileError(f"seed = {seed!r} must be an integer in 1 .. 2**32 - 1 (the "
+                           "generator of stochastic rounding; 0 would never round up)")
+    image = _Compiler(net, cfg, float(dt), float(max_error), int(seed)).run()
     report = image.report
     if strict and (report.warnings or report.flagged):
         raise CompileError("strict compile: " + "; ".join(report.warnings + [
@@ -132,8 +142,11 @@ def _label(pop, p: NeuronParam, k) -> str:
 
 
 class _Compiler:
-    def __init__(self, net: Network, cfg: CoreConfig, dt: float, max_error: float):
-        self.net, self.cfg, self.dt = net, cfg, dt
+    def __init__(self, net: Network, cfg: CoreConfig, dt: float, max_error: float,
+                 seed: int = DEFAULT_SEED):
+        self.net, self.cfg, self.dt, self.seed = net, cfg, dt, seed
+        self.rule_of = {}       # projection name -> rule index (rule_bits > 1)
+        self.rule_list = []     # the distinct STDPs, rule 1 first
         self.report = Report(cfg.name, dt, max_error)
         self.F, self.G = cfg.decay_frac, cfg.stdp_frac
         self.vlo, self.vhi = signed_range(cfg.v_width)
@@ -147,8 +160,15 @@ class _Compiler:
         self.choose_scales(stdp)
         params, state = self.neuron_params()
         weights, plastic = self.synapses()
-        stdp_ints = self.stdp_params(stdp) if stdp is not None else {}
-        self.check_reach(params, weights, plastic, stdp_ints)
+        rule_ints = [self.stdp_params(r, k) for k, r in enumerate(self.rule_list, start=1)]
+        if cfg.rule_bits == 1:
+            stdp_ints = self.stdp_params(stdp) if stdp is not None else {}
+            reach_ints = stdp_ints
+        else:
+            stdp_ints = rule_ints[0] if rule_ints else {}
+            reach_ints = ({"enable": 1, "w_max": max(r["w_max"] for r in rule_ints)}
+                          if rule_ints else {})
+        self.check_reach(params, weights, plastic, reach_ints)
         self.report.usage = {
             "neurons": sum(p.size for p in self.net.neuron_populations),
             "n_neurons": cfg.n_neurons,
@@ -166,6 +186,13 @@ class _Compiler:
             delays = self.delays()      # checked on every core: without delays, 1 tick only
             if cfg.delay_bits:
                 regions[Region.DELAYS] = codec.encode_matrix(cfg, Region.DELAYS, delays)
+            if cfg.rule_bits > 1:       # one word per rule; the generator's seed, m = 1.0
+                rows = rule_ints + [{}] * (n_rules(cfg) - len(rule_ints))
+                regions[Region.STDP_PARAMS] = codec.encode(cfg, Region.STDP_PARAMS, {
+                    f.name: np.array([r.get(f.name, 0) for r in rows], np.int64)
+                    for f in layouts(cfg)[Region.STDP_PARAMS].fields})
+                regions[Region.LEARN] = codec.encode(cfg, Region.LEARN, {
+                    "value": np.array([self.seed, MOD_ONE], np.int64)})
         except ValueError as exc:       # a raw value that does not fit its field
             raise CompileError(f"a raw parameter does not fit the hardware: {exc}") from None
         pops = [PopulationInfo(p.name, p.kind, self.start[p.name], p.size,
@@ -176,8 +203,14 @@ class _Compiler:
                  for p in self.net.projections]
         stdp_json = None
         if stdp is not None:
-            stdp_json = {"model": {k: v for k, v in dataclasses.asdict(stdp).items()
-                                   if k != "raw_params"}, "integers": stdp_ints}
+            # the manifest holds numbers: the v2 options appear (as 1) only when used, so a
+            # one-rule image's manifest is what it was
+            model = {k: v for k, v in dataclasses.asdict(stdp).items()
+                     if k not in ("raw_params", "weight_dependence", "stochastic", "modulated")}
+            model.update({k: 1 for k, on in (("multiplicative", stdp.is_soft),
+                                             ("stochastic", stdp.stochastic),
+                                             ("modulated", stdp.modulated)) if on})
+            stdp_json = {"model": model, "integers": stdp_ints}
         return Image(cfg, regions, pops, projs, dt=self.dt, stdp=stdp_json, report=self.report)
 
     @staticmethod
@@ -218,6 +251,15 @@ class _Compiler:
 
     def check_stdp(self):
         plastic = [p for p in self.net.projections if p.stdp is not None]
+        if self.cfg.rule_bits > 1:
+            return self.check_rules(plastic)
+        for p in plastic:
+            if p.stdp.needs_rules:
+                raise CompileError(
+                    f"projection {p.name!r} uses STDP(weight_dependence="
+                    f"{p.stdp.weight_dependence!r}, stochastic={p.stdp.stochastic}, modulated="
+                    f"{p.stdp.modulated}), which needs a core with several plasticity rules "
+                    f"(CoreConfig.rule_bits > 1); configuration {self.cfg.name!r} has one")
         for p in plastic[1:]:
             if p.stdp != plastic[0].stdp:
                 raise CompileError(
@@ -225,6 +267,40 @@ class _Compiler:
                     "parameters, but the core has a single STDP parameter set: use one STDP "
                     "object for every plastic projection")
         return plastic[0].stdp if plastic else None
+
+    def check_rules(self, plastic):
+        """rule_bits > 1: each distinct STDP is one rule (in order of first use); too many is
+        an error naming the projections, and so are rules that need different traces."""
+        users = {}
+        for p in plastic:
+            users.setdefault(p.stdp, []).append(p.name)
+        self.rule_list = list(users)
+        self.rule_of = {name: k for k, s in enumerate(self.rule_list, start=1)
+                        for name in users[s]}
+        listing = "; ".join(f"rule {k}: {', '.join(map(repr, users[s]))}"
+                            for k, s in enumerate(self.rule_list, start=1))
+        have = n_rules(self.cfg)
+        if len(users) > have:
+            raise CompileError(
+                f"{len(users)} different STDP rules ({listing}) but configuration "
+                f"{self.cfg.name!r} holds {have} (rule_bits = {self.cfg.rule_bits}): share STDP "
+                "objects between projections or use a core with more rule_bits")
+        for key in ("tau_plus", "tau_minus", "trace_jump", "raw_trace"):
+            seen = {self._trace_key(s, key) for s in self.rule_list}
+            if len(seen) > 1:
+                raise CompileError(
+                    f"the STDP rules differ in {key.replace('raw_trace', 'raw trace integers')} "
+                    f"({listing}), but the traces are per core (one pre trace per source, one "
+                    "post trace per neuron): every rule must use the same tau_plus, tau_minus "
+                    "and trace_jump")
+        return self.rule_list[0] if self.rule_list else None
+
+    @staticmethod
+    def _trace_key(stdp, key):
+        if key == "raw_trace":
+            raw = dict(stdp.raw_params or ())
+            return tuple(raw.get(k) for k in ("pre_jump", "post_jump", "alpha_pre", "alpha_post"))
+        return None if stdp.is_raw else getattr(stdp, key)
 
     def choose_scales(self, stdp):
         self.scale = {}
@@ -601,7 +677,8 @@ class _Compiler:
     def synapses(self):
         cfg = self.cfg
         weights = np.zeros((cfg.n_sources, cfg.n_neurons), np.int64)
-        plastic = np.zeros((cfg.n_sources, cfg.n_neurons), bool)
+        plastic = np.zeros((cfg.n_sources, cfg.n_neurons),
+                           bool if cfg.rule_bits == 1 else np.int64)     # rule indices
         owner = np.full((cfg.n_sources, cfg.n_neurons), -1, np.int32)
         for k, proj in enumerate(self.net.projections):
             if not proj.n_synapses:
@@ -619,7 +696,8 @@ class _Compiler:
                     "merge them into one projection (weights are not summed)")
             owner[rows, cols] = k
             weights[rows, cols] = self.quantize_weights(proj)
-            plastic[rows, cols] = proj.plastic
+            plastic[rows, cols] = (proj.plastic if cfg.rule_bits == 1
+                                   else proj.plastic * self.rule_of.get(proj.name, 0))
         return weights, plastic
 
     def delays(self) -> np.ndarray:
@@ -704,12 +782,18 @@ class _Compiler:
 
     # -- STDP --------------------------------------------------------------------------------------
 
-    def stdp_params(self, stdp) -> dict:
+    def stdp_params(self, stdp, rule: int | None = None) -> dict:
+        """The STDP_PARAMS integers of ``stdp``; ``rule``: its rule number on a core with
+        several rules (labels ``stdp[r].*``, the rule's flags, its A+/A- ratio in the notes)."""
         cfg = self.cfg
+        pre = "stdp" if rule is None else f"stdp[{rule}]"
+        flags = {} if rule is None else {"soft": int(stdp.is_soft),
+                                         "stochastic": int(stdp.stochastic),
+                                         "modulated": int(stdp.modulated)}
         if stdp.is_raw:
             ints = dict(stdp.raw_params)
             ints["enable"] = 1
-            return ints
+            return {**ints, **flags}
         s = self.plastic_scale if self.plastic_scale is not None else 1.0
         tmax = unsigned_range(cfg.trace_width)[1]
         jump = stdp.trace_jump if stdp.trace_jump is not None else 1 << (cfg.trace_width - 1)
@@ -717,9 +801,12 @@ class _Compiler:
             raise CompileError(f"STDP trace_jump = {jump} exceeds the {cfg.trace_width}-bit "
                                f"trace range (max {tmax})")
         step = s * (1 << self.G) / jump          # rate integer per weight unit
-        ints = {"enable": 1, "pre_jump": jump, "post_jump": jump}
+        if stdp.is_soft:                         # rate integer per unit of the fraction
+            step = (1 << (self.G + cfg.w_width)) / jump
+        ints = {"enable": 1, "pre_jump": jump, "post_jump": jump, **flags}
         users = ", ".join(repr(p.name) for p in self.net.projections
-                          if p.stdp is not None and p.plastic.any())
+                          if p.stdp is not None and p.plastic.any()
+                          and (rule is None or self.rule_of.get(p.name) == rule))
         for key, value in (("a_plus", stdp.a_plus), ("a_minus", stdp.a_minus)):
             a = round(value * step)
             if a > 0xFFFF:
@@ -727,10 +814,17 @@ class _Compiler:
                     f"STDP {key} = {value:g} of projection(s) {users} needs rate {a} > 65535 "
                     f"at weight scale {s:.6g}; lower it or raise trace_jump")
             ints[key] = a
-            self.report.add(f"stdp.{key}", value, a, a / step)
+            self.report.add(f"{pre}.{key}", value, a, a / step)
+            if rule is not None and (stdp.is_soft or stdp.stochastic):
+                if a == 0 and value > 0:
+                    raise CompileError(
+                        f"STDP {key} = {value:g} of projection(s) {users} rounds to rate 0 "
+                        f"(one rate unit is {1 / step:.3g}); raise {key} or trace_jump, or use "
+                        "a core with more stdp_frac bits")
+                continue        # the expected step is a * J / 2^G: no floor to check
             # what one pair at zero delay really changes: scale(J, a) = (J * a) >> G, floored
             dw = (jump * a) >> self.G
-            self.report.add(f"stdp.{key} step at 0 ticks", value, dw, dw / s)
+            self.report.add(f"{pre}.{key} step at 0 ticks", value, dw, dw / s)
             if dw == 0 and value > 0:
                 need = -(-(1 << self.G) // jump)        # the smallest rate with a step of 1
                 raise CompileError(
@@ -740,8 +834,14 @@ class _Compiler:
                     f"would be silently off. One step needs a rate >= {need}, i.e. {key} >= "
                     f"{(need - 0.5) / step:.3g} weight units; raise {key} or trace_jump (or "
                     f"set {key}=0 to turn it off on purpose)")
-        ints["alpha_pre"] = self._stdp_decay("tau_plus", stdp.tau_plus)
-        ints["alpha_post"] = self._stdp_decay("tau_minus", stdp.tau_minus)
+        if rule is not None:
+            self._note_ratio(stdp, ints, step, rule, users)
+        if rule is not None and rule > 1:       # the traces are rule 1's (checked equal)
+            ints["alpha_pre"] = decay_factor(stdp.tau_plus, self.dt, self.F)
+            ints["alpha_post"] = decay_factor(stdp.tau_minus, self.dt, self.F)
+        else:
+            ints["alpha_pre"] = self._stdp_decay("tau_plus", stdp.tau_plus)
+            ints["alpha_post"] = self._stdp_decay("tau_minus", stdp.tau_minus)
         for key, value in (("w_min", stdp.w_min), ("w_max", stdp.w_max)):
             if value is None:
                 ints[key] = self.whi
@@ -752,8 +852,22 @@ class _Compiler:
                                  f"{max(self.wlo, min(self.whi, w))} (weight range)")
                 w = max(self.wlo, min(self.whi, w))
             ints[key] = w
-            self.report.add(f"stdp.{key}", value, w, w / s)
+            self.report.add(f"{pre}.{key}", value, w, w / s)
         return ints
+
+    def _note_ratio(self, stdp, ints, step, rule, users):
+        """The report line of one rule: effective A+, A- (per pair at zero delay) and ratio."""
+        unit = "of (w_max - w) / (w - w_min)" if stdp.is_soft else "weight units"
+        a_p, a_m = ints["a_plus"] / step, ints["a_minus"] / step
+        text = (f"rule {rule} ({users}): {stdp.weight_dependence}"
+                f"{', stochastic rounding' if stdp.stochastic else ''}"
+                f"{', modulated' if stdp.modulated else ''}; effective A+ = {a_p:.5g}, "
+                f"A- = {a_m:.5g} {unit}")
+        if ints["a_plus"] and stdp.a_plus:
+            asked, got = stdp.a_minus / stdp.a_plus, ints["a_minus"] / ints["a_plus"]
+            off = abs(got / asked - 1) if asked else 0.0
+            text += f", A-/A+ = {got:.4f} (asked {asked:.4f}, {off:.2%} off)"
+        self.report.note(text)
 
     def _stdp_decay(self, key, tau) -> int:
         alpha = decay_factor(tau, self.dt, self.F)

@@ -34,8 +34,8 @@ import numpy as np
 from .errors import CompileError
 
 __all__ = [
-    "LIF", "LI", "NeuronParam", "NEURON_PARAMS", "STDP", "Population", "Projection", "Network",
-    "OneToOne", "AllToAll", "FixedProbability", "load_network",
+    "LIF", "LI", "NeuronParam", "NEURON_PARAMS", "STDP", "WEIGHT_DEPENDENCES", "Population",
+    "Projection", "Network", "OneToOne", "AllToAll", "FixedProbability", "load_network",
 ]
 
 
@@ -48,6 +48,10 @@ def LI(tau_mem=20.0, tau_syn=5.0, *, bias=0.0, v_rest=0.0, v_init=None, scale=No
     and ``CubaLI``) whose state is recorded with ``board.run(record={pop: ["v"]})``."""
     return LIF(tau_mem=tau_mem, tau_syn=tau_syn, bias=bias, v_rest=v_rest, v_init=v_init,
                scale=scale, spiking=False)
+
+
+#: STDP weight dependences: additive steps, or multiplicative (soft-bound) ones
+WEIGHT_DEPENDENCES = ("additive", "multiplicative")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,8 +306,21 @@ class STDP:
     ``trace_jump`` is the integer trace increment per spike (default: half the trace range, so
     two close spikes add up before the trace saturates).
 
-    The core has ONE set of STDP parameters: every plastic projection of a network must use the
-    same STDP (the compiler refuses otherwise). :meth:`STDP.raw` gives the integers directly.
+    A core with one rule (``CoreConfig.rule_bits = 1``) has ONE set of STDP parameters: every
+    plastic projection must use the same STDP (the compiler refuses otherwise). A core with
+    ``rule_bits = R > 1`` holds ``2**R - 1`` rules: each distinct STDP is one rule, and the
+    three options below need such a core (docs/numerics.md, "Plasticity rules"); the traces stay
+    per core, so every rule must share ``tau_plus``, ``tau_minus`` and ``trace_jump``.
+
+    - ``weight_dependence="multiplicative"`` (soft bound): ``a_plus`` and ``a_minus`` are then
+      fractions, ``dw+ = a_plus * (w_max - w)``, ``dw- = a_minus * (w - w_min)`` per pair at
+      zero delay (PyNN's MultiplicativeWeightDependence); ``"additive"`` (default): weight units.
+    - ``stochastic=True``: stochastic rounding of each step, so a step below one weight unit
+      moves weights on average (seeded generator: ``sl.compile(..., seed=)``).
+    - ``modulated=True``: every step is multiplied by the per-tick factor given to
+      ``board.run(..., modulation=)`` (three-factor learning; 1.0 between runs).
+
+    :meth:`STDP.raw` gives the integers directly.
     """
 
     a_plus: float = 0.01
@@ -314,8 +331,17 @@ class STDP:
     w_max: float | None = None
     trace_jump: int | None = None
     raw_params: tuple | None = None
+    weight_dependence: str = "additive"
+    stochastic: bool = False
+    modulated: bool = False
 
     def __post_init__(self):
+        if self.weight_dependence not in WEIGHT_DEPENDENCES:
+            raise CompileError(f"STDP weight_dependence={self.weight_dependence!r} must be one "
+                               f"of {', '.join(WEIGHT_DEPENDENCES)}")
+        for name in ("stochastic", "modulated"):
+            if not isinstance(getattr(self, name), bool):
+                raise CompileError(f"STDP {name}={getattr(self, name)!r} must be True or False")
         if self.raw_params is not None:
             return
         for name in ("a_plus", "a_minus", "tau_plus", "tau_minus", "w_min", "w_max"):
@@ -354,6 +380,16 @@ class STDP:
     @property
     def is_raw(self) -> bool:
         return self.raw_params is not None
+
+    @property
+    def is_soft(self) -> bool:
+        """Multiplicative (soft-bound) weight dependence."""
+        return self.weight_dependence == "multiplicative"
+
+    @property
+    def needs_rules(self) -> bool:
+        """Whether this STDP needs a core with ``rule_bits > 1`` (a v2 learning option)."""
+        return self.is_soft or self.stochastic or self.modulated
 
 
 # -- populations and connectors --------------------------------------------------------------------

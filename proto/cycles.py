@@ -21,6 +21,11 @@ and for the weight
 store ``c = 1, d = 1`` ("dual": a read and a write port, one word per clock plus a drain cycle)
 or ``c = 2, d = 0`` ("spram": one port, read cycle then write cycle per word).
 
+With several plasticity rules (``rule_bits > 1``, golden model only so far) ``en`` is the OR of
+the rules' enable bits and the walks are the same ones (the rounding draws of docs/numerics.md
+follow exactly these walks); the golden device reports this count, and a gateware implementation
+of rules must keep it or change this formula with it.
+
 The optional neuron features (``CoreConfig.theta_width``, ``inh_current``) add no cycles: the
 second accumulator takes the same weight word in the same clock, and theta and the inhibitory
 current go through the sweep's two pipeline stages with the rest of the neuron.

@@ -13,8 +13,13 @@ import numpy as np
 
 __all__ = [
     "signed_range", "unsigned_range", "saturate", "saturate_unsigned", "decay", "scale",
-    "decay_factor", "to_fixed",
+    "decay_factor", "to_fixed", "MOD_FRAC", "MOD_ONE",
 ]
+
+#: fractional bits of the modulation factor of plasticity rules (region LEARN word 1,
+#: docs/numerics.md): ``MOD_ONE`` = 1.0
+MOD_FRAC = 8
+MOD_ONE = 1 << MOD_FRAC
 
 
 def signed_range(width: int) -> tuple[int, int]:

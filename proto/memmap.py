@@ -18,7 +18,7 @@ import functools
 from .config import CoreConfig
 
 __all__ = ["Field", "Layout", "Region", "layouts", "regions", "region_words",
-           "check_region_address", "PROBE_FIELDS", "probe_fields"]
+           "check_region_address", "PROBE_FIELDS", "probe_fields", "n_rules"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +110,8 @@ class Region(enum.IntEnum):
     DELAYS = 8          # same addressing as WEIGHTS, delay_bits per lane (d: 1 + d ticks);
                         # only with delay_bits > 0
     PROBES = 9          # probe_slots slot words then one sampling word (only with probes)
+    LEARN = 10          # rule_bits > 1 only: word 0 the rounding generator's state, word 1 the
+                        # modulation factor (docs/numerics.md, "Plasticity rules")
 
 
 def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
@@ -120,7 +122,8 @@ def layouts(cfg: CoreConfig) -> dict[Region, Layout]:
 
 def regions(cfg: CoreConfig) -> tuple[Region, ...]:
     """The regions ``cfg`` has, ascending: every base region, and an optional feature's region
-    (``DELAYS``, ``PROBES``) only while the feature is on. The others answer BAD_REGION."""
+    (``DELAYS``, ``PROBES``, ``LEARN``) only while the feature is on; the others answer
+    BAD_REGION."""
     return tuple(sorted(_layouts(cfg)))
 
 
@@ -143,6 +146,8 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
     if cfg.probe_slots:
         opt_regions[Region.PROBES] = Layout([Field("neuron", 16),
                                              *(Field(f, 1) for f, _ in probe_fields(cfg))])
+    if cfg.rule_bits > 1:
+        opt_regions[Region.LEARN] = Layout([Field("value", 32)])
     return {
         Region.NEURON_PARAMS: Layout([
             Field("threshold", cfg.v_width, True),
@@ -163,7 +168,9 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
         ]),
         Region.WEIGHTS: Layout([
             Field(f"w{k}", cfg.w_width, True) for k in range(cfg.weights_per_word)]),
-        Region.PLASTIC: Layout([Field(f"p{k}", 1) for k in range(cfg.weights_per_word)]),
+        # with rule_bits > 1 a lane is a rule index (0 = static), else the plasticity bit
+        Region.PLASTIC: Layout([Field(f"p{k}", cfg.rule_bits)
+                                for k in range(cfg.weights_per_word)]),
         Region.PRE_TRACE: Layout([Field("x", cfg.trace_width)]),
         Region.POST_TRACE: Layout([Field("y", cfg.trace_width)]),
         Region.STDP_PARAMS: Layout([
@@ -176,6 +183,7 @@ def _layouts(cfg: CoreConfig) -> dict[Region, Layout]:
             Field("alpha_post", alpha),
             Field("w_min", cfg.w_width, True),
             Field("w_max", cfg.w_width, True),
+            *_rule_fields(cfg),
         ]),
         Region.SPIKES: Layout([Field("s", 1)]),
         **opt_regions,
@@ -201,6 +209,20 @@ def probe_fields(cfg: CoreConfig) -> list[tuple[str, Field]]:
     return [(name, have[name]) for name, _ in PROBE_FIELDS if name in have]
 
 
+def _rule_fields(cfg: CoreConfig) -> list[Field]:
+    """The per-rule flags a STDP_PARAMS word gains with rule_bits > 1 (none with one rule, so
+    the word stays the word of before)."""
+    if cfg.rule_bits == 1:
+        return []
+    return [Field("soft", 1), Field("stochastic", 1), Field("modulated", 1)]
+
+
+def n_rules(cfg: CoreConfig) -> int:
+    """Plasticity rules of ``cfg``: ``2**rule_bits - 1`` (rule ``r`` is STDP_PARAMS word
+    ``r - 1``; index 0 of a PLASTIC lane means static)."""
+    return (1 << cfg.rule_bits) - 1
+
+
 def region_words(cfg: CoreConfig, region: Region) -> int:
     """Number of words in ``region``; 0 for a region ``cfg`` does not have."""
     return {
@@ -210,11 +232,12 @@ def region_words(cfg: CoreConfig, region: Region) -> int:
         Region.PLASTIC: cfg.weight_words,
         Region.PRE_TRACE: cfg.n_sources,
         Region.POST_TRACE: cfg.n_neurons,
-        Region.STDP_PARAMS: 1,
+        Region.STDP_PARAMS: n_rules(cfg),
         Region.SPIKES: cfg.n_sources,
         Region.DELAYS: cfg.weight_words if cfg.delay_bits else 0,
         # the probe slots, then the sampling word; no probes, no region (BAD_REGION)
         Region.PROBES: cfg.probe_slots + 1 if cfg.probe_slots else 0,
+        Region.LEARN: 2 if cfg.rule_bits > 1 else 0,
     }[Region(region)]
 
 

@@ -250,7 +250,8 @@ class GoldenDevice:
         return [], b""
 
     def _region(self, code: int) -> Region:
-        # a region of a feature this configuration lacks (DELAYS without delays) is no region
+        # a region of a feature this configuration lacks (DELAYS without delays, LEARN with one
+        # rule, PROBES without probes) is no region
         try:
             region = Region(code)
         except ValueError:
@@ -316,7 +317,7 @@ class GoldenDevice:
                 if budget <= 0:
                     return budget
                 budget -= 1
-            stdp_enabled = bool(self.core.stdp.enable)
+            stdp_enabled = self.core.learning_enabled
             result = self.core.step()
             fired = np.flatnonzero(result.spikes)
             self._spikes(out, run, run.packer.tick(cnt.ticks, fired))

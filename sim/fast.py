@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .model import Core
 
 __all__ = ["CONFIG_FIELDS", "PARAM_FIELDS", "NEURON_FIELDS", "SOURCE_FIELDS", "RING_FIELDS",
-           "STDP_FIELDS",
+           "STDP_FIELDS", "RULE_FIELDS",
            "FastEngineWarning", "unsupported", "step", "run", "run_batch"]
 
 I64 = np.int64
@@ -54,7 +54,7 @@ I64 = np.int64
 CONFIG_FIELDS = frozenset({
     "n_neurons", "n_inputs", "v_width", "i_width", "w_width", "trace_width",
     "refractory_width", "decay_frac", "stdp_frac", "weights_per_word", "theta_width",
-    "inh_current", "delay_bits", "clock_hz", "baud", "name",
+    "inh_current", "delay_bits", "rule_bits", "clock_hz", "baud", "name",   # rules: RULE_FIELDS
     "probe_slots"})     # probes read state after a tick: no arithmetic (sim/device.py)
 #: NeuronParams fields, in the row order of the packed parameter matrix
 PARAM_FIELDS = ("threshold", "v_reset", "bias", "refractory", "alpha_mem", "alpha_syn",
@@ -68,15 +68,21 @@ RING_FIELDS = ("ring", "ring_inh")
 #: STDPParams fields, in the order of the packed STDP vector
 STDP_FIELDS = ("enable", "a_plus", "a_minus", "pre_jump", "post_jump", "alpha_pre",
                "alpha_post", "w_min", "w_max")
+#: the flags a rule's STDP_PARAMS word adds with rule_bits > 1 (columns after STDP_FIELDS of the
+#: packed rule table, whose row r-1 is rule r; row 0 also carries the LEARN words)
+RULE_FIELDS = ("soft", "stochastic", "modulated")
 
 # row indices (numba freezes module-level ints into the compiled code)
 (THRESHOLD, V_RESET, BIAS, REFRACTORY, ALPHA_MEM, ALPHA_SYN, RESET_SUBTRACT, ALPHA_INH,
  THETA_JUMP, ALPHA_THETA, NO_SPIKE) = range(11)
 V, I, REF, Y, I_INH, THETA = range(6)
 ENABLE, A_PLUS, A_MINUS, PRE_JUMP, POST_JUMP, ALPHA_PRE, ALPHA_POST, W_MIN, W_MAX = range(9)
+SOFT, STOCHASTIC, MODULATED, LFSR, MODULATION = range(9, 14)
 # the packed configuration vector: V and I ranges, the largest trace, decay and STDP fractions,
 # the number of inputs, the largest theta (0: no adaptive threshold), inh_current (0 or 1)
 C_VLO, C_VHI, C_ILO, C_IHI, C_THI, C_DECAY, C_STDP, C_INPUTS, C_THETA_HI, C_INH = range(10)
+# with several plasticity rules: rules on (0/1), w_width, lane positions per row (wpr * wpw)
+C_RULES, C_WBITS, C_LANES = range(10, 13)
 
 assert PARAM_FIELDS[ALPHA_THETA] == "alpha_theta" and NEURON_FIELDS[THETA] == "theta"
 assert STDP_FIELDS[W_MAX] == "w_max"
@@ -106,7 +112,8 @@ def unsupported(cfg: CoreConfig) -> list[str]:
     lay = layouts(cfg)
     check("NEURON_PARAMS", [f.name for f in lay[Region.NEURON_PARAMS].fields], PARAM_FIELDS)
     check("NEURON_STATE", [f.name for f in lay[Region.NEURON_STATE].fields], NEURON_FIELDS)
-    check("STDP_PARAMS", [f.name for f in lay[Region.STDP_PARAMS].fields], STDP_FIELDS)
+    check("STDP_PARAMS", [f.name for f in lay[Region.STDP_PARAMS].fields],
+          STDP_FIELDS + RULE_FIELDS)
     if not why and numba is None:
         why.append("numba is not installed")
     return why
@@ -178,6 +185,85 @@ def _neuron(j, C, P, S, acc, acc_inh):
     return fire
 
 
+@_jit(inline="always")
+def _draw(T):
+    """The next xorshift32 draw (docs/numerics.md); the state lives in ``T[0, LFSR]``."""
+    u = T[0, LFSR]
+    u ^= (u << 13) & 0xFFFFFFFF
+    u ^= u >> 17
+    u ^= (u << 5) & 0xFFFFFFFF
+    T[0, LFSR] = u
+    return u
+
+
+@_jit(inline="always")
+def _rule_step(T, k, base, a, dist, u, C):
+    """Rule ``k + 1``'s step magnitude times the modulation sign (sim.rules.rule_step)."""
+    q = base * a
+    sh = C[C_STDP]
+    if T[k, SOFT] != 0:
+        q *= max(dist, 0)
+        sh += C[C_WBITS]
+    sign = 1
+    if T[k, MODULATED] != 0:
+        m = T[0, MODULATION] & 0xFFFF
+        if m & 0x8000:
+            m -= 0x10000
+        q *= abs(m)
+        sh += 8
+        sign = 1 if m > 0 else (-1 if m < 0 else 0)
+    if T[k, STOCHASTIC] != 0:
+        q += (u >> (32 - sh)) if sh <= 32 else (u << (sh - 32))
+    return sign * (q >> sh)
+
+
+@_jit(inline="always")
+def _any_enabled(T):
+    for k in range(T.shape[0]):
+        if T[k, ENABLE] != 0:
+            return True
+    return False
+
+
+@_jit(nogil=True)
+def _depress_rules(C, S, spikes, W, plastic, T, delivered):
+    """Step 4 with rules: one draw per lane position of each delivered row, in order."""
+    n_src, n = W.shape
+    if not delivered or not _any_enabled(T):
+        return
+    for r in range(n_src):
+        if not spikes[r]:
+            continue
+        for lane in range(C[C_LANES]):
+            u = _draw(T)
+            if lane >= n:
+                continue
+            k = plastic[r, lane] - 1
+            if k < 0 or T[k, ENABLE] == 0:
+                continue
+            w = W[r, lane]
+            step = _rule_step(T, k, S[Y, lane], T[k, A_MINUS], w - T[k, W_MIN], u, C)
+            W[r, lane] = min(max(w - step, T[k, W_MIN]), T[k, W_MAX])
+
+
+@_jit(nogil=True)
+def _potentiate_rules(C, x, W, plastic, T, cols, nf):
+    """Step 6 with rules: one draw per source of each fired column, columns in order."""
+    n_src = W.shape[0]
+    if not nf or not _any_enabled(T):
+        return
+    for c in range(nf):
+        j = cols[c]
+        for r in range(n_src):
+            u = _draw(T)
+            k = plastic[r, j] - 1
+            if k < 0 or T[k, ENABLE] == 0:
+                continue
+            w = W[r, j]
+            step = _rule_step(T, k, x[r], T[k, A_PLUS], T[k, W_MAX] - w, u, C)
+            W[r, j] = min(max(w + step, T[k, W_MIN]), T[k, W_MAX])
+
+
 @_jit(nogil=True)
 def _tick(C, P, S, x, spikes, W, plastic, T, fire, dep, cols, Dl, ring, ring_inh, head):
     """One tick in place; ``fire`` receives this tick's spikes; returns the number of sources
@@ -209,18 +295,21 @@ def _tick(C, P, S, x, spikes, W, plastic, T, fire, dep, cols, Dl, ring, ring_inh
         ring_inh[head, j] = 0
     # 3. traces: decay; pre traces of delivered sources jump
     for r in range(n_src):
-        xr = _decay(x[r], T[ALPHA_PRE], F)
+        xr = _decay(x[r], T[0, ALPHA_PRE], F)
         if spikes[r]:
-            xr += T[PRE_JUMP]
+            xr += T[0, PRE_JUMP]
         x[r] = _clip(xr, 0, thi)
     for j in range(n):
-        S[Y, j] = _clip(_decay(S[Y, j], T[ALPHA_POST], F), 0, thi)
+        S[Y, j] = _clip(_decay(S[Y, j], T[0, ALPHA_POST], F), 0, thi)
     # 4. STDP: depression on delivered rows (from the decayed post traces), then the post
     # jumps, then potentiation on fired columns (from the pre traces after their jumps)
-    lo, hi = T[W_MIN], T[W_MAX]
-    if T[ENABLE] != 0 and delivered:
+    lo, hi = T[0, W_MIN], T[0, W_MAX]
+    rules = C[C_RULES] != 0
+    if rules:
+        _depress_rules(C, S, spikes, W, plastic, T, delivered)
+    elif T[0, ENABLE] != 0 and delivered:
         for j in range(n):
-            dep[j] = (S[Y, j] * T[A_MINUS]) >> G
+            dep[j] = (S[Y, j] * T[0, A_MINUS]) >> G
         for r in range(n_src):
             if spikes[r]:
                 for j in range(n):
@@ -229,12 +318,14 @@ def _tick(C, P, S, x, spikes, W, plastic, T, fire, dep, cols, Dl, ring, ring_inh
     nf = 0
     for j in range(n):
         if fire[j]:
-            S[Y, j] = _clip(S[Y, j] + T[POST_JUMP], 0, thi)
+            S[Y, j] = _clip(S[Y, j] + T[0, POST_JUMP], 0, thi)
             cols[nf] = j
             nf += 1
-    if T[ENABLE] != 0 and nf:
+    if rules:
+        _potentiate_rules(C, x, W, plastic, T, cols, nf)
+    elif T[0, ENABLE] != 0 and nf:
         for r in range(n_src):
-            pot = (x[r] * T[A_PLUS]) >> G
+            pot = (x[r] * T[0, A_PLUS]) >> G
             for k in range(nf):
                 c = cols[k]
                 if plastic[r, c]:
@@ -283,7 +374,8 @@ def _config_vector(cfg: CoreConfig) -> np.ndarray:
     return np.array([-(1 << (cfg.v_width - 1)), (1 << (cfg.v_width - 1)) - 1,
                      -(1 << (cfg.i_width - 1)), (1 << (cfg.i_width - 1)) - 1,
                      (1 << cfg.trace_width) - 1, cfg.decay_frac, cfg.stdp_frac, cfg.n_inputs,
-                     (1 << cfg.theta_width) - 1, int(cfg.inh_current)], I64)
+                     (1 << cfg.theta_width) - 1, int(cfg.inh_current), int(cfg.rule_bits > 1),
+                     cfg.w_width, cfg.words_per_row * cfg.weights_per_word], I64)
 
 
 def _pack(core: Core):
@@ -297,8 +389,8 @@ def _pack(core: Core):
     if not (isinstance(core.weights, np.ndarray) and core.weights.dtype == I64
             and core.weights.flags.c_contiguous and core.weights.flags.writeable):
         core.weights = np.ascontiguousarray(core.weights, I64)
-    plastic = np.ascontiguousarray(core.plastic, bool)
-    T = np.array([int(getattr(core.stdp, f)) for f in STDP_FIELDS], I64)
+    plastic = np.ascontiguousarray(core.plastic, I64)     # rule indices, or 0/1
+    T = _rule_table(core)
     return P, S, x, spikes, core.weights, plastic, T
 
 
@@ -308,9 +400,21 @@ def _pack_ring(core: Core):
             np.array(core.state.ring_inh, I64))
 
 
-def _unpack(core: Core, S: np.ndarray, x: np.ndarray, spikes: np.ndarray, ring=None,
-            ring_inh=None, head: int = 0) -> None:
+def _rule_table(core: Core) -> np.ndarray:
+    """The (rules, 14) table: STDP_FIELDS, RULE_FIELDS, then (row 0) the LEARN words. One row,
+    the STDP word and zero flags, on a core with one rule."""
+    rows = core.rules if core.cfg.rule_bits > 1 else [core.stdp]
+    T = np.array([[int(getattr(r, f, 0)) for f in STDP_FIELDS + RULE_FIELDS] + [0, 0]
+                  for r in rows], I64)
+    T[0, LFSR], T[0, MODULATION] = core.lfsr, core.modulation
+    return T
+
+
+def _unpack(core: Core, S: np.ndarray, x: np.ndarray, spikes: np.ndarray,
+            T: np.ndarray | None = None, ring=None, ring_inh=None, head: int = 0) -> None:
     # fresh arrays, as the reference assigns them (no aliasing with arrays a caller holds)
+    if T is not None and core.cfg.rule_bits > 1:
+        core.lfsr = int(T[0, LFSR])             # the generator advanced
     for k, f in enumerate(NEURON_FIELDS):
         setattr(core.state, f, S[k].copy())
     core.state.x = x
@@ -329,7 +433,7 @@ def step(core: Core) -> TickResult:
     fire = np.zeros(n, bool)
     delivered = _tick(C, P, S, x, spikes, W, plastic, T, fire, np.zeros(n, I64),
                       np.zeros(n, I64), Dl, ring, ring_inh, 0)
-    _unpack(core, S, x, spikes, ring, ring_inh, 1 % len(ring))
+    _unpack(core, S, x, spikes, T, ring, ring_inh, 1 % len(ring))
     core.ticks += 1
     return TickResult(fire, int(delivered), int(delivered) * n)
 
@@ -344,7 +448,7 @@ def run(core: Core, ticks: int, inputs=None) -> np.ndarray:
     inp = np.zeros((0, 0), bool) if inputs is None else np.ascontiguousarray(inputs, bool)
     head = _run(_config_vector(cfg), P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh, inp,
                 out, np.zeros(ticks, I64))
-    _unpack(core, S, x, spikes, ring, ring_inh, head)
+    _unpack(core, S, x, spikes, T, ring, ring_inh, head)
     core.ticks += ticks
     return out
 
@@ -366,7 +470,7 @@ def run_batch(cores: list[Core], ticks: int, inputs: np.ndarray) -> np.ndarray:
     _run_batch(_config_vector(cfg), P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh,
                np.ascontiguousarray(inputs, bool), out, np.zeros((k, ticks), I64), heads)
     for b, core in enumerate(cores):
-        _unpack(core, S[b], x[b].copy(), spikes[b].copy(), ring[b], ring_inh[b],
+        _unpack(core, S[b], x[b].copy(), spikes[b].copy(), T[b], ring[b], ring_inh[b],
                 int(heads[b]))
         core.weights[...] = W[b]
         core.ticks += ticks

@@ -24,11 +24,11 @@ import numpy as np
 from ..proto import codec
 from ..proto.config import CoreConfig
 from ..proto.fixed import decay, saturate, saturate_unsigned, scale
-from ..proto.memmap import Region, layouts, region_words
-from . import fast
-from .state import NeuronParams, State, STDPParams, TickResult
+from ..proto.memmap import Region, layouts, n_rules, region_words
+from . import fast, rules
+from .state import NeuronParams, RuleParams, State, STDPParams, TickResult
 
-__all__ = ["NeuronParams", "STDPParams", "State", "Core", "TickResult", "ENGINES"]
+__all__ = ["NeuronParams", "STDPParams", "RuleParams", "State", "Core", "TickResult", "ENGINES"]
 
 I64 = np.int64
 #: the engines a Core can step with: the compiled kernel (default) or the numpy reference
@@ -42,10 +42,12 @@ class Core:
     """The golden model of one core.
 
     ``weights`` is an (S, N) int64 matrix, rows are sources (inputs first, then neurons);
-    ``plastic`` an (S, N) bool matrix; ``delays`` an (S, N) int64 matrix of per-synapse delays
-    ``d`` (all 0, and no region, while ``delay_bits`` is 0). Fields may be assigned directly
-    (the host and the golden device do); :meth:`check` verifies every value fits its declared
-    width.
+    ``plastic`` an (S, N) bool matrix, or with ``cfg.rule_bits > 1`` an int64 matrix of rule
+    indices (0 = static) whose rules are :attr:`rules` (rule r is ``rules[r - 1]``), with the
+    LEARN words :attr:`lfsr` (generator state) and :attr:`modulation`; ``delays`` an (S, N)
+    int64 matrix of per-synapse delays ``d`` (all 0, and no region, while ``delay_bits`` is 0).
+    Fields may be assigned directly (the host and the golden device do); :meth:`check` verifies
+    every value fits its declared width.
 
     ``engine`` is ``"fast"`` (default) or ``"reference"`` (see the module docstring); any other
     value is a ValueError. :attr:`engine` says which one runs.
@@ -68,7 +70,11 @@ class Core:
         self.params = NeuronParams.zeros(n)
         self.stdp = STDPParams()
         self.weights = np.zeros((s, n), I64)
-        self.plastic = np.zeros((s, n), bool)
+        self.plastic = np.zeros((s, n), bool if cfg.rule_bits == 1 else I64)
+        # rule_bits > 1 (docs/numerics.md, "Plasticity rules"): the rules and the LEARN words
+        self.rules = [RuleParams() for _ in range(n_rules(cfg))] if cfg.rule_bits > 1 else []
+        self.lfsr = 0
+        self.modulation = 0
         self.delays = np.zeros((s, n), I64)     # d per synapse: delivered 1 + d ticks later
         ring = 1 << cfg.delay_bits
         self.state = State(np.zeros(n, I64), np.zeros(n, I64), np.zeros(n, I64),
@@ -149,7 +155,10 @@ class Core:
             st.theta = saturate_unsigned(theta_d + np.where(fire, p.theta_jump, 0),
                                          cfg.theta_width)
 
-        # 3. traces decay; pre traces of delivered sources jump
+        # 3. traces decay; pre traces of delivered sources jump (with several rules, the trace
+        #    parameters are rule 1's)
+        if cfg.rule_bits > 1:
+            sp = self.rules[0]
         tw = cfg.trace_width
         pre_spk = np.zeros(cfg.n_sources, bool)
         pre_spk[delivered] = True
@@ -158,7 +167,9 @@ class Core:
         st.y = saturate_unsigned(decay(st.y, sp.alpha_post, F), tw)
 
         # 4. STDP: depression on delivered rows, post jumps, potentiation on fired columns
-        if sp.enable:
+        if cfg.rule_bits > 1:
+            rules.depress(self, delivered)
+        elif sp.enable:
             lo, hi = sp.w_min, sp.w_max
             if delivered.size:
                 dep = scale(st.y, sp.a_minus, cfg.stdp_frac)
@@ -166,7 +177,9 @@ class Core:
                 upd = np.clip(rows - dep[None, :], lo, hi)
                 self.weights[delivered] = np.where(self.plastic[delivered], upd, rows)
         st.y = saturate_unsigned(st.y + np.where(fire, sp.post_jump, 0), tw)
-        if sp.enable:
+        if cfg.rule_bits > 1:
+            rules.potentiate(self, fire)
+        elif sp.enable:
             cols = np.flatnonzero(fire)
             if cols.size:
                 pot = scale(st.x, sp.a_plus, cfg.stdp_frac)
@@ -209,6 +222,16 @@ class Core:
         self.plastic[...] = False
         self.probes[...] = 0
         self.delays[...] = 0
+        self.rules = [RuleParams() for _ in self.rules]
+        self.lfsr = self.modulation = 0
+
+    @property
+    def learning_enabled(self) -> bool:
+        """Whether the learning walks run this tick: the STDP enable bit, or with several rules
+        any rule's (docs/numerics.md)."""
+        if self.cfg.rule_bits > 1:
+            return any(r.enable for r in self.rules)
+        return bool(self.stdp.enable)
 
     def check(self) -> None:
         """ValueError naming the first value that does not fit its declared width."""
@@ -234,6 +257,12 @@ class Core:
             raise ValueError("delays set on a core without delays (delay_bits = 0)")
         fits(Region.PRE_TRACE, "x", self.state.x)
         fits(Region.POST_TRACE, "y", self.state.y)
+        if self.cfg.rule_bits > 1:
+            fits(Region.PLASTIC, "p0", self.plastic)
+            for f in dataclasses.fields(RuleParams):
+                fits(Region.STDP_PARAMS, f.name, [getattr(r, f.name) for r in self.rules])
+            fits(Region.LEARN, "value", [self.lfsr, self.modulation])
+            return
         for f in dataclasses.fields(self.stdp):
             fits(Region.STDP_PARAMS, f.name, getattr(self.stdp, f.name))
 
@@ -262,8 +291,14 @@ class Core:
                 flat[lo:lo + count, k] = values[f"{pre}{k}"]
             dst = getattr(self, _LANES[region][1])
             dst[r0:r0 + len(rows)] = rows[:, :self.cfg.n_neurons]     # padding lanes dropped
+        elif region == Region.STDP_PARAMS and self.cfg.rule_bits > 1:
+            for k in range(count):
+                self.rules[addr + k] = RuleParams(**{f: int(v[k]) for f, v in values.items()})
         elif region == Region.STDP_PARAMS:
             self.stdp = STDPParams(**{k: int(v[-1]) for k, v in values.items()})
+        elif region == Region.LEARN:
+            for k, v in enumerate(values["value"], start=addr):
+                setattr(self, ("lfsr", "modulation")[k], int(v))
         elif region == Region.SPIKES:
             self.state.spikes[addr:addr + count] = values["s"] != 0
         elif region == Region.PROBES:
@@ -295,8 +330,13 @@ class Core:
             pre = _LANES[region][0]
             return {f"{pre}{k}": flat[lo:lo + count, k]
                     for k in range(self.cfg.weights_per_word)}
+        if region == Region.STDP_PARAMS and self.cfg.rule_bits > 1:
+            return {f.name: np.array([getattr(r, f.name) for r in self.rules[addr:end]], I64)
+                    for f in dataclasses.fields(RuleParams)}
         if region == Region.STDP_PARAMS:
             return dataclasses.asdict(self.stdp)
+        if region == Region.LEARN:
+            return {"value": np.array([self.lfsr, self.modulation], I64)[addr:end]}
         if region == Region.SPIKES:
             return {"s": self.state.spikes[addr:end]}
         if region == Region.PROBES:

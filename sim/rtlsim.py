@@ -257,7 +257,7 @@ def ModelCore(cfg, weight_store: str = "dual"):
                     ctx.set(req.ready, 0)
                     ctx.set(self.busy, 1)
                     if start:
-                        stdp = bool(model.stdp.enable)
+                        stdp = model.learning_enabled
                         result = model.step()
                         fired = [int(j) for j in result.spikes.nonzero()[0]]
                         for j, end in [(j, 0) for j in fired] + [(len(fired), 1)]:

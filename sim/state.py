@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["NeuronParams", "STDPParams", "State", "TickResult"]
+__all__ = ["NeuronParams", "STDPParams", "RuleParams", "State", "TickResult"]
 
 I64 = np.int64
 
@@ -53,6 +53,16 @@ class STDPParams:
     alpha_post: int = 0
     w_min: int = 0
     w_max: int = 0
+
+
+@dataclasses.dataclass
+class RuleParams(STDPParams):
+    """One plasticity rule of a core with ``rule_bits > 1`` (a STDP_PARAMS word; the trace
+    fields count only in rule 1's word): the STDP fields and the rule's flags
+    (docs/numerics.md, "Plasticity rules")."""
+    soft: int = 0           # 1: multiplicative / soft-bound weight dependence
+    stochastic: int = 0     # 1: stochastic rounding of the step
+    modulated: int = 0      # 1: the step is multiplied by the LEARN modulation factor
 
 
 @dataclasses.dataclass

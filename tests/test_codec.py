@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from spikeloom import regions
-from spikeloom.proto import codec
+from spikeloom.proto import codec, memmap
 from spikeloom.proto import protocol as P
 from spikeloom.proto.config import PRESETS
 from spikeloom.proto.memmap import Field, Layout, Region, layouts, region_words
@@ -79,7 +79,7 @@ def test_model_region_bytes_match_per_word_definition(cfg, seed):
     rng = np.random.default_rng(seed)
     core = Core(cfg)
     lay = layouts(cfg)
-    for region in lay:
+    for region in memmap.regions(cfg):
         n = region_words(cfg, region)
         if not n:       # an optional feature's region, off here
             continue

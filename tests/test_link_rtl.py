@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from spikeloom.hdl import framing
 from spikeloom.proto import preset
 from spikeloom.proto import protocol as P
-from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import Region, layouts, region_words, regions
 from spikeloom.proto.protocol import Frame, Opcode, Status
 from spikeloom.sim.device import GoldenDevice
 from spikeloom.sim.rtlsim import ModelCore, Transport, frame_bits
@@ -298,7 +298,7 @@ def test_session_network_run_stdp_reset(core):
     same(Opcode.WRITE, write_req(cfg, Region.STDP_PARAMS, 0, [slay.pack({
         "enable": 1, "a_plus": 300, "a_minus": 200, "pre_jump": 60, "post_jump": 50,
         "alpha_pre": 3500, "alpha_post": 3300, "w_min": -90, "w_max": 120})]))
-    for region in Region:
+    for region in regions(cfg):
         n = region_words(cfg, region)
         same(Opcode.READ, read_req(region, 0, n), f"read back {region.name}")
     for t in range(6):

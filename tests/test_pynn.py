@@ -244,8 +244,6 @@ def test_unsupported_features_raise_pynn_errors():
     with pytest.raises(errors.ConnectionError, match="outside setup.*1 .. 1 ms"):
         sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0,
                                                                               delay=2.0))
-    with pytest.raises(errors.NoModelAvailableError, match="additive"):
-        sim.MultiplicativeWeightDependence(w_min=0.0, w_max=1.0)
     with pytest.raises(errors.RecordingError):
         cells.record("gsyn_exc")
     # PyNN's own sign rule: inhibitory current-based weights are negative

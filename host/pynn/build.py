@@ -6,7 +6,9 @@
   pair it touches (views and assemblies are resolved to their populations), with the weights in
   the core's voltage units: ``w * psc_scale`` of the target neuron and receptor;
 - ``STDPMechanism(SpikePairRule, AdditiveWeightDependence)`` becomes :class:`spikeloom.STDP`
-  with ``a_plus = A_plus * w_max`` (PyNN's additive rule) in the same units.
+  with ``a_plus = A_plus * w_max`` (PyNN's additive rule) in the same units;
+  ``MultiplicativeWeightDependence`` becomes a soft-bound STDP (``a_plus = A_plus``, a fraction
+  of the distance to the bound) with stochastic rounding, on targets with ``rule_bits > 1``.
 
 What the core cannot run yet raises the pyNN error a user expects, saying what and why.
 """
@@ -21,6 +23,7 @@ from ..network import LIF, NEURON_PARAMS, STDP, Network
 from . import mapping
 from .standardmodels import (
     AdditiveWeightDependence,
+    MultiplicativeWeightDependence,
     SpikePairRule,
     STDPMechanism,
 )
@@ -88,11 +91,12 @@ def _stdp(proj, values, k_post, where):
     if not isinstance(syn, STDPMechanism):
         return None
     td, wd = syn.timing_dependence, syn.weight_dependence
-    if not isinstance(td, SpikePairRule) or not isinstance(wd, AdditiveWeightDependence) \
-            or syn.voltage_dependence is not None:
+    soft = isinstance(wd, MultiplicativeWeightDependence)
+    if not isinstance(td, SpikePairRule) or syn.voltage_dependence is not None \
+            or not (soft or isinstance(wd, AdditiveWeightDependence)):
         raise errors.NoModelAvailableError(
-            f"{where}: spikeloom's STDP is SpikePairRule with AdditiveWeightDependence "
-            f"(got {type(td).__name__} with {type(wd).__name__})")
+            f"{where}: spikeloom's STDP is SpikePairRule with AdditiveWeightDependence or "
+            f"MultiplicativeWeightDependence (got {type(td).__name__} with {type(wd).__name__})")
     if proj.receptor_type != "excitatory":
         raise errors.ConnectionError(f"{where}: STDP on inhibitory synapses is not available "
                                      "(the core's weight bounds are for excitatory weights)")
@@ -108,6 +112,11 @@ def _stdp(proj, values, k_post, where):
             raise errors.InvalidParameterValueError(
                 f"{where}: {key} differs between synapses; the core has one STDP parameter set")
         rule[key] = float(x[0])
+    if soft:        # A_plus, A_minus are fractions of the distance to the bound: no scaling
+        return STDP(a_plus=rule["A_plus"], a_minus=rule["A_minus"],
+                    tau_plus=rule["tau_plus"], tau_minus=rule["tau_minus"],
+                    w_min=rule["w_min"] * k, w_max=rule["w_max"] * k,
+                    weight_dependence="multiplicative", stochastic=True)
     return STDP(a_plus=rule["A_plus"] * rule["w_max"] * k,
                 a_minus=rule["A_minus"] * rule["w_max"] * k,
                 tau_plus=rule["tau_plus"], tau_minus=rule["tau_minus"],

@@ -9,7 +9,6 @@ for them.
 
 from __future__ import annotations
 
-from pyNN import errors
 from pyNN.standardmodels import build_translations, cells, synapses
 
 __all__ = [
@@ -68,13 +67,7 @@ class AdditiveWeightDependence(synapses.AdditiveWeightDependence):
 
 
 class MultiplicativeWeightDependence(synapses.MultiplicativeWeightDependence):
-    """Not available yet: the core's STDP is additive with hard bounds (one rule per core).
-    Soft-bound (multiplicative) rules come with the plasticity-rule work of model v2."""
-
+    """Soft bounds: ``dw+ = A_plus (w_max - w)``, ``dw- = A_minus (w - w_min)``. Compiles to
+    ``spikeloom.STDP(weight_dependence="multiplicative", stochastic=True)``, which needs a
+    target with several plasticity rules (``CoreConfig.rule_bits > 1``; docs/pynn.md)."""
     translations = _identity(synapses.MultiplicativeWeightDependence)
-
-    def __init__(self, w_min=0.0, w_max=1.0):
-        raise errors.NoModelAvailableError(
-            "MultiplicativeWeightDependence is not available on spikeloom: the core's STDP is "
-            "additive with hard bounds [w_min, w_max] (use AdditiveWeightDependence); "
-            "soft-bound rules come with the hardware's plasticity-rule index (model v2)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 from spikeloom.proto import protocol as P
-from spikeloom.proto.memmap import Region, region_words
+from spikeloom.proto.memmap import Region, region_words, regions
 from spikeloom.proto.protocol import Frame, Opcode
 from tb_env import COVERAGE, Bench, char_bits, settings
 from tb_stimulus import Requests, batches, random_network, random_session
@@ -57,7 +57,7 @@ def _stdp_network(cfg, rng, *, enable=1):
 
 
 def _read_all(rq: Requests) -> list[bytes]:
-    return [f for r in Region for f in rq.read(r)]
+    return [f for r in regions(rq.cfg) for f in rq.read(r)]
 
 
 @cocotb.test()
@@ -91,7 +91,7 @@ async def test_load_network(dut):
     for batch in batches(_read_all(rq)):
         await b.transact(batch)
     # word by word at odd addresses, and count 0
-    for region in Region:
+    for region in regions(cfg):
         words = region_words(cfg, region)
         a = int(rng.integers(0, words))
         await b.transact([*rq.read(region, a, 1), *rq.read(region, a, 0),
@@ -158,7 +158,7 @@ async def test_reset(dut):
         if flags == 7:      # everything: every word must be zero
             reads = _read_all(rq)
         else:               # the first and last words of every region tell what was cleared
-            reads = [f for r in Region for a in {0, region_words(cfg, r) - 1}
+            reads = [f for r in regions(cfg) for a in {0, region_words(cfg, r) - 1}
                      for f in rq.read(r, a, 1)]
         for batch in batches(reads):
             await b.transact(batch)
