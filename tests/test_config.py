@@ -128,7 +128,6 @@ def test_layout_widths_tiny():
         Region.PRE_TRACE: 8,
         Region.POST_TRACE: 8,
         Region.STDP_PARAMS: 1 + 16 + 16 + 8 + 8 + 13 + 13 + 8 + 8,
-        Region.PROBES: 16 + 3,      # neuron, select bits v, i, y (0 words: no probes)
         Region.SPIKES: 1,
     }
     # N=8, M=4: 12 sources, 2 words per row
@@ -141,7 +140,7 @@ def test_layout_widths_follow_config():
     cfg = CoreConfig(v_width=20, i_width=24, w_width=6, trace_width=7, refractory_width=3,
                      decay_frac=14, weights_per_word=3, n_neurons=10, n_inputs=5)
     lay = layouts(cfg)
-    assert lay[Region.NEURON_PARAMS].width == 20 * 3 + 3 + 15 * 2 + 1
+    assert lay[Region.NEURON_PARAMS].width == 20 * 3 + 3 + 15 * 2 + 1 + 1    # + no_spike
     assert lay[Region.NEURON_STATE].width == 20 + 24 + 3
     assert lay[Region.WEIGHTS].width == 3 * 6 and lay[Region.PLASTIC].width == 3
     assert lay[Region.PRE_TRACE].width == lay[Region.POST_TRACE].width == 7
@@ -165,9 +164,11 @@ def test_layout_optional_features_append_fields():
         par = [f.name for f in lay[Region.NEURON_PARAMS].fields]
         st = [f.name for f in lay[Region.NEURON_STATE].fields]
         # the fields of before keep their offsets: the feature appends
-        assert par[:7] == [f.name for f in lay0[Region.NEURON_PARAMS].fields]
+        assert par[:7] == [f.name for f in lay0[Region.NEURON_PARAMS].fields][:7]
         assert st[:3] == ["v", "i", "ref"]
-        assert par[7:] == ["alpha_inh"] * inh + ["theta_jump", "alpha_theta"] * bool(theta_width)
+        # (no_spike, present on every core, stays the last field)
+        assert par[7:] == ["alpha_inh"] * inh + ["theta_jump", "alpha_theta"] * bool(
+            theta_width) + ["no_spike"]
         assert st[3:] == ["i_inh"] * inh + ["theta"] * bool(theta_width)
         assert lay[Region.NEURON_PARAMS].width == (
             lay0[Region.NEURON_PARAMS].width + 13 * inh + (theta_width + 13) * bool(theta_width))
