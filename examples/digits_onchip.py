@@ -46,7 +46,8 @@ from pathlib import Path
 import numpy as np
 import spikeloom as sl
 
-__all__ = ["Params", "PRESET", "RULES", "load_split", "encode", "build", "train", "freeze",
+__all__ = ["Params", "PRESET", "RULES", "Runner", "load_split", "encode", "build", "train",
+           "freeze",
            "responses", "assign_labels", "predict", "experiment", "main"]
 
 PRESET = "up5k"
@@ -134,24 +135,72 @@ def build(p: Params, *, seed: int = 0, weights=None, theta=None, learn: bool = T
     return net
 
 
-def train(board, p: Params, x: np.ndarray, epochs: int, rng: np.random.Generator, *, seed=0,
-          log=print) -> dict:
-    """Load the learning network and stream ``epochs`` shuffled passes over ``x`` (one RUN per
-    epoch). Returns the weights read back after each epoch (the first: before), the final
-    ``theta``, spikes per image per epoch, and the wall time."""
-    image = sl.compile(build(p, seed=seed), target=board.config)
-    board.load(image)
-    weights = [board.read_weights("input", raw=True)]
+class Runner:
+    """A device as this example uses it: load an image, run a raster, read weights and theta.
+
+    ``Runner.model()`` is the golden model in this process (a :class:`spikeloom.sim.model.Core`
+    with the fast engine, loaded from the image's region bytes exactly as a device is); any
+    ``sl.open`` board (model://, a virtual board, a real one) works through ``Runner(board)``:
+    the protocol path, bit-identical but slower (one INJECT per tick)."""
+
+    def __init__(self, board=None):
+        self.board, self.core = board, None
+
+    @classmethod
+    def model(cls) -> Runner:
+        return cls()
+
+    def load(self, image: sl.Image) -> None:
+        self.image = image
+        if self.board is not None:
+            self.board.load(image)
+            return
+        from spikeloom.sim.model import Core
+        self.core = Core(image.config)
+        for region, data in image.regions.items():
+            self.core.write_bytes(region, 0, data)
+
+    def run(self, raster: np.ndarray) -> np.ndarray:
+        """``(k, 2)`` events (tick, neuron of ``exc``) of one run over ``raster``."""
+        if self.board is not None:
+            return self.board.run(raster.shape[0], inputs={"pixels": raster},
+                                  progress=False)["exc"].events
+        full = np.zeros((raster.shape[0], self.core.cfg.n_inputs), bool)
+        full[:, :raster.shape[1]] = raster
+        spikes = self.core.run(raster.shape[0], full)
+        exc = self.image.populations["exc"]
+        t, j = np.nonzero(spikes[:, exc.start:exc.stop])
+        return np.stack([t, j], axis=1).astype(np.int64)
+
+    def weights(self) -> np.ndarray:
+        if self.board is not None:
+            return self.board.read_weights("input", raw=True)
+        exc = self.image.populations["exc"]
+        return self.core.weights[:2 * N_PIXELS, exc.start:exc.stop].copy()
+
+    def theta(self) -> np.ndarray:
+        if self.board is not None:
+            return self.board.read_state()["exc"].theta_raw.astype(np.int64)
+        exc = self.image.populations["exc"]
+        return self.core.state.theta[exc.start:exc.stop].copy()
+
+
+def train(dev: Runner, p: Params, x: np.ndarray, epochs: int, rng: np.random.Generator, *,
+          seed=0, log=print) -> dict:
+    """Load the learning network and stream ``epochs`` shuffled passes over ``x`` (one run per
+    epoch; the host sends input spikes only). Returns the weights read back after each epoch
+    (the first: before), the final ``theta``, per-epoch statistics and the wall time."""
+    dev.load(sl.compile(build(p, seed=seed), target=PRESET))
+    weights = [dev.weights()]
     period = p.present + p.rest
     stats, t0 = [], time.perf_counter()
     for ep in range(epochs):
         order = rng.permutation(x.shape[0])
         raster = encode(x[order], p, rng)
-        res = board.run(raster.shape[0], inputs={"pixels": raster}, progress=False)
-        ev = res["exc"].events
+        ev = dev.run(raster)
         per_image = np.bincount(ev[:, 0] // period, minlength=x.shape[0])
-        weights.append(board.read_weights("input", raw=True))
-        theta = board.read_state()["exc"].theta_raw
+        weights.append(dev.weights())
+        theta = dev.theta()
         stats.append({"spikes_per_image": float(per_image.mean()),
                       "silent_images": float(np.mean(per_image == 0)),
                       "active_neurons": int(np.unique(ev[:, 1]).size),
@@ -160,22 +209,21 @@ def train(board, p: Params, x: np.ndarray, epochs: int, rng: np.random.Generator
             f"{stats[-1]['active_neurons']} neurons fired, theta mean "
             f"{stats[-1]['theta_mean']:.0f} (max {stats[-1]['theta_max']}), weight mean "
             f"{weights[-1].mean():.1f}, {time.perf_counter() - t0:.0f} s")
-    return {"weights": np.stack(weights), "theta": theta.astype(np.int64), "epochs": stats,
+    return {"weights": np.stack(weights), "theta": theta, "epochs": stats,
             "seconds": time.perf_counter() - t0, "ticks": epochs * x.shape[0] * period}
 
 
-def freeze(p: Params, learned: dict, target) -> sl.Image:
+def freeze(p: Params, learned: dict) -> sl.Image:
     """The frozen network (no STDP, theta folded into the thresholds) as an image."""
     return sl.compile(build(p, weights=learned["weights"][-1], theta=learned["theta"],
-                            learn=False), target=target)
+                            learn=False), target=PRESET)
 
 
-def responses(board, image: sl.Image, p: Params, x: np.ndarray, rng: np.random.Generator
-              ) -> tuple[np.ndarray, np.ndarray]:
+def responses(dev: Runner, image: sl.Image, p: Params, x: np.ndarray,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Spike counts (n_images, n_neurons) of the frozen network, and the raw events."""
-    board.load(image)
-    raster = encode(x, p, rng)
-    ev = board.run(raster.shape[0], inputs={"pixels": raster}, progress=False)["exc"].events
+    dev.load(image)
+    ev = dev.run(encode(x, p, rng))
     counts = np.zeros((x.shape[0], p.n_neurons), np.int64)
     np.add.at(counts, (ev[:, 0] // (p.present + p.rest), ev[:, 1]), 1)
     return counts, ev
@@ -192,8 +240,8 @@ def assign_labels(counts: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def predict(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per image, the class whose labelled neurons fired most on average (ties and classes
-    without neurons: the lower class wins / scores 0)."""
+    """Per image, the class whose labelled neurons fired most on average (ties: the lower
+    class; a class without neurons scores 0)."""
     score = np.zeros((counts.shape[0], N_CLASSES))
     for k in range(N_CLASSES):
         sel = labels == k
@@ -203,24 +251,25 @@ def predict(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def experiment(p: Params, *, epochs: int, n_train: int | None = None, seed: int = 0,
-               url: str = f"model://{PRESET}", log=print) -> dict:
-    """Train on ``url`` (default model://up5k, the fast golden model), label on the training set,
-    test on the 594 held-out images; returns the accuracy and everything measured."""
+               dev: Runner | None = None, log=print) -> dict:
+    """Train on ``dev`` (default: the golden model in process, fast engine), label on the
+    training set, test on the 594 held-out images; returns the accuracy and what was measured."""
     x_tr, x_te, y_tr, y_te = load_split()
     x_tr, y_tr = x_tr[:n_train], y_tr[:n_train]
     rng = np.random.default_rng(seed + 1)
-    with sl.open(url) as board:
-        learned = train(board, p, x_tr, epochs, rng, seed=seed, log=log)
-        image = freeze(p, learned, board.config)
-        t0 = time.perf_counter()
-        c_tr, _ = responses(board, image, p, x_tr, rng)
-        c_te, _ = responses(board, image, p, x_te, rng)
-        t_eval = time.perf_counter() - t0
+    dev = dev or Runner.model()
+    learned = train(dev, p, x_tr, epochs, rng, seed=seed, log=log)
+    image = freeze(p, learned)
+    t0 = time.perf_counter()
+    c_tr, _ = responses(dev, image, p, x_tr, rng)
+    c_te, _ = responses(dev, image, p, x_te, rng)
+    t_eval = time.perf_counter() - t0
     labels = assign_labels(c_tr, y_tr)
     pred = predict(c_te, labels)
     return {"accuracy": float(np.mean(pred == y_te)),
             "train_accuracy": float(np.mean(predict(c_tr, labels) == y_tr)),
             "labels": labels, "learned": learned, "image": image, "eval_seconds": t_eval,
+            "eval_ticks": (x_tr.shape[0] + x_te.shape[0]) * (p.present + p.rest),
             "test_spikes_per_image": float(c_te.sum(axis=1).mean()),
             "test_silent": float(np.mean(c_te.sum(axis=1) == 0)), "n_train": x_tr.shape[0]}
 
@@ -236,10 +285,9 @@ def check_vboard(p: Params, image: sl.Image, k: int, seed: int, timeout: float =
         t0 = time.perf_counter()
         if where == "vboard":
             with VirtualBoard(PRESET) as vb, sl.open(vb.url, timeout=timeout) as board:
-                _, ev = responses(board, image, p, x_te[:k], rng)
+                _, ev = responses(Runner(board), image, p, x_te[:k], rng)
         else:
-            with sl.open(f"model://{PRESET}") as board:
-                _, ev = responses(board, image, p, x_te[:k], rng)
+            _, ev = responses(Runner.model(), image, p, x_te[:k], rng)
         out[where] = (ev, time.perf_counter() - t0)
     (a, _), (b, secs) = out["model://"], out["vboard"]
     return {"identical": bool(np.array_equal(a, b)), "spikes": int(a.shape[0]),
