@@ -61,19 +61,19 @@ RULES = ("additive",)
 class Params:
     """The network's integers (docs/numerics.md) and the presentation schedule."""
     n_neurons: int = 256
-    present: int = 100          # ticks an image is shown
+    present: int = 60           # ticks an image is shown
     rest: int = 40              # silent ticks after it
-    rate: float = 0.03          # spikes per tick of a fully-on (or fully-off) input
-    w_init: tuple = (8, 24)     # initial input weights, uniform integers in [lo, hi)
-    w_max: int = 31             # STDP clip (w_min = 0)
+    rate: float = 0.05          # spikes per tick of a fully-on (or fully-off) input
+    w_init: tuple = (6, 12)     # initial input weights, uniform integers in [lo, hi)
+    w_max: int = 15             # STDP clip (w_min = 0); small, so one inhibitory spike counts
     inhibition: int = 128       # |recurrent weight| between two different neurons
-    threshold: int = 700
+    threshold: int = 336
     tau_mem: float = 5.0        # ticks
-    tau_syn: float = 5.0        # ticks (one current: excitation and inhibition)
-    refractory: int = 3
-    theta_jump: int = 1
-    a_plus: int = 4             # STDP rates, 8 fractional bits (stdp_frac)
-    a_minus: int = 4
+    tau_syn: float = 3.0        # ticks (one current: excitation and inhibition)
+    refractory: int = 5
+    theta_jump: int = 1         # 8-bit theta: 255 spikes of a neuron saturate it
+    a_plus: int = 8             # STDP rates, 8 fractional bits (stdp_frac)
+    a_minus: int = 6
     trace_jump: int = 128
     tau_plus: float = 5.0       # ticks
     tau_minus: float = 8.0      # ticks
