@@ -723,8 +723,8 @@ def main(argv=None) -> int:
     run_mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     todo = [p for p in (args.only or PARTS) if p not in args.skip]
     if args.smoke and not args.only:
-        # a Verilator build and a Ray cluster are not smoke tests
-        todo = [p for p in todo if p not in ("vboard", "sweep")]
+        # a Verilator build, a Ray cluster and a training run are not smoke tests
+        todo = [p for p in todo if p not in ("vboard", "sweep", "workloads")]
     prev = None
     if (args.only or args.skip) and (out_dir / "results.json").is_file():
         prev = json.loads((out_dir / "results.json").read_text())
