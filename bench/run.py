@@ -15,6 +15,8 @@
    end-to-end ticks per second through the host API;
 6. ``sweep``: bench/sweep.py: a 16-task sweep on local Ray with 2 workers against the same tasks
    in one process;
+6b. ``workloads``: bench/workloads.py: issue 22's science results (on-chip digit learning:
+   test accuracy, wall time, 100 test images confirmed identical on the virtual board);
 7. ``boards``: per board (``--boards``, default ``icebreaker``): resources and Fmax from a
    firmware build report, either reused from build/<board>-<config>/report.json when that
    report is newer than every HDL/firmware/proto source, or made now with
@@ -58,7 +60,7 @@ ROOT = HERE.parent
 __all__ = ["PARTS", "ACTIVITY", "machine", "run_script", "boards", "headline", "render",
            "update_docs", "main"]
 
-PARTS = ("cycles", "link", "model_speed", "vboard", "sweep", "boards")
+PARTS = ("cycles", "link", "model_speed", "vboard", "sweep", "workloads", "boards")
 #: activity levels of the board projections: fraction of sources delivered and of neurons fired
 ACTIVITY = (0.01, 0.05, 0.1, 0.25, 1.0)
 #: sources whose change makes a build report stale
@@ -163,6 +165,8 @@ def script_args(part: str, mode: str) -> list[str]:
                    "smoke": ["--cycles", "200000", "--ticks", "20"]},
         "sweep": {"full": [], "quick": ["--ticks", "10000"],
                   "smoke": ["--tasks", "4", "--ticks", "200"]},
+        "workloads": {"full": [], "quick": ["--quick"],
+                      "smoke": ["--quick", "--check-samples", "0"]},
     }
     return list(table[part][mode])
 
@@ -359,6 +363,7 @@ GOALS = {
     "link.bytes_per_spike_1pct": ("<=", 2.0),            # issue 17: preset default, 1 % Poisson
     "link.bytes_per_silent_tick": ("<=", 0.1),           # issue 17: over 1,000 silent ticks
     "probe.max_neurons_at_1khz": (None, None),           # reported (bench/probes.py)
+    "workloads.digits_onchip.test_accuracy": (">=", 0.9),  # issue 22, on the up5k size
 }
 
 
@@ -407,6 +412,16 @@ def goals(res: dict) -> dict:
     pr = max_neurons_at_1khz("up5k")
     goal("probe.max_neurons_at_1khz", pr.pop("value"), **{k: v for k, v in pr.items()
                                                             if k != "rows"})
+    wl = _data(res, "workloads") if "workloads" in res.get("ran", ()) else None
+    dg = (wl or {}).get("digits_onchip")
+    if dg:
+        goal("workloads.digits_onchip.test_accuracy", dg["test_accuracy"],
+             preset=dg["preset"], neurons=dg["neurons"], epochs=dg["epochs"],
+             train_images=dg["train_images"], test_images=dg["test_images"],
+             train_wall_s=dg["train_wall_s"],
+             vboard_identical=(dg.get("vboard_check") or {}).get("identical"),
+             basis="examples/digits_onchip.py: unsupervised STDP on the core (golden model), "
+                   "neurons labelled on the training split, accuracy on the held-out split")
     return out
 
 
@@ -724,8 +739,8 @@ def main(argv=None) -> int:
     run_mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     todo = [p for p in (args.only or PARTS) if p not in args.skip]
     if args.smoke and not args.only:
-        # a Verilator build and a Ray cluster are not smoke tests
-        todo = [p for p in todo if p not in ("vboard", "sweep")]
+        # a Verilator build, a Ray cluster and a training run are not smoke tests
+        todo = [p for p in todo if p not in ("vboard", "sweep", "workloads")]
     prev = None
     if (args.only or args.skip) and (out_dir / "results.json").is_file():
         prev = json.loads((out_dir / "results.json").read_text())

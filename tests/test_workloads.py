@@ -104,6 +104,52 @@ def test_digits_tie_break_is_deterministic(digits):
     assert counts[0, 3] == counts[0, 7] == 2
 
 
+@pytest.fixture(scope="module")
+def onchip():
+    return _load("digits_onchip")
+
+
+def test_digits_onchip_learns_on_the_core(onchip):
+    """A few images: the core's STDP changes the input weights and theta, and the in-process
+    golden model (the example's default) matches the model:// protocol path bit for bit."""
+    import spikeloom as sl
+    p = onchip.Params(n_neurons=16)
+    # six 8x8 "images" of pixel values 0..16 (seeded): no scikit-learn import, which costs
+    # seconds on a loaded machine; the pipeline is the same
+    x_tr = np.random.default_rng(5).integers(0, 17, (6, 64))
+    def quiet(*_):
+        pass
+
+    a = onchip.train(onchip.Runner.model(), p, x_tr[:6], 1, np.random.default_rng(3), log=quiet)
+    with sl.open(f"model://{onchip.PRESET}") as board:
+        b = onchip.train(onchip.Runner(board), p, x_tr[:6], 1, np.random.default_rng(3),
+                         log=quiet)
+    w = a["weights"]
+    assert w.shape == (2, 128, 16)
+    assert np.sum(w[1] != w[0]) > 20                 # learning happened on the core
+    assert w[1].min() >= 0 and w[1].max() <= p.w_max  # within the rule's clip
+    assert a["theta"].max() > 0                      # homeostasis moved
+    assert np.array_equal(a["weights"], b["weights"])
+    assert np.array_equal(a["theta"], b["theta"])
+
+
+def test_digits_onchip_labels_and_votes(onchip):
+    """Labelling and voting on counts whose answer is known."""
+    # 4 neurons, 6 images of classes 0,0,1,1,2,2: neuron 0 answers class 1, neuron 1 class 0,
+    # neuron 2 class 2 (and a little to 0), neuron 3 never fires
+    counts = np.array([[0, 5, 1, 0], [1, 4, 0, 0], [6, 0, 0, 0], [5, 1, 0, 0],
+                       [0, 0, 3, 0], [1, 0, 4, 0]])
+    y = np.array([0, 0, 1, 1, 2, 2])
+    labels = onchip.assign_labels(counts, y)
+    assert labels.tolist() == [1, 0, 2, -1]
+    test = np.array([[0, 3, 0, 0], [2, 0, 0, 0], [0, 1, 2, 0], [0, 0, 0, 0], [2, 2, 0, 0]])
+    # the last: classes 0 and 1 tie -> the lower; silence -> class 0
+    assert onchip.predict(test, labels).tolist() == [0, 1, 2, 0, 0]
+    # a class's score is the MEAN over its neurons: two class-5 neurons firing 1 and 0 (0.5)
+    # lose to one class-3 neuron firing 1
+    assert onchip.predict(np.array([[1, 0, 1]]), np.array([5, 5, 3])).tolist() == [3]
+
+
 @pytest.mark.rtl
 def test_workloads_identical_on_the_virtual_board(pattern, digits, digits_setup):
     from spikeloom.errors import ToolNotFound
