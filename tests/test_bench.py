@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 import pytest
+from spikeloom.proto import protocol as P
 from spikeloom.proto.config import preset
 from spikeloom.proto.cycles import tick_cycles
 
@@ -104,7 +105,10 @@ def test_board_projection_uses_the_exact_cycle_formula():
         assert r["cycles"] == cyc
         assert r["ticks_per_s_at_fmax"] == pytest.approx(15e6 / cyc)
         assert r["syn_events_per_s_at_fmax"] == pytest.approx(15e6 / cyc * r["delivered"] * 256)
-        assert 0 < r["link_ticks_per_s"] <= cfg.baud / 10 / 10
+        # a tick costs the line at least a byte per spike or its bitmap (ceil(N/8) bytes), a
+        # silent tick its share of the 15-byte keep-alive frame (docs/protocol.md section 5)
+        least = min(r["fired"], -(-cfg.n_neurons // 8)) or 15 / P.KEEPALIVE_TICKS
+        assert 0 < r["link_ticks_per_s"] <= cfg.baud / 10 / least
 
 
 def test_markdown_is_rendered_from_the_json(smoke):

@@ -6,7 +6,6 @@ import pytest
 import spikeloom as sl
 from spikeloom.errors import FitError
 from spikeloom.proto import preset
-from spikeloom.proto.memmap import Region
 from spikeloom.sim.model import Core
 
 CFG = preset("tiny").replace(probe_slots=6, name="tiny_probes")
@@ -28,7 +27,7 @@ def inputs(ticks, seed=1):
 
 def golden_v(image, spikes):
     core = Core(image.config, "reference")
-    for region in Region:
+    for region in image.regions:
         core.write_bytes(region, 0, image.regions[region])
     out = []
     for row in spikes:

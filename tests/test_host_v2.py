@@ -108,7 +108,7 @@ def test_raw_population_takes_the_feature_fields():
      r"it: tiny_full, up5k"),
     (dict(tau_syn_inh=15.0, weight=-0.25), "up5k",
      r"'p': tau_syn_inh = 15 ms needs a separate inhibitory current \(CoreConfig.inh_current\)"
-     r", which configuration 'up5k' does not have.*presets with it: tiny_full, ulx3s_85f"),
+     r", which configuration 'up5k' does not have.*presets with it: tiny_full, .*ulx3s_85f"),
     (dict(tau_syn=5.0, tau_syn_inh=[5.0, 5.0, 5.0, 9.0], weight=-0.25), "tiny",
      r"tau_syn_inh\[3\] = 9 ms"),
     (dict(tau_syn_inh=[9.0, 9.0, 9.0, 9.0], weight=[[0.3, -0.2, 0.3, 0.3], [0.3] * 4]), "tiny",

@@ -410,7 +410,7 @@ def bad_stream(cfg, rng):
         return enc(rng.choice([0, 9, 0x1F, 0x20, 0x21, 0xFF, rng.randrange(256)]), seq,
                    bytes(rng.randrange(4)))
     if kind == 6:       # READ refused: bad region, too long, out of range, wrong size
-        region = rng.randrange(len(Region))
+        region = int(rng.choice(regions(cfg)))     # a region this configuration has
         n = region_words(cfg, Region(region))
         return enc(Opcode.READ, seq, rng.choice([
             read_req(rng.randrange(8, 256), 0, 1),
@@ -421,7 +421,7 @@ def bad_stream(cfg, rng):
             read_req(region, 0, 1) + b"\x00",
         ]))
     if kind == 7:       # WRITE refused
-        region = Region(rng.randrange(len(Region)))
+        region = rng.choice(regions(cfg))
         lay = layouts(cfg)[region]
         n = region_words(cfg, region)
         good = write_req(cfg, region, 0, [0])
@@ -471,7 +471,7 @@ def good_frame(cfg, rng):
     if kind < 8:
         return enc(Opcode.STATUS, seq)
     if kind < 11:
-        region = Region(rng.randrange(len(Region)))
+        region = rng.choice(regions(cfg))
         n = region_words(cfg, region)
         addr = rng.randrange(n)
         return enc(Opcode.READ, seq, read_req(region, addr, rng.randrange(0, min(2, n - addr) + 1)))

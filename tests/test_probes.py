@@ -152,7 +152,7 @@ def test_probes_region_rules():
     # without probes the region does not exist
     plain = GoldenDevice(preset("tiny"))
     for req in (enc(Opcode.READ, 1, P.READ_REQ.pack(region=Region.PROBES, addr=0, count=0)),
-                enc(Opcode.WRITE, 2, write_req(preset("tiny"), Region.PROBES, 0, [0]))):
+                enc(Opcode.WRITE, 2, P.WRITE_REQ.pack(region=Region.PROBES, addr=0) + bytes(3))):
         (f, _), = frames(plain.feed(req))
         assert f.status == Status.BAD_REGION
     (f, _), = frames(plain.feed(enc(Opcode.PROBE, 3)))

@@ -15,6 +15,7 @@ import numpy as np
 from spikeloom import regions
 from spikeloom.proto import protocol as P
 from spikeloom.proto.memmap import Region, layouts, region_words
+from spikeloom.proto.memmap import regions as regions_of
 from spikeloom.proto.protocol import Frame, Opcode
 
 __all__ = ["Requests", "random_network", "random_session", "batches"]
@@ -85,7 +86,7 @@ class Requests:
     def bad(self, rng) -> bytes:
         """One request that a device must refuse (each check of docs/protocol.md section 7)."""
         cfg, lay = self.cfg, self.layouts
-        region = Region(int(rng.integers(0, len(Region))))
+        region = Region(int(rng.choice([int(x) for x in regions_of(cfg)])))  # those cfg has
         words = region_words(cfg, region)
         nb = lay[region].nbytes
         kind = int(rng.integers(0, 15))
@@ -186,7 +187,7 @@ def random_session(cfg, seed: int) -> list[bytes]:
             period = int(rng.choice([0, 0, rng.integers(20, 120)]))
             out.append(rq.run(int(rng.integers(0, 5)), period))
         elif r < 0.62:
-            region = Region(int(rng.integers(0, len(Region))))
+            region = Region(int(rng.choice([int(x) for x in regions_of(cfg)])))  # those cfg has
             words = region_words(cfg, region)
             a = int(rng.integers(0, words))
             out += rq.read(region, a, int(rng.integers(0, min(words - a, 40) + 1)))

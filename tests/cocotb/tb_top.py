@@ -310,7 +310,9 @@ async def test_rx_overflow(dut):
     recovers."""
     b = await bench(dut)
     rq = b.rq
-    run = rq.run(90)    # unconfigured: every neuron fires each tick; 90 events of 15 bytes
+    # unconfigured: every neuron fires each tick; paced (1500 cycles a tick, 135k in all) so the
+    # device is still busy with the RUN when the ~88k cycles of WRITEs below overflow its buffer
+    run = rq.run(90, 1500)
     # long requests with short replies: WRITEs of zeros over the (zero) neuron parameters, so
     # whichever of them survive change nothing the golden device would need to know
     nb = b.sb.golden.layouts[Region.NEURON_PARAMS].nbytes
