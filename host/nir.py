@@ -326,19 +326,27 @@ def _vec(x, n):
     return np.broadcast_to(a, (n,)).copy() if a.size == 1 else a
 
 
-def _spk_lif(node, name, dt, conv, notes):
-    n = np.asarray(node.v_threshold).size
+def _one_pole(node, n, name, dt, conv, notes):
+    """LIF and LI (n neurons): a membrane with time constant ``tau``, no synaptic current."""
     a, g = _decay(_vec(node.tau, n), dt, conv, name, "tau", notes)
     return dict(a_mem=a, a_syn=np.zeros(n), gain=g * _vec(node.r, n),
                 v_rest=_vec(node.v_leak, n))
 
 
-def _spk_cubalif(node, name, dt, conv, notes):
-    n = np.asarray(node.v_threshold).size
+def _two_pole(node, n, name, dt, conv, notes):
+    """CubaLIF and CubaLI (n neurons): a synaptic current into a leaky membrane."""
     a_m, g_m = _decay(_vec(node.tau_mem, n), dt, conv, name, "tau_mem", notes)
     a_s, g_s = _decay(_vec(node.tau_syn, n), dt, conv, name, "tau_syn", notes)
     return dict(a_mem=a_m, a_syn=a_s, gain=g_m * _vec(node.r, n) * g_s * _vec(node.w_in, n),
                 v_rest=_vec(node.v_leak, n))
+
+
+def _spk_lif(node, name, dt, conv, notes):
+    return _one_pole(node, np.asarray(node.v_threshold).size, name, dt, conv, notes)
+
+
+def _spk_cubalif(node, name, dt, conv, notes):
+    return _two_pole(node, np.asarray(node.v_threshold).size, name, dt, conv, notes)
 
 
 def _spk_if(node, name, dt, conv, notes):
@@ -351,18 +359,11 @@ def _spk_if(node, name, dt, conv, notes):
 
 def _spk_li(node, name, dt, conv, notes):
     # LI: a LIF without threshold; it becomes an sl.LI population (no_spike) read by probes
-    n = np.asarray(node.tau).size
-    a, g = _decay(_vec(node.tau, n), dt, conv, name, "tau", notes)
-    return dict(a_mem=a, a_syn=np.zeros(n), gain=g * _vec(node.r, n),
-                v_rest=_vec(node.v_leak, n))
+    return _one_pole(node, np.asarray(node.tau).size, name, dt, conv, notes)
 
 
 def _spk_cubali(node, name, dt, conv, notes):
-    n = np.asarray(node.tau_mem).size
-    a_m, g_m = _decay(_vec(node.tau_mem, n), dt, conv, name, "tau_mem", notes)
-    a_s, g_s = _decay(_vec(node.tau_syn, n), dt, conv, name, "tau_syn", notes)
-    return dict(a_mem=a_m, a_syn=a_s, gain=g_m * _vec(node.r, n) * g_s * _vec(node.w_in, n),
-                v_rest=_vec(node.v_leak, n))
+    return _two_pole(node, np.asarray(node.tau_mem).size, name, dt, conv, notes)
 
 
 #: Stateful node types: type name -> ``f(node, name, dt, conventions, notes) -> dict`` of the
