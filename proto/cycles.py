@@ -9,17 +9,18 @@ included)::
     tick_cycles = (S + 1)                               SCAN: one source per clock + drain
                 + [P > 0] (2 + P·wpr + [D > 0])         ACC: list fetch, P rows of wpr words, drain
                                                         (+1: the delay ring's add stage)
-                + (N + 3)                               SWEEP: fetch, N neurons, 2-stage drain
+                + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
+                                                        L + 1 = 3 stage neuron pipeline
                 + 1                                     end-of-tick spike marker
                 + [en ∧ P > 0] (1 + c·P·wpr + d)        DEP: delivered rows read-modify-write
                 + [en ∧ Q > 0] (1 + c·Q·S + d)          POT: fired columns over all sources
                 + 1                                     FINISH (done)
 
-with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``wpr = ceil(N / weights_per_word)``,
-``P`` delivered sources, ``Q`` fired neurons, ``en`` the STDP enable bit, ``D = delay_bits``,
-and for the weight
-store ``c = 1, d = 1`` ("dual": a read and a write port, one word per clock plus a drain cycle)
-or ``c = 2, d = 0`` ("spram": one port, read cycle then write cycle per word).
+with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``L`` = :data:`UPDATE_LATENCY`,
+``wpr = ceil(N / weights_per_word)``, ``P`` delivered sources, ``Q`` fired neurons, ``en`` the
+STDP enable bit, ``D = delay_bits``, and for the weight store ``c = 1, d = 1`` ("dual": a read
+and a write port, one word per clock plus a drain cycle) or ``c = 2, d = 0`` ("spram": one port,
+read cycle then write cycle per word).
 
 With several plasticity rules (``rule_bits > 1``, golden model only so far) ``en`` is the OR of
 the rules' enable bits and the walks are the same ones (the rounding draws of docs/numerics.md
@@ -28,7 +29,7 @@ of rules must keep it or change this formula with it.
 
 The optional neuron features (``CoreConfig.theta_width``, ``inh_current``) add no cycles: the
 second accumulator takes the same weight word in the same clock, and theta and the inhibitory
-current go through the sweep's two pipeline stages with the rest of the neuron.
+current go through the sweep's pipeline stages with the rest of the neuron.
 Delays (``delay_bits = D > 0``) add one cycle to a tick that delivers anything: the lane's ring
 slot depends on the delay read with the weight word, so the accumulators are read one stage
 later and the ACC walk drains one cycle later; the sweep reads the head slot as before.
@@ -42,11 +43,18 @@ from __future__ import annotations
 
 from .config import CoreConfig
 
-__all__ = ["tick_cycles", "tick_cycles_bound", "WEIGHT_STORES", "check_weight_store"]
+__all__ = ["tick_cycles", "tick_cycles_bound", "WEIGHT_STORES", "check_weight_store",
+           "UPDATE_LATENCY"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
 #: (separate read and write ports) or "spram" (one address port, as the UP5K's SPRAM).
 WEIGHT_STORES = ("dual", "spram")
+
+
+#: Cycles from the sweep's memory data to the neuron update's write-back
+#: (``hdl.neuron.Update.LATENCY``, the same number): three stages, at most two carry chains
+#: each (docs/architecture.md, "Neuron pipeline"). The sweep drains in ``UPDATE_LATENCY + 1``.
+UPDATE_LATENCY = 2
 
 
 def check_weight_store(weight_store) -> str:
@@ -95,7 +103,7 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     p = _count(delivered, "delivered", s)
     q = _count(fired, "fired", n)
     en = bool(stdp_enabled)
-    cycles = (s + 1) + (n + 3) + 1 + 1
+    cycles = (s + 1) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
         cycles += 2 + p * wpr + (cfg.delay_bits > 0)
     if en and p:
