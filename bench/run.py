@@ -364,6 +364,8 @@ GOALS = {
     "link.bytes_per_silent_tick": ("<=", 0.1),           # issue 17: over 1,000 silent ticks
     "probe.max_neurons_at_1khz": (None, None),           # reported (bench/probes.py)
     "workloads.digits_onchip.test_accuracy": (">=", 0.9),  # issue 22, on the up5k size
+    "boards.icebreaker.fmax_mhz": (">=", 24.0),          # issue 21: nextpnr, the board preset
+    "boards.ulx3s_85f.fmax_mhz": (">=", 60.0),           # issue 21
 }
 
 
@@ -422,6 +424,13 @@ def goals(res: dict) -> dict:
              vboard_identical=(dg.get("vboard_check") or {}).get("identical"),
              basis="examples/digits_onchip.py: unsupervised STDP on the core (golden model), "
                    "neurons labelled on the training split, accuracy on the held-out split")
+    for b in (res.get("boards") or []) if "boards" in res.get("ran", ()) else []:
+        name = f"boards.{b['board'].replace('-', '_')}.fmax_mhz"
+        if name in GOALS and b.get("fmax_mhz"):
+            goal(name, b["fmax_mhz"], config=b["config"], clock_hz=b["clock_hz"],
+                 timing_met=b.get("timing_met"), resources=b.get("resources"),
+                 source=b["source"], basis="nextpnr's post-route Fmax of the core clock for a "
+                 "build of the board's preset (firmware.build), the PLL clocking it at clock_hz")
     return out
 
 
