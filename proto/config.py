@@ -191,7 +191,8 @@ PRESETS: dict[str, CoreConfig] = {
     # board presets, sizes found by bisecting real builds (docs/boards.md):
     # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL); FT231X at 3 Mbaud,
     # its fastest rate, exact as 30 MHz / 10 (bench/link.py: sustained in simulation);
-    # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz
+    # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz (36.0 MHz with the
+    # three-stage neuron update; the potentiation path limits it, docs/boards.md "Clock")
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=3_000_000),
