@@ -19,7 +19,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
@@ -161,9 +161,10 @@ def pack(values, width) -> int:
     return word
 
 
-def drive(ctx, dut, cfg, vec, valid=1):
+def drive(ctx, dut, cfg, vec, valid=1, draws=True):
     """Put one vector on the learner's inputs; the parameters packed as the memmap packs
-    STDP_PARAMS words (so the gateware's struct is the wire's)."""
+    STDP_PARAMS words (so the gateware's struct is the wire's). ``draws=False`` leaves the
+    draws port to the generator wired to it."""
     lay = layouts(cfg)[Region.STDP_PARAMS]
     ctx.set(dut.valid, valid)
     ctx.set(dut.potentiate, vec["potentiate"])
@@ -171,7 +172,8 @@ def drive(ctx, dut, cfg, vec, valid=1):
     ctx.set(dut.w.as_value(), pack(vec["w"], cfg.w_width))
     ctx.set(dut.rule.as_value(), pack(vec["rule"], cfg.rule_bits))
     ctx.set(dut.base.as_value(), pack(vec["base"], cfg.trace_width))
-    ctx.set(dut.draws.as_value(), pack(vec["draws"], 32))
+    if draws:
+        ctx.set(dut.draws.as_value(), pack(vec["draws"], 32))
     ctx.set(dut.m, vec["m"])
     words = [lay.pack({f.name: getattr(r, f.name) for f in lay.fields}) for r in vec["rules"]]
     ctx.set(dut.params.as_value(), pack(words, lay.width))
@@ -260,6 +262,77 @@ def test_learner_latency_is_registered():
         assert [ctx.get(dut.w_new[k]) for k in range(4)] == expected(cfg, vec)
 
     run_sim(dut, bench)
+
+
+@pytest.mark.parametrize("name,cfg", [
+    ("rb2_pad", CoreConfig(n_neurons=10, n_inputs=3, weights_per_word=4, rule_bits=2)),
+    ("rb3_two", CoreConfig(n_neurons=7, n_inputs=4, weights_per_word=2, rule_bits=3,
+                           trace_width=10, stdp_frac=6))], ids=["rb2_pad", "rb3_two"])
+def test_depression_walk_matches_model(name, cfg):
+    """The generator wired to the learner as the integration plan says (``count = wpw`` in
+    the cycles a word enters, lane ``l`` takes draw ``l``), walking the words of the delivered
+    rows in order (padding lanes read as zero), gives the model's step 4 (``rules.depress``)
+    bit for bit: the weights and the generator state after the walk."""
+    from spikeloom.sim.model import Core
+    rng = np.random.default_rng(sum(map(ord, name)) + 16)
+    s, n, wpw, wpr = cfg.n_sources, cfg.n_neurons, cfg.weights_per_word, cfg.words_per_row
+    lo, hi = -(1 << (cfg.w_width - 1)), (1 << (cfg.w_width - 1)) - 1
+    core = Core(cfg, engine="reference")
+    core.weights[:] = rng.integers(lo, hi + 1, (s, n))
+    core.plastic[:] = rng.integers(0, 1 << cfg.rule_bits, (s, n))
+    core.rules = [random_rule(cfg, rng) for _ in range(n_rules(cfg))]
+    core.rules[0].enable = 1
+    core.rules[0].stochastic = 1
+    core.state.y[:] = rng.integers(0, 1 << cfg.trace_width, n)
+    core.lfsr = int(rng.integers(1, 2**32))
+    core.modulation = int(rng.integers(0, 2**32))
+    delivered = np.flatnonzero(rng.random(s) < 0.6)
+    before = core.weights.copy()
+    seed, m = core.lfsr, golden.modulation_factor(core.modulation)
+
+    def lanes(row, k, fill=0):
+        """Word ``k`` of a row as ``wpw`` lanes, padding lanes past the last neuron zero."""
+        out = np.full(wpw, fill, np.int64)
+        part = row[k * wpw:(k + 1) * wpw]
+        out[:part.size] = part
+        return out
+
+    words = [(src, k) for src in delivered for k in range(wpr)]
+    top = Module()
+    top.submodules.gen = gen = Xorshift32(wpw)
+    top.submodules.lrn = lrn = RuleLearner(cfg)
+    top.d.comb += [gen.count.eq(Mux(lrn.valid, wpw, 0)), lrn.draws.eq(gen.draws)]
+    after = before.copy()
+
+    async def bench(ctx):
+        ctx.set(gen.seed, seed)
+        ctx.set(gen.load, 1)
+        await ctx.tick()
+        ctx.set(gen.load, 0)
+        out = []
+        for step in range(len(words) + RuleLearner.LATENCY):
+            if step < len(words):
+                src, k = words[step]
+                drive(ctx, lrn, cfg, {
+                    "rules": core.rules, "w": lanes(before[src], k),
+                    "rule": lanes(core.plastic[src], k), "mask": np.ones(wpw, int),
+                    "potentiate": 0, "base": lanes(core.state.y, k), "m": m}, draws=False)
+            else:
+                ctx.set(lrn.valid, 0)
+            await ctx.tick()
+            if ctx.get(lrn.valid_out):
+                out.append([ctx.get(lrn.w_new[lane]) for lane in range(wpw)])
+        assert len(out) == len(words)
+        for (src, k), word in zip(words, out, strict=True):
+            real = min(wpw, n - k * wpw)
+            after[src, k * wpw:k * wpw + real] = word[:real]
+            assert word[real:] == [0] * (wpw - real), "a padding lane changed"
+        golden.depress(core, delivered)
+        assert ctx.get(gen.state) == core.lfsr, "generator state after the walk"
+
+    run_sim(top, bench)
+    assert (after != before).any(), "the walk changed nothing: a vacuous vector"
+    np.testing.assert_array_equal(after, core.weights)
 
 
 def test_learner_refuses_one_rule():
