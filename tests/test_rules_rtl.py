@@ -281,9 +281,12 @@ def test_depression_walk_matches_model(name, cfg):
     core.weights[:] = rng.integers(lo, hi + 1, (s, n))
     core.plastic[:] = rng.integers(0, 1 << cfg.rule_bits, (s, n))
     core.rules = [random_rule(cfg, rng) for _ in range(n_rules(cfg))]
+    for rule in core.rules:
+        # steps of a few weight units (traces < 32, rates < 2), so that the rounding (the
+        # draws) decides many of them
+        rule.stochastic, rule.a_minus = 1, int(rng.integers(1, 2 << cfg.stdp_frac))
     core.rules[0].enable = 1
-    core.rules[0].stochastic = 1
-    core.state.y[:] = rng.integers(0, 1 << cfg.trace_width, n)
+    core.state.y[:] = rng.integers(0, 32, n)
     core.lfsr = int(rng.integers(1, 2**32))
     core.modulation = int(rng.integers(0, 2**32))
     delivered = np.flatnonzero(rng.random(s) < 0.6)
