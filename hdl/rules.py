@@ -126,6 +126,7 @@ class RuleLearner(wiring.Component):
         # a rule without stochastic rounding, which makes rnd_k zero
         common = {"upd": 1, "add": 1, "soft": 1, "mod": 1, "draw": unsigned(32),
                   "w": signed(w), "w_min": signed(w), "w_max": signed(w)}
+        self._carried = tuple(common)          # passed from stage 1 to stage 2 unchanged
         self.stage1 = data.StructLayout({**common, "am": unsigned(32), "bd": unsigned(t + w)})
         self.stage2 = data.StructLayout({**common, "q": unsigned(32 + t + w)})
         super().__init__({
@@ -173,8 +174,7 @@ class RuleLearner(wiring.Component):
                 a1.bd.eq(self.base[lane] * Mux(p.soft, dist, 1)),
             ]
             a2 = s2[lane]
-            m.d.sync += [getattr(a2, f).eq(getattr(a1, f)) for f in
-                         ("upd", "add", "soft", "mod", "draw", "w", "w_min", "w_max")]
+            m.d.sync += [getattr(a2, f).eq(getattr(a1, f)) for f in self._carried]
             m.d.sync += a2.q.eq(a1.am * a1.bd)
             m.d.sync += self.w_new[lane].eq(Mux(a2.upd, self._update(a2, w_width, frac), a2.w))
         return m
