@@ -75,19 +75,16 @@ class Params:
     """The reduced model, in model units (voltages from rest; a weight is the jump of the
     synaptic current, which is added to v every tick) and ms (dt = 1 ms)."""
     rate_hz: float = 20.0       # every input's Poisson rate
-    gmax: float = 0.045         # w_max; initial weights uniform in [0, gmax]
+    gmax: float = 0.08          # w_max; initial weights uniform in [0, gmax]
     threshold: float = 16.0
     v_reset: float = 10.0
-    tau_mem: float = 20.0
+    tau_mem: float = 10.0       # the effective (high-conductance) membrane time constant
     tau_syn: float = 5.0
     a_plus: float = 0.005       # of gmax
     ratio: float = 1.05         # A- / A+
     tau_stdp: float = 20.0      # tau+ = tau-
-    seconds: float = 200.0      # simulated time
-    chunk_s: float = 2.0        # weights read and output rate counted every chunk
-    n_inh: int = 0              # of the inputs, the last n_inh are static inhibitory ones
-    inh_rate_hz: float = 10.0
-    g_inh: float = 0.0          # their weight (subtracted)
+    seconds: float = 500.0      # simulated time
+    chunk_s: float = 5.0        # weights read and output rate counted every chunk
 
     @property
     def drive(self) -> float:
@@ -108,10 +105,9 @@ def mean_drive(p: Params, w: float, n_inputs: int | None = None) -> float:
     ``I := a_s I + sum w; v := a_m v + I`` with every input at weight ``w``: each input spike
     adds ``w / (1 - a_s)`` to the current's sum over time, each unit of current
     ``1 / (1 - a_m)`` to the membrane's."""
-    n = (n_inputs or config().n_inputs) - p.n_inh
+    n = n_inputs or config().n_inputs
     a_m, a_s = math.exp(-1.0 / p.tau_mem), math.exp(-1.0 / p.tau_syn)
-    drive = n * p.rate_hz * w - p.n_inh * p.inh_rate_hz * p.g_inh
-    return drive / 1000.0 / ((1 - a_s) * (1 - a_m))
+    return n * p.rate_hz / 1000.0 * w / ((1 - a_s) * (1 - a_m))
 
 
 def build(p: Params, n_inputs: int, seed: int = 0, *, learn: bool = True) -> sl.Network:
@@ -119,27 +115,21 @@ def build(p: Params, n_inputs: int, seed: int = 0, *, learn: bool = True) -> sl.
     stochastic rounding), initial weights uniform in [0, gmax] (``seed``)."""
     rng = np.random.default_rng(seed)
     net = sl.Network("song2000")
-    n_exc = n_inputs - p.n_inh
-    inp = net.inputs(n_exc, name="in")
+    inp = net.inputs(n_inputs, name="in")
     out = net.population(1, sl.LIF(tau_mem=p.tau_mem, tau_syn=p.tau_syn,
                                    threshold=p.threshold, v_reset=p.v_reset), name="out")
     stdp = sl.STDP(a_plus=p.a_plus * p.gmax, a_minus=p.ratio * p.a_plus * p.gmax,
                    tau_plus=p.tau_stdp, tau_minus=p.tau_stdp, w_min=0.0, w_max=p.gmax,
                    stochastic=True) if learn else None
-    net.connect(inp, out, weights=rng.uniform(0.0, p.gmax, (n_exc, 1)), stdp=stdp,
+    net.connect(inp, out, weights=rng.uniform(0.0, p.gmax, (n_inputs, 1)), stdp=stdp,
                 name="syn")
-    if p.n_inh:
-        inh = net.inputs(p.n_inh, name="inh")
-        net.connect(inh, out, weights=np.full((p.n_inh, 1), -p.g_inh), name="inhibition")
     return net
 
 
 def make_inputs(p: Params, n_inputs: int, ticks: int, seed: int = 1) -> np.ndarray:
     """``(ticks, n_inputs)`` bool Poisson raster (``rate_hz`` per input); tick 0 is silent
     (the Brian2 twin emits every input one step early, see :func:`run_brian2`)."""
-    rate = np.full(n_inputs, p.rate_hz / 1000.0)
-    rate[n_inputs - p.n_inh:] = p.inh_rate_hz / 1000.0
-    raster = np.random.default_rng(seed).random((ticks, n_inputs)) < rate
+    raster = np.random.default_rng(seed).random((ticks, n_inputs)) < p.rate_hz / 1000.0
     raster[0] = False
     return raster
 
@@ -153,11 +143,11 @@ def _core(image: sl.Image):
     return core
 
 
-def run_model(image: sl.Image, raster: np.ndarray, chunk: int, n: int) -> dict:
+def run_model(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
     """The core (golden model, fast engine, in process) over ``raster``: ``weights`` (k+1, n)
-    integers of the ``n`` plastic inputs read before the run and after each ``chunk`` ticks,
-    ``spikes`` per chunk."""
+    integers read before the run and after each ``chunk`` ticks, ``spikes`` per chunk."""
     core = _core(image)
+    n = raster.shape[1]
     weights, spikes = [core.weights[:n, 0].copy()], []
     t0 = time.perf_counter()
     for start in range(0, raster.shape[0], chunk):
@@ -168,7 +158,7 @@ def run_model(image: sl.Image, raster: np.ndarray, chunk: int, n: int) -> dict:
             "seconds": time.perf_counter() - t0, "w_max": int(core.rules[0].w_max)}
 
 
-def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int, n: int) -> dict:
+def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
     """The Brian2 twin (module docstring) over the same raster; same outputs as
     :func:`run_model` (weights as floats in integer units)."""
     with warnings.catch_warnings():
@@ -178,7 +168,7 @@ def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int, n: int) -> dict:
     cfg = image.config
     F, G = cfg.decay_frac, cfg.stdp_frac
     rule, p = core.rules[0], core.params
-    m = raster.shape[1]
+    n = raster.shape[1]
 
     def a(alpha):
         return int(alpha) / (1 << F)
@@ -203,7 +193,7 @@ def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int, n: int) -> dict:
         # the core's tick: v := a_m v + I (I holds this tick's input), then I decays
         g.run_regularly("v = a_m * v + I\nI = a_s * I", when="groups")
         t, i = np.nonzero(raster)
-        src = b2.SpikeGeneratorGroup(m, i, (t - 1) * b2.ms, name="song_in")
+        src = b2.SpikeGeneratorGroup(n, i, (t - 1) * b2.ms, name="song_in")
         syn = b2.Synapses(src, g, """w : 1
                                      dx/dt = -x / tau_pre : 1 (event-driven)
                                      dy/dt = -y / tau_post : 1 (event-driven)""",
@@ -216,11 +206,8 @@ def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int, n: int) -> dict:
         syn.connect(i=np.arange(n), j=0)
         syn.post.order = -2     # post pathway before pre: the core's depression sees y after
         syn.w = core.weights[:n, 0].astype(float)     # a post spike of the same tick
-        static = b2.Synapses(src, g, "w : 1", on_pre="I_post += w", name="song_static")
-        static.connect(i=np.arange(n, m), j=0)
-        static.w = core.weights[n:m, 0].astype(float)
         mon = b2.SpikeMonitor(g, name="song_mon")
-        net = b2.Network(g, src, syn, static, mon)
+        net = b2.Network(g, src, syn, mon)
         weights, spikes = [np.asarray(syn.w[:]).copy()], []
         t0 = time.perf_counter()
         for start in range(0, raster.shape[0], chunk):
@@ -247,10 +234,10 @@ def experiment(p: Params, *, n_inputs: int | None = None, seed: int = 0, brian2:
     note = next(x for x in image.report.notes if x.startswith("rule 1"))
     ticks, chunk = round(p.seconds * 1000), round(p.chunk_s * 1000)
     raster = make_inputs(p, n, ticks, seed + 1)
-    runs = {"spikeloom": run_model(image, raster, chunk, n - p.n_inh)}
+    runs = {"spikeloom": run_model(image, raster, chunk)}
     log(f"  model://: {ticks} ticks in {runs['spikeloom']['seconds']:.1f} s")
     if brian2:
-        runs["brian2"] = run_brian2(image, raster, chunk, n - p.n_inh)
+        runs["brian2"] = run_brian2(image, raster, chunk)
         log(f"  Brian2:   {ticks} steps in {runs['brian2']['seconds']:.1f} s")
     for r in runs.values():
         r["frac_low"], r["frac_high"] = fractions(r)
@@ -325,7 +312,7 @@ def calibrate(settings, seconds: float = 10.0) -> None:
         cfg = config()
         image = sl.compile(build(p, cfg.n_inputs, learn=False), target=cfg)
         r = run_model(image, make_inputs(p, cfg.n_inputs, round(seconds * 1000)),
-                      round(seconds * 1000), cfg.n_inputs - p.n_inh)
+                      round(seconds * 1000))
         print(f"rate {rate:g} Hz, gmax {gmax:g}: mean drive at gmax/2 = {p.drive:.2f} of "
               f"threshold; output {r['spikes'].sum() / seconds:.1f} Hz (learning off)")
 
