@@ -22,12 +22,15 @@ too. With several patterns they share ``overlap`` of their inputs (a common core
 their own).
 
 The core: the ``up5k`` preset (128 inputs, 8-bit weights, 8-bit theta), one plasticity rule
-(``rule_bits = 1``: what the gateware implements), so ``--check`` can run the frozen test on a
-Verilator virtual board of ``up5k`` and require identical spikes.
+(``rule_bits = 1``: what the gateware implements), so ``--check`` runs a sample of the learning
+(30 presentations) and the whole frozen test on a Verilator virtual board of ``up5k`` as well and
+requires identical weights, theta and spikes.
 
     python examples/patterns.py                  # one pattern, then the 2..5-pattern table
     python examples/patterns.py --single         # one pattern only
     python examples/patterns.py --check          # also the test on a virtual board
+
+Writes ``out/patterns_weights.png`` (``--out``): the one-pattern neuron's weights.
 """
 
 from __future__ import annotations
@@ -37,13 +40,14 @@ import dataclasses
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import spikeloom as sl
 
 __all__ = ["PRESET", "N_IN", "Params", "make_patterns", "schedule", "encode", "build", "Runner",
            "train", "freeze", "responses", "assign_labels", "classify", "experiment",
-           "check_vboard", "main"]
+           "check_vboard", "plot", "main"]
 
 PRESET = "up5k"
 N_IN = 128
@@ -273,26 +277,62 @@ def experiment(p: Params, n_patterns: int = 1, overlap: float = 0.0, *, seed: in
             "test_labels": test, "test_rng_state": test_rng_state, "learned": learned}
 
 
-def check_vboard(p: Params, res: dict, timeout: float = 60.0) -> dict:
-    """The frozen held-out test of ``res`` on a Verilator virtual board of ``up5k`` and on the
-    golden model, same raster: the spike counts must be identical."""
+def check_vboard(p: Params, res: dict, train_sample: int = 30, timeout: float = 60.0) -> dict:
+    """On a Verilator virtual board of ``up5k`` and on the golden model, the same rasters:
+    ``train_sample`` presentations of learning (weights and theta read back) and the frozen
+    held-out test of ``res`` (spike counts); both must be identical."""
     from spikeloom.sim.vboard import VirtualBoard
+    short = dataclasses.replace(p, train=train_sample)
     out = {}
-    for where in ("model", "vboard"):
+
+    def both(dev):
+        rng = np.random.default_rng(7)
+        learned = train(dev, short, res["patterns"], rng)
         rng = np.random.default_rng()
         rng.bit_generator.state = res["test_rng_state"]
-        t0 = time.perf_counter()
-        if where == "vboard":
-            with VirtualBoard(PRESET) as vb, sl.open(vb.url, timeout=timeout) as board:
-                out[where] = responses(Runner(board), res["image"], p, res["test_labels"],
-                                       res["patterns"], rng)
-        else:
-            out[where] = responses(Runner(), res["image"], p, res["test_labels"],
-                                   res["patterns"], rng)
-        out[where + "_s"] = time.perf_counter() - t0
-    return {"identical": bool(np.array_equal(out["model"], out["vboard"])),
-            "spikes": int(out["model"].sum()), "presentations": int(res["test_labels"].size),
-            "vboard_seconds": round(out["vboard_s"], 1)}
+        counts = responses(dev, res["image"], p, res["test_labels"], res["patterns"], rng)
+        return learned, counts
+
+    t0 = time.perf_counter()
+    with VirtualBoard(PRESET) as vb, sl.open(vb.url, timeout=timeout) as board:
+        out["vboard"] = both(Runner(board))
+    seconds = time.perf_counter() - t0
+    out["model"] = both(Runner())
+    (la, ca), (lb, cb) = out["model"], out["vboard"]
+    return {"identical": bool(np.array_equal(ca, cb) and np.array_equal(la["weights"],
+                                                                          lb["weights"])
+                              and np.array_equal(la["theta"], lb["theta"])
+                              and la["spikes"] == lb["spikes"]),
+            "train_presentations": train_sample, "train_ticks": la["ticks"],
+            "train_spikes": la["spikes"],
+            "weights_changed": int((la["weights"] != la["w0"]).sum()),
+            "test_presentations": int(res["test_labels"].size), "test_spikes": int(ca.sum()),
+            "vboard_seconds": round(seconds, 1)}
+
+
+def plot(r: dict, path: Path) -> None:
+    """The one-pattern neuron's weights before and after learning, pattern inputs marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    lr = r["learned"]
+    pat = np.zeros(N_IN, bool)
+    pat[r["patterns"][0]] = True
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    x = np.arange(N_IN)
+    ax.scatter(x[~pat], lr["w0"][~pat, 0], s=8, c="0.7", label="before (other inputs)")
+    ax.scatter(x[pat], lr["w0"][pat, 0], s=8, c="C1", alpha=0.5, label="before (pattern)")
+    ax.scatter(x[~pat], lr["weights"][~pat, 0], s=14, c="C0", label="after (other inputs)")
+    ax.scatter(x[pat], lr["weights"][pat, 0], s=14, c="C3", label="after (pattern inputs)")
+    ax.set_xlabel("input")
+    ax.set_ylabel("weight (integer)")
+    ax.set_title(f"one spatial pattern learnt on the core: held-out accuracy "
+                 f"{r['accuracy']:.1%} (hits {r['hit_rate']:.0%}, false alarms "
+                 f"{r['false_alarm_rate']:.0%})")
+    ax.legend(fontsize=7, ncol=4, loc="upper center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def _line(r: dict) -> str:
@@ -309,17 +349,25 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--check", action="store_true",
                     help="also the one-pattern test on a virtual board; require identical spikes")
+    ap.add_argument("--out", default="out", help="output directory [out]")
     args = ap.parse_args(argv)
     p = Params()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     try:
         r = experiment(p, 1, seed=args.seed)
         print(f"one pattern of {p.k} inputs: {_line(r)}")
+        plot(r, out / "patterns_weights.png")
+        print(f"wrote {out / 'patterns_weights.png'}")
         ok = True
         if args.check:
             c = check_vboard(p, r)
-            print(f"check model:// vs virtual board: {c['presentations']} presentations, "
-                  f"{c['spikes']} spikes {'identical' if c['identical'] else 'DIFFER'} "
-                  f"({c['vboard_seconds']:.0f} s there)")
+            print(f"check model:// vs virtual board ({c['vboard_seconds']:.0f} s there): "
+                  f"learning {c['train_presentations']} presentations ({c['train_ticks']} "
+                  f"ticks, {c['train_spikes']} spikes, {c['weights_changed']} weights "
+                  f"changed) and the frozen test ({c['test_presentations']} presentations, "
+                  f"{c['test_spikes']} spikes): "
+                  f"{'identical' if c['identical'] else 'DIFFER'}")
             ok = c["identical"]
         if not args.single:
             print("| patterns | overlap | accuracy | hits | false alarms | neurons -> pattern |")

@@ -145,17 +145,20 @@ def _core(image: sl.Image):
 
 def run_model(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
     """The core (golden model, fast engine, in process) over ``raster``: ``weights`` (k+1, n)
-    integers read before the run and after each ``chunk`` ticks, ``spikes`` per chunk."""
+    integers read before the run and after each ``chunk`` ticks, ``spikes`` per chunk, the
+    output spike ``times`` (ticks)."""
     core = _core(image)
     n = raster.shape[1]
-    weights, spikes = [core.weights[:n, 0].copy()], []
+    weights, spikes, times = [core.weights[:n, 0].copy()], [], []
     t0 = time.perf_counter()
     for start in range(0, raster.shape[0], chunk):
         out = core.run(min(chunk, raster.shape[0] - start), raster[start:start + chunk])
         spikes.append(int(out.sum()))
+        times.append(start + np.flatnonzero(out[:, 0]))
         weights.append(core.weights[:n, 0].copy())
     return {"weights": np.stack(weights), "spikes": np.asarray(spikes),
-            "seconds": time.perf_counter() - t0, "w_max": int(core.rules[0].w_max)}
+            "seconds": time.perf_counter() - t0, "w_max": int(core.rules[0].w_max),
+            "times": np.concatenate(times)}
 
 
 def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
@@ -216,7 +219,8 @@ def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
             spikes.append(int(mon.num_spikes) - before)
             weights.append(np.asarray(syn.w[:]).copy())
     return {"weights": np.stack(weights), "spikes": np.asarray(spikes),
-            "seconds": time.perf_counter() - t0, "w_max": float(rule.w_max)}
+            "seconds": time.perf_counter() - t0, "w_max": float(rule.w_max),
+            "times": np.rint(np.asarray(mon.t / b2.ms)).astype(np.int64)}
 
 
 def fractions(run: dict) -> tuple[np.ndarray, np.ndarray]:

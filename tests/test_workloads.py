@@ -266,3 +266,32 @@ def test_patterns_model_matches_the_protocol_path(patterns):
     assert np.array_equal(a["weights"], b["weights"])
     assert np.array_equal(a["theta"], b["theta"])
     assert not np.array_equal(a["weights"], a["w0"])
+
+
+def test_song2000_brian2_twin_runs_the_same_ticks(song):
+    """The Brian2 twin is the core's discrete dynamics in float64 (inputs one step early, post
+    pathway first: examples/song2000.py). With the learning rates at 0 (the rule and traces
+    compiled as in the workload) the two output spike trains over two seconds coincide but for
+    the integer truncation, which makes the core's membrane lag (docs/numerics.md: at most
+    1/(1 - a_m) ~ 10 of ~20 000 units): a core spike may come a tick after its twin, and
+    rarely one more or one less spike. (With learning on, the near-threshold neuron amplifies
+    the rounding of the weight updates and the trains decorrelate within a second: the
+    workload compares the two statistically.)"""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # Brian2's own deprecation warnings
+        try:
+            import brian2  # noqa: F401
+        except Exception as exc:                  # noqa: BLE001 - e.g. numpy >= 2.4 (test_brian2)
+            pytest.skip(f"Brian2 does not import here: {exc}")
+    import spikeloom as sl
+    p = song.Params(gmax=0.1, a_plus=0.0)
+    cfg = song.config()
+    image = sl.compile(song.build(p, cfg.n_inputs), target=cfg, seed=3)
+    raster = song.make_inputs(p, cfg.n_inputs, 2000)
+    a = song.run_model(image, raster, 2000)["times"]
+    b = song.run_brian2(image, raster, 2000)["times"]
+    assert a.size > 20
+    assert abs(a.size - b.size) <= max(2, a.size // 10), (a.size, b.size)
+    lag = np.array([np.min(t - b[b <= t]) if np.any(b <= t) else 99 for t in a])
+    assert np.mean(lag <= 1) >= 0.9, lag       # the twin's spike at the same tick or one earlier
