@@ -195,8 +195,10 @@ def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
                            namespace=ns, name="song_out")
         # the core's tick: v := a_m v + I (I holds this tick's input), then I decays
         g.run_regularly("v = a_m * v + I\nI = a_s * I", when="groups")
-        t, i = np.nonzero(raster)
-        src = b2.SpikeGeneratorGroup(n, i, (t - 1) * b2.ms, name="song_in")
+        # spikes are given one chunk at a time: SpikeGeneratorGroup prepares all its spikes
+        # before every run, which over a whole long raster costs more than the simulation
+        t_all, i_all = np.nonzero(raster)
+        src = b2.SpikeGeneratorGroup(n, [], [] * b2.ms, name="song_in")
         syn = b2.Synapses(src, g, """w : 1
                                      dx/dt = -x / tau_pre : 1 (event-driven)
                                      dy/dt = -y / tau_post : 1 (event-driven)""",
@@ -214,6 +216,10 @@ def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
         weights, spikes = [np.asarray(syn.w[:]).copy()], []
         t0 = time.perf_counter()
         for start in range(0, raster.shape[0], chunk):
+            # the step emitting tick t's inputs is t - 1, so this run (steps start ..
+            # start + chunk - 1) emits ticks start + 1 .. start + chunk
+            sel = (t_all > start) & (t_all <= start + chunk)
+            src.set_spikes(i_all[sel], (t_all[sel] - 1) * b2.ms)
             before = int(mon.num_spikes)
             net.run(min(chunk, raster.shape[0] - start) * b2.ms, namespace={})
             spikes.append(int(mon.num_spikes) - before)
