@@ -1,7 +1,10 @@
-"""The workload examples: on-chip STDP pattern learning and spiking digit classification.
+"""The workload examples: on-chip STDP pattern learning and spiking digit classification,
+on-chip digit learning, Song et al. (2000) and spatial pattern detection.
 
-Fast versions of examples/pattern_learning.py and examples/digits.py on the golden model, plus
-one RTL test (virtual board, Verilator) that requires bit-identical spikes and weights.
+Fast versions of examples/pattern_learning.py, digits.py, digits_onchip.py, song2000.py and
+patterns.py on the golden model (the full runs are bench/workloads.py), the Song example's
+Brian2 twin against the core tick for tick, plus one RTL test (virtual board, Verilator) that
+requires bit-identical spikes and weights.
 """
 
 from __future__ import annotations
