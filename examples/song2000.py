@@ -3,8 +3,8 @@
 The reduced model (current-based, one tick = 1 ms): one LIF neuron behind ``n_inputs``
 independent Poisson inputs, every synapse excitatory and plastic with the paper's additive pair
 rule, A+ = 0.005 gmax, A-/A+ = 1.05, tau+ = tau- = 20 ms, weights clipped to [0, gmax] and
-drawn uniform in [0, gmax] at the start. Run long enough, the competition between synapses
-pushes most weights to 0 and the rest to gmax, and the output rate falls to a low, stable
+drawn uniform in [0, gmax] at the start. In the paper the competition between synapses pushes
+the weights to 0 or to gmax (a bimodal distribution) and the output rate settles to a stable
 value. Measured: the fraction of weights below 0.1 gmax and above 0.9 gmax and the output rate
 over time, on the core (``model://``, the golden model's fast engine in this process) and on a
 Brian2 twin of the same reduced model, side by side.
@@ -48,7 +48,7 @@ in the step after the one it is emitted in, and runs ``on_pre`` before ``on_post
 emits every input one step early, runs the post pathway first and corrects the rates by one
 trace decay, which reproduces the core's order inside a tick exactly; :func:`run_brian2`.)
 
-    python examples/song2000.py                 # 200 s of simulated time, both simulators
+    python examples/song2000.py                 # 500 s of simulated time, both simulators
     python examples/song2000.py --seconds 20 --no-brian2
 
 Writes ``out/song2000.png`` (``--out``).
@@ -351,7 +351,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="out", help="output directory [out]")
     args = ap.parse_args(argv)
     if args.calibrate:
-        calibrate([(args.rate, g) for g in (0.03, 0.04, args.gmax, 0.05, 0.06)])
+        calibrate([(args.rate, g) for g in (0.06, 0.07, args.gmax, 0.09, 0.1)])
         return 0
     p = Params(rate_hz=args.rate, gmax=args.gmax, seconds=args.seconds)
     out = Path(args.out)
