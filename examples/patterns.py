@@ -5,10 +5,12 @@ After the SpiNNaker studies of STDP pattern detection: a *spatial pattern* is a 
 presented every ``gap`` ticks among Poisson noise on every input (``noise`` spikes per tick).
 Output LIF neurons learn with the core's own additive pair STDP (depression-dominated, so inputs
 uncorrelated with the output lose weight) and an adaptive threshold ``theta`` (homeostasis: each
-spike raises it, it decays slowly), which keeps a neuron from answering noise once its weights
-have grown. With several patterns, one output neuron per pattern and lateral inhibition (a
-fixed negative recurrent weight between every two outputs) make them compete: each neuron
-should end up with one pattern. The host only streams input spikes while the core learns.
+spike raises it by ``theta_jump`` and it never decays, as in Diehl & Cook; the preset's 8-bit
+theta cannot decay slowly and saturates after 255 spikes), which raises the bar for a neuron
+the more it has fired. With several patterns, one output neuron per pattern and lateral
+inhibition (a fixed negative recurrent weight between every two outputs) make them compete:
+each neuron should end up with one pattern. The host only streams input spikes while the core
+learns.
 
 Testing is on held-out presentations, with the network frozen (STDP off, the learnt ``theta``
 folded into each threshold): the patterns (fresh noise) and as many *distractors*, random sets
