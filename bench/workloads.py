@@ -32,7 +32,7 @@ def load_example(name: str):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the example's EPOCHS")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--check-samples", type=int, default=100)
     ap.add_argument("--out", default=str(HERE / "workloads.json"))
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
 
     ex = load_example("digits_onchip")
     p = ex.Params()
-    r = ex.experiment(p, epochs=1 if args.quick else args.epochs,
+    r = ex.experiment(p, epochs=1 if args.quick else (args.epochs or ex.EPOCHS),
                       n_train=300 if args.quick else None)
     lr = r["learned"]
     out = {"digits_onchip": {
