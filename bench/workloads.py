@@ -44,7 +44,7 @@ def digits_onchip(args) -> tuple[dict, bool]:
     """Issue 22 point 1 (examples/digits_onchip.py)."""
     ex = load_example("digits_onchip")
     p = ex.Params()
-    r = ex.experiment(p, epochs=1 if args.quick else args.epochs,
+    r = ex.experiment(p, epochs=1 if args.quick else (args.epochs or ex.EPOCHS),
                       n_train=300 if args.quick else None)
     lr = r["learned"]
     out = {
@@ -123,7 +123,7 @@ WORKLOADS = {"digits_onchip": digits_onchip, "song2000": song2000, "patterns": p
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the example's EPOCHS")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--check-samples", type=int, default=100)
     ap.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))

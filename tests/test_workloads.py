@@ -136,6 +136,32 @@ def test_digits_onchip_learns_on_the_core(onchip):
     assert np.array_equal(a["theta"], b["theta"])
 
 
+def test_digits_onchip_encoding(onchip):
+    """The training raster: the image, then its complement (ON and OFF swapped), then silence;
+    the readout raster: evenly spaced spikes whose counts follow the rates exactly."""
+    p = onchip.Params(rate=0.5, comp_rate=0.5)
+    x = np.zeros((1, 64), np.int64)
+    x[0, :32] = 16                      # pixels 0..31 full ink, 32..63 blank
+    r = onchip.encode(x, p, np.random.default_rng(1))
+    assert r.shape == (p.period, 128)
+    img, comp = r[:p.present], r[p.present:p.present + p.complement]
+    # image: ON of the ink pixels and OFF of the blank ones fire, nothing else
+    assert img[:, :32].any(axis=0).all() and img[:, 96:].any(axis=0).all()
+    assert not img[:, 32:96].any()
+    # complement: exactly the inputs that were silent during the image
+    assert comp[:, 32:96].any(axis=0).all()
+    assert not comp[:, :32].any() and not comp[:, 96:].any()
+    assert not r[p.present + p.complement:].any()          # rest
+    q = p.readout()
+    assert q.complement == 0 and q.coding == "regular" and q.period == q.present + q.rest
+    x = np.random.default_rng(2).integers(0, 17, (3, 64))
+    counts = onchip.encode(x, q, np.random.default_rng(3)).reshape(3, q.period, 128).sum(axis=1)
+    expect = np.concatenate([x, 16 - x], axis=1) / 16 * q.rate * q.present
+    assert np.all(np.abs(counts - expect) < 1)              # no Poisson count noise
+    with pytest.raises(ValueError):
+        onchip.encode(x, onchip.Params(coding="bursty"), np.random.default_rng(0))
+
+
 def test_digits_onchip_labels_and_votes(onchip):
     """Labelling and voting on counts whose answer is known."""
     # 4 neurons, 6 images of classes 0,0,1,1,2,2: neuron 0 answers class 1, neuron 1 class 0,
