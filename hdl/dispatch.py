@@ -1,17 +1,21 @@
 """The command dispatcher: executes deframed requests on the core and builds the replies.
 
-Parts (docs/architecture.md, "Link architecture"): this module's request FSM decodes a request
-(its head is a :func:`RequestLayout` view), walks READ/WRITE/INJECT words over the core's
-``mem_req``/``mem_rsp`` and emits reply bodies a byte at a time;
-:class:`spikeloom.hdl.run.Sequencer` paces a RUN's ticks and ends the RUN (done or aborted);
-:class:`spikeloom.hdl.emit.SpikeEmitter` packs a RUN's spikes into batched SPIKES events and
-sends them; :class:`spikeloom.hdl.counters.Counters` keeps the link counters and the INFO ROM.
+Parts (docs/architecture.md, "Link architecture"), each a component with its contract in its
+module: :class:`spikeloom.hdl.decode.Decoder` loads and checks a request;
+:class:`spikeloom.hdl.walk.Walker` walks READ/WRITE/INJECT words over the core's
+``mem_req``/``mem_rsp``; :class:`spikeloom.hdl.run.Sequencer` paces a RUN's ticks and ends the
+RUN (done or aborted); :class:`spikeloom.hdl.emit.SpikeEmitter` packs a RUN's spikes into
+batched SPIKES events and sends them; :class:`spikeloom.hdl.counters.Counters` keeps the link
+counters and the INFO ROM; :class:`spikeloom.hdl.reply.Sender` sends a reply's header and
+payload, :class:`spikeloom.hdl.reply.Fetcher` reads the indexed payload sources. This module is
+their composition: an FSM that says which part runs, RESET's clearing, a RUN's tick loop and
+the reply's status, length and payload source.
 
 Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDevice``):
 
 - Takes one ``frame`` element from :class:`spikeloom.hdl.framing.Deframer` at a time, reads its
-  payload through ``buf_addr``/``buf_data`` and accepts the element only when the request is
-  finished, so requests execute strictly in arrival order (its opcode, seq and length are read
+  payload through ``buf_addr``/``buf_data`` and accepts the element only when the reply has
+  left, so requests execute strictly in arrival order (its opcode, seq and length are read
   from the waiting element itself).
 - Deframing errors are answered and counted (``crc_errors``, ``frame_errors``, 16-bit saturating).
   Requests are checked exactly in the order of the protocol semantics; a failed check changes no
@@ -222,9 +226,39 @@ class Dispatcher(wiring.Component):
                     with m.Elif(rq.status != Status.OK):
                         reply(rq.status, 0, _SRC_NONE)
                         m.next = "REPLY"
-                    with m.Else():
-                        self._execute(m, rq, reply, walk, seq, in_run, cnt_at, crc_at,
-                                      clear_counters, len(info))
+                    with m.Else():     # OK: start what the opcode asks
+                        with m.Switch(rq.opcode):
+                            with m.Case(Opcode.PING):
+                                reply(Status.OK, rq.length, _SRC_PING)
+                                m.next = "REPLY"
+                            with m.Case(Opcode.INFO):
+                                reply(Status.OK, len(info), _SRC_INFO)
+                                m.next = "REPLY"
+                            with m.Case(Opcode.STATUS):
+                                reply(Status.OK, P.STATUS.size, _SRC_STATUS)
+                                m.next = "REPLY"
+                            with m.Case(Opcode.RESET):
+                                flags = rq.head.reset
+                                reply(Status.OK, 0, _SRC_NONE)
+                                m.d.comb += clear_counters.eq(flags[_COUNTERS_BIT])
+                                with m.If(flags[_COUNTERS_BIT]):
+                                    m.d.sync += cnt_at.eq(crc_at)
+                                    m.next = "CNT_CLR"
+                                with m.Elif((flags & _CORE_FLAGS) != 0):
+                                    m.d.comb += self.core.clear.eq(flags[:_FLAG_BITS])
+                                    m.next = "RESET_WAIT"
+                                with m.Else():
+                                    m.next = "REPLY"
+                            with m.Case(Opcode.READ, Opcode.WRITE, Opcode.INJECT):
+                                m.d.comb += walk.start.eq(1)
+                                m.next = "WALK"
+                            with m.Case(Opcode.RUN):
+                                m.d.comb += seq.load.eq(1)
+                                m.d.sync += in_run.eq(1)
+                                m.next = "RUN_NEXT"
+                            with m.Default():   # (the decoder refuses other opcodes)
+                                reply(Status.BAD_OPCODE, 0, _SRC_NONE)
+                                m.next = "REPLY"
 
             with m.State("WALK"):
                 with m.If(walk.done):
@@ -301,39 +335,3 @@ class Dispatcher(wiring.Component):
                     m.d.comb += [dec.request.ready.eq(1), self.error.eq(r_status != Status.OK)]
                     m.next = "IDLE"
         return m
-
-    def _execute(self, m, rq, reply, walk, seq, in_run, cnt_at, crc_at, clear_counters,
-                 info_len):
-        """IDLE's step for a request the decoder found OK: start what its opcode asks."""
-        with m.Switch(rq.opcode):
-            with m.Case(Opcode.PING):
-                reply(Status.OK, rq.length, _SRC_PING)
-                m.next = "REPLY"
-            with m.Case(Opcode.INFO):
-                reply(Status.OK, info_len, _SRC_INFO)
-                m.next = "REPLY"
-            with m.Case(Opcode.STATUS):
-                reply(Status.OK, P.STATUS.size, _SRC_STATUS)
-                m.next = "REPLY"
-            with m.Case(Opcode.RESET):
-                flags = rq.head.reset
-                reply(Status.OK, 0, _SRC_NONE)
-                m.d.comb += clear_counters.eq(flags[_COUNTERS_BIT])
-                with m.If(flags[_COUNTERS_BIT]):
-                    m.d.sync += cnt_at.eq(crc_at)
-                    m.next = "CNT_CLR"
-                with m.Elif((flags & _CORE_FLAGS) != 0):
-                    m.d.comb += self.core.clear.eq(flags[:_FLAG_BITS])
-                    m.next = "RESET_WAIT"
-                with m.Else():
-                    m.next = "REPLY"
-            with m.Case(Opcode.READ, Opcode.WRITE, Opcode.INJECT):
-                m.d.comb += walk.start.eq(1)
-                m.next = "WALK"
-            with m.Case(Opcode.RUN):
-                m.d.comb += seq.load.eq(1)
-                m.d.sync += in_run.eq(1)
-                m.next = "RUN_NEXT"
-            with m.Default():       # (the decoder answers every other opcode BAD_OPCODE)
-                reply(Status.BAD_OPCODE, 0, _SRC_NONE)
-                m.next = "REPLY"
