@@ -442,10 +442,11 @@ def test_docs_nir_python_blocks_run(tmp_path, monkeypatch):
     blocks = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
     assert blocks
     monkeypatch.chdir(tmp_path)
+    namespace = {}      # the guide's blocks build on each other (graph, dt, x of the first)
     for code in blocks:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CompileWarning)
-            exec(compile(code, "docs/nir.md", "exec"), {})
+            exec(compile(code, "docs/nir.md", "exec"), namespace)
 
 
 def test_example_runs_on_the_model():
