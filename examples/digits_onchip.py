@@ -84,7 +84,7 @@ class Params:
     test_coding: str = "regular"
     w_init: tuple = (3, 8)      # initial input weights, uniform integers in [lo, hi)
     w_max: int = 10             # STDP clip (w_min = 0); small, so one inhibitory spike counts
-    inhibition: int = 96        # |recurrent weight| between two different neurons
+    inhibition: int = 128       # |recurrent weight| between two different neurons
     threshold: int = 700
     tau_mem: float = 40.0       # ticks
     tau_syn: float = 0.0        # ticks (0: a weight acts in its own tick only)
