@@ -42,8 +42,9 @@ on a Verilator virtual board of the ``up5k`` preset and requires identical spike
 trains on 300 images for one epoch (a smoke run). Writes ``out/digits_onchip_fields.png`` (the
 learned receptive fields, ON minus OFF weights).
 
-The rule is one option (``--rule``): today only ``additive`` (the core's rule, the one the
-``up5k`` gateware has); docs/results.md records what was tried and measured.
+``Params.theta_width`` (16: the same up5k size with a 16-bit theta, another gateware build) was
+tried and not kept. The rule is one option (``--rule``): today only ``additive`` (the core's
+rule, the one the ``up5k`` gateware has); docs/results.md records what was tried and measured.
 """
 
 from __future__ import annotations
