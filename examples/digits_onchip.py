@@ -42,8 +42,9 @@ on a Verilator virtual board of the ``up5k`` preset and requires identical spike
 trains on 300 images for one epoch (a smoke run). Writes ``out/digits_onchip_fields.png`` (the
 learned receptive fields, ON minus OFF weights).
 
-The rule is one option (``--rule``): today only ``additive`` (the core's rule, the one the
-``up5k`` gateware has); docs/results.md records what was tried and measured.
+``Params.theta_width`` (16: the same up5k size with a 16-bit theta, another gateware build) was
+tried and not kept. The rule is one option (``--rule``): today only ``additive`` (the core's
+rule, the one the ``up5k`` gateware has); docs/results.md records what was tried and measured.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ from pathlib import Path
 import numpy as np
 import spikeloom as sl
 
-__all__ = ["Params", "PRESET", "RULES", "Runner", "load_split", "encode", "build", "train",
-           "freeze",
+__all__ = ["Params", "PRESET", "RULES", "core_config", "Runner", "load_split", "encode", "build",
+           "train", "freeze",
            "responses", "assign_labels", "predict", "experiment", "main"]
 
 PRESET = "up5k"
@@ -96,6 +97,7 @@ class Params:
     tau_plus: float = 100.0     # ticks: x >= 128 for 69 ticks (the whole presentation)
     tau_minus: float = 25.0     # ticks: y >= 128 for 17 ticks after a post spike
     rule: str = "additive"
+    theta_width: int = 8        # the up5k preset's; 16 is the same size with a wider theta
 
     @property
     def period(self) -> int:
@@ -110,6 +112,16 @@ class Params:
 
 #: passes over the training set of the default run
 EPOCHS = 2
+
+
+def core_config(p: Params) -> sl.CoreConfig:
+    """The core the network runs on: the ``up5k`` preset, its ``theta_width`` as ``p`` asks
+    (same size, 256 neurons x 128 inputs; another width is another build of the gateware)."""
+    cfg = sl.preset(PRESET)
+    if p.theta_width == cfg.theta_width:
+        return cfg
+    return dataclasses.replace(cfg, theta_width=p.theta_width,
+                               name=f"{PRESET}_theta{p.theta_width}")
 
 
 def _alpha(tau: float, frac: int) -> int:
@@ -160,8 +172,7 @@ def build(p: Params, *, seed: int = 0, weights=None, theta=None, learn: bool = T
     otherwise frozen: ``weights`` (128, n) and the learned ``theta`` added to the threshold."""
     if p.rule not in RULES:
         raise ValueError(f"rule {p.rule!r}: this core offers {', '.join(RULES)}")
-    cfg = sl.preset(PRESET)
-    frac = cfg.decay_frac
+    frac = core_config(p).decay_frac
     n = p.n_neurons
     thr = np.full(n, p.threshold, np.int64)
     if theta is not None:
@@ -242,7 +253,7 @@ def train(dev: Runner, p: Params, x: np.ndarray, epochs: int, rng: np.random.Gen
     """Load the learning network and stream ``epochs`` shuffled passes over ``x`` (one run per
     epoch; the host sends input spikes only). Returns the weights read back after each epoch
     (the first: before), the final ``theta``, per-epoch statistics and the wall time."""
-    dev.load(sl.compile(build(p, seed=seed), target=PRESET))
+    dev.load(sl.compile(build(p, seed=seed), target=core_config(p)))
     weights = [dev.weights()]
     period = p.period
     stats, t0 = [], time.perf_counter()
@@ -268,7 +279,7 @@ def train(dev: Runner, p: Params, x: np.ndarray, epochs: int, rng: np.random.Gen
 def freeze(p: Params, learned: dict) -> sl.Image:
     """The frozen network (no STDP, theta folded into the thresholds) as an image."""
     return sl.compile(build(p, weights=learned["weights"][-1], theta=learned["theta"],
-                            learn=False), target=PRESET)
+                            learn=False), target=core_config(p))
 
 
 def responses(dev: Runner, image: sl.Image, p: Params, x: np.ndarray,
@@ -338,7 +349,7 @@ def check_vboard(p: Params, image: sl.Image, k: int, seed: int, timeout: float =
         rng = np.random.default_rng(seed + 7)
         t0 = time.perf_counter()
         if where == "vboard":
-            with VirtualBoard(PRESET) as vb, sl.open(vb.url, timeout=timeout) as board:
+            with VirtualBoard(core_config(p)) as vb, sl.open(vb.url, timeout=timeout) as board:
                 _, ev = responses(Runner(board), image, p, x_te[:k], rng)
         else:
             _, ev = responses(Runner.model(), image, p, x_te[:k], rng)

@@ -136,6 +136,24 @@ def test_digits_onchip_learns_on_the_core(onchip):
     assert np.array_equal(a["theta"], b["theta"])
 
 
+def test_digits_onchip_theta_width(onchip):
+    """``Params.theta_width``: the up5k preset itself at 8 bits, the same size with a wider
+    theta otherwise, and the learning network compiles and learns on that core (theta above
+    the 8-bit ceiling is representable)."""
+    import spikeloom as sl
+    assert onchip.core_config(onchip.Params()) == sl.preset(onchip.PRESET)
+    wide = onchip.core_config(onchip.Params(theta_width=16))
+    up5k = sl.preset(onchip.PRESET)
+    assert wide.theta_width == 16 and wide.hash() != up5k.hash()
+    assert (wide.n_neurons, wide.n_inputs, wide.w_width) == (
+        up5k.n_neurons, up5k.n_inputs, up5k.w_width)
+    p = onchip.Params(n_neurons=4, theta_width=16, theta_jump=300)
+    x = np.random.default_rng(5).integers(0, 17, (3, 64))
+    a = onchip.train(onchip.Runner.model(), p, x, 1, np.random.default_rng(3),
+                     log=lambda *_: None)
+    assert a["theta"].max() > 255                    # past the 8-bit ceiling
+
+
 def test_digits_onchip_encoding(onchip):
     """The training raster: the image, then its complement (ON and OFF swapped), then silence;
     the readout raster: evenly spaced spikes whose counts follow the rates exactly."""
