@@ -84,9 +84,13 @@ def measure(cfg: CoreConfig, store: str) -> list[dict]:
             if len(rec.fired) != f:
                 raise AssertionError(f"{cfg.name}: wanted {f} spikes, got {len(rec.fired)}")
             hw = rec.status["last_tick_cycles"]
-            want = formula(cfg, d, f, bool(e), weight_store=store) if formula else None
+            # no plastic synapse: no source is listed for potentiation (R = 0)
+            words = len({j // cfg.weights_per_word for j in rec.fired})
+            want = (formula(cfg, d, f, bool(e), weight_store=store, listed=0, words=words)
+                    if formula else None)
             rows.append({"size": cfg.name, "neurons": cfg.n_neurons, "sources": cfg.n_sources,
                          "store": store, "delivered": d, "fired": f, "stdp": e,
+                         "listed": 0, "words": words,
                          "cycles": hw, "formula": want, "latency": rec.latency,
                          "syn_events": d * cfg.n_neurons})
         return rows

@@ -234,13 +234,18 @@ class Core(wiring.Component):
                           data=Signal(data.ArrayLayout(acc_elem, wpw)), en=Signal())
             ring = [mem(f"acc{i}", acc_elem, ring_depth, hold=None if wpr == 1 else "same",
                         transparent=wpr == 1) for i in range(wpw)]
-        # per-neuron depression step of this tick, written lane by lane by the sweep
+        # per-neuron depression step of this tick, written lane by lane by the SCAN
         dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww + 1), wpw), wpr, hold="write",
                            granularity=1)
-        # delivered sources of this tick (their row base address) and fired neurons
+        # this tick's lists: delivered sources (their row base address), sources listed for
+        # potentiation (row base and step: POT needs no multiplier), fired words (word and its
+        # fired lanes); and the sticky plastic-row flags (configuration, numerics.md step 6)
         dl_r, dl_w = mem("dlist", unsigned(_bits(wdepth)), s_n, hold="write")
-        fl_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "lane": unsigned(_bits(wpw))})
-        fl_r, fl_w = mem("flist", fl_layout, n, hold="write")
+        pl_layout = data.StructLayout({"base": unsigned(_bits(wdepth)), "step": unsigned(ww + 1)})
+        pl_r, pl_w = mem("plist", pl_layout, s_n, hold="write")
+        fw_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "mask": unsigned(wpw)})
+        fw_r, fw_w = mem("fwlist", fw_layout, wpr, hold="write")
+        pf_r, pf_w = mem("pflag", unsigned(1), s_n, hold="write")
 
         # weight and plasticity stores, behind one uniform read/write view
         w_raddr = Signal(range(wdepth))
@@ -296,8 +301,6 @@ class Core(wiring.Component):
             self.spikes.valid.eq(sfifo.r_rdy),
             self.spikes.payload.eq(sfifo.r_data),
             sfifo.r_en.eq(self.spikes.ready),
-            upd.alpha_post.eq(stdp.alpha_post),
-            upd.a_minus.eq(stdp.a_minus),
             upd.post_jump.eq(stdp.post_jump),
             lrn.w.eq(w_rdata),
             lrn.p.eq(p_rdata),
@@ -329,7 +332,16 @@ class Core(wiring.Component):
         idx_d = Signal.like(idx)
         a_d = Signal.like(w_waddr)
         k_d = Signal.like(k)
-        lane_d = Signal.like(lane)
+        nl = Signal(range(s_n + 1))             # sources listed for potentiation this tick
+        nw = Signal(range(wpr + 1))             # fired words this tick
+        fp = Signal(_bits(wpr))                 # POT: the fired-word entry on fw_r.data
+        mask_d = Signal(wpw)                    # POT data stage: fired lanes, step
+        pot_d = Signal(ww + 1)
+        fmask = Signal(wpw)                     # SWEEP: fired lanes of the current word so far
+        # SCAN's second stage (the steps): valid, last, the new traces, the source's row
+        vs, last_s, nrn_s, flag_s = Signal(), Signal(), Signal(), Signal()
+        x_s, y_s = Signal(tw), Signal(tw)
+        base_s = Signal.like(base)
         # sweep pipeline tags: stage 1 (memory data) and stage 2 (Update outputs)
         v1, v2 = Signal(), Signal()
         j1, j2 = Signal(_bits(n)), Signal(_bits(n))
@@ -337,7 +349,6 @@ class Core(wiring.Component):
         l1, l2 = Signal.like(lane), Signal.like(lane)
         last1, last2 = Signal(), Signal()
         lastlane1, lastlane2 = Signal(), Signal()
-        fl_entry = Signal(fl_layout)
         # memory requests
         rsp_valid = Signal()
         rsp_data = Signal(self.DATA_W)
@@ -351,7 +362,7 @@ class Core(wiring.Component):
         ]
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
-        m.d.sync += [vd.eq(0), v1.eq(0), v2.eq(v1)]
+        m.d.sync += [vd.eq(0), vs.eq(0), v1.eq(0), v2.eq(v1)]
         m.d.sync += [j2.eq(j1), k2.eq(k1), l2.eq(l1), last2.eq(last1), lastlane2.eq(lastlane1)]
 
         # lanes of a row's last word past neuron n-1 read as 0 and ignore writes
@@ -373,7 +384,7 @@ class Core(wiring.Component):
         # by state flags) rather than per FSM state: a port's data only matters while its
         # enable is set, and per-state assignment would gate every bit with the state decode
         # (about a LUT per bit of the 83-bit parameter bus alone).
-        idle, clearing = Signal(), Signal()
+        idle, clearing, scanning = Signal(), Signal(), Signal()
         ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring); FINISH
         ve, last_e = Signal(), Signal()             # the delay ring's accumulate stage
 
@@ -386,6 +397,7 @@ class Core(wiring.Component):
             return [dst.eq(old + w)]
         x_new = satu(decay(pre_r.data, stdp.alpha_pre, frac) +
                      Mux(spk_r.data[0], stdp.pre_jump, 0), tw)
+        y_dec = satu(decay(post_r.data, stdp.alpha_post, frac), tw)    # step 3, in SCAN
         # the response word of a read, selected by the region latched with the request
         word = Signal(self.DATA_W)
         with m.Switch(rd_region):
@@ -413,15 +425,17 @@ class Core(wiring.Component):
             par_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in rest_lay)))),
             am_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in s1_lay)))),
             st_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.st_new))),
-            post_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.y_new))),
+            post_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, Mux(scanning, y_dec,
+                                                                     upd.y_new)))),
+            pf_w.data.eq(~clearing),
             w_wdata.eq(Mux(clearing, 0, Mux(idle, weight_lanes(req.data, lane_mask(req.addr)),
                                             lrn.w_new))),
             p_wdata.eq(Mux(clearing, 0, req.data[:wpw] & lane_mask(req.addr))),
             pre_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, x_new))),
             upd.i_valid.eq(v1), upd.par.eq(par_word), upd.alpha_mem.eq(am_r.data.alpha_mem),
             upd.st.eq(st_r.data), upd.y.eq(post_r.data),
-            lrn.lane.eq(lane_d),
-            lrn.pot.eq(scale_sat(pre_r.data, stdp.a_plus, cfg.stdp_frac, ww)),
+            lrn.mask.eq(mask_d),
+            lrn.pot.eq(pot_d),
         ]
         if D:       # delay lanes past the last neuron are masked like the weights
             m.d.comb += d_wdata.eq(Mux(clearing, 0, Cat(*(
@@ -471,7 +485,8 @@ class Core(wiring.Component):
                         m.next = "CLR_DONE"
                 with m.Elif(self.start):
                     m.d.sync += [cyc.eq(0), idx.eq(0), base.eq(0), nd.eq(0), nf.eq(0),
-                                 more.eq(1)]
+                                 more.eq(1), k.eq(0), lane.eq(0), nl.eq(0), nw.eq(0),
+                                 fmask.eq(0)]
                     m.next = "SCAN"
                 with m.Elif(ack):
                     a = req.addr
@@ -486,7 +501,12 @@ class Core(wiring.Component):
                                 m.d.comb += [w_waddr.eq(a), w_we.eq(1)]
                                 # spram: the plasticity store sees the same address, read only
                             with m.Case(Region.PLASTIC):
-                                m.d.comb += [w_waddr.eq(a), p_we.eq(1)]
+                                # a non-zero lane flags the row (sticky, numerics.md step 6)
+                                row = a[(wpr - 1).bit_length():] if wpr & (wpr - 1) == 0 \
+                                    else a // wpr
+                                m.d.comb += [w_waddr.eq(a), p_we.eq(1), pf_w.addr.eq(row),
+                                             pf_w.en.eq((req.data[:wpw] &
+                                                         lane_mask(a)).any())]
                             with m.Case(Region.PRE_TRACE):
                                 m.d.comb += [pre_w.addr.eq(a), pre_w.en.eq(1)]
                             with m.Case(Region.POST_TRACE):
@@ -527,6 +547,7 @@ class Core(wiring.Component):
                         par_w.addr.eq(ca), par_w.en.eq(below[n]),
                         w_waddr.eq(ca), w_we.eq(below[wdepth]),
                         p_we.eq(below[wdepth]),
+                        pf_w.addr.eq(ca), pf_w.en.eq(below[s_n]),
                     ]
                     if D:
                         m.d.comb += d_we.eq(below[wdepth])
@@ -540,9 +561,10 @@ class Core(wiring.Component):
 
             # ---------------------------------------------------------------- tick: SCAN
             with m.State("SCAN"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), scanning.eq(1)]
                 with m.If(more):
-                    m.d.comb += [spk_r.addr.eq(idx), pre_r.addr.eq(idx)]
+                    m.d.comb += [spk_r.addr.eq(idx), pre_r.addr.eq(idx), pf_r.addr.eq(idx),
+                                 post_r.addr.eq(idx - mi)]
                     m.d.sync += [vd.eq(1), idx_d.eq(idx),
                                  last_d.eq(idx == s_n - 1),
                                  idx.eq(idx + 1)]
@@ -558,8 +580,29 @@ class Core(wiring.Component):
                     with m.If(hit):
                         m.d.comb += [dl_w.addr.eq(nd), dl_w.data.eq(base), dl_w.en.eq(1)]
                         m.d.sync += [nd.eq(nd + 1), self.syn_events.eq(self.syn_events + n)]
-                    with m.If(last_d):
-                        with m.If((nd != 0) | hit):
+                    with m.If(idx_d >= mi):     # a neuron's post trace decays (step 3)
+                        m.d.comb += [post_w.addr.eq(idx_d - mi), post_w.en.eq(1)]
+                    m.d.sync += [vs.eq(1), last_s.eq(last_d), x_s.eq(x_new), y_s.eq(y_dec),
+                                 nrn_s.eq(idx_d >= mi), flag_s.eq(pf_r.data), base_s.eq(base)]
+                # stage 2: the steps. A plastic row with a non-zero potentiation step is listed
+                # for POT (with its step); a neuron's depression step goes into its lane of the
+                # dep word, which the accumulation pass applies (k, lane count the neurons)
+                with m.If(vs):
+                    pot = scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww)
+                    with m.If(nrn_s):
+                        dep = scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww)
+                        m.d.comb += [dep_w.addr.eq(k), dep_w.data.eq(Cat(*([dep] * wpw))),
+                                     dep_w.en.eq(Const(1, wpw) << lane)]
+                        with m.If(lane == wpw - 1):
+                            m.d.sync += [lane.eq(0), k.eq(k + 1)]
+                        with m.Else():
+                            m.d.sync += lane.eq(lane + 1)
+                    with m.If(flag_s & (pot != 0)):
+                        m.d.comb += [pl_w.addr.eq(nl), pl_w.data.base.eq(base_s),
+                                     pl_w.data.step.eq(pot), pl_w.en.eq(1)]
+                        m.d.sync += nl.eq(nl + 1)
+                    with m.If(last_s):
+                        with m.If(nd != 0):
                             m.next = "ACC_PRE"
                         with m.Else():
                             m.next = "SWEEP_PRE"
@@ -598,7 +641,14 @@ class Core(wiring.Component):
 
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
-                row_issue(more)
+                if spram:       # with STDP: read cycle, then the depressed word's write cycle
+                    with m.If(stdp.enable):
+                        m.d.sync += ph.eq(~ph)
+                    row_issue(more & ~ph)
+                else:           # the write port writes the word back while the next is read
+                    row_issue(more)
+                with m.If(vd & stdp.enable):    # depression (step 4) on the way
+                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
                 if not D:       # one accumulator row: add in the data stage
                     with m.If(vd):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
@@ -641,16 +691,21 @@ class Core(wiring.Component):
                     m.d.comb += [
                         st_w.addr.eq(j2), st_w.en.eq(1),
                         post_w.addr.eq(j2), post_w.en.eq(1),
-                        dep_w.addr.eq(k2), dep_w.data.eq(Cat(*([upd.dep] * wpw))),
-                        dep_w.en.eq(Const(1, wpw) << l2),
                         spk_w.addr.eq(j2 + mi), spk_w.data.eq(fire), spk_w.en.eq(1),
                     ]
+                    # the fired words (ascending) with their fired lanes, for POT
+                    lanes_now = Signal(wpw)
+                    m.d.comb += lanes_now.eq(fmask | Mux(fire, Const(1, wpw) << l2, 0))
+                    m.d.sync += fmask.eq(lanes_now)
                     with m.If(lastlane2):     # the accumulators start the next tick at zero
                         m.d.comb += [acc_w.addr.eq(k2), acc_w.data.eq(0), acc_w.en.eq(1)]
+                        m.d.sync += fmask.eq(0)
+                        with m.If(lanes_now != 0):
+                            m.d.comb += [fw_w.addr.eq(nw), fw_w.data.word.eq(k2),
+                                         fw_w.data.mask.eq(lanes_now), fw_w.en.eq(1)]
+                            m.d.sync += nw.eq(nw + 1)
                     with m.If(fire):
-                        m.d.comb += [fl_w.addr.eq(nf), fl_w.data.word.eq(k2),
-                                     fl_w.data.lane.eq(l2), fl_w.en.eq(1),
-                                     spk_elem.neuron.eq(j2), sfifo.w_en.eq(1)]
+                        m.d.comb += [spk_elem.neuron.eq(j2), sfifo.w_en.eq(1)]
                         m.d.sync += nf.eq(nf + 1)
                     with m.If(last2):
                         m.next = "SPK_END"
@@ -659,36 +714,18 @@ class Core(wiring.Component):
                 m.d.comb += [self.busy.eq(1), spk_elem.neuron.eq(nf), spk_elem.end.eq(1),
                              sfifo.w_en.eq(1)]
                 m.d.sync += self.spike_count.eq(self.spike_count + nf)
-                with m.If(stdp.enable & (nd != 0)):
-                    m.next = "DEP_PRE"
-                with m.Elif(stdp.enable & (nf != 0)):
+                with m.If(stdp.enable & (nl != 0) & (nw != 0)):
                     m.next = "POT_PRE"
                 with m.Else():
                     m.next = "FINISH"
 
-            # ---------------------------------------------------------------- tick: DEP
-            with m.State("DEP_PRE"):
-                row_pre("DEP")
-
-            with m.State("DEP"):
-                m.d.comb += self.busy.eq(1)
-                if spram:
-                    m.d.sync += ph.eq(~ph)
-                    row_issue(more & ~ph)
-                else:
-                    row_issue(more)
-                with m.If(vd):
-                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
-                    with m.If(last_d):
-                        with m.If(nf != 0):
-                            m.next = "POT_PRE"
-                        with m.Else():
-                            m.next = "FINISH"
-
             # ---------------------------------------------------------------- tick: POT
+            # listed sources (ascending) x fired words (ascending): one read-modify-write per
+            # word, every fired plastic lane potentiated by the source's step. fw_r.data holds
+            # entry fp and pl_r.data entry ptr; each issue presents the next pair's addresses
             with m.State("POT_PRE"):
-                m.d.comb += [self.busy.eq(1), fl_r.addr.eq(0)]
-                m.d.sync += [ptr.eq(0), idx.eq(0), left.eq(nf), more.eq(1), ph.eq(0)]
+                m.d.comb += [self.busy.eq(1), pl_r.addr.eq(0), fw_r.addr.eq(0)]
+                m.d.sync += [ptr.eq(0), fp.eq(0), left.eq(nl), more.eq(1), ph.eq(0)]
                 m.next = "POT"
 
             with m.State("POT"):
@@ -696,27 +733,23 @@ class Core(wiring.Component):
                 issue = (more & ~ph) if spram else more
                 if spram:
                     m.d.sync += ph.eq(~ph)
-                first = idx == 0
-                entry_lane = Mux(first, fl_r.data.lane, fl_entry.lane)
-                addr = Mux(first, fl_r.data.word, base)
-                m.d.comb += fl_r.addr.eq(Mux(issue & first, ptr + 1, ptr))
+                wrap = fp == nw - 1
+                addr = pl_r.data.base + fw_r.data.word
+                m.d.comb += [fw_r.addr.eq(fp), pl_r.addr.eq(ptr)]
                 with m.If(issue):
-                    m.d.comb += [w_raddr.eq(addr), pre_r.addr.eq(idx)]
-                    m.d.sync += [vd.eq(1), a_d.eq(addr), lane_d.eq(entry_lane),
-                                 last_d.eq((left == 1) & (idx == s_n - 1)),
-                                 base.eq(addr + wpr)]
-                    with m.If(first):
-                        m.d.sync += [fl_entry.eq(fl_r.data), ptr.eq(ptr + 1)]
-                    with m.If(idx == s_n - 1):
-                        m.d.sync += [idx.eq(0), left.eq(left - 1)]
+                    m.d.comb += w_raddr.eq(addr)
+                    m.d.sync += [vd.eq(1), a_d.eq(addr), mask_d.eq(fw_r.data.mask),
+                                 pot_d.eq(pl_r.data.step), last_d.eq((left == 1) & wrap)]
+                    with m.If(wrap):
+                        m.d.comb += [fw_r.addr.eq(0), pl_r.addr.eq(ptr + 1)]
+                        m.d.sync += [fp.eq(0), ptr.eq(ptr + 1), left.eq(left - 1)]
                         with m.If(left == 1):
                             m.d.sync += more.eq(0)
                     with m.Else():
-                        m.d.sync += idx.eq(idx + 1)
+                        m.d.comb += fw_r.addr.eq(fp + 1)
+                        m.d.sync += fp.eq(fp + 1)
                 with m.If(vd):
-                    m.d.comb += [
-                        lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1),
-                    ]
+                    m.d.comb += [lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1)]
                     with m.If(last_d):
                         m.next = "FINISH"
 

@@ -12,18 +12,17 @@ stalls, so the tick's cycle count stays exact). Per neuron it computes
 * with ``cfg.theta_width``: ``theta1 = satu(decay(theta, alpha_theta))``, the threshold
   ``threshold + theta1`` (compare and reset by subtraction), ``theta := satu(theta1 +
   theta_jump·fire)``,
-* the post trace: ``y_dec = decay(y, alpha_post)``, ``y_new = satu_T(y_dec + post_jump·fire)``,
-  and the depression step ``dep = min(scale(y_dec, a_minus), 2**w_width)`` that the STDP
-  depression walk of this tick applies (numerics.md step 4 uses the decayed, not yet jumped,
-  trace — exactly ``y_dec``).
+* the post jump: ``y_new = satu_T(y + post_jump·fire)`` (numerics.md step 5); ``y`` comes in
+  already decayed (step 3): the core's SCAN decays every post trace and computes the depression
+  steps from it before the accumulation pass, which depresses on its way.
 
-Stage 1 registers ``i1`` (and ``h1``) and the products ``v·alpha_mem``, ``y·alpha_post`` (and
+Stage 1 registers ``i1`` (and ``h1``), ``y`` and the products ``v·alpha_mem`` (and
 ``theta·alpha_theta``) (the multipliers sit right after the memories); stage 2 is the rest,
 combinational from those registers and from ``par``, which the caller presents one cycle after
 the state, i.e. with stage 2 (only ``alpha_mem`` and ``alpha_theta`` come with stage 1, as their
 own inputs): the pipeline then carries no copy of the parameters. Every decayed value is
 saturated to its width (numerics.md): a no-op for factors up to 1.0, and what keeps ``i``,
-``i_inh``, ``theta`` and ``y`` in their fields for factors above it.
+``i_inh`` and ``theta`` in their fields for factors above it.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -32,7 +31,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
 from ..proto.memmap import Region, layouts
-from .arith import decay, sat, satu, scale_sat
+from .arith import decay, sat, satu
 
 __all__ = ["Update", "acc_width"]
 
@@ -69,34 +68,30 @@ class Update(wiring.Component):
             "acc": In(signed(acc_width(cfg))),
             **opt,
             "y": In(unsigned(cfg.trace_width)),
-            # global STDP parameters (constant during a tick)
-            "alpha_post": In(unsigned(alpha)),
-            "a_minus": In(unsigned(16)),
+            # global STDP parameter (constant during a tick)
             "post_jump": In(unsigned(cfg.trace_width)),
             "o_valid": Out(1),
             "fire": Out(1),
             "st_new": Out(lay[Region.NEURON_STATE].struct()),
             "y_new": Out(unsigned(cfg.trace_width)),
-            "dep": Out(unsigned(cfg.w_width + 1)),
         })
 
     def elaborate(self, platform):
         cfg = self.cfg
-        F, G = cfg.decay_frac, cfg.stdp_frac
+        F = cfg.decay_frac
         m = Module()
 
-        # stage 1: exact current sum (saturated once) and the two state products
+        # stage 1: exact current sum (saturated once) and the state product
         i1_e = sat(self.st.i + self.acc, cfg.i_width)
         pv_e = self.st.v * self.alpha_mem
-        py_e = self.y * self.alpha_post
         i1 = Signal(signed(cfg.i_width))
         pv = Signal(pv_e.shape())
-        py = Signal(py_e.shape())
+        ydec = Signal.like(self.y)
         v = Signal.like(self.st.v)
         ref = Signal.like(self.st.ref)
         m.d.sync += [
             self.o_valid.eq(self.i_valid),
-            i1.eq(i1_e), pv.eq(pv_e), py.eq(py_e),
+            i1.eq(i1_e), pv.eq(pv_e), ydec.eq(self.y),
             v.eq(self.st.v), ref.eq(self.st.ref),
         ]
 
@@ -130,14 +125,11 @@ class Update(wiring.Component):
         if cfg.inh_current:
             m.d.comb += self.st_new.i_inh.eq(sat(decay(h1, par.alpha_inh, F), cfg.i_width))
         v_after = Mux(par.reset_subtract, sat(v1 - thr, cfg.v_width), par.v_reset)
-        ydec = py >> F
         m.d.comb += [
             self.fire.eq(fire),
             self.st_new.v.eq(Mux(fire, v_after, Mux(active, v1, v))),
             self.st_new.ref.eq(Mux(fire, par.refractory, Mux(active, ref, ref - 1))),
             self.st_new.i.eq(sat(decay(i1, par.alpha_syn, F), cfg.i_width)),
             self.y_new.eq(satu(ydec + Mux(fire, self.post_jump, 0), cfg.trace_width)),
-            # depression uses the decayed trace saturated to its width (numerics.md step 3)
-            self.dep.eq(scale_sat(satu(ydec, cfg.trace_width), self.a_minus, G, cfg.w_width)),
         ]
         return m

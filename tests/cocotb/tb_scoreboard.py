@@ -200,8 +200,8 @@ class Scoreboard:
             before = _Snapshot(core)
             result = step(inputs)
             sb._cover_tick(before, core, result)
-            sb._tick_cycles.append(tick_cycles(sb.cfg, result.delivered, int(result.spikes.sum()),
-                                               bool(before.stdp.enable)))
+            sb._tick_cycles.append(tick_cycles(sb.cfg, result.delivered, result.spikes,
+                                               bool(before.stdp.enable), listed=result.listed))
             return result
 
         core.step = traced_step
