@@ -231,10 +231,12 @@ def project(cfg, store: str, fmax_mhz: float | None) -> list[dict]:
     for a in ACTIVITY:
         d, f = round(a * cfg.n_sources), round(a * cfg.n_neurons)
         for stdp in (False, True):
-            # the bound at this activity: every source listed for potentiation, the fired
-            # neurons in as many words as possible (a real run lists fewer: goals has one)
+            # the bound at this activity: every source plastic and listed for potentiation,
+            # the fired neurons in as many words as possible (a real run lists fewer: goals
+            # has one)
             r_, w_ = cfg.n_sources, min(f, cfg.words_per_row)
-            cyc = tick_cycles(cfg, d, f, stdp, weight_store=store, listed=r_, words=w_)
+            cyc = tick_cycles(cfg, d, f, stdp, weight_store=store, listed=r_, words=w_,
+                              plastic_delivered=d)
             row = {"activity": a, "delivered": d, "fired": f, "stdp": stdp, "cycles": cyc,
                    "listed": r_, "words": w_,
                    "syn_events_per_tick": d * cfg.n_neurons,

@@ -27,18 +27,23 @@ Contract (shared with the dispatcher, the golden device and the tests):
 The tick schedule (docs/architecture.md has the diagrams):
 
 ====== ===============================================================================
-SCAN    one source per clock: pre-trace decay + jump (step 3 for x), inputs consumed,
-        delivered sources appended to the delivered list (their row base address)
-ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators
+SCAN    one source per clock, two stages: pre-trace decay + jump (step 3 for x), the post
+        trace of source M + j decayed (step 3 for y) and its depression step into ``dep``,
+        inputs consumed, delivered sources appended to the delivered list (row base), plastic
+        rows (sticky flag) with a non-zero potentiation step to the listed sources (with step)
+ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
+        STDP the same word depressed and written back (dual: in the data stage, while the next
+        word is read; spram: a write cycle after each read)
 SWEEP   one neuron per clock through :class:`~spikeloom.hdl.neuron.Update`; spikes out,
-        fired neurons appended to the fired list; per-neuron depression step stored
+        post jumps, the fired words (with their fired lanes) appended to the fired-word list
 SPK_END the end marker
-DEP     (STDP enabled) delivered rows again, read-modify-write with the depression steps
-POT     (STDP enabled) each fired neuron's column over all sources, potentiation
+POT     (STDP enabled) listed rows x fired words, read-modify-write, every fired lane at once
 ====== ===============================================================================
 
 Doing the pre-trace update in SCAN (before the sweep) is equivalent to the spec's order: x is
-read by nothing but potentiation, which comes later, and depends only on the delivered set.
+read by nothing but potentiation, which comes later, and depends only on the delivered set; y
+is decayed in SCAN because depression (in ACC) needs the decayed value of every neuron before
+the first row is read, and only the sweep's post jump comes after it (docs/architecture.md).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -240,7 +245,8 @@ class Core(wiring.Component):
         # this tick's lists: delivered sources (their row base address), sources listed for
         # potentiation (row base and step: POT needs no multiplier), fired words (word and its
         # fired lanes); and the sticky plastic-row flags (configuration, numerics.md step 6)
-        dl_r, dl_w = mem("dlist", unsigned(_bits(wdepth)), s_n, hold="write")
+        dl_layout = data.StructLayout({"base": unsigned(_bits(wdepth)), "plastic": unsigned(1)})
+        dl_r, dl_w = mem("dlist", dl_layout, s_n, hold="write")
         pl_layout = data.StructLayout({"base": unsigned(_bits(wdepth)), "step": unsigned(ww + 1)})
         pl_r, pl_w = mem("plist", pl_layout, s_n, hold="write")
         fw_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "mask": unsigned(wpw)})
@@ -332,6 +338,8 @@ class Core(wiring.Component):
         idx_d = Signal.like(idx)
         a_d = Signal.like(w_waddr)
         k_d = Signal.like(k)
+        flag_r, flag_d, flag_e = Signal(), Signal(), Signal()   # the row is plastic: issue,
+        tail = Signal()                         # data, ring stage; ACC's spram drain cycle
         nl = Signal(range(s_n + 1))             # sources listed for potentiation this tick
         nw = Signal(range(wpr + 1))             # fired words this tick
         fp = Signal(_bits(wpr))                 # POT: the fired-word entry on fw_r.data
@@ -578,7 +586,8 @@ class Core(wiring.Component):
                     with m.If(idx_d < mi):     # injected inputs are consumed
                         m.d.comb += [spk_w.addr.eq(idx_d), spk_w.data.eq(0), spk_w.en.eq(1)]
                     with m.If(hit):
-                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.eq(base), dl_w.en.eq(1)]
+                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.base.eq(base),
+                                     dl_w.data.plastic.eq(pf_r.data), dl_w.en.eq(1)]
                         m.d.sync += [nd.eq(nd + 1), self.syn_events.eq(self.syn_events + n)]
                     with m.If(idx_d >= mi):     # a neuron's post trace decays (step 3)
                         m.d.comb += [post_w.addr.eq(idx_d - mi), post_w.en.eq(1)]
@@ -607,11 +616,13 @@ class Core(wiring.Component):
                         with m.Else():
                             m.next = "SWEEP_PRE"
 
-            # row walks over the delivered list (ACC and DEP share the addressing)
+            # the row walk over the delivered list (ACC, with depression on the way)
+            row_flag_now = Mux(k == 0, dl_r.data.plastic, flag_r)     # of the word to issue
+
             def row_issue(issue):
                 """Issue the next word of the delivered rows when ``issue``; returns the
                 weight address issued."""
-                row_base = Mux(k == 0, dl_r.data, base)
+                row_base = Mux(k == 0, dl_r.data.base, base)
                 if wpr & (wpr - 1) == 0:        # rows are aligned: no carries to add k
                     addr = Cat(k, row_base[len(k):]) if wpr > 1 else row_base
                 else:
@@ -619,10 +630,11 @@ class Core(wiring.Component):
                 m.d.comb += dl_r.addr.eq(Mux(issue & (k == 0), ptr + 1, ptr))
                 with m.If(issue):
                     m.d.comb += [w_raddr.eq(addr), acc_r.addr.eq(k), dep_r.addr.eq(k)]
-                    m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr),
+                    m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr), flag_d.eq(row_flag_now),
                                  last_d.eq((left == 1) & (k == wpr - 1))]
                     with m.If(k == 0):
-                        m.d.sync += [base.eq(dl_r.data), ptr.eq(ptr + 1)]
+                        m.d.sync += [base.eq(dl_r.data.base), flag_r.eq(dl_r.data.plastic),
+                                     ptr.eq(ptr + 1)]
                     with m.If(k == wpr - 1):
                         m.d.sync += [k.eq(0), left.eq(left - 1)]
                         with m.If(left == 1):
@@ -641,24 +653,40 @@ class Core(wiring.Component):
 
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
-                if spram:       # with STDP: read cycle, then the depressed word's write cycle
-                    with m.If(stdp.enable):
-                        m.d.sync += ph.eq(~ph)
-                    row_issue(more & ~ph)
-                else:           # the write port writes the word back while the next is read
+                # depression (step 4) on the way, on the words of plastic rows (a row without
+                # a plastic synapse would be written back unchanged): dual, the write port
+                # writes word k while word k + 1 is read; spram, a write cycle follows the read
+                if spram:
+                    issue = more & ~ph
+                    with m.If(ph):
+                        m.d.sync += ph.eq(0)
+                    with m.Elif(issue & stdp.enable & row_flag_now):
+                        m.d.sync += ph.eq(1)
+                    row_issue(issue)
+                else:
                     row_issue(more)
-                with m.If(vd & stdp.enable):    # depression (step 4) on the way
+                with m.If(vd & stdp.enable & flag_d):
                     m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
                 if not D:       # one accumulator row: add in the data stage
                     with m.If(vd):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
                         for i in range(wpw):
                             m.d.comb += acc_add(acc_w.data[i], acc_r.data[i], w_rdata[i])
-                        with m.If(last_d):
-                            m.next = "SWEEP_PRE"
+                    fin, fin_flag = vd & last_d, flag_d
                 else:           # the ring adds one stage later (see "delay ring")
                     m.d.comb += ring_acc.eq(1)
-                    with m.If(ve & last_e):
+                    fin, fin_flag = ve & last_e, flag_e
+                if spram:
+                    # the last word's write cycle overlaps its data stage when its row is
+                    # plastic: one more cycle then, so the walk always drains in one cycle
+                    # after its last word's cycles (proto/cycles.py)
+                    with m.If(fin & stdp.enable & fin_flag):
+                        m.d.sync += tail.eq(1)
+                    with m.Elif(fin | tail):
+                        m.d.sync += tail.eq(0)
+                        m.next = "SWEEP_PRE"
+                else:
+                    with m.If(fin):
                         m.next = "SWEEP_PRE"
 
             # ---------------------------------------------------------------- tick: SWEEP
@@ -769,7 +797,7 @@ class Core(wiring.Component):
             head = Signal(D)
             head_base = Signal(range(ring_depth))       # head * wpr
             w_e = Signal(data.ArrayLayout(signed(ww), wpw))
-            m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d)]
+            m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d), flag_e.eq(flag_d)]
             with m.If(vd & ring_acc):
                 m.d.sync += w_e.eq(w_rdata)
             with m.If(tick_end):

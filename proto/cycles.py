@@ -6,8 +6,9 @@ sources, fired words), never on which ones. So one formula gives the exact count
 (``last_tick_cycles`` counts the cycles with ``busy`` high, the ``done`` cycle included)::
 
     tick_cycles = (S + 2)                               SCAN: one source per clock, 2-stage drain
-                + [P > 0] (1 + a·P·wpr + b + [D > 0])   ACC (+ depression): list fetch, P rows of
-                                                        wpr words, drain (+1: the ring's stage)
+                + [P > 0] (2 + P·wpr + [D > 0]          ACC (+ depression): list fetch, P rows of
+                           + [en ∧ spram] Pp·wpr)       wpr words, drain (+1: the ring's stage;
+                                                        + a write cycle per plastic word on spram)
                 + (N + 3)                               SWEEP: fetch, N neurons, 2-stage drain
                 + 1                                     end-of-tick spike marker
                 + [en ∧ R > 0 ∧ Fw > 0] (1 + c·R·Fw + d)  POT: listed rows × fired words
@@ -20,11 +21,11 @@ per-source flag, and the source's potentiation step is non-zero), ``Fw`` the *fi
 (weight words of a row holding at least one neuron that fired: ``len({j // weights_per_word})``).
 The weight store sets the cost of a read-modify-write word: ``c = 1, d = 1`` for "dual" (a read
 and a write port: one word per clock plus a drain cycle), ``c = 2, d = 0`` for "spram" (one
-port: read cycle then write cycle per word). The accumulation walk reads ``a`` clocks per word
-and drains in ``b``: ``a = 1, b = 1`` when it only reads (STDP off, or the dual store, whose
-write port writes the depressed word back in the data stage while the next word is read);
-``a = 2, b = 0`` with STDP on a one-port store (the depressed word is written in the cycle after
-its read).
+port: read cycle then write cycle per word). The accumulation walk reads one word per clock
+and depresses the words of plastic rows on its way: the dual store's write port writes word
+``k`` back while word ``k + 1`` is read (no extra cycle); the one-port store spends a write
+cycle after each word of the ``Pp`` delivered sources whose row is plastic (the sticky flag,
+as for ``R``: ``TickResult.plastic_delivered``); a row without a plastic synapse is only read.
 
 With several plasticity rules (``rule_bits > 1``, golden model only so far) ``en`` is the OR of
 the rules' enable bits, a source is listed by the rule of docs/numerics.md ("Plasticity rules")
@@ -100,16 +101,20 @@ def fired_words(cfg: CoreConfig, fired) -> int:
 
 
 def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
-                weight_store: str = "dual", *, listed=None, words=None) -> int:
+                weight_store: str = "dual", *, listed=None, words=None,
+                plastic_delivered=None) -> int:
     """Exact ``last_tick_cycles`` of one tick.
 
     ``delivered``: the sources delivered in the tick (count, bool mask or index list);
     ``fired``: the neurons that fired in it (same forms); ``stdp_enabled``: the STDP enable bit
     of the tick (with several rules: any rule's); ``listed``: the sources listed for
     potentiation (same forms; ``TickResult.listed`` of the golden model); ``words``: the fired
-    words ``Fw``, derived from ``fired`` when that is a mask or an index list. ``listed`` and
-    (for a bare count ``fired``) ``words`` are needed only when STDP is on and a neuron fired:
-    a missing one is then a TypeError (the count would not be exact)."""
+    words ``Fw``, derived from ``fired`` when that is a mask or an index list;
+    ``plastic_delivered``: the delivered sources whose row is plastic (count or the same forms;
+    ``TickResult.plastic_delivered``). ``listed`` and (for a bare count ``fired``) ``words`` are
+    needed only when STDP is on and a neuron fired, ``plastic_delivered`` only with STDP on, a
+    delivery and the spram store: a missing one is then a TypeError (the count would not be
+    exact)."""
     if not isinstance(cfg, CoreConfig):
         raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
     c, d = _store(weight_store)
@@ -119,8 +124,12 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     en = bool(stdp_enabled)
     cycles = (s + 2) + (n + 3) + 1 + 1
     if p:
-        a, b = (c, d) if en else (1, 1)
-        cycles += 1 + a * p * wpr + b + (cfg.delay_bits > 0)
+        cycles += 2 + p * wpr + (cfg.delay_bits > 0)
+        if en and c == 2:
+            if plastic_delivered is None:
+                raise TypeError("tick_cycles needs plastic_delivered= (the delivered sources "
+                                "with a plastic row) when STDP is on with the spram store")
+            cycles += _count(plastic_delivered, "plastic_delivered", p) * wpr
     if en and q:
         if listed is None:
             raise TypeError("tick_cycles needs listed= (the sources listed for potentiation) "
@@ -145,4 +154,4 @@ def tick_cycles_bound(cfg: CoreConfig, delivered_max=None, fired_max=None,
     p = cfg.n_sources if delivered_max is None else delivered_max
     q = cfg.n_neurons if fired_max is None else fired_max
     return tick_cycles(cfg, p, q, stdp_enabled, weight_store, listed=cfg.n_sources,
-                       words=min(q, cfg.words_per_row))
+                       words=min(q, cfg.words_per_row), plastic_delivered=p)

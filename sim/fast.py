@@ -303,21 +303,22 @@ def _potentiate_rules(C, x, W, plastic, T, fire, lst, nf):
 def _tick(C, P, S, x, spikes, W, plastic, T, rows, lst, fire, dep, cols, Dl, ring, ring_inh,
           head):
     """One tick in place; ``fire`` receives this tick's spikes; returns the numbers of sources
-    delivered and listed for potentiation (``rows``: the plastic rows; ``lst`` receives the
-    listed sources). ``dep`` and ``cols`` (length N) are scratch. ``Dl`` holds the delays, ``ring``
-    and ``ring_inh`` the future accumulators with this tick's row at index ``head`` (row k of
-    the model's ring is row ``(head + k) % len(ring)`` here: the caller turns the ring by
-    advancing ``head``, not by moving rows)."""
+    delivered, listed for potentiation and delivered with a plastic row (``rows``: the plastic
+    rows; ``lst`` receives the listed sources). ``dep`` and ``cols`` (length N) are scratch.
+    ``Dl`` holds the delays, ``ring`` and ``ring_inh`` the future accumulators with this tick's
+    row at index ``head`` (row k of the model's ring is row ``(head + k) % len(ring)`` here: the
+    caller turns the ring by advancing ``head``, not by moving rows)."""
     n_src, n = W.shape
     F, G, thi = C[C_DECAY], C[C_STDP], C[C_THI]
     n_ring = ring.shape[0]
     # 1. accumulate the rows of delivered sources into the ring rows of their delays (exact
     # sums; one saturation in _neuron); with inh_current the negative weights go to ring_inh
     inh = C[C_INH] != 0
-    delivered = 0
+    delivered = plastic_delivered = 0
     for r in range(n_src):
         if spikes[r]:
             delivered += 1
+            plastic_delivered += rows[r]
             for j in range(n):
                 w = W[r, j]
                 k = (head + Dl[r, j]) % n_ring
@@ -376,7 +377,7 @@ def _tick(C, P, S, x, spikes, W, plastic, T, rows, lst, fire, dep, cols, Dl, rin
         spikes[r] = False
     for j in range(n):
         spikes[m + j] = fire[j]
-    return delivered, listed
+    return delivered, listed, plastic_delivered
 
 
 @_jit(nogil=True)
@@ -476,11 +477,12 @@ def step(core: Core) -> TickResult:
     Dl, ring, ring_inh = _pack_ring(core)
     n = core.cfg.n_neurons
     fire = np.zeros(n, bool)
-    delivered, listed = _tick(C, P, S, x, spikes, W, plastic, T, rows, np.zeros(len(rows), bool),
-                              fire, np.zeros(n, I64), np.zeros(n, I64), Dl, ring, ring_inh, 0)
+    delivered, listed, pdel = _tick(C, P, S, x, spikes, W, plastic, T, rows,
+                                    np.zeros(len(rows), bool), fire, np.zeros(n, I64),
+                                    np.zeros(n, I64), Dl, ring, ring_inh, 0)
     _unpack(core, S, x, spikes, T, ring, ring_inh, 1 % len(ring))
     core.ticks += 1
-    return TickResult(fire, int(delivered), int(delivered) * n, int(listed))
+    return TickResult(fire, int(delivered), int(delivered) * n, int(listed), int(pdel))
 
 
 def run(core: Core, ticks: int, inputs=None) -> np.ndarray:

@@ -204,7 +204,7 @@ class Core:
         st.spikes[m:] = fire
         self.ticks += 1
         return TickResult(fire.copy(), int(delivered.size), int(delivered.size) * n,
-                          int(listed.sum()))
+                          int(listed.sum()), int(self.plastic_rows()[delivered].sum()))
 
     def run(self, ticks: int, inputs=None) -> np.ndarray:
         """Run ``ticks`` ticks; ``inputs`` is None or a (ticks, n_inputs) bool array. Returns

@@ -94,3 +94,4 @@ class TickResult:
     delivered: int          # sources delivered this tick
     syn_events: int         # delivered * n_neurons
     listed: int = 0         # sources listed for potentiation (docs/numerics.md step 6)
+    plastic_delivered: int = 0  # delivered sources whose row is plastic (proto/cycles.py)

@@ -142,7 +142,8 @@ def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True, grow=False, **
                 check(f"tick {t} {region.name}", got, want)
             check(f"tick {t} last_tick_cycles", ctx.get(dut.last_tick_cycles),
                   tick_cycles(cfg, delivered, res.spikes, model.stdp.enable, weight_store,
-                              listed=res.listed))
+                              listed=res.listed,
+                              plastic_delivered=res.plastic_delivered))
             check(f"tick {t} ticks", ctx.get(dut.ticks), t + 1)
             if failures:
                 return

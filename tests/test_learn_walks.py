@@ -114,8 +114,10 @@ def walks_network(cfg, seed, ticks=24):
     rng = np.random.default_rng([seed, 21])
     s = cfg.n_sources
     m.plastic[rng.random(s) < 0.5] = False
-    m.stdp = dataclasses.replace(m.stdp, enable=1, a_plus=int(rng.integers(1, 4)),
-                                 pre_jump=(1 << cfg.trace_width) - 1)
+    jump = (1 << cfg.trace_width) - 1
+    unit = -(-(1 << cfg.stdp_frac) // jump)     # the rate of a step of 1 at a fresh trace
+    m.stdp = dataclasses.replace(m.stdp, enable=1, a_plus=unit * int(rng.integers(1, 4)),
+                                 pre_jump=jump)
     m.params.bias[rng.random(cfg.n_neurons) < 0.6] = 1 << (cfg.v_width - 3)
     m.params.no_spike[:] = 0
     return m, inputs

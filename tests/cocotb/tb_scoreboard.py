@@ -201,7 +201,8 @@ class Scoreboard:
             result = step(inputs)
             sb._cover_tick(before, core, result)
             sb._tick_cycles.append(tick_cycles(sb.cfg, result.delivered, result.spikes,
-                                               bool(before.stdp.enable), listed=result.listed))
+                                               bool(before.stdp.enable), listed=result.listed,
+                                               plastic_delivered=result.plastic_delivered))
             return result
 
         core.step = traced_step
