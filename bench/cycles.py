@@ -107,14 +107,14 @@ def measure(cfg: CoreConfig, store: str) -> list[dict]:
 
 
 def learning_ticks(name: str, store: str, activity: float, ticks: int = 400,
-                   seed: int = 21, a_plus_units: float = 4.0) -> dict:
+                   seed: int = 21, a_plus_units: float = 4.0, all_rows: bool = False) -> dict:
     """Mean ``last_tick_cycles`` with STDP on, from a golden-model run at ``activity``.
 
     The scenario of issue 21: preset ``name``, every tick ``round(activity * M)`` random inputs
     injected and ``round(activity * N)`` random neurons made to fire (the others have
     ``no_spike`` set: which neurons fire is drawn, not left to the weights), so a tick delivers
     about ``activity * S`` sources; random weights, every synapse of the M input rows plastic
-    (STDP on the input projection only), the STDP rule as the host compiler maps
+    (STDP on the input projection only; ``all_rows``: every synapse), the STDP rule as the host compiler maps
     ``sl.STDP(a_plus=a_plus_units, a_minus=1.2 * a_plus_units, tau_plus=tau_minus=20 ms)`` at
     dt = 1 ms and weight scale 1 (trace jump 2^(T-1), rates ``round(a * 2^G / jump)``,
     ``alpha = round(exp(-1/20) 2^F)``). Each tick's count is the golden device's:
@@ -141,7 +141,7 @@ def learning_ticks(name: str, store: str, activity: float, ticks: int = 400,
                            post_jump=jump, alpha_pre=alpha, alpha_post=alpha, w_min=-wmax - 1,
                            w_max=wmax)
     core.weights[:] = rng.integers(-wmax // 4, wmax // 2, (cfg.n_sources, n))
-    core.plastic[:m_in] = True
+    core.plastic[:cfg.n_sources if all_rows else m_in] = True
     k_in, k_n = round(activity * m_in), round(activity * n)
     rows = []
     for _ in range(ticks):
@@ -159,6 +159,7 @@ def learning_ticks(name: str, store: str, activity: float, ticks: int = 400,
     arr = np.array(rows[50:], float)
     mean = arr.mean(axis=0)
     return {"preset": name, "store": store, "activity": activity, "ticks": ticks - 50,
+            "plastic_rows": "all" if all_rows else "inputs",
             "cycles_mean": round(float(mean[4]), 1), "cycles_max": int(arr[:, 4].max()),
             "delivered_mean": round(float(mean[0]), 2), "fired_mean": round(float(mean[1]), 2),
             "listed_mean": round(float(mean[2]), 2), "fired_words_mean": round(float(mean[3]), 2),

@@ -339,7 +339,7 @@ class Core(wiring.Component):
         a_d = Signal.like(w_waddr)
         k_d = Signal.like(k)
         flag_r, flag_d, flag_e = Signal(), Signal(), Signal()   # the row is plastic: issue,
-        tail = Signal()                         # data, ring stage; ACC's spram drain cycle
+        acc_tail = Signal()                     # data, ring stage; ACC's spram drain cycle
         nl = Signal(range(s_n + 1))             # sources listed for potentiation this tick
         nw = Signal(range(wpr + 1))             # fired words this tick
         fp = Signal(_bits(wpr))                 # POT: the fired-word entry on fw_r.data
@@ -681,9 +681,9 @@ class Core(wiring.Component):
                     # plastic: one more cycle then, so the walk always drains in one cycle
                     # after its last word's cycles (proto/cycles.py)
                     with m.If(fin & stdp.enable & fin_flag):
-                        m.d.sync += tail.eq(1)
-                    with m.Elif(fin | tail):
-                        m.d.sync += tail.eq(0)
+                        m.d.sync += acc_tail.eq(1)
+                    with m.Elif(fin | acc_tail):
+                        m.d.sync += acc_tail.eq(0)
                         m.next = "SWEEP_PRE"
                 else:
                     with m.If(fin):
