@@ -99,9 +99,15 @@ def test_formula_needs_the_counts_it_depends_on():
             == tick_cycles(cfg, 2, 3, True, listed=4, words=2, weight_store="dual"))
     # no POT walk without a listed source or a fired word; the bound covers every case
     assert tick_cycles(cfg, 2, mask, True, listed=0) == tick_cycles(cfg, 2, 0, True)
+    with pytest.raises(TypeError, match="plastic_delivered"):
+        tick_cycles(cfg, 2, mask, True, "spram", listed=4)
+    # spram: one write cycle per word of a delivered plastic row
+    wpr = cfg.words_per_row
+    assert (tick_cycles(cfg, 5, mask, True, "spram", listed=4, plastic_delivered=3)
+            - tick_cycles(cfg, 5, mask, True, "spram", listed=4, plastic_delivered=0) == 3 * wpr)
     for store in ("dual", "spram"):
-        assert tick_cycles(cfg, 12, mask, True, store, listed=12) <= tick_cycles_bound(
-            cfg, weight_store=store)
+        assert tick_cycles(cfg, 12, mask, True, store, listed=12,
+                           plastic_delivered=12) <= tick_cycles_bound(cfg, weight_store=store)
 
 
 # -- lockstep: the skipping paths in the gateware --------------------------------------------
