@@ -114,12 +114,12 @@ def learning_ticks(name: str, store: str, activity: float, ticks: int = 400,
     injected and ``round(activity * N)`` random neurons made to fire (the others have
     ``no_spike`` set: which neurons fire is drawn, not left to the weights), so a tick delivers
     about ``activity * S`` sources; random weights, every synapse of the M input rows plastic
-    (STDP on the input projection only; ``all_rows``: every synapse), the STDP rule as the host compiler maps
-    ``sl.STDP(a_plus=a_plus_units, a_minus=1.2 * a_plus_units, tau_plus=tau_minus=20 ms)`` at
-    dt = 1 ms and weight scale 1 (trace jump 2^(T-1), rates ``round(a * 2^G / jump)``,
-    ``alpha = round(exp(-1/20) 2^F)``). Each tick's count is the golden device's:
-    ``proto.cycles.tick_cycles`` with the tick's delivered, fired and listed sources. The first
-    50 ticks (traces filling up) are left out of the mean."""
+    (STDP on the input projection only; ``all_rows``: every synapse), the STDP rule as the
+    host compiler maps ``sl.STDP(a_plus=a_plus_units, a_minus=1.2 * a_plus_units,
+    tau_plus=tau_minus=20 ms)`` at dt = 1 ms and weight scale 1 (trace jump 2^(T-1), rates
+    ``round(a * 2^G / jump)``, ``alpha = round(exp(-1/20) 2^F)``). Each tick's count is the
+    golden device's: ``proto.cycles.tick_cycles`` with the tick's delivered, fired and listed
+    sources. The first 50 ticks (traces filling up) are left out of the mean."""
     import math
 
     import numpy as np
