@@ -16,7 +16,8 @@
 6. ``sweep``: bench/sweep.py: a 16-task sweep on local Ray with 2 workers against the same tasks
    in one process;
 6b. ``workloads``: bench/workloads.py: issue 22's science results (on-chip digit learning:
-   test accuracy, wall time, 100 test images confirmed identical on the virtual board);
+   test accuracy, wall time, 100 test images confirmed identical on the virtual board; Song et
+   al. 2000 on model:// and Brian2; spatial pattern detection);
 7. ``boards``: per board (``--boards``, default ``icebreaker``): resources and Fmax from a
    firmware build report, either reused from build/<board>-<config>/report.json when that
    report is newer than every HDL/firmware/proto source, or made now with
@@ -372,6 +373,11 @@ GOALS = {
     "workloads.digits_onchip.test_accuracy": (">=", 0.9),  # issue 22, on the up5k size
     "cycles.up5k_10pct_stdp": ("<=", 8000),              # issue 21: up5k (SPRAM), 10 % activity
     "cycles.default_100pct_stdp": ("<=", 12000),         # issue 21: default, full activity
+    "boards.icebreaker.fmax_mhz": (">=", 24.0),          # issue 21: nextpnr, the board preset
+    "boards.ulx3s_85f.fmax_mhz": (">=", 60.0),           # issue 21
+    "workloads.song2000.frac_low": (None, None),         # issue 22: reported (w < 0.1 gmax)
+    "workloads.song2000.frac_high": (None, None),        # issue 22: reported (w > 0.9 gmax)
+    "workloads.patterns.single_accuracy": (None, None),  # issue 22: reported (SpiNNaker: 100 %)
 }
 
 
@@ -440,6 +446,32 @@ def goals(res: dict) -> dict:
              vboard_identical=(dg.get("vboard_check") or {}).get("identical"),
              basis="examples/digits_onchip.py: unsupervised STDP on the core (golden model), "
                    "neurons labelled on the training split, accuracy on the held-out split")
+    for b in (res.get("boards") or []) if "boards" in res.get("ran", ()) else []:
+        name = f"boards.{b['board'].replace('-', '_')}.fmax_mhz"
+        if name in GOALS and b.get("fmax_mhz"):
+            goal(name, b["fmax_mhz"], config=b["config"], clock_hz=b["clock_hz"],
+                 timing_met=b.get("timing_met"), resources=b.get("resources"),
+                 source=b["source"], basis="nextpnr's post-route Fmax of the core clock for a "
+                 "build of the board's preset (firmware.build), the PLL clocking it at clock_hz")
+    sg = (wl or {}).get("song2000")
+    if sg:
+        for key, what in (("frac_low", "below 0.1 gmax"), ("frac_high", "above 0.9 gmax")):
+            goal(f"workloads.song2000.{key}", sg[key],
+                 basis=f"examples/song2000.py: one neuron, {sg['inputs']} Poisson inputs, the "
+                       "paper's STDP (stochastic rounding, rule_bits 2) on model:// (fast "
+                       f"engine), {sg['ticks']} ticks; fraction of weights {what} at the end",
+                 brian2=(sg.get("brian2") or {}).get(key),
+                 rate_hz_last_10s=sg["spikeloom"]["rate_hz_last_10s"])
+    pt = (wl or {}).get("patterns")
+    if pt:
+        goal("workloads.patterns.single_accuracy", pt["single_accuracy"], preset=pt["preset"],
+             hit_rate=pt["single"]["hit_rate"],
+             false_alarm_rate=pt["single"]["false_alarm_rate"],
+             test_presentations=pt["single"]["test_presentations"],
+             vboard_identical=(pt.get("vboard_check") or {}).get("identical"),
+             basis="examples/patterns.py: one spatial pattern among Poisson noise learnt by "
+                   "the core's STDP with homeostasis (up5k, golden model); frozen, held-out "
+                   "presentations of the pattern and as many random volleys (chance 50 %)")
     return out
 
 

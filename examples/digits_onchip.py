@@ -14,10 +14,23 @@ thresholds ``theta`` (homeostasis, no decay) carry over. The network, on the ``u
   threshold: each spike raises ``theta`` by ``theta_jump``;
 - lateral inhibition: every neuron inhibits every other one through a fixed negative recurrent
   weight (the core's all-to-all matrix; ``up5k`` has no separate inhibitory current);
-- the core's additive pair STDP on the input->excitatory weights (``w_min .. w_max``).
+- the core's additive pair STDP on the input->excitatory weights (``w_min .. w_max``), tuned
+  so each step is 0 or 1: +1 at a post spike for every input that fired in the last 69 ticks
+  (the whole presentation), -1 at every input spike delivered within 17 ticks of a post spike.
+- the **complement phase** (what plays Diehl & Cook's offset ``x_tar``): a pair rule changes a
+  synapse only when its input fires, so an input that is silent in an image never loses
+  weight. Right after the image the host sends its complement (ON and OFF swapped) for
+  ``complement`` ticks at ``comp_rate``: the inputs that were *inactive* now fire while the
+  winner's post trace is still high, and are depressed; the image's active inputs were
+  potentiated at its post spikes. Each winner's weights move towards the image, 0 or ``w_max``
+  per input (a binary template, whose weight sum is then about constant: the role of Diehl &
+  Cook's weight normalisation). The complement is weak (0.15 spikes per tick, 20 ticks), so
+  it makes few spikes of its own.
 
 After training the network is frozen (STDP off, ``theta_jump`` 0: the learned ``theta`` is
-folded into each neuron's threshold) and run on every training image; each neuron is labelled
+folded into each neuron's threshold) and run on every training image under the readout schedule
+(``test_present`` ticks per image, evenly spaced input spikes at ``test_rate``: the
+Poisson count noise of a short presentation costs accuracy); each neuron is labelled
 with the digit it responded to most on average (:func:`assign_labels`), and a test image is
 classified as the digit whose neurons fired most on average (:func:`predict`), as Diehl & Cook.
 
@@ -29,9 +42,8 @@ on a Verilator virtual board of the ``up5k`` preset and requires identical spike
 trains on 300 images for one epoch (a smoke run). Writes ``out/digits_onchip_fields.png`` (the
 learned receptive fields, ON minus OFF weights).
 
-The rule is one option (``--rule``): today only ``additive`` (the core's rule); the learning
-features another helper is adding (soft-bound weight dependence, stochastic rounding, several
-rules) plug in there (docs/results.md says what they should add).
+The rule is one option (``--rule``): today only ``additive`` (the core's rule, the one the
+``up5k`` gateware has); docs/results.md records what was tried and measured.
 """
 
 from __future__ import annotations
@@ -59,25 +71,45 @@ RULES = ("additive",)
 
 @dataclasses.dataclass(frozen=True)
 class Params:
-    """The network's integers (docs/numerics.md) and the presentation schedule."""
+    """The network's integers (docs/numerics.md) and the presentation schedules."""
     n_neurons: int = 256
     present: int = 60           # ticks an image is shown
-    rest: int = 40              # silent ticks after it
+    complement: int = 20        # then ticks of its complement (the depression phase)
+    rest: int = 40              # then silent ticks
     rate: float = 0.05          # spikes per tick of a fully-on (or fully-off) input
-    w_init: tuple = (6, 12)     # initial input weights, uniform integers in [lo, hi)
-    w_max: int = 15             # STDP clip (w_min = 0); small, so one inhibitory spike counts
+    comp_rate: float = 0.15     # the same for a complement input
+    coding: str = "poisson"     # training inputs: "poisson" or "regular" (evenly spaced)
+    test_present: int = 300     # the readout schedule (frozen network): ticks per image,
+    test_rate: float = 0.05     # rate and coding; no complement phase
+    test_coding: str = "regular"
+    w_init: tuple = (3, 8)      # initial input weights, uniform integers in [lo, hi)
+    w_max: int = 10             # STDP clip (w_min = 0); small, so one inhibitory spike counts
     inhibition: int = 128       # |recurrent weight| between two different neurons
-    threshold: int = 336
-    tau_mem: float = 5.0        # ticks
-    tau_syn: float = 3.0        # ticks (one current: excitation and inhibition)
-    refractory: int = 5
-    theta_jump: int = 1         # 8-bit theta: 255 spikes of a neuron saturate it
-    a_plus: int = 8             # STDP rates, 8 fractional bits (stdp_frac)
-    a_minus: int = 6
-    trace_jump: int = 128
-    tau_plus: float = 5.0       # ticks
-    tau_minus: float = 8.0      # ticks
+    threshold: int = 700
+    tau_mem: float = 40.0       # ticks
+    tau_syn: float = 0.0        # ticks (0: a weight acts in its own tick only)
+    refractory: int = 0
+    theta_jump: int = 2         # 8-bit theta: 128 spikes of a neuron saturate it
+    a_plus: int = 2             # STDP rates, 8 fractional bits: a step of 1 iff trace >= 128
+    a_minus: int = 2
+    trace_jump: int = 255       # a spike sets its trace to the maximum
+    tau_plus: float = 100.0     # ticks: x >= 128 for 69 ticks (the whole presentation)
+    tau_minus: float = 25.0     # ticks: y >= 128 for 17 ticks after a post spike
     rule: str = "additive"
+
+    @property
+    def period(self) -> int:
+        """Ticks per training image."""
+        return self.present + self.complement + self.rest
+
+    def readout(self) -> Params:
+        """The schedule of the frozen network: the test presentation, no complement."""
+        return dataclasses.replace(self, present=self.test_present, rate=self.test_rate,
+                                   coding=self.test_coding, complement=0)
+
+
+#: passes over the training set of the default run
+EPOCHS = 2
 
 
 def _alpha(tau: float, frac: int) -> int:
@@ -93,12 +125,32 @@ def load_split():
     return train_test_split(d.data.astype(np.int64), d.target, test_size=594, random_state=0)
 
 
+def _spikes(rates: np.ndarray, ticks: int, coding: str, rng: np.random.Generator) -> np.ndarray:
+    """``(n, ticks, k)`` bool spikes of ``(n, k)`` rates per tick: ``"poisson"`` (a Bernoulli
+    draw per tick) or ``"regular"`` (an input of rate r fires every 1/r ticks, from a random
+    phase: the same rate without Poisson count noise)."""
+    n, k = rates.shape
+    if coding == "poisson":
+        return rng.random((n, ticks, k)) < rates[:, None, :]
+    if coding != "regular":
+        raise ValueError(f"coding {coding!r}: 'poisson' or 'regular'")
+    phase = rng.random((n, 1, k))
+    count = np.floor(rates[:, None, :] * np.arange(ticks + 1)[None, :, None] + phase)
+    return np.diff(count, axis=1) > 0
+
+
 def encode(x: np.ndarray, p: Params, rng: np.random.Generator) -> np.ndarray:
-    """``(n * (present + rest), 128)`` bool raster: ON inputs 0..63, OFF inputs 64..127."""
+    """``(n * period, 128)`` bool raster: ON inputs 0..63, OFF inputs 64..127; per image
+    ``present`` ticks of the image, ``complement`` ticks of its complement (ON and OFF
+    swapped, at ``comp_rate``), ``rest`` silent ticks."""
     n = x.shape[0]
-    rates = np.concatenate([x, 16 - x], axis=1) * (p.rate / 16.0)
-    raster = np.zeros((n, p.present + p.rest, 2 * N_PIXELS), bool)
-    raster[:, :p.present] = rng.random((n, p.present, 2 * N_PIXELS)) < rates[:, None, :]
+    on_off = np.concatenate([x, 16 - x], axis=1) / 16.0
+    period = p.period
+    raster = np.zeros((n, period, 2 * N_PIXELS), bool)
+    raster[:, :p.present] = _spikes(p.rate * on_off, p.present, p.coding, rng)
+    if p.complement:
+        raster[:, p.present:p.present + p.complement] = _spikes(
+            p.comp_rate * (1.0 - on_off), p.complement, p.coding, rng)
     return raster.reshape(-1, 2 * N_PIXELS)
 
 
@@ -192,7 +244,7 @@ def train(dev: Runner, p: Params, x: np.ndarray, epochs: int, rng: np.random.Gen
     (the first: before), the final ``theta``, per-epoch statistics and the wall time."""
     dev.load(sl.compile(build(p, seed=seed), target=PRESET))
     weights = [dev.weights()]
-    period = p.present + p.rest
+    period = p.period
     stats, t0 = [], time.perf_counter()
     for ep in range(epochs):
         order = rng.permutation(x.shape[0])
@@ -221,11 +273,13 @@ def freeze(p: Params, learned: dict) -> sl.Image:
 
 def responses(dev: Runner, image: sl.Image, p: Params, x: np.ndarray,
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Spike counts (n_images, n_neurons) of the frozen network, and the raw events."""
+    """Spike counts (n_images, n_neurons) of the frozen network under the readout schedule
+    (:meth:`Params.readout`), and the raw events."""
+    p = p.readout()
     dev.load(image)
     ev = dev.run(encode(x, p, rng))
     counts = np.zeros((x.shape[0], p.n_neurons), np.int64)
-    np.add.at(counts, (ev[:, 0] // (p.present + p.rest), ev[:, 1]), 1)
+    np.add.at(counts, (ev[:, 0] // p.period, ev[:, 1]), 1)
     return counts, ev
 
 
@@ -269,7 +323,7 @@ def experiment(p: Params, *, epochs: int, n_train: int | None = None, seed: int 
     return {"accuracy": float(np.mean(pred == y_te)),
             "train_accuracy": float(np.mean(predict(c_tr, labels) == y_tr)),
             "labels": labels, "learned": learned, "image": image, "eval_seconds": t_eval,
-            "eval_ticks": (x_tr.shape[0] + x_te.shape[0]) * (p.present + p.rest),
+            "eval_ticks": (x_tr.shape[0] + x_te.shape[0]) * p.readout().period,
             "test_spikes_per_image": float(c_te.sum(axis=1).mean()),
             "test_silent": float(np.mean(c_te.sum(axis=1) == 0)), "n_train": x_tr.shape[0]}
 
@@ -318,7 +372,8 @@ def plot_fields(weights: np.ndarray, labels: np.ndarray, path: Path, title: str)
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=1, help="passes over the training set [1]")
+    ap.add_argument("--epochs", type=int, default=EPOCHS,
+                    help=f"passes over the training set [{EPOCHS}]")
     ap.add_argument("--neurons", type=int, default=256, help="excitatory neurons [256]")
     ap.add_argument("--rule", default="additive", choices=RULES, help="plasticity rule")
     ap.add_argument("--quick", action="store_true", help="300 training images, one epoch")
@@ -335,7 +390,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"digits_onchip: {p.n_neurons} neurons on {PRESET}, {epochs} epoch(s), "
-          f"{p.present}+{p.rest} ticks per image, rule {p.rule}")
+          f"{p.present}+{p.complement}+{p.rest} ticks per training image, rule {p.rule}")
     try:
         r = experiment(p, epochs=epochs, n_train=n_train, seed=args.seed)
     except sl.Error as exc:

@@ -7,7 +7,7 @@ target shape. These are the logic twins of :mod:`spikeloom.proto.fixed`.
 
 from amaranth.hdl import Cat, Mux, Value
 
-__all__ = ["sat", "satu", "decay", "scale_sat", "clip"]
+__all__ = ["sat", "satu", "decay", "trunc_shift", "add_cin", "scale_sat", "clip"]
 
 
 def sat(x, width):
@@ -46,11 +46,31 @@ def decay(x, factor, frac):
     The arithmetic shift floors; a negative product with a nonzero fraction gets 1 added to the
     shifted value, which makes that a truncation (numerics.md, "decay"; the same as adding
     ``2**frac - 1`` before the shift, with a carry chain over the integer bits only)."""
-    p = x * factor
+    return trunc_shift(x * factor, frac)
+
+
+def trunc_shift(p, frac):
+    """``trunc(p / 2**frac)``: the second half of :func:`decay`, for a product ``p`` computed
+    (and registered) earlier."""
+    p = Value.cast(p)
     if not p.shape().signed:
         return p >> frac
     # floor, plus one for a negative product with a fraction: only the integer part is added
     return (p >> frac) + (p[-1] & p[:frac].any())
+
+
+def add_cin(a, b, cin):
+    """``a + b + cin`` (``cin`` one bit) in one carry chain rather than two.
+
+    ``cin`` enters as the carry into bit 0: ``(2a + cin) + (2b + cin) = 2(a + b + cin)``, whose
+    lowest bit is 0, so dropping it is exact. Written as a third operand, Yosys would build a
+    second adder for the single bit."""
+    a, b, cin = Value.cast(a), Value.cast(b), Value.cast(cin)
+
+    def twice_plus_cin(x):
+        y = Cat(cin, x)
+        return y.as_signed() if x.shape().signed else y
+    return (twice_plus_cin(a) + twice_plus_cin(b)) >> 1
 
 
 def scale_sat(trace, rate, frac, w_width):

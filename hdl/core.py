@@ -103,6 +103,18 @@ def _bits(n):
     return max(1, (n - 1).bit_length())
 
 
+def _delayed(m, cycles, *signals):
+    """Each of ``signals`` through ``cycles`` registers (a pipeline tag following its data)."""
+    out = []
+    for sig in signals:
+        for i in range(cycles):
+            nxt = Signal.like(sig, name=f"{sig.name}_d{i + 1}")
+            m.d.sync += nxt.eq(sig)
+            sig = nxt
+        out.append(sig)
+    return out
+
+
 class Control(wiring.Signature):
     """The core's control interface as its controller (the dispatcher) sees it; the core's own
     signature is this one flipped.
@@ -350,13 +362,15 @@ class Core(wiring.Component):
         vs, last_s, nrn_s, flag_s = Signal(), Signal(), Signal(), Signal()
         x_s, y_s = Signal(tw), Signal(tw)
         base_s = Signal.like(base)
-        # sweep pipeline tags: stage 1 (memory data) and stage 2 (Update outputs)
-        v1, v2 = Signal(), Signal()
-        j1, j2 = Signal(_bits(n)), Signal(_bits(n))
-        k1, k2 = Signal.like(k), Signal.like(k)
-        l1, l2 = Signal.like(lane), Signal.like(lane)
-        last1, last2 = Signal(), Signal()
-        lastlane1, lastlane2 = Signal(), Signal()
+        # sweep pipeline tags: stage 1 (memory data), and as v2, j2, ... the same tags
+        # Update.LATENCY cycles later, with Update's outputs (the write-back stage)
+        v1 = Signal()
+        j1 = Signal(_bits(n))
+        k1 = Signal.like(k)
+        l1 = Signal.like(lane)
+        last1, lastlane1 = Signal(), Signal()
+        v2, j2, k2, l2, last2, lastlane2 = _delayed(m, Update.LATENCY,
+                                                    v1, j1, k1, l1, last1, lastlane1)
         # memory requests
         rsp_valid = Signal()
         rsp_data = Signal(self.DATA_W)
@@ -370,8 +384,7 @@ class Core(wiring.Component):
         ]
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
-        m.d.sync += [vd.eq(0), vs.eq(0), v1.eq(0), v2.eq(v1)]
-        m.d.sync += [j2.eq(j1), k2.eq(k1), l2.eq(l1), last2.eq(last1), lastlane2.eq(lastlane1)]
+        m.d.sync += [vd.eq(0), vs.eq(0), v1.eq(0)]
 
         # lanes of a row's last word past neuron n-1 read as 0 and ignore writes
         full = (1 << wpw) - 1
@@ -713,7 +726,7 @@ class Core(wiring.Component):
                 # stage 1: memory data into the update pipeline (Update's inputs are wired to
                 # the memories outside the FSM); the parameters of stage 2 are read now
                 m.d.comb += par_r.addr.eq(j1)
-                # stage 2: write back, spikes out
+                # Update.LATENCY cycles later (the "2" tags): write back, spikes out
                 with m.If(v2):
                     fire = upd.fire
                     m.d.comb += [

@@ -1,6 +1,6 @@
 """The neuron update: steps 2, 3 (post-trace decay) and 5 of docs/numerics.md for one neuron.
 
-:class:`Update` is a two-stage pipeline that takes one neuron per clock. Inputs are presented
+:class:`Update` is a three-stage pipeline that takes one neuron per clock. Inputs are presented
 with ``i_valid``; the results appear ``LATENCY`` cycles later with ``o_valid`` (fixed latency, no
 stalls, so the tick's cycle count stays exact). Per neuron it computes
 
@@ -16,22 +16,31 @@ stalls, so the tick's cycle count stays exact). Per neuron it computes
   already decayed (step 3): the core's SCAN decays every post trace and computes the depression
   steps from it before the accumulation pass, which depresses on its way.
 
-Stage 1 registers ``i1`` (and ``h1``), ``y`` and the products ``v·alpha_mem`` (and
-``theta·alpha_theta``) (the multipliers sit right after the memories); stage 2 is the rest,
-combinational from those registers and from ``par``, which the caller presents one cycle after
-the state, i.e. with stage 2 (only ``alpha_mem`` and ``alpha_theta`` come with stage 1, as their
-own inputs): the pipeline then carries no copy of the parameters. Every decayed value is
-saturated to its width (numerics.md): a no-op for factors up to 1.0, and what keeps ``i``,
-``i_inh`` and ``theta`` in their fields for factors above it.
+The stages, at most two carry chains each (the clock: docs/boards.md):
+
+1. the memory data: ``i1`` (and ``h1``), ``y`` and the products ``v·alpha_mem`` (and
+   ``theta·alpha_theta``), the multipliers right after the memories;
+2. ``par`` arrives (the caller presents it one cycle after the state, and only ``alpha_mem``
+   and ``alpha_theta`` come with stage 1, as their own inputs): ``v1`` (the decay's rounding
+   bit is the carry-in of ``trunc(pv) + i1``, then ``+ bias``), the threshold, the products
+   ``i1·alpha_syn`` (and ``h1·alpha_inh``), ``theta1`` with and without its jump, and the
+   non-firing outcomes of ``v`` and ``ref`` selected down to one register each;
+3. the compare, the reset by subtraction, the rounding of the current decays and the post
+   trace: the outputs.
+
+Only the parameter fields stage 3 needs are registered (``v_reset``/``refractory`` folded into
+the selections, ``reset_subtract``, ``no_spike`` as one bit with ``ref == 0``). Every decayed
+value is saturated to its width (numerics.md): a no-op for factors up to 1.0, and what keeps
+``i``, ``i_inh`` and ``theta`` in their fields for factors above it.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
 from ..proto.memmap import Region, layouts
-from .arith import decay, sat, satu
+from .arith import add_cin, sat, satu, trunc_shift
 
 __all__ = ["Update", "acc_width"]
 
@@ -42,9 +51,11 @@ def acc_width(cfg: CoreConfig) -> int:
 
 
 class Update(wiring.Component):
-    """Pipelined LIF + post-trace update, one neuron per clock, ``LATENCY = 1``."""
+    """Pipelined LIF + post-trace update, one neuron per clock, ``LATENCY = 2``."""
 
-    LATENCY = 1
+    #: cycles from the memory data (stage 1) to the outputs (stage 3): the sweep's drain is
+    #: ``LATENCY + 1`` cycles (proto.cycles.UPDATE_LATENCY is the same number)
+    LATENCY = 2
 
     def __init__(self, cfg):
         if not isinstance(cfg, CoreConfig):
@@ -81,55 +92,69 @@ class Update(wiring.Component):
         F = cfg.decay_frac
         m = Module()
 
-        # stage 1: exact current sum (saturated once) and the state product
-        i1_e = sat(self.st.i + self.acc, cfg.i_width)
-        pv_e = self.st.v * self.alpha_mem
-        i1 = Signal(signed(cfg.i_width))
-        pv = Signal(pv_e.shape())
-        ydec = Signal.like(self.y)
-        v = Signal.like(self.st.v)
-        ref = Signal.like(self.st.ref)
-        m.d.sync += [
-            self.o_valid.eq(self.i_valid),
-            i1.eq(i1_e), pv.eq(pv_e), ydec.eq(self.y),
-            v.eq(self.st.v), ref.eq(self.st.ref),
-        ]
+        def reg(value, name):
+            """``value`` registered: the input of the next stage."""
+            value = Value.cast(value)
+            r = Signal(value.shape(), name=name)
+            m.d.sync += r.eq(value)
+            return r
 
-        # optional features: the inhibitory current, the threshold offset's product
+        valid2 = reg(self.i_valid, "valid2")
+        m.d.sync += self.o_valid.eq(valid2)
+
+        # stage 1 (the memory data): exact current sum (saturated once), the state products
+        i1 = reg(sat(self.st.i + self.acc, cfg.i_width), "i1")
+        pv = reg(self.st.v * self.alpha_mem, "pv")
+        y1 = reg(self.y, "y1")
+        v = reg(self.st.v, "v")
+        ref = reg(self.st.ref, "ref")
         h1 = 0
         if cfg.inh_current:
-            h1 = Signal(signed(cfg.i_width))
-            m.d.sync += h1.eq(sat(self.st.i_inh + self.acc_inh, cfg.i_width))
+            h1 = reg(sat(self.st.i_inh + self.acc_inh, cfg.i_width), "h1")
         if cfg.theta_width:
-            pt_e = self.st.theta * self.alpha_theta
-            pt = Signal(pt_e.shape())
-            m.d.sync += pt.eq(pt_e)
+            pt = reg(self.st.theta * self.alpha_theta, "pt")
 
-        # stage 2: decay rounding toward zero, LIF step, resets, current decay, post trace
+        # stage 2 (the parameters arrive): v1 in two carry chains (the decay's rounding bit
+        # rides in the first one as its carry-in; bias + h1 alongside), the threshold, the
+        # current's decay product, and every other outcome selected down to what the compare
+        # of stage 3 still decides between
         par = self.par
-        vdec = (pv >> F) + (pv[-1] & pv[:F].any())     # toward zero, as arith.decay
-        v1 = sat(vdec + i1 + h1 + par.bias, cfg.v_width)
+        vi = add_cin(pv >> F, i1, pv[-1] & pv[:F].any())   # trunc(pv / 2**F) + i1
+        bias = par.bias + h1 if cfg.inh_current else par.bias
+        v1 = reg(sat(vi + bias, cfg.v_width), "v1")
         active = ref == 0
-        thr = par.threshold
+        thr_e = par.threshold
         if cfg.theta_width:
-            theta1 = satu(pt >> F, cfg.theta_width)     # decayed first; the compare sees it
-            thr = par.threshold + theta1                # exact
-            fire = Signal()
-            m.d.comb += [
-                self.st_new.theta.eq(satu(theta1 + Mux(fire, par.theta_jump, 0),
-                                          cfg.theta_width)),
-                fire.eq(active & (v1 >= thr) & ~par.no_spike),
-            ]
-        else:
-            fire = active & (v1 >= thr) & ~par.no_spike
+            theta1_e = satu(pt >> F, cfg.theta_width)      # decayed first; the compare sees it
+            thr_e = par.threshold + theta1_e                # exact
+            theta1 = reg(theta1_e, "theta1")
+            theta_j = reg(satu(theta1_e + par.theta_jump, cfg.theta_width), "theta_j")
+        thr = reg(thr_e, "thr")
+        can_fire = reg(active & ~par.no_spike, "can_fire")
+        was_active = reg(active, "was_active")
+        subtract = reg(par.reset_subtract, "subtract")
+        # v when v1 is not kept and not reset by subtraction: v_reset (fires) or v (refractory)
+        v_alt = reg(Mux(active, par.v_reset, v), "v_alt")
+        # ref unless active and not firing: refractory (fires) or ref - 1 (refractory)
+        ref_alt = reg(Mux(active, par.refractory, ref - 1), "ref_alt")
+        pi = reg(i1 * par.alpha_syn, "pi")
         if cfg.inh_current:
-            m.d.comb += self.st_new.i_inh.eq(sat(decay(h1, par.alpha_inh, F), cfg.i_width))
-        v_after = Mux(par.reset_subtract, sat(v1 - thr, cfg.v_width), par.v_reset)
+            pih = reg(h1 * par.alpha_inh, "pih")
+        ydec = reg(y1, "ydec")
+
+        # stage 3: compare, resets, the decays' rounding; the outputs
+        fire = Signal()
+        m.d.comb += fire.eq(can_fire & (v1 >= thr))
+        if cfg.theta_width:
+            m.d.comb += self.st_new.theta.eq(Mux(fire, theta_j, theta1))
+        if cfg.inh_current:
+            m.d.comb += self.st_new.i_inh.eq(sat(trunc_shift(pih, F), cfg.i_width))
         m.d.comb += [
             self.fire.eq(fire),
-            self.st_new.v.eq(Mux(fire, v_after, Mux(active, v1, v))),
-            self.st_new.ref.eq(Mux(fire, par.refractory, Mux(active, ref, ref - 1))),
-            self.st_new.i.eq(sat(decay(i1, par.alpha_syn, F), cfg.i_width)),
+            self.st_new.v.eq(Mux(fire & subtract, sat(v1 - thr, cfg.v_width),
+                                 Mux(fire | ~was_active, v_alt, v1))),
+            self.st_new.ref.eq(Mux(was_active & ~fire, 0, ref_alt)),
+            self.st_new.i.eq(sat(trunc_shift(pi, F), cfg.i_width)),
             self.y_new.eq(satu(ydec + Mux(fire, self.post_jump, 0), cfg.trace_width)),
         ]
         return m

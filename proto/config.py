@@ -177,10 +177,13 @@ PRESETS: dict[str, CoreConfig] = {
     # theta fits (4214/5280 LCs, 29/30 EBR, 7/8 DSP, 17.7 MHz), exc/inh currents do not
     # (docs/boards.md). With the compact spike stream's emitter (4728/5280 LCs, 30/30 EBR) no
     # probe slots fit: 4 slots need 5505 LCs, 2 need 5385 (measured; without the emitter 4 slots
-    # took 5041). 3 Mbaud: the FT2232H's exact 12 MHz / 4, divisor 4 here (the least the
-    # UART allows); sustained in simulation (bench/link.py)
+    # took 5041). Clock 15 MHz from the 12 MHz oscillator through the PLL: the three-stage
+    # neuron update took the neuron off the critical path (18.65 MHz measured at a 24 MHz
+    # constraint; the STDP read-modify-write now limits it, docs/boards.md "Clock"), 15 MHz
+    # keeps ~20 % margin. 3 Mbaud: the FT2232H's exact 12 MHz / 4, divisor 5 here; sustained
+    # in simulation (bench/link.py)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
-                       theta_width=8, clock_hz=12_000_000, baud=3_000_000),
+                       theta_width=8, clock_hz=15_000_000, baud=3_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
     # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
@@ -188,7 +191,8 @@ PRESETS: dict[str, CoreConfig] = {
     # board presets, sizes found by bisecting real builds (docs/boards.md):
     # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL); FT231X at 3 Mbaud,
     # its fastest rate, exact as 30 MHz / 10 (bench/link.py: sustained in simulation);
-    # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz
+    # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz (36.0 MHz with the
+    # three-stage neuron update; the potentiation path limits it, docs/boards.md "Clock")
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=3_000_000),

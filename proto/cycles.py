@@ -9,15 +9,17 @@ sources, fired words), never on which ones. So one formula gives the exact count
                 + [P > 0] (2 + P·wpr + [D > 0]          ACC (+ depression): list fetch, P rows of
                            + [en ∧ spram] Pp·wpr)       wpr words, drain (+1: the ring's stage;
                                                         + a write cycle per plastic word on spram)
-                + (N + 3)                               SWEEP: fetch, N neurons, 2-stage drain
+                + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
+                                                        L + 1 = 3 stage neuron pipeline
                 + 1                                     end-of-tick spike marker
                 + [en ∧ R > 0 ∧ Fw > 0] (1 + c·R·Fw + d)  POT: listed rows × fired words
                 + 1                                     FINISH (done)
 
-with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``wpr = ceil(N / weights_per_word)``,
-``P`` delivered sources, ``en`` the STDP enable bit, ``D = delay_bits``, ``R`` the sources
-*listed* for potentiation (docs/numerics.md step 6: the row has a plastic synapse, by the sticky
-per-source flag, and the source's potentiation step is non-zero), ``Fw`` the *fired words*
+with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``L`` = :data:`UPDATE_LATENCY`,
+``wpr = ceil(N / weights_per_word)``, ``P`` delivered sources, ``en`` the STDP enable bit,
+``D = delay_bits``, ``R`` the sources *listed* for potentiation (docs/numerics.md step 6: the
+row has a plastic synapse, by the sticky per-source flag, and the source's potentiation step
+is non-zero), ``Fw`` the *fired words*
 (weight words of a row holding at least one neuron that fired: ``len({j // weights_per_word})``).
 The weight store sets the cost of a read-modify-write word: ``c = 1, d = 1`` for "dual" (a read
 and a write port: one word per clock plus a drain cycle), ``c = 2, d = 0`` for "spram" (one
@@ -35,7 +37,7 @@ formula with it.
 
 The optional neuron features (``CoreConfig.theta_width``, ``inh_current``) add no cycles: the
 second accumulator takes the same weight word in the same clock, and theta and the inhibitory
-current go through the sweep's two pipeline stages with the rest of the neuron.
+current go through the sweep's pipeline stages with the rest of the neuron.
 Delays (``delay_bits = D > 0``) add one cycle to a tick that delivers anything: the lane's ring
 slot depends on the delay read with the weight word, so the accumulators are read one stage
 later and the ACC walk drains one cycle later; the sweep reads the head slot as before.
@@ -50,11 +52,17 @@ from __future__ import annotations
 from .config import CoreConfig
 
 __all__ = ["tick_cycles", "tick_cycles_bound", "fired_words", "WEIGHT_STORES",
-           "check_weight_store"]
+           "check_weight_store", "UPDATE_LATENCY"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
 #: (separate read and write ports) or "spram" (one address port, as the UP5K's SPRAM).
 WEIGHT_STORES = ("dual", "spram")
+
+
+#: Cycles from the sweep's memory data to the neuron update's write-back
+#: (``hdl.neuron.Update.LATENCY``, the same number): three stages, at most two carry chains
+#: each (docs/architecture.md, "Neuron pipeline"). The sweep drains in ``UPDATE_LATENCY + 1``.
+UPDATE_LATENCY = 2
 
 
 def check_weight_store(weight_store) -> str:
@@ -122,7 +130,7 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     p = _count(delivered, "delivered", s)
     q = _count(fired, "fired", n)
     en = bool(stdp_enabled)
-    cycles = (s + 2) + (n + 3) + 1 + 1
+    cycles = (s + 2) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
         cycles += 2 + p * wpr + (cfg.delay_bits > 0)
         if en and c == 2:

@@ -30,7 +30,7 @@ from spikeloom.proto.config import preset
 from spikeloom.proto.protocol import BUILD_ID
 from spikeloom.sim import export, verilator
 
-__all__ = ["tb_config", "run_cocotb", "SIMS"]
+__all__ = ["tb_config", "run_cocotb", "SIMS", "CONFIGS"]
 
 TB_DIR = Path(__file__).resolve().parent / "cocotb"
 SIMS = ("verilator", "icarus")
@@ -38,11 +38,19 @@ SIMS = ("verilator", "icarus")
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-CASEINCOMPLETE", "-Wno-lint", "-Wno-style"]
 
 
+#: configurations of the cocotb runs that are not presets
+CONFIGS = {
+    # per-synapse delays of 1 .. 8 ticks, both currents, and two probe slots
+    "tiny_delay_probes": preset("tiny_delay").replace(probe_slots=2, name="tiny_delay_probes"),
+}
+
+
 def tb_config(name: str = "tiny"):
-    """A preset retimed for simulation: 10 MHz clock, 1.25 Mbaud, divisor 8 (the smallest with
-    the receiver's majority filter; the bit is 800 ns, a whole number of ns as cocotbext-uart
-    needs, and exactly 8 clock periods)."""
-    return preset(name).replace(clock_hz=10_000_000, baud=1_250_000)
+    """A preset (or one of :data:`CONFIGS`) retimed for simulation: 10 MHz clock, 1.25 Mbaud,
+    divisor 8 (the smallest with the receiver's majority filter; the bit is 800 ns, a whole
+    number of ns as cocotbext-uart needs, and exactly 8 clock periods)."""
+    base = CONFIGS[name] if name in CONFIGS else preset(name)
+    return base.replace(clock_hz=10_000_000, baud=1_250_000)
 
 
 def _first_seed(default: int) -> int:
@@ -179,6 +187,28 @@ def test_cocotb_neuron_features():
     assert all(items[k] for k in feature), {k: items[k] for k in feature}
 
 
+DELAY_PROBE_TESTS = r"\.test_(delays_and_probes|random_sessions|coverage_report)$"
+
+
+@pytest.mark.rtl
+def test_cocotb_delays_and_probes():
+    """Per-synapse delays and state probes (``tiny_delay_probes``): the directed scenarios and
+    two random sessions byte-exact vs GoldenDevice on Verilator, and every ``delay.*`` and
+    ``probe.*`` item (and the DELAYS and PROBES regions) hit."""
+    first = _first_seed(11)
+    # the other directed scenarios run on this configuration under `make regress` (the whole
+    # module takes ~100 s here; these three ~20 s)
+    report = run_cocotb("verilator", tb_config("tiny_delay_probes"), [first, first + 1],
+                        tag="delays", test_filter=DELAY_PROBE_TESTS)
+    if _filtered():
+        return
+    items = report["items"]
+    feature = [k for k in items if k.startswith(("delay.", "probe."))
+               or k.endswith((".DELAYS", ".PROBES"))]
+    assert len(feature) == 18, feature
+    assert all(items[k] for k in feature), {k: items[k] for k in feature}
+
+
 @pytest.mark.rtl
 def test_cocotb_catches_a_difference():
     """The comparison can fail: a golden device with another build_id than the Verilog top's
@@ -192,7 +222,7 @@ def test_cocotb_catches_a_difference():
 
 @pytest.mark.rtl
 @pytest.mark.regress
-@pytest.mark.parametrize("preset_name", ["tiny", "narrow", "tiny_full"])
+@pytest.mark.parametrize("preset_name", ["tiny", "narrow", "tiny_full", "tiny_delay_probes"])
 @pytest.mark.parametrize("sim", SIMS)
 def test_cocotb_regress(sim, preset_name):
     """SPIKELOOM_SEEDS random sessions (plus the directed scenarios); fails on a coverage hole."""

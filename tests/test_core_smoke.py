@@ -221,3 +221,45 @@ def test_parameter_errors():
         Core(preset("tiny"), store_factory=lambda d, w: None)
     with pytest.raises(TypeError, match="callable"):
         Core(preset("tiny"), weight_store="spram", store_factory=3)
+
+
+def test_update_latency_is_the_formulas():
+    # the sweep's drain in proto/cycles.py is the neuron pipeline's depth; the lockstep tests
+    # above check the sum against the counter, this names the term that moves
+    from spikeloom.hdl.neuron import Update
+    from spikeloom.proto.cycles import UPDATE_LATENCY
+    assert Update.LATENCY == UPDATE_LATENCY
+    cfg = preset("tiny")
+    # SCAN's two stages (S + 2), the sweep (N + 2 + latency), the marker and FINISH
+    assert tick_cycles(cfg, 0, 0, False) == cfg.n_sources + 2 + cfg.n_neurons + 2 + \
+        UPDATE_LATENCY + 2
+
+
+def test_split_arithmetic_is_exact():
+    # add_cin (a carry-in instead of a third operand) and trunc_shift (the rounding half of a
+    # decay, after a registered product), every value of small signed and unsigned operands
+    from amaranth.hdl import Module, Signal, signed, unsigned
+    from spikeloom.hdl.arith import add_cin, trunc_shift
+    a, b, c = Signal(signed(4)), Signal(unsigned(3)), Signal()
+    p = Signal(signed(6))
+    m = Module()
+    s_add = Signal(signed(8))
+    s_tr = Signal(signed(6))
+    m.d.comb += [s_add.eq(add_cin(a, b, c)), s_tr.eq(trunc_shift(p, 2))]
+    sim = Simulator(m)
+    seen = []
+
+    async def bench(ctx):
+        for av in range(-8, 8):
+            for bv in range(8):
+                for cv in (0, 1):
+                    ctx.set(a, av), ctx.set(b, bv), ctx.set(c, cv)
+                    assert ctx.get(s_add) == av + bv + cv
+        for pv in range(-32, 32):
+            ctx.set(p, pv)
+            assert ctx.get(s_tr) == int(pv / 4)        # toward zero
+            seen.append(pv)
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert len(seen) == 64

@@ -14,6 +14,7 @@ from pyNN.connectors import (  # noqa: F401
     FixedNumberPostConnector,
     FixedNumberPreConnector,
     FixedProbabilityConnector,
+    FixedTotalNumberConnector,
     FromListConnector,
     OneToOneConnector,
 )
@@ -56,8 +57,9 @@ __all__ = [
     "IF_curr_exp", "SpikeSourceArray", "SpikeSourcePoisson", "StaticSynapse", "STDPMechanism",
     "SpikePairRule", "AdditiveWeightDependence", "MultiplicativeWeightDependence",
     "AllToAllConnector", "OneToOneConnector", "FixedProbabilityConnector",
-    "FixedNumberPreConnector", "FixedNumberPostConnector", "FromListConnector",
-    "ArrayConnector", "NumpyRNG", "RandomDistribution", "Space", "errors", "random", "space",
+    "FixedNumberPreConnector", "FixedNumberPostConnector", "FixedTotalNumberConnector",
+    "FromListConnector", "ArrayConnector", "NumpyRNG", "RandomDistribution", "Space", "errors",
+    "random", "space",
     "SlowRecordingWarning", "state", "list_standard_models",
 ]
 

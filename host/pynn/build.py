@@ -155,8 +155,55 @@ def _project(state, net, proj, index, params, dt):
         stdp = _stdp(proj, {key: x[conn] for key, x in v.items()}, k, where)
         name = f"{proj.label or 'projection'}[{index}]" + (f".{n}" if len(pairs) > 1 else "")
         delays = v["delay"][conn] if "delay" in v else None
+        pre, post_u, w, delays, share = _merge_duplicates(
+            src_idx[conn], post, weights[conn] * k, delays, dt, stdp is not None,
+            f"{where} ({src.label or src._sl_name} -> {dst.label or dst._sl_name})")
         if delays is not None and np.all(np.abs(delays - dt) <= 1e-9 * dt):
             delays = None                           # one tick: any core
         net.connect(net[src._sl_name], net[dst._sl_name], name=name, stdp=stdp,
-                    weights=(src_idx[conn], post, weights[conn] * k), delays=delays)
-        proj._parts.append((name, conn, src_idx[conn], post, k))
+                    weights=(pre, post_u, w), delays=delays)
+        proj._parts.append((name, conn, src_idx[conn], post, k, share))
+
+
+def _merge_duplicates(pre, post, w, delays, dt, plastic, where):
+    """One core synapse per (pre, post) pair: connections a connector made more than once
+    (``FromListConnector`` lists, ``FixedNumber*Connector(with_replacement=True)``) are summed,
+    as PyNN's simulators sum the currents of two synapses that both exist (exact: the neuron is
+    linear in its input weights). Returns the unique pairs, their summed weights and delays,
+    and each connection's share of its pair's weight (for ``Projection.get`` after a run).
+
+    Two connections of one pair may differ in weight, not in delay (the core has one delay per
+    synapse) and not be plastic (two plastic synapses learn apart; one cannot stand for both):
+    those are a ``pyNN.errors.ConnectionError`` naming the pair."""
+    key = pre * (int(post.max()) + 1) + post
+    uniq, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True,
+                                             return_counts=True)
+    if uniq.size == key.size:
+        return pre, post, w, delays, np.ones(key.size)
+    dup = int(np.flatnonzero(counts > 1)[0])
+    pair = f"synapse {int(pre[first[dup]])} -> {int(post[first[dup]])}"
+    if plastic:
+        raise errors.ConnectionError(
+            f"{where}: {pair} is made {int(counts[dup])} times; the core holds one synapse per "
+            "pair, which can stand for several static synapses (their weights are summed) but "
+            "not for plastic ones, which learn apart")
+    if delays is not None:
+        ticks = np.rint(np.asarray(delays, float) / dt).astype(np.int64)
+        lo = np.full(uniq.size, np.iinfo(np.int64).max)
+        hi = np.full(uniq.size, np.iinfo(np.int64).min)
+        np.minimum.at(lo, inverse, ticks)
+        np.maximum.at(hi, inverse, ticks)
+        if (lo != hi).any():
+            u = int(np.flatnonzero(lo != hi)[0])
+            bad = f"synapse {int(pre[first[u]])} -> {int(post[first[u]])}"
+            raise errors.ConnectionError(
+                f"{where}: {bad} is made several times with different delays "
+                f"({lo[u] * dt:g} and {hi[u] * dt:g} ms); the core has one delay per synapse, "
+                "so only connections of equal delay can be summed")
+        delays = np.asarray(delays, float)[first]
+    total = np.zeros(uniq.size)
+    np.add.at(total, inverse, w)
+    # each connection's part of the summed weight; equal parts where the sum is 0
+    share = np.where(total[inverse] != 0, w / np.where(total[inverse] != 0, total[inverse], 1),
+                     1.0 / counts[inverse])
+    return pre[first], post[first], total, delays, share

@@ -30,7 +30,7 @@ class Projection(common.Projection):
         self._chunks = []
         self._values = None
         #: filled by the build: [(spikeloom projection name, connection indices, pre, post,
-        #: nA -> model units per connection)]
+        #: nA -> model units per connection, share of the summed weight per connection)]
         self._parts = []
         connector.connect(self)
         simulator.state.projections.append(self)
@@ -78,9 +78,11 @@ class Projection(common.Projection):
         state = simulator.state
         if state.loaded and state.board is not None and self._parts:
             w = values["weight"].copy()
-            for sl_name, conn, pre, post, k in self._parts:
+            for sl_name, conn, pre, post, k, share in self._parts:
                 dense = state.board.read_weights(sl_name)
-                w[conn] = dense[pre, post] / k
+                # a pair made several times is one summed synapse: each connection gets its
+                # part of the device's weight (so format="array" sums back to it)
+                w[conn] = dense[pre, post] / k * share
             values["weight"] = w
         return values
 

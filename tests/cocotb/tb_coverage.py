@@ -2,12 +2,14 @@
 
 Contract: :data:`ITEMS` is the fixed list of coverage points (name -> what it means), grouped by
 prefix (``opcode.``, ``status.``, ``region.``, ``reset.``, ``neuron.``, ``stdp.``, ``event.``,
-``run.``, ``abort.``, ``frame.``, ``wire.``). :class:`Coverage` counts hits; :meth:`Coverage.hit`
-refuses a name that is not listed (so a typo cannot hide a hole). :meth:`Coverage.write` writes a
-JSON report ``{"items": {name: count}, "holes": [...], "meta": {...}}``; :meth:`Coverage.table`
-is the human-readable version. The scoreboard derives the hits from the request bytes, the golden
-device's replies and the golden model's state before and after every tick, so coverage says
-what the *design* was driven through, not what the stimulus generator intended.
+``run.``, ``abort.``, ``frame.``, ``wire.``, ``delay.``, ``probe.``); :data:`FEATURE_ITEMS` names
+the items of optional features, left out for a configuration without them. :class:`Coverage`
+counts hits; :meth:`Coverage.hit` refuses a name that is not listed (so a typo cannot hide a
+hole). :meth:`Coverage.write` writes a JSON report ``{"items": {name: count}, "holes": [...],
+"meta": {...}}``; :meth:`Coverage.table` is the human-readable version. The scoreboard derives
+the hits from the request bytes, the golden device's replies and the golden model's state before
+and after every tick, so coverage says what the *design* was driven through, not what the
+stimulus generator intended.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ _REGIONS = ("NEURON_PARAMS", "NEURON_STATE", "WEIGHTS", "PLASTIC", "PRE_TRACE", 
 ITEMS: dict[str, str] = {
     **{f"opcode.{o}": f"a well-formed {o} request executed" for o in _OPCODES},
     "opcode.SPIKES_from_host": "a host sent the event opcode SPIKES (BAD_OPCODE)",
+    "opcode.PROBE_from_host": "a host sent the event opcode PROBE (BAD_OPCODE)",
     "opcode.unknown": "an opcode outside the table (BAD_OPCODE)",
     **{f"status.{s}": f"a reply with status {s}" for s in _STATUSES},
     **{f"region.read.{r}": f"READ of {r} answered OK" for r in _REGIONS},
@@ -76,6 +79,29 @@ ITEMS: dict[str, str] = {
     "wire.baud_slow_3pct": "a frame sent 3 % slow",
     "wire.baud_gross": "a frame sent at a grossly wrong baud rate",
     "wire.rx_overflow": "more than RX_BUFFER request bytes while busy (rx_overflows)",
+    # per-synapse delays (delay_bits > 0; docs/numerics.md "Delays")
+    "region.read.DELAYS": "READ of DELAYS answered OK (delay_bits)",
+    "region.write.DELAYS": "WRITE of DELAYS answered OK (delay_bits)",
+    "delay.zero": "a delivered weight with d = 0 (arrives in the tick of its delivery)",
+    "delay.max": "a delivered weight with the largest delay d = 2**delay_bits - 1",
+    "delay.mixed_row": "one delivered row with nonzero weights of different delays",
+    "delay.slot_sum": "a weight entered a ring entry that already held weights in flight",
+    "delay.ring_wrap": "weights in flight at the end of more than 2**delay_bits consecutive "
+                       "ticks: the ring turned all the way round with data in it",
+    "delay.reset_in_flight": "RESET STATE while weights were in flight (the ring cleared)",
+    "delay.write_in_flight": "WRITE of DELAYS while weights were in flight (they keep their "
+                             "slot)",
+    # state probes (probe_slots > 0; docs/protocol.md 5, "PROBE event")
+    "region.read.PROBES": "READ of PROBES answered OK (probe_slots)",
+    "region.write.PROBES": "WRITE of PROBES answered OK (probe_slots)",
+    "probe.sampled": "a PROBE event (a sampled tick with a slot on)",
+    "probe.every_k": "a PROBE event while sampling every k > 1 ticks (ticks skipped)",
+    "probe.phase_across_runs": "a RUN started with the probe phase != 0 (the sampling goes on "
+                               "from the RUN before)",
+    "probe.all_fields": "a PROBE event with a slot streaming every probe field",
+    "probe.slot_off": "a PROBE event with a slot off among slots on",
+    "probe.out_of_range": "a PROBE event with a slot on a neuron >= N (streams zeros)",
+    "probe.all_off": "a RUN of ticks on a core with probes, every slot off: no PROBE event",
 }
 
 
@@ -85,6 +111,12 @@ FEATURE_ITEMS = {
     "neuron.theta_": lambda cfg: cfg.theta_width > 0,
     "neuron.inh_": lambda cfg: cfg.inh_current,
     "neuron.exc_and_inh": lambda cfg: cfg.inh_current,
+    "delay.": lambda cfg: cfg.delay_bits > 0,
+    "region.read.DELAYS": lambda cfg: cfg.delay_bits > 0,
+    "region.write.DELAYS": lambda cfg: cfg.delay_bits > 0,
+    "probe.": lambda cfg: cfg.probe_slots > 0,
+    "region.read.PROBES": lambda cfg: cfg.probe_slots > 0,
+    "region.write.PROBES": lambda cfg: cfg.probe_slots > 0,
 }
 
 

@@ -7,7 +7,9 @@ events); the testbench requires the RTL's output to be byte-identical. Along the
 coverage (:mod:`tb_coverage`) from the requests, the replies and the golden model's state before
 and after every tick. The tick hook also re-derives the tick's STDP weight updates from that
 state (docs/numerics.md steps 4-6) and asserts they equal the model's: the coverage of clipping
-and plasticity paths is only claimed for updates the model really performed.
+and plasticity paths is only claimed for updates the model really performed; with delays it
+re-derives the ring of weights in flight the same way (docs/numerics.md "Delays"), and probe
+coverage comes from the PROBES words and phase the golden device holds around each request.
 
 Hardware-only counters the golden device never sees (``uart_errors``, ``rx_overflows``) are
 modelled by :meth:`Scoreboard.uart_error`, which the wire-abuse tests call for every byte the
@@ -21,7 +23,7 @@ import numpy as np
 from spikeloom.proto import protocol as P
 from spikeloom.proto.cycles import tick_cycles
 from spikeloom.proto.fixed import decay, saturate_unsigned, scale
-from spikeloom.proto.memmap import Region
+from spikeloom.proto.memmap import Region, layouts, probe_fields
 from spikeloom.proto.protocol import BITMAP_MARK, SPIKES_HEAD, Opcode, ResetFlags, Status
 from spikeloom.sim.device import GoldenDevice
 from tb_coverage import Coverage
@@ -86,6 +88,7 @@ class Scoreboard:
         self._requests = _TracingDeframer(cov)
         self._replies = P.Deframer(0xFFFF)
         self._tick_cycles: list[int] = []       # cycles of the ticks of the current frame
+        self._inflight_ticks = 0                # consecutive ticks ending with weights in flight
         cov.for_config(cfg)
         self._hook_core()
 
@@ -109,6 +112,8 @@ class Scoreboard:
             return b""
         requests = [f for f, s in self._requests.feed(chunk) if s == Status.OK]
         overruns = self.golden.counters.overruns
+        before = {"inflight": self._inflight(), "phase": self.golden.probe_phase,
+                  "probes": self._probe_slots()}
         self._tick_cycles = []
         out = self.golden.feed(chunk)
         replies = [f for f, _ in self._replies.feed(out)]
@@ -117,6 +122,7 @@ class Scoreboard:
         for req in requests:
             ok = bool(replies) and replies[-1].status == Status.OK
             self._cover_request(req, ok, overruns)
+            self._cover_features_request(req, replies, before)
         return out
 
     def uart_error(self, n: int = 1) -> None:
@@ -144,8 +150,8 @@ class Scoreboard:
         except ValueError:
             cov.hit("opcode.unknown")
             return
-        if op == Opcode.SPIKES:
-            cov.hit("opcode.SPIKES_from_host")
+        if op in (Opcode.SPIKES, Opcode.PROBE):
+            cov.hit(f"opcode.{name}_from_host")
             return
         cov.hit(f"opcode.{name}")
         if op == Opcode.RESET and len(pl) == 1:
@@ -190,6 +196,65 @@ class Scoreboard:
                 cov.hit("event.gaps")
             if SPIKES_HEAD.unpack(frame.payload)["ticks"] > 1:
                 cov.hit("event.batch")
+        if frame.opcode == Opcode.PROBE and frame.status == Status.OK:
+            self._cover_probe_event()
+
+    # -- coverage of delays and probes -------------------------------------------------------------
+
+    def _inflight(self) -> bool:
+        """Weights in the delay ring (delivered, not arrived yet)."""
+        st = self.golden.core.state
+        return bool(self.cfg.delay_bits) and bool(st.ring.any() or st.ring_inh.any())
+
+    def _probe_slots(self):
+        """``(slots, every)`` of the PROBES words: slots as ``(neuron, fields)`` (fields empty:
+        the slot is off), or None on a core without probes."""
+        if not self.cfg.probe_slots:
+            return None
+        lay = layouts(self.cfg)[Region.PROBES]
+        names = [f for f, _ in probe_fields(self.cfg)]
+        words = [lay.unpack(int(w)) for w in self.golden.core.probes]
+        slots = [(w["neuron"], tuple(f for f in names if w[f])) for w in words[:-1]]
+        return slots, words[-1]["neuron"] + 1
+
+    def _cover_probe_event(self) -> None:
+        cov = self.cov
+        slots, every = self._probe_slots()
+        assert any(fields for _, fields in slots), "a PROBE event with every slot off"
+        cov.hit("probe.sampled")
+        if every > 1:
+            cov.hit("probe.every_k")
+        n_fields = len(probe_fields(self.cfg))
+        if any(len(fields) == n_fields for _, fields in slots):
+            cov.hit("probe.all_fields")
+        if any(not fields for _, fields in slots):
+            cov.hit("probe.slot_off")
+        if any(neuron >= self.cfg.n_neurons for neuron, fields in slots if fields):
+            cov.hit("probe.out_of_range")
+
+    def _cover_features_request(self, frame, replies, before) -> None:
+        """Delay and probe coverage of one executed request (``before``: the ring and probe
+        state before it)."""
+        cov, op, pl = self.cov, frame.opcode, bytes(frame.payload)
+        ok = bool(replies) and replies[-1].status == Status.OK
+        if not ok:
+            return
+        if before["inflight"]:
+            if op == Opcode.RESET and len(pl) == 1 and pl[0] & ResetFlags.STATE \
+                    and not pl[0] & ~0x07:
+                cov.hit("delay.reset_in_flight")
+                assert not self._inflight(), "RESET STATE left weights in the ring"
+            if op == Opcode.WRITE and pl[0] == Region.DELAYS:
+                cov.hit("delay.write_in_flight")
+        if op == Opcode.RUN and before["probes"] is not None \
+                and P.RUN_REQ.unpack(pl)["ticks"] > 0:
+            slots, _ = before["probes"]
+            if not any(fields for _, fields in slots):
+                cov.hit("probe.all_off")
+                assert not any(f.opcode == Opcode.PROBE for f in replies), \
+                    "a PROBE event with every slot off"
+            elif before["phase"] != 0:
+                cov.hit("probe.phase_across_runs")
 
     # -- coverage of ticks (golden model state before / after) -------------------------------------
 
@@ -200,6 +265,8 @@ class Scoreboard:
             before = _Snapshot(core)
             result = step(inputs)
             sb._cover_tick(before, core, result)
+            if sb.cfg.delay_bits:
+                sb._cover_delays(before, core)
             sb._tick_cycles.append(tick_cycles(sb.cfg, result.delivered, result.spikes,
                                                bool(before.stdp.enable), listed=result.listed,
                                                plastic_delivered=result.plastic_delivered))
@@ -265,6 +332,44 @@ class Scoreboard:
             if ((rows < 0).any(axis=0) & (rows > 0).any(axis=0)).any():
                 cov.hit("neuron.exc_and_inh")
 
+    def _cover_delays(self, before, core) -> None:
+        """The tick's deliveries into the ring, re-derived from the state before it (step 1 of
+        docs/numerics.md) and required to equal the model's ring after it."""
+        cfg, cov, st = self.cfg, self.cov, core.state
+        top = (1 << cfg.delay_bits) - 1
+        delivered = np.flatnonzero(before.spikes)
+        rows = before.weights[delivered]
+        d = before.delays[delivered]
+        nz = rows != 0
+        r_idx, cols = np.nonzero(nz)
+        slots = d[r_idx, cols]
+        if (slots == 0).any():
+            cov.hit("delay.zero")
+        if (slots == top).any():
+            cov.hit("delay.max")
+        if any(np.unique(d[r][nz[r]]).size > 1 for r in range(delivered.size)):
+            cov.hit("delay.mixed_row")
+        ring, ring_inh = before.ring.copy(), before.ring_inh.copy()
+        held = (ring[slots, cols] != 0) | (ring_inh[slots, cols] != 0)
+        keys = slots * cfg.n_neurons + cols
+        if held.any() or np.unique(keys).size < keys.size:
+            cov.hit("delay.slot_sum")
+        w = rows[r_idx, cols]
+        if cfg.inh_current:
+            np.add.at(ring, (slots, cols), np.maximum(w, 0))
+            np.add.at(ring_inh, (slots, cols), np.minimum(w, 0))
+        else:
+            np.add.at(ring, (slots, cols), w)
+        ring, ring_inh = np.roll(ring, -1, axis=0), np.roll(ring_inh, -1, axis=0)
+        ring[-1], ring_inh[-1] = 0, 0
+        assert np.array_equal(ring, st.ring) and np.array_equal(ring_inh, st.ring_inh), (
+            "coverage's re-derivation of the delay ring disagrees with the golden model")
+        # consecutive ticks that start and end with weights in flight
+        started = before.ring.any() or before.ring_inh.any()
+        self._inflight_ticks = self._inflight_ticks + 1 if started and self._inflight() else 0
+        if self._inflight_ticks > top + 1:
+            cov.hit("delay.ring_wrap")
+
     def _cover_update(self, w, plastic, where, delta, name, lo, hi) -> None:
         cov = self.cov
         p = plastic[where]
@@ -294,3 +399,6 @@ class _Snapshot:
         self.ref = core.state.ref.copy()
         self.theta = core.state.theta.copy()
         self.reset_subtract = core.params.reset_subtract.copy()
+        self.delays = core.delays.copy()
+        self.ring = core.state.ring.copy()
+        self.ring_inh = core.state.ring_inh.copy()

@@ -18,7 +18,8 @@ from spikeloom.proto.memmap import Region, layouts, region_words
 from spikeloom.proto.memmap import regions as regions_of
 from spikeloom.proto.protocol import Frame, Opcode
 
-__all__ = ["Requests", "random_network", "random_session", "batches"]
+__all__ = ["Requests", "random_network", "random_delays", "random_probes", "random_session",
+           "batches"]
 
 
 class Requests:
@@ -77,11 +78,22 @@ class Requests:
         return self.frame(Opcode.RUN, P.RUN_REQ.pack(ticks=ticks, period=period))
 
     def load(self, net: dict) -> list[bytes]:
-        """WRITE frames of a network from :func:`random_network`."""
-        return [*self.write_fields(Region.NEURON_PARAMS, net["params"]),
-                *self.write_matrix(Region.WEIGHTS, net["weights"]),
-                *self.write_matrix(Region.PLASTIC, net["plastic"]),
-                *self.write_fields(Region.STDP_PARAMS, net["stdp"])]
+        """WRITE frames of a network from :func:`random_network` (with the delays and probe
+        words of a configuration that has them)."""
+        out = [*self.write_fields(Region.NEURON_PARAMS, net["params"]),
+               *self.write_matrix(Region.WEIGHTS, net["weights"]),
+               *self.write_matrix(Region.PLASTIC, net["plastic"]),
+               *self.write_fields(Region.STDP_PARAMS, net["stdp"])]
+        if "delays" in net:
+            out += self.write_matrix(Region.DELAYS, net["delays"])
+        if "probes" in net:
+            out += self.write_words(Region.PROBES, net["probes"])
+        return out
+
+    def write_words(self, region: Region, words, addr: int = 0) -> list[bytes]:
+        """WRITE frames of whole words given as integers (their layout's packing)."""
+        lay = self.layouts[region]
+        return self.write(region, b"".join(lay.to_bytes(int(w)) for w in words), addr)
 
     def bad(self, rng) -> bytes:
         """One request that a device must refuse (each check of docs/protocol.md section 7)."""
@@ -99,8 +111,9 @@ class Requests:
                 region=region, count=P.MAX_PAYLOAD // nb + 1))
         if kind == 3:
             return self.frame(Opcode.READ, P.READ_REQ.pack(region=region)[:-1])
-        if kind == 4:
-            return self.frame(Opcode.WRITE, P.WRITE_REQ.pack(region=9) + bytes(nb))
+        if kind == 4:       # a region number the configuration does not have
+            missing = next(r for r in range(9, 256) if r not in set(map(int, regions_of(cfg))))
+            return self.frame(Opcode.WRITE, P.WRITE_REQ.pack(region=missing) + bytes(nb))
         if kind == 5:
             return self.frame(Opcode.WRITE, P.WRITE_REQ.pack(region=region, addr=words - 1)
                               + bytes(2 * nb))
@@ -162,8 +175,44 @@ def random_network(cfg, rng) -> dict:
     if cfg.theta_width:
         params["theta_jump"] = rng.integers(0, min(whi, (1 << cfg.theta_width) - 1) + 1, n)
         params["alpha_theta"] = rng.integers(one * 7 // 8, one + 1, n)
-    return {"params": {k: np.asarray(v) for k, v in params.items()}, "weights": weights,
-            "plastic": plastic, "stdp": stdp}
+    net = {"params": {k: np.asarray(v) for k, v in params.items()}, "weights": weights,
+           "plastic": plastic, "stdp": stdp}
+    if cfg.delay_bits:
+        net["delays"] = random_delays(cfg, rng)
+    if cfg.probe_slots:
+        net["probes"] = random_probes(cfg, rng)
+    return net
+
+
+def random_delays(cfg, rng) -> np.ndarray:
+    """Per-synapse delays ``d`` in 0 .. 2**delay_bits - 1, each row with the largest and the
+    smallest somewhere (every row delivers into both ends of the ring)."""
+    top = (1 << cfg.delay_bits) - 1
+    d = rng.integers(0, top + 1, (cfg.n_sources, cfg.n_neurons))
+    for row in d:
+        a, b = rng.choice(cfg.n_neurons, 2, replace=False)
+        row[a], row[b] = top, 0
+    return d
+
+
+def random_probes(cfg, rng) -> list[int]:
+    """The K + 1 PROBES words (docs/protocol.md 5): each slot off, or on a neuron (now and then
+    one past N, which streams zeros) with random fields (sometimes all of them); a sample every
+    1, 2 or 3 ticks."""
+    from spikeloom.proto.memmap import probe_fields
+    lay = layouts(cfg)[Region.PROBES]
+    names = [f for f, _ in probe_fields(cfg)]
+    words = []
+    for _ in range(cfg.probe_slots):
+        r = rng.random()
+        if r < 0.2:
+            words.append(0)                                         # off
+            continue
+        sel = names if r > 0.75 else [f for f in names if rng.random() < 0.5] or names[:1]
+        neuron = int(rng.integers(0, cfg.n_neurons + 2))
+        words.append(lay.pack({"neuron": neuron, **{f: 1 for f in sel}}))
+    words.append(lay.pack({"neuron": int(rng.choice([0, 0, 1, 2]))}))   # every - 1
+    return words
 
 
 def random_session(cfg, seed: int) -> list[bytes]:
@@ -203,6 +252,12 @@ def random_session(cfg, seed: int) -> list[bytes]:
         else:
             net = random_network(cfg, rng)
             out += rq.write_fields(Region.STDP_PARAMS, net["stdp"])
+            # (configurations with delays or probes rewrite those too: weights in flight keep
+            # their slot, the probe phase restarts)
+            if "delays" in net and rng.random() < 0.5:
+                out += rq.write_matrix(Region.DELAYS, net["delays"])
+            if "probes" in net:
+                out += rq.write_words(Region.PROBES, net["probes"])
     out += rq.read(Region.WEIGHTS)
     out += rq.read(Region.NEURON_STATE)
     out.append(rq.status())

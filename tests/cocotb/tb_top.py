@@ -14,10 +14,10 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 from spikeloom.proto import protocol as P
-from spikeloom.proto.memmap import Region, region_words, regions
+from spikeloom.proto.memmap import Region, layouts, probe_fields, region_words, regions
 from spikeloom.proto.protocol import Frame, Opcode
 from tb_env import COVERAGE, Bench, char_bits, settings
-from tb_stimulus import Requests, batches, random_network, random_session
+from tb_stimulus import Requests, batches, random_delays, random_network, random_session
 
 __all__ = []
 
@@ -205,7 +205,8 @@ async def test_framing_errors(dut):
         for _ in range(2):
             reqs.append(rq.bad(_Fixed(rng, kind)))
         await b.transact([*reqs, rq.ping(b"ok")])
-    await b.transact([rq.frame(Opcode.SPIKES, bytes(5)), rq.frame(0x7F), rq.status()])
+    await b.transact([rq.frame(Opcode.SPIKES, bytes(5)), rq.frame(Opcode.PROBE, bytes(4)),
+                      rq.frame(0x7F), rq.status()])
     await b.finish()
 
 
@@ -377,6 +378,55 @@ async def test_abort(dut):
     b.cov.hit("abort.queued_run")
     b.cov.hit("status.ABORTED", 2)
     await b.transact([rq.status()])
+    await b.finish()
+
+
+@cocotb.test()
+async def test_delays_and_probes(dut):
+    """Per-synapse delays: inputs every tick through every delay value, so the ring turns all
+    the way round with weights in flight; a WRITE of DELAYS and a RESET STATE while weights are
+    in flight. State probes: every third tick across RUNs, a slot with every field next to a
+    slot that is off, a slot past N, every slot off. A configuration without either feature
+    has nothing to do here."""
+    b = await bench(dut)
+    cfg, rq, rng = b.cfg, b.rq, np.random.default_rng(18)
+    if not (cfg.delay_bits or cfg.probe_slots):
+        await b.finish()
+        return
+    net = random_network(cfg, rng)
+    net["stdp"]["enable"] = 1
+    if cfg.probe_slots:
+        lay = layouts(cfg)[Region.PROBES]
+        names = [f for f, _ in probe_fields(cfg)]
+
+        def probes(slots, every):
+            words = [lay.pack({"neuron": nrn, **dict.fromkeys(fields, 1)})
+                     for nrn, fields in slots]
+            words += [0] * (cfg.probe_slots - len(words))
+            return words + [lay.pack({"neuron": every - 1})]
+        setups = [probes([(1, names)], 3),                      # all fields, the rest off
+                  probes([(cfg.n_neurons + 1, ["v"]), (0, names[:2])], 1),  # past N
+                  probes([], 1)]                                # every slot off
+        net["probes"] = setups[0]
+    for batch in batches(rq.load(net)):
+        await b.transact(batch)
+    every_input = list(range(cfg.n_inputs))
+    for phase in range(3):
+        if cfg.probe_slots and phase:
+            await b.transact(rq.write_words(Region.PROBES, setups[phase]))
+        # one tick per RUN, inputs every tick: weights always in flight, probes across RUNs
+        for t in range(12 if phase == 0 else 5):
+            await b.transact([rq.inject(every_input), rq.run(1 + (t % 2))])
+        if cfg.delay_bits and phase == 0:      # new delays while weights are in flight
+            await b.transact([*rq.write_matrix(Region.DELAYS, random_delays(cfg, rng)),
+                              rq.inject(every_input), rq.run(3)])
+        if cfg.delay_bits and phase == 1:      # the ring is state: RESET STATE empties it
+            await b.transact([rq.reset(0x01), rq.run(4), *rq.read(Region.NEURON_STATE)])
+    reads = [*rq.read(Region.WEIGHTS), *rq.read(Region.NEURON_STATE)]
+    reads += rq.read(Region.DELAYS) if cfg.delay_bits else []
+    reads += rq.read(Region.PROBES) if cfg.probe_slots else []
+    for batch in batches(reads):
+        await b.transact(batch)
     await b.finish()
 
 
