@@ -251,16 +251,30 @@ class Core(wiring.Component):
                           data=Signal(data.ArrayLayout(acc_elem, wpw)), en=Signal())
             ring = [mem(f"acc{i}", acc_elem, ring_depth, hold=None if wpr == 1 else "same",
                         transparent=wpr == 1) for i in range(wpw)]
-        # per-neuron depression step of this tick, written lane by lane by the SCAN
-        dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww + 1), wpw), wpr, hold="write",
+        # per-neuron depression step of this tick, written lane by lane by the SCAN. The steps
+        # (here and in plist) are held saturated at 2**W - 1, in W bits: a step of 2**W and one
+        # of 2**W - 1 take every W-bit weight to the same end of the clip (numerics.md, clip),
+        # and W-bit lanes pack two to a 16-bit EBR word on the UP5K
+        dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww), wpw), wpr, hold="write",
                            granularity=1)
         # this tick's lists: delivered sources (their row base address), sources listed for
         # potentiation (row base and step: POT needs no multiplier), fired words (word and its
         # fired lanes); and the sticky plastic-row flags (configuration, numerics.md step 6)
-        dl_layout = data.StructLayout({"base": unsigned(_bits(wdepth)), "plastic": unsigned(1)})
+        # A row base is kept as base >> log2(wpr) when wpr is a power of two (the source index:
+        # the low bits are zero), which saves the UP5K a block RAM per list
+        row_sh = (wpr.bit_length() - 1) if wpr & (wpr - 1) == 0 else 0
+        row_w = _bits(wdepth) - row_sh
+        dl_layout = data.StructLayout({"row": unsigned(row_w), "plastic": unsigned(1)})
         dl_r, dl_w = mem("dlist", dl_layout, s_n, hold="write")
-        pl_layout = data.StructLayout({"base": unsigned(_bits(wdepth)), "step": unsigned(ww + 1)})
+        pl_layout = data.StructLayout({"row": unsigned(row_w), "step": unsigned(ww)})
         pl_r, pl_w = mem("plist", pl_layout, s_n, hold="write")
+
+        def row_base_of(entry):
+            return Cat(Const(0, row_sh), entry.row) if row_sh else entry.row
+
+        def held_step(step):
+            """A ``W + 1``-bit step saturated to ``W`` bits (see ``dep`` above)."""
+            return Mux(step[ww], 2 ** ww - 1, step[:ww])
         fw_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "mask": unsigned(wpw)})
         fw_r, fw_w = mem("fwlist", fw_layout, wpr, hold="write")
         pf_r, pf_w = mem("pflag", unsigned(1), s_n, hold="write")
@@ -322,7 +336,7 @@ class Core(wiring.Component):
             upd.post_jump.eq(stdp.post_jump),
             lrn.w.eq(w_rdata),
             lrn.p.eq(p_rdata),
-            lrn.dep.eq(dep_r.data),
+            *[lrn.dep[i].eq(dep_r.data[i]) for i in range(wpw)],
             lrn.w_min.eq(stdp.w_min),
             lrn.w_max.eq(stdp.w_max),
         ]
@@ -599,7 +613,7 @@ class Core(wiring.Component):
                     with m.If(idx_d < mi):     # injected inputs are consumed
                         m.d.comb += [spk_w.addr.eq(idx_d), spk_w.data.eq(0), spk_w.en.eq(1)]
                     with m.If(hit):
-                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.base.eq(base),
+                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.row.eq(base[row_sh:]),
                                      dl_w.data.plastic.eq(pf_r.data), dl_w.en.eq(1)]
                         m.d.sync += [nd.eq(nd + 1), self.syn_events.eq(self.syn_events + n)]
                     with m.If(idx_d >= mi):     # a neuron's post trace decays (step 3)
@@ -612,7 +626,7 @@ class Core(wiring.Component):
                 with m.If(vs):
                     pot = scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww)
                     with m.If(nrn_s):
-                        dep = scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww)
+                        dep = held_step(scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww))
                         m.d.comb += [dep_w.addr.eq(k), dep_w.data.eq(Cat(*([dep] * wpw))),
                                      dep_w.en.eq(Const(1, wpw) << lane)]
                         with m.If(lane == wpw - 1):
@@ -620,8 +634,8 @@ class Core(wiring.Component):
                         with m.Else():
                             m.d.sync += lane.eq(lane + 1)
                     with m.If(flag_s & (pot != 0)):
-                        m.d.comb += [pl_w.addr.eq(nl), pl_w.data.base.eq(base_s),
-                                     pl_w.data.step.eq(pot), pl_w.en.eq(1)]
+                        m.d.comb += [pl_w.addr.eq(nl), pl_w.data.row.eq(base_s[row_sh:]),
+                                     pl_w.data.step.eq(held_step(pot)), pl_w.en.eq(1)]
                         m.d.sync += nl.eq(nl + 1)
                     with m.If(last_s):
                         with m.If(nd != 0):
@@ -635,7 +649,7 @@ class Core(wiring.Component):
             def row_issue(issue):
                 """Issue the next word of the delivered rows when ``issue``; returns the
                 weight address issued."""
-                row_base = Mux(k == 0, dl_r.data.base, base)
+                row_base = Mux(k == 0, row_base_of(dl_r.data), base)
                 if wpr & (wpr - 1) == 0:        # rows are aligned: no carries to add k
                     addr = Cat(k, row_base[len(k):]) if wpr > 1 else row_base
                 else:
@@ -646,7 +660,7 @@ class Core(wiring.Component):
                     m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr), flag_d.eq(row_flag_now),
                                  last_d.eq((left == 1) & (k == wpr - 1))]
                     with m.If(k == 0):
-                        m.d.sync += [base.eq(dl_r.data.base), flag_r.eq(dl_r.data.plastic),
+                        m.d.sync += [base.eq(row_base_of(dl_r.data)), flag_r.eq(dl_r.data.plastic),
                                      ptr.eq(ptr + 1)]
                     with m.If(k == wpr - 1):
                         m.d.sync += [k.eq(0), left.eq(left - 1)]
@@ -775,7 +789,7 @@ class Core(wiring.Component):
                 if spram:
                     m.d.sync += ph.eq(~ph)
                 wrap = fp == nw - 1
-                addr = pl_r.data.base + fw_r.data.word
+                addr = row_base_of(pl_r.data) + fw_r.data.word
                 m.d.comb += [fw_r.addr.eq(fp), pl_r.addr.eq(ptr)]
                 with m.If(issue):
                     m.d.comb += w_raddr.eq(addr)
