@@ -276,8 +276,27 @@ class Core(wiring.Component):
             """A ``W + 1``-bit step saturated to ``W`` bits (see ``dep`` above)."""
             return Mux(step[ww], 2 ** ww - 1, step[:ww])
         fw_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "mask": unsigned(wpw)})
-        fw_r, fw_w = mem("fwlist", fw_layout, wpr, hold="write")
-        pf_r, pf_w = mem("pflag", unsigned(1), s_n, hold="write")
+        # The fired-word list and the plastic-row flags share one memory ("flags"): the list at
+        # words 0..wpr-1, the flags packed 16 to a word after it (bit-wide writes), as they are
+        # never used at once (the flags: read by SCAN, written by requests and RESET CONFIG;
+        # the list: written by SWEEP, read by POT). One EBR on the UP5K instead of two.
+        pf_pack = 16
+        fl_width = max(fw_layout.size, pf_pack)
+        fl_r, fl_w = mem("flags", unsigned(fl_width), wpr + -(-s_n // pf_pack), hold="write",
+                         granularity=1)
+        fw_r = _Port(addr=Signal(range(wpr)), data=fw_layout(fl_r.data[:fw_layout.size]))
+        fw_w = _Port(addr=Signal(range(wpr)), data=Signal(fw_layout), en=Signal())
+        pf_r = _Port(addr=Signal(range(s_n)), data=Signal())
+        pf_w = _Port(addr=Signal(range(s_n)), data=Signal(), en=Signal())
+        pf_bit_d = Signal(range(pf_pack))       # the flag's bit in the word on fl_r.data
+        m.d.sync += pf_bit_d.eq(pf_r.addr % pf_pack)
+        m.d.comb += [
+            pf_r.data.eq(fl_r.data.bit_select(pf_bit_d, 1)),
+            fl_w.addr.eq(Mux(fw_w.en, fw_w.addr, wpr + pf_w.addr // pf_pack)),
+            fl_w.data.eq(Mux(fw_w.en, fw_w.data, Cat(*([pf_w.data] * fl_width)))),
+            fl_w.en.eq(Mux(fw_w.en, (1 << fw_layout.size) - 1,
+                           Mux(pf_w.en, Const(1, fl_width) << (pf_w.addr % pf_pack), 0))),
+        ]
 
         # weight and plasticity stores, behind one uniform read/write view
         w_raddr = Signal(range(wdepth))
@@ -328,10 +347,14 @@ class Core(wiring.Component):
         # -- datapath blocks --------------------------------------------------------------------
         m.submodules.update = upd = Update(cfg)
         m.submodules.learner = lrn = Learner(cfg)
-        m.submodules.fifo = sfifo = Queue(width=SpikeLayout.size, depth=n + 1)
+        # the queue holds only the bits a neuron number or the end marker's count (0..n) uses,
+        # not the stream's 16: on the UP5K 10 bits a word fit one EBR, 17 needed two
+        spk_bits = n.bit_length()
+        m.submodules.fifo = sfifo = Queue(width=spk_bits + 1, depth=n + 1)
         m.d.comb += [
             self.spikes.valid.eq(sfifo.r_rdy),
-            self.spikes.payload.eq(sfifo.r_data),
+            self.spikes.payload.neuron.eq(sfifo.r_data[:spk_bits]),
+            self.spikes.payload.end.eq(sfifo.r_data[spk_bits]),
             sfifo.r_en.eq(self.spikes.ready),
             upd.post_jump.eq(stdp.post_jump),
             lrn.w.eq(w_rdata),
@@ -341,7 +364,7 @@ class Core(wiring.Component):
             lrn.w_max.eq(stdp.w_max),
         ]
         spk_elem = Signal(SpikeLayout)
-        m.d.comb += sfifo.w_data.eq(spk_elem)
+        m.d.comb += sfifo.w_data.eq(Cat(spk_elem.neuron[:spk_bits], spk_elem.end))
 
         # -- registers --------------------------------------------------------------------------
         # busy cycles of the tick (at most tick_cycles_bound, so last_tick_cycles' upper bits
@@ -420,6 +443,8 @@ class Core(wiring.Component):
         # enable is set, and per-state assignment would gate every bit with the state decode
         # (about a LUT per bit of the 83-bit parameter bus alone).
         idle, clearing, scanning = Signal(), Signal(), Signal()
+        # the shared flags memory's read port: SCAN reads the flags, POT the fired-word list
+        m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + pf_r.addr // pf_pack, fw_r.addr))
         ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring); FINISH
         ve, last_e = Signal(), Signal()             # the delay ring's accumulate stage
 
