@@ -254,9 +254,9 @@ class Core(wiring.Component):
         # per-neuron depression step of this tick, written lane by lane by the SCAN. The steps
         # (here and in plist) are held saturated at 2**W - 1, in W bits: a step of 2**W and one
         # of 2**W - 1 take every W-bit weight to the same end of the clip (numerics.md, clip),
-        # and W-bit lanes pack two to a 16-bit EBR word on the UP5K
-        dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww), wpw), wpr, hold="write",
-                           granularity=1)
+        # and W-bit lanes pack two to a 16-bit EBR word on the UP5K (the words live in the
+        # "flags" memory below)
+        dep_lay = data.ArrayLayout(unsigned(ww), wpw)
         # this tick's lists: delivered sources (their row base address), sources listed for
         # potentiation (row base and step: POT needs no multiplier), fired words (word and its
         # fired lanes); and the sticky plastic-row flags (configuration, numerics.md step 6)
@@ -276,14 +276,18 @@ class Core(wiring.Component):
             """A ``W + 1``-bit step saturated to ``W`` bits (see ``dep`` above)."""
             return Mux(step[ww], 2 ** ww - 1, step[:ww])
         fw_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "mask": unsigned(wpw)})
-        # The fired-word list and the plastic-row flags share one memory ("flags"): the list at
-        # words 0..wpr-1, the flags packed 16 to a word after it (bit-wide writes), as they are
-        # never used at once (the flags: read by SCAN, written by requests and RESET CONFIG;
-        # the list: written by SWEEP, read by POT). One EBR on the UP5K instead of two.
+        # The depression steps, the fired-word list and the plastic-row flags share one memory
+        # ("flags"): the steps, then (after ACC used them) the list, at words 0..wpr-1, the flags
+        # packed 16 to a word after them (bit-wide writes). No two are used at once at one
+        # address: SCAN writes the steps and reads the flags, ACC reads the steps, SWEEP writes
+        # the list, POT reads it, requests and RESET CONFIG write the flags. One EBR on the
+        # UP5K instead of three.
         pf_pack = 16
-        fl_width = max(fw_layout.size, pf_pack)
-        fl_r, fl_w = mem("flags", unsigned(fl_width), wpr + -(-s_n // pf_pack), hold="write",
+        fl_width = max(fw_layout.size, pf_pack, dep_lay.size)
+        fl_r, fl_w = mem("flags", unsigned(fl_width), wpr + -(-s_n // pf_pack), hold="same",
                          granularity=1)
+        dep_r = _Port(addr=Signal(range(wpr)), data=dep_lay(fl_r.data[:dep_lay.size]))
+        dep_w = _Port(addr=Signal(range(wpr)), data=Signal(dep_lay), en=Signal(wpw))
         fw_r = _Port(addr=Signal(range(wpr)), data=fw_layout(fl_r.data[:fw_layout.size]))
         fw_w = _Port(addr=Signal(range(wpr)), data=Signal(fw_layout), en=Signal())
         pf_r = _Port(addr=Signal(range(s_n)), data=Signal())
@@ -292,10 +296,13 @@ class Core(wiring.Component):
         m.d.sync += pf_bit_d.eq(pf_r.addr % pf_pack)
         m.d.comb += [
             pf_r.data.eq(fl_r.data.bit_select(pf_bit_d, 1)),
-            fl_w.addr.eq(Mux(fw_w.en, fw_w.addr, wpr + pf_w.addr // pf_pack)),
-            fl_w.data.eq(Mux(fw_w.en, fw_w.data, Cat(*([pf_w.data] * fl_width)))),
-            fl_w.en.eq(Mux(fw_w.en, (1 << fw_layout.size) - 1,
-                           Mux(pf_w.en, Const(1, fl_width) << (pf_w.addr % pf_pack), 0))),
+            # each address is driven (non-zero) only by the phase that uses it
+            fl_w.addr.eq(Mux(pf_w.en, wpr + pf_w.addr // pf_pack, fw_w.addr | dep_w.addr)),
+            fl_w.data.eq(Mux(pf_w.en, Cat(*([pf_w.data] * fl_width)),
+                             Mux(fw_w.en, fw_w.data, dep_w.data))),
+            fl_w.en.eq(Mux(pf_w.en, Const(1, fl_width) << (pf_w.addr % pf_pack),
+                           Mux(fw_w.en, (1 << fw_layout.size) - 1,
+                               Cat(*(dep_w.en[i].replicate(ww) for i in range(wpw)))))),
         ]
 
         # weight and plasticity stores, behind one uniform read/write view
@@ -444,7 +451,8 @@ class Core(wiring.Component):
         # (about a LUT per bit of the 83-bit parameter bus alone).
         idle, clearing, scanning = Signal(), Signal(), Signal()
         # the shared flags memory's read port: SCAN reads the flags, POT the fired-word list
-        m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + pf_r.addr // pf_pack, fw_r.addr))
+        m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + pf_r.addr // pf_pack,
+                                     fw_r.addr | dep_r.addr))
         ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring); FINISH
         ve, last_e = Signal(), Signal()             # the delay ring's accumulate stage
 
