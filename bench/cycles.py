@@ -32,7 +32,7 @@ from spikeloom.proto.config import CoreConfig, preset  # noqa: E402
 from spikeloom.proto.cycles import WEIGHT_STORES  # noqa: E402
 from spikeloom.proto.memmap import Region, layouts  # noqa: E402
 
-__all__ = ["SIZES", "measure", "main"]
+__all__ = ["SIZES", "measure", "learning_ticks", "main"]
 
 SIZES = {
     "tiny": preset("tiny"),
@@ -84,9 +84,13 @@ def measure(cfg: CoreConfig, store: str) -> list[dict]:
             if len(rec.fired) != f:
                 raise AssertionError(f"{cfg.name}: wanted {f} spikes, got {len(rec.fired)}")
             hw = rec.status["last_tick_cycles"]
-            want = formula(cfg, d, f, bool(e), weight_store=store) if formula else None
+            # no plastic synapse: no source is listed for potentiation (R = 0)
+            words = len({j // cfg.weights_per_word for j in rec.fired})
+            want = (formula(cfg, d, f, bool(e), weight_store=store, listed=0, words=words,
+                            plastic_delivered=0) if formula else None)
             rows.append({"size": cfg.name, "neurons": cfg.n_neurons, "sources": cfg.n_sources,
                          "store": store, "delivered": d, "fired": f, "stdp": e,
+                         "listed": 0, "words": words,
                          "cycles": hw, "formula": want, "latency": rec.latency,
                          "syn_events": d * cfg.n_neurons})
         return rows
@@ -100,6 +104,69 @@ def measure(cfg: CoreConfig, store: str) -> list[dict]:
         r["events_per_cycle"] = (round(r["syn_events"] / extra, 3)
                                  if r["delivered"] and extra > 0 and not r["stdp"] else None)
     return rows
+
+
+def learning_ticks(name: str, store: str, activity: float, ticks: int = 400,
+                   seed: int = 21, a_plus_units: float = 4.0, all_rows: bool = False) -> dict:
+    """Mean ``last_tick_cycles`` with STDP on, from a golden-model run at ``activity``.
+
+    The scenario of issue 21: preset ``name``, every tick ``round(activity * M)`` random inputs
+    injected and ``round(activity * N)`` random neurons made to fire (the others have
+    ``no_spike`` set: which neurons fire is drawn, not left to the weights), so a tick delivers
+    about ``activity * S`` sources; random weights, every synapse of the M input rows plastic
+    (STDP on the input projection only; ``all_rows``: every synapse), the STDP rule as the
+    host compiler maps ``sl.STDP(a_plus=a_plus_units, a_minus=1.2 * a_plus_units,
+    tau_plus=tau_minus=20 ms)`` at dt = 1 ms and weight scale 1 (trace jump 2^(T-1), rates
+    ``round(a * 2^G / jump)``, ``alpha = round(exp(-1/20) 2^F)``). Each tick's count is the
+    golden device's: ``proto.cycles.tick_cycles`` with the tick's delivered, fired and listed
+    sources. The first 50 ticks (traces filling up) are left out of the mean."""
+    import math
+
+    import numpy as np
+    from spikeloom.proto.cycles import fired_words, tick_cycles
+    from spikeloom.sim.model import Core, STDPParams
+    cfg = preset(name)
+    m_in, n = cfg.n_inputs, cfg.n_neurons
+    rng = np.random.default_rng(seed)
+    core = Core(cfg)
+    p = core.params
+    p.threshold[:] = -(1 << (cfg.v_width - 1))
+    one = 1 << cfg.decay_frac
+    jump = 1 << (cfg.trace_width - 1)
+    rate = (1 << cfg.stdp_frac) / jump
+    alpha = round(math.exp(-1 / 20) * one)
+    wmax = (1 << (cfg.w_width - 1)) - 1
+    core.stdp = STDPParams(enable=1, a_plus=round(a_plus_units * rate),
+                           a_minus=round(1.2 * a_plus_units * rate), pre_jump=jump,
+                           post_jump=jump, alpha_pre=alpha, alpha_post=alpha, w_min=-wmax - 1,
+                           w_max=wmax)
+    core.weights[:] = rng.integers(-wmax // 4, wmax // 2, (cfg.n_sources, n))
+    core.plastic[:cfg.n_sources if all_rows else m_in] = True
+    k_in, k_n = round(activity * m_in), round(activity * n)
+    rows = []
+    for _ in range(ticks):
+        fire = np.zeros(n, bool)
+        fire[rng.choice(n, k_n, replace=False)] = True
+        p.no_spike[:] = ~fire
+        inputs = np.zeros(m_in, bool)
+        inputs[rng.choice(m_in, k_in, replace=False)] = True
+        res = core.step(inputs)
+        assert np.array_equal(res.spikes, fire)
+        cyc = tick_cycles(cfg, res.delivered, res.spikes, True, weight_store=store,
+                          listed=res.listed, plastic_delivered=res.plastic_delivered)
+        rows.append((res.delivered, int(res.spikes.sum()), res.listed,
+                     fired_words(cfg, res.spikes), cyc))
+    arr = np.array(rows[50:], float)
+    mean = arr.mean(axis=0)
+    return {"preset": name, "store": store, "activity": activity, "ticks": ticks - 50,
+            "plastic_rows": "all" if all_rows else "inputs",
+            "cycles_mean": round(float(mean[4]), 1), "cycles_max": int(arr[:, 4].max()),
+            "delivered_mean": round(float(mean[0]), 2), "fired_mean": round(float(mean[1]), 2),
+            "listed_mean": round(float(mean[2]), 2), "fired_words_mean": round(float(mean[3]), 2),
+            "a_plus": core.stdp.a_plus, "a_minus": core.stdp.a_minus, "seed": seed,
+            "basis": "golden model, STDP on the input rows, the golden device's cycle count "
+                     "(proto.cycles.tick_cycles, equal to the RTL counter: part cycles and "
+                     "tests/test_core.py), mean over ticks 50..%d" % ticks}
 
 
 def table(rows: list[dict]) -> str:

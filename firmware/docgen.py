@@ -105,7 +105,11 @@ def tick_rates(cfg: CoreConfig, weight_store: str, activity: float = ACTIVITY):
     try:
         from ..proto.cycles import tick_cycles
         c0 = tick_cycles(cfg, delivered, fired, False, weight_store=weight_store)
-        c1 = tick_cycles(cfg, delivered, fired, True, weight_store=weight_store)
+        # with STDP the bound at this activity: every source plastic and listed for
+        # potentiation, the fired neurons in as many weight words as possible
+        c1 = tick_cycles(cfg, delivered, fired, True, weight_store=weight_store,
+                         listed=cfg.n_sources, words=min(fired, cfg.words_per_row),
+                         plastic_delivered=delivered)
     except ImportError:
         c0 = c1 = None
     # the spike stream of such ticks: evenly spaced neurons, a keep-alive batch of them

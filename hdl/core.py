@@ -27,18 +27,23 @@ Contract (shared with the dispatcher, the golden device and the tests):
 The tick schedule (docs/architecture.md has the diagrams):
 
 ====== ===============================================================================
-SCAN    one source per clock: pre-trace decay + jump (step 3 for x), inputs consumed,
-        delivered sources appended to the delivered list (their row base address)
-ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators
+SCAN    one source per clock, two stages: pre-trace decay + jump (step 3 for x), the post
+        trace of source M + j decayed (step 3 for y) and its depression step into ``dep``,
+        inputs consumed, delivered sources appended to the delivered list (row base), plastic
+        rows (sticky flag) with a non-zero potentiation step to the listed sources (with step)
+ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
+        STDP the same word depressed and written back (dual: in the data stage, while the next
+        word is read; spram: a write cycle after each read)
 SWEEP   one neuron per clock through :class:`~spikeloom.hdl.neuron.Update`; spikes out,
-        fired neurons appended to the fired list; per-neuron depression step stored
+        post jumps, the fired words (with their fired lanes) appended to the fired-word list
 SPK_END the end marker
-DEP     (STDP enabled) delivered rows again, read-modify-write with the depression steps
-POT     (STDP enabled) each fired neuron's column over all sources, potentiation
+POT     (STDP enabled) listed rows x fired words, read-modify-write, every fired lane at once
 ====== ===============================================================================
 
 Doing the pre-trace update in SCAN (before the sweep) is equivalent to the spec's order: x is
-read by nothing but potentiation, which comes later, and depends only on the delivered set.
+read by nothing but potentiation, which comes later, and depends only on the delivered set; y
+is decayed in SCAN because depression (in ACC) needs the decayed value of every neuron before
+the first row is read, and only the sweep's post jump comes after it (docs/architecture.md).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -246,13 +251,59 @@ class Core(wiring.Component):
                           data=Signal(data.ArrayLayout(acc_elem, wpw)), en=Signal())
             ring = [mem(f"acc{i}", acc_elem, ring_depth, hold=None if wpr == 1 else "same",
                         transparent=wpr == 1) for i in range(wpw)]
-        # per-neuron depression step of this tick, written lane by lane by the sweep
-        dep_r, dep_w = mem("dep", data.ArrayLayout(unsigned(ww + 1), wpw), wpr, hold="write",
-                           granularity=1)
-        # delivered sources of this tick (their row base address) and fired neurons
-        dl_r, dl_w = mem("dlist", unsigned(_bits(wdepth)), s_n, hold="write")
-        fl_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "lane": unsigned(_bits(wpw))})
-        fl_r, fl_w = mem("flist", fl_layout, n, hold="write")
+        # per-neuron depression step of this tick, written lane by lane by the SCAN. The steps
+        # (here and in plist) are held saturated at 2**W - 1, in W bits: a step of 2**W and one
+        # of 2**W - 1 take every W-bit weight to the same end of the clip (numerics.md, clip),
+        # and W-bit lanes pack two to a 16-bit EBR word on the UP5K (the words live in the
+        # "flags" memory below)
+        dep_lay = data.ArrayLayout(unsigned(ww), wpw)
+        # this tick's lists: delivered sources (their row base address), sources listed for
+        # potentiation (row base and step: POT needs no multiplier), fired words (word and its
+        # fired lanes); and the sticky plastic-row flags (configuration, numerics.md step 6)
+        # A row base is kept as base >> log2(wpr) when wpr is a power of two (the source index:
+        # the low bits are zero), which saves the UP5K a block RAM per list
+        row_sh = (wpr.bit_length() - 1) if wpr & (wpr - 1) == 0 else 0
+        row_w = _bits(wdepth) - row_sh
+        dl_layout = data.StructLayout({"row": unsigned(row_w), "plastic": unsigned(1)})
+        dl_r, dl_w = mem("dlist", dl_layout, s_n, hold="write")
+        pl_layout = data.StructLayout({"row": unsigned(row_w), "step": unsigned(ww)})
+        pl_r, pl_w = mem("plist", pl_layout, s_n, hold="write")
+
+        def row_base_of(entry):
+            return Cat(Const(0, row_sh), entry.row) if row_sh else entry.row
+
+        def held_step(step):
+            """A ``W + 1``-bit step saturated to ``W`` bits (see ``dep`` above)."""
+            return Mux(step[ww], 2 ** ww - 1, step[:ww])
+        fw_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "mask": unsigned(wpw)})
+        # The depression steps, the fired-word list and the plastic-row flags share one memory
+        # ("flags"): the steps, then (after ACC used them) the list, at words 0..wpr-1, the flags
+        # packed 16 to a word after them (bit-wide writes). No two are used at once at one
+        # address: SCAN writes the steps and reads the flags, ACC reads the steps, SWEEP writes
+        # the list, POT reads it, requests and RESET CONFIG write the flags. One EBR on the
+        # UP5K instead of three.
+        pf_pack = 16
+        fl_width = max(fw_layout.size, pf_pack, dep_lay.size)
+        fl_r, fl_w = mem("flags", unsigned(fl_width), wpr + -(-s_n // pf_pack), hold="same",
+                         granularity=1)
+        dep_r = _Port(addr=Signal(range(wpr)), data=dep_lay(fl_r.data[:dep_lay.size]))
+        dep_w = _Port(addr=Signal(range(wpr)), data=Signal(dep_lay), en=Signal(wpw))
+        fw_r = _Port(addr=Signal(range(wpr)), data=fw_layout(fl_r.data[:fw_layout.size]))
+        fw_w = _Port(addr=Signal(range(wpr)), data=Signal(fw_layout), en=Signal())
+        pf_r = _Port(addr=Signal(range(s_n)), data=Signal())
+        pf_w = _Port(addr=Signal(range(s_n)), data=Signal(), en=Signal())
+        pf_bit_d = Signal(range(pf_pack))       # the flag's bit in the word on fl_r.data
+        m.d.sync += pf_bit_d.eq(pf_r.addr % pf_pack)
+        m.d.comb += [
+            pf_r.data.eq(fl_r.data.bit_select(pf_bit_d, 1)),
+            # each address is driven (non-zero) only by the phase that uses it
+            fl_w.addr.eq(Mux(pf_w.en, wpr + pf_w.addr // pf_pack, fw_w.addr | dep_w.addr)),
+            fl_w.data.eq(Mux(pf_w.en, Cat(*([pf_w.data] * fl_width)),
+                             Mux(fw_w.en, fw_w.data, dep_w.data))),
+            fl_w.en.eq(Mux(pf_w.en, Const(1, fl_width) << (pf_w.addr % pf_pack),
+                           Mux(fw_w.en, (1 << fw_layout.size) - 1,
+                               Cat(*(dep_w.en[i].replicate(ww) for i in range(wpw)))))),
+        ]
 
         # weight and plasticity stores, behind one uniform read/write view
         w_raddr = Signal(range(wdepth))
@@ -303,22 +354,24 @@ class Core(wiring.Component):
         # -- datapath blocks --------------------------------------------------------------------
         m.submodules.update = upd = Update(cfg)
         m.submodules.learner = lrn = Learner(cfg)
-        m.submodules.fifo = sfifo = Queue(width=SpikeLayout.size, depth=n + 1)
+        # the queue holds only the bits a neuron number or the end marker's count (0..n) uses,
+        # not the stream's 16: on the UP5K 10 bits a word fit one EBR, 17 needed two
+        spk_bits = n.bit_length()
+        m.submodules.fifo = sfifo = Queue(width=spk_bits + 1, depth=n + 1)
         m.d.comb += [
             self.spikes.valid.eq(sfifo.r_rdy),
-            self.spikes.payload.eq(sfifo.r_data),
+            self.spikes.payload.neuron.eq(sfifo.r_data[:spk_bits]),
+            self.spikes.payload.end.eq(sfifo.r_data[spk_bits]),
             sfifo.r_en.eq(self.spikes.ready),
-            upd.alpha_post.eq(stdp.alpha_post),
-            upd.a_minus.eq(stdp.a_minus),
             upd.post_jump.eq(stdp.post_jump),
             lrn.w.eq(w_rdata),
             lrn.p.eq(p_rdata),
-            lrn.dep.eq(dep_r.data),
+            *[lrn.dep[i].eq(dep_r.data[i]) for i in range(wpw)],
             lrn.w_min.eq(stdp.w_min),
             lrn.w_max.eq(stdp.w_max),
         ]
         spk_elem = Signal(SpikeLayout)
-        m.d.comb += sfifo.w_data.eq(spk_elem)
+        m.d.comb += sfifo.w_data.eq(Cat(spk_elem.neuron[:spk_bits], spk_elem.end))
 
         # -- registers --------------------------------------------------------------------------
         # busy cycles of the tick (at most tick_cycles_bound, so last_tick_cycles' upper bits
@@ -341,7 +394,18 @@ class Core(wiring.Component):
         idx_d = Signal.like(idx)
         a_d = Signal.like(w_waddr)
         k_d = Signal.like(k)
-        lane_d = Signal.like(lane)
+        flag_r, flag_d, flag_e = Signal(), Signal(), Signal()   # the row is plastic: issue,
+        acc_tail = Signal()                     # data, ring stage; ACC's spram drain cycle
+        nl = Signal(range(s_n + 1))             # sources listed for potentiation this tick
+        nw = Signal(range(wpr + 1))             # fired words this tick
+        fp = Signal(_bits(wpr))                 # POT: the fired-word entry on fw_r.data
+        mask_d = Signal(wpw)                    # POT data stage: fired lanes, step
+        pot_d = Signal(ww + 1)
+        fmask = Signal(wpw)                     # SWEEP: fired lanes of the current word so far
+        # SCAN's second stage (the steps): valid, last, the new traces, the source's row
+        vs, last_s, nrn_s, flag_s = Signal(), Signal(), Signal(), Signal()
+        x_s, y_s = Signal(tw), Signal(tw)
+        base_s = Signal.like(base)
         # sweep pipeline tags: stage 1 (memory data), and as v2, j2, ... the same tags
         # Update.LATENCY cycles later, with Update's outputs (the write-back stage)
         v1 = Signal()
@@ -351,7 +415,6 @@ class Core(wiring.Component):
         last1, lastlane1 = Signal(), Signal()
         v2, j2, k2, l2, last2, lastlane2 = _delayed(m, Update.LATENCY,
                                                     v1, j1, k1, l1, last1, lastlane1)
-        fl_entry = Signal(fl_layout)
         # memory requests
         rsp_valid = Signal()
         rsp_data = Signal(self.DATA_W)
@@ -365,7 +428,7 @@ class Core(wiring.Component):
         ]
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
-        m.d.sync += [vd.eq(0), v1.eq(0)]
+        m.d.sync += [vd.eq(0), vs.eq(0), v1.eq(0)]
 
         # lanes of a row's last word past neuron n-1 read as 0 and ignore writes
         full = (1 << wpw) - 1
@@ -386,7 +449,10 @@ class Core(wiring.Component):
         # by state flags) rather than per FSM state: a port's data only matters while its
         # enable is set, and per-state assignment would gate every bit with the state decode
         # (about a LUT per bit of the 83-bit parameter bus alone).
-        idle, clearing = Signal(), Signal()
+        idle, clearing, scanning = Signal(), Signal(), Signal()
+        # the shared flags memory's read port: SCAN reads the flags, POT the fired-word list
+        m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + pf_r.addr // pf_pack,
+                                     fw_r.addr | dep_r.addr))
         ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring); FINISH
         ve, last_e = Signal(), Signal()             # the delay ring's accumulate stage
 
@@ -399,6 +465,7 @@ class Core(wiring.Component):
             return [dst.eq(old + w)]
         x_new = satu(decay(pre_r.data, stdp.alpha_pre, frac) +
                      Mux(spk_r.data[0], stdp.pre_jump, 0), tw)
+        y_dec = satu(decay(post_r.data, stdp.alpha_post, frac), tw)    # step 3, in SCAN
         # the response word of a read, selected by the region latched with the request
         word = Signal(self.DATA_W)
         with m.Switch(rd_region):
@@ -426,15 +493,17 @@ class Core(wiring.Component):
             par_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in rest_lay)))),
             am_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in s1_lay)))),
             st_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.st_new))),
-            post_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, upd.y_new))),
+            post_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, Mux(scanning, y_dec,
+                                                                     upd.y_new)))),
+            pf_w.data.eq(~clearing),
             w_wdata.eq(Mux(clearing, 0, Mux(idle, weight_lanes(req.data, lane_mask(req.addr)),
                                             lrn.w_new))),
             p_wdata.eq(Mux(clearing, 0, req.data[:wpw] & lane_mask(req.addr))),
             pre_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, x_new))),
             upd.i_valid.eq(v1), upd.par.eq(par_word), upd.alpha_mem.eq(am_r.data.alpha_mem),
             upd.st.eq(st_r.data), upd.y.eq(post_r.data),
-            lrn.lane.eq(lane_d),
-            lrn.pot.eq(scale_sat(pre_r.data, stdp.a_plus, cfg.stdp_frac, ww)),
+            lrn.mask.eq(mask_d),
+            lrn.pot.eq(pot_d),
         ]
         if D:       # delay lanes past the last neuron are masked like the weights
             m.d.comb += d_wdata.eq(Mux(clearing, 0, Cat(*(
@@ -484,7 +553,8 @@ class Core(wiring.Component):
                         m.next = "CLR_DONE"
                 with m.Elif(self.start):
                     m.d.sync += [cyc.eq(0), idx.eq(0), base.eq(0), nd.eq(0), nf.eq(0),
-                                 more.eq(1)]
+                                 more.eq(1), k.eq(0), lane.eq(0), nl.eq(0), nw.eq(0),
+                                 fmask.eq(0)]
                     m.next = "SCAN"
                 with m.Elif(ack):
                     a = req.addr
@@ -499,7 +569,12 @@ class Core(wiring.Component):
                                 m.d.comb += [w_waddr.eq(a), w_we.eq(1)]
                                 # spram: the plasticity store sees the same address, read only
                             with m.Case(Region.PLASTIC):
-                                m.d.comb += [w_waddr.eq(a), p_we.eq(1)]
+                                # a non-zero lane flags the row (sticky, numerics.md step 6)
+                                row = a[(wpr - 1).bit_length():] if wpr & (wpr - 1) == 0 \
+                                    else a // wpr
+                                m.d.comb += [w_waddr.eq(a), p_we.eq(1), pf_w.addr.eq(row),
+                                             pf_w.en.eq((req.data[:wpw] &
+                                                         lane_mask(a)).any())]
                             with m.Case(Region.PRE_TRACE):
                                 m.d.comb += [pre_w.addr.eq(a), pre_w.en.eq(1)]
                             with m.Case(Region.POST_TRACE):
@@ -540,6 +615,7 @@ class Core(wiring.Component):
                         par_w.addr.eq(ca), par_w.en.eq(below[n]),
                         w_waddr.eq(ca), w_we.eq(below[wdepth]),
                         p_we.eq(below[wdepth]),
+                        pf_w.addr.eq(ca), pf_w.en.eq(below[s_n]),
                     ]
                     if D:
                         m.d.comb += d_we.eq(below[wdepth])
@@ -553,9 +629,10 @@ class Core(wiring.Component):
 
             # ---------------------------------------------------------------- tick: SCAN
             with m.State("SCAN"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), scanning.eq(1)]
                 with m.If(more):
-                    m.d.comb += [spk_r.addr.eq(idx), pre_r.addr.eq(idx)]
+                    m.d.comb += [spk_r.addr.eq(idx), pre_r.addr.eq(idx), pf_r.addr.eq(idx),
+                                 post_r.addr.eq(idx - mi)]
                     m.d.sync += [vd.eq(1), idx_d.eq(idx),
                                  last_d.eq(idx == s_n - 1),
                                  idx.eq(idx + 1)]
@@ -569,19 +646,43 @@ class Core(wiring.Component):
                     with m.If(idx_d < mi):     # injected inputs are consumed
                         m.d.comb += [spk_w.addr.eq(idx_d), spk_w.data.eq(0), spk_w.en.eq(1)]
                     with m.If(hit):
-                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.eq(base), dl_w.en.eq(1)]
+                        m.d.comb += [dl_w.addr.eq(nd), dl_w.data.row.eq(base[row_sh:]),
+                                     dl_w.data.plastic.eq(pf_r.data), dl_w.en.eq(1)]
                         m.d.sync += [nd.eq(nd + 1), self.syn_events.eq(self.syn_events + n)]
-                    with m.If(last_d):
-                        with m.If((nd != 0) | hit):
+                    with m.If(idx_d >= mi):     # a neuron's post trace decays (step 3)
+                        m.d.comb += [post_w.addr.eq(idx_d - mi), post_w.en.eq(1)]
+                    m.d.sync += [vs.eq(1), last_s.eq(last_d), x_s.eq(x_new), y_s.eq(y_dec),
+                                 nrn_s.eq(idx_d >= mi), flag_s.eq(pf_r.data), base_s.eq(base)]
+                # stage 2: the steps. A plastic row with a non-zero potentiation step is listed
+                # for POT (with its step); a neuron's depression step goes into its lane of the
+                # dep word, which the accumulation pass applies (k, lane count the neurons)
+                with m.If(vs):
+                    pot = scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww)
+                    with m.If(nrn_s):
+                        dep = held_step(scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww))
+                        m.d.comb += [dep_w.addr.eq(k), dep_w.data.eq(Cat(*([dep] * wpw))),
+                                     dep_w.en.eq(Const(1, wpw) << lane)]
+                        with m.If(lane == wpw - 1):
+                            m.d.sync += [lane.eq(0), k.eq(k + 1)]
+                        with m.Else():
+                            m.d.sync += lane.eq(lane + 1)
+                    with m.If(flag_s & (pot != 0)):
+                        m.d.comb += [pl_w.addr.eq(nl), pl_w.data.row.eq(base_s[row_sh:]),
+                                     pl_w.data.step.eq(held_step(pot)), pl_w.en.eq(1)]
+                        m.d.sync += nl.eq(nl + 1)
+                    with m.If(last_s):
+                        with m.If(nd != 0):
                             m.next = "ACC_PRE"
                         with m.Else():
                             m.next = "SWEEP_PRE"
 
-            # row walks over the delivered list (ACC and DEP share the addressing)
+            # the row walk over the delivered list (ACC, with depression on the way)
+            row_flag_now = Mux(k == 0, dl_r.data.plastic, flag_r)     # of the word to issue
+
             def row_issue(issue):
                 """Issue the next word of the delivered rows when ``issue``; returns the
                 weight address issued."""
-                row_base = Mux(k == 0, dl_r.data, base)
+                row_base = Mux(k == 0, row_base_of(dl_r.data), base)
                 if wpr & (wpr - 1) == 0:        # rows are aligned: no carries to add k
                     addr = Cat(k, row_base[len(k):]) if wpr > 1 else row_base
                 else:
@@ -589,10 +690,11 @@ class Core(wiring.Component):
                 m.d.comb += dl_r.addr.eq(Mux(issue & (k == 0), ptr + 1, ptr))
                 with m.If(issue):
                     m.d.comb += [w_raddr.eq(addr), acc_r.addr.eq(k), dep_r.addr.eq(k)]
-                    m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr),
+                    m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr), flag_d.eq(row_flag_now),
                                  last_d.eq((left == 1) & (k == wpr - 1))]
                     with m.If(k == 0):
-                        m.d.sync += [base.eq(dl_r.data), ptr.eq(ptr + 1)]
+                        m.d.sync += [base.eq(row_base_of(dl_r.data)), flag_r.eq(dl_r.data.plastic),
+                                     ptr.eq(ptr + 1)]
                     with m.If(k == wpr - 1):
                         m.d.sync += [k.eq(0), left.eq(left - 1)]
                         with m.If(left == 1):
@@ -611,17 +713,40 @@ class Core(wiring.Component):
 
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
-                row_issue(more)
+                # depression (step 4) on the way, on the words of plastic rows (a row without
+                # a plastic synapse would be written back unchanged): dual, the write port
+                # writes word k while word k + 1 is read; spram, a write cycle follows the read
+                if spram:
+                    issue = more & ~ph
+                    with m.If(ph):
+                        m.d.sync += ph.eq(0)
+                    with m.Elif(issue & stdp.enable & row_flag_now):
+                        m.d.sync += ph.eq(1)
+                    row_issue(issue)
+                else:
+                    row_issue(more)
+                with m.If(vd & stdp.enable & flag_d):
+                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
                 if not D:       # one accumulator row: add in the data stage
                     with m.If(vd):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
                         for i in range(wpw):
                             m.d.comb += acc_add(acc_w.data[i], acc_r.data[i], w_rdata[i])
-                        with m.If(last_d):
-                            m.next = "SWEEP_PRE"
+                    fin, fin_flag = vd & last_d, flag_d
                 else:           # the ring adds one stage later (see "delay ring")
                     m.d.comb += ring_acc.eq(1)
-                    with m.If(ve & last_e):
+                    fin, fin_flag = ve & last_e, flag_e
+                if spram:
+                    # the last word's write cycle overlaps its data stage when its row is
+                    # plastic: one more cycle then, so the walk always drains in one cycle
+                    # after its last word's cycles (proto/cycles.py)
+                    with m.If(fin & stdp.enable & fin_flag):
+                        m.d.sync += acc_tail.eq(1)
+                    with m.Elif(fin | acc_tail):
+                        m.d.sync += acc_tail.eq(0)
+                        m.next = "SWEEP_PRE"
+                else:
+                    with m.If(fin):
                         m.next = "SWEEP_PRE"
 
             # ---------------------------------------------------------------- tick: SWEEP
@@ -654,16 +779,21 @@ class Core(wiring.Component):
                     m.d.comb += [
                         st_w.addr.eq(j2), st_w.en.eq(1),
                         post_w.addr.eq(j2), post_w.en.eq(1),
-                        dep_w.addr.eq(k2), dep_w.data.eq(Cat(*([upd.dep] * wpw))),
-                        dep_w.en.eq(Const(1, wpw) << l2),
                         spk_w.addr.eq(j2 + mi), spk_w.data.eq(fire), spk_w.en.eq(1),
                     ]
+                    # the fired words (ascending) with their fired lanes, for POT
+                    lanes_now = Signal(wpw)
+                    m.d.comb += lanes_now.eq(fmask | Mux(fire, Const(1, wpw) << l2, 0))
+                    m.d.sync += fmask.eq(lanes_now)
                     with m.If(lastlane2):     # the accumulators start the next tick at zero
                         m.d.comb += [acc_w.addr.eq(k2), acc_w.data.eq(0), acc_w.en.eq(1)]
+                        m.d.sync += fmask.eq(0)
+                        with m.If(lanes_now != 0):
+                            m.d.comb += [fw_w.addr.eq(nw), fw_w.data.word.eq(k2),
+                                         fw_w.data.mask.eq(lanes_now), fw_w.en.eq(1)]
+                            m.d.sync += nw.eq(nw + 1)
                     with m.If(fire):
-                        m.d.comb += [fl_w.addr.eq(nf), fl_w.data.word.eq(k2),
-                                     fl_w.data.lane.eq(l2), fl_w.en.eq(1),
-                                     spk_elem.neuron.eq(j2), sfifo.w_en.eq(1)]
+                        m.d.comb += [spk_elem.neuron.eq(j2), sfifo.w_en.eq(1)]
                         m.d.sync += nf.eq(nf + 1)
                     with m.If(last2):
                         m.next = "SPK_END"
@@ -672,36 +802,18 @@ class Core(wiring.Component):
                 m.d.comb += [self.busy.eq(1), spk_elem.neuron.eq(nf), spk_elem.end.eq(1),
                              sfifo.w_en.eq(1)]
                 m.d.sync += self.spike_count.eq(self.spike_count + nf)
-                with m.If(stdp.enable & (nd != 0)):
-                    m.next = "DEP_PRE"
-                with m.Elif(stdp.enable & (nf != 0)):
+                with m.If(stdp.enable & (nl != 0) & (nw != 0)):
                     m.next = "POT_PRE"
                 with m.Else():
                     m.next = "FINISH"
 
-            # ---------------------------------------------------------------- tick: DEP
-            with m.State("DEP_PRE"):
-                row_pre("DEP")
-
-            with m.State("DEP"):
-                m.d.comb += self.busy.eq(1)
-                if spram:
-                    m.d.sync += ph.eq(~ph)
-                    row_issue(more & ~ph)
-                else:
-                    row_issue(more)
-                with m.If(vd):
-                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
-                    with m.If(last_d):
-                        with m.If(nf != 0):
-                            m.next = "POT_PRE"
-                        with m.Else():
-                            m.next = "FINISH"
-
             # ---------------------------------------------------------------- tick: POT
+            # listed sources (ascending) x fired words (ascending): one read-modify-write per
+            # word, every fired plastic lane potentiated by the source's step. fw_r.data holds
+            # entry fp and pl_r.data entry ptr; each issue presents the next pair's addresses
             with m.State("POT_PRE"):
-                m.d.comb += [self.busy.eq(1), fl_r.addr.eq(0)]
-                m.d.sync += [ptr.eq(0), idx.eq(0), left.eq(nf), more.eq(1), ph.eq(0)]
+                m.d.comb += [self.busy.eq(1), pl_r.addr.eq(0), fw_r.addr.eq(0)]
+                m.d.sync += [ptr.eq(0), fp.eq(0), left.eq(nl), more.eq(1), ph.eq(0)]
                 m.next = "POT"
 
             with m.State("POT"):
@@ -709,27 +821,23 @@ class Core(wiring.Component):
                 issue = (more & ~ph) if spram else more
                 if spram:
                     m.d.sync += ph.eq(~ph)
-                first = idx == 0
-                entry_lane = Mux(first, fl_r.data.lane, fl_entry.lane)
-                addr = Mux(first, fl_r.data.word, base)
-                m.d.comb += fl_r.addr.eq(Mux(issue & first, ptr + 1, ptr))
+                wrap = fp == nw - 1
+                addr = row_base_of(pl_r.data) + fw_r.data.word
+                m.d.comb += [fw_r.addr.eq(fp), pl_r.addr.eq(ptr)]
                 with m.If(issue):
-                    m.d.comb += [w_raddr.eq(addr), pre_r.addr.eq(idx)]
-                    m.d.sync += [vd.eq(1), a_d.eq(addr), lane_d.eq(entry_lane),
-                                 last_d.eq((left == 1) & (idx == s_n - 1)),
-                                 base.eq(addr + wpr)]
-                    with m.If(first):
-                        m.d.sync += [fl_entry.eq(fl_r.data), ptr.eq(ptr + 1)]
-                    with m.If(idx == s_n - 1):
-                        m.d.sync += [idx.eq(0), left.eq(left - 1)]
+                    m.d.comb += w_raddr.eq(addr)
+                    m.d.sync += [vd.eq(1), a_d.eq(addr), mask_d.eq(fw_r.data.mask),
+                                 pot_d.eq(pl_r.data.step), last_d.eq((left == 1) & wrap)]
+                    with m.If(wrap):
+                        m.d.comb += [fw_r.addr.eq(0), pl_r.addr.eq(ptr + 1)]
+                        m.d.sync += [fp.eq(0), ptr.eq(ptr + 1), left.eq(left - 1)]
                         with m.If(left == 1):
                             m.d.sync += more.eq(0)
                     with m.Else():
-                        m.d.sync += idx.eq(idx + 1)
+                        m.d.comb += fw_r.addr.eq(fp + 1)
+                        m.d.sync += fp.eq(fp + 1)
                 with m.If(vd):
-                    m.d.comb += [
-                        lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1),
-                    ]
+                    m.d.comb += [lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1)]
                     with m.If(last_d):
                         m.next = "FINISH"
 
@@ -749,7 +857,7 @@ class Core(wiring.Component):
             head = Signal(D)
             head_base = Signal(range(ring_depth))       # head * wpr
             w_e = Signal(data.ArrayLayout(signed(ww), wpw))
-            m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d)]
+            m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d), flag_e.eq(flag_d)]
             with m.If(vd & ring_acc):
                 m.d.sync += w_e.eq(w_rdata)
             with m.If(tick_end):

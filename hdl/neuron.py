@@ -12,14 +12,13 @@ stalls, so the tick's cycle count stays exact). Per neuron it computes
 * with ``cfg.theta_width``: ``theta1 = satu(decay(theta, alpha_theta))``, the threshold
   ``threshold + theta1`` (compare and reset by subtraction), ``theta := satu(theta1 +
   theta_jump·fire)``,
-* the post trace: ``y_dec = decay(y, alpha_post)``, ``y_new = satu_T(y_dec + post_jump·fire)``,
-  and the depression step ``dep = min(scale(y_dec, a_minus), 2**w_width)`` that the STDP
-  depression walk of this tick applies (numerics.md step 4 uses the decayed, not yet jumped,
-  trace — exactly ``y_dec``).
+* the post jump: ``y_new = satu_T(y + post_jump·fire)`` (numerics.md step 5); ``y`` comes in
+  already decayed (step 3): the core's SCAN decays every post trace and computes the depression
+  steps from it before the accumulation pass, which depresses on its way.
 
 The stages, at most two carry chains each (the clock: docs/boards.md):
 
-1. the memory data: ``i1`` (and ``h1``) and the products ``v·alpha_mem``, ``y·alpha_post`` (and
+1. the memory data: ``i1`` (and ``h1``), ``y`` and the products ``v·alpha_mem`` (and
    ``theta·alpha_theta``), the multipliers right after the memories;
 2. ``par`` arrives (the caller presents it one cycle after the state, and only ``alpha_mem``
    and ``alpha_theta`` come with stage 1, as their own inputs): ``v1`` (the decay's rounding
@@ -32,7 +31,7 @@ The stages, at most two carry chains each (the clock: docs/boards.md):
 Only the parameter fields stage 3 needs are registered (``v_reset``/``refractory`` folded into
 the selections, ``reset_subtract``, ``no_spike`` as one bit with ``ref == 0``). Every decayed
 value is saturated to its width (numerics.md): a no-op for factors up to 1.0, and what keeps
-``i``, ``i_inh``, ``theta`` and ``y`` in their fields for factors above it.
+``i``, ``i_inh`` and ``theta`` in their fields for factors above it.
 """
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
@@ -41,7 +40,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
 from ..proto.memmap import Region, layouts
-from .arith import add_cin, sat, satu, scale_sat, trunc_shift
+from .arith import add_cin, sat, satu, trunc_shift
 
 __all__ = ["Update", "acc_width"]
 
@@ -80,20 +79,17 @@ class Update(wiring.Component):
             "acc": In(signed(acc_width(cfg))),
             **opt,
             "y": In(unsigned(cfg.trace_width)),
-            # global STDP parameters (constant during a tick)
-            "alpha_post": In(unsigned(alpha)),
-            "a_minus": In(unsigned(16)),
+            # global STDP parameter (constant during a tick)
             "post_jump": In(unsigned(cfg.trace_width)),
             "o_valid": Out(1),
             "fire": Out(1),
             "st_new": Out(lay[Region.NEURON_STATE].struct()),
             "y_new": Out(unsigned(cfg.trace_width)),
-            "dep": Out(unsigned(cfg.w_width + 1)),
         })
 
     def elaborate(self, platform):
         cfg = self.cfg
-        F, G = cfg.decay_frac, cfg.stdp_frac
+        F = cfg.decay_frac
         m = Module()
 
         def reg(value, name):
@@ -109,7 +105,7 @@ class Update(wiring.Component):
         # stage 1 (the memory data): exact current sum (saturated once), the state products
         i1 = reg(sat(self.st.i + self.acc, cfg.i_width), "i1")
         pv = reg(self.st.v * self.alpha_mem, "pv")
-        py = reg(self.y * self.alpha_post, "py")
+        y1 = reg(self.y, "y1")
         v = reg(self.st.v, "v")
         ref = reg(self.st.ref, "ref")
         h1 = 0
@@ -144,7 +140,7 @@ class Update(wiring.Component):
         pi = reg(i1 * par.alpha_syn, "pi")
         if cfg.inh_current:
             pih = reg(h1 * par.alpha_inh, "pih")
-        ydec = reg(py >> F, "ydec")
+        ydec = reg(y1, "ydec")
 
         # stage 3: compare, resets, the decays' rounding; the outputs
         fire = Signal()
@@ -160,7 +156,5 @@ class Update(wiring.Component):
             self.st_new.ref.eq(Mux(was_active & ~fire, 0, ref_alt)),
             self.st_new.i.eq(sat(trunc_shift(pi, F), cfg.i_width)),
             self.y_new.eq(satu(ydec + Mux(fire, self.post_jump, 0), cfg.trace_width)),
-            # depression uses the decayed trace saturated to its width (numerics.md step 3)
-            self.dep.eq(scale_sat(satu(ydec, cfg.trace_width), self.a_minus, G, cfg.w_width)),
         ]
         return m

@@ -3,16 +3,17 @@
 :class:`Learner` is combinational. Given a weight word (``weights_per_word`` signed lanes), its
 plasticity bits and the step(s), it returns the updated word:
 
-* depression (``potentiate = 0``, numerics.md step 4, walking a delivered source row): every
-  plastic lane ``l`` becomes ``clip(w[l] - dep[l])``; ``dep`` holds one step per lane (the
-  neuron sweep computed ``min(scale(y_dec, a_minus), 2**W)`` for each neuron);
-* potentiation (``potentiate = 1``, step 6, walking a fired neuron's column): only lane ``lane``
-  changes, to ``clip(w[lane] + pot)`` if it is plastic; ``pot = min(scale(x, a_plus), 2**W)`` of
-  the row's source.
+* depression (``potentiate = 0``, numerics.md step 4, on the accumulation pass over a
+  delivered source row): every plastic lane ``l`` becomes ``clip(w[l] - dep[l])``; ``dep`` holds
+  one step per lane (the SCAN computed ``min(scale(y_dec, a_minus), 2**W)`` for each neuron);
+* potentiation (``potentiate = 1``, step 6, walking a listed source row over the fired words):
+  every lane set in ``mask`` (the neurons of the word that fired) changes, to
+  ``clip(w[l] + pot)`` if it is plastic; ``pot = min(scale(x, a_plus), 2**W)`` of the row's
+  source.
 
 ``clip(w) = min(max(w, w_min), w_max)``. Non-plastic lanes pass through unchanged, so a word
-with no plastic lane is rewritten with its own value (the walks are deterministic: they always
-touch every word, which keeps the cycle count independent of the plasticity pattern).
+with no plastic lane is rewritten with its own value (the walks never look at the plasticity
+bits to decide what to visit, which keeps the cycle count independent of them).
 """
 
 from amaranth.hdl import Cat, Module, Mux, signed, unsigned
@@ -36,7 +37,7 @@ class Learner(wiring.Component):
             "p": In(unsigned(wpw)),
             "dep": In(data.ArrayLayout(unsigned(w + 1), wpw)),
             "pot": In(unsigned(w + 1)),
-            "lane": In(unsigned(max(1, (wpw - 1).bit_length()))),
+            "mask": In(unsigned(wpw)),
             "potentiate": In(1),
             "w_min": In(signed(w)),
             "w_max": In(signed(w)),
@@ -47,12 +48,12 @@ class Learner(wiring.Component):
         m = Module()
         wpw = self.cfg.weights_per_word
         # one adder and one clip per lane serve both walks: the step is +pot (potentiation,
-        # selected lane) or -dep[lane] (depression); a lane that does not change keeps its word
+        # the fired lanes) or -dep[lane] (depression); a lane that does not change keeps its word
         for lane in range(wpw):
             # w - dep = w + ~dep + 1: one adder for both walks, the 1 as its carry in
             dep = Cat(self.dep[lane], 0).as_signed()       # as a signed value, to invert
             step = Mux(self.potentiate, self.pot, ~dep)
             moved = clip(self.w[lane] + step + ~self.potentiate, self.w_min, self.w_max)
-            keep = ~self.p[lane] | (self.potentiate & (self.lane != lane))
+            keep = ~self.p[lane] | (self.potentiate & ~self.mask[lane])
             m.d.comb += self.w_new[lane].eq(Mux(keep, self.w[lane], moved))
         return m

@@ -181,7 +181,8 @@ PRESETS: dict[str, CoreConfig] = {
     # neuron update took the neuron off the critical path (18.65 MHz measured at a 24 MHz
     # constraint; the STDP read-modify-write now limits it, docs/boards.md "Clock"), 15 MHz
     # keeps ~20 % margin. 3 Mbaud: the FT2232H's exact 12 MHz / 4, divisor 5 here; sustained
-    # in simulation (bench/link.py)
+    # in simulation (bench/link.py). With the issue-21 learning datapath: 5051/5280 LCs,
+    # 30/30 EBR, 8/8 DSP, 18.9 MHz at 15 MHz (met; docs/boards.md)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
                        theta_width=8, clock_hz=15_000_000, baud=3_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F

@@ -1,31 +1,39 @@
 """Cycles per tick of the core: the exact value of its ``last_tick_cycles`` counter.
 
 The engine (``spikeloom.hdl.core.Core``) is deterministic: every phase has a fixed pipeline
-latency and walks a number of elements that depends only on the *counts* of delivered sources
-and fired neurons, never on which ones or on the plasticity pattern. So one formula gives the
-exact count (``last_tick_cycles`` counts the cycles with ``busy`` high, the ``done`` cycle
-included)::
+latency and walks a number of elements that depends only on *counts* (delivered sources, listed
+sources, fired words), never on which ones. So one formula gives the exact count
+(``last_tick_cycles`` counts the cycles with ``busy`` high, the ``done`` cycle included)::
 
-    tick_cycles = (S + 1)                               SCAN: one source per clock + drain
-                + [P > 0] (2 + P·wpr + [D > 0])         ACC: list fetch, P rows of wpr words, drain
-                                                        (+1: the delay ring's add stage)
+    tick_cycles = (S + 2)                               SCAN: one source per clock, 2-stage drain
+                + [P > 0] (2 + P·wpr + [D > 0]          ACC (+ depression): list fetch, P rows of
+                           + [en ∧ spram] Pp·wpr)       wpr words, drain (+1: the ring's stage;
+                                                        + a write cycle per plastic word on spram)
                 + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
                                                         L + 1 = 3 stage neuron pipeline
                 + 1                                     end-of-tick spike marker
-                + [en ∧ P > 0] (1 + c·P·wpr + d)        DEP: delivered rows read-modify-write
-                + [en ∧ Q > 0] (1 + c·Q·S + d)          POT: fired columns over all sources
+                + [en ∧ R > 0 ∧ Fw > 0] (1 + c·R·Fw + d)  POT: listed rows × fired words
                 + 1                                     FINISH (done)
 
 with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``L`` = :data:`UPDATE_LATENCY`,
-``wpr = ceil(N / weights_per_word)``, ``P`` delivered sources, ``Q`` fired neurons, ``en`` the
-STDP enable bit, ``D = delay_bits``, and for the weight store ``c = 1, d = 1`` ("dual": a read
-and a write port, one word per clock plus a drain cycle) or ``c = 2, d = 0`` ("spram": one port,
-read cycle then write cycle per word).
+``wpr = ceil(N / weights_per_word)``, ``P`` delivered sources, ``en`` the STDP enable bit,
+``D = delay_bits``, ``R`` the sources *listed* for potentiation (docs/numerics.md step 6: the
+row has a plastic synapse, by the sticky per-source flag, and the source's potentiation step
+is non-zero), ``Fw`` the *fired words*
+(weight words of a row holding at least one neuron that fired: ``len({j // weights_per_word})``).
+The weight store sets the cost of a read-modify-write word: ``c = 1, d = 1`` for "dual" (a read
+and a write port: one word per clock plus a drain cycle), ``c = 2, d = 0`` for "spram" (one
+port: read cycle then write cycle per word). The accumulation walk reads one word per clock
+and depresses the words of plastic rows on its way: the dual store's write port writes word
+``k`` back while word ``k + 1`` is read (no extra cycle); the one-port store spends a write
+cycle after each word of the ``Pp`` delivered sources whose row is plastic (the sticky flag,
+as for ``R``: ``TickResult.plastic_delivered``); a row without a plastic synapse is only read.
 
 With several plasticity rules (``rule_bits > 1``, golden model only so far) ``en`` is the OR of
-the rules' enable bits and the walks are the same ones (the rounding draws of docs/numerics.md
-follow exactly these walks); the golden device reports this count, and a gateware implementation
-of rules must keep it or change this formula with it.
+the rules' enable bits, a source is listed by the rule of docs/numerics.md ("Plasticity rules")
+and the walks are the same ones (the rounding draws follow exactly these walks); the golden
+device reports this count, and a gateware implementation of rules must keep it or change this
+formula with it.
 
 The optional neuron features (``CoreConfig.theta_width``, ``inh_current``) add no cycles: the
 second accumulator takes the same weight word in the same clock, and theta and the inhibitory
@@ -35,16 +43,16 @@ slot depends on the delay read with the weight word, so the accumulators are rea
 later and the ACC walk drains one cycle later; the sweep reads the head slot as before.
 
 Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
-weight word, all lanes in parallel); depression the same per word (two clocks per word on
-SPRAM); potentiation one synapse per word access (a column has one lane per word).
+weight word, all lanes in parallel) and depresses the same word on its way (two clocks per word
+on SPRAM); potentiation updates every fired lane of a word in one read-modify-write.
 """
 
 from __future__ import annotations
 
 from .config import CoreConfig
 
-__all__ = ["tick_cycles", "tick_cycles_bound", "WEIGHT_STORES", "check_weight_store",
-           "UPDATE_LATENCY"]
+__all__ = ["tick_cycles", "tick_cycles_bound", "fired_words", "WEIGHT_STORES",
+           "check_weight_store", "UPDATE_LATENCY"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
 #: (separate read and write ports) or "spram" (one address port, as the UP5K's SPRAM).
@@ -89,13 +97,32 @@ def _store(weight_store: str) -> tuple[int, int]:
     return 2, 0
 
 
+def fired_words(cfg: CoreConfig, fired) -> int:
+    """The number of weight words of a row that hold at least one fired neuron, from ``fired``
+    as a bool mask or an index list (a bare count does not say which words)."""
+    import numpy as np
+    arr = np.asarray(fired)
+    idx = np.flatnonzero(arr) if arr.dtype == bool else arr.astype(np.int64).ravel()
+    if idx.size and (idx.min() < 0 or idx.max() >= cfg.n_neurons):
+        raise ValueError(f"fired neuron index outside 0..{cfg.n_neurons - 1}")
+    return int(np.unique(idx // cfg.weights_per_word).size)
+
+
 def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
-                weight_store: str = "dual") -> int:
+                weight_store: str = "dual", *, listed=None, words=None,
+                plastic_delivered=None) -> int:
     """Exact ``last_tick_cycles`` of one tick.
 
     ``delivered``: the sources delivered in the tick (count, bool mask or index list);
     ``fired``: the neurons that fired in it (same forms); ``stdp_enabled``: the STDP enable bit
-    of the tick."""
+    of the tick (with several rules: any rule's); ``listed``: the sources listed for
+    potentiation (same forms; ``TickResult.listed`` of the golden model); ``words``: the fired
+    words ``Fw``, derived from ``fired`` when that is a mask or an index list;
+    ``plastic_delivered``: the delivered sources whose row is plastic (count or the same forms;
+    ``TickResult.plastic_delivered``). ``listed`` and (for a bare count ``fired``) ``words`` are
+    needed only when STDP is on and a neuron fired, ``plastic_delivered`` only with STDP on, a
+    delivery and the spram store: a missing one is then a TypeError (the count would not be
+    exact)."""
     if not isinstance(cfg, CoreConfig):
         raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
     c, d = _store(weight_store)
@@ -103,20 +130,36 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     p = _count(delivered, "delivered", s)
     q = _count(fired, "fired", n)
     en = bool(stdp_enabled)
-    cycles = (s + 1) + (n + 2 + UPDATE_LATENCY) + 1 + 1
+    cycles = (s + 2) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
         cycles += 2 + p * wpr + (cfg.delay_bits > 0)
-    if en and p:
-        cycles += 1 + c * p * wpr + d
+        if en and c == 2:
+            if plastic_delivered is None:
+                raise TypeError("tick_cycles needs plastic_delivered= (the delivered sources "
+                                "with a plastic row) when STDP is on with the spram store")
+            cycles += _count(plastic_delivered, "plastic_delivered", p) * wpr
     if en and q:
-        cycles += 1 + c * q * s + d
+        if listed is None:
+            raise TypeError("tick_cycles needs listed= (the sources listed for potentiation) "
+                            "when STDP is on and a neuron fired")
+        r = _count(listed, "listed", s)
+        if words is None:
+            if isinstance(fired, int):
+                raise TypeError("tick_cycles needs words= (the fired words) or fired as a "
+                                "mask or an index list when STDP is on")
+            words = fired_words(cfg, fired)
+        fw = _count(words, "words", min(q, wpr))
+        if r and fw:
+            cycles += 1 + c * r * fw + d
     return cycles
 
 
 def tick_cycles_bound(cfg: CoreConfig, delivered_max=None, fired_max=None,
                       stdp_enabled=True, weight_store: str = "dual") -> int:
     """Worst case of :func:`tick_cycles` with at most ``delivered_max`` sources and
-    ``fired_max`` neurons (default: all of them). The formula is monotonic in both counts."""
+    ``fired_max`` neurons (default: all of them): every source listed, the fired neurons in
+    as many words as possible. The formula is monotonic in every count."""
     p = cfg.n_sources if delivered_max is None else delivered_max
     q = cfg.n_neurons if fired_max is None else fired_max
-    return tick_cycles(cfg, p, q, stdp_enabled, weight_store)
+    return tick_cycles(cfg, p, q, stdp_enabled, weight_store, listed=cfg.n_sources,
+                       words=min(q, cfg.words_per_row), plastic_delivered=p)

@@ -327,8 +327,10 @@ class GoldenDevice:
             cnt.ticks = (cnt.ticks + 1) & U32
             cnt.spikes = (cnt.spikes + fired.size) & U32
             cnt.syn_events = (cnt.syn_events + result.delivered * n) & U32
-            cnt.last_tick_cycles = tick_cycles(cfg, result.delivered, int(fired.size),
-                                               stdp_enabled, weight_store=self.weight_store) & U32
+            cnt.last_tick_cycles = tick_cycles(cfg, result.delivered, fired, stdp_enabled,
+                                               weight_store=self.weight_store,
+                                               listed=result.listed,
+                                               plastic_delivered=result.plastic_delivered) & U32
             if run.period and cnt.last_tick_cycles > run.period:
                 cnt.overruns = min(cnt.overruns + 1, U16)
                 cnt.flags |= 1

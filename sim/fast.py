@@ -81,8 +81,9 @@ SOFT, STOCHASTIC, MODULATED, LFSR, MODULATION = range(9, 14)
 # the packed configuration vector: V and I ranges, the largest trace, decay and STDP fractions,
 # the number of inputs, the largest theta (0: no adaptive threshold), inh_current (0 or 1)
 C_VLO, C_VHI, C_ILO, C_IHI, C_THI, C_DECAY, C_STDP, C_INPUTS, C_THETA_HI, C_INH = range(10)
-# with several plasticity rules: rules on (0/1), w_width, lane positions per row (wpr * wpw)
-C_RULES, C_WBITS, C_LANES = range(10, 13)
+# with several plasticity rules: rules on (0/1), w_width, lane positions per row (wpr * wpw),
+# lanes per word
+C_RULES, C_WBITS, C_LANES, C_WPW = range(10, 14)
 
 assert PARAM_FIELDS[ALPHA_THETA] == "alpha_theta" and NEURON_FIELDS[THETA] == "theta"
 assert STDP_FIELDS[W_MAX] == "w_max"
@@ -247,40 +248,77 @@ def _depress_rules(C, S, spikes, W, plastic, T, delivered):
 
 
 @_jit(nogil=True)
-def _potentiate_rules(C, x, W, plastic, T, cols, nf):
-    """Step 6 with rules: one draw per source of each fired column, columns in order."""
-    n_src = W.shape[0]
-    if not nf or not _any_enabled(T):
-        return
-    for c in range(nf):
-        j = cols[c]
-        for r in range(n_src):
-            u = _draw(T)
-            k = plastic[r, j] - 1
-            if k < 0 or T[k, ENABLE] == 0:
-                continue
-            w = W[r, j]
-            step = _rule_step(T, k, x[r], T[k, A_PLUS], T[k, W_MAX] - w, u, C)
-            W[r, j] = min(max(w + step, T[k, W_MIN]), T[k, W_MAX])
+def _listed(C, x, T, rows, lst):
+    """The sources listed for potentiation (sim.model / sim.rules.listed) into ``lst``;
+    returns their number."""
+    G = C[C_STDP]
+    rules = C[C_RULES] != 0
+    count = 0
+    for r in range(x.shape[0]):
+        ok = False
+        if rows[r]:
+            if not rules:
+                ok = (x[r] * T[0, A_PLUS]) >> G != 0
+            else:
+                for k in range(T.shape[0]):
+                    q = x[r] * T[k, A_PLUS]
+                    if T[k, ENABLE] != 0 and q != 0 and (
+                            q >= (1 << G) or T[k, STOCHASTIC] != 0 or T[k, MODULATED] != 0):
+                        ok = True
+        lst[r] = ok
+        count += ok
+    return count
 
 
 @_jit(nogil=True)
-def _tick(C, P, S, x, spikes, W, plastic, T, fire, dep, cols, Dl, ring, ring_inh, head):
-    """One tick in place; ``fire`` receives this tick's spikes; returns the number of sources
-    delivered. ``dep`` and ``cols`` (length N) are scratch. ``Dl`` holds the delays, ``ring``
-    and ``ring_inh`` the future accumulators with this tick's row at index ``head`` (row k of
-    the model's ring is row ``(head + k) % len(ring)`` here: the caller turns the ring by
-    advancing ``head``, not by moving rows)."""
+def _potentiate_rules(C, x, W, plastic, T, fire, lst, nf):
+    """Step 6 with rules: listed sources in order, their fired words in order, one draw per
+    lane of each word (lanes that did not fire or lie past the last neuron draw too)."""
+    n_src, n = W.shape
+    if not nf or not _any_enabled(T):
+        return
+    wpw = C[C_WPW]
+    for r in range(n_src):
+        if not lst[r]:
+            continue
+        for word in range(C[C_LANES] // wpw):
+            hit = False
+            for lane in range(word * wpw, min(word * wpw + wpw, n)):
+                hit = hit or fire[lane]
+            if not hit:
+                continue
+            for lane in range(word * wpw, word * wpw + wpw):
+                u = _draw(T)
+                if lane >= n or not fire[lane]:
+                    continue
+                k = plastic[r, lane] - 1
+                if k < 0 or T[k, ENABLE] == 0:
+                    continue
+                w = W[r, lane]
+                step = _rule_step(T, k, x[r], T[k, A_PLUS], T[k, W_MAX] - w, u, C)
+                W[r, lane] = min(max(w + step, T[k, W_MIN]), T[k, W_MAX])
+
+
+@_jit(nogil=True)
+def _tick(C, P, S, x, spikes, W, plastic, T, rows, lst, fire, dep, cols, Dl, ring, ring_inh,
+          head):
+    """One tick in place; ``fire`` receives this tick's spikes; returns the numbers of sources
+    delivered, listed for potentiation and delivered with a plastic row (``rows``: the plastic
+    rows; ``lst`` receives the listed sources). ``dep`` and ``cols`` (length N) are scratch.
+    ``Dl`` holds the delays, ``ring`` and ``ring_inh`` the future accumulators with this tick's
+    row at index ``head`` (row k of the model's ring is row ``(head + k) % len(ring)`` here: the
+    caller turns the ring by advancing ``head``, not by moving rows)."""
     n_src, n = W.shape
     F, G, thi = C[C_DECAY], C[C_STDP], C[C_THI]
     n_ring = ring.shape[0]
     # 1. accumulate the rows of delivered sources into the ring rows of their delays (exact
     # sums; one saturation in _neuron); with inh_current the negative weights go to ring_inh
     inh = C[C_INH] != 0
-    delivered = 0
+    delivered = plastic_delivered = 0
     for r in range(n_src):
         if spikes[r]:
             delivered += 1
+            plastic_delivered += rows[r]
             for j in range(n):
                 w = W[r, j]
                 k = (head + Dl[r, j]) % n_ring
@@ -301,6 +339,7 @@ def _tick(C, P, S, x, spikes, W, plastic, T, fire, dep, cols, Dl, ring, ring_inh
         x[r] = _clip(xr, 0, thi)
     for j in range(n):
         S[Y, j] = _clip(_decay(S[Y, j], T[0, ALPHA_POST], F), 0, thi)
+    listed = _listed(C, x, T, rows, lst)
     # 4. STDP: depression on delivered rows (from the decayed post traces), then the post
     # jumps, then potentiation on fired columns (from the pre traces after their jumps)
     lo, hi = T[0, W_MIN], T[0, W_MAX]
@@ -322,9 +361,11 @@ def _tick(C, P, S, x, spikes, W, plastic, T, fire, dep, cols, Dl, ring, ring_inh
             cols[nf] = j
             nf += 1
     if rules:
-        _potentiate_rules(C, x, W, plastic, T, cols, nf)
+        _potentiate_rules(C, x, W, plastic, T, fire, lst, nf)
     elif T[0, ENABLE] != 0 and nf:
         for r in range(n_src):
+            if not lst[r]:
+                continue
             pot = (x[r] * T[0, A_PLUS]) >> G
             for k in range(nf):
                 c = cols[k]
@@ -336,16 +377,18 @@ def _tick(C, P, S, x, spikes, W, plastic, T, fire, dep, cols, Dl, ring, ring_inh
         spikes[r] = False
     for j in range(n):
         spikes[m + j] = fire[j]
-    return delivered
+    return delivered, listed, plastic_delivered
 
 
 @_jit(nogil=True)
-def _run(C, P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh, inputs, out, delivered):
+def _run(C, P, S, x, spikes, W, plastic, T, rows, Dl, ring, ring_inh, inputs, out,
+         delivered):
     """``len(out)`` ticks; ``inputs`` is (ticks, M) bool, or shape (0, 0) for none. Returns
     the ring's head (where the model's row 0 now is)."""
     n = W.shape[1]
     dep = np.zeros(n, np.int64)
     cols = np.zeros(n, np.int64)
+    lst = np.zeros(W.shape[0], np.bool_)
     has_inputs = inputs.shape[0] > 0
     head = 0
     for t in range(out.shape[0]):
@@ -353,18 +396,19 @@ def _run(C, P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh, inputs, out, del
             for r in range(inputs.shape[1]):
                 if inputs[t, r]:
                     spikes[r] = True
-        delivered[t] = _tick(C, P, S, x, spikes, W, plastic, T, out[t], dep, cols, Dl, ring,
-                             ring_inh, head)
+        delivered[t] = _tick(C, P, S, x, spikes, W, plastic, T, rows, lst, out[t], dep, cols,
+                             Dl, ring, ring_inh, head)[0]
         head = (head + 1) % ring.shape[0]
     return head
 
 
 @_jit(parallel=True)
-def _run_batch(C, P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh, inputs, out, delivered,
-               heads):
+def _run_batch(C, P, S, x, spikes, W, plastic, T, rows, Dl, ring, ring_inh, inputs, out,
+               delivered, heads):
     """:func:`_run` for each core of a batch (leading axis), the cores in parallel."""
     for b in numba.prange(out.shape[0]):
-        heads[b] = _run(C, P[b], S[b], x[b], spikes[b], W[b], plastic[b], T[b], Dl[b], ring[b],
+        heads[b] = _run(C, P[b], S[b], x[b], spikes[b], W[b], plastic[b], T[b], rows[b], Dl[b],
+                        ring[b],
                         ring_inh[b], inputs[b], out[b], delivered[b])
 
 
@@ -375,7 +419,8 @@ def _config_vector(cfg: CoreConfig) -> np.ndarray:
                      -(1 << (cfg.i_width - 1)), (1 << (cfg.i_width - 1)) - 1,
                      (1 << cfg.trace_width) - 1, cfg.decay_frac, cfg.stdp_frac, cfg.n_inputs,
                      (1 << cfg.theta_width) - 1, int(cfg.inh_current), int(cfg.rule_bits > 1),
-                     cfg.w_width, cfg.words_per_row * cfg.weights_per_word], I64)
+                     cfg.w_width, cfg.words_per_row * cfg.weights_per_word,
+                     cfg.weights_per_word], I64)
 
 
 def _pack(core: Core):
@@ -391,7 +436,8 @@ def _pack(core: Core):
         core.weights = np.ascontiguousarray(core.weights, I64)
     plastic = np.ascontiguousarray(core.plastic, I64)     # rule indices, or 0/1
     T = _rule_table(core)
-    return P, S, x, spikes, core.weights, plastic, T
+    rows = np.ascontiguousarray(core.plastic_rows(), bool)     # potentiation's plastic rows
+    return P, S, x, spikes, core.weights, plastic, T, rows
 
 
 def _pack_ring(core: Core):
@@ -427,27 +473,28 @@ def _unpack(core: Core, S: np.ndarray, x: np.ndarray, spikes: np.ndarray,
 def step(core: Core) -> TickResult:
     """One tick of ``core`` (inputs already injected), exactly as ``Core.step`` does."""
     C = _config_vector(core.cfg)
-    P, S, x, spikes, W, plastic, T = _pack(core)
+    P, S, x, spikes, W, plastic, T, rows = _pack(core)
     Dl, ring, ring_inh = _pack_ring(core)
     n = core.cfg.n_neurons
     fire = np.zeros(n, bool)
-    delivered = _tick(C, P, S, x, spikes, W, plastic, T, fire, np.zeros(n, I64),
-                      np.zeros(n, I64), Dl, ring, ring_inh, 0)
+    delivered, listed, pdel = _tick(C, P, S, x, spikes, W, plastic, T, rows,
+                                    np.zeros(len(rows), bool), fire, np.zeros(n, I64),
+                                    np.zeros(n, I64), Dl, ring, ring_inh, 0)
     _unpack(core, S, x, spikes, T, ring, ring_inh, 1 % len(ring))
     core.ticks += 1
-    return TickResult(fire, int(delivered), int(delivered) * n)
+    return TickResult(fire, int(delivered), int(delivered) * n, int(listed), int(pdel))
 
 
 def run(core: Core, ticks: int, inputs=None) -> np.ndarray:
     """``ticks`` ticks of ``core`` in one compiled loop; ``inputs`` None or a checked
     (ticks, n_inputs) bool array. The (ticks, n_neurons) bool raster, as ``Core.run``."""
     cfg = core.cfg
-    P, S, x, spikes, W, plastic, T = _pack(core)
+    P, S, x, spikes, W, plastic, T, rows = _pack(core)
     Dl, ring, ring_inh = _pack_ring(core)
     out = np.zeros((ticks, cfg.n_neurons), bool)
     inp = np.zeros((0, 0), bool) if inputs is None else np.ascontiguousarray(inputs, bool)
-    head = _run(_config_vector(cfg), P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh, inp,
-                out, np.zeros(ticks, I64))
+    head = _run(_config_vector(cfg), P, S, x, spikes, W, plastic, T, rows, Dl, ring, ring_inh,
+                inp, out, np.zeros(ticks, I64))
     _unpack(core, S, x, spikes, T, ring, ring_inh, head)
     core.ticks += ticks
     return out
@@ -463,11 +510,11 @@ def run_batch(cores: list[Core], ticks: int, inputs: np.ndarray) -> np.ndarray:
     would have left it (state, weights, tick count)."""
     cfg, k = cores[0].cfg, len(cores)
     packed = [_pack(c) + _pack_ring(c) for c in cores]
-    P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh = (
+    P, S, x, spikes, W, plastic, T, rows, Dl, ring, ring_inh = (
         np.stack(a) for a in zip(*packed, strict=True))
     out = np.zeros((k, ticks, cfg.n_neurons), bool)
     heads = np.zeros(k, I64)
-    _run_batch(_config_vector(cfg), P, S, x, spikes, W, plastic, T, Dl, ring, ring_inh,
+    _run_batch(_config_vector(cfg), P, S, x, spikes, W, plastic, T, rows, Dl, ring, ring_inh,
                np.ascontiguousarray(inputs, bool), out, np.zeros((k, ticks), I64), heads)
     for b, core in enumerate(cores):
         _unpack(core, S[b], x[b].copy(), spikes[b].copy(), T[b], ring[b], ring_inh[b],

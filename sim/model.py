@@ -76,6 +76,9 @@ class Core:
         self.lfsr = 0
         self.modulation = 0
         self.delays = np.zeros((s, n), I64)     # d per synapse: delivered 1 + d ticks later
+        # the sticky per-source flag of docs/numerics.md step 6: set by a PLASTIC write with a
+        # non-zero lane to the source's row, cleared by RESET CONFIG only (see plastic_rows)
+        self.plastic_flag = np.zeros(s, bool)
         ring = 1 << cfg.delay_bits
         self.state = State(np.zeros(n, I64), np.zeros(n, I64), np.zeros(n, I64),
                            np.zeros(s, I64), np.zeros(n, I64), np.zeros(s, bool),
@@ -166,6 +169,13 @@ class Core:
                                  tw)
         st.y = saturate_unsigned(decay(st.y, sp.alpha_post, F), tw)
 
+        # the sources listed for potentiation (numerics.md step 6): a plastic row and a
+        # non-zero step; the others are not visited
+        if cfg.rule_bits > 1:
+            listed = rules.listed(self, self.plastic_rows())
+        else:
+            listed = self.plastic_rows() & (scale(st.x, sp.a_plus, cfg.stdp_frac) != 0)
+
         # 4. STDP: depression on delivered rows, post jumps, potentiation on fired columns
         if cfg.rule_bits > 1:
             rules.depress(self, delivered)
@@ -178,20 +188,23 @@ class Core:
                 self.weights[delivered] = np.where(self.plastic[delivered], upd, rows)
         st.y = saturate_unsigned(st.y + np.where(fire, sp.post_jump, 0), tw)
         if cfg.rule_bits > 1:
-            rules.potentiate(self, fire)
+            rules.potentiate(self, fire, listed)
         elif sp.enable:
             cols = np.flatnonzero(fire)
-            if cols.size:
-                pot = scale(st.x, sp.a_plus, cfg.stdp_frac)
-                c = self.weights[:, cols]
+            srcs = np.flatnonzero(listed)
+            if cols.size and srcs.size:
+                pot = scale(st.x[srcs], sp.a_plus, cfg.stdp_frac)
+                blk = np.ix_(srcs, cols)
+                c = self.weights[blk]
                 upd = np.clip(c + pot[:, None], lo, hi)
-                self.weights[:, cols] = np.where(self.plastic[:, cols], upd, c)
+                self.weights[blk] = np.where(self.plastic[blk], upd, c)
 
         # 5. this tick's spikes are delivered next tick; inputs were consumed
         st.spikes = np.zeros(cfg.n_sources, bool)
         st.spikes[m:] = fire
         self.ticks += 1
-        return TickResult(fire.copy(), int(delivered.size), int(delivered.size) * n)
+        return TickResult(fire.copy(), int(delivered.size), int(delivered.size) * n,
+                          int(listed.sum()), int(self.plastic_rows()[delivered].sum()))
 
     def run(self, ticks: int, inputs=None) -> np.ndarray:
         """Run ``ticks`` ticks; ``inputs`` is None or a (ticks, n_inputs) bool array. Returns
@@ -222,8 +235,15 @@ class Core:
         self.plastic[...] = False
         self.probes[...] = 0
         self.delays[...] = 0
+        self.plastic_flag[...] = False
         self.rules = [RuleParams() for _ in self.rules]
         self.lfsr = self.modulation = 0
+
+    def plastic_rows(self) -> np.ndarray:
+        """(S,) bool: the rows potentiation may visit (docs/numerics.md step 6): the sticky
+        flag of :meth:`write_bytes`, or a row that holds a plastic synapse now (so that
+        ``plastic`` assigned directly, without region writes, is seen too)."""
+        return self.plastic_flag | (self.plastic != 0).any(axis=1)
 
     @property
     def learning_enabled(self) -> bool:
@@ -291,6 +311,15 @@ class Core:
                 flat[lo:lo + count, k] = values[f"{pre}{k}"]
             dst = getattr(self, _LANES[region][1])
             dst[r0:r0 + len(rows)] = rows[:, :self.cfg.n_neurons]     # padding lanes dropped
+            if region == Region.PLASTIC:        # the sticky row flag: any non-zero real lane
+                wpr, n = self.cfg.words_per_row, self.cfg.n_neurons
+                real = rows[:, :n] != 0
+                words = np.arange(addr, addr + count)
+                touched = np.zeros(real.shape, bool)
+                for w in words:
+                    k = w % wpr * self.cfg.weights_per_word
+                    touched[w // wpr - r0, k:k + self.cfg.weights_per_word] = True
+                self.plastic_flag[r0:r0 + len(rows)] |= (real & touched).any(axis=1)
         elif region == Region.STDP_PARAMS and self.cfg.rule_bits > 1:
             for k in range(count):
                 self.rules[addr + k] = RuleParams(**{f: int(v[k]) for f, v in values.items()})

@@ -269,7 +269,9 @@ def ModelCore(cfg, weight_store: str = "dual"):
                         counts["spike_count"] += len(fired)
                         counts["syn_events"] += result.delivered * cfg.n_neurons
                         counts["last_tick_cycles"] = tick_cycles(
-                            cfg, result.delivered, len(fired), stdp, weight_store)
+                            cfg, result.delivered, fired, stdp, weight_store,
+                            listed=result.listed,
+                            plastic_delivered=result.plastic_delivered)
                     else:
                         if clear & ResetFlags.STATE:
                             model.reset_state()

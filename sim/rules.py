@@ -12,7 +12,8 @@ import numpy as np
 
 from ..proto.fixed import MOD_FRAC
 
-__all__ = ["MOD_FRAC", "xorshift32", "modulation_factor", "rule_step", "depress", "potentiate"]
+__all__ = ["MOD_FRAC", "xorshift32", "modulation_factor", "rule_step", "depress", "listed",
+           "potentiate"]
 
 I64 = np.int64
 _U32 = 0xFFFF_FFFF
@@ -87,16 +88,42 @@ def depress(core, delivered: np.ndarray) -> None:
         "a_minus", draws, modulation_factor(core.modulation), cfg, potentiate=False)
 
 
-def potentiate(core, fired: np.ndarray) -> None:
-    """Step 6 with rules: the fired neurons' columns, pre traces after this tick's jumps. Draws
-    one number per source of each column, columns in increasing order."""
+def listed(core, rows: np.ndarray) -> np.ndarray:
+    """(S,) bool: the sources step 6 visits with rules, given the plastic rows ``rows``: a
+    source is listed iff its row is plastic and some enabled rule may move a weight with its
+    pre trace ``x`` (after this tick's jumps): ``x * a_plus != 0``, and ``x * a_plus >= 2^G``
+    unless the rule is stochastic or modulated (else every step of the rule is zero: additive
+    ``floor(x a / 2^G)``, soft bound ``floor(x a d / 2^(G + W))`` with ``d < 2^W``)."""
+    x = core.state.x.astype(I64)
+    any_step = np.zeros(x.shape, bool)
+    for rule in core.rules:
+        if rule.enable:
+            q = x * int(rule.a_plus)
+            big = np.ones(x.shape, bool) if rule.stochastic or rule.modulated else (
+                q >= 1 << core.cfg.stdp_frac)
+            any_step |= (q != 0) & big
+    return rows & any_step
+
+
+def potentiate(core, fired: np.ndarray, listed: np.ndarray) -> None:
+    """Step 6 with rules: the listed sources' rows over the fired words, pre traces after
+    this tick's jumps. Draws one number per lane of each visited word: listed sources in
+    increasing order, the fired words of each in increasing order, lanes 0 .. wpw - 1 (a lane
+    whose neuron did not fire, or lies past the last neuron, draws too and is discarded)."""
     cfg = core.cfg
+    srcs = np.flatnonzero(listed)
     cols = np.flatnonzero(fired)
-    if not cols.size or not any(r.enable for r in core.rules):
+    if not cols.size or not srcs.size or not any(r.enable for r in core.rules):
         return
-    s = cfg.n_sources
-    draws, core.lfsr = xorshift32(core.lfsr, cols.size * s)
-    draws = draws.reshape(cols.size, s).T
-    core.weights[:, cols] = _apply(
-        core.weights[:, cols], core.plastic[:, cols], core.rules, core.state.x[:, None],
+    wpw = cfg.weights_per_word
+    words = np.unique(cols // wpw)
+    lanes = (words[:, None] * wpw + np.arange(wpw)).ravel()     # every lane of every word
+    hit = np.zeros(lanes.size, bool)
+    real = lanes < cfg.n_neurons
+    hit[real] = fired[lanes[real]]
+    draws, core.lfsr = xorshift32(core.lfsr, srcs.size * lanes.size)
+    draws = draws.reshape(srcs.size, lanes.size)[:, hit]
+    blk = np.ix_(srcs, lanes[hit])
+    core.weights[blk] = _apply(
+        core.weights[blk], core.plastic[blk], core.rules, core.state.x[srcs][:, None],
         "a_plus", draws, modulation_factor(core.modulation), cfg, potentiate=True)

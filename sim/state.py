@@ -93,3 +93,5 @@ class TickResult:
     spikes: np.ndarray      # (N,) bool: neurons that spiked this tick
     delivered: int          # sources delivered this tick
     syn_events: int         # delivered * n_neurons
+    listed: int = 0         # sources listed for potentiation (docs/numerics.md step 6)
+    plastic_delivered: int = 0  # delivered sources whose row is plastic (proto/cycles.py)

@@ -639,8 +639,9 @@ async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store
         total_events += out.syn_events
         want = {"ticks": _wrap32(ticks0 + t), "spike_count": _wrap32(total_spikes),
                 "syn_events": _wrap32(total_events),
-                "last_tick_cycles": tick_cycles(cfg, out.delivered, len(fired), stdp_on,
-                                                weight_store=weight_store)}
+                "last_tick_cycles": tick_cycles(cfg, out.delivered, out.spikes, stdp_on,
+                                                weight_store=weight_store, listed=out.listed,
+                                                plastic_delivered=out.plastic_delivered)}
         for k, v in want.items():
             if rec.status[k] != v:
                 raise AssertionError(

@@ -73,7 +73,8 @@ def test_cycles_are_rtl_measurements_equal_to_the_formula(smoke):
     assert len(rows) == 32 and {r["size"] for r in rows} == {"tiny"}
     cfg = preset("tiny")
     for r in rows:
-        want = tick_cycles(cfg, r["delivered"], r["fired"], bool(r["stdp"]), weight_store="dual")
+        want = tick_cycles(cfg, r["delivered"], r["fired"], bool(r["stdp"]), weight_store="dual",
+                           listed=r["listed"], words=r["words"], plastic_delivered=0)
         assert r["cycles"] == want, r
     assert res["headline"]["cycles"]["formula_mismatches"] == 0
 
@@ -101,7 +102,8 @@ def test_board_projection_uses_the_exact_cycle_formula():
     rows = run.project(cfg, "spram", 15.0)
     assert len(rows) == 2 * len(run.ACTIVITY)
     for r in rows:
-        cyc = tick_cycles(cfg, r["delivered"], r["fired"], r["stdp"], weight_store="spram")
+        cyc = tick_cycles(cfg, r["delivered"], r["fired"], r["stdp"], weight_store="spram",
+                          listed=r["listed"], words=r["words"], plastic_delivered=r["delivered"])
         assert r["cycles"] == cyc
         assert r["ticks_per_s_at_fmax"] == pytest.approx(15e6 / cyc)
         assert r["syn_events_per_s_at_fmax"] == pytest.approx(15e6 / cyc * r["delivered"] * 256)

@@ -141,7 +141,9 @@ def run_case(cfg, seed, ticks, *, weight_store="dual", stdp=True, grow=False, **
                 got = [await request(ctx, region, a) for a in range(len(want))]
                 check(f"tick {t} {region.name}", got, want)
             check(f"tick {t} last_tick_cycles", ctx.get(dut.last_tick_cycles),
-                  tick_cycles(cfg, delivered, len(fired), model.stdp.enable, weight_store))
+                  tick_cycles(cfg, delivered, res.spikes, model.stdp.enable, weight_store,
+                              listed=res.listed,
+                              plastic_delivered=res.plastic_delivered))
             check(f"tick {t} ticks", ctx.get(dut.ticks), t + 1)
             if failures:
                 return
@@ -228,7 +230,8 @@ def test_update_latency_is_the_formulas():
     from spikeloom.proto.cycles import UPDATE_LATENCY
     assert Update.LATENCY == UPDATE_LATENCY
     cfg = preset("tiny")
-    assert tick_cycles(cfg, 0, 0, False) == cfg.n_sources + 1 + cfg.n_neurons + 2 + \
+    # SCAN's two stages (S + 2), the sweep (N + 2 + latency), the marker and FINISH
+    assert tick_cycles(cfg, 0, 0, False) == cfg.n_sources + 2 + cfg.n_neurons + 2 + \
         UPDATE_LATENCY + 2
 
 

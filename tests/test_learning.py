@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from spikeloom.proto import protocol as P
 from spikeloom.proto.config import CoreConfig
+from spikeloom.proto.cycles import fired_words
 from spikeloom.proto.memmap import Region, layouts, n_rules, region_words, regions
 from spikeloom.proto.protocol import Frame, Opcode, Status
 from spikeloom.sim.device import GoldenDevice
@@ -255,18 +256,23 @@ def test_one_additive_rule_is_the_plasticity_bit():
 
 
 def test_draw_count_follows_the_walks():
-    """The generator advances by P * words_per_row * wpw + Q * S draws in a tick when any rule
-    is enabled (docs/numerics.md), and not at all when none is."""
+    """The generator advances by P * words_per_row * wpw + L * Fw * wpw draws in a tick when any
+    rule is enabled (L listed sources, Fw fired words: docs/numerics.md), and not at all when
+    none is."""
     c, inputs = random_rules_core(5, n=7, wpw=4)
     cfg = c.cfg
+    walked = 0
     for t in range(len(inputs)):
         before = c.lfsr
         delivered = int(c.state.spikes.sum()) + int(inputs[t].sum())
-        fired = int(c.step(inputs[t]).spikes.sum())
+        res = c.step(inputs[t])
+        words = fired_words(cfg, res.spikes)
         en = any(r.enable for r in c.rules)
         count = en * (delivered * cfg.words_per_row * cfg.weights_per_word
-                      + fired * cfg.n_sources)
+                      + res.listed * words * cfg.weights_per_word)
+        walked += en * res.listed * words
         assert c.lfsr == xorshift32(before, count)[1], t
+    assert walked, "no potentiation walk ran: the test is empty"
     c.rules = [dataclasses.replace(r, enable=0) for r in c.rules]
     before = c.lfsr
     c.step(np.ones(cfg.n_inputs, bool))

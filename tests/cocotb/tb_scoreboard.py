@@ -267,8 +267,9 @@ class Scoreboard:
             sb._cover_tick(before, core, result)
             if sb.cfg.delay_bits:
                 sb._cover_delays(before, core)
-            sb._tick_cycles.append(tick_cycles(sb.cfg, result.delivered, int(result.spikes.sum()),
-                                               bool(before.stdp.enable)))
+            sb._tick_cycles.append(tick_cycles(sb.cfg, result.delivered, result.spikes,
+                                               bool(before.stdp.enable), listed=result.listed,
+                                               plastic_delivered=result.plastic_delivered))
             return result
 
         core.step = traced_step
@@ -303,8 +304,10 @@ class Scoreboard:
                                "stdp.depression", lo, hi)
         if cols.size:
             pot = scale(core.state.x, sp.a_plus, G)     # x after this tick's pre jumps
-            self._cover_update(w, plastic, (slice(None), cols),
-                               np.broadcast_to(pot[:, None], (cfg.n_sources, cols.size)),
+            # only the listed sources: a plastic row and a non-zero step (numerics.md step 6)
+            srcs = np.flatnonzero(core.plastic_rows() & (pot != 0))
+            self._cover_update(w, plastic, np.ix_(srcs, cols),
+                               np.broadcast_to(pot[srcs, None], (srcs.size, cols.size)),
                                "stdp.potentiation", lo, hi)
         assert np.array_equal(w, core.weights), (
             "coverage's re-derivation of the STDP updates disagrees with the golden model")
