@@ -219,9 +219,7 @@ class Runner:
             self.board.load(image)
             return
         from spikeloom.sim.model import Core
-        self.core = Core(image.config)
-        for region, data in image.regions.items():
-            self.core.write_bytes(region, 0, data)
+        self.core = Core.from_image(image)
 
     def run(self, raster: np.ndarray) -> np.ndarray:
         """``(k, 2)`` events (tick, neuron of ``exc``) of one run over ``raster``."""

@@ -144,10 +144,7 @@ def make_inputs(p: Params, n_inputs: int, ticks: int, seed: int = 1) -> np.ndarr
 def _core(image: sl.Image):
     """The golden model (fast engine) loaded from the image's regions, as a device is."""
     from spikeloom.sim.model import Core
-    core = Core(image.config)
-    for region, data in image.regions.items():
-        core.write_bytes(region, 0, data)
-    return core
+    return Core.from_image(image)
 
 
 def run_model(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:

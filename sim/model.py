@@ -53,6 +53,16 @@ class Core:
     value is a ValueError. :attr:`engine` says which one runs.
     """
 
+    @classmethod
+    def from_image(cls, image, engine: str = "fast") -> Core:
+        """A core of ``image.config`` with every region of ``image.regions`` written, as a
+        device loads an image (any object with those two attributes: a compiled
+        ``spikeloom.Image``)."""
+        core = cls(image.config, engine)
+        for region, data in image.regions.items():
+            core.write_bytes(region, 0, data)
+        return core
+
     def __init__(self, cfg: CoreConfig, engine: str = "fast"):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")

@@ -101,9 +101,7 @@ def test_delayed_psp_arrives_at_the_specified_tick():
 def test_ring_is_state_delays_are_config():
     """RESET STATE drops the weights in flight; the delays stay (RESET CONFIG clears them)."""
     image = fan_out([[8.0, 8.0, 8.0, 8.0]])
-    core = Core(image.config, engine="reference")
-    for region in image.regions:
-        core.write_bytes(region, 0, image.regions[region])
+    core = Core.from_image(image, engine="reference")
     core.step([0])
     assert core.state.ring.any()
     core.reset_state()

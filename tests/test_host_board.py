@@ -28,10 +28,7 @@ def stdp_net(n_in=4, n_exc=7, seed=3):
 
 
 def model_core(image):
-    core = Core(image.config)
-    for region in image.regions:
-        core.write_bytes(region, 0, image.regions[region])
-    return core
+    return Core.from_image(image)
 
 
 def test_end_to_end_matches_golden_model():

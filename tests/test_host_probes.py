@@ -26,9 +26,7 @@ def inputs(ticks, seed=1):
 
 
 def golden_v(image, spikes):
-    core = Core(image.config, "reference")
-    for region in image.regions:
-        core.write_bytes(region, 0, image.regions[region])
+    core = Core.from_image(image, "reference")
     out = []
     for row in spikes:
         core.step(np.flatnonzero(row))

@@ -23,10 +23,7 @@ F = sl.preset("tiny_full").decay_frac
 
 def model_core(image):
     """The image's regions written into the golden model (as tests/test_host_board.py)."""
-    core = Core(image.config, engine="reference")
-    for region in image.regions:
-        core.write_bytes(region, 0, image.regions[region])
-    return core
+    return Core.from_image(image, engine="reference")
 
 
 def one_pop(target="tiny_full", n=4, weight=0.25, **lif):
