@@ -3,12 +3,14 @@ down to fit one core, run on spikeloom (or any PyNN backend) and plotted.
 
     python examples/pynn_cuba.py [spikeloom|brian2] [URL]    # default: spikeloom, model://
 
-80 % excitatory / 20 % inhibitory ``IF_curr_exp`` cells, 2 % connectivity, resting potential
-(-49 mV) above threshold (-50 mV) so the network sustains its own activity, a 50 ms Poisson
-kick. Scaling from the benchmark's 4000 cells to ``n``: the weights grow by ``4000 / n`` so each
-cell's mean input stays the same. The benchmark's inhibitory current decays with 10 ms; until the
-core's separate inhibitory current is merged both currents decay with 5 ms and the inhibitory
-weight doubles (same charge per spike: ``w * tau_syn``).
+Written as PyNN's own ``examples/va_benchmark.py`` is: one Population "cells" of
+``IF_curr_exp``, its first 80 % the excitatory and the rest the inhibitory PopulationView, 2 %
+connectivity from each view to all cells, resting potential (-49 mV) above threshold (-50 mV) so
+the network sustains its own activity, a 50 ms Poisson kick. Scaling from the benchmark's 4000
+cells to ``n``: the weights grow by ``4000 / n`` so each cell's mean input stays the same. The
+benchmark's inhibitory current decays with 10 ms; the boards' presets have one synaptic current
+(no ``inh_current``), so both currents decay with 5 ms and the inhibitory weight doubles (same
+charge per spike: ``w * tau_syn``). Writes ``pynn_cuba.png`` (raster and population rates).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 
 import numpy as np
 
-# the benchmark's parameters (PyNN's examples/VAbenchmarks.py, CUBA)
+# the benchmark's parameters (PyNN's examples/va_benchmark.py, CUBA)
 CELL = dict(cm=0.2, tau_m=20.0, v_rest=-49.0, v_thresh=-50.0, v_reset=-60.0, tau_refrac=5.0,
             tau_syn_E=5.0, tau_syn_I=5.0, i_offset=0.0)
 W_EXC = 0.27e-3 * (0.0 - -60.0)         # nA: Gexc (nS) * (E_exc - v_mean)
@@ -27,39 +29,37 @@ N_FULL = 4000
 
 def cuba(sim, n: int = 512, t_stop: float = 1000.0, seed: int = 98765, dt: float = 1.0,
          stim: bool = True, record_v: int = 0, delay: float | None = None,
-         init_seed: int | None = None, **setup_kwargs):
-    """Build and run the network on ``sim`` (a PyNN backend module); return ``(exc, inh)``
-    Neo segments and the Populations (call ``sim.end()`` after reading them). ``delay``
-    (default ``dt``) is every synapse's delay; ``seed`` draws the graph, ``init_seed`` (default
-    ``seed``) the initial membrane potentials."""
+         init_seed: int | None = None, w_factor: float = 1.0, **setup_kwargs):
+    """Build and run the network on ``sim`` (a PyNN backend module); return the excitatory and
+    inhibitory views' Neo segments and the views ``(exc, inh)`` (call ``sim.end()`` after
+    reading them). ``delay`` (default ``dt``) is every synapse's delay; ``seed`` draws the
+    graph, ``init_seed`` (default ``seed``) the initial membrane potentials and the kick's
+    connections; ``w_factor`` multiplies every weight (to plant an error in a test)."""
     delay = dt if delay is None else delay
     sim.setup(timestep=dt, **setup_kwargs)
     rng = sim.NumpyRNG(seed=seed if init_seed is None else init_seed)
     n_exc = int(round(n * 0.8))
-    scale = N_FULL / n
-    cells = sim.IF_curr_exp(**CELL)
-    exc = sim.Population(n_exc, cells, label="exc")
-    inh = sim.Population(n - n_exc, cells, label="inh")
-    for pop in (exc, inh):
-        pop.initialize(v=sim.RandomDistribution("uniform", (CELL["v_reset"], CELL["v_thresh"]),
-                                                rng=rng))
+    scale = N_FULL / n * w_factor
+    cells = sim.Population(n, sim.IF_curr_exp(**CELL), label="cells")
+    exc, inh = cells[:n_exc], cells[n_exc:]
+    cells.initialize(v=sim.RandomDistribution("uniform", (CELL["v_reset"], CELL["v_thresh"]),
+                                              rng=rng))
     e_syn = sim.StaticSynapse(weight=W_EXC * scale, delay=delay)
     i_syn = sim.StaticSynapse(weight=W_INH * scale, delay=delay)
-    all_cells = sim.Assembly(exc, inh)
     # 2 % connectivity drawn here with numpy, so every backend gets the same network: with ~10
     # inputs per cell the statistics depend on the drawn graph (PyNN's FixedProbabilityConnector
     # draws differently on each backend)
     graph = np.random.default_rng(seed)
-    for pre, syn, receptor in ((exc, e_syn, "excitatory"), (inh, i_syn, "inhibitory")):
+    for pre, syn, receptor, offset in ((exc, e_syn, "excitatory", 0),
+                                       (inh, i_syn, "inhibitory", n_exc)):
         mask = graph.random((pre.size, n)) < 0.02
-        offset = 0 if pre is exc else n_exc
         mask[np.arange(pre.size), offset + np.arange(pre.size)] = False     # no self-synapses
         pairs = [(int(i), int(j)) for i, j in zip(*np.nonzero(mask), strict=True)]
-        sim.Projection(pre, all_cells, sim.FromListConnector(pairs), syn, receptor_type=receptor)
+        sim.Projection(pre, cells, sim.FromListConnector(pairs), syn, receptor_type=receptor)
     if stim:
         kick = sim.Population(20, sim.SpikeSourcePoisson(rate=100.0, duration=50.0),
                               label="kick")
-        sim.Projection(kick, all_cells, sim.FixedProbabilityConnector(0.1, rng=rng), e_syn,
+        sim.Projection(kick, cells, sim.FixedProbabilityConnector(0.1, rng=rng), e_syn,
                        receptor_type="excitatory")
     exc.record("spikes")
     inh.record("spikes")
@@ -82,7 +82,7 @@ def rate_and_cv(segment, t_stop: float, t_skip: float = 100.0):
     return float(np.mean(rates)), float(np.mean(cvs)) if cvs else float("nan")
 
 
-def main(backend: str = "spikeloom", url: str = "model://") -> None:
+def main(backend: str = "spikeloom", url: str = "model://", t_stop: float = 1000.0) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -92,24 +92,26 @@ def main(backend: str = "spikeloom", url: str = "model://") -> None:
     else:
         import spikeloom.pynn as sim
         extra = {"url": url}
-    t_stop = 1000.0
-    exc, inh, _ = cuba(sim, t_stop=t_stop, record_v=3, **extra)
+    exc, inh, _ = cuba(sim, t_stop=t_stop, **extra)
     if backend != "brian2":
         print(sim.state.image.report)
     sim.end()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 1]})
-    for offset, seg, color in ((0, exc, "tab:red"), (len(exc.spiketrains), inh, "tab:blue")):
-        for k, train in enumerate(seg.spiketrains):
-            ax1.plot(train.times, np.full(len(train), offset + k), ".", ms=1, color=color)
-    for label, seg in (("exc", exc), ("inh", inh)):
+    bins = np.arange(0.0, t_stop + 5.0, 5.0)
+    for offset, label, seg, color in ((0, "exc", exc, "tab:red"),
+                                      (len(exc.spiketrains), "inh", inh, "tab:blue")):
+        times = [np.asarray(s.times.rescale("ms").magnitude) for s in seg.spiketrains]
+        for k, t in enumerate(times):
+            ax1.plot(t, np.full(t.size, offset + k), ".", ms=1, color=color)
+        counts, _ = np.histogram(np.concatenate(times), bins)
+        ax2.plot(bins[:-1], counts / len(times) / 5e-3, color=color, label=label)   # Hz
         rate, cv = rate_and_cv(seg, t_stop)
         print(f"{label}: {rate:.1f} Hz, CV of ISIs {cv:.2f}")
-    v = exc.filter(name="v")[0]
-    ax2.plot(v.times, v.magnitude)
     ax1.set_ylabel("cell")
-    ax2.set_ylabel("v (mV)")
+    ax2.set_ylabel("rate (Hz)")
     ax2.set_xlabel("time (ms)")
+    ax2.legend(loc="upper right")
     ax1.set_title(f"CUBA network on {backend} ({len(exc.spiketrains) + len(inh.spiketrains)} "
                   "cells)")
     fig.tight_layout()
