@@ -8,9 +8,10 @@ Written as PyNN's own ``examples/va_benchmark.py`` is: one Population "cells" of
 connectivity from each view to all cells, resting potential (-49 mV) above threshold (-50 mV) so
 the network sustains its own activity, a 50 ms Poisson kick. Scaling from the benchmark's 4000
 cells to ``n``: the weights grow by ``4000 / n`` so each cell's mean input stays the same. The
-benchmark's inhibitory current decays with 10 ms; the boards' presets have one synaptic current
-(no ``inh_current``), so both currents decay with 5 ms and the inhibitory weight doubles (same
-charge per spike: ``w * tau_syn``). Writes ``pynn_cuba.png`` (raster and population rates).
+benchmark's inhibitory current decays with 10 ms; here both decay with 5 ms and the inhibitory
+weight doubles (same charge per spike: ``w * tau_syn``), so the network fits the presets with one
+synaptic current (``ecp5_85``, which model:// picks; ``ulx3s_85f`` has ``inh_current`` and could
+take ``tau_syn_I = 10``). Writes ``pynn_cuba.png`` (raster and population rates).
 """
 
 from __future__ import annotations

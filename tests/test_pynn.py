@@ -316,6 +316,20 @@ def test_compile_errors_and_fit_errors_come_through():
         sim.run(1.0)
 
 
+def test_compile_report_flags_what_the_mapping_rounds():
+    """PyNN's default tau_refrac (0.1 ms) rounds to 0 ticks at dt = 1 ms: the compile report
+    (sim.state.image.report) lists it with its error and flags it."""
+    sim.setup(timestep=1.0)
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]))
+    cells = sim.Population(3, sim.IF_curr_exp(tau_refrac=0.1), label="cells")
+    sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.3))
+    sim.run(5.0)
+    report = str(sim.state.image.report)
+    line = next(x for x in report.splitlines() if "cells.refractory_ms" in x)
+    assert "100.00%" in line and line.rstrip().endswith("!")
+    assert "round with more than 5% error: cells.refractory_ms" in report
+
+
 def test_changes_after_run_need_reset_and_v_recording_warns_on_long_runs(monkeypatch):
     sim.setup(timestep=1.0, target="tiny")      # no probes: v is read back tick by tick
     cells = sim.Population(2, sim.IF_curr_exp(i_offset=1.0))
@@ -685,6 +699,18 @@ def test_cuba_14bit_weights_match_pynn_brian2(cuba_14bit, what):
 @pytest.mark.parametrize("what", ["rate", "CV"])
 def test_cuba_8bit_weights_against_pynn_brian2(cuba_8bit, what):
     _check_bracket(cuba_8bit, what)
+
+
+def test_cuba_example_runs_and_plots(tmp_path, monkeypatch, capsys):
+    """examples/pynn_cuba.py as the docs run it (spikeloom on model://, shortened to 300 ms):
+    prints the compile report and both views' rates, writes the raster + rates plot."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    _cuba_module().main("spikeloom", "model://", t_stop=300.0)
+    out = capsys.readouterr().out
+    assert "compiled for 'ecp5_85'" in out and "uses 512/512 neurons" in out
+    assert "exc: " in out and "inh: " in out and "wrote pynn_cuba.png" in out
+    assert (tmp_path / "pynn_cuba.png").stat().st_size > 10_000
 
 
 def test_the_docs_snippet_runs():
