@@ -680,9 +680,9 @@ def cuba_14bit():
 _CUBA_OPEN = (
     "open (docs/pynn.md): with 8-bit weights one voltage unit is 0.05 mV and the truncating "
     "decays of v and of the synaptic current lose more than the E/scale bracket holds: exc "
-    "18.5 Hz (runs 18.35-18.63) vs Brian2 20.2 .. 24.4 Hz, inh CV 0.23 vs 0.09 .. 0.16; the "
-    "same network with 14-bit weights is inside (test_cuba_14bit_*). Closing it is a numerics "
-    "change (decays that round), out of the PyNN backend's scope")
+    "18.4 Hz (runs 18.11-18.73) vs Brian2 24.2 (v_thresh) .. 20.3 Hz (v_thresh + 1 mV), exc CV "
+    "0.26 vs 0.13 .. 0.21; the same network with 14-bit weights is inside (test_cuba_14bit_*). "
+    "Closing it is a numerics change (decays that round), out of the PyNN backend's scope")
 
 
 # the long CUBA cross-checks take about 3 minutes (4 + 4 spikeloom runs, 4 pyNN.brian2 runs of
