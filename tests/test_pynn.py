@@ -610,24 +610,21 @@ def _check_bracket(runs, what):
             f"{s:.3f}, tolerance {tol:.3f}")
 
 
-@pytest.fixture(scope="module")
-def cuba_short():
-    return _cuba_runs(_w14(), 600.0, 6, 3)
-
-
-@pytest.mark.parametrize("what", ["rate", "CV"])
-def test_cuba_matches_pynn_brian2(cuba_short, what):
+def test_cuba_matches_pynn_brian2():
     """The CUBA network (examples/pynn_cuba.py, 512 cells, 600 ms, 14-bit weights) on
     spikeloom, 6 runs from different initial potentials and kicks, against seeded pyNN.brian2
-    on the same graph: the mean rate (``what="rate"``) and the mean CV of the ISIs
-    (``what="CV"``), each for the excitatory and the inhibitory cells, from 100 ms on.
+    on the same graph: the mean rate and the mean CV of the ISIs, each for the excitatory and
+    the inhibitory cells, from 100 ms on.
 
     Tolerance (derived, _check_bracket): the integer membrane lies up to E = 1/(1 - am) units
     below the float one, so spikeloom must lie between Brian2 at v_thresh and at v_thresh +
     E/scale (0.016 mV here), 3 seeded Brian2 runs at each; widened by 3 s sqrt(1/6 + 1/3), s
-    the run-to-run spread of this chaotic network pooled over the 12 runs. About 35 s CPU for
-    both parameters (the long version: test_cuba_14bit_weights_match_pynn_brian2, regress)."""
-    _check_bracket(cuba_short, what)
+    the run-to-run spread of this chaotic network pooled over the 12 runs. About 45 s CPU;
+    one test, not parametrized, so that xdist workers do not repeat the runs (the long
+    version: test_cuba_14bit_weights_match_pynn_brian2, make regress)."""
+    runs = _cuba_runs(_w14(), 600.0, 6, 3)
+    _check_bracket(runs, "rate")
+    _check_bracket(runs, "CV")
 
 
 def _charge_psc_scale(dt, tau_m, tau_syn, cm):
