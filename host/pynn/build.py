@@ -19,7 +19,7 @@ import numpy as np
 from pyNN import common, errors
 from pyNN.standardmodels.base import check_weights
 
-from ..network import LIF, NEURON_PARAMS, STDP, Network
+from ..network import LIF, STDP, Network
 from . import mapping
 from .standardmodels import (
     AdditiveWeightDependence,
@@ -29,10 +29,6 @@ from .standardmodels import (
 )
 
 __all__ = ["build", "locate"]
-
-#: True once the core has a separate inhibitory current (``LIF(tau_syn_inh=...)``)
-SEPARATE_INH = any(p.name == "tau_syn_inh" for p in NEURON_PARAMS)
-
 
 def locate(obj, idx, populations):
     """(position in ``populations`` of the real Population, index inside it) for indices into
@@ -76,7 +72,7 @@ def build(state):
             continue
         p = params[k] = _neuron_params(pop)
         kwargs = mapping.lif_params(dt, p)
-        if SEPARATE_INH and np.any(p["tau_syn_I"] != p["tau_syn_E"]):
+        if np.any(p["tau_syn_I"] != p["tau_syn_E"]):
             kwargs["tau_syn_inh"] = p["tau_syn_I"]
         net.population(pop.size, LIF(**kwargs), name=name)
     for k, proj in enumerate(state.projections):
@@ -144,13 +140,6 @@ def _project(state, net, proj, index, params, dt):
             raise errors.ConnectionError(f"{where}: a spike source cannot receive synapses")
         p, post = params[d], dst_idx[conn]
         tau_s = p["tau_syn_I" if inhibitory else "tau_syn_E"]
-        if inhibitory and not SEPARATE_INH and np.any(p["tau_syn_I"] != p["tau_syn_E"]):
-            j = int(np.flatnonzero(p["tau_syn_I"] != p["tau_syn_E"])[0])
-            raise errors.InvalidParameterValueError(
-                f"{where}: population {dst.label!r} neuron {j} has tau_syn_I = "
-                f"{p['tau_syn_I'][j]:g} ms != tau_syn_E = {p['tau_syn_E'][j]:g} ms; the core "
-                "has one synaptic current per neuron until the separate inhibitory current "
-                "(LIF(tau_syn_inh=...)) is merged: set tau_syn_I = tau_syn_E")
         k = mapping.psc_scale(dt, p["tau_m"], tau_s, p["cm"])[post]
         stdp = _stdp(proj, {key: x[conn] for key, x in v.items()}, k, where)
         name = f"{proj.label or 'projection'}[{index}]" + (f".{n}" if len(pairs) > 1 else "")
