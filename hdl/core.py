@@ -626,8 +626,8 @@ class Core(wiring.Component):
                                 row = a[(wpr - 1).bit_length():] if wpr & (wpr - 1) == 0 \
                                     else a // wpr
                                 m.d.comb += [w_waddr.eq(a), p_we.eq(1), pf_w.addr.eq(row),
-                                             pf_w.en.eq((req.data[:wpw] &
-                                                         lane_mask(a)).any())]
+                                             pf_w.en.eq(weight_lanes(req.data, lane_mask(a),
+                                                                     R).any())]
                             with m.Case(Region.PRE_TRACE):
                                 m.d.comb += [pre_w.addr.eq(a), pre_w.en.eq(1)]
                             with m.Case(Region.POST_TRACE):

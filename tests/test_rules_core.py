@@ -24,6 +24,9 @@ TWO = CoreConfig(n_neurons=10, n_inputs=5, weights_per_word=4, stdp_frac=12, rul
                  name="rules2", clock_hz=1_000_000, baud=100_000)
 THREE = TWO.replace(n_neurons=7, n_inputs=6, weights_per_word=2, rule_bits=3, w_width=7,
                     trace_width=9, stdp_frac=10, name="rules3")
+# the rules next to delays, theta and exc/inh currents; one word per row and a small G
+FEATURES = TWO.replace(delay_bits=2, theta_width=8, inh_current=True, name="rules_features")
+ONE_WORD = TWO.replace(n_neurons=4, n_inputs=3, stdp_frac=3, name="rules_one_word")
 
 
 def rules_network(cfg, seed, ticks):
@@ -41,10 +44,10 @@ def rules_network(cfg, seed, ticks):
     for r in range(nr):
         lo, hi = sorted(int(v) for v in rng.integers(wlo, whi + 1, 2))
         small = rng.random() < 0.3      # rates below one weight step: listing and rounding
+        top = 1 << max(cfg.stdp_frac - 4, 1) if small else amax
         model.rules[r] = RuleParams(
             enable=int(r == 0 or rng.random() < 0.85),
-            a_plus=int(rng.integers(0, 1 << (cfg.stdp_frac - 4) if small else amax)),
-            a_minus=int(rng.integers(0, 1 << (cfg.stdp_frac - 4) if small else amax)),
+            a_plus=int(rng.integers(0, top)), a_minus=int(rng.integers(0, top)),
             pre_jump=int(rng.integers(tmax // 4, tmax + 1)),
             post_jump=int(rng.integers(tmax // 4, tmax + 1)),
             alpha_pre=int(rng.integers(one // 2, one + 1)),
@@ -124,10 +127,11 @@ def run_rules(cfg, seed, ticks):
     return stats
 
 
-@pytest.mark.parametrize("cfg,seed", [(TWO, 1), (TWO, 2), (THREE, 3)])
+@pytest.mark.parametrize("cfg,seed", [(TWO, 1), (TWO, 103), (THREE, 3), (FEATURES, 4)],
+                         ids=["two-1", "two-103", "three", "features"])
 def test_rules_lockstep(cfg, seed):
-    """Two and three rules, 25 ticks each: everything equal every tick, and the walks ran
-    (weights moved, the generator advanced, POT drained)."""
+    """Two and three rules (and with delays, theta, two currents), 25 ticks each: everything
+    equal every tick, and the walks ran (weights moved, the generator advanced, POT ran)."""
     stats = run_rules(cfg, seed, 25)
     assert stats["moved"] and stats["draws"] and stats["pot_ticks"], stats
 
@@ -175,7 +179,8 @@ def test_cycle_formula_has_the_drain():
 
 
 @pytest.mark.regress
-@pytest.mark.parametrize("cfg", [TWO, THREE], ids=["two", "three"])
+@pytest.mark.parametrize("cfg", [TWO, THREE, FEATURES, ONE_WORD],
+                         ids=["two", "three", "features", "one_word"])
 def test_rules_lockstep_regress(cfg):
     for seed in range(seed_count(20)):
         run_rules(cfg, 100 + seed, 60)
