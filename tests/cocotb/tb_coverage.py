@@ -2,8 +2,9 @@
 
 Contract: :data:`ITEMS` is the fixed list of coverage points (name -> what it means), grouped by
 prefix (``opcode.``, ``status.``, ``region.``, ``reset.``, ``neuron.``, ``stdp.``, ``event.``,
-``run.``, ``abort.``, ``frame.``, ``wire.``, ``delay.``, ``probe.``); :data:`FEATURE_ITEMS` names
-the items of optional features, left out for a configuration without them. :class:`Coverage`
+``run.``, ``abort.``, ``frame.``, ``wire.``, ``delay.``, ``probe.``, ``rule.``);
+:data:`FEATURE_ITEMS` names the items of optional features (and the one-rule ``stdp.`` items),
+left out for a configuration without them. :class:`Coverage`
 counts hits; :meth:`Coverage.hit` refuses a name that is not listed (so a typo cannot hide a
 hole). :meth:`Coverage.write` writes a JSON report ``{"items": {name: count}, "holes": [...],
 "meta": {...}}``; :meth:`Coverage.table` is the human-readable version. The scoreboard derives
@@ -102,6 +103,17 @@ ITEMS: dict[str, str] = {
     "probe.slot_off": "a PROBE event with a slot off among slots on",
     "probe.out_of_range": "a PROBE event with a slot on a neuron >= N (streams zeros)",
     "probe.all_off": "a RUN of ticks on a core with probes, every slot off: no PROBE event",
+    # several plasticity rules (rule_bits > 1; docs/numerics.md "Plasticity rules")
+    "region.read.LEARN": "READ of LEARN answered OK (rule_bits > 1)",
+    "region.write.LEARN": "WRITE of LEARN answered OK (rule_bits > 1)",
+    "rule.mixed_word": "one weight word had lanes of two different rules changed in a tick",
+    "rule.soft_bound": "a soft-bound (multiplicative) rule moved a weight",
+    "rule.stochastic_draw": "stochastic rounding changed a weight's update (it differs from the "
+                            "same tick with the floor)",
+    "rule.modulation_positive": "a modulated rule moved a weight with m > 0",
+    "rule.modulation_negative": "a modulated rule moved a weight with m < 0 (the rule reversed)",
+    "rule.modulation_zero": "m = 0 while a modulated rule's synapses were delivered (frozen)",
+    "rule.disabled": "a disabled rule's synapses delivered while another rule learned",
 }
 
 
@@ -117,6 +129,10 @@ FEATURE_ITEMS = {
     "probe.": lambda cfg: cfg.probe_slots > 0,
     "region.read.PROBES": lambda cfg: cfg.probe_slots > 0,
     "region.write.PROBES": lambda cfg: cfg.probe_slots > 0,
+    "rule.": lambda cfg: cfg.rule_bits > 1,
+    "region.read.LEARN": lambda cfg: cfg.rule_bits > 1,
+    "region.write.LEARN": lambda cfg: cfg.rule_bits > 1,
+    "stdp.": lambda cfg: cfg.rule_bits == 1,        # the one-rule items (re-derived, below)
 }
 
 
