@@ -40,6 +40,13 @@ SPK_END the end marker
 POT     (STDP enabled) listed rows x fired words, read-modify-write, every fired lane at once
 ====== ===============================================================================
 
+Several plasticity rules (``rule_bits > 1``, dual store only; docs/architecture.md "Several
+plasticity rules"): :class:`~spikeloom.hdl.rules.RuleLearner` does the read-modify-writes of ACC
+and POT, ``RULE_LATENCY`` clocks deep, with :class:`~spikeloom.hdl.rules.Xorshift32` drawing
+``weights_per_word`` numbers per visited word; SCAN stores traces instead of steps and lists a
+source by per-rule thresholds (state DIV computes them when STDP_PARAMS is written), and POT
+ends with ``RULE_LATENCY`` drain clocks (POT_DRAIN).
+
 Doing the pre-trace update in SCAN (before the sweep) is equivalent to the spec's order: x is
 read by nothing but potentiation, which comes later, and depends only on the delivered set; y
 is decayed in SCAN because depression (in ACC) needs the decayed value of every neuron before
