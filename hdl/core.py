@@ -40,6 +40,13 @@ SPK_END the end marker
 POT     (STDP enabled) listed rows x fired words, read-modify-write, every fired lane at once
 ====== ===============================================================================
 
+Several plasticity rules (``rule_bits > 1``, dual store only; docs/architecture.md "Several
+plasticity rules"): :class:`~spikeloom.hdl.rules.RuleLearner` does the read-modify-writes of ACC
+and POT, ``RULE_LATENCY`` clocks deep, with :class:`~spikeloom.hdl.rules.Xorshift32` drawing
+``weights_per_word`` numbers per visited word; SCAN stores traces instead of steps and lists a
+source by per-rule thresholds (state DIV computes them when STDP_PARAMS is written), and POT
+ends with ``RULE_LATENCY`` drain clocks (POT_DRAIN).
+
 Doing the pre-trace update in SCAN (before the sweep) is equivalent to the spec's order: x is
 read by nothing but potentiation, which comes later, and depends only on the delivered set; y
 is decayed in SCAN because depression (in ACC) needs the decayed value of every neuron before
@@ -51,12 +58,13 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
-from ..proto.cycles import WEIGHT_STORES, check_weight_store, tick_cycles_bound
-from ..proto.memmap import Region, layouts, region_words, regions
+from ..proto.cycles import RULE_LATENCY, WEIGHT_STORES, check_weight_store, tick_cycles_bound
+from ..proto.memmap import Region, layouts, n_rules, region_words, regions
 from ..proto.protocol import ResetFlags
 from .arith import decay, satu, scale_sat
 from .fifo import Queue, held_read
 from .neuron import Update, acc_width
+from .rules import M_WIDTH, RuleLearner, Xorshift32
 from .stdp import Learner
 from .weights import DualPortStore, SinglePortStore
 
@@ -163,12 +171,12 @@ class Core(wiring.Component):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         check_weight_store(weight_store)
-        if cfg.rule_bits > 1:
-            # the learning walks of several rules (docs/numerics.md, "Plasticity rules") exist
-            # in the golden model only so far: refuse rather than build a core that disagrees
-            raise ValueError(f"CoreConfig.rule_bits = {cfg.rule_bits}: the gateware implements "
-                             "one plasticity rule (rule_bits = 1); several rules run on the "
-                             "golden model (model://) only")
+        if cfg.rule_bits > 1 and weight_store == "spram":
+            # the rule learner takes 4 DSPs a lane: the UP5K has 8, the core already uses 7
+            # (docs/architecture.md, "Several plasticity rules")
+            raise ValueError(f"CoreConfig.rule_bits = {cfg.rule_bits} needs weight_store='dual':"
+                             " the rule learner does not fit the iCE40UP5K (spram) core; several"
+                             " rules run on the ECP5/Artix presets and the golden model")
         if store_factory is not None:
             if not callable(store_factory):
                 raise TypeError(f"store_factory must be callable, not {store_factory!r}")
@@ -184,6 +192,8 @@ class Core(wiring.Component):
         wdepth = s_n * wpr
         spram = self.weight_store == "spram"
         lay = layouts(cfg)
+        R = cfg.rule_bits
+        rules = R > 1           # several plasticity rules: the RuleLearner path
         m = Module()
 
         # -- memories ---------------------------------------------------------------------------
@@ -256,7 +266,9 @@ class Core(wiring.Component):
         # of 2**W - 1 take every W-bit weight to the same end of the clip (numerics.md, clip),
         # and W-bit lanes pack two to a 16-bit EBR word on the UP5K (the words live in the
         # "flags" memory below)
-        dep_lay = data.ArrayLayout(unsigned(ww), wpw)
+        # With several rules the learner computes the steps itself: dep holds y_dec, a plist
+        # entry the source's x (the trace, not the step)
+        dep_lay = data.ArrayLayout(unsigned(tw if rules else ww), wpw)
         # this tick's lists: delivered sources (their row base address), sources listed for
         # potentiation (row base and step: POT needs no multiplier), fired words (word and its
         # fired lanes); and the sticky plastic-row flags (configuration, numerics.md step 6)
@@ -266,7 +278,8 @@ class Core(wiring.Component):
         row_w = _bits(wdepth) - row_sh
         dl_layout = data.StructLayout({"row": unsigned(row_w), "plastic": unsigned(1)})
         dl_r, dl_w = mem("dlist", dl_layout, s_n, hold="write")
-        pl_layout = data.StructLayout({"row": unsigned(row_w), "step": unsigned(ww)})
+        pl_layout = data.StructLayout({"row": unsigned(row_w),
+                                       "step": unsigned(tw if rules else ww)})
         pl_r, pl_w = mem("plist", pl_layout, s_n, hold="write")
 
         def row_base_of(entry):
@@ -302,7 +315,8 @@ class Core(wiring.Component):
                              Mux(fw_w.en, fw_w.data, dep_w.data))),
             fl_w.en.eq(Mux(pf_w.en, Const(1, fl_width) << (pf_w.addr % pf_pack),
                            Mux(fw_w.en, (1 << fw_layout.size) - 1,
-                               Cat(*(dep_w.en[i].replicate(ww) for i in range(wpw)))))),
+                               Cat(*(dep_w.en[i].replicate(dep_lay.elem_shape.width)
+                                     for i in range(wpw)))))),
         ]
 
         # weight and plasticity stores, behind one uniform read/write view
@@ -312,8 +326,8 @@ class Core(wiring.Component):
         w_wdata = Signal(data.ArrayLayout(signed(ww), wpw))
         w_rdata = Signal(data.ArrayLayout(signed(ww), wpw))
         p_we = Signal()
-        p_wdata = Signal(wpw)
-        p_rdata = Signal(wpw)
+        p_wdata = Signal(wpw * R)               # R bits a lane: the rule index (or the bit)
+        p_rdata = Signal(wpw * R)
         if spram:
             factory = self.store_factory or SinglePortStore
             m.submodules.wstore = wst = factory(wdepth, wpw * ww)
@@ -327,7 +341,7 @@ class Core(wiring.Component):
             ]
         else:
             m.submodules.wstore = wst = DualPortStore(wdepth, wpw * ww)
-            m.submodules.pstore = pst = DualPortStore(wdepth, wpw)
+            m.submodules.pstore = pst = DualPortStore(wdepth, wpw * R)
             m.d.comb += [
                 wst.raddr.eq(w_raddr), wst.waddr.eq(w_waddr), wst.we.eq(w_we),
                 wst.wdata.eq(w_wdata), w_rdata.eq(wst.rdata),
@@ -349,11 +363,24 @@ class Core(wiring.Component):
                 m.d.comb += [dst.raddr.eq(w_raddr), dst.waddr.eq(w_waddr), dst.we.eq(d_we),
                              dst.wdata.eq(d_wdata), d_rdata.eq(dst.rdata)]
 
-        stdp = Signal(lay[Region.STDP_PARAMS].struct())
+        if rules:
+            # one STDP_PARAMS word per rule; word 0's trace fields drive SCAN and the sweep
+            rule_par = Signal(data.ArrayLayout(lay[Region.STDP_PARAMS].struct(), n_rules(cfg)))
+            stdp = rule_par[0]
+        else:
+            stdp = Signal(lay[Region.STDP_PARAMS].struct())
+        learn_en = Signal()     # the learning walks run: the enable bit (several rules: any)
+        m.d.comb += learn_en.eq(Cat(*(rule_par[r].enable for r in range(n_rules(cfg)))).any()
+                                if rules else stdp.enable)
 
         # -- datapath blocks --------------------------------------------------------------------
         m.submodules.update = upd = Update(cfg)
-        m.submodules.learner = lrn = Learner(cfg)
+        if rules:
+            assert RuleLearner.LATENCY == RULE_LATENCY
+            m.submodules.learner = lrn = RuleLearner(cfg)
+            m.submodules.rng = rng = Xorshift32(wpw)
+        else:
+            m.submodules.learner = lrn = Learner(cfg)
         # the queue holds only the bits a neuron number or the end marker's count (0..n) uses,
         # not the stream's 16: on the UP5K 10 bits a word fit one EBR, 17 needed two
         spk_bits = n.bit_length()
@@ -365,11 +392,14 @@ class Core(wiring.Component):
             sfifo.r_en.eq(self.spikes.ready),
             upd.post_jump.eq(stdp.post_jump),
             lrn.w.eq(w_rdata),
-            lrn.p.eq(p_rdata),
-            *[lrn.dep[i].eq(dep_r.data[i]) for i in range(wpw)],
-            lrn.w_min.eq(stdp.w_min),
-            lrn.w_max.eq(stdp.w_max),
         ]
+        if not rules:
+            m.d.comb += [
+                lrn.p.eq(p_rdata),
+                *[lrn.dep[i].eq(dep_r.data[i]) for i in range(wpw)],
+                lrn.w_min.eq(stdp.w_min),
+                lrn.w_max.eq(stdp.w_max),
+            ]
         spk_elem = Signal(SpikeLayout)
         m.d.comb += sfifo.w_data.eq(Cat(spk_elem.neuron[:spk_bits], spk_elem.end))
 
@@ -400,7 +430,7 @@ class Core(wiring.Component):
         nw = Signal(range(wpr + 1))             # fired words this tick
         fp = Signal(_bits(wpr))                 # POT: the fired-word entry on fw_r.data
         mask_d = Signal(wpw)                    # POT data stage: fired lanes, step
-        pot_d = Signal(ww + 1)
+        pot_d = Signal(tw if rules else ww + 1)     # (several rules: the source's x)
         fmask = Signal(wpw)                     # SWEEP: fired lanes of the current word so far
         # SCAN's second stage (the steps): valid, last, the new traces, the source's row
         vs, last_s, nrn_s, flag_s = Signal(), Signal(), Signal(), Signal()
@@ -421,6 +451,28 @@ class Core(wiring.Component):
         rd_region = Signal(4)
         rd_addr = Signal(self.ADDR_W)
         clr_flags = Signal(3)
+        G = cfg.stdp_frac
+        if rules:
+            lrn_valid, pot_walk = Signal(), Signal()    # the learner takes a word; in POT
+            drain = Signal(range(RULE_LATENCY))         # POT_DRAIN's clock
+            learn_word = Signal(32)                     # LEARN word 1 (m in bits 0..15)
+            # per rule: x * a_plus >= 2^G iff x > thr (thr = (2^G - 1) // a_plus, see DIV)
+            thr = Signal(data.ArrayLayout(unsigned(max(G, 1)), n_rules(cfg)))
+            div_r = Signal(R)
+            div_a = Signal(16)
+            div_rem = Signal(17)                        # < a_plus after each step
+            div_q = Signal(max(G, 1))
+            div_n = Signal(range(max(G, 1)))
+            req_stdp = lay[Region.STDP_PARAMS].struct()(
+                self.mem_req.payload.data[:lay[Region.STDP_PARAMS].struct().size])
+
+            def listed_by_rules(x):
+                """numerics.md step 6 with rules: some enabled rule has x * a_plus != 0 and,
+                unless it is stochastic or modulated, x * a_plus >= 2^G."""
+                return Cat(*(
+                    p.enable & (x != 0) & (p.a_plus != 0) & (p.stochastic | p.modulated |
+                                                             (x > thr[r]))
+                    for r, p in ((r, rule_par[r]) for r in range(n_rules(cfg))))).any()
 
         m.d.comb += [
             self.mem_rsp.valid.eq(rsp_valid),
@@ -439,8 +491,8 @@ class Core(wiring.Component):
                 return Const(full, wpw)
             return Mux(addr % wpr == wpr - 1, tail, full)
 
-        def weight_lanes(value, mask):
-            return Cat(*(Mux(mask[i], value[i * ww:(i + 1) * ww], 0) for i in range(wpw)))
+        def weight_lanes(value, mask, width=ww):
+            return Cat(*(Mux(mask[i], value[i * width:(i + 1) * width], 0) for i in range(wpw)))
 
         req = self.mem_req.payload
         ack = self.mem_req.valid & self.mem_req.ready
@@ -476,13 +528,16 @@ class Core(wiring.Component):
             with m.Case(Region.WEIGHTS):
                 m.d.comb += word.eq(weight_lanes(w_rdata, lane_mask(rd_addr)))
             with m.Case(Region.PLASTIC):
-                m.d.comb += word.eq(p_rdata & lane_mask(rd_addr))
+                m.d.comb += word.eq(weight_lanes(p_rdata, lane_mask(rd_addr), R))
             with m.Case(Region.PRE_TRACE):
                 m.d.comb += word.eq(pre_r.data)
             with m.Case(Region.POST_TRACE):
                 m.d.comb += word.eq(post_r.data)
             with m.Case(Region.STDP_PARAMS):
-                m.d.comb += word.eq(stdp)
+                m.d.comb += word.eq(rule_par[rd_addr] if rules else stdp)
+            if rules:
+                with m.Case(Region.LEARN):
+                    m.d.comb += word.eq(Mux(rd_addr[0], learn_word, rng.state))
             with m.Case(Region.SPIKES):
                 m.d.comb += word.eq(spk_r.data)
             if D:
@@ -498,13 +553,14 @@ class Core(wiring.Component):
             pf_w.data.eq(~clearing),
             w_wdata.eq(Mux(clearing, 0, Mux(idle, weight_lanes(req.data, lane_mask(req.addr)),
                                             lrn.w_new))),
-            p_wdata.eq(Mux(clearing, 0, req.data[:wpw] & lane_mask(req.addr))),
+            p_wdata.eq(Mux(clearing, 0, weight_lanes(req.data, lane_mask(req.addr), R))),
             pre_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, x_new))),
             upd.i_valid.eq(v1), upd.par.eq(par_word), upd.alpha_mem.eq(am_r.data.alpha_mem),
             upd.st.eq(st_r.data), upd.y.eq(post_r.data),
             lrn.mask.eq(mask_d),
-            lrn.pot.eq(pot_d),
         ]
+        if not rules:
+            m.d.comb += lrn.pot.eq(pot_d)
         if D:       # delay lanes past the last neuron are masked like the weights
             m.d.comb += d_wdata.eq(Mux(clearing, 0, Cat(*(
                 Mux(lane_mask(req.addr)[i], req.data[i * D:(i + 1) * D], 0)
@@ -545,7 +601,11 @@ class Core(wiring.Component):
                         m.d.sync += [self.ticks.eq(0), self.spike_count.eq(0),
                                      self.syn_events.eq(0), self.last_tick_cycles.eq(0)]
                     with m.If(self.clear & _CONFIG):
-                        m.d.sync += stdp.eq(0)
+                        if rules:       # the rules and both LEARN words
+                            m.d.sync += [rule_par.eq(0), learn_word.eq(0)]
+                            m.d.comb += [rng.load.eq(1), rng.seed.eq(0)]
+                        else:
+                            m.d.sync += stdp.eq(0)
                     m.d.sync += [clr_flags.eq(self.clear), cyc.eq(0)]
                     with m.If(self.clear & (_STATE | _CONFIG)):
                         m.next = "CLR"
@@ -573,14 +633,28 @@ class Core(wiring.Component):
                                 row = a[(wpr - 1).bit_length():] if wpr & (wpr - 1) == 0 \
                                     else a // wpr
                                 m.d.comb += [w_waddr.eq(a), p_we.eq(1), pf_w.addr.eq(row),
-                                             pf_w.en.eq((req.data[:wpw] &
-                                                         lane_mask(a)).any())]
+                                             pf_w.en.eq(weight_lanes(req.data, lane_mask(a),
+                                                                     R).any())]
                             with m.Case(Region.PRE_TRACE):
                                 m.d.comb += [pre_w.addr.eq(a), pre_w.en.eq(1)]
                             with m.Case(Region.POST_TRACE):
                                 m.d.comb += [post_w.addr.eq(a), post_w.en.eq(1)]
                             with m.Case(Region.STDP_PARAMS):
-                                m.d.sync += stdp.eq(req.data)
+                                if rules:
+                                    m.d.sync += rule_par[a].eq(req.data)
+                                    if G:   # the rule's listing threshold, then the response
+                                        m.d.sync += [rsp_valid.eq(0), div_r.eq(a),
+                                                     div_a.eq(req_stdp.a_plus), div_rem.eq(0),
+                                                     div_n.eq(0)]
+                                        m.next = "DIV"
+                                else:
+                                    m.d.sync += stdp.eq(req.data)
+                            if rules:
+                                with m.Case(Region.LEARN):
+                                    with m.If(a[0]):
+                                        m.d.sync += learn_word.eq(req.data[:32])
+                                    with m.Else():
+                                        m.d.comb += [rng.load.eq(1), rng.seed.eq(req.data[:32])]
                             with m.Case(Region.SPIKES):
                                 m.d.comb += [spk_w.addr.eq(a), spk_w.data.eq(req.data[0]),
                                              spk_w.en.eq(1)]
@@ -597,6 +671,20 @@ class Core(wiring.Component):
             with m.State("MEM_RD"):
                 m.d.sync += [rsp_valid.eq(1), rsp_data.eq(word)]
                 m.next = "IDLE"
+
+            if rules and G:
+                # the listing threshold of the rule just written: thr = (2^G - 1) // a_plus,
+                # one restoring-division bit a clock (the dividend's bits are all ones), so
+                # that SCAN tests x * a_plus >= 2^G as x > thr with no multiplier. The write's
+                # response waits for it (a tick cannot start in between)
+                with m.State("DIV"):
+                    trial = Cat(Const(1, 1), div_rem)              # rem * 2 + 1
+                    fits = trial >= div_a
+                    m.d.sync += [div_rem.eq(Mux(fits, trial - div_a, trial)),
+                                 div_q.eq(Cat(fits, div_q[:-1])), div_n.eq(div_n + 1)]
+                    with m.If(div_n == G - 1):
+                        m.d.sync += [thr[div_r].eq(Cat(fits, div_q[:-1])), rsp_valid.eq(1)]
+                        m.next = "IDLE"
 
             # ---------------------------------------------------------------- clear
             with m.State("CLR"):
@@ -657,18 +745,23 @@ class Core(wiring.Component):
                 # for POT (with its step); a neuron's depression step goes into its lane of the
                 # dep word, which the accumulation pass applies (k, lane count the neurons)
                 with m.If(vs):
-                    pot = scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww)
+                    if rules:   # the learner computes the steps: dep takes y, plist x
+                        pot, pot_listed = x_s, listed_by_rules(x_s)
+                    else:
+                        pot = held_step(scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww))
+                        pot_listed = pot != 0
                     with m.If(nrn_s):
-                        dep = held_step(scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww))
+                        dep = y_s if rules else held_step(scale_sat(y_s, stdp.a_minus,
+                                                                    cfg.stdp_frac, ww))
                         m.d.comb += [dep_w.addr.eq(k), dep_w.data.eq(Cat(*([dep] * wpw))),
                                      dep_w.en.eq(Const(1, wpw) << lane)]
                         with m.If(lane == wpw - 1):
                             m.d.sync += [lane.eq(0), k.eq(k + 1)]
                         with m.Else():
                             m.d.sync += lane.eq(lane + 1)
-                    with m.If(flag_s & (pot != 0)):
+                    with m.If(flag_s & pot_listed):
                         m.d.comb += [pl_w.addr.eq(nl), pl_w.data.row.eq(base_s[row_sh:]),
-                                     pl_w.data.step.eq(held_step(pot)), pl_w.en.eq(1)]
+                                     pl_w.data.step.eq(pot), pl_w.en.eq(1)]
                         m.d.sync += nl.eq(nl + 1)
                     with m.If(last_s):
                         with m.If(nd != 0):
@@ -720,13 +813,16 @@ class Core(wiring.Component):
                     issue = more & ~ph
                     with m.If(ph):
                         m.d.sync += ph.eq(0)
-                    with m.Elif(issue & stdp.enable & row_flag_now):
+                    with m.Elif(issue & learn_en & row_flag_now):
                         m.d.sync += ph.eq(1)
                     row_issue(issue)
                 else:
                     row_issue(more)
-                with m.If(vd & stdp.enable & flag_d):
-                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
+                if rules:   # every word of every delivered row takes its draws
+                    m.d.comb += lrn_valid.eq(vd & learn_en)
+                else:
+                    with m.If(vd & learn_en & flag_d):
+                        m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
                 if not D:       # one accumulator row: add in the data stage
                     with m.If(vd):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
@@ -740,7 +836,7 @@ class Core(wiring.Component):
                     # the last word's write cycle overlaps its data stage when its row is
                     # plastic: one more cycle then, so the walk always drains in one cycle
                     # after its last word's cycles (proto/cycles.py)
-                    with m.If(fin & stdp.enable & fin_flag):
+                    with m.If(fin & learn_en & fin_flag):
                         m.d.sync += acc_tail.eq(1)
                     with m.Elif(fin | acc_tail):
                         m.d.sync += acc_tail.eq(0)
@@ -802,7 +898,7 @@ class Core(wiring.Component):
                 m.d.comb += [self.busy.eq(1), spk_elem.neuron.eq(nf), spk_elem.end.eq(1),
                              sfifo.w_en.eq(1)]
                 m.d.sync += self.spike_count.eq(self.spike_count + nf)
-                with m.If(stdp.enable & (nl != 0) & (nw != 0)):
+                with m.If(learn_en & (nl != 0) & (nw != 0)):
                     m.next = "POT_PRE"
                 with m.Else():
                     m.next = "FINISH"
@@ -837,14 +933,47 @@ class Core(wiring.Component):
                         m.d.comb += fw_r.addr.eq(fp + 1)
                         m.d.sync += fp.eq(fp + 1)
                 with m.If(vd):
-                    m.d.comb += [lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1)]
+                    if rules:
+                        m.d.comb += [lrn_valid.eq(1), pot_walk.eq(1)]
+                    else:
+                        m.d.comb += [lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1)]
                     with m.If(last_d):
+                        m.next = "POT_DRAIN" if rules else "FINISH"
+
+            if rules:
+                # the learner's last RULE_LATENCY writes land before anything reads the store
+                # again (FINISH, then a host read or the next tick)
+                with m.State("POT_DRAIN"):
+                    m.d.comb += self.busy.eq(1)
+                    m.d.sync += drain.eq(drain + 1)
+                    with m.If(drain == RULE_LATENCY - 1):
+                        m.d.sync += drain.eq(0)
                         m.next = "FINISH"
 
             with m.State("FINISH"):
                 m.d.comb += [self.busy.eq(1), self.done.eq(1), tick_end.eq(1)]
                 m.d.sync += [self.ticks.eq(self.ticks + 1), self.last_tick_cycles.eq(cyc + 1)]
                 m.next = "IDLE"
+
+        if rules:
+            # the rule learner: fed in the data stage of ACC (depression, every lane, base y of
+            # each lane's neuron) and POT (the fired lanes, base the row's x); the generator
+            # gives wpw draws per visited word, exactly while the learner takes one
+            # (numerics.md, "Order of draws"). The write address and enable travel beside it
+            m.d.comb += [
+                lrn.valid.eq(lrn_valid), lrn.potentiate.eq(pot_walk),
+                lrn.rule.eq(p_rdata),
+                lrn.mask.eq(Mux(pot_walk, mask_d, (1 << wpw) - 1)),
+                *[lrn.base[i].eq(Mux(pot_walk, pot_d, dep_r.data[i])) for i in range(wpw)],
+                lrn.draws.eq(rng.draws), lrn.m.eq(learn_word[:M_WIDTH]),
+                lrn.params.eq(rule_par),
+                rng.count.eq(Mux(lrn_valid, wpw, 0)),
+            ]
+            wr_en = Signal()            # the word is written back: POT, or a plastic row
+            m.d.comb += wr_en.eq(lrn_valid & (pot_walk | flag_d))
+            wr_v, wr_a = _delayed(m, RULE_LATENCY, wr_en, a_d)
+            with m.If(wr_v):
+                m.d.comb += [w_waddr.eq(wr_a), w_we.eq(1)]
 
         # -- delay ring -------------------------------------------------------------------------
         # The slot of this tick is ``head``; a weight with delay d goes to slot head + d (mod

@@ -1,4 +1,5 @@
-"""The STDP lane arithmetic: what one read-modify-write of a weight word does to its lanes.
+"""The STDP lane arithmetic: what one read-modify-write of a weight word does to its lanes (one
+rule, ``rule_bits = 1``; with several rules the core uses :class:`spikeloom.hdl.rules.RuleLearner`).
 
 :class:`Learner` is combinational. Given a weight word (``weights_per_word`` signed lanes), its
 plasticity bits and the step(s), it returns the updated word:

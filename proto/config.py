@@ -209,6 +209,13 @@ PRESETS: dict[str, CoreConfig] = {
     "ulx3s_85f_delay": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4,
                                   name="ulx3s_85f_delay", theta_width=16, inh_current=True,
                                   delay_bits=3, clock_hz=30_000_000, baud=3_000_000),
+    # ULX3S ECP5-85F with three plasticity rules per synapse (rule_bits = 2: stochastic
+    # rounding, soft bound, modulation; the rule learner takes 4 MULT18X18D a lane) on the
+    # ulx3s_85f_delay sizes: 11294 LUT4, 80/208 DP16KD, 24/156 MULT18X18D, Fmax 41.5 MHz at
+    # 30 MHz (one build, docs/boards.md)
+    "ulx3s_85f_rules": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4,
+                                  name="ulx3s_85f_rules", theta_width=16, inh_current=True,
+                                  rule_bits=2, clock_hz=30_000_000, baud=3_000_000),
     # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado);
     # the neuron features add ~2 RAMB36 (wider neuron words, a second accumulator; estimated);
     # 2 Mbaud: 50 MHz / 25 exactly; the FT2232H's 3 Mbaud is not a whole divisor of 50 MHz

@@ -12,7 +12,8 @@ sources, fired words), never on which ones. So one formula gives the exact count
                 + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
                                                         L + 1 = 3 stage neuron pipeline
                 + 1                                     end-of-tick spike marker
-                + [en ∧ R > 0 ∧ Fw > 0] (1 + c·R·Fw + d)  POT: listed rows × fired words
+                + [en ∧ R > 0 ∧ Fw > 0] (1 + c·R·Fw + d   POT: listed rows × fired words
+                                         + [rules] RULE_LATENCY)  (+ the rule learner's drain)
                 + 1                                     FINISH (done)
 
 with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``L`` = :data:`UPDATE_LATENCY`,
@@ -29,11 +30,12 @@ and depresses the words of plastic rows on its way: the dual store's write port 
 cycle after each word of the ``Pp`` delivered sources whose row is plastic (the sticky flag,
 as for ``R``: ``TickResult.plastic_delivered``); a row without a plastic synapse is only read.
 
-With several plasticity rules (``rule_bits > 1``, golden model only so far) ``en`` is the OR of
-the rules' enable bits, a source is listed by the rule of docs/numerics.md ("Plasticity rules")
-and the walks are the same ones (the rounding draws follow exactly these walks); the golden
-device reports this count, and a gateware implementation of rules must keep it or change this
-formula with it.
+With several plasticity rules (``rule_bits > 1``, ``[rules]`` above; dual store only) ``en``
+is the OR of the rules' enable bits, a source is listed by the rule of docs/numerics.md
+("Plasticity rules") and the walks are the same ones (the rounding draws follow exactly these
+walks). The rule learner (``hdl.rules.RuleLearner``) writes a word :data:`RULE_LATENCY` clocks
+after it read it, so POT ends with that many drain clocks before FINISH; ACC needs none (the
+sweep, which does not touch the weights, covers its last writes).
 
 The optional neuron features (``CoreConfig.theta_width``, ``inh_current``) add no cycles: the
 second accumulator takes the same weight word in the same clock, and theta and the inhibitory
@@ -52,7 +54,7 @@ from __future__ import annotations
 from .config import CoreConfig
 
 __all__ = ["tick_cycles", "tick_cycles_bound", "fired_words", "WEIGHT_STORES",
-           "check_weight_store", "UPDATE_LATENCY"]
+           "check_weight_store", "UPDATE_LATENCY", "RULE_LATENCY"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
 #: (separate read and write ports) or "spram" (one address port, as the UP5K's SPRAM).
@@ -63,6 +65,10 @@ WEIGHT_STORES = ("dual", "spram")
 #: (``hdl.neuron.Update.LATENCY``, the same number): three stages, at most two carry chains
 #: each (docs/architecture.md, "Neuron pipeline"). The sweep drains in ``UPDATE_LATENCY + 1``.
 UPDATE_LATENCY = 2
+
+#: Clocks from a weight word's read data to its write-back through the rule learner
+#: (``hdl.rules.RuleLearner.LATENCY``, the same number; ``rule_bits > 1`` only): POT's drain.
+RULE_LATENCY = 3
 
 
 def check_weight_store(weight_store) -> str:
@@ -150,7 +156,7 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
             words = fired_words(cfg, fired)
         fw = _count(words, "words", min(q, wpr))
         if r and fw:
-            cycles += 1 + c * r * fw + d
+            cycles += 1 + c * r * fw + d + (RULE_LATENCY if cfg.rule_bits > 1 else 0)
     return cycles
 
 

@@ -42,6 +42,8 @@ VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-CASEINCOMPLETE", "-Wno-lint"
 CONFIGS = {
     # per-synapse delays of 1 .. 8 ticks, both currents, and two probe slots
     "tiny_delay_probes": preset("tiny_delay").replace(probe_slots=2, name="tiny_delay_probes"),
+    # three plasticity rules (stochastic rounding, soft bound, modulation)
+    "tiny_rules": preset("tiny").replace(rule_bits=2, stdp_frac=12, name="tiny_rules"),
 }
 
 
@@ -207,6 +209,40 @@ def test_cocotb_delays_and_probes():
                or k.endswith((".DELAYS", ".PROBES"))]
     assert len(feature) == 18, feature
     assert all(items[k] for k in feature), {k: items[k] for k in feature}
+
+
+RULES_TESTS = r"\.test_(random_sessions|coverage_report)$"
+
+
+@pytest.mark.rtl
+def test_cocotb_rules():
+    """Several plasticity rules (``tiny_rules``): three random sessions (rule indices, soft /
+    stochastic / modulated rules, modulation rewritten between RUNs) byte-exact vs
+    GoldenDevice on Verilator, and every ``rule.*`` item (and the LEARN region) hit."""
+    first = _first_seed(21)
+    report = run_cocotb("verilator", tb_config("tiny_rules"), [first, first + 1, first + 2],
+                        tag="rules", test_filter=RULES_TESTS)
+    if _filtered():
+        return
+    items = report["items"]
+    feature = [k for k in items if k.startswith("rule.") or k.endswith(".LEARN")]
+    assert len(feature) == 9, feature
+    assert all(items[k] for k in feature), {k: items[k] for k in feature}
+
+
+@pytest.mark.rtl
+@pytest.mark.regress
+@pytest.mark.parametrize("sim", SIMS)
+def test_cocotb_rules_regress(sim):
+    """SPIKELOOM_SEEDS random sessions on ``tiny_rules``; fails on a rules coverage hole."""
+    n = int(os.environ.get("SPIKELOOM_SEEDS", "50"))
+    first = _first_seed(int(time.time()) % 1_000_000)
+    print(f"regress seeds {first} .. {first + n - 1} (SPIKELOOM_SEED={first} reruns them)")
+    report = run_cocotb(sim, tb_config("tiny_rules"), list(range(first, first + n)),
+                        tag="regress-rules", test_filter=RULES_TESTS)
+    if not _filtered():
+        holes = [k for k in report["holes"] if k.startswith("rule.") or k.endswith(".LEARN")]
+        assert not holes, f"coverage holes: {holes}"
 
 
 @pytest.mark.rtl

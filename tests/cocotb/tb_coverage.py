@@ -2,11 +2,13 @@
 
 Contract: :data:`ITEMS` is the fixed list of coverage points (name -> what it means), grouped by
 prefix (``opcode.``, ``status.``, ``region.``, ``reset.``, ``neuron.``, ``stdp.``, ``event.``,
-``run.``, ``abort.``, ``frame.``, ``wire.``, ``delay.``, ``probe.``); :data:`FEATURE_ITEMS` names
-the items of optional features, left out for a configuration without them. :class:`Coverage`
-counts hits; :meth:`Coverage.hit` refuses a name that is not listed (so a typo cannot hide a
-hole). :meth:`Coverage.write` writes a JSON report ``{"items": {name: count}, "holes": [...],
-"meta": {...}}``; :meth:`Coverage.table` is the human-readable version. The scoreboard derives
+``run.``, ``abort.``, ``frame.``, ``wire.``, ``delay.``, ``probe.``, ``rule.``);
+:data:`FEATURE_ITEMS` names the items of optional features, left out for a configuration
+without them (and the one-rule ``stdp.`` items with several rules, which have ``rule.``).
+:class:`Coverage` counts hits; :meth:`Coverage.hit` refuses a name that is not listed (so a
+typo cannot hide a hole). :meth:`Coverage.write` writes a JSON report ``{"items": {name:
+count}, "holes": [...], "meta": {...}}``; :meth:`Coverage.table` is the human-readable version.
+The scoreboard derives
 the hits from the request bytes, the golden device's replies and the golden model's state before
 and after every tick, so coverage says what the *design* was driven through, not what the
 stimulus generator intended.
@@ -102,6 +104,17 @@ ITEMS: dict[str, str] = {
     "probe.slot_off": "a PROBE event with a slot off among slots on",
     "probe.out_of_range": "a PROBE event with a slot on a neuron >= N (streams zeros)",
     "probe.all_off": "a RUN of ticks on a core with probes, every slot off: no PROBE event",
+    # several plasticity rules (rule_bits > 1; docs/numerics.md "Plasticity rules")
+    "region.read.LEARN": "READ of LEARN answered OK (rule_bits > 1)",
+    "region.write.LEARN": "WRITE of LEARN answered OK (rule_bits > 1)",
+    "rule.mixed_word": "one weight word had lanes of two different rules changed in a tick",
+    "rule.soft_bound": "a soft-bound (multiplicative) rule moved a weight",
+    "rule.stochastic_draw": "stochastic rounding changed a weight's update (it differs from the "
+                            "same tick with the floor)",
+    "rule.modulation_positive": "a modulated rule moved a weight with m > 0",
+    "rule.modulation_negative": "a modulated rule moved a weight with m < 0 (the rule reversed)",
+    "rule.modulation_zero": "m = 0 while a modulated rule's synapses were delivered (frozen)",
+    "rule.disabled": "a disabled rule's synapses delivered while another rule learned",
 }
 
 
@@ -117,6 +130,9 @@ FEATURE_ITEMS = {
     "probe.": lambda cfg: cfg.probe_slots > 0,
     "region.read.PROBES": lambda cfg: cfg.probe_slots > 0,
     "region.write.PROBES": lambda cfg: cfg.probe_slots > 0,
+    "rule.": lambda cfg: cfg.rule_bits > 1,
+    "region.read.LEARN": lambda cfg: cfg.rule_bits > 1,
+    "region.write.LEARN": lambda cfg: cfg.rule_bits > 1,
 }
 
 
@@ -129,7 +145,8 @@ class Coverage:
     def for_config(self, cfg) -> None:
         """Leave out the items of the optional features ``cfg`` does not have (they cannot be
         hit there: no hole)."""
-        for prefix, has in FEATURE_ITEMS.items():
+        one_rule = {"stdp.": lambda cfg: cfg.rule_bits == 1}
+        for prefix, has in {**FEATURE_ITEMS, **one_rule}.items():
             if not has(cfg):
                 for name in [k for k in self.counts if k.startswith(prefix)]:
                     del self.counts[name]

@@ -19,6 +19,8 @@ after abuse whose effect on the receiver is not predictable bit for bit (a gross
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from spikeloom.proto import protocol as P
 from spikeloom.proto.cycles import tick_cycles
@@ -263,12 +265,21 @@ class Scoreboard:
 
         def traced_step(inputs=None):
             before = _Snapshot(core)
+            floor = None
+            if sb.cfg.rule_bits > 1:    # the same tick with the floor instead of the draws
+                import copy
+                twin = copy.deepcopy(before.model)
+                twin.rules = [dataclasses.replace(r, stochastic=0) for r in twin.rules]
+                type(core).step(twin, inputs)
+                floor = twin.weights
             result = step(inputs)
             sb._cover_tick(before, core, result)
+            if sb.cfg.rule_bits > 1:
+                sb._cover_rules(before, core, floor)
             if sb.cfg.delay_bits:
                 sb._cover_delays(before, core)
             sb._tick_cycles.append(tick_cycles(sb.cfg, result.delivered, result.spikes,
-                                               bool(before.stdp.enable), listed=result.listed,
+                                               before.learning, listed=result.listed,
                                                plastic_delivered=result.plastic_delivered))
             return result
 
@@ -285,6 +296,8 @@ class Scoreboard:
         if (before.ref > 0).any():
             cov.hit("neuron.refractory_hold")
         self._cover_features(before, core, fired)
+        if cfg.rule_bits > 1:       # _cover_rules
+            return
 
         delivered = np.flatnonzero(before.spikes)
         cols = np.flatnonzero(fired)
@@ -331,6 +344,36 @@ class Scoreboard:
                 cov.hit("neuron.inh_accumulate")
             if ((rows < 0).any(axis=0) & (rows > 0).any(axis=0)).any():
                 cov.hit("neuron.exc_and_inh")
+
+    def _cover_rules(self, before, core, floor) -> None:
+        """Several rules: which rules moved which weights, against the state before the tick
+        and the same tick with the floor for every rule (``floor``: its weights)."""
+        from spikeloom.sim.rules import modulation_factor
+        cov, wpw = self.cov, self.cfg.weights_per_word
+        rules, idx = core.rules, before.plastic
+        changed = before.weights != core.weights
+        flag = {f: np.array([0] + [getattr(r, f) for r in rules])[idx]
+                for f in ("enable", "soft", "stochastic", "modulated")}
+        m = modulation_factor(before.modulation)
+        pad = -len(idx[0]) % wpw
+        words = np.pad(np.where(changed, idx, 0), ((0, 0), (0, pad))).reshape(len(idx), -1, wpw)
+        if any(np.unique(wd[wd != 0]).size > 1 for wd in words.reshape(-1, wpw)):
+            cov.hit("rule.mixed_word")
+        if (changed & (flag["soft"] == 1)).any():
+            cov.hit("rule.soft_bound")
+        if ((core.weights != floor) & (flag["stochastic"] == 1)).any():
+            cov.hit("rule.stochastic_draw")
+        moved_mod = (changed & (flag["modulated"] == 1)).any()
+        if moved_mod and m > 0:
+            cov.hit("rule.modulation_positive")
+        if moved_mod and m < 0:
+            cov.hit("rule.modulation_negative")
+        rows = np.flatnonzero(before.spikes)
+        on = (flag["enable"] == 1)[rows]
+        if before.learning and m == 0 and (on & (flag["modulated"] == 1)[rows]).any():
+            cov.hit("rule.modulation_zero")
+        if before.learning and ((idx[rows] != 0) & ~on).any():
+            cov.hit("rule.disabled")
 
     def _cover_delays(self, before, core) -> None:
         """The tick's deliveries into the ring, re-derived from the state before it (step 1 of
@@ -400,5 +443,8 @@ class _Snapshot:
         self.theta = core.state.theta.copy()
         self.reset_subtract = core.params.reset_subtract.copy()
         self.delays = core.delays.copy()
+        self.learning = core.learning_enabled
+        self.modulation = core.modulation
+        self.model = core              # (rules: copied by the tick hook before it steps)
         self.ring = core.state.ring.copy()
         self.ring_inh = core.state.ring_inh.copy()

@@ -18,8 +18,8 @@ from spikeloom.proto.memmap import Region, layouts, region_words
 from spikeloom.proto.memmap import regions as regions_of
 from spikeloom.proto.protocol import Frame, Opcode
 
-__all__ = ["Requests", "random_network", "random_delays", "random_probes", "random_session",
-           "batches"]
+__all__ = ["Requests", "random_network", "random_delays", "random_probes", "random_rules",
+           "random_modulation", "random_session", "batches"]
 
 
 class Requests:
@@ -88,6 +88,8 @@ class Requests:
             out += self.write_matrix(Region.DELAYS, net["delays"])
         if "probes" in net:
             out += self.write_words(Region.PROBES, net["probes"])
+        if "learn" in net:
+            out += self.write_words(Region.LEARN, net["learn"])
         return out
 
     def write_words(self, region: Region, words, addr: int = 0) -> list[bytes]:
@@ -181,7 +183,40 @@ def random_network(cfg, rng) -> dict:
         net["delays"] = random_delays(cfg, rng)
     if cfg.probe_slots:
         net["probes"] = random_probes(cfg, rng)
+    if cfg.rule_bits > 1:
+        random_rules(cfg, rng, net)
     return net
+
+
+def random_rules(cfg, rng, net) -> None:
+    """With ``rule_bits > 1``: rule indices on the plastic synapses, one STDP_PARAMS word per
+    rule (random soft / stochastic / modulated flags, some rates below one weight step, now and
+    then a rule disabled) and the LEARN words (a non-zero seed, a random modulation)."""
+    from spikeloom.proto.memmap import n_rules
+    k, G = n_rules(cfg), cfg.stdp_frac
+    net["plastic"] = np.where(net["plastic"],
+                              rng.integers(1, k + 1, (cfg.n_sources, cfg.n_neurons)), 0)
+    st = net["stdp"]
+    lo, hi = st["w_min"], st["w_max"]
+    small = rng.random(k) < 0.3
+    top = np.where(small, 1 << max(G - 3, 1), 4 << G)
+    net["stdp"] = {
+        **{f: np.full(k, v) for f, v in st.items()},
+        "enable": (rng.random(k) < 0.6) | (np.arange(k) == rng.integers(k)),  # one at least
+        "a_plus": rng.integers(0, top), "a_minus": rng.integers(0, top),
+        "w_min": rng.integers(lo - 8, lo + 1, k).clip(-(1 << (cfg.w_width - 1))),
+        "w_max": rng.integers(hi, hi + 9, k).clip(None, (1 << (cfg.w_width - 1)) - 1),
+        "soft": rng.integers(0, 2, k), "stochastic": rng.integers(0, 2, k),
+        "modulated": rng.integers(0, 2, k)}
+    net["learn"] = [int(rng.integers(1, 1 << 32)), random_modulation(rng)]
+
+
+def random_modulation(rng, sign=None) -> int:
+    """A LEARN word 1: a positive, negative or zero factor m (bits 0..15; ``sign`` 1, -1, 0 or
+    None: any), junk above."""
+    sign = int(rng.choice([0, 1, -1])) if sign is None else sign
+    m = sign * int(rng.integers(1, 600))
+    return (m & 0xFFFF) | int(rng.integers(0, 1 << 16)) << 16
 
 
 def random_delays(cfg, rng) -> np.ndarray:
@@ -228,9 +263,14 @@ def random_session(cfg, seed: int) -> list[bytes]:
         out += rq.write_fields(Region.NEURON_STATE, st)
         out += rq.write_fields(Region.PRE_TRACE, {"x": rng.integers(0, 1 << cfg.trace_width,
                                                                      cfg.n_sources)})
+    runs = 0
     for _ in range(int(rng.integers(6, 14))):
         r = rng.random()
         if r < 0.5:
+            if cfg.rule_bits > 1:       # a new modulation before each RUN: +, -, 0 in turn
+                runs += 1
+                out += rq.write_words(Region.LEARN, [random_modulation(rng, runs % 3 - 1)],
+                                      addr=1)
             k = int(rng.integers(0, cfg.n_inputs + 1))
             out.append(rq.inject(rng.choice(cfg.n_inputs, k, replace=True)))
             period = int(rng.choice([0, 0, rng.integers(20, 120)]))
@@ -258,8 +298,12 @@ def random_session(cfg, seed: int) -> list[bytes]:
                 out += rq.write_matrix(Region.DELAYS, net["delays"])
             if "probes" in net:
                 out += rq.write_words(Region.PROBES, net["probes"])
+            if "learn" in net:      # a new modulation factor (the generator runs on)
+                out += rq.write_words(Region.LEARN, [random_modulation(rng)], addr=1)
     out += rq.read(Region.WEIGHTS)
     out += rq.read(Region.NEURON_STATE)
+    if cfg.rule_bits > 1:       # the generator state: every draw of the session counted
+        out += rq.read(Region.LEARN)
     out.append(rq.status())
     return out
 
