@@ -495,16 +495,16 @@ def test_one_cell_matches_pynn_brian2():
 
 # -- the CUBA benchmark against pyNN.brian2 --------------------------------------------------------
 
-CUBA_N = 512            # ecp5_85 / ulx3s_85f: 512 neurons; 2 % connectivity gives ~10 inputs
-CUBA_PRESET = "ecp5_85"
+CUBA_N = 512            # ulx3s_85f: 512 neurons; 2 % connectivity gives ~10 inputs
+CUBA_PRESET = "ulx3s_85f"   # tau_syn_I = 10 ms != tau_syn_E: the separate inhibitory current
 CUBA_SKIP = 100.0       # ms; rates and CVs from here on (after the 50 ms kick)
 
 
 def _w14():
     """The CUBA preset with 14-bit weights: a voltage resolution at which the integers lose
-    nothing that matters (E/scale = 0.016 mV)."""
+    nothing that matters (E/scale = 0.008 mV)."""
     from spikeloom.proto.config import preset
-    return preset(CUBA_PRESET).replace(w_width=14, weights_per_word=1, name="ecp5_85_w14")
+    return preset(CUBA_PRESET).replace(w_width=14, weights_per_word=1, name="ulx3s_85f_w14")
 
 
 def _brian2_cuba(cuba, v_thresh, t_stop, trial):
@@ -618,7 +618,7 @@ def test_cuba_matches_pynn_brian2():
 
     Tolerance (derived, _check_bracket): the integer membrane lies up to E = 1/(1 - am) units
     below the float one, so spikeloom must lie between Brian2 at v_thresh and at v_thresh +
-    E/scale (0.016 mV here), 2 seeded Brian2 runs at each; widened by 3 s sqrt(1/6 + 1/2), s
+    E/scale (0.008 mV here), 2 seeded Brian2 runs at each; widened by 3 s sqrt(1/6 + 1/2), s
     the run-to-run spread of this chaotic network pooled over the 10 runs. About 35 s CPU;
     one test, not parametrized, so that xdist workers do not repeat the runs (the long
     version: test_cuba_14bit_weights_match_pynn_brian2, make regress)."""
@@ -705,7 +705,7 @@ def test_cuba_example_runs_and_plots(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _cuba_module().main("spikeloom", "model://", t_stop=300.0)
     out = capsys.readouterr().out
-    assert "compiled for 'ecp5_85'" in out and "uses 512/512 neurons" in out
+    assert "compiled for 'ulx3s_85f'" in out and "uses 512/512 neurons" in out
     assert "exc: " in out and "inh: " in out and "wrote pynn_cuba.png" in out
     assert (tmp_path / "pynn_cuba.png").stat().st_size > 10_000
 
