@@ -556,7 +556,7 @@ def _cuba_runs(target, t_stop, trials, brian2_trials, **cuba_kwargs):
 
     The integer membrane lies in (u - E, u] of the float one (docs/numerics.md), E = 1 /
     (1 - exp(-dt/tau_m)) integer units = E / scale mV: so the core's network behaves like
-    Brian2's with a threshold raised by 0 .. E / scale (about 1 mV with 8-bit weights: the
+    Brian2's with a threshold raised by 0 .. E / scale (about 0.5 mV with 8-bit weights: the
     voltage resolution is set by the largest weight, the inhibitory one). A network this small
     has states that differ from run to run (initial potentials, the Poisson kick: equally valid
     chaotic trajectories), so every run on either side draws those from its own seeds and the
@@ -675,11 +675,12 @@ def cuba_14bit():
 
 
 _CUBA_OPEN = (
-    "open (docs/pynn.md): with 8-bit weights one voltage unit is 0.05 mV and the truncating "
-    "decays of v and of the synaptic current lose more than the E/scale bracket holds: exc "
-    "18.4 Hz (runs 18.11-18.73) vs Brian2 24.2 (v_thresh) .. 20.3 Hz (v_thresh + 1 mV), exc CV "
-    "0.26 vs 0.13 .. 0.21; the same network with 14-bit weights is inside (test_cuba_14bit_*). "
-    "Closing it is a numerics change (decays that round), out of the PyNN backend's scope")
+    "open (docs/pynn.md): with 8-bit weights one voltage unit is 0.026 mV and the truncating decay "
+    "of the synaptic current adds a drift the E/scale bracket does not hold: the rates sit at its "
+    "v_thresh + E/scale end (exc 21.7 Hz vs Brian2 23.7 .. 21.6 Hz), the exc CV above it: 0.147 "
+    "(runs 0.145-0.151) vs 0.113 .. 0.127, tolerance 0.006; with 14-bit weights it is inside "
+    "(test_cuba_14bit_*). Closing it is a numerics change (decays that round), out of the PyNN "
+    "backend's scope")
 
 
 # the long CUBA cross-checks take about 3 minutes (4 + 4 spikeloom runs, 4 pyNN.brian2 runs of
@@ -692,9 +693,11 @@ def test_cuba_14bit_weights_match_pynn_brian2(cuba_14bit, what):
 
 
 @pytest.mark.regress
-@pytest.mark.xfail(strict=True, reason=_CUBA_OPEN)
-@pytest.mark.parametrize("what", ["rate", "CV"])
+@pytest.mark.parametrize("what", ["rate", pytest.param("CV", marks=pytest.mark.xfail(
+    strict=True, reason=_CUBA_OPEN))])
 def test_cuba_8bit_weights_against_pynn_brian2(cuba_8bit, what):
+    """The boards' 8-bit weights (E/scale = 0.53 mV): the rates are inside the bracket, the
+    excitatory CV is not (an open xfail)."""
     _check_bracket(cuba_8bit, what)
 
 
