@@ -8,10 +8,9 @@ Written as PyNN's own ``examples/va_benchmark.py`` is: one Population "cells" of
 connectivity from each view to all cells, resting potential (-49 mV) above threshold (-50 mV) so
 the network sustains its own activity, a 50 ms Poisson kick. Scaling from the benchmark's 4000
 cells to ``n``: the weights grow by ``4000 / n`` so each cell's mean input stays the same. The
-benchmark's inhibitory current decays with 10 ms; here both decay with 5 ms and the inhibitory
-weight doubles (same charge per spike: ``w * tau_syn``), so the network fits the presets with one
-synaptic current (``ecp5_85``, which model:// picks; ``ulx3s_85f`` has ``inh_current`` and could
-take ``tau_syn_I = 10``). Writes ``pynn_cuba.png`` (raster and population rates).
+currents decay with the benchmark's own time constants (5 ms excitatory, 10 ms inhibitory), so the
+cells need the core's separate inhibitory current: a configuration with ``inh_current``
+(``ulx3s_85f``, which model:// picks). Writes ``pynn_cuba.png`` (raster and population rates).
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ import numpy as np
 
 # the benchmark's parameters (PyNN's examples/va_benchmark.py, CUBA)
 CELL = dict(cm=0.2, tau_m=20.0, v_rest=-49.0, v_thresh=-50.0, v_reset=-60.0, tau_refrac=5.0,
-            tau_syn_E=5.0, tau_syn_I=5.0, i_offset=0.0)
+            tau_syn_E=5.0, tau_syn_I=10.0, i_offset=0.0)
 W_EXC = 0.27e-3 * (0.0 - -60.0)         # nA: Gexc (nS) * (E_exc - v_mean)
-W_INH = 4.5e-3 * (-80.0 - -60.0) * 2.0  # nA: Ginh * (E_inh - v_mean), x 10 ms / 5 ms (see above)
+W_INH = 4.5e-3 * (-80.0 - -60.0)        # nA: Ginh * (E_inh - v_mean)
 N_FULL = 4000
 
 
