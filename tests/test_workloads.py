@@ -197,6 +197,23 @@ def test_digits_onchip_labels_and_votes(onchip):
     assert onchip.predict(np.array([[1, 0, 1]]), np.array([5, 5, 3])).tolist() == [3]
 
 
+def test_digits_onchip_likelihood_readout(onchip):
+    """The Poisson-likelihood readout on counts whose answer is known: rates are class means
+    with a floor, and a class is scored by sum_n k log r - r over every neuron."""
+    # 2 neurons, classes 0,0,1,1: neuron 0 fires ~4 for class 0 and ~1 for class 1, neuron 1
+    # never fires for class 0 and ~2 for class 1
+    counts = np.array([[4, 0], [4, 0], [1, 2], [1, 2]])
+    y = np.array([0, 0, 1, 1])
+    r = onchip.fit_rates(counts, y, floor=0.01)
+    assert r.shape == (2, onchip.N_CLASSES)
+    assert r[:, 0].tolist() == [4, 0.01] and r[:, 1].tolist() == [1, 2]
+    assert np.all(r[:, 2:] == 0.01)                   # classes without images: the floor
+    # [3, 0]: class 0 (neuron 1's silence speaks for class 0); [3, 1]: one spike of neuron 1
+    # costs class 0 log(0.01) and tips it to class 1, which the mean-response vote would miss
+    test = np.array([[3, 0], [3, 1]])
+    assert onchip.predict_likelihood(test, r).tolist() == [0, 1]
+    assert onchip.predict(test, onchip.assign_labels(counts, y)).tolist() == [0, 0]
+
 @pytest.mark.rtl
 def test_workloads_identical_on_the_virtual_board(pattern, digits, digits_setup):
     from spikeloom.errors import ToolNotFound
