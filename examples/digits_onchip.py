@@ -13,7 +13,8 @@ thresholds ``theta`` (homeostasis, no decay) carry over. The network, on the ``u
 - an excitatory layer of up to 256 LIF neurons (raw integers, :class:`Params`) with an adaptive
   threshold: each spike raises ``theta`` by ``theta_jump``;
 - lateral inhibition: every neuron inhibits every other one through a fixed negative recurrent
-  weight (the core's all-to-all matrix; ``up5k`` has no separate inhibitory current);
+  weight (the core's all-to-all matrix; ``up5k`` has no separate inhibitory current): -96
+  while learning (a little room for a second winner), -128 (the 8-bit limit) in the readout;
 - the core's additive pair STDP on the input->excitatory weights (``w_min .. w_max``), tuned
   so each step is 0 or 1: +1 at a post spike for every input that fired in the last 69 ticks
   (the whole presentation), -1 at every input spike delivered within 17 ticks of a post spike.
@@ -87,9 +88,10 @@ class Params:
     test_present: int = 600     # the readout schedule (frozen network): ticks per image,
     test_rate: float = 0.05     # rate and coding; no complement phase
     test_coding: str = "regular"
+    test_inhibition: int | None = 128  # the frozen network's (None: ``inhibition``)
     w_init: tuple = (3, 8)      # initial input weights, uniform integers in [lo, hi)
     w_max: int = 10             # STDP clip (w_min = 0); small, so one inhibitory spike counts
-    inhibition: int = 128       # |recurrent weight| between two different neurons
+    inhibition: int = 96        # |recurrent weight| between two different neurons (training)
     threshold: int = 700
     tau_mem: float = 40.0       # ticks
     tau_syn: float = 0.0        # ticks (0: a weight acts in its own tick only)
@@ -110,14 +112,15 @@ class Params:
 
     def readout(self) -> Params:
         """The schedule of the frozen network: the test presentation, no complement."""
+        inh = self.inhibition if self.test_inhibition is None else self.test_inhibition
         return dataclasses.replace(self, present=self.test_present, rate=self.test_rate,
-                                   coding=self.test_coding, complement=0)
+                                   coding=self.test_coding, complement=0, inhibition=inh)
 
 
 #: passes over the training set of the default run
 EPOCHS = 2
 #: the smallest rate (spikes per readout presentation) :func:`fit_rates` gives a neuron
-RATE_FLOOR = 0.01
+RATE_FLOOR = 0.001
 
 
 def core_config(p: Params) -> sl.CoreConfig:
@@ -281,8 +284,9 @@ def train(dev: Runner, p: Params, x: np.ndarray, epochs: int, rng: np.random.Gen
 
 
 def freeze(p: Params, learned: dict) -> sl.Image:
-    """The frozen network (no STDP, theta folded into the thresholds) as an image."""
-    return sl.compile(build(p, weights=learned["weights"][-1], theta=learned["theta"],
+    """The frozen network (no STDP, theta folded into the thresholds, the readout's
+    inhibition) as an image."""
+    return sl.compile(build(p.readout(), weights=learned["weights"][-1], theta=learned["theta"],
                             learn=False), target=core_config(p))
 
 

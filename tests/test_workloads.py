@@ -172,6 +172,7 @@ def test_digits_onchip_encoding(onchip):
     assert not r[p.present + p.complement:].any()          # rest
     q = p.readout()
     assert q.complement == 0 and q.coding == "regular" and q.period == q.present + q.rest
+    assert q.inhibition == p.test_inhibition != p.inhibition   # the readout's own inhibition
     x = np.random.default_rng(2).integers(0, 17, (3, 64))
     counts = onchip.encode(x, q, np.random.default_rng(3)).reshape(3, q.period, 128).sum(axis=1)
     expect = np.concatenate([x, 16 - x], axis=1) / 16 * q.rate * q.present
