@@ -32,7 +32,9 @@ time, a ``headline`` block, and a ``goals`` object: the figures the issues name,
 their names (:data:`GOALS`), each with its value, what is wanted, whether it is met, and the run
 that measured it. ``--only``/``--skip`` update an existing results.json in place: the parts and
 goals this run measures are replaced, the others are kept as they were (each keeps its own
-``started`` time and commit, so a figure is never attributed to a run that did not make it).
+``started`` time and commit, so a figure is never attributed to a run that did not make it;
+``--workloads NAME...`` runs only those workloads, the others' data are kept, marked
+``kept_from_run``).
 results.md is generated from results.json only (``--render
 results.json`` regenerates it). ``--docs`` also replaces the "## Benchmarks" section of
 docs/results.md with the headline tables. ``--quick`` shortens every part (one to a few minutes);
@@ -776,6 +778,9 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", action="store_true",
                     help="also replace the '## Benchmarks' section of docs/results.md")
     ap.add_argument("--render", metavar="JSON", help="only regenerate results.md from JSON")
+    ap.add_argument("--workloads", nargs="+", metavar="NAME",
+                    help="the workloads part runs only these (e.g. digits_onchip); the others' "
+                         "data are kept from results.json")
     args = ap.parse_args(argv)
     out_dir = pathlib.Path(args.out_dir)
     if args.render:
@@ -819,7 +824,9 @@ def main(argv=None) -> int:
                         for b in res["boards"] if not b.get("fmax_mhz")) + ")",
                     "wall_s": round(time.perf_counter() - t, 1), **stamp}
                 continue
-            rec = run_script(part, script_args(part, run_mode), pathlib.Path(tmp))
+            extra = ["--workloads", *args.workloads] if part == "workloads" and args.workloads \
+                else []
+            rec = run_script(part, script_args(part, run_mode) + extra, pathlib.Path(tmp))
             res["parts"][part] = {**rec, **stamp}
             worst = max(worst, 0 if rec["status"] == "measured" else 1)
     res["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -835,6 +842,11 @@ def main(argv=None) -> int:
             res["boards"] = prev["boards"]
     res["headline"] = headline(res)
     res["goals"] = {**(prev or {}).get("goals", {}), **goals(res)}
+    old = ((prev or {}).get("parts", {}).get("workloads") or {}).get("data") or {}
+    new = (res["parts"].get("workloads") or {}).get("data")
+    if args.workloads and new is not None:  # keep the left-out workloads, marked as earlier
+        for name in set(old) - set(new):
+            new[name] = {"kept_from_run": prev["started"], **old[name]}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(res, indent=1) + "\n")
     (out_dir / "results.md").write_text(render(res))

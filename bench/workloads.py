@@ -49,6 +49,10 @@ def digits_onchip(args) -> tuple[dict, bool]:
     lr = r["learned"]
     out = {
         "test_accuracy": r["accuracy"], "train_accuracy": r["train_accuracy"],
+        "likelihood_accuracy": r["likelihood_accuracy"], "vote_accuracy": r["vote_accuracy"],
+        "readout": "Gaussian likelihood of the spike counts (per-class mean and variance of "
+                   "each neuron on the training split); likelihood_accuracy: the Poisson one "
+                   "(class-mean rates); vote_accuracy: Diehl & Cook's mean-response vote",
         "test_images": 594, "train_images": r["n_train"], "epochs": len(lr["epochs"]),
         "neurons": p.n_neurons, "preset": ex.PRESET, "params": {
             k: list(v) if isinstance(v, tuple) else v for k, v in vars(p).items()},
