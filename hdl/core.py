@@ -61,7 +61,7 @@ from .stdp import Learner
 from .weights import DualPortStore, SinglePortStore
 
 __all__ = ["Core", "Control", "SpikeLayout", "req_layout", "addr_width", "data_width",
-           "WEIGHT_STORES"]
+           "flag_pack", "list_ram_attrs", "WEIGHT_STORES"]
 
 #: One element of the ``spikes`` stream: a neuron index (``end = 0``), or the end-of-tick marker
 #: (``end = 1``) whose ``neuron`` field carries the number of spikes of the tick.
@@ -113,6 +113,24 @@ def _delayed(m, cycles, *signals):
             sig = nxt
         out.append(sig)
     return out
+
+
+def flag_pack(platform) -> int:
+    """Plastic-row flags per word of the core's "flags" memory on ``platform``.
+
+    16 on iCE40 and in simulation (``platform`` None): bit-wide writes into one 16-bit EBR word.
+    1 on ECP5, whose block RAM has no bit-wide write enables: a bit-granular memory would take a
+    DP16KD per bit, so each flag gets a word and the memory is written a lane at a time. The
+    choice changes neither behaviour nor cycles.
+    """
+    return 1 if getattr(platform, "family", None) == "ecp5" else 16
+
+
+def list_ram_attrs(platform) -> dict:
+    """Memory attributes of the delivered list (``dlist``) on ``platform``: LUT RAM on ECP5,
+    where a whole DP16KD for it is what tips the board presets over their block RAM (the read
+    stays registered, so the timing is the same); block RAM elsewhere."""
+    return {"ram_style": "distributed"} if getattr(platform, "family", None) == "ecp5" else {}
 
 
 class Control(wiring.Signature):
@@ -194,8 +212,9 @@ class Core(wiring.Component):
         # emulating: ``hold="write"`` while any write runs (memories never read and written
         # in the same cycle), ``hold="same"`` only when the write hits the read address
         # (walks that read one element while writing another).
-        def mem(name, shape, depth, *, hold, transparent=False, granularity=None):
-            m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=[])
+        def mem(name, shape, depth, *, hold, transparent=False, granularity=None, attrs=None):
+            m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=[],
+                                                    attrs=attrs)
             wp = mm.write_port(granularity=granularity)
             if hold is None:
                 return mm.read_port(transparent_for=(wp,) if transparent else ()), wp
@@ -265,7 +284,7 @@ class Core(wiring.Component):
         row_sh = (wpr.bit_length() - 1) if wpr & (wpr - 1) == 0 else 0
         row_w = _bits(wdepth) - row_sh
         dl_layout = data.StructLayout({"row": unsigned(row_w), "plastic": unsigned(1)})
-        dl_r, dl_w = mem("dlist", dl_layout, s_n, hold="write")
+        dl_r, dl_w = mem("dlist", dl_layout, s_n, hold="write", attrs=list_ram_attrs(platform))
         pl_layout = data.StructLayout({"row": unsigned(row_w), "step": unsigned(ww)})
         pl_r, pl_w = mem("plist", pl_layout, s_n, hold="write")
 
@@ -278,31 +297,38 @@ class Core(wiring.Component):
         fw_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "mask": unsigned(wpw)})
         # The depression steps, the fired-word list and the plastic-row flags share one memory
         # ("flags"): the steps, then (after ACC used them) the list, at words 0..wpr-1, the flags
-        # packed 16 to a word after them (bit-wide writes). No two are used at once at one
-        # address: SCAN writes the steps and reads the flags, ACC reads the steps, SWEEP writes
-        # the list, POT reads it, requests and RESET CONFIG write the flags. One EBR on the
-        # UP5K instead of three.
-        pf_pack = 16
-        fl_width = max(fw_layout.size, pf_pack, dep_lay.size)
+        # after them, pf_pack to a word (flag_pack). No two are used at once at one address:
+        # SCAN writes the steps and reads the flags, ACC reads the steps, SWEEP writes the list,
+        # POT reads it, requests and RESET CONFIG write the flags. One EBR on the UP5K instead
+        # of three. Writes have bit granularity with packed flags, else lane (W-bit) granularity.
+        pf_pack = flag_pack(platform)
+        gran = 1 if pf_pack > 1 else ww
+        fl_width = -(-max(fw_layout.size, pf_pack, dep_lay.size) // gran) * gran
+        chunks = fl_width // gran
         fl_r, fl_w = mem("flags", unsigned(fl_width), wpr + -(-s_n // pf_pack), hold="same",
-                         granularity=1)
+                         granularity=gran)
         dep_r = _Port(addr=Signal(range(wpr)), data=dep_lay(fl_r.data[:dep_lay.size]))
         dep_w = _Port(addr=Signal(range(wpr)), data=Signal(dep_lay), en=Signal(wpw))
         fw_r = _Port(addr=Signal(range(wpr)), data=fw_layout(fl_r.data[:fw_layout.size]))
         fw_w = _Port(addr=Signal(range(wpr)), data=Signal(fw_layout), en=Signal())
         pf_r = _Port(addr=Signal(range(s_n)), data=Signal())
         pf_w = _Port(addr=Signal(range(s_n)), data=Signal(), en=Signal())
-        pf_bit_d = Signal(range(pf_pack))       # the flag's bit in the word on fl_r.data
-        m.d.sync += pf_bit_d.eq(pf_r.addr % pf_pack)
+        if pf_pack > 1:
+            pf_bit_d = Signal(range(pf_pack))   # the flag's bit in the word on fl_r.data
+            m.d.sync += pf_bit_d.eq(pf_r.addr % pf_pack)
+            m.d.comb += pf_r.data.eq(fl_r.data.bit_select(pf_bit_d, 1))
+            pf_row, pf_en = pf_w.addr // pf_pack, Const(1, chunks) << (pf_w.addr % pf_pack)
+        else:                                   # a flag per word, in its lowest chunk
+            m.d.comb += pf_r.data.eq(fl_r.data[0])
+            pf_row, pf_en = pf_w.addr, Const(1, chunks)
         m.d.comb += [
-            pf_r.data.eq(fl_r.data.bit_select(pf_bit_d, 1)),
             # each address is driven (non-zero) only by the phase that uses it
-            fl_w.addr.eq(Mux(pf_w.en, wpr + pf_w.addr // pf_pack, fw_w.addr | dep_w.addr)),
+            fl_w.addr.eq(Mux(pf_w.en, wpr + pf_row, fw_w.addr | dep_w.addr)),
             fl_w.data.eq(Mux(pf_w.en, Cat(*([pf_w.data] * fl_width)),
                              Mux(fw_w.en, fw_w.data, dep_w.data))),
-            fl_w.en.eq(Mux(pf_w.en, Const(1, fl_width) << (pf_w.addr % pf_pack),
-                           Mux(fw_w.en, (1 << fw_layout.size) - 1,
-                               Cat(*(dep_w.en[i].replicate(ww) for i in range(wpw)))))),
+            fl_w.en.eq(Mux(pf_w.en, pf_en,
+                           Mux(fw_w.en, (1 << -(-fw_layout.size // gran)) - 1,
+                               Cat(*(dep_w.en[i].replicate(ww // gran) for i in range(wpw)))))),
         ]
 
         # weight and plasticity stores, behind one uniform read/write view
@@ -451,7 +477,8 @@ class Core(wiring.Component):
         # (about a LUT per bit of the 83-bit parameter bus alone).
         idle, clearing, scanning = Signal(), Signal(), Signal()
         # the shared flags memory's read port: SCAN reads the flags, POT the fired-word list
-        m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + pf_r.addr // pf_pack,
+        m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + (pf_r.addr // pf_pack if pf_pack > 1
+                                                      else pf_r.addr),
                                      fw_r.addr | dep_r.addr))
         ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring); FINISH
         ve, last_e = Signal(), Signal()             # the delay ring's accumulate stage
