@@ -27,10 +27,11 @@ Contract (shared with the dispatcher, the golden device and the tests):
 The tick schedule (docs/architecture.md has the diagrams):
 
 ====== ===============================================================================
-SCAN    one source per clock, two stages: pre-trace decay + jump (step 3 for x), the post
-        trace of source M + j decayed (step 3 for y) and its depression step into ``dep``,
-        inputs consumed, delivered sources appended to the delivered list (row base), plastic
-        rows (sticky flag) with a non-zero potentiation step to the listed sources (with step)
+SCAN    one source per clock, three stages after the memory read: pre-trace decay + jump
+        (step 3 for x), the post trace of source M + j decayed (step 3 for y), inputs
+        consumed, delivered sources appended to the delivered list (row base); the step
+        products; the depression step of neuron j into ``dep``, plastic rows (sticky flag)
+        with a non-zero potentiation step to the listed sources (with step)
 ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
         STDP the same word depressed and written back (dual: in the data stage, while the next
         word is read; spram: a write cycle after each read)
@@ -428,10 +429,14 @@ class Core(wiring.Component):
         mask_d = Signal(wpw)                    # POT data stage: fired lanes, step
         pot_d = Signal(ww + 1)
         fmask = Signal(wpw)                     # SWEEP: fired lanes of the current word so far
-        # SCAN's second stage (the steps): valid, last, the new traces, the source's row
+        # SCAN's second stage (the step products): valid, last, the new traces, the source's row
         vs, last_s, nrn_s, flag_s = Signal(), Signal(), Signal(), Signal()
         x_s, y_s = Signal(tw), Signal(tw)
         base_s = Signal.like(base)
+        # ... and its third (the lists): the same tags with the held steps
+        vt, last_t, nrn_t, flag_t = Signal(), Signal(), Signal(), Signal()
+        pot_t, dep_t = Signal(ww), Signal(ww)
+        base_t = Signal.like(base)
         # sweep pipeline tags: stage 1 (memory data), and as v2, j2, ... the same tags
         # Update.LATENCY cycles later, with Update's outputs (the write-back stage)
         v1 = Signal()
@@ -454,7 +459,7 @@ class Core(wiring.Component):
         ]
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
-        m.d.sync += [vd.eq(0), vs.eq(0), v1.eq(0)]
+        m.d.sync += [vd.eq(0), vs.eq(0), vt.eq(0), v1.eq(0)]
 
         # lanes of a row's last word past neuron n-1 read as 0 and ignore writes
         full = (1 << wpw) - 1
@@ -680,24 +685,30 @@ class Core(wiring.Component):
                         m.d.comb += [post_w.addr.eq(idx_d - mi), post_w.en.eq(1)]
                     m.d.sync += [vs.eq(1), last_s.eq(last_d), x_s.eq(x_new), y_s.eq(y_dec),
                                  nrn_s.eq(idx_d >= mi), flag_s.eq(pf_r.data), base_s.eq(base)]
-                # stage 2: the steps. A plastic row with a non-zero potentiation step is listed
-                # for POT (with its step); a neuron's depression step goes into its lane of the
-                # dep word, which the accumulation pass applies (k, lane count the neurons)
+                # stage 2: the steps (products registered); stage 3: a plastic row with a
+                # non-zero potentiation step is listed for POT (with its step); a neuron's
+                # depression step goes into its lane of the dep word, which the accumulation
+                # pass applies (k, lane count the neurons). A held step is 0 only when the
+                # step is.
                 with m.If(vs):
-                    pot = scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww)
-                    with m.If(nrn_s):
-                        dep = held_step(scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww))
-                        m.d.comb += [dep_w.addr.eq(k), dep_w.data.eq(Cat(*([dep] * wpw))),
+                    m.d.sync += [
+                        vt.eq(1), last_t.eq(last_s), nrn_t.eq(nrn_s), flag_t.eq(flag_s),
+                        base_t.eq(base_s),
+                        pot_t.eq(held_step(scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww))),
+                        dep_t.eq(held_step(scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww)))]
+                with m.If(vt):
+                    with m.If(nrn_t):
+                        m.d.comb += [dep_w.addr.eq(k), dep_w.data.eq(Cat(*([dep_t] * wpw))),
                                      dep_w.en.eq(Const(1, wpw) << lane)]
                         with m.If(lane == wpw - 1):
                             m.d.sync += [lane.eq(0), k.eq(k + 1)]
                         with m.Else():
                             m.d.sync += lane.eq(lane + 1)
-                    with m.If(flag_s & (pot != 0)):
-                        m.d.comb += [pl_w.addr.eq(nl), pl_w.data.row.eq(base_s[row_sh:]),
-                                     pl_w.data.step.eq(held_step(pot)), pl_w.en.eq(1)]
+                    with m.If(flag_t & (pot_t != 0)):
+                        m.d.comb += [pl_w.addr.eq(nl), pl_w.data.row.eq(base_t[row_sh:]),
+                                     pl_w.data.step.eq(pot_t), pl_w.en.eq(1)]
                         m.d.sync += nl.eq(nl + 1)
-                    with m.If(last_s):
+                    with m.If(last_t):
                         with m.If(nd != 0):
                             m.next = "ACC_PRE"
                         with m.Else():
