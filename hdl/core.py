@@ -380,7 +380,10 @@ class Core(wiring.Component):
 
         # -- datapath blocks --------------------------------------------------------------------
         m.submodules.update = upd = Update(cfg)
-        m.submodules.learner = lrn = Learner(cfg)
+        # dual: the learner's output is registered and the write-back follows one cycle after
+        # the data stage (no walk reads a word twice, so nothing waits for it); spram keeps the
+        # read-modify-write in its two cycles
+        m.submodules.learner = lrn = Learner(cfg, registered=not spram)
         # the queue holds only the bits a neuron number or the end marker's count (0..n) uses,
         # not the stream's 16: on the UP5K 10 bits a word fit one EBR, 17 needed two
         spk_bits = n.bit_length()
@@ -460,6 +463,16 @@ class Core(wiring.Component):
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
         m.d.sync += [vd.eq(0), vs.eq(0), vt.eq(0), v1.eq(0)]
+        wb, wb_addr = Signal(), Signal.like(w_waddr)    # dual: the learner's write-back stage
+        m.d.sync += wb.eq(0)
+
+        def learn_write(addr):
+            """Write the learner's word for ``addr`` (this cycle's data) back: now (spram) or
+            from the write-back stage (dual)."""
+            if spram:
+                m.d.comb += [w_waddr.eq(addr), w_we.eq(1)]
+            else:
+                m.d.sync += [wb.eq(1), wb_addr.eq(addr)]
 
         # lanes of a row's last word past neuron n-1 read as 0 and ignore writes
         full = (1 << wpw) - 1
@@ -764,7 +777,8 @@ class Core(wiring.Component):
                 else:
                     row_issue(more)
                 with m.If(vd & stdp.enable & flag_d):
-                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
+                    m.d.comb += lrn.potentiate.eq(0)
+                    learn_write(a_d)
                 if not D:       # one accumulator row: add in the data stage
                     with m.If(vd):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
@@ -875,7 +889,8 @@ class Core(wiring.Component):
                         m.d.comb += fw_r.addr.eq(fp + 1)
                         m.d.sync += fp.eq(fp + 1)
                 with m.If(vd):
-                    m.d.comb += [lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1)]
+                    m.d.comb += lrn.potentiate.eq(1)
+                    learn_write(a_d)
                     with m.If(last_d):
                         m.next = "FINISH"
 
@@ -920,6 +935,9 @@ class Core(wiring.Component):
                     lw.en.eq(ve | acc_w.en),
                 ]
 
+        if not spram:   # after ACC's last word in SWEEP_PRE, after POT's in FINISH
+            with m.If(wb):
+                m.d.comb += [w_waddr.eq(wb_addr), w_we.eq(1)]
         with m.If(self.busy):
             m.d.sync += cyc.eq(cyc + 1)
         return m
