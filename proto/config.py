@@ -207,7 +207,8 @@ PRESETS: dict[str, CoreConfig] = {
     # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above;
     # with the learning walks 57/56 (earlier build), fitted as ulx3s_85f: 56/56 DP16KD, 7030 LUT4,
     # 2137 FF, 35.2 MHz at 30 MHz (met, with the request register and three-stage SCAN; the
-    # PLASTIC write's row = addr // wpr, wpr = 52, into the flags address limits it)
+    # PLASTIC write's row = addr // wpr, wpr = 52, into the flags address limits it); with the
+    # registered learner as well 56/56, 7047 LUT4, 2184 FF, 34.8 MHz (met, the same path)
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
                             clock_hz=30_000_000, baud=3_000_000),
