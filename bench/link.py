@@ -27,6 +27,12 @@ What it measures (results printed and written to bench/link.json):
    it at several UART divisors (``clock_hz // baud``, >= 4): what the UART and dispatcher
    sustain at faster lines (docs/boards.md).
 
+5. Probes. For every preset with probe slots (and up5k, which has none): the wire bytes per tick
+   with ``v`` of one and of all K slots' neurons streamed every tick (bench/probes.py: the golden
+   device's frames, escapes included), the tick rates the line (baud / 10 over those bytes) and
+   the tick loop (clock over the core's tick cycles plus the probe unit's) sustain, and
+   ``max_neurons_at_1khz``, the figure of the goal ``probe.max_neurons_at_1khz``.
+
 ``python bench/link.py --quick`` runs in well under two minutes.
 """
 
@@ -48,10 +54,11 @@ from spikeloom.proto.protocol import Frame, Opcode, Status
 from spikeloom.sim.device import GoldenDevice
 
 __all__ = ["forced_device", "event_stats", "silent_stats", "closed_loop_stats", "neurocorex",
-           "rtl_streaming", "main"]
+           "probe_stats", "rtl_streaming", "main"]
 
 RATES = [0.0, 0.005, 0.01, 0.03, 0.0625, 0.1, 0.3, 1.0]
 RTL_RATES = [0.25, 1.0]         # firing fractions of the RTL throughput runs
+PROBE_PRESETS = ["up5k", "ulx3s_25f", "ulx3s_85f", "ulx3s_85f_delay", "arty_a7"]
 NEUROCOREX = {"baud": 1_000_000, "bytes_per_event": 3, "inputs_per_tick": 1, "crc": False,
               "framing": False, "ticks_per_s": 1000}
 OUT = pathlib.Path(__file__).resolve().parent / "link.json"
@@ -173,6 +180,22 @@ def neurocorex(cfg) -> dict:
     e = event_stats(cfg, 0.01, 2000, np.random.default_rng(0))
     nc["spikeloom_bytes_per_spike_1pct"] = e["wire_bytes_per_spike"]
     return nc
+
+
+def probe_stats(name: str) -> dict:
+    """Streaming ``v`` of probed neurons on preset ``name``: per measured n (1 and K, see
+    bench/probes.py) the wire bytes per tick and the tick rates the line and the tick loop
+    sustain; the largest n at 1,000 ticks/s."""
+    sys.path.insert(0, str(OUT.parent))
+    from probes import max_neurons_at_1khz
+    r = max_neurons_at_1khz(name)
+    cfg = preset(name)
+    rows = [{**row, "line_ticks_per_s": cfg.baud / 10 / row["wire_bytes_per_tick"],
+             "compute_ticks_per_s": cfg.clock_hz / row["cycles_per_tick"]}
+            for row in r["rows"] if row["n"] in (1, cfg.probe_slots)]
+    return {"preset": name, "probe_slots": cfg.probe_slots, "baud": cfg.baud,
+            "clock_hz": cfg.clock_hz, "line_bytes_per_tick_at_1khz": r["line_bytes_per_tick"],
+            "rows": rows, "max_neurons_at_1khz": r["value"]}
 
 
 # -- RTL ---------------------------------------------------------------------------------------
@@ -327,6 +350,15 @@ def main(argv=None) -> int:
           f"spikes/s, no framing/CRC/acks; spikeloom at 1 %: "
           f"{nc['spikeloom_bytes_per_spike_1pct']:.2f} bytes per spike, framed and checked")
 
+    probes = [probe_stats(name) for name in PROBE_PRESETS]
+    print("probes (v of n neurons every tick; ticks/s the line and the tick loop sustain):")
+    for p in probes:
+        cells = ", ".join(f"n={r['n']}: {r['wire_bytes_per_tick']:.1f} B/tick, line "
+                          f"{r['line_ticks_per_s']:.0f}/s, loop {r['compute_ticks_per_s']:.0f}/s"
+                          for r in p["rows"]) or "no probe slots"
+        print(f"  {p['preset']} ({p['probe_slots']} slots, {p['baud']} baud): {cells}; "
+              f"{p['max_neurons_at_1khz']} neurons at 1,000 ticks/s")
+
     rtl = []
     names = args.rtl_config or ("tiny" if args.quick else "tiny,default")
     for name in names.split(","):
@@ -351,7 +383,7 @@ def main(argv=None) -> int:
 
     result = {"config": cfg.name, "baud": cfg.baud, "seed": args.seed, "quick": args.quick,
               "goals": goals, "silent": silent, "events": events, "closed_loop": loops,
-              "neurocorex": nc, "rtl": rtl,
+              "neurocorex": nc, "probes": probes, "rtl": rtl,
               "wall_s": time.perf_counter() - t0}
     pathlib.Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out} in {result['wall_s']:.1f} s")

@@ -190,31 +190,36 @@ PRESETS: dict[str, CoreConfig] = {
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
                           clock_hz=25_000_000, baud=3_125_000),
     # board presets, sizes found by bisecting real builds (docs/boards.md):
+    # probe slots on the ECP5 and Artix presets: 56, the most whose PROBE event of every field
+    # fits the 512-byte payload (4 + 56 x 9 bytes = 508). v of all 56 every tick is 141 wire
+    # bytes a tick (bench/probes.py: 30 for one neuron, ~2 more each), within the 300 bytes a
+    # 3 Mbaud line carries per 1 ms tick (200 at the Arty's 2 Mbaud): 56 at 1,000 ticks/s
     # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL); FT231X at 3 Mbaud,
     # its fastest rate, exact as 30 MHz / 10 (bench/link.py: sustained in simulation);
     # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz (36.0 MHz with the
     # three-stage neuron update; the potentiation path limits it, docs/boards.md "Clock")
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
-                            clock_hz=30_000_000, baud=3_000_000),
+                            probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
     # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz; with a
     # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
-                            clock_hz=30_000_000, baud=3_000_000),
+                            probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
     # ULX3S ECP5-85F with per-synapse delays of 1 .. 8 ticks: the delay store (S x N x 3 bits)
     # and the ring (8 accumulator rows per neuron, two currents) need the block RAM that
     # ulx3s_85f spends on neurons, so half the neurons: 92/208 DP16KD, Fmax 35.9 MHz at 30 MHz
     # (one build, docs/boards.md; room left for a larger core)
     "ulx3s_85f_delay": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4,
                                   name="ulx3s_85f_delay", theta_width=16, inh_current=True,
-                                  delay_bits=3, clock_hz=30_000_000, baud=3_000_000),
+                                  delay_bits=3, probe_slots=56,
+                                  clock_hz=30_000_000, baud=3_000_000),
     # Arty A7-35: sized from its 50 RAMB36 with margin; not measurable here (needs Vivado);
     # the neuron features add ~2 RAMB36 (wider neuron words, a second accumulator; estimated);
     # 2 Mbaud: 50 MHz / 25 exactly; the FT2232H's 3 Mbaud is not a whole divisor of 50 MHz
     "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
                           theta_width=16, inh_current=True,
-                          clock_hz=50_000_000, baud=2_000_000),
+                          probe_slots=56, clock_hz=50_000_000, baud=2_000_000),
 }
 
 
