@@ -25,7 +25,9 @@ What it measures (results printed and written to bench/link.json):
    longer on the line than the tick computes); otherwise the line can be busy at most
    codes/tick of the time and the figure is reported against that bound. ``--divisors`` repeats
    it at several UART divisors (``clock_hz // baud``, >= 4): what the UART and dispatcher
-   sustain at faster lines (docs/boards.md).
+   sustain at faster lines (docs/boards.md). The same with probes: ``tiny`` with 8 slots streaming
+   ``v`` every tick (a SPIKES and a PROBE frame each tick), compared byte for byte with the golden
+   device: the line fraction the dispatcher keeps with the probe unit between ticks.
 
 5. Probes. For every preset with probe slots (and up5k, which has none): the wire bytes per tick
    with ``v`` of one and of all K slots' neurons streamed every tick (bench/probes.py: the golden
@@ -50,6 +52,7 @@ from spikeloom.proto import preset
 from spikeloom.proto import protocol as P
 from spikeloom.proto.cycles import tick_cycles
 from spikeloom.proto.memmap import Region, layouts
+from spikeloom.proto.probes import ProbeSetup
 from spikeloom.proto.protocol import Frame, Opcode, Status
 from spikeloom.sim.device import GoldenDevice
 
@@ -62,6 +65,8 @@ PROBE_PRESETS = ["up5k", "ulx3s_25f", "ulx3s_85f", "ulx3s_85f_delay", "arty_a7"]
 NEUROCOREX = {"baud": 1_000_000, "bytes_per_event": 3, "inputs_per_tick": 1, "crc": False,
               "framing": False, "ticks_per_s": 1000}
 OUT = pathlib.Path(__file__).resolve().parent / "link.json"
+sys.path.insert(0, str(OUT.parent))
+from probes import max_neurons_at_1khz, probe_cycles  # noqa: E402  (bench/probes.py)
 
 
 def wire(op, seq=0, payload=b"") -> bytes:
@@ -186,8 +191,6 @@ def probe_stats(name: str) -> dict:
     """Streaming ``v`` of probed neurons on preset ``name``: per measured n (1 and K, see
     bench/probes.py) the wire bytes per tick and the tick rates the line and the tick loop
     sustain; the largest n at 1,000 ticks/s."""
-    sys.path.insert(0, str(OUT.parent))
-    from probes import max_neurons_at_1khz
     r = max_neurons_at_1khz(name)
     cfg = preset(name)
     rows = [{**row, "line_ticks_per_s": cfg.baud / 10 / row["wire_bytes_per_tick"],
@@ -200,10 +203,13 @@ def probe_stats(name: str) -> dict:
 
 # -- RTL ---------------------------------------------------------------------------------------
 
-def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | None = None) -> dict:
+def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | None = None,
+                  probes: int = 0) -> dict:
     """Fraction of the line rate the RTL top sustains on back-to-back SPIKES batches, with a
     fraction ``rate`` of the neurons (evenly spread) firing every tick; ``divisor``: run the UART
-    at ``clock_hz // divisor`` baud instead of the preset's."""
+    at ``clock_hz // divisor`` baud instead of the preset's; ``probes`` > 0: a core with that
+    many probe slots, each streaming ``v`` of neuron 0, 1, ... every tick (a SPIKES and a PROBE
+    frame a tick)."""
     try:
         from amaranth.sim import Simulator
         from spikeloom.hdl.top import Top
@@ -219,6 +225,12 @@ def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | N
     fire = np.zeros(n, bool)
     fire[np.linspace(0, n - 1, k).round().astype(int)] = True
     req = force_requests(cfg, fire)
+    if probes:
+        cfg = cfg.replace(probe_slots=probes, name=f"{cfg.name}_probes")
+        words = ProbeSetup(tuple((j, ("v",)) for j in range(probes))).words(cfg)
+        plo = layouts(cfg)[Region.PROBES]
+        req += wire(Opcode.WRITE, 8, P.WRITE_REQ.pack(region=Region.PROBES, addr=0)
+                    + b"".join(plo.to_bytes(w) for w in words))
     req += wire(Opcode.RUN, 9, P.RUN_REQ.pack(ticks=ticks, period=0))
     golden = GoldenDevice(cfg).feed(req)
     top = Top(cfg)
@@ -285,12 +297,12 @@ def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | N
     frame = len(golden) - acks - len(wire(Opcode.RUN, 9, P.RUN_REPLY.pack(ticks=ticks)))
     frame_cycles = frame / ticks * 10 * cfg.uart_divisor       # line cycles per tick
     fired = int(fire.sum())
-    compute = tick_cycles(cfg, fired, fired, False)
+    compute = tick_cycles(cfg, fired, fired, False) + (probe_cycles(probes) if probes else 0)
     line = nbytes * 10 * cfg.uart_divisor / cycles
     # Ticks compute while the previous batch is on the line, so the line can be busy at most
     # frame/compute of the time when a tick takes longer than its codes (compute-bound).
     bound = min(1.0, frame_cycles / compute)
-    return {"status": "measured", "config": cfg_name, "baud": cfg.baud,
+    return {"status": "measured", "config": cfg_name, "probes": probes, "baud": cfg.baud,
             "divisor": cfg.uart_divisor, "rate": fired / n, "fired": fired,
             "ticks": ticks, "bytes": nbytes, "cycles": cycles, "line_fraction": line,
             "frame_cycles": round(frame_cycles), "tick_cycles": compute,
@@ -380,6 +392,19 @@ def main(argv=None) -> int:
                   f"{100 * r['line_fraction']:.1f}% of the line rate ({what}); codes "
                   f"{r['frame_cycles']} cycles a tick on the line vs {r['tick_cycles']} cycles "
                   f"of compute")
+
+    # the dispatcher with probes: every tick a SPIKES and a PROBE frame (v of 8 neurons)
+    divs = [int(d) for d in args.divisors.split(",")]
+    for div in divs[:1] if args.quick else divs:
+        r = rtl_streaming("tiny", 12 if args.quick else 100, 0.25, div, probes=8)
+        rtl.append(r)
+        if r["status"] != "measured":
+            print(f"RTL probe streaming (tiny, 8 probes) {r['status']}: {r['reason']}")
+            continue
+        print(f"RTL, preset tiny with v of 8 probed neurons at divisor {r['divisor']}: "
+              f"{r['bytes']} bytes at {100 * r['line_fraction']:.1f}% of the line rate "
+              f"({r['bound']}-bound; codes and probes {r['frame_cycles']} line cycles a tick vs "
+              f"{r['tick_cycles']} cycles of compute)")
 
     result = {"config": cfg.name, "baud": cfg.baud, "seed": args.seed, "quick": args.quick,
               "goals": goals, "silent": silent, "events": events, "closed_loop": loops,
