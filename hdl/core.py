@@ -27,10 +27,11 @@ Contract (shared with the dispatcher, the golden device and the tests):
 The tick schedule (docs/architecture.md has the diagrams):
 
 ====== ===============================================================================
-SCAN    one source per clock, two stages: pre-trace decay + jump (step 3 for x), the post
-        trace of source M + j decayed (step 3 for y) and its depression step into ``dep``,
-        inputs consumed, delivered sources appended to the delivered list (row base), plastic
-        rows (sticky flag) with a non-zero potentiation step to the listed sources (with step)
+SCAN    one source per clock, three stages after the memory read: pre-trace decay + jump
+        (step 3 for x), the post trace of source M + j decayed (step 3 for y), inputs
+        consumed, delivered sources appended to the delivered list (row base); the step
+        products; the depression step of neuron j into ``dep``, plastic rows (sticky flag)
+        with a non-zero potentiation step to the listed sources (with step)
 ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
         STDP the same word depressed and written back (dual: in the data stage, while the next
         word is read; spram: a write cycle after each read)
@@ -61,7 +62,7 @@ from .stdp import Learner
 from .weights import DualPortStore, SinglePortStore
 
 __all__ = ["Core", "Control", "SpikeLayout", "req_layout", "addr_width", "data_width",
-           "WEIGHT_STORES"]
+           "flag_pack", "list_ram_attrs", "WEIGHT_STORES"]
 
 #: One element of the ``spikes`` stream: a neuron index (``end = 0``), or the end-of-tick marker
 #: (``end = 1``) whose ``neuron`` field carries the number of spikes of the tick.
@@ -113,6 +114,24 @@ def _delayed(m, cycles, *signals):
             sig = nxt
         out.append(sig)
     return out
+
+
+def flag_pack(platform) -> int:
+    """Plastic-row flags per word of the core's "flags" memory on ``platform``.
+
+    16 on iCE40 and in simulation (``platform`` None): bit-wide writes into one 16-bit EBR word.
+    1 on ECP5, whose block RAM has no bit-wide write enables: a bit-granular memory would take a
+    DP16KD per bit, so each flag gets a word and the memory is written a lane at a time. The
+    choice changes neither behaviour nor cycles.
+    """
+    return 1 if getattr(platform, "family", None) == "ecp5" else 16
+
+
+def list_ram_attrs(platform) -> dict:
+    """Memory attributes of the delivered list (``dlist``) on ``platform``: LUT RAM on ECP5,
+    where a whole DP16KD for it is what tips the board presets over their block RAM (the read
+    stays registered, so the timing is the same); block RAM elsewhere."""
+    return {"ram_style": "distributed"} if getattr(platform, "family", None) == "ecp5" else {}
 
 
 class Control(wiring.Signature):
@@ -194,8 +213,9 @@ class Core(wiring.Component):
         # emulating: ``hold="write"`` while any write runs (memories never read and written
         # in the same cycle), ``hold="same"`` only when the write hits the read address
         # (walks that read one element while writing another).
-        def mem(name, shape, depth, *, hold, transparent=False, granularity=None):
-            m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=[])
+        def mem(name, shape, depth, *, hold, transparent=False, granularity=None, attrs=None):
+            m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=[],
+                                                    attrs=attrs)
             wp = mm.write_port(granularity=granularity)
             if hold is None:
                 return mm.read_port(transparent_for=(wp,) if transparent else ()), wp
@@ -265,7 +285,7 @@ class Core(wiring.Component):
         row_sh = (wpr.bit_length() - 1) if wpr & (wpr - 1) == 0 else 0
         row_w = _bits(wdepth) - row_sh
         dl_layout = data.StructLayout({"row": unsigned(row_w), "plastic": unsigned(1)})
-        dl_r, dl_w = mem("dlist", dl_layout, s_n, hold="write")
+        dl_r, dl_w = mem("dlist", dl_layout, s_n, hold="write", attrs=list_ram_attrs(platform))
         pl_layout = data.StructLayout({"row": unsigned(row_w), "step": unsigned(ww)})
         pl_r, pl_w = mem("plist", pl_layout, s_n, hold="write")
 
@@ -278,31 +298,38 @@ class Core(wiring.Component):
         fw_layout = data.StructLayout({"word": unsigned(_bits(wpr)), "mask": unsigned(wpw)})
         # The depression steps, the fired-word list and the plastic-row flags share one memory
         # ("flags"): the steps, then (after ACC used them) the list, at words 0..wpr-1, the flags
-        # packed 16 to a word after them (bit-wide writes). No two are used at once at one
-        # address: SCAN writes the steps and reads the flags, ACC reads the steps, SWEEP writes
-        # the list, POT reads it, requests and RESET CONFIG write the flags. One EBR on the
-        # UP5K instead of three.
-        pf_pack = 16
-        fl_width = max(fw_layout.size, pf_pack, dep_lay.size)
+        # after them, pf_pack to a word (flag_pack). No two are used at once at one address:
+        # SCAN writes the steps and reads the flags, ACC reads the steps, SWEEP writes the list,
+        # POT reads it, requests and RESET CONFIG write the flags. One EBR on the UP5K instead
+        # of three. Writes have bit granularity with packed flags, else lane (W-bit) granularity.
+        pf_pack = flag_pack(platform)
+        gran = 1 if pf_pack > 1 else ww
+        fl_width = -(-max(fw_layout.size, pf_pack, dep_lay.size) // gran) * gran
+        chunks = fl_width // gran
         fl_r, fl_w = mem("flags", unsigned(fl_width), wpr + -(-s_n // pf_pack), hold="same",
-                         granularity=1)
+                         granularity=gran)
         dep_r = _Port(addr=Signal(range(wpr)), data=dep_lay(fl_r.data[:dep_lay.size]))
         dep_w = _Port(addr=Signal(range(wpr)), data=Signal(dep_lay), en=Signal(wpw))
         fw_r = _Port(addr=Signal(range(wpr)), data=fw_layout(fl_r.data[:fw_layout.size]))
         fw_w = _Port(addr=Signal(range(wpr)), data=Signal(fw_layout), en=Signal())
         pf_r = _Port(addr=Signal(range(s_n)), data=Signal())
         pf_w = _Port(addr=Signal(range(s_n)), data=Signal(), en=Signal())
-        pf_bit_d = Signal(range(pf_pack))       # the flag's bit in the word on fl_r.data
-        m.d.sync += pf_bit_d.eq(pf_r.addr % pf_pack)
+        if pf_pack > 1:
+            pf_bit_d = Signal(range(pf_pack))   # the flag's bit in the word on fl_r.data
+            m.d.sync += pf_bit_d.eq(pf_r.addr % pf_pack)
+            m.d.comb += pf_r.data.eq(fl_r.data.bit_select(pf_bit_d, 1))
+            pf_row, pf_en = pf_w.addr // pf_pack, Const(1, chunks) << (pf_w.addr % pf_pack)
+        else:                                   # a flag per word, in its lowest chunk
+            m.d.comb += pf_r.data.eq(fl_r.data[0])
+            pf_row, pf_en = pf_w.addr, Const(1, chunks)
         m.d.comb += [
-            pf_r.data.eq(fl_r.data.bit_select(pf_bit_d, 1)),
             # each address is driven (non-zero) only by the phase that uses it
-            fl_w.addr.eq(Mux(pf_w.en, wpr + pf_w.addr // pf_pack, fw_w.addr | dep_w.addr)),
+            fl_w.addr.eq(Mux(pf_w.en, wpr + pf_row, fw_w.addr | dep_w.addr)),
             fl_w.data.eq(Mux(pf_w.en, Cat(*([pf_w.data] * fl_width)),
                              Mux(fw_w.en, fw_w.data, dep_w.data))),
-            fl_w.en.eq(Mux(pf_w.en, Const(1, fl_width) << (pf_w.addr % pf_pack),
-                           Mux(fw_w.en, (1 << fw_layout.size) - 1,
-                               Cat(*(dep_w.en[i].replicate(ww) for i in range(wpw)))))),
+            fl_w.en.eq(Mux(pf_w.en, pf_en,
+                           Mux(fw_w.en, (1 << -(-fw_layout.size // gran)) - 1,
+                               Cat(*(dep_w.en[i].replicate(ww // gran) for i in range(wpw)))))),
         ]
 
         # weight and plasticity stores, behind one uniform read/write view
@@ -353,7 +380,10 @@ class Core(wiring.Component):
 
         # -- datapath blocks --------------------------------------------------------------------
         m.submodules.update = upd = Update(cfg)
-        m.submodules.learner = lrn = Learner(cfg)
+        # dual: the learner's output is registered and the write-back follows one cycle after
+        # the data stage (no walk reads a word twice, so nothing waits for it); spram keeps the
+        # read-modify-write in its two cycles
+        m.submodules.learner = lrn = Learner(cfg, registered=not spram)
         # the queue holds only the bits a neuron number or the end marker's count (0..n) uses,
         # not the stream's 16: on the UP5K 10 bits a word fit one EBR, 17 needed two
         spk_bits = n.bit_length()
@@ -402,10 +432,14 @@ class Core(wiring.Component):
         mask_d = Signal(wpw)                    # POT data stage: fired lanes, step
         pot_d = Signal(ww + 1)
         fmask = Signal(wpw)                     # SWEEP: fired lanes of the current word so far
-        # SCAN's second stage (the steps): valid, last, the new traces, the source's row
+        # SCAN's second stage (the step products): valid, last, the new traces, the source's row
         vs, last_s, nrn_s, flag_s = Signal(), Signal(), Signal(), Signal()
         x_s, y_s = Signal(tw), Signal(tw)
         base_s = Signal.like(base)
+        # ... and its third (the lists): the same tags with the held steps
+        vt, last_t, nrn_t, flag_t = Signal(), Signal(), Signal(), Signal()
+        pot_t, dep_t = Signal(ww), Signal(ww)
+        base_t = Signal.like(base)
         # sweep pipeline tags: stage 1 (memory data), and as v2, j2, ... the same tags
         # Update.LATENCY cycles later, with Update's outputs (the write-back stage)
         v1 = Signal()
@@ -428,7 +462,17 @@ class Core(wiring.Component):
         ]
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
-        m.d.sync += [vd.eq(0), vs.eq(0), v1.eq(0)]
+        m.d.sync += [vd.eq(0), vs.eq(0), vt.eq(0), v1.eq(0)]
+        wb, wb_addr = Signal(), Signal.like(w_waddr)    # dual: the learner's write-back stage
+        m.d.sync += wb.eq(0)
+
+        def learn_write(addr):
+            """Write the learner's word for ``addr`` (this cycle's data) back: now (spram) or
+            from the write-back stage (dual)."""
+            if spram:
+                m.d.comb += [w_waddr.eq(addr), w_we.eq(1)]
+            else:
+                m.d.sync += [wb.eq(1), wb_addr.eq(addr)]
 
         # lanes of a row's last word past neuron n-1 read as 0 and ignore writes
         full = (1 << wpw) - 1
@@ -451,7 +495,8 @@ class Core(wiring.Component):
         # (about a LUT per bit of the 83-bit parameter bus alone).
         idle, clearing, scanning = Signal(), Signal(), Signal()
         # the shared flags memory's read port: SCAN reads the flags, POT the fired-word list
-        m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + pf_r.addr // pf_pack,
+        m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + (pf_r.addr // pf_pack if pf_pack > 1
+                                                      else pf_r.addr),
                                      fw_r.addr | dep_r.addr))
         ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring); FINISH
         ve, last_e = Signal(), Signal()             # the delay ring's accumulate stage
@@ -653,24 +698,30 @@ class Core(wiring.Component):
                         m.d.comb += [post_w.addr.eq(idx_d - mi), post_w.en.eq(1)]
                     m.d.sync += [vs.eq(1), last_s.eq(last_d), x_s.eq(x_new), y_s.eq(y_dec),
                                  nrn_s.eq(idx_d >= mi), flag_s.eq(pf_r.data), base_s.eq(base)]
-                # stage 2: the steps. A plastic row with a non-zero potentiation step is listed
-                # for POT (with its step); a neuron's depression step goes into its lane of the
-                # dep word, which the accumulation pass applies (k, lane count the neurons)
+                # stage 2: the steps (products registered); stage 3: a plastic row with a
+                # non-zero potentiation step is listed for POT (with its step); a neuron's
+                # depression step goes into its lane of the dep word, which the accumulation
+                # pass applies (k, lane count the neurons). A held step is 0 only when the
+                # step is.
                 with m.If(vs):
-                    pot = scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww)
-                    with m.If(nrn_s):
-                        dep = held_step(scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww))
-                        m.d.comb += [dep_w.addr.eq(k), dep_w.data.eq(Cat(*([dep] * wpw))),
+                    m.d.sync += [
+                        vt.eq(1), last_t.eq(last_s), nrn_t.eq(nrn_s), flag_t.eq(flag_s),
+                        base_t.eq(base_s),
+                        pot_t.eq(held_step(scale_sat(x_s, stdp.a_plus, cfg.stdp_frac, ww))),
+                        dep_t.eq(held_step(scale_sat(y_s, stdp.a_minus, cfg.stdp_frac, ww)))]
+                with m.If(vt):
+                    with m.If(nrn_t):
+                        m.d.comb += [dep_w.addr.eq(k), dep_w.data.eq(Cat(*([dep_t] * wpw))),
                                      dep_w.en.eq(Const(1, wpw) << lane)]
                         with m.If(lane == wpw - 1):
                             m.d.sync += [lane.eq(0), k.eq(k + 1)]
                         with m.Else():
                             m.d.sync += lane.eq(lane + 1)
-                    with m.If(flag_s & (pot != 0)):
-                        m.d.comb += [pl_w.addr.eq(nl), pl_w.data.row.eq(base_s[row_sh:]),
-                                     pl_w.data.step.eq(held_step(pot)), pl_w.en.eq(1)]
+                    with m.If(flag_t & (pot_t != 0)):
+                        m.d.comb += [pl_w.addr.eq(nl), pl_w.data.row.eq(base_t[row_sh:]),
+                                     pl_w.data.step.eq(pot_t), pl_w.en.eq(1)]
                         m.d.sync += nl.eq(nl + 1)
-                    with m.If(last_s):
+                    with m.If(last_t):
                         with m.If(nd != 0):
                             m.next = "ACC_PRE"
                         with m.Else():
@@ -726,7 +777,8 @@ class Core(wiring.Component):
                 else:
                     row_issue(more)
                 with m.If(vd & stdp.enable & flag_d):
-                    m.d.comb += [lrn.potentiate.eq(0), w_waddr.eq(a_d), w_we.eq(1)]
+                    m.d.comb += lrn.potentiate.eq(0)
+                    learn_write(a_d)
                 if not D:       # one accumulator row: add in the data stage
                     with m.If(vd):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
@@ -837,7 +889,8 @@ class Core(wiring.Component):
                         m.d.comb += fw_r.addr.eq(fp + 1)
                         m.d.sync += fp.eq(fp + 1)
                 with m.If(vd):
-                    m.d.comb += [lrn.potentiate.eq(1), w_waddr.eq(a_d), w_we.eq(1)]
+                    m.d.comb += lrn.potentiate.eq(1)
+                    learn_write(a_d)
                     with m.If(last_d):
                         m.next = "FINISH"
 
@@ -882,6 +935,9 @@ class Core(wiring.Component):
                     lw.en.eq(ve | acc_w.en),
                 ]
 
+        if not spram:   # after ACC's last word in SWEEP_PRE, after POT's in FINISH
+            with m.If(wb):
+                m.d.comb += [w_waddr.eq(wb_addr), w_we.eq(1)]
         with m.If(self.busy):
             m.d.sync += cyc.eq(cyc + 1)
         return m

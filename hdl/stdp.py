@@ -1,7 +1,10 @@
 """The STDP lane arithmetic: what one read-modify-write of a weight word does to its lanes.
 
-:class:`Learner` is combinational. Given a weight word (``weights_per_word`` signed lanes), its
-plasticity bits and the step(s), it returns the updated word:
+:class:`Learner` ``(cfg, registered=False)`` is combinational; with ``registered=True`` its
+output is a register (``w_new`` is the word of the previous cycle's inputs), which takes the
+lane arithmetic off the path from the weight store's read to its write. Given a weight word
+(``weights_per_word`` signed lanes), its plasticity bits and the step(s), it returns the updated
+word:
 
 * depression (``potentiate = 0``, numerics.md step 4, on the accumulation pass over a
   delivered source row): every plastic lane ``l`` becomes ``clip(w[l] - dep[l])``; ``dep`` holds
@@ -27,10 +30,11 @@ __all__ = ["Learner"]
 
 
 class Learner(wiring.Component):
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, registered=False):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         self.cfg = cfg
+        self.registered = bool(registered)
         wpw, w = cfg.weights_per_word, cfg.w_width
         super().__init__({
             "w": In(data.ArrayLayout(signed(w), wpw)),
@@ -47,6 +51,7 @@ class Learner(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         wpw = self.cfg.weights_per_word
+        out = m.d.sync if self.registered else m.d.comb
         # one adder and one clip per lane serve both walks: the step is +pot (potentiation,
         # the fired lanes) or -dep[lane] (depression); a lane that does not change keeps its word
         for lane in range(wpw):
@@ -55,5 +60,5 @@ class Learner(wiring.Component):
             step = Mux(self.potentiate, self.pot, ~dep)
             moved = clip(self.w[lane] + step + ~self.potentiate, self.w_min, self.w_max)
             keep = ~self.p[lane] | (self.potentiate & ~self.mask[lane])
-            m.d.comb += self.w_new[lane].eq(Mux(keep, self.w[lane], moved))
+            out += self.w_new[lane].eq(Mux(keep, self.w[lane], moved))
         return m

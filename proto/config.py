@@ -197,12 +197,19 @@ PRESETS: dict[str, CoreConfig] = {
     # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL); FT231X at 3 Mbaud,
     # its fastest rate, exact as 30 MHz / 10 (bench/link.py: sustained in simulation);
     # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz (36.0 MHz with the
-    # three-stage neuron update; the potentiation path limits it, docs/boards.md "Clock")
+    # three-stage neuron update; the potentiation path limits it, docs/boards.md "Clock");
+    # the issue-21 learning walks took it to 209/208 DP16KD (an earlier, unmerged build); the
+    # ECP5 memory plan (flags one per word, dlist in LUT RAM: hdl.core.flag_pack) fits it:
+    # 202/208 DP16KD, 7425 LUT4, 1989 FF, 126 LUT RAM, 40.6 MHz at 30 MHz (met; the weight
+    # read -> learner -> write limits it)
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
     # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz; with a
-    # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above
+    # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above;
+    # with the learning walks 57/56 (earlier build), fitted as ulx3s_85f: 56/56 DP16KD, 7030 LUT4,
+    # 2137 FF, 35.2 MHz at 30 MHz (met, with the request register and three-stage SCAN; the
+    # PLASTIC write's row = addr // wpr, wpr = 52, into the flags address limits it)
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=30_000_000, baud=3_000_000),

@@ -5,7 +5,8 @@ latency and walks a number of elements that depends only on *counts* (delivered 
 sources, fired words), never on which ones. So one formula gives the exact count
 (``last_tick_cycles`` counts the cycles with ``busy`` high, the ``done`` cycle included)::
 
-    tick_cycles = (S + 2)                               SCAN: one source per clock, 2-stage drain
+    tick_cycles = (S + 1 + A)                           SCAN: one source per clock, drain of the
+                                                        A = 2 stages after the memory data
                 + [P > 0] (2 + P·wpr + [D > 0]          ACC (+ depression): list fetch, P rows of
                            + [en ∧ spram] Pp·wpr)       wpr words, drain (+1: the ring's stage;
                                                         + a write cycle per plastic word on spram)
@@ -15,7 +16,8 @@ sources, fired words), never on which ones. So one formula gives the exact count
                 + [en ∧ R > 0 ∧ Fw > 0] (1 + c·R·Fw + d)  POT: listed rows × fired words
                 + 1                                     FINISH (done)
 
-with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``L`` = :data:`UPDATE_LATENCY`,
+with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``A`` = :data:`SCAN_LATENCY`,
+``L`` = :data:`UPDATE_LATENCY`,
 ``wpr = ceil(N / weights_per_word)``, ``P`` delivered sources, ``en`` the STDP enable bit,
 ``D = delay_bits``, ``R`` the sources *listed* for potentiation (docs/numerics.md step 6: the
 row has a plastic synapse, by the sticky per-source flag, and the source's potentiation step
@@ -52,7 +54,7 @@ from __future__ import annotations
 from .config import CoreConfig
 
 __all__ = ["tick_cycles", "tick_cycles_bound", "fired_words", "WEIGHT_STORES",
-           "check_weight_store", "UPDATE_LATENCY"]
+           "check_weight_store", "UPDATE_LATENCY", "SCAN_LATENCY"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
 #: (separate read and write ports) or "spram" (one address port, as the UP5K's SPRAM).
@@ -63,6 +65,12 @@ WEIGHT_STORES = ("dual", "spram")
 #: (``hdl.neuron.Update.LATENCY``, the same number): three stages, at most two carry chains
 #: each (docs/architecture.md, "Neuron pipeline"). The sweep drains in ``UPDATE_LATENCY + 1``.
 UPDATE_LATENCY = 2
+
+#: Cycles from the SCAN's memory data to its list and step writes (``hdl.core.Core``): the
+#: trace decays, then the step products, each ending in a register, so that no SCAN stage
+#: chains a block-RAM read, a multiplier and a comparison. The SCAN drains in
+#: ``SCAN_LATENCY + 1``.
+SCAN_LATENCY = 2
 
 
 def check_weight_store(weight_store) -> str:
@@ -130,7 +138,7 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     p = _count(delivered, "delivered", s)
     q = _count(fired, "fired", n)
     en = bool(stdp_enabled)
-    cycles = (s + 2) + (n + 2 + UPDATE_LATENCY) + 1 + 1
+    cycles = (s + 1 + SCAN_LATENCY) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
         cycles += 2 + p * wpr + (cfg.delay_bits > 0)
         if en and c == 2:

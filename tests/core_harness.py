@@ -23,7 +23,7 @@ import dataclasses
 import os
 
 import numpy as np
-from amaranth.hdl import Value
+from amaranth.hdl import Fragment, Value
 from amaranth.sim import Simulator
 from spikeloom.proto.config import CoreConfig
 from spikeloom.proto.memmap import Region, layouts, region_words, regions
@@ -410,18 +410,21 @@ class Driver:
 # -- the simulation -----------------------------------------------------------------------------
 
 class Harness:
-    """One Core in one Amaranth simulation. ``core_kwargs`` go to ``Core(cfg, **core_kwargs)``."""
+    """One Core in one Amaranth simulation. ``core_kwargs`` go to ``Core(cfg, **core_kwargs)``;
+    ``platform`` is what the core elaborates for (None: the simulation's default, none)."""
 
-    def __init__(self, cfg: CoreConfig, **core_kwargs):
+    def __init__(self, cfg: CoreConfig, *, platform=None, **core_kwargs):
         from spikeloom.hdl.core import Core
         self.cfg = cfg
         self.core_kwargs = core_kwargs
+        self.platform = platform
         self.dut = Core(cfg, **core_kwargs)
         self.cycles = 0
 
     def run(self, script, *, vcd: str | None = None):
         """Run ``await script(driver)`` in a fresh simulation; return what it returns."""
-        sim = Simulator(self.dut)
+        sim = Simulator(self.dut if self.platform is None
+                        else Fragment.get(self.dut, self.platform))
         sim.add_clock(1e-6)
         result = {}
 

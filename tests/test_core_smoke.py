@@ -225,14 +225,14 @@ def test_parameter_errors():
 
 def test_update_latency_is_the_formulas():
     # the sweep's drain in proto/cycles.py is the neuron pipeline's depth; the lockstep tests
-    # above check the sum against the counter, this names the term that moves
+    # above check the sum against the counter, this names the terms that move
     from spikeloom.hdl.neuron import Update
-    from spikeloom.proto.cycles import UPDATE_LATENCY
+    from spikeloom.proto.cycles import SCAN_LATENCY, UPDATE_LATENCY
     assert Update.LATENCY == UPDATE_LATENCY
     cfg = preset("tiny")
-    # SCAN's two stages (S + 2), the sweep (N + 2 + latency), the marker and FINISH
-    assert tick_cycles(cfg, 0, 0, False) == cfg.n_sources + 2 + cfg.n_neurons + 2 + \
-        UPDATE_LATENCY + 2
+    # SCAN (S + 1 + its latency), the sweep (N + 2 + latency), the marker and FINISH
+    assert tick_cycles(cfg, 0, 0, False) == cfg.n_sources + 1 + SCAN_LATENCY + \
+        cfg.n_neurons + 2 + UPDATE_LATENCY + 2
 
 
 def test_split_arithmetic_is_exact():

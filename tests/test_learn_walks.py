@@ -179,3 +179,20 @@ def test_sticky_flag_lockstep(store):
         return await lockstep(drv, model, inputs, seed=4200, weight_store=store)
     res = Harness(cfg, weight_store=store).run(script)
     assert res.ticks == len(inputs)
+
+
+class _ECP5:
+    """Stands in for an ECP5 platform: the core packs its flags memory one flag per word and
+    keeps the delivered list in LUT RAM there (hdl.core.flag_pack, list_ram_attrs)."""
+    family = "ecp5"
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("name,seed", [("tiny", 5), ("narrow", 6)])
+def test_walks_lockstep_ecp5_packing(name, seed):
+    """The ECP5 memory plan is bit- and cycle-exact like the iCE40 one (same walks network)."""
+    from spikeloom.hdl.core import flag_pack
+    assert flag_pack(_ECP5()) == 1 and flag_pack(None) == 16
+    cfg = preset(name)
+    model, inputs = walks_network(cfg, 4100 + seed)
+    run_lockstep(cfg, model, inputs, seed=4100 + seed, platform=_ECP5())
