@@ -205,7 +205,16 @@ class ProbeUnit(wiring.Component):
         with m.If(self.start):
             m.d.sync += phase.eq(Mux(phase == every_m1, 0, phase + 1))
 
+        # the unit's own reads go to the core from registers (``cur`` is the table's read
+        # register): no FSM decode in front of the core's request decode (the clock's path)
+        preq_valid = Signal()
+        preq_region = Signal.like(core.mem_req.payload.region)
         mreq = core.mem_req.payload
+        with m.If(emitting):
+            m.d.comb += [core.mem_req.valid.eq(preq_valid), mreq.region.eq(preq_region),
+                         mreq.addr.eq(cur.neuron), mreq.write.eq(0), core.mem_rsp.ready.eq(1)]
+        with m.If(core.mem_req.ready):
+            m.d.sync += preq_valid.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start & (phase == 0) & any_on):
@@ -228,22 +237,21 @@ class ProbeUnit(wiring.Component):
                 with m.Elif(cur.as_value()[16:] == 0):      # no field selected: slot off
                     m.d.comb += slot_nxt.eq(slot + 1)
                 with m.Elif(in_range):
+                    m.d.sync += [preq_valid.eq(1), preq_region.eq(Region.NEURON_STATE)]
                     m.next = "RD_STATE"
                 with m.Else():
                     m.d.sync += [st_word.eq(0), tr_word.eq(0)]
                     m.next = "BYTES"
-            for state, region, nxt, dst in (("RD_STATE", Region.NEURON_STATE, "RD_TRACE",
-                                             st_word),
-                                            ("RD_TRACE", Region.POST_TRACE, "BYTES", tr_word)):
+            for state, nxt, dst in (("RD_STATE", "RD_TRACE", st_word),
+                                    ("RD_TRACE", "BYTES", tr_word)):
                 with m.State(state):
-                    m.d.comb += [core.mem_req.valid.eq(1), mreq.region.eq(region),
-                                 mreq.addr.eq(cur.neuron), mreq.write.eq(0)]
                     with m.If(core.mem_req.ready):
                         m.next = state + "_RSP"
                 with m.State(state + "_RSP"):
-                    m.d.comb += core.mem_rsp.ready.eq(1)
                     with m.If(core.mem_rsp.valid):
                         m.d.sync += dst.eq(core.mem_rsp.payload[:len(dst)])
+                        if nxt == "RD_TRACE":
+                            m.d.sync += [preq_valid.eq(1), preq_region.eq(Region.POST_TRACE)]
                         m.next = nxt
             with m.State("BYTES"):
                 with m.If(pos == len(positions)):
