@@ -209,7 +209,9 @@ PRESETS: dict[str, CoreConfig] = {
     # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above;
     # with the learning walks 57/56 (earlier build), fitted as ulx3s_85f: 56/56 DP16KD, 7030 LUT4,
     # 2137 FF, 35.2 MHz at 30 MHz (met, with the request register and three-stage SCAN; the
-    # PLASTIC write's row = addr // wpr, wpr = 52, into the flags address limits it)
+    # PLASTIC write's row = addr // wpr, wpr = 52, into the flags address limits it); with the
+    # 56 probe slots 56/56 DP16KD, 7941 LUT4, 2460 FF, 130 LUT RAM, 31.6 MHz at 30 MHz (met;
+    # the probe unit's neuron address into the core's request decode limits it)
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
