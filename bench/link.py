@@ -256,7 +256,10 @@ def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | N
                 await ctx.delay(bit_time)
             received.append(byte)
 
-    budget = (len(req) + 3 * len(golden)) * 10 * cfg.uart_divisor + 100_000    # cycles
+    # cycles: the line (both ways, with margin) plus the ticks' compute (it dominates at full
+    # activity on a fast line)
+    budget = ((len(req) + 3 * len(golden)) * 10 * cfg.uart_divisor + 100_000
+              + 2 * ticks * tick_cycles(cfg, k, k, False))
 
     async def host(ctx):
         ctx.set(top.uart_rx, 1)
