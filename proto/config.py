@@ -201,7 +201,8 @@ PRESETS: dict[str, CoreConfig] = {
     # the issue-21 learning walks took it to 209/208 DP16KD (an earlier, unmerged build); the
     # ECP5 memory plan (flags one per word, dlist in LUT RAM: hdl.core.flag_pack) fits it:
     # 202/208 DP16KD, 7425 LUT4, 1989 FF, 126 LUT RAM, 40.6 MHz at 30 MHz (met; the weight
-    # read -> learner -> write limits it)
+    # read -> learner -> write limits it); with the 56 probe slots 202/208 DP16KD, 8447 LUT4,
+    # 2494 FF, 150 LUT RAM, 40.9 MHz at 30 MHz (met)
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
