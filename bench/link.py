@@ -25,7 +25,15 @@ What it measures (results printed and written to bench/link.json):
    longer on the line than the tick computes); otherwise the line can be busy at most
    codes/tick of the time and the figure is reported against that bound. ``--divisors`` repeats
    it at several UART divisors (``clock_hz // baud``, >= 4): what the UART and dispatcher
-   sustain at faster lines (docs/boards.md).
+   sustain at faster lines (docs/boards.md). The same with probes: ``tiny`` with 8 slots streaming
+   ``v`` every tick (a SPIKES and a PROBE frame each tick), compared byte for byte with the golden
+   device: the line fraction the dispatcher keeps with the probe unit between ticks.
+
+5. Probes. For every preset with probe slots (and up5k, which has none): the wire bytes per tick
+   with ``v`` of one and of all K slots' neurons streamed every tick (bench/probes.py: the golden
+   device's frames, escapes included), the tick rates the line (baud / 10 over those bytes) and
+   the tick loop (clock over the core's tick cycles plus the probe unit's) sustain, and
+   ``max_neurons_at_1khz``, the figure of the goal ``probe.max_neurons_at_1khz``.
 
 ``python bench/link.py --quick`` runs in well under two minutes.
 """
@@ -44,17 +52,21 @@ from spikeloom.proto import preset
 from spikeloom.proto import protocol as P
 from spikeloom.proto.cycles import tick_cycles
 from spikeloom.proto.memmap import Region, layouts
+from spikeloom.proto.probes import ProbeSetup
 from spikeloom.proto.protocol import Frame, Opcode, Status
 from spikeloom.sim.device import GoldenDevice
 
 __all__ = ["forced_device", "event_stats", "silent_stats", "closed_loop_stats", "neurocorex",
-           "rtl_streaming", "main"]
+           "probe_stats", "rtl_streaming", "main"]
 
 RATES = [0.0, 0.005, 0.01, 0.03, 0.0625, 0.1, 0.3, 1.0]
 RTL_RATES = [0.25, 1.0]         # firing fractions of the RTL throughput runs
+PROBE_PRESETS = ["up5k", "ulx3s_25f", "ulx3s_85f", "ulx3s_85f_delay", "arty_a7"]
 NEUROCOREX = {"baud": 1_000_000, "bytes_per_event": 3, "inputs_per_tick": 1, "crc": False,
               "framing": False, "ticks_per_s": 1000}
 OUT = pathlib.Path(__file__).resolve().parent / "link.json"
+sys.path.insert(0, str(OUT.parent))
+from probes import max_neurons_at_1khz, probe_cycles  # noqa: E402  (bench/probes.py)
 
 
 def wire(op, seq=0, payload=b"") -> bytes:
@@ -175,12 +187,29 @@ def neurocorex(cfg) -> dict:
     return nc
 
 
+def probe_stats(name: str) -> dict:
+    """Streaming ``v`` of probed neurons on preset ``name``: per measured n (1 and K, see
+    bench/probes.py) the wire bytes per tick and the tick rates the line and the tick loop
+    sustain; the largest n at 1,000 ticks/s."""
+    r = max_neurons_at_1khz(name)
+    cfg = preset(name)
+    rows = [{**row, "line_ticks_per_s": cfg.baud / 10 / row["wire_bytes_per_tick"],
+             "compute_ticks_per_s": cfg.clock_hz / row["cycles_per_tick"]}
+            for row in r["rows"] if row["n"] in (1, cfg.probe_slots)]
+    return {"preset": name, "probe_slots": cfg.probe_slots, "baud": cfg.baud,
+            "clock_hz": cfg.clock_hz, "line_bytes_per_tick_at_1khz": r["line_bytes_per_tick"],
+            "rows": rows, "max_neurons_at_1khz": r["value"]}
+
+
 # -- RTL ---------------------------------------------------------------------------------------
 
-def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | None = None) -> dict:
+def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | None = None,
+                  probes: int = 0) -> dict:
     """Fraction of the line rate the RTL top sustains on back-to-back SPIKES batches, with a
     fraction ``rate`` of the neurons (evenly spread) firing every tick; ``divisor``: run the UART
-    at ``clock_hz // divisor`` baud instead of the preset's."""
+    at ``clock_hz // divisor`` baud instead of the preset's; ``probes`` > 0: a core with that
+    many probe slots, each streaming ``v`` of neuron 0, 1, ... every tick (a SPIKES and a PROBE
+    frame a tick)."""
     try:
         from amaranth.sim import Simulator
         from spikeloom.hdl.top import Top
@@ -196,6 +225,12 @@ def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | N
     fire = np.zeros(n, bool)
     fire[np.linspace(0, n - 1, k).round().astype(int)] = True
     req = force_requests(cfg, fire)
+    if probes:
+        cfg = cfg.replace(probe_slots=probes, name=f"{cfg.name}_probes")
+        words = ProbeSetup(tuple((j, ("v",)) for j in range(probes))).words(cfg)
+        plo = layouts(cfg)[Region.PROBES]
+        req += wire(Opcode.WRITE, 8, P.WRITE_REQ.pack(region=Region.PROBES, addr=0)
+                    + b"".join(plo.to_bytes(w) for w in words))
     req += wire(Opcode.RUN, 9, P.RUN_REQ.pack(ticks=ticks, period=0))
     golden = GoldenDevice(cfg).feed(req)
     top = Top(cfg)
@@ -221,7 +256,10 @@ def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | N
                 await ctx.delay(bit_time)
             received.append(byte)
 
-    budget = (len(req) + 3 * len(golden)) * 10 * cfg.uart_divisor + 100_000    # cycles
+    # cycles: the line (both ways, with margin) plus the ticks' compute (it dominates at full
+    # activity on a fast line)
+    budget = ((len(req) + 3 * len(golden)) * 10 * cfg.uart_divisor + 100_000
+              + 2 * ticks * tick_cycles(cfg, k, k, False))
 
     async def host(ctx):
         ctx.set(top.uart_rx, 1)
@@ -262,12 +300,12 @@ def rtl_streaming(cfg_name: str, ticks: int, rate: float = 1.0, divisor: int | N
     frame = len(golden) - acks - len(wire(Opcode.RUN, 9, P.RUN_REPLY.pack(ticks=ticks)))
     frame_cycles = frame / ticks * 10 * cfg.uart_divisor       # line cycles per tick
     fired = int(fire.sum())
-    compute = tick_cycles(cfg, fired, fired, False)
+    compute = tick_cycles(cfg, fired, fired, False) + (probe_cycles(probes) if probes else 0)
     line = nbytes * 10 * cfg.uart_divisor / cycles
     # Ticks compute while the previous batch is on the line, so the line can be busy at most
     # frame/compute of the time when a tick takes longer than its codes (compute-bound).
     bound = min(1.0, frame_cycles / compute)
-    return {"status": "measured", "config": cfg_name, "baud": cfg.baud,
+    return {"status": "measured", "config": cfg_name, "probes": probes, "baud": cfg.baud,
             "divisor": cfg.uart_divisor, "rate": fired / n, "fired": fired,
             "ticks": ticks, "bytes": nbytes, "cycles": cycles, "line_fraction": line,
             "frame_cycles": round(frame_cycles), "tick_cycles": compute,
@@ -327,6 +365,15 @@ def main(argv=None) -> int:
           f"spikes/s, no framing/CRC/acks; spikeloom at 1 %: "
           f"{nc['spikeloom_bytes_per_spike_1pct']:.2f} bytes per spike, framed and checked")
 
+    probes = [probe_stats(name) for name in PROBE_PRESETS]
+    print("probes (v of n neurons every tick; ticks/s the line and the tick loop sustain):")
+    for p in probes:
+        cells = ", ".join(f"n={r['n']}: {r['wire_bytes_per_tick']:.1f} B/tick, line "
+                          f"{r['line_ticks_per_s']:.0f}/s, loop {r['compute_ticks_per_s']:.0f}/s"
+                          for r in p["rows"]) or "no probe slots"
+        print(f"  {p['preset']} ({p['probe_slots']} slots, {p['baud']} baud): {cells}; "
+              f"{p['max_neurons_at_1khz']} neurons at 1,000 ticks/s")
+
     rtl = []
     names = args.rtl_config or ("tiny" if args.quick else "tiny,default")
     for name in names.split(","):
@@ -349,9 +396,22 @@ def main(argv=None) -> int:
                   f"{r['frame_cycles']} cycles a tick on the line vs {r['tick_cycles']} cycles "
                   f"of compute")
 
+    # the dispatcher with probes: every tick a SPIKES and a PROBE frame (v of 8 neurons)
+    divs = [int(d) for d in args.divisors.split(",")]
+    for div in divs[:1] if args.quick else divs:
+        r = rtl_streaming("tiny", 12 if args.quick else 100, 0.25, div, probes=8)
+        rtl.append(r)
+        if r["status"] != "measured":
+            print(f"RTL probe streaming (tiny, 8 probes) {r['status']}: {r['reason']}")
+            continue
+        print(f"RTL, preset tiny with v of 8 probed neurons at divisor {r['divisor']}: "
+              f"{r['bytes']} bytes at {100 * r['line_fraction']:.1f}% of the line rate "
+              f"({r['bound']}-bound; codes and probes {r['frame_cycles']} line cycles a tick vs "
+              f"{r['tick_cycles']} cycles of compute)")
+
     result = {"config": cfg.name, "baud": cfg.baud, "seed": args.seed, "quick": args.quick,
               "goals": goals, "silent": silent, "events": events, "closed_loop": loops,
-              "neurocorex": nc, "rtl": rtl,
+              "neurocorex": nc, "probes": probes, "rtl": rtl,
               "wall_s": time.perf_counter() - t0}
     pathlib.Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out} in {result['wall_s']:.1f} s")

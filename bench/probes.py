@@ -4,9 +4,10 @@ Method (measured, not assumed): the golden device of the preset (byte-identical 
 gateware) runs 400 ticks with ``v`` of n neurons probed every tick, over a network whose
 membranes wander (random bias and leak, thresholds out of reach, so escapes of 0xC0/0xDB in
 ``v`` bytes occur at their natural rate) with no spikes: the wire bytes it sends per tick
-(SPIKES and PROBE frames, escapes included, the RUN reply amortised) are measured for every n
-up to the preset's probe slots. A tick rate of 1,000/s is sustained when those bytes fit the
-line (10 bit times per byte at the preset's baud) in 1 ms and the tick's cycles (the core's
+(SPIKES and PROBE frames, escapes included, the RUN reply amortised) are measured at n = 1
+and n = the preset's probe slots, bisecting between them when that does not fit (both costs
+grow with n). A tick rate of 1,000/s is sustained when those bytes fit the line (10 bit times
+per byte at the preset's baud) in 1 ms and the tick's cycles (the core's
 ``tick_cycles`` plus the probe unit's reads, docs/protocol.md section 5) fit 1 ms of its clock.
 ``max_neurons_at_1khz`` is the largest such n (bounded by ``probe_slots``).
 
@@ -67,21 +68,37 @@ def probe_cycles(n: int) -> int:
     return 9 + 1 + n * (1 + 4 + 4 + 2)
 
 
+def sample(cfg, n: int, weight_store: str = "dual") -> dict:
+    """One measured point: wire bytes and cycles per tick with ``v`` of n neurons probed, and
+    whether both fit 1 ms (the line at the preset's baud, the tick at its clock)."""
+    b = wire_bytes_per_tick(cfg, n)
+    cyc = tick_cycles(cfg, 0, 0, False, weight_store=weight_store) + (probe_cycles(n) if n else 0)
+    return {"n": n, "wire_bytes_per_tick": round(b, 2), "cycles_per_tick": cyc,
+            "fits": b <= cfg.baud / 10 / RATE and cyc <= cfg.clock_hz / RATE}
+
+
 def max_neurons_at_1khz(name: str = "up5k") -> dict:
+    """The figure for preset ``name``, with the points measured to find it: n = 1 and n = K,
+    then a bisection between them when K does not fit (bytes and cycles grow with n)."""
     cfg = preset(name)
-    line = cfg.baud / 10 / RATE                     # bytes per tick the line carries
-    compute = tick_cycles(cfg, 0, 0, False, weight_store="spram" if name == "up5k" else "dual")
-    rows, best = [], 0
-    for n in range(0, cfg.probe_slots + 1):
-        b = wire_bytes_per_tick(cfg, n)
-        cyc = compute + (probe_cycles(n) if n else 0)
-        ok = b <= line and cyc <= cfg.clock_hz / RATE
-        rows.append({"n": n, "wire_bytes_per_tick": round(b, 2), "cycles_per_tick": cyc,
-                     "fits": ok})
-        if ok:
-            best = n
+    store = "spram" if name == "up5k" else "dual"
+    rows = {}
+
+    def fits(n):
+        rows.setdefault(n, sample(cfg, n, store))
+        return rows[n]["fits"]
+    best = 0
+    if cfg.probe_slots and fits(1):
+        lo, hi = 1, cfg.probe_slots         # lo fits; the answer is in lo..hi
+        if fits(hi):
+            lo = hi
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+        best = lo
     return {"preset": name, "value": best, "probe_slots": cfg.probe_slots, "baud": cfg.baud,
-            "clock_hz": cfg.clock_hz, "line_bytes_per_tick": line, "rows": rows,
+            "clock_hz": cfg.clock_hz, "line_bytes_per_tick": cfg.baud / 10 / RATE,
+            "rows": [rows[n] for n in sorted(rows)],
             "basis": "largest n <= probe_slots whose measured wire bytes per tick (golden "
                      "device: SPIKES + PROBE frames, escapes included, silent ticks) fit "
                      "baud/10/1000 and whose tick + probe cycles fit clock/1000"}

@@ -6,9 +6,10 @@ Contract (byte-identical with ``spikeloom.sim.device.GoldenDevice`` and
 - ``ProbeUnit(cfg)`` (``cfg.probe_slots`` = K > 0) sits on the core's control interface between
   the dispatcher (``ctl``, the dispatcher's ``core`` port connects here) and the core (``core``):
   everything passes straight through except memory requests for region ``PROBES``, which it
-  answers itself from its K + 1 word registers (one response per request, as the core does;
-  a write answers 0 and sets the tick phase to 0), and ``clear`` with the CONFIG bit, which
-  zeroes the words and the phase.
+  answers itself from its K + 1 words (a small memory; one response per request, as the core
+  does; a write answers 0 and sets the tick phase to 0), and ``clear`` with the CONFIG bit,
+  which zeroes the words and the phase (the words by a walk of K + 1 cycles: PROBES requests
+  wait for it).
 - ``due`` is high when the next ``start`` sends an event (the tick phase is 0 and a slot is
   on): the dispatcher then flushes the spike stream before the strobe.
 - ``start`` (a strobe from the dispatcher) says: a tick's spikes are packed (and, if ``due``,
@@ -22,8 +23,9 @@ Contract (byte-identical with ``spikeloom.sim.device.GoldenDevice`` and
 - Otherwise ``body_in`` passes to ``body_out`` unchanged.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..proto import protocol as P
@@ -76,33 +78,55 @@ class ProbeUnit(wiring.Component):
                      ctl.spikes.payload.eq(core.spikes.payload),
                      core.spikes.ready.eq(ctl.spikes.ready)]
 
-        # -- the PROBES words and the tick phase --
-        words = Array(Signal(lay.width, name=f"probe_word{k}") for k in range(k_slots + 1))
-        views = [lay.struct()(w) for w in words]
-        every_m1 = views[k_slots].neuron
+        # -- the PROBES words, the sampling period and the tick phase --
+        # The K + 1 words live in a memory (distributed RAM): as registers, their two K-way
+        # multiplexers (the READ answer, the slot being sent) cost most of the unit's LUTs.
+        m.submodules.table = table = Memory(shape=lay.width, depth=k_slots + 1, init=[])
+        wr, rd = table.write_port(), table.read_port()
+        every_m1 = Signal(16)               # a copy of the sampling word's neuron field
         phase = Signal(16)
-        sel_of = [Cat(*(v[name] for name, _ in fields)) for v in views[:k_slots]]
-        any_on = Signal()
-        m.d.comb += any_on.eq(Cat(*(s != 0 for s in sel_of)) != 0)
         # payload bytes: the tick, then every selected field of every slot. Kept in a register
         # updated by each slot write (old word's bytes out, new word's in): an adder tree over
-        # all slots cost more LUTs than the UP5K had left.
+        # all slots cost more LUTs than the UP5K had left. Some slot is on iff it exceeds the
+        # tick's bytes (every field takes at least one byte).
         length = Signal(16, init=P.PROBE_HEAD.size)
+        any_on = Signal()
+        m.d.comb += any_on.eq(length != P.PROBE_HEAD.size)
 
         def slot_bytes(word):
             view = lay.struct()(word)
             return sum(view[name] * field_bytes(f.width) for name, f in fields)
 
+        # RESET CONFIG: the registers at once, the table by a walk of K + 1 cycles (PROBES
+        # requests wait for it; no event can start meanwhile, as no slot counts as on)
+        clearing = Signal()
+        clr_addr = Signal.like(wr.addr)
+        with m.If(clearing):
+            m.d.comb += [wr.addr.eq(clr_addr), wr.data.eq(0), wr.en.eq(1)]
+            m.d.sync += clr_addr.eq(clr_addr + 1)
+            with m.If(clr_addr == k_slots):
+                m.d.sync += clearing.eq(0)
         with m.If(ctl.clear & int(ResetFlags.CONFIG)):
-            m.d.sync += [w.eq(0) for w in words]
-            m.d.sync += [phase.eq(0), length.eq(P.PROBE_HEAD.size)]
+            m.d.sync += [clearing.eq(1), clr_addr.eq(0), every_m1.eq(0), phase.eq(0),
+                         length.eq(P.PROBE_HEAD.size)]
 
         # -- memory requests for PROBES, answered here --
+        # An accepted request reads its word (the table answers in the next cycle, ``pend``);
+        # then a write stores the new word and moves ``length`` by the difference, and the
+        # response (a read's word, a write's 0) waits in ``own_data``.
         req = ctl.mem_req.payload
         mine = req.region == Region.PROBES
+        pend = Signal()
+        write_r = Signal()
+        addr_r = Signal.like(wr.addr)
+        wdata_r = Signal(lay.width)
         own_valid = Signal()
         own_data = Signal(8 * lay.nbytes)
         emitting = Signal()
+        slot = Signal(range(k_slots + 1))   # the slot being sent
+        slot_nxt = Signal.like(slot)        # its value in the next cycle: the table's address
+        m.d.comb += [slot_nxt.eq(slot), rd.addr.eq(Mux(emitting, slot_nxt, req.addr))]
+        m.d.sync += slot.eq(slot_nxt)
         # (LUTs are scarce on the UP5K: the write data and the response bytes above a PROBES
         # word's need no multiplexer; the dispatcher reads only a word's nbytes)
         m.d.comb += [core.mem_req.payload.data.eq(req.data),
@@ -112,7 +136,8 @@ class ProbeUnit(wiring.Component):
                          core.mem_req.payload.addr.eq(req.addr),
                          core.mem_req.payload.write.eq(req.write),
                          core.mem_req.valid.eq(ctl.mem_req.valid & ~mine),
-                         ctl.mem_req.ready.eq(Mux(mine, ~own_valid, core.mem_req.ready))]
+                         ctl.mem_req.ready.eq(Mux(mine, ~(pend | own_valid | clearing),
+                                                  core.mem_req.ready))]
             with m.If(own_valid):
                 m.d.comb += [ctl.mem_rsp.valid.eq(1),
                              ctl.mem_rsp.payload[:len(own_data)].eq(own_data)]
@@ -120,28 +145,29 @@ class ProbeUnit(wiring.Component):
                 m.d.comb += [ctl.mem_rsp.valid.eq(core.mem_rsp.valid),
                              core.mem_rsp.ready.eq(ctl.mem_rsp.ready)]
         with m.If(ctl.mem_req.valid & ctl.mem_req.ready & mine):
-            m.d.sync += own_valid.eq(1)
-            addr = req.addr[:max(1, k_slots.bit_length())]
-            with m.If(req.write):
-                m.d.sync += [words[addr].eq(req.data[:lay.width]), own_data.eq(0), phase.eq(0)]
-                with m.If(addr < k_slots):      # the sampling word carries no payload bytes
-                    m.d.sync += length.eq(length - slot_bytes(words[addr])
-                                          + slot_bytes(req.data[:lay.width]))
-            with m.Else():
-                m.d.sync += own_data.eq(words[addr])
+            m.d.sync += [pend.eq(1), write_r.eq(req.write), addr_r.eq(req.addr),
+                         wdata_r.eq(req.data[:lay.width])]
+        with m.If(pend):
+            m.d.sync += [pend.eq(0), own_valid.eq(1), own_data.eq(Mux(write_r, 0, rd.data))]
+            with m.If(write_r):
+                m.d.comb += [wr.addr.eq(addr_r), wr.data.eq(wdata_r), wr.en.eq(1)]
+                m.d.sync += phase.eq(0)
+                with m.If(addr_r == k_slots):
+                    m.d.sync += every_m1.eq(lay.struct()(wdata_r).neuron)
+                with m.Else():      # the sampling word carries no payload bytes
+                    m.d.sync += length.eq(length - slot_bytes(rd.data) + slot_bytes(wdata_r))
         with m.If(own_valid & ctl.mem_rsp.ready):
             m.d.sync += own_valid.eq(0)
 
         # -- the PROBE event --
         seq = Signal(8)
         tick = Signal(32)
-        slot = Signal(range(k_slots + 1))
         sent = Signal(16)                   # payload bytes sent
         st_word = Signal(lays[Region.NEURON_STATE].width)
         tr_word = Signal(lays[Region.POST_TRACE].width)
         st_view = lays[Region.NEURON_STATE].struct()(st_word)
         tr_view = lays[Region.POST_TRACE].struct()(tr_word)
-        cur = lay.struct()(words[slot])      # the slot being sent
+        cur = lay.struct()(rd.data)          # the word of ``slot``
         in_range = cur.neuron < cfg.n_neurons
         hdr = P.HEADER.struct()
         header = Signal(hdr)
@@ -179,12 +205,22 @@ class ProbeUnit(wiring.Component):
         with m.If(self.start):
             m.d.sync += phase.eq(Mux(phase == every_m1, 0, phase + 1))
 
+        # the unit's own reads go to the core from registers (``cur`` is the table's read
+        # register): no FSM decode in front of the core's request decode (the clock's path)
+        preq_valid = Signal()
+        preq_region = Signal.like(core.mem_req.payload.region)
         mreq = core.mem_req.payload
+        with m.If(emitting):
+            m.d.comb += [core.mem_req.valid.eq(preq_valid), mreq.region.eq(preq_region),
+                         mreq.addr.eq(cur.neuron), mreq.write.eq(0), core.mem_rsp.ready.eq(1)]
+        with m.If(core.mem_req.ready):
+            m.d.sync += preq_valid.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start & (phase == 0) & any_on):
                     m.d.sync += [emitting.eq(1), seq.eq(self.seq), tick.eq(ctl.ticks - 1),
-                                 hidx.eq(0), slot.eq(0), sent.eq(0)]
+                                 hidx.eq(0), sent.eq(0)]
+                    m.d.comb += slot_nxt.eq(0)
                     m.next = "HEAD"
             with m.State("HEAD"):
                 m.d.comb += [out.valid.eq(1), out.payload.data.eq(
@@ -199,28 +235,27 @@ class ProbeUnit(wiring.Component):
                     m.d.sync += emitting.eq(0)
                     m.next = "IDLE"
                 with m.Elif(cur.as_value()[16:] == 0):      # no field selected: slot off
-                    m.d.sync += slot.eq(slot + 1)
+                    m.d.comb += slot_nxt.eq(slot + 1)
                 with m.Elif(in_range):
+                    m.d.sync += [preq_valid.eq(1), preq_region.eq(Region.NEURON_STATE)]
                     m.next = "RD_STATE"
                 with m.Else():
                     m.d.sync += [st_word.eq(0), tr_word.eq(0)]
                     m.next = "BYTES"
-            for state, region, nxt, dst in (("RD_STATE", Region.NEURON_STATE, "RD_TRACE",
-                                             st_word),
-                                            ("RD_TRACE", Region.POST_TRACE, "BYTES", tr_word)):
+            for state, nxt, dst in (("RD_STATE", "RD_TRACE", st_word),
+                                    ("RD_TRACE", "BYTES", tr_word)):
                 with m.State(state):
-                    m.d.comb += [core.mem_req.valid.eq(1), mreq.region.eq(region),
-                                 mreq.addr.eq(cur.neuron), mreq.write.eq(0)]
                     with m.If(core.mem_req.ready):
                         m.next = state + "_RSP"
                 with m.State(state + "_RSP"):
-                    m.d.comb += core.mem_rsp.ready.eq(1)
                     with m.If(core.mem_rsp.valid):
                         m.d.sync += dst.eq(core.mem_rsp.payload[:len(dst)])
+                        if nxt == "RD_TRACE":
+                            m.d.sync += [preq_valid.eq(1), preq_region.eq(Region.POST_TRACE)]
                         m.next = nxt
             with m.State("BYTES"):
                 with m.If(pos == len(positions)):
-                    m.d.sync += slot.eq(slot + 1)
+                    m.d.comb += slot_nxt.eq(slot + 1)
                     m.next = "SLOT"
                 with m.Elif(pos_sel):
                     m.d.comb += [out.valid.eq(1), out.payload.data.eq(pos_byte),

@@ -190,6 +190,10 @@ PRESETS: dict[str, CoreConfig] = {
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
                           clock_hz=25_000_000, baud=3_125_000),
     # board presets, sizes found by bisecting real builds (docs/boards.md):
+    # probe slots on the ECP5 and Artix presets: 56, the most whose PROBE event of every field
+    # fits the 512-byte payload (4 + 56 x 9 bytes = 508). v of all 56 every tick is 141 wire
+    # bytes a tick (bench/probes.py: 30 for one neuron, ~2 more each), within the 300 bytes a
+    # 3 Mbaud line carries per 1 ms tick (200 at the Arty's 2 Mbaud): 56 at 1,000 ticks/s
     # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL); FT231X at 3 Mbaud,
     # its fastest rate, exact as 30 MHz / 10 (bench/link.py: sustained in simulation);
     # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz (36.0 MHz with the
@@ -199,30 +203,34 @@ PRESETS: dict[str, CoreConfig] = {
     # 202/208 DP16KD, 7425 LUT4, 1989 FF, 126 LUT RAM, 40.6 MHz at 30 MHz (met; the weight
     # read -> learner -> write limits it); with the request register, three-stage SCAN and the
     # registered learner 202/208 DP16KD, 7367 LUT4, 2218 FF, 40.8 MHz (met; weight read ->
-    # learner register now, docs/boards.md "Clock")
+    # learner register now, docs/boards.md "Clock"); with the 56 probe slots as well 202/208
+    # DP16KD, 8447 LUT4, 2494 FF, 150 LUT RAM, 40.9 MHz at 30 MHz (met)
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
-                            clock_hz=30_000_000, baud=3_000_000),
+                            probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
     # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz; with a
     # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above;
     # with the learning walks 57/56 (earlier build), fitted as ulx3s_85f: 56/56 DP16KD, 7030 LUT4,
     # 2137 FF, 35.2 MHz at 30 MHz (met, with the request register and three-stage SCAN; the
     # PLASTIC write's row = addr // wpr, wpr = 52, into the flags address limits it); with the
-    # registered learner as well 56/56, 7047 LUT4, 2184 FF, 34.8 MHz (met, the same path)
+    # registered learner as well 56/56, 7047 LUT4, 2184 FF, 34.8 MHz (met, the same path); with
+    # the 56 probe slots as well 56/56 DP16KD, 7941 LUT4, 2460 FF, 130 LUT RAM, 31.6 MHz at
+    # 30 MHz (met; the probe unit's neuron address into the core's request decode limits it)
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
-                            clock_hz=30_000_000, baud=3_000_000),
+                            probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
     # ULX3S ECP5-85F with per-synapse delays of 1 .. 8 ticks: the delay store (S x N x 3 bits)
     # and the ring (8 accumulator rows per neuron, two currents) need the block RAM that
     # ulx3s_85f spends on neurons, so half the neurons: 92/208 DP16KD, Fmax 35.9 MHz at 30 MHz
     # (one build, docs/boards.md; room left for a larger core)
     "ulx3s_85f_delay": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4,
                                   name="ulx3s_85f_delay", theta_width=16, inh_current=True,
-                                  delay_bits=3, clock_hz=30_000_000, baud=3_000_000),
+                                  delay_bits=3, probe_slots=56,
+                                  clock_hz=30_000_000, baud=3_000_000),
     # ULX3S ECP5-85F with three plasticity rules per synapse (rule_bits = 2: stochastic
     # rounding, soft bound, modulation; the rule learner takes 4 MULT18X18D a lane) on the
     # ulx3s_85f_delay sizes: 11294 LUT4, 80/208 DP16KD, 24/156 MULT18X18D, Fmax 41.5 MHz at
-    # 30 MHz (one build, docs/boards.md)
+    # 30 MHz (one build, before the request register and three-stage SCAN; docs/boards.md)
     "ulx3s_85f_rules": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4,
                                   name="ulx3s_85f_rules", theta_width=16, inh_current=True,
                                   rule_bits=2, clock_hz=30_000_000, baud=3_000_000),
@@ -231,7 +239,7 @@ PRESETS: dict[str, CoreConfig] = {
     # 2 Mbaud: 50 MHz / 25 exactly; the FT2232H's 3 Mbaud is not a whole divisor of 50 MHz
     "arty_a7": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=4, name="arty_a7",
                           theta_width=16, inh_current=True,
-                          clock_hz=50_000_000, baud=2_000_000),
+                          probe_slots=56, clock_hz=50_000_000, baud=2_000_000),
 }
 
 

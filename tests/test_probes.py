@@ -223,3 +223,24 @@ def test_probe_payload_fits():
         setup = ProbeSetup(tuple((0, names) for _ in range(cfg.probe_slots)))
         assert setup.payload_bytes(cfg) == 4 + cfg.probe_slots * cfg.probe_bytes
     assert np.all([preset(p).probe_bytes > 0 for p in ("tiny", "up5k")])
+
+
+@pytest.mark.rtl
+def test_rtl_many_slots_reset_then_write_matches_golden():
+    """40 slots on the tiny core: RESET CONFIG's walk of the probe table (41 cycles), then
+    PROBES requests right behind it see a zeroed table, in one burst. (The core's own clear and
+    the RESET reply outlast that walk here, so the requests' wait for it is not reached.)"""
+    cfg, rng = preset("tiny").replace(probe_slots=40, baud=250_000, name="tiny_40"), \
+        random.Random(3)
+    names = [n for n, _ in probe_fields(cfg)]
+    setup = ProbeSetup(tuple((rng.randrange(cfg.n_neurons), tuple(rng.sample(names, 2)))
+                             for _ in range(cfg.probe_slots)))
+    burst = [enc(Opcode.WRITE, 1, write_req(cfg, r, 0, w)) for r, w in network(cfg, rng)]
+    run = enc(Opcode.RUN, 3, P.RUN_REQ.pack(ticks=2, period=0))
+    read = enc(Opcode.READ, 4, P.READ_REQ.pack(region=Region.PROBES, addr=0,
+                                               count=cfg.probe_slots + 1))
+    burst += [enc(Opcode.WRITE, 2, write_req(cfg, Region.PROBES, 0, setup.words(cfg))), run,
+              enc(Opcode.RESET, 5, b"\x02"), read, run,
+              enc(Opcode.WRITE, 6, write_req(cfg, Region.PROBES, 30, setup.words(cfg)[30:])),
+              read, run]
+    assert _same(cfg, [b"".join(burst)]) == 4
