@@ -23,8 +23,7 @@ neuron, two more ``CoreConfig`` options, and the preset's 8-bit weights and trac
 The gateware implements several rules with stochastic rounding (on the dual store), so
 ``--check`` runs the first ``--check-seconds`` (20) of the same compiled network, weights and
 raster on ``model://`` and on a Verilator virtual board built for this core and requires the
-output spikes and every weight read (each second) to be identical (:func:`check_vboard`: the
-board's core has 2 neurons, as a 1-neuron core hangs in the gateware when its neuron fires; the
+output spikes and every weight read (each second) to be identical (:func:`check_vboard`; the
 500 s runs stay on ``model://``, the fast engine, for speed).
 
 **Calibration** (the paper's neuron is conductance-based with 1000 inputs; a current-based
@@ -256,39 +255,26 @@ def check_vboard(p: Params, *, seconds: float = 20.0, chunk_s: float = 1.0,
                  cfg: sl.CoreConfig | None = None, seed: int = 0, timeout: float = 120.0,
                  exe=None) -> dict:
     """The first ``seconds`` of the run (same network, weights, raster and compile seed as
-    :func:`experiment`) on ``model://`` and on a Verilator virtual board: the output spikes and
-    every weight read (every ``chunk_s``) must be identical. ``cfg``: the core (default
-    :func:`config`; all its inputs are used). ``exe``: a prebuilt harness for the board's
-    config (the tests share one).
-
-    The board's core has at least 2 neurons: the gateware stops answering (no reply to RUN) in
-    the first tick in which the only neuron of a 1-neuron core fires (any ``rule_bits``,
-    learning on or off; 2, 4 and 8 neurons run). The song network uses neuron 0 alone, its
-    rows are one weight word either way and the generator draws per word, so the 2-neuron run
-    is the 1-neuron run; ``model://`` runs both configs and all three must agree."""
+    :func:`experiment`) on ``model://`` and on a Verilator virtual board built for ``cfg``
+    (default :func:`config`; all its inputs are used): the output spikes and every weight read
+    (every ``chunk_s``) must be identical. ``exe``: a prebuilt harness for ``cfg``."""
     from spikeloom.sim.vboard import VirtualBoard
     cfg = cfg or config()
-    board_cfg = cfg.replace(n_neurons=max(2, cfg.n_neurons))
     n = cfg.n_inputs
-    net = build(p, n, seed)
-    image = sl.compile(net, target=cfg, seed=seed + 0x5EED)
-    board_image = sl.compile(net, target=board_cfg, seed=seed + 0x5EED)
+    image = sl.compile(build(p, n, seed), target=cfg, seed=seed + 0x5EED)
     ticks, chunk = round(seconds * 1000), round(chunk_s * 1000)
     raster = make_inputs(p, n, ticks, seed + 1)
     t0 = time.perf_counter()
-    with VirtualBoard(board_cfg, exe=exe) as vb, sl.open(vb.url, timeout=timeout) as board:
+    with VirtualBoard(cfg, exe=exe) as vb, sl.open(vb.url, timeout=timeout) as board:
         t1 = time.perf_counter()
-        rtl = session(board, board_image, raster, chunk)
+        rtl = session(board, image, raster, chunk)
     t2 = time.perf_counter()
-    runs = [rtl]
-    for c, im in ((board_cfg, board_image), (cfg, image)):
-        with sl.open("model://", config=c) as board:
-            runs.append(session(board, im, raster, chunk))
-    model = runs[-1]
-    return {"identical": all(np.array_equal(model["events"], r["events"])
-                             and np.array_equal(model["weights"], r["weights"]) for r in runs),
-            "ticks": ticks, "inputs": n, "board_neurons": board_cfg.n_neurons,
-            "weight_reads": len(model["weights"]), "spikes": len(model["events"]),
+    with sl.open("model://", config=cfg) as board:
+        model = session(board, image, raster, chunk)
+    return {"identical": bool(np.array_equal(model["events"], rtl["events"])
+                              and np.array_equal(model["weights"], rtl["weights"])),
+            "ticks": ticks, "inputs": n, "weight_reads": len(model["weights"]),
+            "spikes": len(model["events"]),
             "weights_changed": int((model["weights"][-1] != model["weights"][0]).sum()),
             "build_seconds": round(t1 - t0, 1), "vboard_seconds": round(t2 - t1, 1)}
 
@@ -440,9 +426,8 @@ def main(argv=None) -> int:
         c = check_vboard(p, seconds=args.check_seconds, cfg=config(args.inputs, args.trace_width),
                          seed=args.seed)
         same = c["identical"]
-        print(f"check model:// vs virtual board ({c['board_neurons']}-neuron core), first "
-              f"{c['ticks']} ticks: {c['spikes']} output spikes and {c['weight_reads']} reads "
-              f"of {c['inputs']} weights "
+        print(f"check model:// vs virtual board, first {c['ticks']} ticks: {c['spikes']} "
+              f"output spikes and {c['weight_reads']} reads of {c['inputs']} weights "
               f"({c['weights_changed']} changed) {'identical' if same else 'DIFFER'} "
               f"({c['build_seconds']:.0f} s build/start, {c['vboard_seconds']:.0f} s there)")
     return 0 if bimodal and same else 1
