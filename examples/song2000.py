@@ -20,8 +20,11 @@ neuron, two more ``CoreConfig`` options, and the preset's 8-bit weights and trac
   fractional bits both rates round to 1 and the ratio to 1.0, which removes the asymmetry the
   result depends on).
 
-The gateware implements one rule without stochastic rounding (``rule_bits = 1``), so this runs
-on ``model://`` only until the multi-rule gateware exists.
+The gateware implements several rules with stochastic rounding (on the dual store), so
+``--check`` runs the first ``--check-seconds`` (20) of the same compiled network, weights and
+raster on ``model://`` and on a Verilator virtual board built for this core and requires the
+output spikes and every weight read (each second) to be identical (:func:`check_vboard`; the
+500 s runs stay on ``model://``, the fast engine, for speed).
 
 **Calibration** (the paper's neuron is conductance-based with 1000 inputs; a current-based
 neuron with a few hundred inputs drifts to potentiation when its mean input is above threshold):
@@ -50,6 +53,7 @@ trace decay, which reproduces the core's order inside a tick exactly; :func:`run
 
     python examples/song2000.py                 # 500 s of simulated time, both simulators
     python examples/song2000.py --seconds 20 --no-brian2
+    python examples/song2000.py --seconds 20 --no-brian2 --check    # also the virtual board
 
 Writes ``out/song2000.png`` (``--out``).
 """
@@ -68,7 +72,7 @@ import numpy as np
 import spikeloom as sl
 
 __all__ = ["PRESET", "Params", "config", "mean_drive", "build", "make_inputs", "run_model",
-           "run_brian2", "fractions", "experiment", "plot", "main"]
+           "run_brian2", "session", "check_vboard", "fractions", "experiment", "plot", "main"]
 
 #: the preset whose input count the core takes (the largest of any preset: 256)
 PRESET = "ecp5_85"
@@ -233,6 +237,48 @@ def run_brian2(image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
             "times": np.rint(np.asarray(mon.t / b2.ms)).astype(np.int64)}
 
 
+def session(board, image: sl.Image, raster: np.ndarray, chunk: int) -> dict:
+    """``image`` loaded on ``board`` (any device) and run over ``raster`` ``chunk`` ticks at a
+    time: the output spike ``events`` (tick, neuron) of the whole run and the integer
+    ``weights`` (k+1, n) read back before the run and after each chunk."""
+    board.load(image)
+    weights, events = [board.read_weights("syn", raw=True)[:, 0]], []
+    for start in range(0, raster.shape[0], chunk):
+        res = board.run(min(chunk, raster.shape[0] - start),
+                        inputs={"in": raster[start:start + chunk]}, progress=False)
+        events.append(res.events + [start, 0])
+        weights.append(board.read_weights("syn", raw=True)[:, 0])
+    return {"events": np.concatenate(events), "weights": np.stack(weights)}
+
+
+def check_vboard(p: Params, *, seconds: float = 20.0, chunk_s: float = 1.0,
+                 cfg: sl.CoreConfig | None = None, seed: int = 0, timeout: float = 120.0,
+                 exe=None) -> dict:
+    """The first ``seconds`` of the run (same network, weights, raster and compile seed as
+    :func:`experiment`) on ``model://`` and on a Verilator virtual board built for ``cfg``
+    (default :func:`config`; all its inputs are used): the output spikes and every weight read
+    (every ``chunk_s``) must be identical. ``exe``: a prebuilt harness for ``cfg``."""
+    from spikeloom.sim.vboard import VirtualBoard
+    cfg = cfg or config()
+    n = cfg.n_inputs
+    image = sl.compile(build(p, n, seed), target=cfg, seed=seed + 0x5EED)
+    ticks, chunk = round(seconds * 1000), round(chunk_s * 1000)
+    raster = make_inputs(p, n, ticks, seed + 1)
+    t0 = time.perf_counter()
+    with VirtualBoard(cfg, exe=exe) as vb, sl.open(vb.url, timeout=timeout) as board:
+        t1 = time.perf_counter()
+        rtl = session(board, image, raster, chunk)
+    t2 = time.perf_counter()
+    with sl.open("model://", config=cfg) as board:
+        model = session(board, image, raster, chunk)
+    return {"identical": bool(np.array_equal(model["events"], rtl["events"])
+                              and np.array_equal(model["weights"], rtl["weights"])),
+            "ticks": ticks, "inputs": n, "weight_reads": len(model["weights"]),
+            "spikes": len(model["events"]),
+            "weights_changed": int((model["weights"][-1] != model["weights"][0]).sum()),
+            "build_seconds": round(t1 - t0, 1), "vboard_seconds": round(t2 - t1, 1)}
+
+
 def fractions(run: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per read-out: the fraction of weights below LOW * w_max and above HIGH * w_max."""
     w = run["weights"] / run["w_max"]
@@ -343,6 +389,11 @@ def main(argv=None) -> int:
                     help="STDP trace bits [the preset's 8]")
     ap.add_argument("--seed", type=int, default=0, help="weights seed; inputs use seed+1 [0]")
     ap.add_argument("--no-brian2", action="store_true", help="the core only")
+    ap.add_argument("--check", action="store_true",
+                    help="also run the first --check-seconds on model:// and a virtual board "
+                         "(Verilator) and require identical spikes and weights")
+    ap.add_argument("--check-seconds", type=float, default=20.0,
+                    help="simulated seconds of the check [20]")
     ap.add_argument("--calibrate", action="store_true",
                     help="print the drive and output rate of a few (rate, gmax) settings")
     ap.add_argument("--out", default="out", help="output directory [out]")
@@ -370,7 +421,16 @@ def main(argv=None) -> int:
     lo, hi = r["frac_low"][-1], r["frac_high"][-1]
     bimodal = lo > 0.05 and hi > 0.05 and lo + hi > 0.5     # mass at both ends
     print(f"weights {'became' if bimodal else 'did NOT become'} bimodal on the core")
-    return 0 if bimodal else 1
+    same = True
+    if args.check:
+        c = check_vboard(p, seconds=args.check_seconds, cfg=config(args.inputs, args.trace_width),
+                         seed=args.seed)
+        same = c["identical"]
+        print(f"check model:// vs virtual board, first {c['ticks']} ticks: {c['spikes']} "
+              f"output spikes and {c['weight_reads']} reads of {c['inputs']} weights "
+              f"({c['weights_changed']} changed) {'identical' if same else 'DIFFER'} "
+              f"({c['build_seconds']:.0f} s build/start, {c['vboard_seconds']:.0f} s there)")
+    return 0 if bimodal and same else 1
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ Contract (shared with the dispatcher, the golden device and the tests):
   CONFIG, COUNTERS) zeroes memories; ``busy`` is high while either runs; ``done`` pulses in the last
   busy cycle.
 * ``spikes``: each neuron that fired, ascending, then ``end=1`` with the spike count, through an
-  internal FIFO of ``n_neurons + 1`` entries (the sweep never stalls).
+  internal FIFO of ``max(n_neurons + 1, 3)`` entries (the sweep never stalls).
 * ``ticks``, ``spike_count``, ``syn_events``, ``last_tick_cycles``: 32-bit wrapping status.
   ``last_tick_cycles`` is the number of busy cycles of the last tick, which is exactly
   :func:`spikeloom.proto.cycles.tick_cycles`.
@@ -415,7 +415,10 @@ class Core(wiring.Component):
         # the queue holds only the bits a neuron number or the end marker's count (0..n) uses,
         # not the stream's 16: on the UP5K 10 bits a word fit one EBR, 17 needed two
         spk_bits = n.bit_length()
-        m.submodules.fifo = sfifo = Queue(width=spk_bits + 1, depth=n + 1)
+        # n + 1 entries, but at least 3: a Queue refuses a write while its RAM holds an entry
+        # that is still moving to the output register, so with one neuron (RAM depth 1) the
+        # end marker written the cycle after the spike was lost and the tick never ended
+        m.submodules.fifo = sfifo = Queue(width=spk_bits + 1, depth=max(n + 1, 3))
         m.d.comb += [
             self.spikes.valid.eq(sfifo.r_rdy),
             self.spikes.payload.neuron.eq(sfifo.r_data[:spk_bits]),

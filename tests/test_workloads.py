@@ -347,3 +347,24 @@ def test_song2000_brian2_twin_runs_the_same_ticks(song):
     assert abs(a.size - b.size) <= max(2, a.size // 10), (a.size, b.size)
     lag = np.array([np.min(t - b[b <= t]) if np.any(b <= t) else 99 for t in a])
     assert np.mean(lag <= 1) >= 0.9, lag       # the twin's spike at the same tick or one earlier
+
+
+@pytest.mark.rtl
+def test_song2000_identical_on_the_virtual_board(song):
+    """The Song workload's rule (additive, stochastic rounding, ``rule_bits = 2``,
+    ``stdp_frac = 16``) and its one neuron on a Verilator virtual board against model://, 600
+    ticks: output spikes and every weight read (every 100 ticks) identical. The example's
+    ``check_vboard`` runs, on the 12-input rules core of test_vboard_rules cut to one neuron
+    (which once hung the core when the neuron fired: the spike queue lost the end marker), with
+    the rate and gmax raised so that 12 inputs drive the neuron (0.87 of threshold at gmax/2)
+    and STDP acts within 600 ticks."""
+    from spikeloom.sim import vboard
+    from test_vboard import _built
+    from test_vboard_rules import CFG
+    cfg = CFG.replace(n_neurons=1, name="vboard_song")
+    p = song.Params(rate_hz=50.0, gmax=0.8)
+    assert 0.8 < song.mean_drive(p, p.gmax / 2, cfg.n_inputs) / p.threshold < 0.9
+    c = song.check_vboard(p, seconds=0.6, chunk_s=0.1, cfg=cfg, timeout=30.0,
+                          exe=_built(lambda: vboard.binary(cfg)))
+    assert c["spikes"] > 5 and c["weights_changed"] > 0, c
+    assert c["identical"], c
