@@ -466,7 +466,9 @@ def goals(res: dict) -> dict:
                        "paper's STDP (stochastic rounding, rule_bits 2) on model:// (fast "
                        f"engine), {sg['ticks']} ticks; fraction of weights {what} at the end",
                  brian2=(sg.get("brian2") or {}).get(key),
-                 rate_hz_last_10s=sg["spikeloom"]["rate_hz_last_10s"])
+                 rate_hz_last_10s=sg["spikeloom"]["rate_hz_last_10s"],
+                 vboard_identical=(sg.get("vboard_check") or {}).get("identical"),
+                 vboard_ticks=(sg.get("vboard_check") or {}).get("ticks"))
     pt = (wl or {}).get("patterns")
     if pt:
         goal("workloads.patterns.single_accuracy", pt["single_accuracy"], preset=pt["preset"],
