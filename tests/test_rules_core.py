@@ -116,13 +116,13 @@ async def rules_lockstep(drv, model, inputs, mods, *, seed, load=True):
     return stats
 
 
-def run_rules(cfg, seed, ticks):
+def run_rules(cfg, seed, ticks, platform=None):
     model, inputs, mods = rules_network(cfg, seed, ticks)
     start = model.weights.copy()
 
     async def script(drv):
         return await rules_lockstep(drv, model, inputs, mods, seed=seed)
-    stats = Harness(cfg).run(script)
+    stats = Harness(cfg, platform=platform).run(script)
     stats["moved"] = int((model.weights != start).sum())
     return stats
 
@@ -133,6 +133,21 @@ def test_rules_lockstep(cfg, seed):
     """Two and three rules (and with delays, theta, two currents), 25 ticks each: everything
     equal every tick, and the walks ran (weights moved, the generator advanced, POT ran)."""
     stats = run_rules(cfg, seed, 25)
+    assert stats["moved"] and stats["draws"] and stats["pot_ticks"], stats
+
+
+class _ECP5:
+    """Stands in for an ECP5 platform (hdl.core.flag_pack, list_ram_attrs): one flag per word
+    of the flags memory, written a lane at a time, and with rules a lane of ``dep`` is a trace,
+    not a step: the memory plan of the ``ulx3s_85f_rules`` preset."""
+    family = "ecp5"
+
+
+def test_rules_lockstep_ecp5_packing():
+    """Several rules with the ECP5 memory plan: bit- and cycle-exact like the iCE40 one (traces
+    wider than weights, so a dep lane is not a weight's width)."""
+    cfg = FEATURES.replace(w_width=6, trace_width=7, name="rules_features_ecp5")
+    stats = run_rules(cfg, 5, 25, platform=_ECP5())
     assert stats["moved"] and stats["draws"] and stats["pot_ticks"], stats
 
 
