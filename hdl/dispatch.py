@@ -121,17 +121,18 @@ class Dispatcher(wiring.Component):
         connect(m, flipped(self.frame), dec.frame)
         rq = dec.request.payload
         m.d.comb += walk.request.eq(rq)
-        # The memory request goes through a register: the walker's handshake logic and the
-        # core's request decode (address, write enables) are then in separate cycles. The walker
-        # waits for each response before the next request, so the register costs one cycle per
-        # word and never holds a request when a tick or a clear starts.
+        # The memory request's valid goes through a register: the walker's handshake logic and
+        # the core's request decode (write enables, the response) are then in separate cycles.
+        # The payload needs none: the walker holds it from valid until the response (its
+        # contract), and it comes from the walker's registers. The walker waits for each
+        # response before the next request, so the register costs one cycle per word and never
+        # holds a request when a tick or a clear starts.
         req_valid = Signal()
-        req_payload = Signal.like(self.core.mem_req.payload)
         m.d.comb += [walk.mem_req.ready.eq(~req_valid),
                      self.core.mem_req.valid.eq(req_valid),
-                     self.core.mem_req.payload.eq(req_payload)]
+                     self.core.mem_req.payload.eq(walk.mem_req.payload)]
         with m.If(walk.mem_req.valid & ~req_valid):
-            m.d.sync += [req_valid.eq(1), req_payload.eq(walk.mem_req.payload)]
+            m.d.sync += req_valid.eq(1)
         with m.Elif(self.core.mem_req.ready):
             m.d.sync += req_valid.eq(0)
         connect(m, walk.mem_rsp, flipped(self.core.mem_rsp))

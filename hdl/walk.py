@@ -23,6 +23,9 @@ used by :class:`spikeloom.hdl.dispatch.Dispatcher`):
     pass writes 1 at ``SPIKES[index]`` for each.
 
 - A write takes its ``mem_rsp`` at once (the core answers every request).
+- ``mem_req.payload`` holds still from the cycle ``mem_req.valid`` rises until that request's
+  ``mem_rsp`` is taken (the address steps on only then), so a register on ``mem_req.valid``
+  alone may stand between the walker and the core (:class:`~spikeloom.hdl.dispatch.Dispatcher`).
 - ``busy`` is high from the cycle after ``start`` until the walk is over; ``buf_addr`` (the
   payload byte index) matters only while a WRITE or INJECT is walked.
 """
@@ -128,14 +131,13 @@ class Walker(wiring.Component):
                 with m.Else():
                     m.d.comb += self.mem_req.valid.eq(1)
                     with m.If(self.mem_req.ready):
-                        m.d.sync += [waddr.eq(waddr + 1), wcount.eq(wcount - 1)]
                         m.next = "READ_BYTES"
             with m.State("READ_BYTES"):
                 m.d.comb += self.data.valid.eq(self.mem_rsp.valid)
                 with m.If(self.data.valid & self.data.ready):
                     with m.If(lane + 1 == rq.nbytes):
                         m.d.comb += self.mem_rsp.ready.eq(1)
-                        m.d.sync += lane.eq(0)
+                        m.d.sync += [lane.eq(0), waddr.eq(waddr + 1), wcount.eq(wcount - 1)]
                         m.next = "READ_REQ"
                     with m.Else():
                         m.d.sync += lane.eq(lane + 1)
@@ -179,11 +181,11 @@ class Walker(wiring.Component):
             with m.State("WRITE_REQ"):
                 m.d.comb += self.mem_req.valid.eq(1)
                 with m.If(self.mem_req.ready):
-                    m.d.sync += waddr.eq(waddr + 1)
                     m.next = "WRITE_RSP"
             with m.State("WRITE_RSP"):
                 m.d.comb += self.mem_rsp.ready.eq(1)
                 with m.If(self.mem_rsp.valid):
+                    m.d.sync += waddr.eq(waddr + 1)
                     m.next = "WALK"
             with m.State("WALK_END"):
                 with m.If(second):
