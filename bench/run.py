@@ -13,6 +13,10 @@
    runtime targets) on the same compiled network and input raster;
 5. ``vboard``: bench/vboard.py: simulated cycles per second of the Verilated board and
    end-to-end ticks per second through the host API;
+5b. ``ticks``: bench/ticks.py: the iCEBreaker's real tick rate with STDP on (issue 21): the
+   ``up5k`` top with the SPRAM store on the virtual board, issue 21's 10 % scenario streamed by
+   the host library, cycles per tick from the board's counter (goal
+   ``boards.icebreaker.ticks_per_s_10pct_stdp``);
 6. ``sweep``: bench/sweep.py: a 16-task sweep on local Ray with 2 workers against the same tasks
    in one process;
 6b. ``workloads``: bench/workloads.py: issue 22's science results (on-chip digit learning:
@@ -63,7 +67,7 @@ ROOT = HERE.parent
 __all__ = ["PARTS", "ACTIVITY", "machine", "run_script", "boards", "headline", "render",
            "update_docs", "main"]
 
-PARTS = ("cycles", "link", "model_speed", "vboard", "sweep", "workloads", "boards")
+PARTS = ("cycles", "link", "model_speed", "vboard", "ticks", "sweep", "workloads", "boards")
 #: activity levels of the board projections: fraction of sources delivered and of neurons fired
 ACTIVITY = (0.01, 0.05, 0.1, 0.25, 1.0)
 #: sources whose change makes a build report stale
@@ -166,6 +170,8 @@ def script_args(part: str, mode: str) -> list[str]:
                         "smoke": ["--sizes", "default", "--ticks", "60", "--targets", "numpy"]},
         "vboard": {"full": [], "quick": ["--cycles", "5000000", "--ticks", "300"],
                    "smoke": ["--cycles", "200000", "--ticks", "20"]},
+        "ticks": {"full": [], "quick": ["--ticks", "200"],
+                  "smoke": ["--ticks", "20", "--warmup", "10"]},
         "sweep": {"full": [], "quick": ["--ticks", "10000"],
                   "smoke": ["--tasks", "4", "--ticks", "200"]},
         "workloads": {"full": [], "quick": ["--quick"],
@@ -377,6 +383,7 @@ GOALS = {
     "cycles.default_100pct_stdp": ("<=", 12000),         # issue 21: default, full activity
     "boards.icebreaker.fmax_mhz": (">=", 24.0),          # issue 21: nextpnr, the board preset
     "boards.ulx3s_85f.fmax_mhz": (">=", 60.0),           # issue 21
+    "boards.icebreaker.ticks_per_s_10pct_stdp": (">=", 1000.0),  # issue 21: bench/ticks.py
     "workloads.song2000.frac_low": (None, None),         # issue 22: reported (w < 0.1 gmax)
     "workloads.song2000.frac_high": (None, None),        # issue 22: reported (w > 0.9 gmax)
     "workloads.patterns.single_accuracy": (None, None),  # issue 22: reported (SpiNNaker: 100 %)
@@ -441,6 +448,30 @@ def goals(res: dict) -> dict:
         goal(gname, lt.pop("cycles_mean"), **lt,
              cycles_all_rows_plastic=allp["cycles_mean"],
              listed_all_rows_plastic=allp["listed_mean"])
+    tk = _data(res, "ticks") if "ticks" in res.get("ran", ()) else None
+    if tk:
+        st, one = tk["streamed"], tk["one_run_no_inputs"]
+        # a figure whose ticks the golden device does not confirm is no figure
+        checked = tk["formula_mismatches"] == 0 and tk["spikes_identical"]
+        goal("boards.icebreaker.ticks_per_s_10pct_stdp", st["ticks_per_s"] if checked else None,
+             **{k: tk[k] for k in ("preset", "clock_hz", "baud", "weight_store", "store_model",
+                                   "ticks", "warmup", "inputs_per_tick", "firing_period",
+                                   "formula_mismatches", "checked_ticks", "spikes_identical")},
+             **{k: v for k, v in st.items() if k != "ticks_per_s"},
+             scenario_cycles_mean=(out.get("cycles.up5k_10pct_stdp") or {}).get("value"),
+             one_run_no_inputs=one,
+             basis="bench/ticks.py: the up5k top on the virtual board (Verilated) with the "
+                   f"iCEBreaker build's weight store ({tk['store_model']}); issue 21's scenario "
+                   "(learning_ticks: STDP on the input rows, random weights; "
+                   f"{tk['inputs_per_tick']} random inputs injected per tick, every neuron "
+                   f"firing every {tk['firing_period']}th tick at a random phase) streamed by "
+                   "the host library as INJECT + RUN(1 tick, period 0) per tick, pipelined; "
+                   "ticks/s = clock_hz / (simulated cycles from the first request byte to the "
+                   f"last reply byte on the {tk['baud']:,} baud UART / {tk['ticks']} ticks, "
+                   f"after {tk['warmup']} warm-up ticks); core cycles = mean hardware "
+                   "last_tick_cycles of the same ticks (a repeat run with STATUS after each), "
+                   "equal to the golden device's proto.cycles.tick_cycles at every tick; "
+                   "overhead = the rest (dispatcher, INJECT, spike stream and reply)")
     wl = _data(res, "workloads") if "workloads" in res.get("ran", ()) else None
     dg = (wl or {}).get("digits_onchip")
     if dg:
@@ -800,7 +831,7 @@ def main(argv=None) -> int:
     todo = [p for p in (args.only or PARTS) if p not in args.skip]
     if args.smoke and not args.only:
         # a Verilator build, a Ray cluster and a training run are not smoke tests
-        todo = [p for p in todo if p not in ("vboard", "sweep", "workloads")]
+        todo = [p for p in todo if p not in ("vboard", "ticks", "sweep", "workloads")]
     prev = None
     if (args.only or args.skip) and (out_dir / "results.json").is_file():
         prev = json.loads((out_dir / "results.json").read_text())
