@@ -49,7 +49,7 @@ from spikeloom.firmware.boards import board_config
 from spikeloom.proto.memmap import Region
 from spikeloom.regions import encode, encode_matrix
 
-__all__ = ["core_kwargs", "scenario", "measure", "main"]
+__all__ = ["core_kwargs", "scenario", "golden", "stepwise", "measure", "main"]
 
 BOARD = "icebreaker"
 
@@ -109,7 +109,7 @@ def _load(board: Board, scen: dict) -> None:
             board.write_region(region, data)
 
 
-def _stepwise(board: Board, scen: dict, segments) -> tuple[list[int], np.ndarray]:
+def stepwise(board: Board, scen: dict, segments) -> tuple[list[int], np.ndarray]:
     """Run ``segments`` ((ticks, with inputs?) ...) one tick at a time with a STATUS after each:
     (each tick's last_tick_cycles, every spike as (tick, neuron))."""
     _load(board, scen)
@@ -122,6 +122,15 @@ def _stepwise(board: Board, scen: dict, segments) -> tuple[list[int], np.ndarray
             cycles.append(board.status()["last_tick_cycles"])
             t += 1
     return cycles, np.concatenate(events)
+
+
+def golden(cfg, weight_store: str) -> Board:
+    """A Board on the golden device in this process, counting cycles for ``weight_store``."""
+    from spikeloom.sim.device import GoldenDevice
+    from spikeloom.transport import ModelTransport
+    tr = ModelTransport(cfg)
+    tr.device = GoldenDevice(cfg, weight_store=weight_store)
+    return Board(tr, url=f"model://{cfg.name} ({weight_store} store)", config=cfg)
 
 
 def _timed(vb, board: Board, ticks: int, raster) -> dict:
@@ -140,8 +149,6 @@ def measure(ticks: int = 500, warmup: int = 50, activity: float = 0.1, seed: int
             board: str = BOARD) -> dict:
     """The measurement of the module docstring; a JSON-able dict."""
     from spikeloom.sim import vboard
-    from spikeloom.sim.device import GoldenDevice
-    from spikeloom.transport import ModelTransport
     cfg = board_config(board)
     kwargs = core_kwargs(board)
     store = kwargs.get("weight_store", "dual")
@@ -158,11 +165,9 @@ def measure(ticks: int = 500, warmup: int = 50, activity: float = 0.1, seed: int
         one_run = _timed(vb, hw, ticks, None)
         timed_events = np.concatenate([warm, stream["events"] + [warmup, 0],
                                        one_run["events"] + [warmup + ticks, 0]])
-        hw_cycles, hw_events = _stepwise(hw, scen, segments)
-    gold = ModelTransport(cfg)
-    gold.device = GoldenDevice(cfg, weight_store=store)
-    with Board(gold, url=f"model://{cfg.name} ({store} store)", config=cfg) as golden:
-        gd_cycles, gd_events = _stepwise(golden, scen, segments)
+        hw_cycles, hw_events = stepwise(hw, scen, segments)
+    with golden(cfg, store) as gd:
+        gd_cycles, gd_events = stepwise(gd, scen, segments)
     mismatches = sum(a != b for a, b in zip(hw_cycles, gd_cycles, strict=True))
     same_spikes = (np.array_equal(timed_events, hw_events)
                    and np.array_equal(hw_events, gd_events))

@@ -21,6 +21,7 @@ import pytest
 from spikeloom.proto import protocol as P
 from spikeloom.proto.config import preset
 from spikeloom.proto.cycles import tick_cycles
+from spikeloom.proto.memmap import Region
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -149,3 +150,39 @@ def test_hook_lists_and_dispatches(capsys, monkeypatch):
     monkeypatch.setattr(bench, "bench_dir", lambda: None)
     assert bench.main([]) == 2
     assert "source checkout" in capsys.readouterr().err
+
+
+def test_ticks_scenario_fires_a_tenth_whatever_the_weights():
+    """bench/ticks.py's scenario on the golden device (seconds): 13 inputs a tick, every neuron
+    firing exactly every 10th tick (threshold at the bottom, refractory 9, its own phase), so
+    25 or 26 of 256 fire per tick while STDP changes the weights."""
+    tk = _load("ticks")
+    cfg = preset("up5k")
+    ticks = 30
+    scen = tk.scenario(cfg, ticks=ticks)
+    assert scen["raster"].sum(axis=1).tolist() == [13] * ticks
+    with tk.golden(cfg, "spram") as board:
+        cycles, events = tk.stepwise(board, scen, ((ticks, True),))
+        learnt = board.read_region(Region.WEIGHTS)
+    per_tick = np.bincount(events[:, 0], minlength=ticks)
+    assert set(per_tick.tolist()) == {25, 26}
+    for j in range(cfg.n_neurons):
+        assert np.all(np.diff(events[events[:, 1] == j, 0]) == 10)
+    assert len(cycles) == ticks and min(cycles) > 0
+    assert learnt != scen[Region.WEIGHTS]
+
+
+@pytest.mark.regress
+def test_ticks_bench_stream_is_confirmed_by_the_golden_device():
+    """bench/ticks.py briefly on the up5k virtual board with the SPRAM store (Verilator build,
+    about a minute once): the streamed run, the single RUN and the tick-by-tick repeat give the
+    golden device's spikes, every tick's last_tick_cycles is the formula's, and the tick period
+    is the core's cycles plus a positive overhead."""
+    tk = _load("ticks")
+    res = tk.measure(ticks=30, warmup=10)
+    assert res["formula_mismatches"] == 0 and res["spikes_identical"]
+    assert res["weight_store"] == "spram"
+    for seg in ("streamed", "one_run_no_inputs"):
+        f = res[seg]
+        assert f["cycles_per_tick"] > f["core_cycles_mean"] > 0
+        assert f["ticks_per_s"] == pytest.approx(res["clock_hz"] / f["cycles_per_tick"], rel=1e-3)
