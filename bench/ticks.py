@@ -20,7 +20,8 @@ the real tick rate. The same run is repeated tick by tick with a STATUS after ea
 virtual board and on the golden device (``weight_store="spram"``): each tick's hardware
 ``last_tick_cycles`` must equal ``proto.cycles.tick_cycles`` (the golden device's) and all three
 runs must give the same spikes. Per tick: the core's cycles (mean ``last_tick_cycles``), the
-rest (dispatcher, INJECT, the spike stream and the RUN reply on the line) and the bytes each way.
+rest (dispatcher, INJECT, the spike stream and the RUN reply on the line), the bytes each way
+and the tick rate at which the busier direction of the UART would be full.
 
 A second segment runs the same network on without inputs as ONE RUN of many ticks (the spike
 stream then overlaps the next ticks): the overhead of back-to-back ticks inside a RUN.
@@ -175,7 +176,7 @@ def measure(ticks: int = 500, warmup: int = 50, activity: float = 0.1, seed: int
     def figures(seg: dict, core: list[int]) -> dict:
         per_tick = seg["cycles"] / ticks
         core_mean = float(np.mean(core))
-        bit = cfg.uart_divisor * 10        # cycles per byte on the line (8N1)
+        per_byte = cfg.uart_divisor * 10   # cycles per byte on the line (8N1)
         return {
             "cycles_per_tick": round(per_tick, 1),
             "ticks_per_s": round(cfg.clock_hz / per_tick, 1),
@@ -187,8 +188,11 @@ def measure(ticks: int = 500, warmup: int = 50, activity: float = 0.1, seed: int
             "delivered_mean": round(seg["syn_events"] / cfg.n_neurons / ticks, 2),
             "bytes_out_per_tick": round(seg["bytes_out"] / ticks, 2),
             "bytes_in_per_tick": round(seg["bytes_in"] / ticks, 2),
-            "tx_line_share": round(seg["bytes_out"] * bit / seg["cycles"], 3),
-            "rx_line_share": round(seg["bytes_in"] * bit / seg["cycles"], 3),
+            "tx_line_share": round(seg["bytes_out"] * per_byte / seg["cycles"], 3),
+            "rx_line_share": round(seg["bytes_in"] * per_byte / seg["cycles"], 3),
+            # the rate at which the busier direction of the line would be full
+            "line_limited_ticks_per_s": round(
+                cfg.clock_hz * ticks / (per_byte * max(seg["bytes_out"], seg["bytes_in"])), 1),
         }
     stream_core = hw_cycles[warmup:warmup + ticks]
     return {
