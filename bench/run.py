@@ -459,7 +459,7 @@ def goals(res: dict) -> dict:
                                    "formula_mismatches", "checked_ticks", "spikes_identical")},
              **{k: v for k, v in st.items() if k != "ticks_per_s"},
              scenario_cycles_mean=(out.get("cycles.up5k_10pct_stdp") or {}).get("value"),
-             one_run_no_inputs=one,
+             one_tick_runs_no_inputs=tk["one_tick_runs_no_inputs"], one_run_no_inputs=one,
              basis="bench/ticks.py: the up5k top on the virtual board (Verilated) with the "
                    f"iCEBreaker build's weight store ({tk['store_model']}); issue 21's scenario "
                    "(learning_ticks: STDP on the input rows, random weights; "

@@ -18,13 +18,16 @@ first request byte to the last reply byte, all on the simulated 3 Mbaud UART) ov
 the real tick period; ``clock_hz`` (the build's PLL clock, ``CoreConfig.clock_hz``) over it is
 the real tick rate. The same run is repeated tick by tick with a STATUS after each, on the
 virtual board and on the golden device (``weight_store="spram"``): each tick's hardware
-``last_tick_cycles`` must equal ``proto.cycles.tick_cycles`` (the golden device's) and all three
-runs must give the same spikes. Per tick: the core's cycles (mean ``last_tick_cycles``), the
-rest (dispatcher, INJECT, the spike stream and the RUN reply on the line), the bytes each way
-and the tick rate at which the busier direction of the UART would be full.
+``last_tick_cycles`` must equal ``proto.cycles.tick_cycles`` (the golden device's) and the three
+runs must give the same spikes. Per tick of each segment (below): the core's cycles (mean
+``last_tick_cycles``), the rest (dispatcher, INJECT, the spike stream and the RUN reply on the
+line), the bytes each way and the tick rate at which the busier direction of the UART would be
+full.
 
-A second segment runs the same network on without inputs as ONE RUN of many ticks (the spike
-stream then overlaps the next ticks): the overhead of back-to-back ticks inside a RUN.
+Two more segments run the same network on without inputs, to split the overhead: as many RUNs
+of one tick, pipelined (no INJECT: what the one-tick RUN itself costs, its spike stream flushed
+before its reply), then as ONE RUN of as many ticks (the spike stream leaving while the next
+ticks compute: the overhead of back-to-back ticks inside a RUN).
 
     python bench/ticks.py [--ticks 500] [--out bench/ticks.json]
 
@@ -47,7 +50,10 @@ import numpy as np
 from spikeloom.board import Board, open_board
 from spikeloom.firmware.boards import board as board_info
 from spikeloom.firmware.boards import board_config
+from spikeloom.link import Request
+from spikeloom.proto import protocol as P
 from spikeloom.proto.memmap import Region
+from spikeloom.proto.protocol import Opcode
 from spikeloom.regions import encode, encode_matrix
 
 __all__ = ["core_kwargs", "scenario", "golden", "stepwise", "measure", "main"]
@@ -134,16 +140,29 @@ def golden(cfg, weight_store: str) -> Board:
     return Board(tr, url=f"model://{cfg.name} ({weight_store} store)", config=cfg)
 
 
-def _timed(vb, board: Board, ticks: int, raster) -> dict:
-    """Cycles, bytes and counters of one ``board.run`` on the virtual board ``vb``."""
+def _one_tick_runs(board: Board, ticks: int) -> np.ndarray:
+    """``ticks`` RUNs of one tick (period 0) pipelined, no INJECT: the spikes (tick, neuron)."""
+    first, events = [], []
+
+    def on_event(payload):
+        tick, _, spikes = P.parse_spikes(payload, board.config.n_neurons)
+        first[:] = first or [tick]
+        events.extend((tick - first[0] + t, j) for t, j in spikes)
+    run = Request(Opcode.RUN, P.RUN_REQ.pack(ticks=1, period=0), retry=False)
+    board.link.pipeline([run] * ticks, on_event=on_event, on_reply=lambda req, payload: None)
+    return np.array(events, np.int64).reshape(-1, 2)
+
+
+def _timed(vb, board: Board, run) -> dict:
+    """Cycles, bytes and counters of ``run()`` (which returns its spikes) on the virtual board
+    ``vb``."""
     c0, s0 = board.status(), vb.stats()
-    res = board.run(ticks, inputs=raster, progress=False)
+    events = run()
     s1, c1 = vb.stats(), board.status()
     return {"cycles": s1["cycles"] - s0["cycles"], "bytes_in": s1["bytes_in"] - s0["bytes_in"],
             "bytes_out": s1["bytes_out"] - s0["bytes_out"],
             "spikes": c1["spikes"] - c0["spikes"],
-            "syn_events": c1["syn_events"] - c0["syn_events"],
-            "events": res.events}
+            "syn_events": c1["syn_events"] - c0["syn_events"], "events": events}
 
 
 def measure(ticks: int = 500, warmup: int = 50, activity: float = 0.1, seed: int = 21,
@@ -154,7 +173,7 @@ def measure(ticks: int = 500, warmup: int = 50, activity: float = 0.1, seed: int
     kwargs = core_kwargs(board)
     store = kwargs.get("weight_store", "dual")
     scen = scenario(cfg, activity, warmup + ticks, seed)
-    segments = ((warmup, True), (ticks, True), (ticks, False))
+    segments = ((warmup, True), (ticks, True), (ticks, False), (ticks, False))
     t0 = time.monotonic()
     exe = vboard.binary(cfg, **kwargs)
     build_s = time.monotonic() - t0
@@ -162,10 +181,14 @@ def measure(ticks: int = 500, warmup: int = 50, activity: float = 0.1, seed: int
             open_board(vb.url, config=cfg, timeout=60.0) as hw:
         _load(hw, scen)
         warm = hw.run(warmup, inputs=scen["raster"][:warmup], progress=False).events
-        stream = _timed(vb, hw, ticks, scen["raster"][warmup:])
-        one_run = _timed(vb, hw, ticks, None)
-        timed_events = np.concatenate([warm, stream["events"] + [warmup, 0],
-                                       one_run["events"] + [warmup + ticks, 0]])
+        timed = {
+            "streamed": _timed(vb, hw, lambda: hw.run(ticks, inputs=scen["raster"][warmup:],
+                                                      progress=False).events),
+            "one_tick_runs_no_inputs": _timed(vb, hw, lambda: _one_tick_runs(hw, ticks)),
+            "one_run_no_inputs": _timed(vb, hw, lambda: hw.run(ticks, progress=False).events)}
+        timed_events = np.concatenate(
+            [warm] + [seg["events"] + [warmup + k * ticks, 0]
+                      for k, seg in enumerate(timed.values())])
         hw_cycles, hw_events = stepwise(hw, scen, segments)
     with golden(cfg, store) as gd:
         gd_cycles, gd_events = stepwise(gd, scen, segments)
@@ -194,14 +217,13 @@ def measure(ticks: int = 500, warmup: int = 50, activity: float = 0.1, seed: int
             "line_limited_ticks_per_s": round(
                 cfg.clock_hz * ticks / (per_byte * max(seg["bytes_out"], seg["bytes_in"])), 1),
         }
-    stream_core = hw_cycles[warmup:warmup + ticks]
     return {
         "board": board, "preset": cfg.name, "clock_hz": cfg.clock_hz, "baud": cfg.baud,
         "weight_store": store, "store_model": "SPRAMStore(simulate=True)" if kwargs else "dual",
         "activity": activity, "ticks": ticks, "warmup": warmup, "seed": seed,
         "inputs_per_tick": int(scen["raster"][0].sum()), "firing_period": scen["period"],
-        "streamed": figures(stream, stream_core),
-        "one_run_no_inputs": figures(one_run, hw_cycles[warmup + ticks:]),
+        **{name: figures(seg, hw_cycles[warmup + k * ticks:warmup + (k + 1) * ticks])
+           for k, (name, seg) in enumerate(timed.items())},
         "formula_mismatches": mismatches, "checked_ticks": len(hw_cycles),
         "spikes_identical": bool(same_spikes),
         "vboard_build_s": round(build_s, 1), "load_average_1min": round(os.getloadavg()[0], 2),

@@ -175,14 +175,14 @@ def test_ticks_scenario_fires_a_tenth_whatever_the_weights():
 @pytest.mark.regress
 def test_ticks_bench_stream_is_confirmed_by_the_golden_device():
     """bench/ticks.py briefly on the up5k virtual board with the SPRAM store (Verilator build,
-    about a minute once): the streamed run, the single RUN and the tick-by-tick repeat give the
-    golden device's spikes, every tick's last_tick_cycles is the formula's, and the tick period
-    is the core's cycles plus a positive overhead."""
+    about a minute once): the streamed run, the one-tick RUNs, the single RUN and the
+    tick-by-tick repeat give the golden device's spikes, every tick's last_tick_cycles is the
+    formula's, and the tick period is the core's cycles plus a positive overhead."""
     tk = _load("ticks")
     res = tk.measure(ticks=30, warmup=10)
     assert res["formula_mismatches"] == 0 and res["spikes_identical"]
     assert res["weight_store"] == "spram"
-    for seg in ("streamed", "one_run_no_inputs"):
+    for seg in ("streamed", "one_tick_runs_no_inputs", "one_run_no_inputs"):
         f = res[seg]
         assert f["cycles_per_tick"] > f["core_cycles_mean"] > 0
         assert f["ticks_per_s"] == pytest.approx(res["clock_hz"] / f["cycles_per_tick"], rel=1e-3)
