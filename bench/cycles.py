@@ -123,7 +123,7 @@ def learning_ticks(name: str, store: str, activity: float, ticks: int = 400,
     import math
 
     import numpy as np
-    from spikeloom.proto.cycles import fired_words, tick_cycles
+    from spikeloom.proto.cycles import fired_words
     from spikeloom.sim.model import Core, STDPParams
     cfg = preset(name)
     m_in, n = cfg.n_inputs, cfg.n_neurons
@@ -152,8 +152,7 @@ def learning_ticks(name: str, store: str, activity: float, ticks: int = 400,
         inputs[rng.choice(m_in, k_in, replace=False)] = True
         res = core.step(inputs)
         assert np.array_equal(res.spikes, fire)
-        cyc = tick_cycles(cfg, res.delivered, res.spikes, True, weight_store=store,
-                          listed=res.listed, plastic_delivered=res.plastic_delivered)
+        cyc = res.cycles(cfg, True, store)
         rows.append((res.delivered, int(res.spikes.sum()), res.listed,
                      fired_words(cfg, res.spikes), cyc))
     arr = np.array(rows[50:], float)

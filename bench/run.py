@@ -235,19 +235,17 @@ def _link_ticks_per_s(cfg, fired: int) -> float:
 
 def project(cfg, store: str, fmax_mhz: float | None) -> list[dict]:
     """Ticks and synaptic events per second at each :data:`ACTIVITY` level, STDP off and on."""
-    from spikeloom.proto.cycles import tick_cycles
+    from spikeloom.proto.cycles import fired_words, spread, tick_cycles_at
     rows = []
     for a in ACTIVITY:
         d, f = round(a * cfg.n_sources), round(a * cfg.n_neurons)
         for stdp in (False, True):
             # the bound at this activity: every source plastic and listed for potentiation,
-            # the fired neurons in as many words as possible (a real run lists fewer: goals
-            # has one)
-            r_, w_ = cfg.n_sources, min(f, cfg.words_per_row)
-            cyc = tick_cycles(cfg, d, f, stdp, weight_store=store, listed=r_, words=w_,
-                              plastic_delivered=d)
+            # sources and neurons evenly spaced (a real run lists fewer: goals has one)
+            cyc = tick_cycles_at(cfg, d, f, stdp, store)
             row = {"activity": a, "delivered": d, "fired": f, "stdp": stdp, "cycles": cyc,
-                   "listed": r_, "words": w_,
+                   "listed": cfg.n_sources,
+                   "words": fired_words(cfg, spread(f, cfg.n_neurons)) if f else 0,
                    "syn_events_per_tick": d * cfg.n_neurons,
                    "ticks_per_s_at_clock": cfg.clock_hz / cyc,
                    "link_ticks_per_s": _link_ticks_per_s(cfg, f)}

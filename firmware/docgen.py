@@ -103,13 +103,10 @@ def tick_rates(cfg: CoreConfig, weight_store: str, activity: float = ACTIVITY):
     delivered = math.ceil(activity * cfg.n_sources)
     fired = math.ceil(activity * cfg.n_neurons)
     try:
-        from ..proto.cycles import tick_cycles
+        from ..proto.cycles import tick_cycles, tick_cycles_at
         c0 = tick_cycles(cfg, delivered, fired, False, weight_store=weight_store)
-        # with STDP the bound at this activity: every source plastic and listed for
-        # potentiation, the fired neurons in as many weight words as possible
-        c1 = tick_cycles(cfg, delivered, fired, True, weight_store=weight_store,
-                         listed=cfg.n_sources, words=min(fired, cfg.words_per_row),
-                         plastic_delivered=delivered)
+        # with STDP the bound at this activity (proto.cycles.tick_cycles_at)
+        c1 = tick_cycles_at(cfg, delivered, fired, True, weight_store)
     except ImportError:
         c0 = c1 = None
     # the spike stream of such ticks: evenly spaced neurons, a keep-alive batch of them

@@ -24,10 +24,12 @@ __all__ = ["largest", "probe", "spram_fits", "main"]
 
 def spram_fits(cfg) -> bool:
     """Whether the weight and plasticity stores of ``cfg`` fit the UP5K's SPRAMs together."""
-    from ..hdl.spram import UP5K_SPRAMS, spram_count
-    weights = spram_count(cfg.weight_words, cfg.weights_per_word * cfg.w_width)
+    from ..hdl.spram import UP5K_SPRAMS, banked_count, spram_count
+    weights = banked_count(cfg.weight_words, cfg.weights_per_word * cfg.w_width)
     plastic = spram_count(cfg.weight_words, cfg.weights_per_word)
-    return weights + plastic <= UP5K_SPRAMS
+    delays = spram_count(cfg.weight_words, cfg.weights_per_word * cfg.delay_bits) \
+        if cfg.delay_bits else 0
+    return weights + plastic + delays <= UP5K_SPRAMS
 
 
 def probe(board, cfg, out_dir="build/fit", log=print):

@@ -2,13 +2,16 @@
 
 Contract (shared with the dispatcher, the golden device and the tests):
 
-* ``Core(cfg, *, weight_store="dual", store_factory=None)`` is a ``wiring.Component`` in the
-  ``sync`` domain. ``weight_store="dual"`` keeps weights and plasticity bits in memories with
-  separate read and write ports; ``"spram"`` builds each of them with ``store_factory(depth,
-  width)`` (default :class:`~spikeloom.hdl.weights.SinglePortStore`, the behavioural twin of
-  ``spikeloom.hdl.spram.SPRAMStore``): one address port, registered read, so a weight
-  read-modify-write takes two cycles. Both variants are bit-exact with
-  :class:`spikeloom.sim.model.Core`; only ``last_tick_cycles`` differs.
+* ``Core(cfg, *, weight_store="dual", store_factory=None, cell_words=SPRAM_CELL_WORDS)`` is a
+  ``wiring.Component`` in the ``sync`` domain. ``weight_store="dual"`` keeps weights and
+  plasticity bits in memories with separate read and write ports; ``"spram"`` builds them from
+  single-port stores made by ``store_factory(depth, width)`` (default
+  :class:`~spikeloom.hdl.weights.SinglePortStore`, the behavioural twin of
+  ``spikeloom.hdl.spram.SPRAMStore``; one address port, registered read): the plasticity bits
+  (and delays) in one, the weights in a :class:`~spikeloom.hdl.spram.BankedStore` of
+  ``cell_words``-word cells, which reads one word and writes another in one clock unless they
+  share a cell (the walk then waits a clock: ``proto.cycles.bank_stalls``). Both variants are
+  bit-exact with :class:`spikeloom.sim.model.Core`; only ``last_tick_cycles`` differs.
 * ``mem_req`` (region, addr, write, data) / ``mem_rsp``: every request gets exactly one response
   (reads: the packed word of :mod:`spikeloom.proto.memmap`, zero-extended to ``DATA_W``; writes:
   0). Requests are accepted only while idle. Unused weight/plastic lanes read 0 and ignore
@@ -33,12 +36,15 @@ SCAN    one source per clock, three stages after the memory read: pre-trace deca
         products; the depression step of neuron j into ``dep``, plastic rows (sticky flag)
         with a non-zero potentiation step to the listed sources (with step)
 ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
-        STDP the same word depressed and written back (dual: in the data stage, while the next
-        word is read; spram: a write cycle after each read)
+        STDP the same word depressed and written back while the next word is read (dual: from
+        the learner's register; spram: in the data stage, a clock later when the next word
+        is in the cell being written)
 SWEEP   one neuron per clock through :class:`~spikeloom.hdl.neuron.Update`; spikes out,
         post jumps, the fired words (with their fired lanes) appended to the fired-word list
 SPK_END the end marker
-POT     (STDP enabled) listed rows x fired words, read-modify-write, every fired lane at once
+POT     (STDP enabled) listed rows x fired words, read-modify-write, every fired lane at once,
+        one word per clock (spram: column-major, a clock more when two consecutive words share
+        a cell)
 ====== ===============================================================================
 
 Several plasticity rules (``rule_bits > 1``, dual store only; docs/architecture.md "Several
@@ -59,13 +65,20 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
-from ..proto.cycles import RULE_LATENCY, WEIGHT_STORES, check_weight_store, tick_cycles_bound
+from ..proto.cycles import (
+    RULE_LATENCY,
+    SPRAM_CELL_WORDS,
+    WEIGHT_STORES,
+    check_weight_store,
+    tick_cycles_bound,
+)
 from ..proto.memmap import Region, layouts, n_rules, region_words, regions
 from ..proto.protocol import ResetFlags
 from .arith import decay, satu, scale_sat
 from .fifo import Queue, held_read
 from .neuron import Update, acc_width
 from .rules import M_WIDTH, RuleLearner, Xorshift32
+from .spram import BankedStore
 from .stdp import Learner
 from .weights import DualPortStore, SinglePortStore
 
@@ -170,9 +183,13 @@ class Control(wiring.Signature):
 class Core(wiring.Component):
     """The LIF/STDP engine of one core configuration (see the module docstring)."""
 
-    def __init__(self, cfg, *, weight_store="dual", store_factory=None):
+    def __init__(self, cfg, *, weight_store="dual", store_factory=None,
+                 cell_words=SPRAM_CELL_WORDS):
         try:
             self._check(cfg, weight_store, store_factory)
+            if weight_store != "spram" and cell_words != SPRAM_CELL_WORDS:
+                raise ValueError(f"cell_words {cell_words!r} needs weight_store='spram', "
+                                 f"not {weight_store!r}")
         except (TypeError, ValueError):
             # a rejected instance is no forgotten design: keep Amaranth's "never used" quiet
             self._MustUse__silence = True
@@ -180,6 +197,7 @@ class Core(wiring.Component):
         self.cfg = cfg
         self.weight_store = weight_store
         self.store_factory = store_factory
+        self.cell_words = cell_words
         self.ADDR_W = addr_width(cfg)
         self.DATA_W = data_width(cfg)
         self.ReqLayout = req_layout(cfg)
@@ -358,11 +376,12 @@ class Core(wiring.Component):
         p_rdata = Signal(wpw * R)
         if spram:
             factory = self.store_factory or SinglePortStore
-            m.submodules.wstore = wst = factory(wdepth, wpw * ww)
+            m.submodules.wstore = wst = BankedStore(wdepth, wpw * ww, row_words=wpr,
+                                                    cell=factory, cell_words=self.cell_words)
             m.submodules.pstore = pst = factory(wdepth, wpw)
-            # the schedule never reads while it writes: a write owns the address port
+            # the walks only read the plasticity store: a (host) write owns its address port
             m.d.comb += [
-                wst.addr.eq(Mux(w_we, w_waddr, w_raddr)), wst.we.eq(w_we),
+                wst.raddr.eq(w_raddr), wst.waddr.eq(w_waddr), wst.we.eq(w_we),
                 wst.wdata.eq(w_wdata), w_rdata.eq(wst.rdata),
                 pst.addr.eq(Mux(p_we, w_waddr, w_raddr)), pst.we.eq(p_we),
                 pst.wdata.eq(p_wdata), p_rdata.eq(pst.rdata),
@@ -444,7 +463,6 @@ class Core(wiring.Component):
         cyc = Signal(range(max(tick_cycles_bound(cfg, weight_store=self.weight_store),
                                clr_depth) + 1))
         more = Signal()                         # a walk still has elements to issue
-        ph = Signal()                           # spram: 0 = read cycle, 1 = write cycle
         vd = Signal()                           # data stage valid (element issued last cycle)
         last_d = Signal()                       # ... and it was the walk's last element
         idx = Signal(range(max(s_n, n) + 1))    # source / neuron index of the walk
@@ -458,8 +476,7 @@ class Core(wiring.Component):
         idx_d = Signal.like(idx)
         a_d = Signal.like(w_waddr)
         k_d = Signal.like(k)
-        flag_r, flag_d, flag_e = Signal(), Signal(), Signal()   # the row is plastic: issue,
-        acc_tail = Signal()                     # data, ring stage; ACC's spram drain cycle
+        flag_r, flag_d = Signal(), Signal()     # the row is plastic: issue, data stage
         nl = Signal(range(s_n + 1))             # sources listed for potentiation this tick
         nw = Signal(range(wpr + 1))             # fired words this tick
         fp = Signal(_bits(wpr))                 # POT: the fired-word entry on fw_r.data
@@ -829,14 +846,17 @@ class Core(wiring.Component):
             # the row walk over the delivered list (ACC, with depression on the way)
             row_flag_now = Mux(k == 0, dl_r.data.plastic, flag_r)     # of the word to issue
 
+            # the weight address of the word to issue next
+            row_base = Mux(k == 0, row_base_of(dl_r.data), base)
+            row_addr = Signal.like(w_raddr)
+            if wpr & (wpr - 1) == 0:            # rows are aligned: no carries to add k
+                m.d.comb += row_addr.eq(Cat(k, row_base[len(k):]) if wpr > 1 else row_base)
+            else:
+                m.d.comb += row_addr.eq(row_base + k)
+
             def row_issue(issue):
-                """Issue the next word of the delivered rows when ``issue``; returns the
-                weight address issued."""
-                row_base = Mux(k == 0, row_base_of(dl_r.data), base)
-                if wpr & (wpr - 1) == 0:        # rows are aligned: no carries to add k
-                    addr = Cat(k, row_base[len(k):]) if wpr > 1 else row_base
-                else:
-                    addr = row_base + k
+                """Issue the next word of the delivered rows (``row_addr``) when ``issue``."""
+                addr = row_addr
                 m.d.comb += dl_r.addr.eq(Mux(issue & (k == 0), ptr + 1, ptr))
                 with m.If(issue):
                     m.d.comb += [w_raddr.eq(addr), acc_r.addr.eq(k), dep_r.addr.eq(k)]
@@ -854,7 +874,7 @@ class Core(wiring.Component):
 
             def row_pre(next_state):
                 m.d.comb += [self.busy.eq(1), dl_r.addr.eq(0)]
-                m.d.sync += [ptr.eq(0), k.eq(0), left.eq(nd), more.eq(1), ph.eq(0)]
+                m.d.sync += [ptr.eq(0), k.eq(0), left.eq(nd), more.eq(1)]
                 m.next = next_state
 
             # ---------------------------------------------------------------- tick: ACC
@@ -864,15 +884,12 @@ class Core(wiring.Component):
             with m.State("ACC"):
                 m.d.comb += self.busy.eq(1)
                 # depression (step 4) on the way, on the words of plastic rows (a row without
-                # a plastic synapse would be written back unchanged): dual, the write port
-                # writes word k while word k + 1 is read; spram, a write cycle follows the read
+                # a plastic synapse would be written back unchanged): word k is written while
+                # word k + 1 is read; spram: in the data stage, and the read waits a clock when
+                # its cell is the one being written
                 if spram:
-                    issue = more & ~ph
-                    with m.If(ph):
-                        m.d.sync += ph.eq(0)
-                    with m.Elif(issue & learn_en & row_flag_now):
-                        m.d.sync += ph.eq(1)
-                    row_issue(issue)
+                    row_issue(more & ~(vd & learn_en & flag_d &
+                                       (wst.cell_of(row_addr) == wst.cell_of(a_d))))
                 else:
                     row_issue(more)
                 if rules:   # every word of every delivered row takes its draws
@@ -886,22 +903,14 @@ class Core(wiring.Component):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
                         for i in range(wpw):
                             m.d.comb += acc_add(acc_w.data[i], acc_r.data[i], w_rdata[i])
-                    fin, fin_flag = vd & last_d, flag_d
+                    fin = vd & last_d
                 else:           # the ring adds one stage later (see "delay ring")
                     m.d.comb += ring_acc.eq(1)
-                    fin, fin_flag = ve & last_e, flag_e
-                if spram:
-                    # the last word's write cycle overlaps its data stage when its row is
-                    # plastic: one more cycle then, so the walk always drains in one cycle
-                    # after its last word's cycles (proto/cycles.py)
-                    with m.If(fin & learn_en & fin_flag):
-                        m.d.sync += acc_tail.eq(1)
-                    with m.Elif(fin | acc_tail):
-                        m.d.sync += acc_tail.eq(0)
-                        m.next = "SWEEP_PRE"
-                else:
-                    with m.If(fin):
-                        m.next = "SWEEP_PRE"
+                    fin = ve & last_e
+                # the last word is written in its data stage (spram) or in SWEEP_PRE (dual),
+                # when nothing reads the weights
+                with m.If(fin):
+                    m.next = "SWEEP_PRE"
 
             # ---------------------------------------------------------------- tick: SWEEP
             with m.State("SWEEP_PRE"):
@@ -964,32 +973,38 @@ class Core(wiring.Component):
             # ---------------------------------------------------------------- tick: POT
             # listed sources (ascending) x fired words (ascending): one read-modify-write per
             # word, every fired plastic lane potentiated by the source's step. fw_r.data holds
-            # entry fp and pl_r.data entry ptr; each issue presents the next pair's addresses
+            # entry fp and pl_r.data entry ptr; each issue presents the next pair's addresses.
+            # Row-major (fired words inner) on the dual store; column-major (listed sources
+            # inner) on the banked spram store, where the same word of consecutive rows lies
+            # in different cells, so the read of the next word rarely waits for the write of
+            # the last (the order changes no result: each word is updated once)
+            inner, inner_r, n_inner, outer, outer_r, n_outer = (
+                (ptr, pl_r, nl, fp, fw_r, nw) if spram else (fp, fw_r, nw, ptr, pl_r, nl))
             with m.State("POT_PRE"):
                 m.d.comb += [self.busy.eq(1), pl_r.addr.eq(0), fw_r.addr.eq(0)]
-                m.d.sync += [ptr.eq(0), fp.eq(0), left.eq(nl), more.eq(1), ph.eq(0)]
+                m.d.sync += [ptr.eq(0), fp.eq(0), left.eq(n_outer), more.eq(1)]
                 m.next = "POT"
 
             with m.State("POT"):
                 m.d.comb += self.busy.eq(1)
-                issue = (more & ~ph) if spram else more
-                if spram:
-                    m.d.sync += ph.eq(~ph)
-                wrap = fp == nw - 1
-                addr = row_base_of(pl_r.data) + fw_r.data.word
+                wrap = inner == n_inner - 1
+                addr = Signal.like(w_raddr)
+                m.d.comb += addr.eq(row_base_of(pl_r.data) + fw_r.data.word)
+                issue = (more & ~(vd & (wst.cell_of(addr) == wst.cell_of(a_d)))) if spram \
+                    else more
                 m.d.comb += [fw_r.addr.eq(fp), pl_r.addr.eq(ptr)]
                 with m.If(issue):
                     m.d.comb += w_raddr.eq(addr)
                     m.d.sync += [vd.eq(1), a_d.eq(addr), mask_d.eq(fw_r.data.mask),
                                  pot_d.eq(pl_r.data.step), last_d.eq((left == 1) & wrap)]
                     with m.If(wrap):
-                        m.d.comb += [fw_r.addr.eq(0), pl_r.addr.eq(ptr + 1)]
-                        m.d.sync += [fp.eq(0), ptr.eq(ptr + 1), left.eq(left - 1)]
+                        m.d.comb += [inner_r.addr.eq(0), outer_r.addr.eq(outer + 1)]
+                        m.d.sync += [inner.eq(0), outer.eq(outer + 1), left.eq(left - 1)]
                         with m.If(left == 1):
                             m.d.sync += more.eq(0)
                     with m.Else():
-                        m.d.comb += fw_r.addr.eq(fp + 1)
-                        m.d.sync += fp.eq(fp + 1)
+                        m.d.comb += inner_r.addr.eq(inner + 1)
+                        m.d.sync += inner.eq(inner + 1)
                 with m.If(vd):
                     if rules:
                         m.d.comb += [lrn_valid.eq(1), pot_walk.eq(1)]
@@ -1045,7 +1060,7 @@ class Core(wiring.Component):
             head = Signal(D)
             head_base = Signal(range(ring_depth))       # head * wpr
             w_e = Signal(data.ArrayLayout(signed(ww), wpw))
-            m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d), flag_e.eq(flag_d)]
+            m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d)]
             with m.If(vd & ring_acc):
                 m.d.sync += w_e.eq(w_rdata)
             with m.If(tick_end):

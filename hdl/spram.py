@@ -26,14 +26,16 @@ differ between them; tests/test_spram.py checks both against a plain reference (
 variant through Icarus with Yosys' own SB_SPRAM256KA model).
 """
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SPRAM_WORDS", "SPRAM_WIDTH", "UP5K_SPRAMS", "geometry", "split", "spram_count",
-           "SPRAMModel", "SPRAMStore"]
+from ..proto.cycles import SPRAM_CELL_WORDS
 
-SPRAM_WORDS = 16384     # words per SB_SPRAM256KA
+__all__ = ["SPRAM_WORDS", "SPRAM_WIDTH", "UP5K_SPRAMS", "geometry", "split", "spram_count",
+           "SPRAMModel", "SPRAMStore", "BankedStore", "banked_count"]
+
+SPRAM_WORDS = SPRAM_CELL_WORDS     # words per SB_SPRAM256KA (16 384)
 SPRAM_WIDTH = 16        # bits per word
 UP5K_SPRAMS = 4         # SB_SPRAM256KA blocks on an iCE40UP5K
 
@@ -73,6 +75,13 @@ def spram_count(depth: int, width: int) -> int:
     """Number of SB_SPRAM256KA blocks a ``depth`` x ``width`` :class:`SPRAMStore` uses."""
     _, _, columns, banks = geometry(depth, width)
     return columns * banks
+
+
+def banked_count(depth: int, width: int) -> int:
+    """Number of SB_SPRAM256KA blocks a ``depth`` x ``width`` :class:`BankedStore` of
+    :class:`SPRAMStore` cells uses: a cell per started 16 384 words, each
+    ``spram_count(16384, width)`` blocks."""
+    return -(-depth // SPRAM_WORDS) * spram_count(SPRAM_WORDS, width)
 
 
 class SPRAMModel(wiring.Component):
@@ -244,4 +253,81 @@ class SPRAMStore(wiring.Component):
                 for k, value in enumerate(lanes):
                     with m.Case(k):
                         m.d.comb += self.rdata.eq(value)
+        return m
+
+
+class BankedStore(wiring.Component):
+    """The core's "spram" weight store: ``depth`` words of ``width`` bits over single-port cells
+    of ``cell_words`` words, so that a read and a write in different cells run in one clock.
+
+    Contract: ``raddr`` presented in cycle *t* gives ``rdata`` in cycle *t+1*; ``waddr``,
+    ``wdata``, ``we`` write in cycle *t*. A read of the cell being written in the same cycle is
+    not performed (its ``rdata`` is undefined): the user compares :meth:`cell_of` of both
+    addresses and waits. The placement is ``proto.cycles.bank_cell`` (the cycle model counts
+    the waits with it): the address's group ``addr // cell_words`` and the parity of
+    ``row + word`` (``row_words`` a power of two; else the address's parity) pick the cell
+    ``(group + parity) % cells``; inside it, parity 0 takes the lower half and parity 1 the
+    upper half, at ``(addr % cell_words) // 2``. So consecutive words of a row, and the same
+    word of consecutive rows, are in different cells whenever there are two or more.
+
+    ``cell(words, width)`` builds one cell with the single-port contract of :class:`SPRAMStore`
+    (``addr``, ``wdata``, ``we``, ``rdata``): :class:`SPRAMStore` for the UP5K, its behavioural
+    twin in simulation.
+    """
+
+    def __init__(self, depth: int, width: int, *, row_words: int, cell,
+                 cell_words: int = SPRAM_CELL_WORDS):
+        if cell_words < 2 or cell_words & (cell_words - 1):
+            raise ValueError(f"cell_words must be a power of two >= 2, not {cell_words!r}")
+        self.depth, self.width, self.cell_words = depth, width, cell_words
+        self.cells = -(-depth // cell_words)
+        self.cell = cell
+        pow2 = row_words >= 2 and row_words & (row_words - 1) == 0
+        self._row_bit = row_words.bit_length() - 1 if pow2 else 0
+        super().__init__({
+            "raddr": In(range(depth)),
+            "rdata": Out(width),
+            "waddr": In(range(depth)),
+            "wdata": In(width),
+            "we": In(1),
+        })
+
+    def _parity(self, addr):
+        return addr[0] ^ addr[self._row_bit] if self._row_bit else addr[0]
+
+    def cell_of(self, addr):
+        """The cell of word ``addr`` (an Amaranth value), as ``proto.cycles.bank_cell``."""
+        if self.cells == 1:
+            return Const(0, 1)
+        group = addr[(self.cell_words - 1).bit_length():]
+        return Mux(self._parity(addr), Mux(group == self.cells - 1, 0, group + 1), group)
+
+    def _inner(self, addr):
+        """The word's address inside its cell: the half by parity, then (addr % C) // 2."""
+        return Cat(addr[1:(self.cell_words - 1).bit_length()], self._parity(addr))
+
+    def elaborate(self, platform):
+        m = Module()
+        rcell, wcell = Signal(range(self.cells)), Signal(range(self.cells))
+        rcell_q = Signal.like(rcell)
+        m.d.comb += [rcell.eq(self.cell_of(self.raddr)), wcell.eq(self.cell_of(self.waddr))]
+        m.d.sync += rcell_q.eq(rcell)
+        outs = []
+        for c in range(self.cells):
+            m.submodules[f"cell{c}"] = cell = self.cell(self.cell_words, self.width)
+            write = Signal(name=f"cell{c}_write")
+            m.d.comb += [
+                write.eq(self.we & (wcell == c)),
+                cell.addr.eq(Mux(write, self._inner(self.waddr), self._inner(self.raddr))),
+                cell.we.eq(write),
+                cell.wdata.eq(self.wdata),
+            ]
+            outs.append(cell.rdata)
+        if self.cells == 1:
+            m.d.comb += self.rdata.eq(outs[0])
+        else:
+            with m.Switch(rcell_q):
+                for c, out in enumerate(outs):
+                    with m.Case(c):
+                        m.d.comb += self.rdata.eq(out)
         return m

@@ -1,19 +1,21 @@
 """Cycles per tick of the core: the exact value of its ``last_tick_cycles`` counter.
 
 The engine (``spikeloom.hdl.core.Core``) is deterministic: every phase has a fixed pipeline
-latency and walks a number of elements that depends only on *counts* (delivered sources, listed
-sources, fired words), never on which ones. So one formula gives the exact count
-(``last_tick_cycles`` counts the cycles with ``busy`` high, the ``done`` cycle included)::
+latency and walks a number of elements that depends on *counts* (delivered sources, listed
+sources, fired words) and, on the banked SPRAM store only, on the cells the walks' consecutive
+words fall in. So one formula gives the exact count (``last_tick_cycles`` counts the cycles with
+``busy`` high, the ``done`` cycle included)::
 
     tick_cycles = (S + 1 + A)                           SCAN: one source per clock, drain of the
                                                         A = 2 stages after the memory data
                 + [P > 0] (2 + P·wpr + [D > 0]          ACC (+ depression): list fetch, P rows of
-                           + [en ∧ spram] Pp·wpr)       wpr words, drain (+1: the ring's stage;
-                                                        + a write cycle per plastic word on spram)
+                           + [en ∧ spram] Ha)           wpr words, drain (+1: the ring's stage;
+                                                        + the bank stalls on spram)
                 + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
                                                         L + 1 = 3 stage neuron pipeline
                 + 1                                     end-of-tick spike marker
-                + [en ∧ R > 0 ∧ Fw > 0] (1 + c·R·Fw + d   POT: listed rows × fired words
+                + [en ∧ R > 0 ∧ Fw > 0] (2 + R·Fw       POT: listed rows × fired words, drain
+                                         + [spram] Hp     (+ the bank stalls on spram)
                                          + [rules] RULE_LATENCY)  (+ the rule learner's drain)
                 + 1                                     FINISH (done)
 
@@ -24,13 +26,20 @@ with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``A`` = :data:`SCAN_LATENC
 row has a plastic synapse, by the sticky per-source flag, and the source's potentiation step
 is non-zero), ``Fw`` the *fired words*
 (weight words of a row holding at least one neuron that fired: ``len({j // weights_per_word})``).
-The weight store sets the cost of a read-modify-write word: ``c = 1, d = 1`` for "dual" (a read
-and a write port: one word per clock plus a drain cycle), ``c = 2, d = 0`` for "spram" (one
-port: read cycle then write cycle per word). The accumulation walk reads one word per clock
-and depresses the words of plastic rows on its way: the dual store's write port writes word
-``k`` back while word ``k + 1`` is read (no extra cycle); the one-port store spends a write
-cycle after each word of the ``Pp`` delivered sources whose row is plastic (the sticky flag,
-as for ``R``: ``TickResult.plastic_delivered``); a row without a plastic synapse is only read.
+
+Both weight stores read one word and write another in the same clock: the accumulation walk
+reads a word per clock and writes the word before it back, depressed, when its row is plastic
+(a row without a plastic synapse is only read); potentiation reads a word per clock and writes
+the one before it back, every fired lane at once. The "dual" store has a read and a write port.
+The "spram" store (the iCE40UP5K's single-port SPRAMs) is *banked*
+(``hdl.spram.BankedStore``): word ``a`` lives in cell :func:`bank_cell` ``(a)`` of
+``ceil(S·wpr / C)`` cells of ``C`` = :data:`SPRAM_CELL_WORDS` words, interleaved so that
+consecutive words of a row, and the same word of consecutive rows, lie in different cells. A
+read of the cell being written waits a clock: ``Ha`` and ``Hp`` count those *bank stalls*
+(:func:`bank_stalls`: consecutive words of the walk in one cell while the first is written).
+On the spram store potentiation walks column-major (fired words outer, listed rows inner), the
+dual store row-major; the results do not depend on the order (one rule: each weight is
+updated once, from values fixed before the walk).
 
 With several plasticity rules (``rule_bits > 1``, ``[rules]`` above; dual store only) ``en``
 is the OR of the rules' enable bits, a source is listed by the rule of docs/numerics.md
@@ -47,8 +56,8 @@ slot depends on the delay read with the weight word, so the accumulators are rea
 later and the ACC walk drains one cycle later; the sweep reads the head slot as before.
 
 Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
-weight word, all lanes in parallel) and depresses the same word on its way (two clocks per word
-on SPRAM); potentiation updates every fired lane of a word in one read-modify-write.
+weight word, all lanes in parallel) and depresses the same word on its way; potentiation
+updates every fired lane of a word in one read-modify-write, one word per clock.
 """
 
 from __future__ import annotations
@@ -56,11 +65,16 @@ from __future__ import annotations
 from .config import CoreConfig
 
 __all__ = ["tick_cycles", "tick_cycles_bound", "fired_words", "WEIGHT_STORES",
-           "check_weight_store", "UPDATE_LATENCY", "SCAN_LATENCY", "RULE_LATENCY"]
+           "check_weight_store", "UPDATE_LATENCY", "SCAN_LATENCY", "RULE_LATENCY",
+           "SPRAM_CELL_WORDS", "bank_cells", "bank_cell", "bank_stalls", "spread", "tick_cycles_at"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
-#: (separate read and write ports) or "spram" (one address port, as the UP5K's SPRAM).
+#: (separate read and write ports) or "spram" (banked single-port cells, as the UP5K's SPRAMs).
 WEIGHT_STORES = ("dual", "spram")
+
+#: Words of one cell of the banked "spram" weight store: an SB_SPRAM256KA (16 384 x 16 bits).
+#: Tests build smaller cells (``cell_words=``) to have several cells in a small core.
+SPRAM_CELL_WORDS = 16384
 
 
 #: Cycles from the sweep's memory data to the neuron update's write-back
@@ -104,11 +118,63 @@ def _count(value, name: str, hi: int) -> int:
     return count
 
 
-def _store(weight_store: str) -> tuple[int, int]:
-    if weight_store == "dual":
-        return 1, 1
-    check_weight_store(weight_store)
-    return 2, 0
+def bank_cells(cfg: CoreConfig, cell_words: int = SPRAM_CELL_WORDS) -> int:
+    """Cells of the banked "spram" weight store of ``cfg``: ``ceil(S·wpr / cell_words)``."""
+    return -(-cfg.n_sources * cfg.words_per_row // cell_words)
+
+
+def bank_cell(cfg: CoreConfig, addr, cell_words: int = SPRAM_CELL_WORDS):
+    """The cell holding weight word ``addr`` (an int or an integer numpy array) in the banked
+    store: ``(addr // cell_words + parity) % cells``, the parity being that of ``r + k`` for
+    word ``k`` of row ``r`` when ``wpr`` is a power of two (bits 0 and log2(wpr) of the
+    address), else of ``addr``. Within a group of ``cell_words`` words, parity 0 and parity 1
+    go to neighbouring cells; ``hdl.spram.BankedStore`` implements the same map."""
+    wpr = cfg.words_per_row
+    s = wpr.bit_length() - 1 if wpr >= 2 and wpr & (wpr - 1) == 0 else 0
+    parity = ((addr ^ (addr >> s)) if s else addr) & 1
+    return (addr // cell_words + parity) % bank_cells(cfg, cell_words)
+
+
+def _positions(value, name: str, hi: int):
+    """Sorted indices from a bool mask or an index collection (not a bare count)."""
+    import numpy as np
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        raise TypeError(f"{name} must be a mask or an index list here, not the count {value}")
+    arr = np.asarray(value)
+    idx = np.flatnonzero(arr) if arr.dtype == bool else np.unique(arr.astype(np.int64).ravel())
+    if idx.size and (idx.min() < 0 or idx.max() >= hi):
+        raise ValueError(f"{name} index outside 0..{hi - 1}")
+    return idx
+
+
+def bank_stalls(cfg: CoreConfig, delivered, plastic_delivered, listed, fired,
+                stdp_enabled, cell_words: int = SPRAM_CELL_WORDS) -> tuple[int, int]:
+    """``(Ha, Hp)``: the clocks the banked store's accumulation and potentiation walks wait,
+    each a word whose cell is being written by the word before it (see the module doc).
+
+    ``delivered``, ``plastic_delivered`` (the delivered sources with a plastic row),
+    ``listed`` as bool masks or index lists, ``fired`` likewise over the neurons. The walks:
+    ACC every word of the delivered rows in ascending order, a word written back iff STDP is on
+    and its row is plastic; POT (STDP on) for each fired word ``k`` ascending, each listed row
+    ascending, every word written."""
+    import numpy as np
+    if not stdp_enabled:
+        return 0, 0
+    s, wpr, n = cfg.n_sources, cfg.words_per_row, cfg.n_neurons
+    rows = _positions(delivered, "delivered", s)
+    plastic = np.isin(rows, _positions(plastic_delivered, "plastic_delivered", s))
+    ha = hp = 0
+    if plastic.any():
+        addr = (rows[:, None] * wpr + np.arange(wpr)).ravel()
+        cell = bank_cell(cfg, addr, cell_words)
+        written = np.repeat(plastic, wpr)[:-1]
+        ha = int(np.count_nonzero(written & (cell[:-1] == cell[1:])))
+    src = _positions(listed, "listed", s)
+    words = np.unique(_positions(fired, "fired", n) // cfg.weights_per_word)
+    if src.size and words.size:
+        cell = bank_cell(cfg, (words[:, None] + src[None, :] * wpr).ravel(), cell_words)
+        hp = int(np.count_nonzero(cell[:-1] == cell[1:]))
+    return ha, hp
 
 
 def fired_words(cfg: CoreConfig, fired) -> int:
@@ -124,7 +190,8 @@ def fired_words(cfg: CoreConfig, fired) -> int:
 
 def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
                 weight_store: str = "dual", *, listed=None, words=None,
-                plastic_delivered=None) -> int:
+                plastic_delivered=None, stalls=None,
+                cell_words: int = SPRAM_CELL_WORDS) -> int:
     """Exact ``last_tick_cycles`` of one tick.
 
     ``delivered``: the sources delivered in the tick (count, bool mask or index list);
@@ -132,26 +199,39 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     of the tick (with several rules: any rule's); ``listed``: the sources listed for
     potentiation (same forms; ``TickResult.listed`` of the golden model); ``words``: the fired
     words ``Fw``, derived from ``fired`` when that is a mask or an index list;
-    ``plastic_delivered``: the delivered sources whose row is plastic (count or the same forms;
-    ``TickResult.plastic_delivered``). ``listed`` and (for a bare count ``fired``) ``words`` are
-    needed only when STDP is on and a neuron fired, ``plastic_delivered`` only with STDP on, a
-    delivery and the spram store: a missing one is then a TypeError (the count would not be
-    exact)."""
+    ``plastic_delivered``: the delivered sources whose row is plastic (same forms).
+    ``listed`` and (for a bare count ``fired``) ``words`` are needed only when STDP is on and a
+    neuron fired: a missing one is then a TypeError (the count would not be exact).
+
+    The "spram" store with STDP on adds the bank stalls ``(Ha, Hp)``: from ``stalls`` when
+    given, else computed by :func:`bank_stalls` (then ``delivered``, ``plastic_delivered``,
+    ``listed`` and ``fired`` must be masks or index lists: a count is a TypeError).
+    ``cell_words``: the store's cell size (tests use small cells)."""
     if not isinstance(cfg, CoreConfig):
         raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
-    c, d = _store(weight_store)
+    check_weight_store(weight_store)
     s, n, wpr = cfg.n_sources, cfg.n_neurons, cfg.words_per_row
     p = _count(delivered, "delivered", s)
     q = _count(fired, "fired", n)
     en = bool(stdp_enabled)
+    ha = hp = 0
+    if en and weight_store == "spram" and (p or q):
+        if stalls is None:
+            if plastic_delivered is None or (q and listed is None):
+                raise TypeError("tick_cycles needs plastic_delivered= and listed= (masks or "
+                                "index lists) for the banked spram store with STDP on, or "
+                                "stalls=")
+            # a walk that writes nothing cannot stall: zero counts need no positions
+            none = [] if isinstance(delivered, int) else delivered
+            ha = bank_stalls(cfg, delivered, plastic_delivered, [], [], True, cell_words)[0] \
+                if _count(plastic_delivered, "plastic_delivered", p) else 0
+            if q and _count(listed, "listed", s):
+                hp = bank_stalls(cfg, none, [], listed, fired, True, cell_words)[1]
+        else:
+            ha, hp = stalls
     cycles = (s + 1 + SCAN_LATENCY) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
-        cycles += 2 + p * wpr + (cfg.delay_bits > 0)
-        if en and c == 2:
-            if plastic_delivered is None:
-                raise TypeError("tick_cycles needs plastic_delivered= (the delivered sources "
-                                "with a plastic row) when STDP is on with the spram store")
-            cycles += _count(plastic_delivered, "plastic_delivered", p) * wpr
+        cycles += 2 + p * wpr + (cfg.delay_bits > 0) + ha
     if en and q:
         if listed is None:
             raise TypeError("tick_cycles needs listed= (the sources listed for potentiation) "
@@ -164,7 +244,7 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
             words = fired_words(cfg, fired)
         fw = _count(words, "words", min(q, wpr))
         if r and fw:
-            cycles += 1 + c * r * fw + d + (RULE_LATENCY if cfg.rule_bits > 1 else 0)
+            cycles += 2 + r * fw + hp + (RULE_LATENCY if cfg.rule_bits > 1 else 0)
     return cycles
 
 
@@ -172,8 +252,27 @@ def tick_cycles_bound(cfg: CoreConfig, delivered_max=None, fired_max=None,
                       stdp_enabled=True, weight_store: str = "dual") -> int:
     """Worst case of :func:`tick_cycles` with at most ``delivered_max`` sources and
     ``fired_max`` neurons (default: all of them): every source listed, the fired neurons in
-    as many words as possible. The formula is monotonic in every count."""
+    as many words as possible, and on the spram store every word but the walks' first
+    stalled (one cell). The formula is monotonic in every count."""
     p = cfg.n_sources if delivered_max is None else delivered_max
     q = cfg.n_neurons if fired_max is None else fired_max
+    fw = min(q, cfg.words_per_row)
+    stalls = (max(p * cfg.words_per_row - 1, 0), max(cfg.n_sources * fw - 1, 0))
     return tick_cycles(cfg, p, q, stdp_enabled, weight_store, listed=cfg.n_sources,
-                       words=min(q, cfg.words_per_row), plastic_delivered=p)
+                       words=fw, plastic_delivered=p, stalls=stalls)
+
+
+def spread(count: int, total: int) -> list[int]:
+    """``count`` distinct indices below ``total``, evenly spaced."""
+    return [i * total // count for i in range(count)] if count else []
+
+
+def tick_cycles_at(cfg: CoreConfig, delivered: int, fired: int, stdp_enabled: bool,
+                   weight_store: str = "dual") -> int:
+    """The projection of a tick with ``delivered`` sources and ``fired`` neurons (counts) for
+    tables of ticks per second: every source plastic and listed for potentiation (a real run
+    lists fewer), the delivered sources and the fired neurons evenly spaced (which sets the
+    fired words and the spram store's bank stalls)."""
+    rows = spread(delivered, cfg.n_sources)
+    return tick_cycles(cfg, rows, spread(fired, cfg.n_neurons), stdp_enabled, weight_store,
+                       listed=range(cfg.n_sources), plastic_delivered=rows)

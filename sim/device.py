@@ -21,7 +21,7 @@ import numpy as np
 from ..proto import codec
 from ..proto import protocol as P
 from ..proto.config import CoreConfig
-from ..proto.cycles import check_weight_store, tick_cycles
+from ..proto.cycles import check_weight_store
 from ..proto.memmap import Region, layouts, region_words
 from ..proto.probes import probe_payload
 from ..proto.protocol import Frame, Opcode, ResetFlags, Status
@@ -327,10 +327,7 @@ class GoldenDevice:
             cnt.ticks = (cnt.ticks + 1) & U32
             cnt.spikes = (cnt.spikes + fired.size) & U32
             cnt.syn_events = (cnt.syn_events + result.delivered * n) & U32
-            cnt.last_tick_cycles = tick_cycles(cfg, result.delivered, fired, stdp_enabled,
-                                               weight_store=self.weight_store,
-                                               listed=result.listed,
-                                               plastic_delivered=result.plastic_delivered) & U32
+            cnt.last_tick_cycles = result.cycles(cfg, stdp_enabled, self.weight_store) & U32
             if run.period and cnt.last_tick_cycles > run.period:
                 cnt.overruns = min(cnt.overruns + 1, U16)
                 cnt.flags |= 1

@@ -477,12 +477,14 @@ def step(core: Core) -> TickResult:
     Dl, ring, ring_inh = _pack_ring(core)
     n = core.cfg.n_neurons
     fire = np.zeros(n, bool)
-    delivered, listed, pdel = _tick(C, P, S, x, spikes, W, plastic, T, rows,
-                                    np.zeros(len(rows), bool), fire, np.zeros(n, I64),
-                                    np.zeros(n, I64), Dl, ring, ring_inh, 0)
+    lst = np.zeros(len(rows), bool)
+    drows = np.flatnonzero(spikes)      # before the tick consumes them
+    delivered, listed, pdel = _tick(C, P, S, x, spikes, W, plastic, T, rows, lst, fire,
+                                    np.zeros(n, I64), np.zeros(n, I64), Dl, ring, ring_inh, 0)
     _unpack(core, S, x, spikes, T, ring, ring_inh, 1 % len(ring))
     core.ticks += 1
-    return TickResult(fire, int(delivered), int(delivered) * n, int(listed), int(pdel))
+    return TickResult(fire, int(delivered), int(delivered) * n, int(listed), int(pdel),
+                      drows, np.flatnonzero(lst), np.asarray(rows, bool))
 
 
 def run(core: Core, ticks: int, inputs=None) -> np.ndarray:

@@ -213,8 +213,10 @@ class Core:
         st.spikes = np.zeros(cfg.n_sources, bool)
         st.spikes[m:] = fire
         self.ticks += 1
+        prow = self.plastic_rows()
         return TickResult(fire.copy(), int(delivered.size), int(delivered.size) * n,
-                          int(listed.sum()), int(self.plastic_rows()[delivered].sum()))
+                          int(listed.sum()), int(prow[delivered].sum()),
+                          delivered, np.flatnonzero(listed), prow)
 
     def run(self, ticks: int, inputs=None) -> np.ndarray:
         """Run ``ticks`` ticks; ``inputs`` is None or a (ticks, n_inputs) bool array. Returns

@@ -220,7 +220,6 @@ def ModelCore(cfg, weight_store: str = "dual"):
     from ..hdl.core import Control
     from ..proto.memmap import Region
     from ..proto.protocol import ResetFlags
-    from .device import tick_cycles
     from .model import Core as Model
 
     # the Core's signature: its control interface seen from the core's side
@@ -268,10 +267,7 @@ def ModelCore(cfg, weight_store: str = "dual"):
                         counts["ticks"] += 1
                         counts["spike_count"] += len(fired)
                         counts["syn_events"] += result.delivered * cfg.n_neurons
-                        counts["last_tick_cycles"] = tick_cycles(
-                            cfg, result.delivered, fired, stdp, weight_store,
-                            listed=result.listed,
-                            plastic_delivered=result.plastic_delivered)
+                        counts["last_tick_cycles"] = result.cycles(cfg, stdp, weight_store)
                     else:
                         if clear & ResetFlags.STATE:
                             model.reset_state()

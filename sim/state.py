@@ -95,3 +95,20 @@ class TickResult:
     syn_events: int         # delivered * n_neurons
     listed: int = 0         # sources listed for potentiation (docs/numerics.md step 6)
     plastic_delivered: int = 0  # delivered sources whose row is plastic (proto/cycles.py)
+    # where they are (the banked SPRAM store's cycle count depends on it, proto/cycles.py):
+    delivered_rows: np.ndarray | None = None    # indices of the delivered sources
+    listed_rows: np.ndarray | None = None       # indices of the listed sources
+    plastic_rows: np.ndarray | None = None      # (S,) bool: the sticky plastic-row flags
+
+    def cycles(self, cfg, stdp_enabled, weight_store: str = "dual", **kw) -> int:
+        """``proto.cycles.tick_cycles`` of this tick (``stdp_enabled``: the enable bit the
+        tick ran with), from the positions when the result has them."""
+        from ..proto.cycles import tick_cycles
+        if self.delivered_rows is None:
+            return tick_cycles(cfg, self.delivered, self.spikes, stdp_enabled, weight_store,
+                               listed=self.listed, plastic_delivered=self.plastic_delivered,
+                               **kw)
+        rows = self.delivered_rows
+        return tick_cycles(cfg, rows, self.spikes, stdp_enabled, weight_store,
+                           listed=self.listed_rows,
+                           plastic_delivered=rows[self.plastic_rows[rows]], **kw)

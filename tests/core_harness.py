@@ -26,6 +26,7 @@ import numpy as np
 from amaranth.hdl import Fragment, Value
 from amaranth.sim import Simulator
 from spikeloom.proto.config import CoreConfig
+from spikeloom.proto.cycles import SPRAM_CELL_WORDS
 from spikeloom.proto.memmap import Region, layouts, region_words, regions
 from spikeloom.proto.protocol import ResetFlags
 from spikeloom.sim.model import Core as Model
@@ -571,8 +572,8 @@ def _wrap32(x: int) -> int:
 
 
 async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store="dual",
-                   drain_during=True, full_every=0, weights_every=1, counters_base=(0, 0, 0)
-                   ) -> LockstepResult:
+                   drain_during=True, full_every=0, weights_every=1, counters_base=(0, 0, 0),
+                   cell_words=SPRAM_CELL_WORDS) -> LockstepResult:
     """Load ``model`` into the core, then run ``len(inputs)`` ticks on both and compare after
     every tick: spike stream, every state region, weights, status counters and
     ``last_tick_cycles`` against ``proto.cycles.tick_cycles``. ``full_every`` > 0 also compares
@@ -583,8 +584,7 @@ async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store
     words STDP may write in it (plastic words of delivered rows and fired columns), all of them
     only every k ticks
     and at the end; a stray write elsewhere is then reported up to k - 1 ticks late (the message
-    says so)."""
-    from spikeloom.proto.cycles import tick_cycles
+    says so). ``cell_words``: the banked spram store's cell size the core was built with."""
     cfg = drv.cfg
     m = cfg.n_inputs
     where = f"seed {seed} " if seed is not None else ""
@@ -642,9 +642,8 @@ async def lockstep(drv: Driver, model: Model, inputs, *, seed=None, weight_store
         total_events += out.syn_events
         want = {"ticks": _wrap32(ticks0 + t), "spike_count": _wrap32(total_spikes),
                 "syn_events": _wrap32(total_events),
-                "last_tick_cycles": tick_cycles(cfg, out.delivered, out.spikes, stdp_on,
-                                                weight_store=weight_store, listed=out.listed,
-                                                plastic_delivered=out.plastic_delivered)}
+                "last_tick_cycles": out.cycles(cfg, stdp_on, weight_store,
+                                               cell_words=cell_words)}
         for k, v in want.items():
             if rec.status[k] != v:
                 raise AssertionError(
@@ -670,9 +669,11 @@ def run_lockstep(cfg: CoreConfig, model: Model, inputs, *, seed=None, vcd=None,
                  weights_every=1, **core_kwargs) -> LockstepResult:
     """:func:`lockstep` in one fresh simulation of ``Core(cfg, **core_kwargs)``."""
     store = core_kwargs.get("weight_store", "dual")
+    cells = core_kwargs.get("cell_words", SPRAM_CELL_WORDS)
     drain = seed is None or seed % 2 == 0    # alternate: drain while ticking / from the buffer
 
     async def script(drv):
         return await lockstep(drv, model, inputs, seed=seed, weight_store=store,
-                              drain_during=drain, weights_every=weights_every)
+                              drain_during=drain, weights_every=weights_every,
+                              cell_words=cells)
     return Harness(cfg, **core_kwargs).run(script, vcd=vcd)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from spikeloom.proto import protocol as P
 from spikeloom.proto.config import preset
-from spikeloom.proto.cycles import tick_cycles
+from spikeloom.proto.cycles import fired_words, spread, tick_cycles
 from spikeloom.proto.memmap import Region
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -103,8 +103,10 @@ def test_board_projection_uses_the_exact_cycle_formula():
     rows = run.project(cfg, "spram", 15.0)
     assert len(rows) == 2 * len(run.ACTIVITY)
     for r in rows:
-        cyc = tick_cycles(cfg, r["delivered"], r["fired"], r["stdp"], weight_store="spram",
-                          listed=r["listed"], words=r["words"], plastic_delivered=r["delivered"])
+        rows = spread(r["delivered"], cfg.n_sources)
+        cyc = tick_cycles(cfg, rows, spread(r["fired"], cfg.n_neurons), r["stdp"],
+                          weight_store="spram", listed=range(r["listed"]), plastic_delivered=rows)
+        assert r["words"] == fired_words(cfg, spread(r["fired"], cfg.n_neurons))
         assert r["cycles"] == cyc
         assert r["ticks_per_s_at_fmax"] == pytest.approx(15e6 / cyc)
         assert r["syn_events_per_s_at_fmax"] == pytest.approx(15e6 / cyc * r["delivered"] * 256)

@@ -10,12 +10,20 @@ at every tick (the count depends on the listed sources and the fired words).
 
 import copy
 import dataclasses
+import os
 
 import numpy as np
 import pytest
 from core_harness import Harness, lockstep, random_network, run_lockstep
 from spikeloom.proto.config import preset
-from spikeloom.proto.cycles import fired_words, tick_cycles, tick_cycles_bound
+from spikeloom.proto.cycles import (
+    bank_cell,
+    bank_cells,
+    bank_stalls,
+    fired_words,
+    tick_cycles,
+    tick_cycles_bound,
+)
 from spikeloom.proto.fixed import scale
 from spikeloom.proto.memmap import Region
 from spikeloom.sim.model import Core as Model
@@ -99,15 +107,53 @@ def test_formula_needs_the_counts_it_depends_on():
             == tick_cycles(cfg, 2, 3, True, listed=4, words=2, weight_store="dual"))
     # no POT walk without a listed source or a fired word; the bound covers every case
     assert tick_cycles(cfg, 2, mask, True, listed=0) == tick_cycles(cfg, 2, 0, True)
+    # spram: the bank stalls depend on which sources, so counts are not enough
     with pytest.raises(TypeError, match="plastic_delivered"):
         tick_cycles(cfg, 2, mask, True, "spram", listed=4)
-    # spram: one write cycle per word of a delivered plastic row
+    with pytest.raises(TypeError, match="mask or an index list"):
+        tick_cycles(cfg, 5, mask, True, "spram", listed=4, plastic_delivered=3)
+    # one cell (tiny's store is far below 16 384 words): every word of a plastic row but the
+    # walk's last waits for the write of the word before it, as each POT word does
     wpr = cfg.words_per_row
-    assert (tick_cycles(cfg, 5, mask, True, "spram", listed=4, plastic_delivered=3)
-            - tick_cycles(cfg, 5, mask, True, "spram", listed=4, plastic_delivered=0) == 3 * wpr)
+    rows, srcs = [0, 3, 7, 8, 9], [1, 2, 4, 5]
+    assert bank_cells(cfg) == 1
+    assert bank_stalls(cfg, rows, [3, 9], srcs, mask, True) == (2 * wpr - 1, 4 * 2 - 1)
+    assert (tick_cycles(cfg, rows, mask, True, "spram", listed=srcs, plastic_delivered=[3, 9])
+            == tick_cycles(cfg, rows, mask, True, "dual", listed=srcs) + 2 * wpr - 1 + 7)
+    assert (tick_cycles(cfg, 5, mask, True, "spram", listed=4, plastic_delivered=3,
+                        stalls=(2 * wpr - 1, 7))
+            == tick_cycles(cfg, rows, mask, True, "spram", listed=srcs, plastic_delivered=[3, 9]))
     for store in ("dual", "spram"):
-        assert tick_cycles(cfg, 12, mask, True, store, listed=12,
-                           plastic_delivered=12) <= tick_cycles_bound(cfg, weight_store=store)
+        assert tick_cycles(cfg, list(range(12)), mask, True, store, listed=list(range(12)),
+                           plastic_delivered=list(range(12))
+                           ) <= tick_cycles_bound(cfg, weight_store=store)
+
+
+def test_bank_cells_interleave_rows_and_words():
+    """The banked store's placement (proto.cycles.bank_cell, the map hdl.spram.BankedStore
+    implements): every word gets its own (cell, half, index) slot, and with two or more cells
+    consecutive words of a row and (within a group of cell_words words) the same word of
+    consecutive rows are in different cells, the walks' two orders. up5k: three full SPRAM
+    cells."""
+    for cfg, cw in ((preset("up5k"), 16384), (TINY, 8), (NARROW, 16), (TINY, 4)):
+        s, wpr = cfg.n_sources, cfg.words_per_row
+        cells = bank_cells(cfg, cw)
+        a = np.arange(s * wpr)
+        cell = bank_cell(cfg, a, cw)
+        half = (a ^ (a >> (wpr.bit_length() - 1))) & 1
+        slot = cell * cw + half * (cw // 2) + (a % cw) // 2
+        assert np.unique(slot).size == a.size and cell.max() < cells, (cfg.name, cw)
+        grid = cell.reshape(s, wpr)
+        if cells >= 2:
+            # (where two words straddle two groups of cw words, half of such pairs share)
+            group = (a // cw).reshape(s, wpr)
+            same = group[:, 1:] == group[:, :-1]
+            assert (grid[:, 1:] != grid[:, :-1])[same].all(), (cfg.name, cw)
+            same = group[1:, :] == group[:-1, :]
+            assert (grid[1:, :] != grid[:-1, :])[same].all(), (cfg.name, cw)
+    up = preset("up5k")
+    assert bank_cells(up) == 3 and np.bincount(bank_cell(up, np.arange(up.weight_words))
+                                               ).tolist() == [16384] * 3
 
 
 # -- lockstep: the skipping paths in the gateware --------------------------------------------
@@ -196,3 +242,45 @@ def test_walks_lockstep_ecp5_packing(name, seed):
     cfg = preset(name)
     model, inputs = walks_network(cfg, 4100 + seed)
     run_lockstep(cfg, model, inputs, seed=4100 + seed, platform=_ECP5())
+
+
+def _stalls_of(cfg, model, inputs, cell_words):
+    """The bank stalls (ACC, POT) summed over a dry run of ``model`` on ``inputs``."""
+    m = copy.deepcopy(model)
+    m.engine = "reference"
+    total = np.zeros(2, int)
+    for row in inputs:
+        en = m.learning_enabled
+        res = m.step(row)
+        rows = res.delivered_rows
+        total += bank_stalls(cfg, rows, rows[res.plastic_rows[rows]], res.listed_rows,
+                             res.spikes, en, cell_words)
+    return total
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("name,cell_words,seed", [("tiny", 8, 0), ("narrow", 64, 1)])
+def test_banked_lockstep(name, cell_words, seed):
+    """The banked spram store with three cells (as up5k's): the walks wait exactly where
+    proto.cycles.bank_stalls says (the counter equals the formula at every tick), in both
+    walks, and the weights stay bit-exact. tiny: wpr = 2, rows interleaved by row + word
+    parity; narrow: wpr = 11, by address parity."""
+    cfg = preset(name)
+    model, inputs = walks_network(cfg, 4300 + seed, ticks=30)
+    assert bank_cells(cfg, cell_words) == 3
+    ha, hp = _stalls_of(cfg, model, inputs, cell_words)
+    assert ha > 0 and hp > 0, (ha, hp)
+    run_lockstep(cfg, model, inputs, seed=4300 + seed, weight_store="spram",
+                 cell_words=cell_words)
+
+
+@pytest.mark.regress
+@pytest.mark.rtl
+@pytest.mark.parametrize("name,cell_words", [("tiny", 4), ("tiny", 8), ("narrow", 32),
+                                             ("narrow", 64)])
+def test_banked_lockstep_seeds(name, cell_words):
+    cfg = preset(name)
+    for seed in range(int(os.environ.get("SPIKELOOM_SEEDS", 8))):
+        model, inputs = walks_network(cfg, 4400 + seed, ticks=40)
+        run_lockstep(cfg, model, inputs, seed=4400 + seed, weight_store="spram",
+                     cell_words=cell_words)
