@@ -429,7 +429,7 @@ class Core(wiring.Component):
         else:
             # dual: the learner's output is registered and the write-back follows one cycle
             # after the data stage (no walk reads a word twice, so nothing waits for it); spram
-            # keeps the read-modify-write in its two cycles
+            # writes in the data stage (the word after next shares the cell: see BankedStore)
             m.submodules.learner = lrn = Learner(cfg, registered=not spram)
         # the queue holds only the bits a neuron number or the end marker's count (0..n) uses,
         # not the stream's 16: on the UP5K 10 bits a word fit one EBR, 17 needed two

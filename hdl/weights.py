@@ -12,8 +12,10 @@ read (the word at the address presented in cycle *t* appears on ``rdata`` in cyc
   ``Core(weight_store="spram", store_factory=...)``, so ``spikeloom.hdl.spram.SPRAMStore`` can
   replace it one for one.
 
-The core reads-modifies-writes these words during STDP; on the single-port store that takes two
-cycles per word (read, then write), which ``spikeloom.proto.cycles`` accounts for.
+The core reads-modifies-writes these words during STDP. On the spram path the single-port stores
+are the *cells* of ``spikeloom.hdl.spram.BankedStore`` (the weights; a read and a write in
+different cells run in one cycle) and hold the plasticity bits and delays, which the walks only
+read; ``spikeloom.proto.cycles`` counts the cycles either way.
 """
 
 from amaranth.hdl import Module
