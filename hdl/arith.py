@@ -89,9 +89,14 @@ def scale_sat(trace, rate, frac, w_width):
 
 
 def clip(x, w_min, w_max):
-    """``min(max(x, w_min), w_max)`` (that order), as ``signed(len(w_min))``."""
+    """``min(max(x, w_min), w_max)`` (that order), as ``signed(len(w_min))``.
+
+    Both comparisons look at ``x`` side by side (one carry chain deep, not two in series, on
+    the learner's read-modify-write path); below ``w_min`` the result is ``min(w_min,
+    w_max)``, which depends on the bounds only (registers), so it is the spec's order even
+    when ``w_min > w_max``."""
     width = len(w_min)
-    lo = Mux(x < w_min, w_min, x)
-    return Mux(lo > w_max, w_max, lo)[:width].as_signed()
+    floor = Mux(w_min > w_max, w_max, w_min)
+    return Mux(x > w_max, w_max, Mux(x < w_min, floor, x))[:width].as_signed()
 
 
