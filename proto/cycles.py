@@ -7,8 +7,9 @@ sources, fired words), never on which ones. So one formula gives the exact count
 
     tick_cycles = (S + 1 + A)                           SCAN: one source per clock, drain of the
                                                         A = 2 stages after the memory data
-                + [P > 0] (2 + P·wpr + [D > 0]          ACC (+ depression): list fetch, P rows of
-                           + [en ∧ spram] Pp·wpr)       wpr words, drain (+1: the ring's stage;
+                + [P > 0] (2 + P·wpr + [D > 0 ∨ dual]   ACC (+ depression): list fetch, P rows of
+                           + [en ∧ spram] Pp·wpr)       wpr words, drain (+1: the accumulate
+                                                        stage of the ring or the dual store;
                                                         + a write cycle per plastic word on spram)
                 + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
                                                         L + 1 = 3 stage neuron pipeline
@@ -24,13 +25,14 @@ with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``A`` = :data:`SCAN_LATENC
 row has a plastic synapse, by the sticky per-source flag, and the source's potentiation step
 is non-zero), ``Fw`` the *fired words*
 (weight words of a row holding at least one neuron that fired: ``len({j // weights_per_word})``).
-The weight store sets the cost of a read-modify-write word: ``c = 1, d = 1`` for "dual" (a read
-and a write port: one word per clock plus a drain cycle), ``c = 2, d = 0`` for "spram" (one
-port: read cycle then write cycle per word). The accumulation walk reads one word per clock
-and depresses the words of plastic rows on its way: the dual store's write port writes word
-``k`` back while word ``k + 1`` is read (no extra cycle); the one-port store spends a write
-cycle after each word of the ``Pp`` delivered sources whose row is plastic (the sticky flag,
-as for ``R``: ``TickResult.plastic_delivered``); a row without a plastic synapse is only read.
+The weight store sets the cost of a read-modify-write word: ``c = 1, d = 2`` for "dual" (a read
+and a write port: one word per clock plus two drain cycles, the data stage and the learn stage),
+``c = 2, d = 0`` for "spram" (one port: read cycle then write cycle per word). The
+accumulation walk reads one word per clock and depresses the words of plastic rows on its
+way: the dual store's write port writes a word back while a later one is read (no extra
+cycle per word); the one-port store spends a write cycle after each word of the ``Pp``
+delivered sources whose row is plastic (the sticky flag, as for ``R``:
+``TickResult.plastic_delivered``); a row without a plastic synapse is only read.
 
 With several plasticity rules (``rule_bits > 1``, ``[rules]`` above; dual store only) ``en``
 is the OR of the rules' enable bits, a source is listed by the rule of docs/numerics.md
@@ -44,7 +46,10 @@ second accumulator takes the same weight word in the same clock, and theta and t
 current go through the sweep's pipeline stages with the rest of the neuron.
 Delays (``delay_bits = D > 0``) add one cycle to a tick that delivers anything: the lane's ring
 slot depends on the delay read with the weight word, so the accumulators are read one stage
-later and the ACC walk drains one cycle later; the sweep reads the head slot as before.
+later and the ACC walk drains one cycle later; the sweep reads the head slot as before. The
+dual store does the same with or without delays: the weight word goes through a register (the
+learn stage, ``hdl.core``) before the accumulators' and the learner's adders, for the clock
+(docs/boards.md "Clock"), so ACC and POT each drain one cycle later than the data stage.
 
 Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
 weight word, all lanes in parallel) and depresses the same word on its way (two clocks per word
@@ -106,7 +111,7 @@ def _count(value, name: str, hi: int) -> int:
 
 def _store(weight_store: str) -> tuple[int, int]:
     if weight_store == "dual":
-        return 1, 1
+        return 1, 2
     check_weight_store(weight_store)
     return 2, 0
 
@@ -146,7 +151,7 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     en = bool(stdp_enabled)
     cycles = (s + 1 + SCAN_LATENCY) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
-        cycles += 2 + p * wpr + (cfg.delay_bits > 0)
+        cycles += 2 + p * wpr + (cfg.delay_bits > 0 or weight_store == "dual")
         if en and c == 2:
             if plastic_delivered is None:
                 raise TypeError("tick_cycles needs plastic_delivered= (the delivered sources "
