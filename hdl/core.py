@@ -368,12 +368,17 @@ class Core(wiring.Component):
                 pst.wdata.eq(p_wdata), p_rdata.eq(pst.rdata),
             ]
         else:
+            # the read address goes through a register (w_raddr_q): it fans out to every block
+            # RAM of the stores, too far to follow a memory read and a multiplexer in one cycle.
+            # The walks' data stage is one cycle later for it (the "q" tags below)
+            w_raddr_q = Signal.like(w_raddr)
+            m.d.sync += w_raddr_q.eq(w_raddr)
             m.submodules.wstore = wst = DualPortStore(wdepth, wpw * ww)
             m.submodules.pstore = pst = DualPortStore(wdepth, wpw * R)
             m.d.comb += [
-                wst.raddr.eq(w_raddr), wst.waddr.eq(w_waddr), wst.we.eq(w_we),
+                wst.raddr.eq(w_raddr_q), wst.waddr.eq(w_waddr), wst.we.eq(w_we),
                 wst.wdata.eq(w_wdata), w_rdata.eq(wst.rdata),
-                pst.raddr.eq(w_raddr), pst.waddr.eq(w_waddr), pst.we.eq(p_we),
+                pst.raddr.eq(w_raddr_q), pst.waddr.eq(w_waddr), pst.we.eq(p_we),
                 pst.wdata.eq(p_wdata), p_rdata.eq(pst.rdata),
             ]
 
@@ -388,7 +393,7 @@ class Core(wiring.Component):
                              dst.wdata.eq(d_wdata), d_rdata.eq(dst.rdata)]
             else:
                 m.submodules.dstore = dst = DualPortStore(wdepth, wpw * D)
-                m.d.comb += [dst.raddr.eq(w_raddr), dst.waddr.eq(w_waddr), dst.we.eq(d_we),
+                m.d.comb += [dst.raddr.eq(w_raddr_q), dst.waddr.eq(w_waddr), dst.we.eq(d_we),
                              dst.wdata.eq(d_wdata), d_rdata.eq(dst.rdata)]
 
         if rules:
@@ -441,7 +446,8 @@ class Core(wiring.Component):
                                clr_depth) + 1))
         more = Signal()                         # a walk still has elements to issue
         ph = Signal()                           # spram: 0 = read cycle, 1 = write cycle
-        vd = Signal()                           # data stage valid (element issued last cycle)
+        vd = Signal()                           # data stage valid (element issued last cycle;
+                                                # the dual store's walks: see the "q" tags)
         last_d = Signal()                       # ... and it was the walk's last element
         idx = Signal(range(max(s_n, n) + 1))    # source / neuron index of the walk
         base = Signal(range(wdepth + wpr))      # weight address of the current row / column
@@ -520,6 +526,13 @@ class Core(wiring.Component):
         wb, wb_addr = Signal(), Signal.like(w_waddr)    # dual: the word's learn stage
         m.d.sync += wb.eq(0)
 
+        # The walks' (ACC, POT) data stage, where the weight word read is on w_rdata: the issue
+        # sets the "d" tags; spram reads in one cycle, so they are the data stage's; the dual
+        # store's registered read address makes it one cycle later, with the "q" tags
+        walk_tags = (vd, k_d, a_d, flag_d, last_d, mask_d, pot_d)
+        vq, k_q, a_q, flag_q, last_q, mask_q, pot_q = (walk_tags if spram
+                                                       else _delayed(m, 1, *walk_tags))
+
         # -- learn stage (dual store) -----------------------------------------------------------
         # The learner takes its inputs from registers loaded in the data stage, so no path runs
         # from the weight store's block RAM (its read data, through the read-during-write bypass
@@ -541,7 +554,7 @@ class Core(wiring.Component):
         if w_e is not w_rdata:
             m.d.sync += w_e.eq(w_rdata)
         p_l, dep_l = learn_stage(p_rdata, "p"), learn_stage(dep_r.data, "dep")
-        mask_l, pot_l = learn_stage(mask_d, "mask"), learn_stage(pot_d, "pot")
+        mask_l, pot_l = learn_stage(mask_q, "mask"), learn_stage(pot_q, "pot")
         m.d.comb += lrn.w.eq(w_rdata if spram else w_e)
         if not rules:
             m.d.comb += [lrn.p.eq(p_l), *[lrn.dep[i].eq(dep_l[i]) for i in range(wpw)],
@@ -584,7 +597,7 @@ class Core(wiring.Component):
         ve, last_e = Signal(), Signal()             # ACC's accumulate stage (ring, dual)
         k_e = Signal.like(k)
         vp_e = Signal()                             # POT's learn stage (dual)
-        m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d), flag_e.eq(flag_d), k_e.eq(k_d),
+        m.d.sync += [ve.eq(vq & ring_acc), last_e.eq(last_q), flag_e.eq(flag_q), k_e.eq(k_q),
                      vp_e.eq(0)]
 
         def acc_add(dst, old, w):
@@ -742,7 +755,15 @@ class Core(wiring.Component):
                                      post_r.addr.eq(a),
                                      pre_r.addr.eq(a), spk_r.addr.eq(a), w_raddr.eq(a)]
                         m.d.sync += [rd_region.eq(req.region), rd_addr.eq(a)]
-                        m.next = "MEM_RD"
+                        m.next = "MEM_RD" if spram else "MEM_ADDR"
+
+            if not spram:
+                # the weight stores' read address register: the other memories read again
+                with m.State("MEM_ADDR"):
+                    m.d.comb += [par_r.addr.eq(rd_addr), am_r.addr.eq(rd_addr),
+                                 st_r.addr.eq(rd_addr), post_r.addr.eq(rd_addr),
+                                 pre_r.addr.eq(rd_addr), spk_r.addr.eq(rd_addr)]
+                    m.next = "MEM_RD"
 
             with m.State("MEM_RD"):
                 m.d.sync += [rsp_valid.eq(1), rsp_data.eq(word)]
@@ -864,9 +885,9 @@ class Core(wiring.Component):
                     addr = row_base + k
                 m.d.comb += dl_r.addr.eq(Mux(issue & (k == 0), ptr + 1, ptr))
                 with m.If(issue):
-                    m.d.comb += [w_raddr.eq(addr), dep_r.addr.eq(k)]
-                    if spram:   # dual: the accumulators are read in the data stage
-                        m.d.comb += acc_r.addr.eq(k)
+                    m.d.comb += w_raddr.eq(addr)
+                    if spram:   # dual: dep a cycle later, the accumulators in the data stage
+                        m.d.comb += [acc_r.addr.eq(k), dep_r.addr.eq(k)]
                     m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr), flag_d.eq(row_flag_now),
                                  last_d.eq((left == 1) & (k == wpr - 1))]
                     with m.If(k == 0):
@@ -902,11 +923,14 @@ class Core(wiring.Component):
                     row_issue(issue)
                 else:
                     row_issue(more)
+                if not spram:
+                    with m.If(vd):      # the dep word arrives with the weight word
+                        m.d.comb += dep_r.addr.eq(k_d)
                 if rules:   # every word of every delivered row takes its draws
-                    m.d.comb += lrn_valid.eq(vd & learn_en)
+                    m.d.comb += lrn_valid.eq(vq & learn_en)
                 else:
-                    with m.If(vd & learn_en & flag_d):
-                        learn_write(a_d)
+                    with m.If(vq & learn_en & flag_q):
+                        learn_write(a_q)
                 if not D and spram:     # one accumulator row: add in the data stage
                     with m.If(vd):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
@@ -917,8 +941,8 @@ class Core(wiring.Component):
                     m.d.comb += ring_acc.eq(1)
                     fin, fin_flag = ve & last_e, flag_e
                     if not D:           # one accumulator row, read in the data stage
-                        with m.If(vd):
-                            m.d.comb += acc_r.addr.eq(k_d)
+                        with m.If(vq):
+                            m.d.comb += acc_r.addr.eq(k_q)
                         with m.If(ve):
                             m.d.comb += [acc_w.addr.eq(k_e), acc_w.en.eq(1)]
                             for i in range(wpw):
@@ -1025,12 +1049,12 @@ class Core(wiring.Component):
                     with m.Else():
                         m.d.comb += fw_r.addr.eq(fp + 1)
                         m.d.sync += fp.eq(fp + 1)
-                with m.If(vd):
+                with m.If(vq):
                     if rules:
                         m.d.comb += [lrn_valid.eq(1), pot_walk.eq(1)]
                     else:
                         m.d.comb += potentiate.eq(1)
-                        learn_write(a_d)
+                        learn_write(a_q)
                     if not spram:
                         m.d.sync += vp_e.eq(1)
                 # dual: the walk ends with its last word's learn stage
@@ -1071,7 +1095,7 @@ class Core(wiring.Component):
             ]
             wr_en = Signal()            # the word is written back: POT, or a plastic row
             m.d.comb += wr_en.eq(valid_l & (pot_walk_l | flag_e))
-            wr_v, wr_a = _delayed(m, RULE_LATENCY, wr_en, learn_stage(a_d, "a"))
+            wr_v, wr_a = _delayed(m, RULE_LATENCY, wr_en, learn_stage(a_q, "a"))
             with m.If(wr_v):
                 m.d.comb += [w_waddr.eq(wr_a), w_we.eq(1)]
 
@@ -1094,7 +1118,7 @@ class Core(wiring.Component):
                 slot = Signal(D, name=f"slot{i}")
                 a_d_i = Signal(range(ring_depth), name=f"ring_a{i}")
                 a_e_i = Signal(range(ring_depth), name=f"ring_ae{i}")
-                m.d.comb += [slot.eq(head + d_rdata[i]), a_d_i.eq(slot * wpr + k_d)]
+                m.d.comb += [slot.eq(head + d_rdata[i]), a_d_i.eq(slot * wpr + k_q)]
                 m.d.sync += a_e_i.eq(a_d_i)
                 new = Signal(acc_elem, name=f"ring_sum{i}")
                 m.d.comb += acc_add(new, lr.data, w_e[i])

@@ -7,10 +7,11 @@ sources, fired words), never on which ones. So one formula gives the exact count
 
     tick_cycles = (S + 1 + A)                           SCAN: one source per clock, drain of the
                                                         A = 2 stages after the memory data
-                + [P > 0] (2 + P·wpr + [D > 0 ∨ dual]   ACC (+ depression): list fetch, P rows of
-                           + [en ∧ spram] Pp·wpr)       wpr words, drain (+1: the accumulate
-                                                        stage of the ring or the dual store;
-                                                        + a write cycle per plastic word on spram)
+                + [P > 0] (2 + P·wpr + a                ACC (+ depression): list fetch, P rows of
+                           + [en ∧ spram] Pp·wpr)       wpr words, drain (+ a: the stages after
+                                                        the data on the dual store, or the ring's
+                                                        accumulate stage; + a write cycle per
+                                                        plastic word on spram)
                 + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
                                                         L + 1 = 3 stage neuron pipeline
                 + 1                                     end-of-tick spike marker
@@ -25,9 +26,10 @@ with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``A`` = :data:`SCAN_LATENC
 row has a plastic synapse, by the sticky per-source flag, and the source's potentiation step
 is non-zero), ``Fw`` the *fired words*
 (weight words of a row holding at least one neuron that fired: ``len({j // weights_per_word})``).
-The weight store sets the cost of a read-modify-write word: ``c = 1, d = 2`` for "dual" (a read
-and a write port: one word per clock plus two drain cycles, the data stage and the learn stage),
-``c = 2, d = 0`` for "spram" (one port: read cycle then write cycle per word). The
+The weight store sets the cost of a read-modify-write word: ``c = 1, d = 3, a = 2`` for "dual"
+(a read and a write port: one word per clock; the read address is a register, the data stage
+follows it and the learn stage follows that, hence the drains), ``c = 2, d = 0,
+a = [D > 0]`` for "spram" (one port: read cycle then write cycle per word). The
 accumulation walk reads one word per clock and depresses the words of plastic rows on its
 way: the dual store's write port writes a word back while a later one is read (no extra
 cycle per word); the one-port store spends a write cycle after each word of the ``Pp``
@@ -47,9 +49,11 @@ current go through the sweep's pipeline stages with the rest of the neuron.
 Delays (``delay_bits = D > 0``) add one cycle to a tick that delivers anything: the lane's ring
 slot depends on the delay read with the weight word, so the accumulators are read one stage
 later and the ACC walk drains one cycle later; the sweep reads the head slot as before. The
-dual store does the same with or without delays: the weight word goes through a register (the
-learn stage, ``hdl.core``) before the accumulators' and the learner's adders, for the clock
-(docs/boards.md "Clock"), so ACC and POT each drain one cycle later than the data stage.
+dual store does the same with or without delays and registers its read address as well, for
+the clock (``hdl.core``, docs/boards.md "Clock"): the address register, the data stage, then
+the learn stage, where the weight word is in a register before the accumulators' and the
+learner's adders (the ring adds there too): ACC drains ``a =`` :data:`DUAL_STAGES` cycles
+after its last word's data stage, POT ``d = 1 +`` :data:`DUAL_STAGES`.
 
 Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
 weight word, all lanes in parallel) and depresses the same word on its way (two clocks per word
@@ -61,7 +65,8 @@ from __future__ import annotations
 from .config import CoreConfig
 
 __all__ = ["tick_cycles", "tick_cycles_bound", "fired_words", "WEIGHT_STORES",
-           "check_weight_store", "UPDATE_LATENCY", "SCAN_LATENCY", "RULE_LATENCY"]
+           "check_weight_store", "UPDATE_LATENCY", "SCAN_LATENCY", "RULE_LATENCY",
+           "DUAL_STAGES"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
 #: (separate read and write ports) or "spram" (one address port, as the UP5K's SPRAM).
@@ -78,6 +83,11 @@ UPDATE_LATENCY = 2
 #: chains a block-RAM read, a multiplier and a comparison. The SCAN drains in
 #: ``SCAN_LATENCY + 1``.
 SCAN_LATENCY = 2
+
+#: Stages the dual store's walks (ACC, POT) add after the issue of a word, besides its data
+#: stage: the registered read address and the learn stage (``hdl.core``). Each walk drains
+#: that much later, a few cycles a tick and none per word.
+DUAL_STAGES = 2
 
 #: Clocks from a weight word's read data to its write-back through the rule learner
 #: (``hdl.rules.RuleLearner.LATENCY``, the same number; ``rule_bits > 1`` only): POT's drain.
@@ -111,7 +121,7 @@ def _count(value, name: str, hi: int) -> int:
 
 def _store(weight_store: str) -> tuple[int, int]:
     if weight_store == "dual":
-        return 1, 2
+        return 1, 1 + DUAL_STAGES
     check_weight_store(weight_store)
     return 2, 0
 
@@ -151,7 +161,7 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     en = bool(stdp_enabled)
     cycles = (s + 1 + SCAN_LATENCY) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
-        cycles += 2 + p * wpr + (cfg.delay_bits > 0 or weight_store == "dual")
+        cycles += 2 + p * wpr + (DUAL_STAGES if weight_store == "dual" else cfg.delay_bits > 0)
         if en and c == 2:
             if plastic_delivered is None:
                 raise TypeError("tick_cycles needs plastic_delivered= (the delivered sources "
