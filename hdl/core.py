@@ -33,8 +33,8 @@ SCAN    one source per clock, three stages after the memory read: pre-trace deca
         products; the depression step of neuron j into ``dep``, plastic rows (sticky flag)
         with a non-zero potentiation step to the listed sources (with step)
 ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
-        STDP the same word depressed and written back (dual: in the data stage, while the next
-        word is read; spram: a write cycle after each read)
+        STDP the same word depressed and written back (dual: through the learn stage, while
+        later words are read; spram: a write cycle after each read)
 SWEEP   one neuron per clock through :class:`~spikeloom.hdl.neuron.Update`; spikes out,
         post jumps, the fired words (with their fired lanes) appended to the fired-word list
 SPK_END the end marker
