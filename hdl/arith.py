@@ -7,7 +7,7 @@ target shape. These are the logic twins of :mod:`spikeloom.proto.fixed`.
 
 from amaranth.hdl import Cat, Mux, Value
 
-__all__ = ["sat", "satu", "decay", "trunc_shift", "add_cin", "scale_sat", "clip"]
+__all__ = ["sat", "satu", "decay", "trunc_shift", "add_cin", "scale_sat", "clip", "div_const"]
 
 
 def sat(x, width):
@@ -100,3 +100,21 @@ def clip(x, w_min, w_max):
     return Mux(x > w_max, w_max, Mux(x < w_min, floor, x))[:width].as_signed()
 
 
+
+
+def div_const(x, d, x_max):
+    """``x // d`` for every ``0 <= x <= x_max`` (an unsigned ``x``, a constant ``d >= 1``).
+
+    A multiplication by a rounded-up reciprocal, ``(x * ceil(2**k / d)) >> k`` with the
+    smallest ``k`` that is exact over the whole range (checked here, value by value): Yosys
+    builds ``x // d`` as ``len(x)`` subtract-and-compare stages in series, the product is one
+    multiplier. A power of two ``d`` is a shift. Values above ``x_max`` give unspecified
+    results."""
+    if d & (d - 1) == 0:
+        return Value.cast(x) >> (d.bit_length() - 1)
+    for k in range(max(1, x_max.bit_length()), 2 * x_max.bit_length() + d.bit_length() + 2):
+        mult = -(-(1 << k) // d)
+        if all((v * mult) >> k == v // d for v in range(x_max + 1)):
+            return (x * mult) >> k
+    # unreachable: k = bits(x_max) + bits(d) is always exact (Granlund and Montgomery, 1994)
+    raise AssertionError(f"no exact reciprocal of {d} up to {x_max}")

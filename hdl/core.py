@@ -36,8 +36,8 @@ SCAN    one source per clock, three stages after the memory read: pre-trace deca
         products; the depression step of neuron j into ``dep``, plastic rows (sticky flag)
         with a non-zero potentiation step to the listed sources (with step)
 ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
-        STDP the same word depressed and written back while the next word is read (dual: from
-        the learner's register; spram: in the data stage, a clock later when the next word
+        STDP the same word depressed and written back while later words are read (dual:
+        through the learn stage; spram: in the data stage, a clock later when the next word
         is in the cell being written)
 SWEEP   one neuron per clock through :class:`~spikeloom.hdl.neuron.Update`; spikes out,
         post jumps, the fired words (with their fired lanes) appended to the fired-word list
@@ -74,7 +74,7 @@ from ..proto.cycles import (
 )
 from ..proto.memmap import Region, layouts, n_rules, region_words, regions
 from ..proto.protocol import ResetFlags
-from .arith import decay, satu, scale_sat
+from .arith import decay, div_const, satu, scale_sat
 from .fifo import Queue, held_read
 from .neuron import Update, acc_width
 from .rules import M_WIDTH, RuleLearner, Xorshift32
@@ -387,12 +387,17 @@ class Core(wiring.Component):
                 pst.wdata.eq(p_wdata), p_rdata.eq(pst.rdata),
             ]
         else:
+            # the read address goes through a register (w_raddr_q): it fans out to every block
+            # RAM of the stores, too far to follow a memory read and a multiplexer in one cycle.
+            # The walks' data stage is one cycle later for it (the "q" tags below)
+            w_raddr_q = Signal.like(w_raddr)
+            m.d.sync += w_raddr_q.eq(w_raddr)
             m.submodules.wstore = wst = DualPortStore(wdepth, wpw * ww)
             m.submodules.pstore = pst = DualPortStore(wdepth, wpw * R)
             m.d.comb += [
-                wst.raddr.eq(w_raddr), wst.waddr.eq(w_waddr), wst.we.eq(w_we),
+                wst.raddr.eq(w_raddr_q), wst.waddr.eq(w_waddr), wst.we.eq(w_we),
                 wst.wdata.eq(w_wdata), w_rdata.eq(wst.rdata),
-                pst.raddr.eq(w_raddr), pst.waddr.eq(w_waddr), pst.we.eq(p_we),
+                pst.raddr.eq(w_raddr_q), pst.waddr.eq(w_waddr), pst.we.eq(p_we),
                 pst.wdata.eq(p_wdata), p_rdata.eq(pst.rdata),
             ]
 
@@ -407,7 +412,7 @@ class Core(wiring.Component):
                              dst.wdata.eq(d_wdata), d_rdata.eq(dst.rdata)]
             else:
                 m.submodules.dstore = dst = DualPortStore(wdepth, wpw * D)
-                m.d.comb += [dst.raddr.eq(w_raddr), dst.waddr.eq(w_waddr), dst.we.eq(d_we),
+                m.d.comb += [dst.raddr.eq(w_raddr_q), dst.waddr.eq(w_waddr), dst.we.eq(d_we),
                              dst.wdata.eq(d_wdata), d_rdata.eq(dst.rdata)]
 
         if rules:
@@ -427,9 +432,9 @@ class Core(wiring.Component):
             m.submodules.learner = lrn = RuleLearner(cfg)
             m.submodules.rng = rng = Xorshift32(wpw)
         else:
-            # dual: the learner's output is registered and the write-back follows one cycle
-            # after the data stage (no walk reads a word twice, so nothing waits for it); spram
-            # writes in the data stage (the word after next shares the cell: see BankedStore)
+            # dual: the learner's inputs come from the learn stage and its output is registered
+            # (see "learn stage" below); spram writes in the data stage (the word after next
+            # shares the cell: see BankedStore)
             m.submodules.learner = lrn = Learner(cfg, registered=not spram)
         # the queue holds only the bits a neuron number or the end marker's count (0..n) uses,
         # not the stream's 16: on the UP5K 10 bits a word fit one EBR, 17 needed two
@@ -444,12 +449,9 @@ class Core(wiring.Component):
             self.spikes.payload.end.eq(sfifo.r_data[spk_bits]),
             sfifo.r_en.eq(self.spikes.ready),
             upd.post_jump.eq(stdp.post_jump),
-            lrn.w.eq(w_rdata),
         ]
         if not rules:
             m.d.comb += [
-                lrn.p.eq(p_rdata),
-                *[lrn.dep[i].eq(dep_r.data[i]) for i in range(wpw)],
                 lrn.w_min.eq(stdp.w_min),
                 lrn.w_max.eq(stdp.w_max),
             ]
@@ -463,7 +465,8 @@ class Core(wiring.Component):
         cyc = Signal(range(max(tick_cycles_bound(cfg, weight_store=self.weight_store),
                                clr_depth) + 1))
         more = Signal()                         # a walk still has elements to issue
-        vd = Signal()                           # data stage valid (element issued last cycle)
+        vd = Signal()                           # data stage valid (element issued last cycle;
+                                                # the dual store's walks: see the "q" tags)
         last_d = Signal()                       # ... and it was the walk's last element
         idx = Signal(range(max(s_n, n) + 1))    # source / neuron index of the walk
         base = Signal(range(wdepth + wpr))      # weight address of the current row / column
@@ -476,7 +479,8 @@ class Core(wiring.Component):
         idx_d = Signal.like(idx)
         a_d = Signal.like(w_waddr)
         k_d = Signal.like(k)
-        flag_r, flag_d = Signal(), Signal()     # the row is plastic: issue, data stage
+        flag_r, flag_d, flag_e = Signal(), Signal(), Signal()   # the row is plastic: issue,
+                                                # data stage, learn stage (dual)
         nl = Signal(range(s_n + 1))             # sources listed for potentiation this tick
         nw = Signal(range(wpr + 1))             # fired words this tick
         fp = Signal(_bits(wpr))                 # POT: the fired-word entry on fw_r.data
@@ -538,12 +542,47 @@ class Core(wiring.Component):
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
         m.d.sync += [vd.eq(0), vs.eq(0), vt.eq(0), v1.eq(0)]
-        wb, wb_addr = Signal(), Signal.like(w_waddr)    # dual: the learner's write-back stage
+        wb, wb_addr = Signal(), Signal.like(w_waddr)    # dual: the word's learn stage
         m.d.sync += wb.eq(0)
+
+        # The walks' (ACC, POT) data stage, where the weight word read is on w_rdata: the issue
+        # sets the "d" tags; spram reads in one cycle, so they are the data stage's; the dual
+        # store's registered read address makes it one cycle later, with the "q" tags
+        walk_tags = (vd, k_d, a_d, flag_d, last_d, mask_d, pot_d)
+        vq, k_q, a_q, flag_q, last_q, mask_q, pot_q = (walk_tags if spram
+                                                       else _delayed(m, 1, *walk_tags))
+
+        # -- learn stage (dual store) -----------------------------------------------------------
+        # The learner takes its inputs from registers loaded in the data stage, so no path runs
+        # from the weight store's block RAM (its read data, through the read-during-write bypass
+        # Yosys builds for the dual port) into the learner's adders and clips; its output is a
+        # register too, so a word is written back two cycles after its data stage (nothing waits
+        # for it: no walk reads a word twice). The walks end a cycle later (ACC: the
+        # accumulators add in this stage too; POT: its last word's write lands in FINISH).
+        # spram: the learner works in the data stage, which writes the word back.
+        def learn_stage(value, name):
+            if spram:
+                return value
+            reg = Signal.like(value, name=f"{name}_l")
+            m.d.sync += reg.eq(value)
+            return reg
+        potentiate = Signal()                   # data stage: the word is potentiated (POT)
+        # the weight word one stage after its data: the accumulate stage of the delay ring and
+        # of the dual store, and the learn stage
+        w_e = Signal(data.ArrayLayout(signed(ww), wpw)) if D or not spram else w_rdata
+        if w_e is not w_rdata:
+            m.d.sync += w_e.eq(w_rdata)
+        p_l, dep_l = learn_stage(p_rdata, "p"), learn_stage(dep_r.data, "dep")
+        mask_l, pot_l = learn_stage(mask_q, "mask"), learn_stage(pot_q, "pot")
+        m.d.comb += lrn.w.eq(w_rdata if spram else w_e)
+        if not rules:
+            m.d.comb += [lrn.p.eq(p_l), *[lrn.dep[i].eq(dep_l[i]) for i in range(wpw)],
+                         lrn.mask.eq(mask_l), lrn.pot.eq(pot_l),
+                         lrn.potentiate.eq(learn_stage(potentiate, "potentiate"))]
 
         def learn_write(addr):
             """Write the learner's word for ``addr`` (this cycle's data) back: now (spram) or
-            from the write-back stage (dual)."""
+            two cycles later, after the learn stage (dual)."""
             if spram:
                 m.d.comb += [w_waddr.eq(addr), w_we.eq(1)]
             else:
@@ -573,8 +612,12 @@ class Core(wiring.Component):
         m.d.comb += fl_r.addr.eq(Mux(scanning, wpr + (pf_r.addr // pf_pack if pf_pack > 1
                                                       else pf_r.addr),
                                      fw_r.addr | dep_r.addr))
-        ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring); FINISH
-        ve, last_e = Signal(), Signal()             # the delay ring's accumulate stage
+        ring_acc, tick_end = Signal(), Signal()     # in ACC (delay ring, dual); FINISH
+        ve, last_e = Signal(), Signal()             # ACC's accumulate stage (ring, dual)
+        k_e = Signal.like(k)
+        vp_e = Signal()                             # POT's learn stage (dual)
+        m.d.sync += [ve.eq(vq & ring_acc), last_e.eq(last_q), flag_e.eq(flag_q), k_e.eq(k_q),
+                     vp_e.eq(0)]
 
         def acc_add(dst, old, w):
             """``dst := old + w`` for one lane; with inh_current the sign bit picks the
@@ -625,10 +668,7 @@ class Core(wiring.Component):
             pre_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, x_new))),
             upd.i_valid.eq(v1), upd.par.eq(par_word), upd.alpha_mem.eq(am_r.data.alpha_mem),
             upd.st.eq(st_r.data), upd.y.eq(post_r.data),
-            lrn.mask.eq(mask_d),
         ]
-        if not rules:
-            m.d.comb += lrn.pot.eq(pot_d)
         if D:       # delay lanes past the last neuron are masked like the weights
             m.d.comb += d_wdata.eq(Mux(clearing, 0, Cat(*(
                 Mux(lane_mask(req.addr)[i], req.data[i * D:(i + 1) * D], 0)
@@ -698,8 +738,8 @@ class Core(wiring.Component):
                                 # spram: the plasticity store sees the same address, read only
                             with m.Case(Region.PLASTIC):
                                 # a non-zero lane flags the row (sticky, numerics.md step 6)
-                                row = a[(wpr - 1).bit_length():] if wpr & (wpr - 1) == 0 \
-                                    else a // wpr
+                                # a // wpr as a product (a divider is the 25F's worst path)
+                                row = div_const(a, wpr, wdepth - 1)
                                 m.d.comb += [w_waddr.eq(a), p_we.eq(1), pf_w.addr.eq(row),
                                              pf_w.en.eq(weight_lanes(req.data, lane_mask(a),
                                                                      R).any())]
@@ -734,7 +774,15 @@ class Core(wiring.Component):
                                      post_r.addr.eq(a),
                                      pre_r.addr.eq(a), spk_r.addr.eq(a), w_raddr.eq(a)]
                         m.d.sync += [rd_region.eq(req.region), rd_addr.eq(a)]
-                        m.next = "MEM_RD"
+                        m.next = "MEM_RD" if spram else "MEM_ADDR"
+
+            if not spram:
+                # the weight stores' read address register: the other memories read again
+                with m.State("MEM_ADDR"):
+                    m.d.comb += [par_r.addr.eq(rd_addr), am_r.addr.eq(rd_addr),
+                                 st_r.addr.eq(rd_addr), post_r.addr.eq(rd_addr),
+                                 pre_r.addr.eq(rd_addr), spk_r.addr.eq(rd_addr)]
+                    m.next = "MEM_RD"
 
             with m.State("MEM_RD"):
                 m.d.sync += [rsp_valid.eq(1), rsp_data.eq(word)]
@@ -859,7 +907,9 @@ class Core(wiring.Component):
                 addr = row_addr
                 m.d.comb += dl_r.addr.eq(Mux(issue & (k == 0), ptr + 1, ptr))
                 with m.If(issue):
-                    m.d.comb += [w_raddr.eq(addr), acc_r.addr.eq(k), dep_r.addr.eq(k)]
+                    m.d.comb += w_raddr.eq(addr)
+                    if spram:   # dual: dep a cycle later, the accumulators in the data stage
+                        m.d.comb += [acc_r.addr.eq(k), dep_r.addr.eq(k)]
                     m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr), flag_d.eq(row_flag_now),
                                  last_d.eq((left == 1) & (k == wpr - 1))]
                     with m.If(k == 0):
@@ -892,23 +942,32 @@ class Core(wiring.Component):
                                        (wst.cell_of(row_addr) == wst.cell_of(a_d))))
                 else:
                     row_issue(more)
+                if not spram:
+                    with m.If(vd):      # the dep word arrives with the weight word
+                        m.d.comb += dep_r.addr.eq(k_d)
                 if rules:   # every word of every delivered row takes its draws
-                    m.d.comb += lrn_valid.eq(vd & learn_en)
+                    m.d.comb += lrn_valid.eq(vq & learn_en)
                 else:
-                    with m.If(vd & learn_en & flag_d):
-                        m.d.comb += lrn.potentiate.eq(0)
-                        learn_write(a_d)
-                if not D:       # one accumulator row: add in the data stage
+                    with m.If(vq & learn_en & flag_q):
+                        learn_write(a_q)
+                if not D and spram:     # one accumulator row: add in the data stage
                     with m.If(vd):
                         m.d.comb += [acc_w.addr.eq(k_d), acc_w.en.eq(1)]
                         for i in range(wpw):
                             m.d.comb += acc_add(acc_w.data[i], acc_r.data[i], w_rdata[i])
                     fin = vd & last_d
-                else:           # the ring adds one stage later (see "delay ring")
+                else:   # the ring and the dual store add one stage later (w_e, "learn stage")
                     m.d.comb += ring_acc.eq(1)
                     fin = ve & last_e
-                # the last word is written in its data stage (spram) or in SWEEP_PRE (dual),
-                # when nothing reads the weights
+                    if not D:           # one accumulator row, read in the data stage
+                        with m.If(vq):
+                            m.d.comb += acc_r.addr.eq(k_q)
+                        with m.If(ve):
+                            m.d.comb += [acc_w.addr.eq(k_e), acc_w.en.eq(1)]
+                            for i in range(wpw):
+                                m.d.comb += acc_add(acc_w.data[i], acc_r.data[i], w_e[i])
+                # the last word is written in its data stage (spram) or after its learn stage
+                # (dual: in SWEEP_PRE), when nothing reads the weights
                 with m.If(fin):
                     m.next = "SWEEP_PRE"
 
@@ -988,8 +1047,10 @@ class Core(wiring.Component):
             with m.State("POT"):
                 m.d.comb += self.busy.eq(1)
                 wrap = inner == n_inner - 1
+                # rows are aligned when wpr is a power of two: no carries to add the word
                 addr = Signal.like(w_raddr)
-                m.d.comb += addr.eq(row_base_of(pl_r.data) + fw_r.data.word)
+                m.d.comb += addr.eq(Cat(fw_r.data.word, pl_r.data.row) if row_sh
+                                    else row_base_of(pl_r.data) + fw_r.data.word)
                 issue = (more & ~(vd & (wst.cell_of(addr) == wst.cell_of(a_d)))) if spram \
                     else more
                 m.d.comb += [fw_r.addr.eq(fp), pl_r.addr.eq(ptr)]
@@ -1005,14 +1066,17 @@ class Core(wiring.Component):
                     with m.Else():
                         m.d.comb += inner_r.addr.eq(inner + 1)
                         m.d.sync += inner.eq(inner + 1)
-                with m.If(vd):
+                with m.If(vq):
                     if rules:
                         m.d.comb += [lrn_valid.eq(1), pot_walk.eq(1)]
                     else:
-                        m.d.comb += lrn.potentiate.eq(1)
-                        learn_write(a_d)
-                    with m.If(last_d):
-                        m.next = "POT_DRAIN" if rules else "FINISH"
+                        m.d.comb += potentiate.eq(1)
+                        learn_write(a_q)
+                    if not spram:
+                        m.d.sync += vp_e.eq(1)
+                # dual: the walk ends with its last word's learn stage
+                with m.If((vd & last_d) if spram else (vp_e & last_e)):
+                    m.next = "POT_DRAIN" if rules else "FINISH"
 
             if rules:
                 # the learner's last RULE_LATENCY writes land before anything reads the store
@@ -1034,18 +1098,21 @@ class Core(wiring.Component):
             # each lane's neuron) and POT (the fired lanes, base the row's x); the generator
             # gives wpw draws per visited word, exactly while the learner takes one
             # (numerics.md, "Order of draws"). The write address and enable travel beside it
+            # (from the learn stage, one cycle after the data stage: the store is dual)
+            valid_l, pot_walk_l = learn_stage(lrn_valid, "lrn_valid"), learn_stage(pot_walk,
+                                                                                    "pot_walk")
             m.d.comb += [
-                lrn.valid.eq(lrn_valid), lrn.potentiate.eq(pot_walk),
-                lrn.rule.eq(p_rdata),
-                lrn.mask.eq(Mux(pot_walk, mask_d, (1 << wpw) - 1)),
-                *[lrn.base[i].eq(Mux(pot_walk, pot_d, dep_r.data[i])) for i in range(wpw)],
+                lrn.valid.eq(valid_l), lrn.potentiate.eq(pot_walk_l),
+                lrn.rule.eq(p_l),
+                lrn.mask.eq(Mux(pot_walk_l, mask_l, (1 << wpw) - 1)),
+                *[lrn.base[i].eq(Mux(pot_walk_l, pot_l, dep_l[i])) for i in range(wpw)],
                 lrn.draws.eq(rng.draws), lrn.m.eq(learn_word[:M_WIDTH]),
                 lrn.params.eq(rule_par),
-                rng.count.eq(Mux(lrn_valid, wpw, 0)),
+                rng.count.eq(Mux(valid_l, wpw, 0)),
             ]
             wr_en = Signal()            # the word is written back: POT, or a plastic row
-            m.d.comb += wr_en.eq(lrn_valid & (pot_walk | flag_d))
-            wr_v, wr_a = _delayed(m, RULE_LATENCY, wr_en, a_d)
+            m.d.comb += wr_en.eq(valid_l & (pot_walk_l | flag_e))
+            wr_v, wr_a = _delayed(m, RULE_LATENCY, wr_en, learn_stage(a_q, "a"))
             with m.If(wr_v):
                 m.d.comb += [w_waddr.eq(wr_a), w_we.eq(1)]
 
@@ -1059,10 +1126,6 @@ class Core(wiring.Component):
         if D:
             head = Signal(D)
             head_base = Signal(range(ring_depth))       # head * wpr
-            w_e = Signal(data.ArrayLayout(signed(ww), wpw))
-            m.d.sync += [ve.eq(vd & ring_acc), last_e.eq(last_d)]
-            with m.If(vd & ring_acc):
-                m.d.sync += w_e.eq(w_rdata)
             with m.If(tick_end):
                 m.d.sync += [head.eq(head + 1),
                              head_base.eq(Mux(head == (1 << D) - 1, 0, head_base + wpr))]
@@ -1072,7 +1135,7 @@ class Core(wiring.Component):
                 slot = Signal(D, name=f"slot{i}")
                 a_d_i = Signal(range(ring_depth), name=f"ring_a{i}")
                 a_e_i = Signal(range(ring_depth), name=f"ring_ae{i}")
-                m.d.comb += [slot.eq(head + d_rdata[i]), a_d_i.eq(slot * wpr + k_d)]
+                m.d.comb += [slot.eq(head + d_rdata[i]), a_d_i.eq(slot * wpr + k_q)]
                 m.d.sync += a_e_i.eq(a_d_i)
                 new = Signal(acc_elem, name=f"ring_sum{i}")
                 m.d.comb += acc_add(new, lr.data, w_e[i])
@@ -1086,8 +1149,9 @@ class Core(wiring.Component):
                 ]
 
         if not spram and not rules:     # after ACC's last word in SWEEP_PRE, POT's in FINISH
-            with m.If(wb):
-                m.d.comb += [w_waddr.eq(wb_addr), w_we.eq(1)]
+            wb_v, wb_a = _delayed(m, 1, wb, wb_addr)    # the learn stage's registered output
+            with m.If(wb_v):
+                m.d.comb += [w_waddr.eq(wb_a), w_we.eq(1)]
         with m.If(self.busy):
             m.d.sync += cyc.eq(cyc + 1)
         return m

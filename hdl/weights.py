@@ -5,7 +5,8 @@ read (the word at the address presented in cycle *t* appears on ``rdata`` in cyc
 
 * :class:`DualPortStore` ``(depth, width)``: a read port (``raddr``/``rdata``) and an independent
   write port (``waddr``/``wdata``/``we``) on one ``lib.memory.Memory``. A read of the address being
-  written in the same cycle returns the old word. Used by ``Core(weight_store="dual")``.
+  written in the same cycle returns an unspecified word: its user never reads a word while it
+  writes it. Used by ``Core(weight_store="dual")``.
 * :class:`SinglePortStore` ``(depth, width)``: one shared address (``addr``/``wdata``/``we``/
   ``rdata``), the behavioural twin of an iCE40UP5K SB_SPRAM256KA. A write cycle's ``rdata`` is
   undefined (here: the old word). Its members are exactly the store-factory contract of
@@ -18,9 +19,11 @@ different cells run in one cycle) and hold the plasticity bits and delays, which
 read; ``spikeloom.proto.cycles`` counts the cycles either way.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
+
+from .fifo import held_read
 
 __all__ = ["DualPortStore", "SinglePortStore"]
 
@@ -34,7 +37,7 @@ def _check(cls, depth, width):
 
 
 def _store(m, depth, width, *, raddr, waddr, wdata, we, rdata, ren):
-    """The one body of both stores: a memory, its read port (loading while ``ren``) and its
+    """The single-port store's body: a memory, its read port (loading while ``ren``) and its
     write port."""
     m.submodules.mem = mem = memory.Memory(shape=width, depth=depth, init=[])
     rp = mem.read_port()
@@ -61,8 +64,22 @@ class DualPortStore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        _store(m, self.depth, self.width, raddr=self.raddr, waddr=self.waddr, wdata=self.wdata,
-               we=self.we, rdata=self.rdata, ren=1)
+        # The collision is left unspecified so that Yosys needs no read-during-write emulation
+        # (a delayed write and, per data bit, a bypass register and multiplexer, whose address
+        # comparison was the ECP5 weight store's critical path): the memory says
+        # ``no_rw_check``, which Yosys applies when it folds the read register of an
+        # asynchronous port into the block RAM (held_read). In simulation a colliding read
+        # returns the word inverted, so a lockstep test fails if the core ever used one.
+        mem = memory.Memory(shape=self.width, depth=self.depth, init=[],
+                            attrs={"no_rw_check": 1})
+        m.submodules.mem = mem
+        rp, wp = held_read(m, mem, platform), mem.write_port()
+        m.d.comb += [rp.addr.eq(self.raddr), wp.addr.eq(self.waddr), wp.data.eq(self.wdata),
+                     wp.en.eq(self.we), self.rdata.eq(rp.data)]
+        if platform is None:
+            collided = Signal()
+            m.d.sync += collided.eq(self.we & (self.waddr == self.raddr))
+            m.d.comb += self.rdata.eq(Mux(collided, ~rp.data, rp.data))
         return m
 
 

@@ -204,7 +204,10 @@ PRESETS: dict[str, CoreConfig] = {
     # read -> learner -> write limits it); with the request register, three-stage SCAN and the
     # registered learner 202/208 DP16KD, 7367 LUT4, 2218 FF, 40.8 MHz (met; weight read ->
     # learner register now, docs/boards.md "Clock"); with the 56 probe slots as well 202/208
-    # DP16KD, 8447 LUT4, 2494 FF, 150 LUT RAM, 40.9 MHz at 30 MHz (met)
+    # DP16KD, 8447 LUT4, 2494 FF, 150 LUT RAM, 40.9 MHz at 30 MHz (met); with the dual store's
+    # learn stage, no read-during-write bypass and a registered weight read address 202/208
+    # DP16KD, 8425 LUT4, 2576 FF, 51.2 MHz at 30 MHz (met; SCAN's pre-trace decay limits it,
+    # docs/boards.md "Clock"; 45 MHz would leave 12 %, not built)
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=30_000_000, baud=3_000_000),

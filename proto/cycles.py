@@ -8,14 +8,17 @@ words fall in. So one formula gives the exact count (``last_tick_cycles`` counts
 
     tick_cycles = (S + 1 + A)                           SCAN: one source per clock, drain of the
                                                         A = 2 stages after the memory data
-                + [P > 0] (2 + P·wpr + [D > 0]          ACC (+ depression): list fetch, P rows of
-                           + [en ∧ spram] Ha)           wpr words, drain (+1: the ring's stage;
-                                                        + the bank stalls on spram)
+                + [P > 0] (2 + P·wpr + a                ACC (+ depression): list fetch, P rows of
+                           + [en ∧ spram] Ha)           wpr words, drain (+ a: the stages after
+                                                        the data on the dual store, or the ring's
+                                                        accumulate stage; + the bank stalls on
+                                                        spram)
                 + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
                                                         L + 1 = 3 stage neuron pipeline
                 + 1                                     end-of-tick spike marker
-                + [en ∧ R > 0 ∧ Fw > 0] (2 + R·Fw       POT: listed rows × fired words, drain
-                                         + [spram] Hp     (+ the bank stalls on spram)
+                + [en ∧ R > 0 ∧ Fw > 0] (2 + R·Fw + b   POT: listed rows × fired words, drain
+                                         + [spram] Hp     (+ b: the dual store's stages; + the
+                                                          bank stalls on spram)
                                          + [rules] RULE_LATENCY)  (+ the rule learner's drain)
                 + 1                                     FINISH (done)
 
@@ -40,6 +43,8 @@ read of the cell being written waits a clock: ``Ha`` and ``Hp`` count those *ban
 On the spram store potentiation walks column-major (fired words outer, listed rows inner), the
 dual store row-major; the results do not depend on the order (one rule: each weight is
 updated once, from values fixed before the walk).
+The dual store's walks drain later (its registered read address and learn stage, below):
+``a = b =`` :data:`DUAL_STAGES`; on spram ``a = [D > 0]`` and ``b = 0``.
 
 With several plasticity rules (``rule_bits > 1``, ``[rules]`` above; dual store only) ``en``
 is the OR of the rules' enable bits, a source is listed by the rule of docs/numerics.md
@@ -53,7 +58,12 @@ second accumulator takes the same weight word in the same clock, and theta and t
 current go through the sweep's pipeline stages with the rest of the neuron.
 Delays (``delay_bits = D > 0``) add one cycle to a tick that delivers anything: the lane's ring
 slot depends on the delay read with the weight word, so the accumulators are read one stage
-later and the ACC walk drains one cycle later; the sweep reads the head slot as before.
+later and the ACC walk drains one cycle later; the sweep reads the head slot as before. The
+dual store does the same with or without delays and registers its read address as well, for
+the clock (``hdl.core``, docs/boards.md "Clock"): the address register, the data stage, then
+the learn stage, where the weight word is in a register before the accumulators' and the
+learner's adders (the ring adds there too): ACC and POT drain ``a = b =`` :data:`DUAL_STAGES`
+cycles after their last word's data stage.
 
 Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
 weight word, all lanes in parallel) and depresses the same word on its way; potentiation
@@ -66,7 +76,8 @@ from .config import CoreConfig
 
 __all__ = ["tick_cycles", "tick_cycles_bound", "fired_words", "WEIGHT_STORES",
            "check_weight_store", "UPDATE_LATENCY", "SCAN_LATENCY", "RULE_LATENCY",
-           "SPRAM_CELL_WORDS", "bank_cells", "bank_cell", "bank_stalls", "spread", "tick_cycles_at"]
+           "SPRAM_CELL_WORDS", "bank_cells", "bank_cell", "bank_stalls", "spread", "tick_cycles_at",
+           "DUAL_STAGES"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
 #: (separate read and write ports) or "spram" (banked single-port cells, as the UP5K's SPRAMs).
@@ -87,6 +98,11 @@ UPDATE_LATENCY = 2
 #: chains a block-RAM read, a multiplier and a comparison. The SCAN drains in
 #: ``SCAN_LATENCY + 1``.
 SCAN_LATENCY = 2
+
+#: Stages the dual store's walks (ACC, POT) add after the issue of a word, besides its data
+#: stage: the registered read address and the learn stage (``hdl.core``). Each walk drains
+#: that much later, a few cycles a tick and none per word.
+DUAL_STAGES = 2
 
 #: Clocks from a weight word's read data to its write-back through the rule learner
 #: (``hdl.rules.RuleLearner.LATENCY``, the same number; ``rule_bits > 1`` only): POT's drain.
@@ -231,7 +247,8 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
             ha, hp = stalls
     cycles = (s + 1 + SCAN_LATENCY) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
-        cycles += 2 + p * wpr + (cfg.delay_bits > 0) + ha
+        cycles += 2 + p * wpr + ha + (DUAL_STAGES if weight_store == "dual"
+                                      else cfg.delay_bits > 0)
     if en and q:
         if listed is None:
             raise TypeError("tick_cycles needs listed= (the sources listed for potentiation) "
@@ -244,7 +261,8 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
             words = fired_words(cfg, fired)
         fw = _count(words, "words", min(q, wpr))
         if r and fw:
-            cycles += 2 + r * fw + hp + (RULE_LATENCY if cfg.rule_bits > 1 else 0)
+            cycles += 2 + r * fw + hp + (DUAL_STAGES if weight_store == "dual" else 0) \
+                + (RULE_LATENCY if cfg.rule_bits > 1 else 0)
     return cycles
 
 

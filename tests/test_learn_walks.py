@@ -119,7 +119,8 @@ def test_formula_needs_the_counts_it_depends_on():
     assert bank_cells(cfg) == 1
     assert bank_stalls(cfg, rows, [3, 9], srcs, mask, True) == (2 * wpr - 1, 4 * 2 - 1)
     assert (tick_cycles(cfg, rows, mask, True, "spram", listed=srcs, plastic_delivered=[3, 9])
-            == tick_cycles(cfg, rows, mask, True, "dual", listed=srcs) + 2 * wpr - 1 + 7)
+            == tick_cycles(cfg, 5, mask, True, "spram", listed=4, plastic_delivered=2,
+                           stalls=(0, 0)) + 2 * wpr - 1 + 7)
     assert (tick_cycles(cfg, 5, mask, True, "spram", listed=4, plastic_delivered=3,
                         stalls=(2 * wpr - 1, 7))
             == tick_cycles(cfg, rows, mask, True, "spram", listed=srcs, plastic_delivered=[3, 9]))
