@@ -30,11 +30,12 @@ Contract (shared with the dispatcher, the golden device and the tests):
 The tick schedule (docs/architecture.md has the diagrams):
 
 ====== ===============================================================================
-SCAN    one source per clock, three stages after the memory read: pre-trace decay + jump
-        (step 3 for x), the post trace of source M + j decayed (step 3 for y), inputs
-        consumed, delivered sources appended to the delivered list (row base); the step
-        products; the depression step of neuron j into ``dep``, plastic rows (sticky flag)
-        with a non-zero potentiation step to the listed sources (with step)
+SCAN    one source per clock, four stages after the memory read: the trace decays' products,
+        inputs consumed, delivered sources appended to the delivered list (row base); the
+        pre trace's jump and saturation (step 3 for x), the post trace of source M + j
+        decayed (step 3 for y), both written back; the step products; the depression step of
+        neuron j into ``dep``, plastic rows (sticky flag) with a non-zero potentiation step to
+        the listed sources (with step)
 ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
         STDP the same word depressed and written back while later words are read (dual:
         through the learn stage; spram: in the data stage, a clock later when the next word
@@ -74,7 +75,7 @@ from ..proto.cycles import (
 )
 from ..proto.memmap import Region, layouts, n_rules, region_words, regions
 from ..proto.protocol import ResetFlags
-from .arith import decay, div_const, satu, scale_sat
+from .arith import div_const, satu, scale_sat, trunc_shift
 from .fifo import Queue, held_read
 from .neuron import Update, acc_width
 from .rules import M_WIDTH, RuleLearner, Xorshift32
@@ -487,11 +488,16 @@ class Core(wiring.Component):
         mask_d = Signal(wpw)                    # POT data stage: fired lanes, step
         pot_d = Signal(tw if rules else ww + 1)     # (several rules: the source's x)
         fmask = Signal(wpw)                     # SWEEP: fired lanes of the current word so far
-        # SCAN's second stage (the step products): valid, last, the new traces, the source's row
+        # SCAN's second stage (the trace decays' products registered): valid, last, the source,
+        # its spike and flag, its row
+        vp, last_p, hit_p, flag_p = Signal(), Signal(), Signal(), Signal()
+        idx_p = Signal.like(idx)
+        base_p = Signal.like(base)
+        # ... its third (the step products): valid, last, the new traces, the source's row
         vs, last_s, nrn_s, flag_s = Signal(), Signal(), Signal(), Signal()
         x_s, y_s = Signal(tw), Signal(tw)
         base_s = Signal.like(base)
-        # ... and its third (the lists): the same tags with the held steps
+        # ... and its fourth (the lists): the same tags with the held steps
         vt, last_t, nrn_t, flag_t = Signal(), Signal(), Signal(), Signal()
         # the held steps, or with several rules the traces (the rule learner makes the steps)
         pot_t, dep_t = Signal(tw if rules else ww), Signal(tw if rules else ww)
@@ -541,7 +547,7 @@ class Core(wiring.Component):
         ]
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
-        m.d.sync += [vd.eq(0), vs.eq(0), vt.eq(0), v1.eq(0)]
+        m.d.sync += [vd.eq(0), vp.eq(0), vs.eq(0), vt.eq(0), v1.eq(0)]
         wb, wb_addr = Signal(), Signal.like(w_waddr)    # dual: the word's learn stage
         m.d.sync += wb.eq(0)
 
@@ -626,9 +632,13 @@ class Core(wiring.Component):
                 return [dst.exc.eq(old.exc + Mux(w[-1], 0, w)),
                         dst.inh.eq(old.inh + Mux(w[-1], w, 0))]
             return [dst.eq(old + w)]
-        x_new = satu(decay(pre_r.data, stdp.alpha_pre, frac) +
-                     Mux(spk_r.data[0], stdp.pre_jump, 0), tw)
-        y_dec = satu(decay(post_r.data, stdp.alpha_post, frac), tw)    # step 3, in SCAN
+        # step 3, in SCAN: the decays' products end in a register (in the DSP block on ECP5),
+        # the truncation, the pre jump and the saturation follow a stage later
+        x_prod = pre_r.data * stdp.alpha_pre
+        y_prod = post_r.data * stdp.alpha_post
+        x_prod_p, y_prod_p = Signal(x_prod.shape()), Signal(y_prod.shape())
+        x_new = satu(trunc_shift(x_prod_p, frac) + Mux(hit_p, stdp.pre_jump, 0), tw)
+        y_dec = satu(trunc_shift(y_prod_p, frac), tw)
         # the response word of a read, selected by the region latched with the request
         word = Signal(self.DATA_W)
         with m.Switch(rd_region):
@@ -845,7 +855,6 @@ class Core(wiring.Component):
                 hit = spk_r.data[0]
                 with m.If(vd):
                     # base advances with the data stage: the row base of source idx_d
-                    m.d.comb += [pre_w.addr.eq(idx_d), pre_w.en.eq(1)]
                     m.d.sync += base.eq(base + wpr)
                     with m.If(idx_d < mi):     # injected inputs are consumed
                         m.d.comb += [spk_w.addr.eq(idx_d), spk_w.data.eq(0), spk_w.en.eq(1)]
@@ -853,11 +862,18 @@ class Core(wiring.Component):
                         m.d.comb += [dl_w.addr.eq(nd), dl_w.data.row.eq(base[row_sh:]),
                                      dl_w.data.plastic.eq(pf_r.data), dl_w.en.eq(1)]
                         m.d.sync += [nd.eq(nd + 1), self.syn_events.eq(self.syn_events + n)]
-                    with m.If(idx_d >= mi):     # a neuron's post trace decays (step 3)
-                        m.d.comb += [post_w.addr.eq(idx_d - mi), post_w.en.eq(1)]
-                    m.d.sync += [vs.eq(1), last_s.eq(last_d), x_s.eq(x_new), y_s.eq(y_dec),
-                                 nrn_s.eq(idx_d >= mi), flag_s.eq(pf_r.data), base_s.eq(base)]
-                # stage 2: the steps (products registered); stage 3: a plastic row with a
+                    m.d.sync += [vp.eq(1), last_p.eq(last_d), idx_p.eq(idx_d), hit_p.eq(hit),
+                                 flag_p.eq(pf_r.data), base_p.eq(base),
+                                 x_prod_p.eq(x_prod), y_prod_p.eq(y_prod)]
+                # stage 2: the new traces are written back (a neuron's post trace decays,
+                # step 3)
+                with m.If(vp):
+                    m.d.comb += [pre_w.addr.eq(idx_p), pre_w.en.eq(1)]
+                    with m.If(idx_p >= mi):
+                        m.d.comb += [post_w.addr.eq(idx_p - mi), post_w.en.eq(1)]
+                    m.d.sync += [vs.eq(1), last_s.eq(last_p), x_s.eq(x_new), y_s.eq(y_dec),
+                                 nrn_s.eq(idx_p >= mi), flag_s.eq(flag_p), base_s.eq(base_p)]
+                # stage 3: the steps (products registered); stage 4: a plastic row with a
                 # non-zero potentiation step is listed for POT (with its step); a neuron's
                 # depression step goes into its lane of the dep word, which the accumulation
                 # pass applies (k, lane count the neurons). A held step is 0 only when the

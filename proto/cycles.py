@@ -7,7 +7,7 @@ words fall in. So one formula gives the exact count (``last_tick_cycles`` counts
 ``busy`` high, the ``done`` cycle included)::
 
     tick_cycles = (S + 1 + A)                           SCAN: one source per clock, drain of the
-                                                        A = 2 stages after the memory data
+                                                        A = 3 stages after the memory data
                 + [P > 0] (2 + P·wpr + a                ACC (+ depression): list fetch, P rows of
                            + [en ∧ spram] Ha)           wpr words, drain (+ a: the stages after
                                                         the data on the dual store, or the ring's
@@ -94,10 +94,10 @@ SPRAM_CELL_WORDS = 16384
 UPDATE_LATENCY = 2
 
 #: Cycles from the SCAN's memory data to its list and step writes (``hdl.core.Core``): the
-#: trace decays, then the step products, each ending in a register, so that no SCAN stage
-#: chains a block-RAM read, a multiplier and a comparison. The SCAN drains in
-#: ``SCAN_LATENCY + 1``.
-SCAN_LATENCY = 2
+#: trace decays' products, the new traces (jump, saturation, write-back), then the step
+#: products, each ending in a register, so that no SCAN stage chains a block-RAM read, a
+#: multiplier and an adder. The SCAN drains in ``SCAN_LATENCY + 1``.
+SCAN_LATENCY = 3
 
 #: Stages the dual store's walks (ACC, POT) add after the issue of a word, besides its data
 #: stage: the registered read address and the learn stage (``hdl.core``). Each walk drains
