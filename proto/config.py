@@ -183,7 +183,8 @@ PRESETS: dict[str, CoreConfig] = {
     # keeps ~20 % margin. 3 Mbaud: the FT2232H's exact 12 MHz / 4, divisor 5 here; sustained
     # in simulation (bench/link.py). With the issue-21 learning datapath: 5051/5280 LCs,
     # 30/30 EBR, 8/8 DSP, 18.9 MHz at 15 MHz (met; docs/boards.md); with the banked SPRAM
-    # weight store (three cells) and the merged issue-21 tree 5172/5280 LCs, 21.8 MHz (met)
+    # weight store (three cells) and the merged issue-21 tree 5172/5280 LCs, 21.8 MHz (met);
+    # with SCAN's fourth stage 5192/5280 LCs, 21.4 MHz (met)
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
                        theta_width=8, clock_hz=15_000_000, baud=3_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
@@ -210,7 +211,8 @@ PRESETS: dict[str, CoreConfig] = {
     # DP16KD, 8425 LUT4, 2576 FF, 51.2 MHz at 30 MHz (met; SCAN's pre-trace decay limits it,
     # docs/boards.md "Clock"; 45 MHz would leave 12 %, not built); merged with the banked
     # SPRAM store's tree: 8511 LUT4, 44.4 MHz (default seed; 47.8 and 48.2 MHz with seeds 2
-    # and 3, the same SCAN path: placement spread), so it stays at 30 MHz
+    # and 3, the same SCAN path: placement spread); with SCAN's decays in a stage of their own
+    # 8539 LUT4, 47.9 MHz (met; the host write-enable fan-out limits it), so it stays at 30 MHz
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
