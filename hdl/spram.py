@@ -31,6 +31,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.cycles import SPRAM_CELL_WORDS
+from .weights import two_port_members
 
 __all__ = ["SPRAM_WORDS", "SPRAM_WIDTH", "UP5K_SPRAMS", "geometry", "split", "spram_count",
            "SPRAMModel", "SPRAMStore", "BankedStore", "banked_count"]
@@ -284,13 +285,7 @@ class BankedStore(wiring.Component):
         self.cell = cell
         pow2 = row_words >= 2 and row_words & (row_words - 1) == 0
         self._row_bit = row_words.bit_length() - 1 if pow2 else 0
-        super().__init__({
-            "raddr": In(range(depth)),
-            "rdata": Out(width),
-            "waddr": In(range(depth)),
-            "wdata": In(width),
-            "we": In(1),
-        })
+        super().__init__(two_port_members(depth, width))
 
     def _parity(self, addr):
         return addr[0] ^ addr[self._row_bit] if self._row_bit else addr[0]

@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from .fifo import held_read
 
-__all__ = ["DualPortStore", "SinglePortStore"]
+__all__ = ["DualPortStore", "SinglePortStore", "two_port_members"]
 
 
 def _check(cls, depth, width):
@@ -48,19 +48,25 @@ def _store(m, depth, width, *, raddr, waddr, wdata, we, rdata, ren):
     ]
 
 
+def two_port_members(depth, width) -> dict:
+    """The members of a store with a read port (``raddr``, ``rdata`` a cycle later) and a write
+    port (``waddr``, ``wdata``, ``we``): :class:`DualPortStore` and the banked SPRAM store."""
+    return {
+        "raddr": In(range(depth)),
+        "rdata": Out(width),
+        "waddr": In(range(depth)),
+        "wdata": In(width),
+        "we": In(1),
+    }
+
+
 class DualPortStore(wiring.Component):
     """``depth`` words of ``width`` bits with separate read and write ports."""
 
     def __init__(self, depth, width):
         _check("DualPortStore", depth, width)
         self.depth, self.width = depth, width
-        super().__init__({
-            "raddr": In(range(depth)),
-            "rdata": Out(width),
-            "waddr": In(range(depth)),
-            "wdata": In(width),
-            "we": In(1),
-        })
+        super().__init__(two_port_members(depth, width))
 
     def elaborate(self, platform):
         m = Module()

@@ -95,11 +95,15 @@ def run_twin(depth, width, ops):
         ctx.set(dut.we, 0)
         got.append(ctx.get(dut.rdata))
 
+    _simulate(dut, tb)
+    return got
+
+
+def _simulate(dut, tb):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(tb)
     sim.run()
-    return got
 
 
 TB = """
@@ -302,10 +306,7 @@ def test_banked_store_twin(depth, width, row_words, cell_words):
         ctx.set(dut.we, 0)
         got.append(ctx.get(dut.rdata))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    _simulate(dut, tb)
     want = banked_reference(depth, width, row_words, cell_words, ops)
     clashes = sum(w is None for w in want)
     assert 0 < clashes < len(ops) // 2, clashes
