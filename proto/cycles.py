@@ -238,11 +238,10 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
                                 "index lists) for the banked spram store with STDP on, or "
                                 "stalls=")
             # a walk that writes nothing cannot stall: zero counts need no positions
-            none = [] if isinstance(delivered, int) else delivered
-            ha = bank_stalls(cfg, delivered, plastic_delivered, [], [], True, cell_words)[0] \
-                if _count(plastic_delivered, "plastic_delivered", p) else 0
-            if q and _count(listed, "listed", s):
-                hp = bank_stalls(cfg, none, [], listed, fired, True, cell_words)[1]
+            acc = _count(plastic_delivered, "plastic_delivered", p) > 0
+            pot = q > 0 and _count(listed, "listed", s) > 0
+            ha, hp = bank_stalls(cfg, delivered if acc else [], plastic_delivered if acc else [],
+                                 listed if pot else [], fired if pot else [], True, cell_words)
         else:
             ha, hp = stalls
     cycles = (s + 1 + SCAN_LATENCY) + (n + 2 + UPDATE_LATENCY) + 1 + 1
