@@ -920,13 +920,12 @@ class Core(wiring.Component):
 
             def row_issue(issue):
                 """Issue the next word of the delivered rows (``row_addr``) when ``issue``."""
-                addr = row_addr
                 m.d.comb += dl_r.addr.eq(Mux(issue & (k == 0), ptr + 1, ptr))
                 with m.If(issue):
-                    m.d.comb += w_raddr.eq(addr)
+                    m.d.comb += w_raddr.eq(row_addr)
                     if spram:   # dual: dep a cycle later, the accumulators in the data stage
                         m.d.comb += [acc_r.addr.eq(k), dep_r.addr.eq(k)]
-                    m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(addr), flag_d.eq(row_flag_now),
+                    m.d.sync += [vd.eq(1), k_d.eq(k), a_d.eq(row_addr), flag_d.eq(row_flag_now),
                                  last_d.eq((left == 1) & (k == wpr - 1))]
                     with m.If(k == 0):
                         m.d.sync += [base.eq(row_base_of(dl_r.data)), flag_r.eq(dl_r.data.plastic),

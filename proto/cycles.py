@@ -195,13 +195,10 @@ def bank_stalls(cfg: CoreConfig, delivered, plastic_delivered, listed, fired,
 
 def fired_words(cfg: CoreConfig, fired) -> int:
     """The number of weight words of a row that hold at least one fired neuron, from ``fired``
-    as a bool mask or an index list (a bare count does not say which words)."""
+    as a bool mask or an index list (a bare count does not say which words: TypeError)."""
     import numpy as np
-    arr = np.asarray(fired)
-    idx = np.flatnonzero(arr) if arr.dtype == bool else arr.astype(np.int64).ravel()
-    if idx.size and (idx.min() < 0 or idx.max() >= cfg.n_neurons):
-        raise ValueError(f"fired neuron index outside 0..{cfg.n_neurons - 1}")
-    return int(np.unique(idx // cfg.weights_per_word).size)
+    return int(np.unique(_positions(fired, "fired", cfg.n_neurons)
+                         // cfg.weights_per_word).size)
 
 
 def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,

@@ -102,6 +102,8 @@ def test_formula_needs_the_counts_it_depends_on():
     mask = np.zeros(cfg.n_neurons, bool)
     mask[[0, 1, 5]] = True                      # words 0 and 1 of 4 lanes
     assert fired_words(cfg, mask) == fired_words(cfg, [0, 1, 5]) == 2
+    with pytest.raises(TypeError, match="mask or an index list"):
+        fired_words(cfg, 3)                     # a count says nothing of the words
     assert (tick_cycles(cfg, 2, mask, True, listed=4)
             == tick_cycles(cfg, 2, 3, True, listed=4, words=2)
             == tick_cycles(cfg, 2, 3, True, listed=4, words=2, weight_store="dual"))
