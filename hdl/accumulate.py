@@ -74,6 +74,9 @@ class Accumulate:
         """Add ``ACC_PRE`` and ``ACC`` to the core's FSM (call inside ``with m.FSM()``)."""
         dp, core = self.dp, self.dp.core
         w, wq, le = dp.walk, dp.walk_q, dp.learn
+        # the next word's address outside the states: gating it with the state decode would
+        # cost a LUT per address bit
+        row_addr, issue = self._row_walk(m)
         with m.State("ACC_PRE"):
             m.d.comb += [core.busy.eq(1), dp.dl_r.addr.eq(0)]
             m.d.sync += [dp.ptr.eq(0), dp.k.eq(0), dp.left.eq(dp.nd), dp.more.eq(1)]
@@ -81,7 +84,6 @@ class Accumulate:
 
         with m.State("ACC"):
             m.d.comb += core.busy.eq(1)
-            row_addr, issue = self._row_walk(m)
             # depression (step 4) on the way, on the words of plastic rows (a row without a
             # plastic synapse would be written back unchanged): word k is written while word
             # k + 1 is read; spram: in the data stage, and the read waits a clock when its cell
