@@ -8,7 +8,10 @@ core's, in its module docstring):
   nor ``clear`` is strobed. A write goes to its memory in the same cycle and answers 0 in the
   next (with several rules an STDP_PARAMS write first computes the rule's listing threshold in
   ``DIV``, one bit a clock); a read answers a clock later (``MEM_RD``; the dual store two,
-  ``MEM_ADDR`` for its registered read address), the word of :meth:`response_word`.
+  ``MEM_ADDR`` for its registered read address), the word of :meth:`response_word`. The dual
+  store writes a clock later too (``MEM_WR``, from the request registered at its acceptance):
+  its write enables fan out to every block RAM of the stores, and accepting depends on the
+  controller's ``start`` and ``clear``, too long a path for one clock on ECP5.
 * ``start`` resets the tick's counters (and every register in ``Datapath.zero_at_start``) and
   goes to ``SCAN``. ``clear`` zeroes the COUNTERS at once and walks STATE / CONFIG memories in
   ``CLR`` (one address a clock), then ``CLR_DONE`` (``done``).
@@ -36,7 +39,8 @@ class Access:
 
     def __init__(self, dp: Datapath):
         self.dp = dp
-        self.wreq = dp.req         # the request a write works from
+        # the request a write works from: the live one (spram), or its copy (dual, MEM_WR)
+        self.wreq = dp.req if dp.spram else Signal(dp.core.ReqLayout, name="wreq")
         if dp.rules and dp.cfg.stdp_frac:
             G = dp.cfg.stdp_frac
             self.div_r = Signal(dp.R)
@@ -126,7 +130,7 @@ class Access:
         return (self.dp.cyc & c) == c
 
     def states(self, m):
-        """Add ``IDLE``, ``MEM_ADDR``, ``MEM_RD``, ``DIV``, ``CLR`` and ``CLR_DONE`` (call
+        """Add ``IDLE``, ``MEM_WR``, ``MEM_ADDR``, ``MEM_RD``, ``DIV``, ``CLR``, ``CLR_DONE`` (call
         inside ``with m.FSM()``; :meth:`response_word` and ``_clear_bounds`` before it)."""
         dp, core = self.dp, self.dp.core
         req, a = dp.req, dp.req.addr
@@ -158,8 +162,12 @@ class Access:
                 m.next = "SCAN"
             with m.Elif(dp.ack):
                 with m.If(req.write):
-                    m.d.sync += [dp.rsp_valid.eq(1), dp.rsp_data.eq(0)]
-                    self._write(m)
+                    if dp.spram:
+                        m.d.sync += [dp.rsp_valid.eq(1), dp.rsp_data.eq(0)]
+                        self._write(m)
+                    else:
+                        m.d.sync += self.wreq.eq(req)
+                        m.next = "MEM_WR"
                 with m.Else():
                     m.d.comb += [dp.par_r.addr.eq(a), dp.am_r.addr.eq(a), dp.st_r.addr.eq(a),
                                  dp.post_r.addr.eq(a), dp.pre_r.addr.eq(a), dp.spk_r.addr.eq(a),
@@ -168,6 +176,13 @@ class Access:
                     m.next = "MEM_RD" if dp.spram else "MEM_ADDR"
 
         if not dp.spram:
+            # the write of the request accepted last cycle (the module docstring says why);
+            # the write data take the host's side as in IDLE
+            with m.State("MEM_WR"):
+                m.d.comb += dp.idle.eq(1)
+                m.d.sync += [dp.rsp_valid.eq(1), dp.rsp_data.eq(0)]
+                m.next = "IDLE"
+                self._write(m)
             # the weight stores' read address register: the other memories read again
             with m.State("MEM_ADDR"):
                 ra = dp.rd_addr
@@ -232,7 +247,7 @@ class Access:
         self.below = self._clear_bounds(m)
 
     def _write(self, m):
-        """The write of ``wreq``, in the cycle it is accepted."""
+        """The write of ``wreq``: in the cycle it is accepted (spram) or the next (dual)."""
         dp = self.dp
         req, a = self.wreq, self.wreq.addr
         with m.Switch(req.region):

@@ -189,7 +189,7 @@ class Core(wiring.Component):
         access.prepare(m)
         access.write_data(m, scan)
         with m.FSM():           # IDLE first: the reset state
-            access.states(m)    # IDLE, MEM_ADDR, MEM_RD, DIV, CLR, CLR_DONE
+            access.states(m)    # IDLE, MEM_WR, MEM_ADDR, MEM_RD, DIV, CLR, CLR_DONE
             scan.states(m)      # SCAN
             acc.states(m)       # ACC_PRE, ACC
             sweep.states(m)     # SWEEP_PRE, SWEEP, SPK_END
