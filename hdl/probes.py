@@ -89,7 +89,10 @@ class ProbeUnit(wiring.Component):
         # updated by each slot write (old word's bytes out, new word's in): an adder tree over
         # all slots cost more LUTs than the UP5K had left. Some slot is on iff it exceeds the
         # tick's bytes (every field takes at least one byte).
-        length = Signal(16, init=P.PROBE_HEAD.size)
+        # (as wide as the largest payload, 4 + K * probe_bytes <= 512: the header's u16 is
+        # zero-extended)
+        length = Signal(range(P.PROBE_HEAD.size + k_slots * cfg.probe_bytes + 1),
+                        init=P.PROBE_HEAD.size)
         any_on = Signal()
         m.d.comb += any_on.eq(length != P.PROBE_HEAD.size)
 
@@ -121,7 +124,7 @@ class ProbeUnit(wiring.Component):
         addr_r = Signal.like(wr.addr)
         wdata_r = Signal(lay.width)
         own_valid = Signal()
-        own_data = Signal(8 * lay.nbytes)
+        own_data = Signal(lay.width)
         emitting = Signal()
         slot = Signal(range(k_slots + 1))   # the slot being sent
         slot_nxt = Signal.like(slot)        # its value in the next cycle: the table's address
@@ -160,37 +163,48 @@ class ProbeUnit(wiring.Component):
             m.d.sync += own_valid.eq(0)
 
         # -- the PROBE event --
+        # Its bytes leave one by one straight from what holds them: the header's fields, the
+        # core's tick counter (steady while the unit is busy: the core is idle) and the core's
+        # memory response, which the unit acknowledges only once its word's bytes are out (the
+        # core holds a response until then). No copy of the tick or of a state word: on the
+        # UP5K every register counts.
         seq = Signal(8)
-        tick = Signal(32)
-        sent = Signal(16)                   # payload bytes sent
-        st_word = Signal(lays[Region.NEURON_STATE].width)
-        tr_word = Signal(lays[Region.POST_TRACE].width)
-        st_view = lays[Region.NEURON_STATE].struct()(st_word)
-        tr_view = lays[Region.POST_TRACE].struct()(tr_word)
+        sent = Signal.like(length)          # payload bytes sent
+        rsp = core.mem_rsp
         cur = lay.struct()(rd.data)          # the word of ``slot``
         in_range = cur.neuron < cfg.n_neurons
         hdr = P.HEADER.struct()
         header = Signal(hdr)
         m.d.comb += [header.opcode.eq(Opcode.PROBE), header.seq.eq(seq), header.status.eq(0),
                      header.length.eq(length)]
-        head_bytes = Cat(header.as_value(), tick)          # header, then the tick
         n_head = P.HEADER_BYTES + P.PROBE_HEAD.size
-        hidx = Signal(range(n_head + 1))
+        hidx = Signal(range(n_head))
+        head_byte = Signal(8)
+        m.d.comb += head_byte.eq(Cat(header.as_value(), ctl.ticks).word_select(hidx, 8))
+        # the event's tick is the counter minus one (the tick just run), subtracted a byte at a
+        # time as the bytes leave, least significant first; ``borrow`` goes into the next one
+        borrow = Signal()
+        in_tick = hidx >= P.HEADER_BYTES
 
-        # every field's bytes, sign-extended, in payload order: (field name, byte value)
+        # every field's bytes, sign-extended, in payload order: (word, field name, byte), word
+        # 0 the NEURON_STATE response, 1 the POST_TRACE one (its fields come last)
         positions = []
         for name, f in fields:
-            src = (tr_view if name in _FROM_TRACE else st_view)[name]
+            word = int(name in _FROM_TRACE)
+            wlay = lays[(Region.NEURON_STATE, Region.POST_TRACE)[word]]
             ext = Signal((signed if f.signed else unsigned)(8 * field_bytes(f.width)),
                          name=f"probe_{name}")
-            m.d.comb += ext.eq(src)
-            positions += [(name, ext[8 * b:8 * b + 8])
+            m.d.comb += ext.eq(wlay.struct()(rsp.payload[:wlay.width])[name])
+            positions += [(word, name, ext[8 * b:8 * b + 8])
                           for b in range(field_bytes(f.width))]
+        order = [word for word, _, _ in positions]
+        assert order == sorted(order), "the POST_TRACE fields must come last in payload order"
+        n_state = order.count(0)
         pos = Signal(range(len(positions) + 1))
         pos_sel = Signal()
         pos_byte = Signal(8)
         with m.Switch(pos):
-            for p, (name, byte) in enumerate(positions):
+            for p, (_, name, byte) in enumerate(positions):
                 with m.Case(p):
                     m.d.comb += [pos_sel.eq(cur[name]), pos_byte.eq(byte)]
 
@@ -208,25 +222,30 @@ class ProbeUnit(wiring.Component):
         # the unit's own reads go to the core from registers (``cur`` is the table's read
         # register): no FSM decode in front of the core's request decode (the clock's path)
         preq_valid = Signal()
-        preq_region = Signal.like(core.mem_req.payload.region)
+        trace_word = Signal()               # the slot's POST_TRACE word is asked for / held
+        held = Signal()                     # a core response is held (its bytes being sent)
+        ack = Signal()
         mreq = core.mem_req.payload
         with m.If(emitting):
-            m.d.comb += [core.mem_req.valid.eq(preq_valid), mreq.region.eq(preq_region),
-                         mreq.addr.eq(cur.neuron), mreq.write.eq(0), core.mem_rsp.ready.eq(1)]
+            m.d.comb += [core.mem_req.valid.eq(preq_valid),
+                         mreq.region.eq(Mux(trace_word, Region.POST_TRACE, Region.NEURON_STATE)),
+                         mreq.addr.eq(cur.neuron), mreq.write.eq(0), rsp.ready.eq(ack)]
         with m.If(core.mem_req.ready):
             m.d.sync += preq_valid.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start & (phase == 0) & any_on):
-                    m.d.sync += [emitting.eq(1), seq.eq(self.seq), tick.eq(ctl.ticks - 1),
-                                 hidx.eq(0), sent.eq(0)]
+                    m.d.sync += [emitting.eq(1), seq.eq(self.seq), hidx.eq(0), borrow.eq(1),
+                                 sent.eq(0)]
                     m.d.comb += slot_nxt.eq(0)
                     m.next = "HEAD"
             with m.State("HEAD"):
-                m.d.comb += [out.valid.eq(1), out.payload.data.eq(
-                    head_bytes.word_select(hidx, 8))]
+                m.d.comb += [out.valid.eq(1),
+                             out.payload.data.eq(head_byte - (borrow & in_tick))]
                 with m.If(out.ready):
                     m.d.sync += hidx.eq(hidx + 1)
+                    with m.If(in_tick):
+                        m.d.sync += borrow.eq(borrow & (head_byte == 0))
                     with m.If(hidx == n_head - 1):
                         m.next = "SLOT"
             with m.State("SLOT"):
@@ -237,28 +256,26 @@ class ProbeUnit(wiring.Component):
                 with m.Elif(cur.as_value()[16:] == 0):      # no field selected: slot off
                     m.d.comb += slot_nxt.eq(slot + 1)
                 with m.Elif(in_range):
-                    m.d.sync += [preq_valid.eq(1), preq_region.eq(Region.NEURON_STATE)]
-                    m.next = "RD_STATE"
-                with m.Else():
-                    m.d.sync += [st_word.eq(0), tr_word.eq(0)]
+                    m.d.sync += preq_valid.eq(1)
+                    m.next = "READ"
+                with m.Else():                              # out of range: zeros, no read
                     m.next = "BYTES"
-            for state, nxt, dst in (("RD_STATE", "RD_TRACE", st_word),
-                                    ("RD_TRACE", "BYTES", tr_word)):
-                with m.State(state):
-                    with m.If(core.mem_req.ready):
-                        m.next = state + "_RSP"
-                with m.State(state + "_RSP"):
-                    with m.If(core.mem_rsp.valid):
-                        m.d.sync += dst.eq(core.mem_rsp.payload[:len(dst)])
-                        if nxt == "RD_TRACE":
-                            m.d.sync += [preq_valid.eq(1), preq_region.eq(Region.POST_TRACE)]
-                        m.next = nxt
+            with m.State("READ"):
+                with m.If(rsp.valid):
+                    m.d.sync += held.eq(1)
+                    m.next = "BYTES"
             with m.State("BYTES"):
-                with m.If(pos == len(positions)):
-                    m.d.comb += slot_nxt.eq(slot + 1)
+                with m.If(held & ~trace_word & (pos == n_state)):
+                    # the state word's bytes are out: release it, ask for the trace word
+                    m.d.comb += ack.eq(1)
+                    m.d.sync += [held.eq(0), trace_word.eq(1), preq_valid.eq(1)]
+                    m.next = "READ"
+                with m.Elif(pos == len(positions)):
+                    m.d.comb += [ack.eq(held), slot_nxt.eq(slot + 1)]
+                    m.d.sync += [held.eq(0), trace_word.eq(0)]
                     m.next = "SLOT"
                 with m.Elif(pos_sel):
-                    m.d.comb += [out.valid.eq(1), out.payload.data.eq(pos_byte),
+                    m.d.comb += [out.valid.eq(1), out.payload.data.eq(Mux(held, pos_byte, 0)),
                                  out.payload.last.eq(sent + 1 + P.PROBE_HEAD.size == length)]
                     with m.If(out.ready):
                         m.d.sync += [pos.eq(pos + 1), sent.eq(sent + 1)]
