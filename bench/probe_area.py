@@ -12,8 +12,9 @@ Three measurements, each a few minutes at most on the shared machine:
   --pack-only``: the packed ICESTORM_LC count, the figure a build reports before placement.
 
 ``python bench/probe_area.py {unit,hier,top} [--preset up5k] [--board icebreaker]
-[--slots K] [--out DIR]`` prints the figures as JSON (``--slots`` overrides the preset's
-``probe_slots``; 0 for none).
+[--slots K] [--out DIR] [--synth-opts "-abc9"]`` prints the figures as JSON (``--slots``
+overrides the preset's ``probe_slots``, 0 for none; ``--synth-opts`` adds synth_ice40 options
+to ``top``'s synthesis).
 """
 
 from __future__ import annotations
@@ -111,13 +112,13 @@ def hier_cells(cfg, board: str, work: Path) -> dict:
             if name != "design hierarchy"}
 
 
-def top_lcs(cfg, board: str, work: Path) -> dict:
-    """Packed ICESTORM_LC of the flattened board top (the build's synthesis, nextpnr's
-    packer), with the synthesised cell counts."""
+def top_lcs(cfg, board: str, work: Path, synth_opts: str = "") -> dict:
+    """Packed ICESTORM_LC of the flattened board top (the build's synthesis, plus
+    ``synth_opts``; nextpnr's packer), with the synthesised cell counts."""
     _extract_top(cfg, board, work)
     env = tool_env("ice40")
-    log = _yosys("read_rtlil top.il\nsynth_ice40 -dsp -top top\nwrite_json top.json\n", work,
-                 env)
+    log = _yosys(f"read_rtlil top.il\nsynth_ice40 -dsp {synth_opts} -top top\n"
+                 "write_json top.json\n", work, env)
     cells = _summary(_blocks(log[log.rfind("Printing statistics"):]).get("top", {}))
     dev = _boards.board(board).platform().device.lower().removeprefix("ice40")
     pkg = _boards.board(board).platform().package.lower()
@@ -140,6 +141,7 @@ def main(argv=None) -> int:
     ap.add_argument("--board", default="icebreaker")
     ap.add_argument("--slots", type=int, default=None)
     ap.add_argument("--out", default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--synth-opts", default="", help="more synth_ice40 options (top only)")
     args = ap.parse_args(argv)
     cfg = _cfg(args.preset, args.slots)
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +152,7 @@ def main(argv=None) -> int:
         elif args.what == "hier":
             res = hier_cells(cfg, args.board, work)
         else:
-            res = top_lcs(cfg, args.board, work)
+            res = top_lcs(cfg, args.board, work, args.synth_opts)
     print(json.dumps({"preset": cfg.name, "probe_slots": cfg.probe_slots, args.what: res},
                      indent=1))
     return 0
