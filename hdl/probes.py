@@ -103,7 +103,7 @@ class ProbeUnit(wiring.Component):
         req = ctl.mem_req.payload
         mine = req.region == Region.PROBES
         own_valid = Signal()
-        own_data = Signal(lay.width)
+        own_data = Signal(8 * lay.nbytes)   # every byte a READ sends: the ones above are 0
         mine_ready = Signal()               # a PROBES request can be taken
         config_clear = ctl.clear & int(ResetFlags.CONFIG)
         with m.If(config_clear):
