@@ -267,7 +267,7 @@ class ProbeUnit(wiring.Component):
                      any_on.eq(Cat(w[16:] for w in slots).any()),
                      mine_ready.eq(~own_valid)]
         idx = req.addr[:len(slot)]
-        with m.If(self.ctl.mem_req.valid & mine_ready & (req.region == Region.PROBES)):
+        with m.If(self.ctl.mem_req.valid & self.ctl.mem_req.ready & (req.region == Region.PROBES)):
             m.d.sync += [own_valid.eq(1), own_data.eq(Mux(req.write, 0, words[idx]))]
             with m.If(req.write):
                 m.d.sync += [words[idx].eq(req.data[:lay.width]), phase.eq(0)]
@@ -313,7 +313,7 @@ class ProbeUnit(wiring.Component):
         addr_r = Signal.like(wr.addr)
         wdata_r = Signal(lay.width)
         m.d.comb += mine_ready.eq(~(pend | own_valid | clearing))
-        with m.If(ctl.mem_req.valid & mine_ready & (req.region == Region.PROBES)):
+        with m.If(ctl.mem_req.valid & ctl.mem_req.ready & (req.region == Region.PROBES)):
             m.d.sync += [pend.eq(1), write_r.eq(req.write), addr_r.eq(req.addr),
                          wdata_r.eq(req.data[:lay.width])]
         with m.If(pend):
