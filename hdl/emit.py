@@ -103,8 +103,7 @@ class SpikeEmitter(wiring.Component):
         pending = Signal()              # a tick started and is not packed yet
         is_open = Signal()
         b_len = Signal(range(room + 1))
-        b_first = Signal(32)
-        b_ticks = Signal(range(keep + 1))
+        b_ticks = Signal(range(keep + 1))   # ticks packed into the open batch
         s_valid = Signal()              # a closed batch: s_len code bytes, s_first, s_ticks
         s_len = Signal.like(b_len)
         s_first = Signal(32)
@@ -119,6 +118,12 @@ class SpikeEmitter(wiring.Component):
         stale = Signal()                # rptr moved last cycle: ``got`` is not its spike yet
 
         close = Signal()                # hand the open batch to the sender (needs ~s_valid)
+        # A batch's ticks are consecutive, so its first is ``tick`` less the ticks packed into
+        # it, plus one once ``tick`` itself is packed (a close between ticks, or the keep-alive
+        # after one) rather than the tick that may not fit: no register for the first tick.
+        back = Signal.like(b_ticks)     # ticks from the batch's first to ``tick``
+        b_first = Signal(32)
+        m.d.comb += [back.eq(b_ticks - ~pending), b_first.eq(tick - back)]
         with m.If(close):
             m.d.sync += [s_valid.eq(1), s_len.eq(b_len), s_first.eq(b_first),
                          s_ticks.eq(b_ticks), is_open.eq(0)]
@@ -147,8 +152,7 @@ class SpikeEmitter(wiring.Component):
                 with m.If(is_open & (b_len > room - P.spike_tick_bound(n))):
                     m.d.comb += close.eq(~s_valid)
                 with m.Elif(~is_open):
-                    m.d.sync += [is_open.eq(1), b_len.eq(0), b_first.eq(tick),
-                                 b_ticks.eq(0), run.eq(0)]
+                    m.d.sync += [is_open.eq(1), b_len.eq(0), b_ticks.eq(0), run.eq(0)]
                 with m.Else():
                     m.d.sync += [expect.eq(0), bm_byte.eq(0), bm_acc.eq(0), stale.eq(1)]
                     with m.If(wptr > nmap):

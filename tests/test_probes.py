@@ -244,3 +244,17 @@ def test_rtl_many_slots_reset_then_write_matches_golden():
               enc(Opcode.WRITE, 6, write_req(cfg, Region.PROBES, 30, setup.words(cfg)[30:])),
               read, run]
     assert _same(cfg, [b"".join(burst)]) == 4
+
+
+@pytest.mark.rtl
+def test_rtl_probes_read_after_a_core_read_matches_golden():
+    """A PROBES word is narrower than its bytes: a READ of it right after a core READ whose
+    word has ones there (NEURON_STATE, all ones) sends zeros above the word, not the core's
+    last response."""
+    cfg = CFG
+    ones = (1 << layouts(cfg)[Region.NEURON_STATE].width) - 1
+    burst = [enc(Opcode.WRITE, 1, write_req(cfg, Region.NEURON_STATE, 0, [ones])),
+             enc(Opcode.READ, 2, P.READ_REQ.pack(region=Region.NEURON_STATE, addr=0, count=1)),
+             enc(Opcode.READ, 3, P.READ_REQ.pack(region=Region.PROBES, addr=0,
+                                                 count=cfg.probe_slots + 1))]
+    assert _same(cfg, [b"".join(burst)]) == 0
