@@ -24,7 +24,8 @@ Contract (docs/protocol.md sections 3 and 4; used by :class:`spikeloom.hdl.dispa
   * ``nbytes``, ``words``, ``top_mask``: the constants of the region ``head.read.region``
     (bytes per word, words in the region, the bits of a word's last byte at or above its
     layout width), 0 for a region the configuration lacks;
-  * ``read_len``: the READ reply's payload bytes, ``count * nbytes``.
+  * ``read_len``: the READ reply's payload bytes, ``count * nbytes`` (a register loaded in the
+    check: the product's multiplier kept out of the dispatcher's paths, the ECP5 clock's).
 """
 
 from amaranth.hdl import Cat, Module, Signal, unsigned
@@ -118,8 +119,8 @@ class Decoder(wiring.Component):
         # READ's reply length; more than MAX_PAYLOAD (a power of two) is BAD_LENGTH.
         assert P.MAX_PAYLOAD & (P.MAX_PAYLOAD - 1) == 0
         k = P.MAX_PAYLOAD.bit_length() - 1
-        read_len = out.read_len
-        m.d.comb += read_len.eq(head.read.count * out.nbytes)
+        read_len, read_len_r = Signal.like(out.read_len), Signal.like(out.read_len)
+        m.d.comb += [read_len.eq(head.read.count * out.nbytes), out.read_len.eq(read_len_r)]
         too_long = (read_len[k + 1:] != 0) | (read_len[k] & (read_len[:k] != 0))
 
         def check(*rules):
@@ -147,6 +148,7 @@ class Decoder(wiring.Component):
                 with m.If(at == len(head_bytes) // 8):
                     m.next = "CHECK"
             with m.State("CHECK"):
+                m.d.sync += read_len_r.eq(read_len)
                 bad_len = Status.BAD_LENGTH
                 with m.Switch(frame.opcode):
                     with m.Case(Opcode.PING):

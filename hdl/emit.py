@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from ..proto import protocol as P
 from ..proto.config import CoreConfig
 from ..proto.protocol import Opcode, Status
-from .core import SpikeLayout
+from .core import SpikeLayout, list_ram_attrs
 from .fifo import Queue
 from .framing import BodyLayout
 
@@ -90,7 +90,8 @@ class SpikeEmitter(wiring.Component):
 
         # -- the spikes of one tick, ascending, as the core sends them --------------------------
         m.submodules.spike_ram = ram = Memory(
-            shape=max(1, (n - 1).bit_length()), depth=max(n, 2), init=[])
+            shape=max(1, (n - 1).bit_length()), depth=max(n, 2), init=[],
+            attrs=list_ram_attrs(platform))
         ram_w, ram_r = ram.write_port(), ram.read_port()
         wptr = Signal(range(n + 1))     # spikes of the tick
         rptr = Signal(range(n + 1))     # spikes coded
