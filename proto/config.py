@@ -196,26 +196,17 @@ PRESETS: dict[str, CoreConfig] = {
     # fits the 512-byte payload (4 + 56 x 9 bytes = 508). v of all 56 every tick is 141 wire
     # bytes a tick (bench/probes.py: 30 for one neuron, ~2 more each), within the 300 bytes a
     # 3 Mbaud line carries per 1 ms tick (200 at the Arty's 2 Mbaud): 56 at 1,000 ticks/s
-    # ULX3S ECP5-85F: 197/208 DP16KD, Fmax 36.5 MHz at 30 MHz (EHXPLLL); FT231X at 3 Mbaud,
-    # its fastest rate, exact as 30 MHz / 10 (bench/link.py: sustained in simulation);
-    # with a 16-bit theta and exc/inh currents 202/208 DP16KD, 34.2 MHz (36.0 MHz with the
-    # three-stage neuron update; the potentiation path limits it, docs/boards.md "Clock");
-    # the issue-21 learning walks took it to 209/208 DP16KD (an earlier, unmerged build); the
-    # ECP5 memory plan (flags one per word, dlist in LUT RAM: hdl.core.flag_pack) fits it:
-    # 202/208 DP16KD, 7425 LUT4, 1989 FF, 126 LUT RAM, 40.6 MHz at 30 MHz (met; the weight
-    # read -> learner -> write limits it); with the request register, three-stage SCAN and the
-    # registered learner 202/208 DP16KD, 7367 LUT4, 2218 FF, 40.8 MHz (met; weight read ->
-    # learner register now, docs/boards.md "Clock"); with the 56 probe slots as well 202/208
-    # DP16KD, 8447 LUT4, 2494 FF, 150 LUT RAM, 40.9 MHz at 30 MHz (met); with the dual store's
-    # learn stage, no read-during-write bypass and a registered weight read address 202/208
-    # DP16KD, 8425 LUT4, 2576 FF, 51.2 MHz at 30 MHz (met; SCAN's pre-trace decay limits it,
-    # docs/boards.md "Clock"; 45 MHz would leave 12 %, not built); merged with the banked
-    # SPRAM store's tree: 8511 LUT4, 44.4 MHz (default seed; 47.8 and 48.2 MHz with seeds 2
-    # and 3, the same SCAN path: placement spread); with SCAN's decays in a stage of their own
-    # 8539 LUT4, 47.9 MHz (met; the host write-enable fan-out limits it), so it stays at 30 MHz
+    # ULX3S ECP5-85F, 512 x 128 with a 16-bit theta, exc/inh currents and the 56 probe slots:
+    # 201/208 DP16KD, 9161 LUT4 (246 as LUT RAM), 2473 FF, Fmax 63.8 MHz at its 60 MHz clock
+    # (EHXPLLL 25 -> 60 MHz, VCO 780 MHz; met; 2026-12-04, issue 21: the dual store's learn
+    # stage and registered addresses, SCAN's decay stage, the host write a clock after its
+    # acceptance, the RX stage, the emitter's buffer in LUT RAM, the READ length registered;
+    # it ran at 30 MHz, 36.5 MHz Fmax, before; docs/boards.md "Clock" has every step).
+    # FT231X at 3 Mbaud, its fastest rate, exact as 60 MHz / 20 (bench/link.py: the
+    # dispatcher sustains the line at divisors 4 and 10 in simulation, so at 20 as well)
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
-                            probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
+                            probe_slots=56, clock_hz=60_000_000, baud=3_000_000),
     # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz; with a
     # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above;
     # with the learning walks 57/56 (earlier build), fitted as ulx3s_85f: 56/56 DP16KD, 7030 LUT4,
