@@ -207,17 +207,13 @@ PRESETS: dict[str, CoreConfig] = {
     "ulx3s_85f": CoreConfig(n_neurons=512, n_inputs=128, weights_per_word=4, name="ulx3s_85f",
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=60_000_000, baud=3_000_000),
-    # ULX3S ECP5-25F: 52/56 DP16KD (224 x 112 needs 59), Fmax 35.2 MHz at 30 MHz; with a
-    # 16-bit theta and exc/inh currents 56/56 DP16KD, 33.9 MHz; FT231X at 3 Mbaud as above;
-    # with the learning walks 57/56 (earlier build), fitted as ulx3s_85f: 56/56 DP16KD, 7030 LUT4,
-    # 2137 FF, 35.2 MHz at 30 MHz (met, with the request register and three-stage SCAN; the
-    # PLASTIC write's row = addr // wpr, wpr = 52, into the flags address limits it); with the
-    # registered learner as well 56/56, 7047 LUT4, 2184 FF, 34.8 MHz (met, the same path); with
-    # the 56 probe slots as well 56/56 DP16KD, 7941 LUT4, 2460 FF, 130 LUT RAM, 31.6 MHz at
-    # 30 MHz (met; the probe unit's neuron address into the core's request decode limits it)
+    # ULX3S ECP5-25F, 208 x 104 (224 x 112 needs 59 of its 56 DP16KD) with a 16-bit theta,
+    # exc/inh currents and the 56 probe slots: 55/56 DP16KD, 8049 LUT4 (156 LUT RAM), 2435 FF,
+    # Fmax 63.7 MHz at its 60 MHz clock (met; 2026-12-04, the same issue-21 steps as ulx3s_85f;
+    # it ran at 30 MHz, 31.6-35.2 MHz Fmax, before: docs/boards.md); FT231X at 3 Mbaud as above
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
-                            probe_slots=56, clock_hz=30_000_000, baud=3_000_000),
+                            probe_slots=56, clock_hz=60_000_000, baud=3_000_000),
     # ULX3S ECP5-85F with per-synapse delays of 1 .. 8 ticks: the delay store (S x N x 3 bits)
     # and the ring (8 accumulator rows per neuron, two currents) need the block RAM that
     # ulx3s_85f spends on neurons, so half the neurons: 92/208 DP16KD, Fmax 35.9 MHz at 30 MHz
