@@ -20,6 +20,8 @@ and the FSM's state decode already says who drives each; components would need a
 front of every port (area the UP5K does not have, and a level of logic on the clock's path).
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory
 
@@ -55,12 +57,9 @@ def list_ram_attrs(platform) -> dict:
     return {"ram_style": "distributed"} if getattr(platform, "family", None) == "ecp5" else {}
 
 
-class Port:
-    """The ``addr`` / ``data`` / ``en`` signals of a memory port that the phases drive while
-    something else (the delay ring, the shared flags memory) connects them to real ports."""
-
-    def __init__(self, **signals):
-        self.__dict__.update(signals)
+#: The ``addr`` / ``data`` / ``en`` signals of a memory port that the phases drive while
+#: something else (the delay ring, the shared flags memory) connects them to real ports
+Port = SimpleNamespace
 
 
 def bits(n):
