@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from .proto import protocol as P
+from .proto.config import PRESETS
 from .proto.errors import FitError, ProtocolError
 from .proto.memmap import probe_fields
 from .proto.probes import MAX_EVERY, ProbeSetup
@@ -63,8 +64,11 @@ def plan(config, populations, record, every) -> tuple[ProbeSetup, list[_Watch]]:
             or not 1 <= every <= MAX_EVERY:
         raise FitError(f"record_every = {every!r} must be an integer in 1..{MAX_EVERY}")
     if not config.probe_slots:
+        with_probes = [n for n, c in PRESETS.items() if c.probe_slots]
         raise FitError(f"recording state needs probes; configuration {config.name!r} has "
-                       "probe_slots = 0")
+                       "probe_slots = 0: run a tick at a time and read the state back "
+                       "(board.run(1), board.read_state(); exact, slower), or use a "
+                       f"configuration with probes ({', '.join(with_probes)})")
     if not isinstance(record, dict) or not record:
         raise FitError(f"record must be a dict {{population: [fields]}}, not {record!r}")
     have = [name for name, _ in probe_fields(config)]
