@@ -334,7 +334,7 @@ class Board:
         return arr
 
     def run(self, ticks: int, inputs=None, *, period: int = 0, progress=None, record=None,
-            record_every: int = 1, modulation=None) -> Result:
+            record_every: int = 1, record_via: str | None = None, modulation=None) -> Result:
         """Run ``ticks`` ticks, feeding ``inputs``; return the spikes as a Result.
 
         ``inputs``: None; a bool raster (ticks, n_inputs) over hardware inputs (or over the
@@ -355,11 +355,14 @@ class Board:
         run, input spikes queued for ticks that did not run cleared.
 
         ``record`` (docs/host.md, "Recording state"): ``{population: [fields]}`` with fields
-        among v, i, i_inh, theta, y, streamed by the device's probes (one slot per neuron) at
-        the run's ticks 0, k, 2k, ... (``record_every=k``); then ``result[pop].v`` is a
-        ``(samples, size)`` array in model units (``.raw`` the integers). More neurons than
-        the core's probe slots, or more than the line carries at ``period``, is a FitError
-        before anything runs.
+        among v, i, i_inh, theta, y, sampled after the run's ticks 0, k, 2k, ...
+        (``record_every=k``); then ``result[pop].v`` is a ``(samples, size)`` array in model
+        units (``.raw`` the integers). ``record_via``: "probes" (streamed by the device's probe
+        slots, one per neuron, alongside the spikes), "reads" (the run cut into RUNs that end
+        on the sampled ticks, each followed by READs of the recorded neurons' words, all
+        pipelined: for cores without enough slots, such as the iCEBreaker's), or None (probes
+        when the slots hold every recorded neuron, else reads); both give the same values.
+        More than the line carries at a nonzero ``period`` is a FitError before anything runs.
         """
         if not isinstance(ticks, (int, np.integer)) or isinstance(ticks, bool) or ticks < 0:
             raise ValueError(f"ticks = {ticks!r} must be an integer >= 0")
@@ -372,15 +375,20 @@ class Board:
         probes = None
         if record is not None:
             setup, watches = recording.plan(self.config, self._populations(), record,
-                                            record_every)
-            recording.check_line(self.config, setup, period)
-            probes = recording.Collector(self.url, self.config, setup, watches, ticks)
-            self._write_probes(setup.words(self.config))
+                                            record_every, record_via)
+            if setup is None:
+                probes = recording.ReadBack(self.url, self.config, watches, record_every, ticks,
+                                            self.max_payload)
+            else:
+                probes = recording.Collector(self.url, self.config, setup, watches, ticks)
+            recording.check_line(self.config, probes.setup if setup else probes, period)
+            if setup is not None:
+                self._write_probes(setup.words(self.config))
         try:
             return self._run(ticks, sched, period, progress, probes, modulation)
         finally:
-            if probes is not None:      # probes off again: later runs send no PROBE events
-                self._write_probes([0] * region_words(self.config, Region.PROBES))
+            if isinstance(probes, recording.Collector):     # probes off again: later runs
+                self._write_probes([0] * region_words(self.config, Region.PROBES))  # send none
 
     def _write_probes(self, words) -> None:
         lay = layouts(self.config)[Region.PROBES]
@@ -393,25 +401,31 @@ class Board:
                 "inputs": PopulationInfo("inputs", "inputs", 0, self.config.n_inputs)}
 
     def _run(self, ticks, sched, period, progress, probes, modulation) -> Result:
+        reads = probes if isinstance(probes, recording.ReadBack) else None
         plan = _RunPlan(sched, ticks, period, self.max_payload // 2,
-                        self._modulation(modulation, ticks))
+                        self._modulation(modulation, ticks), reads)
         spikes = _SpikeCollector(self.url, ticks, self.config.n_neurons,
                                  _Progress.make(progress, ticks, self.url))
+        on_reply = spikes.on_reply
+        if reads is not None:
+            def on_reply(req, payload):
+                if not reads.on_reply(req, payload):
+                    spikes.on_reply(req, payload)
         # A SPIKES event covers up to KEEPALIVE_TICKS ticks: with a slow period the line may
         # stay quiet that long, which is no timeout (docs/protocol.md section 5)
         timeout = self.link.timeout
         self.link.timeout = timeout + P.KEEPALIVE_TICKS * period / self.config.clock_hz
         try:
-            self.link.pipeline(plan, on_event=spikes.on_event, on_reply=spikes.on_reply,
+            self.link.pipeline(plan, on_event=spikes.on_event, on_reply=on_reply,
                                abortable=True,
-                               on_probe=None if probes is None else probes.on_probe)
+                               on_probe=None if probes is None or reads else probes.on_probe)
         except Aborted:
             if spikes.count != ticks:       # (an abort after the last tick changes nothing)
                 self._forget_inputs(sched)
                 raise RunAborted(
                     f"the run on {self.url} was aborted after {spikes.count} of {ticks} "
                     "ticks; the ticks that ran are in .result",
-                    self._result(spikes, sched, probes)) from None
+                    self._result(spikes, sched, probes, aborted=True)) from None
         except KeyboardInterrupt:
             if self.link.aborted_cleanly:
                 self._forget_inputs(sched)
@@ -463,7 +477,7 @@ class Board:
             m = self.config.n_inputs
             self.write_region(Region.SPIKES, bytes(m * layouts(self.config)[Region.SPIKES].nbytes))
 
-    def _result(self, spikes: _SpikeCollector, sched, probes=None) -> Result:
+    def _result(self, spikes: _SpikeCollector, sched, probes=None, aborted=False) -> Result:
         n, ticks = self.config.n_neurons, spikes.count
         inp = [np.stack([np.full(v.size, t, np.int64), v.astype(np.int64)], axis=1)
                for t, v in sorted(sched.items()) if t < ticks]
@@ -475,8 +489,14 @@ class Board:
                       start_tick=spikes.first or 0,
                       input_events=np.concatenate(inp) if inp else None,
                       n_inputs=self.config.n_inputs,
-                      recorded=None if probes is None else probes.traces(spikes.first or 0,
-                                                                         ticks))
+                      recorded=None if probes is None else self._traces(probes, spikes,
+                                                                         aborted))
+
+    @staticmethod
+    def _traces(probes, spikes: _SpikeCollector, aborted: bool) -> dict:
+        if isinstance(probes, recording.ReadBack):  # (an abort may cut the last sample short)
+            return probes.traces(spikes.first or 0, spikes.count, partial=aborted)
+        return probes.traces(spikes.first or 0, spikes.count)
 
     # -- reading back ------------------------------------------------------------------------------
 
@@ -533,34 +553,40 @@ class Board:
 class _RunPlan:
     """The request stream of one run: for a tick with input, its INJECTs (at most
     ``per_inject`` indices each) and RUN 1; for a stretch without, RUN n (split at
-    :data:`MAX_RUN`). A RUN's tag is its tick count."""
+    :data:`MAX_RUN`); with ``reads`` (a :class:`~spikeloom.recording.ReadBack`) a stretch also
+    ends on each sampled tick, followed by that sample's READs. A RUN's tag is its tick
+    count."""
 
     def __init__(self, sched: dict, ticks: int, period: int, per_inject: int,
-                 mods: dict | None = None):
+                 mods: dict | None = None, reads=None):
         self.sched, self.ticks, self.period, self.per_inject = sched, ticks, period, per_inject
         self.mods = mods or {}      # tick -> WRITE payload of the modulation factor
+        self.reads = reads
 
     def __iter__(self):
-        starts = sorted(set(self.sched) | set(self.mods))
+        # a stretch ends before a tick with input or a new factor, after a tick with input
+        # (its spikes are for that tick alone) and after a sampled tick
+        sampled = set(self.reads.sample_ticks()) if self.reads is not None else set()
+        ends = sorted(set(self.sched) | set(self.mods) | {t + 1 for t in self.sched}
+                      | {t + 1 for t in sampled} | {self.ticks})
         t, k = 0, 0
         while t < self.ticks:
-            if k < len(starts) and starts[k] == t:
-                if t in self.mods:
-                    yield Request(Opcode.WRITE, self.mods[t], retry=False)
-                idx = self.sched.get(t)
-                for j in range(0, 0 if idx is None else idx.size, self.per_inject):
-                    body = idx[j:j + self.per_inject].astype("<u2").tobytes()
-                    yield Request(Opcode.INJECT, body, retry=False)
+            if t in self.mods:
+                yield Request(Opcode.WRITE, self.mods[t], retry=False)
+            idx = self.sched.get(t)
+            for j in range(0, 0 if idx is None else idx.size, self.per_inject):
+                body = idx[j:j + self.per_inject].astype("<u2").tobytes()
+                yield Request(Opcode.INJECT, body, retry=False)
+            while ends[k] <= t:
                 k += 1
-                stop = t + 1 if idx is not None else \
-                    (starts[k] if k < len(starts) else self.ticks)
-            else:
-                stop = starts[k] if k < len(starts) else self.ticks
+            stop = ends[k]
             while t < stop:
                 n = min(stop - t, MAX_RUN)
                 yield Request(Opcode.RUN, P.RUN_REQ.pack(ticks=n, period=self.period),
                               retry=False, tag=n)
                 t += n
+            if t - 1 in sampled:
+                yield from self.reads.requests(t - 1)
 
 
 class _SpikeCollector:

@@ -11,13 +11,13 @@ from spikeloom.sim.model import Core
 CFG = preset("tiny").replace(probe_slots=6, name="tiny_probes")
 
 
-def net():
+def net(stdp=None):
     rng = np.random.default_rng(4)
     n = sl.Network("probes")
     inp = n.inputs(4, name="in")
     exc = n.population(5, sl.LIF(tau_mem=10.0, tau_syn=3.0, threshold=1.0, refractory=1),
                        name="exc")
-    n.connect(inp, exc, weights=rng.uniform(-0.3, 0.7, (4, 5)), name="ff")
+    n.connect(inp, exc, weights=rng.uniform(-0.3, 0.7, (4, 5)), name="ff", stdp=stdp)
     return n
 
 
@@ -56,20 +56,23 @@ def test_recorded_state_is_the_model_state(every):
 
 @pytest.mark.rtl
 def test_recorded_v_identical_on_model_and_rtl():
+    """Probes and reads on the Amaranth simulation of the gateware record what model:// does."""
     from spikeloom.sim.rtlsim import Transport
     cfg = CFG
     image = sl.compile(net(), target=cfg)
     ticks, spikes = 12, inputs(12, seed=2)
     got = []
     # (the simulated top runs far slower than a board: a wall-clock timeout for a loaded machine)
-    for board in (sl.open("model://", config=cfg),
-                  sl.open(transport=Transport(cfg), config=cfg, timeout=60.0)):
+    for board, via in ((sl.open("model://", config=cfg), "probes"),
+                       (sl.open(transport=Transport(cfg), config=cfg, timeout=60.0), "probes"),
+                       (sl.open(transport=Transport(cfg), config=cfg, timeout=60.0), "reads")):
         with board:
             board.load(image)
-            got.append(board.run(ticks, inputs={"in": spikes},
+            got.append(board.run(ticks, inputs={"in": spikes}, record_via=via,
                                  record={"exc": ["v", "y"]})["exc"])
-    assert np.array_equal(got[0].v.raw, got[1].v.raw) and np.array_equal(got[0].y.raw,
-                                                                          got[1].y.raw)
+    for other in got[1:]:
+        assert np.array_equal(got[0].v.raw, other.v.raw) and np.array_equal(got[0].y.raw,
+                                                                            other.y.raw)
     assert np.ptp(got[0].v.raw) > 0
 
 
@@ -90,15 +93,78 @@ def test_bad_record_requests_fail_before_the_run():
         with pytest.raises(FitError, match="of line per tick"):
             board.run(5, period=20, record={"exc": ["v"]})
         assert board.status()["ticks"] == 0        # nothing ran
+        with pytest.raises(FitError, match="record_via"):
+            board.run(5, record={"exc": ["v"]}, record_via="probe")
+        # reads at a 20-cycle period: a READ reply per tick does not fit either
+        with pytest.raises(FitError, match="of line per tick"):
+            board.run(5, period=20, record={"exc": ["v"]}, record_via="reads")
+        assert board.status()["ticks"] == 0        # nothing ran
     small = CFG.replace(probe_slots=2, name="two_slots")
     with sl.open("model://", config=small) as board:
         board.load(sl.compile(net(), target=small))
-        with pytest.raises(FitError, match="needs 5 probe slots"):
-            board.run(5, record={"exc": ["v"]})
+        with pytest.raises(FitError, match=r"needs 5 probe slots.*record_via='reads'"):
+            board.run(5, record={"exc": ["v"]}, record_via="probes")
     with sl.open("model://tiny", config="tiny") as board:
         board.load(sl.compile(net(), target="tiny"))
-        with pytest.raises(FitError, match=r"probe_slots = 0: .*read_state\(\).*ulx3s_85f"):
-            board.run(5, record={"exc": ["v"]})
+        with pytest.raises(FitError, match=r"probe slots; configuration 'tiny' has 0.*ulx3s_85f"):
+            board.run(5, record={"exc": ["v"]}, record_via="probes")
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_read_back_records_what_probes_stream(every):
+    """Without enough probe slots (``tiny`` has none) ``record`` reads the words back after each
+    sampled tick in the same pipelined run: the same samples as the probes of a core that has
+    them, and as the golden model; spikes unchanged by the cut RUNs."""
+    ticks, spikes = 30, inputs(30, seed=3)
+    got = {}
+    stdp = sl.STDP(a_plus=0.05, a_minus=0.04, w_max=0.7)     # (a post trace to record)
+    for cfg, via in ((CFG, "probes"), (CFG, "reads"), (preset("tiny"), None)):
+        image = sl.compile(net(stdp), target=cfg)
+        with sl.open("model://", config=cfg) as board:
+            board.load(image)
+            got[cfg.name, via] = board.run(ticks, inputs={"in": spikes}, record_every=every,
+                                           record={"exc": ["v", "i", "y"]})
+            assert board.status()["ticks"] == ticks
+    v, i = golden_v(sl.compile(net(stdp), target=CFG), spikes)
+    ref = got[CFG.name, "probes"]
+    assert np.array_equal(ref["exc"].v.raw, v[::every]) and np.ptp(v) > 0
+    for key, res in got.items():
+        for f in ("v", "i", "y"):
+            a, b = getattr(ref["exc"], f), getattr(res["exc"], f)
+            assert np.array_equal(a.raw, b.raw) and np.array_equal(a.ticks, b.ticks), (key, f)
+            assert np.allclose(a, b)
+        assert np.array_equal(ref.events, res.events) and ref.events.size, key
+    assert np.any(ref["exc"].y.raw)
+
+
+def test_read_back_request_plan():
+    """The requests of a read-back run: a RUN ends on every sampled tick and after every tick
+    with input; each sample's READs follow its RUN; the windows are split at max_payload."""
+    from spikeloom.board import _RunPlan
+    from spikeloom.proto import protocol as P
+    from spikeloom.proto.memmap import Region, layouts
+    from spikeloom.proto.protocol import Opcode
+    from spikeloom.recording import ReadBack, plan
+    from spikeloom.image import PopulationInfo
+    cfg = preset("tiny")
+    pops = {"exc": PopulationInfo("exc", "neurons", 1, 6)}
+    _, watches = plan(cfg, pops, {"exc": ["v", "y"]}, 5)
+    nb = layouts(cfg)[Region.NEURON_STATE].nbytes
+    reads = ReadBack("test", cfg, watches, 5, 12, max_payload=4 * nb)
+    sched = {6: np.array([1, 2])}
+    seq = []
+    for r in _RunPlan(sched, 12, 0, 8, reads=reads):
+        if r.opcode == Opcode.RUN:
+            seq.append(("RUN", P.RUN_REQ.unpack(r.payload)["ticks"]))
+        elif r.opcode == Opcode.READ:
+            q = P.READ_REQ.unpack(r.payload)
+            seq.append((Region(q["region"]).name, q["addr"], q["count"]))
+        else:
+            seq.append((r.opcode.name,))
+    state = [("NEURON_STATE", 1, 4), ("NEURON_STATE", 5, 2)]
+    trace = [("POST_TRACE", 1, 6)]      # (a POST_TRACE word is narrower: one READ)
+    assert seq == [("RUN", 1), *state, *trace, ("RUN", 5), *state, *trace, ("INJECT",),
+                   ("RUN", 1), ("RUN", 4), *state, *trace, ("RUN", 1)]
 
 
 def test_plot_state(tmp_path):

@@ -94,10 +94,10 @@ def small_script(url="model://", target=None, record_v=True):
     return src, cells, prj
 
 
-def test_v_through_probes_equals_the_stepping_path():
+def test_v_through_probes_equals_the_read_back_path():
     """model:// gives the compiled core probes for the recorded neurons, so v streams during one
-    run; a core without probes (target "tiny", the same numerics) steps one tick at a time and
-    reads v back: the same samples and spikes."""
+    run; a core without probes (target "tiny", the same numerics) reads v back after every tick
+    in the same pipelined run: the same samples and spikes."""
     out = []
     for target in (None, "tiny"):
         _, cells, _ = small_script(target=target)
@@ -330,13 +330,12 @@ def test_compile_report_flags_what_the_mapping_rounds():
     assert "round with more than 5% error: cells.refractory_ms" in report
 
 
-def test_changes_after_run_need_reset_and_v_recording_warns_on_long_runs(monkeypatch):
-    sim.setup(timestep=1.0, target="tiny")      # no probes: v is read back tick by tick
+def test_changes_after_run_need_reset():
+    sim.setup(timestep=1.0, target="tiny")      # no probes: v is read back after every tick
     cells = sim.Population(2, sim.IF_curr_exp(i_offset=1.0))
     cells.record("v")
-    monkeypatch.setattr(sim.simulator, "V_SLOW_TICKS", 5)
-    with pytest.warns(sim.SlowRecordingWarning, match="issue 17"):
-        sim.run(6.0)
+    sim.run(6.0)
+    assert cells.get_data().segments[-1].filter(name="v")[0].shape == (7, 2)
     cells.set(i_offset=1.5)
     with pytest.raises(NotImplementedError, match="reset"):
         sim.run(1.0)

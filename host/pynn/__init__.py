@@ -38,7 +38,7 @@ from .control import (
 )
 from .populations import Assembly, Population, PopulationView
 from .projections import Projection
-from .simulator import SlowRecordingWarning, state
+from .simulator import state
 from .standardmodels import (
     AdditiveWeightDependence,
     IF_curr_exp,
@@ -60,7 +60,7 @@ __all__ = [
     "FixedNumberPreConnector", "FixedNumberPostConnector", "FixedTotalNumberConnector",
     "FromListConnector", "ArrayConnector", "NumpyRNG", "RandomDistribution", "Space", "errors",
     "random", "space",
-    "SlowRecordingWarning", "state", "list_standard_models",
+    "state", "list_standard_models",
 ]
 
 

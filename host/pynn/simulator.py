@@ -16,8 +16,6 @@ next tick, one of ``k dt`` in tick ``k`` after the spike (``StaticSynapse(delay=
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from pyNN import common, errors
 
@@ -29,17 +27,9 @@ from ..proto import protocol as P
 from ..proto.config import PRESETS, CoreConfig
 from ..proto.memmap import Region
 
-__all__ = ["ID", "State", "state", "name", "SlowRecordingWarning", "V_SLOW_TICKS"]
+__all__ = ["ID", "State", "state", "name"]
 
 name = "spikeloom"
-
-#: runs longer than this many ticks while recording ``v`` warn (one request per tick)
-V_SLOW_TICKS = 2000
-
-
-class SlowRecordingWarning(UserWarning):
-    """Recording ``v`` runs one tick per request and reads the state back after each (exact,
-    slow) until the hardware streams probes (issue 17)."""
 
 
 class ID(int, common.IDMixin):
@@ -108,8 +98,8 @@ class State(common.control.BaseState):
         ticks = int(round(tstop / self.dt)) - self.tick
         if ticks > 0:
             self.prepare()
-            record = self._probe_record()
-            if record:      # v streamed by the device's probes during one run
+            record = self._v_record()
+            if record:      # v sampled after every tick: by probes, or pipelined READs
                 result = self.board.run(ticks, inputs=self._inputs(self.tick, ticks),
                                         record=record)
                 self._collect(result, self.tick)
@@ -117,8 +107,6 @@ class State(common.control.BaseState):
                     pop = next(p for p in self.populations if p._sl_name == name)
                     for row in result[name].v:
                         pop.recorder._add_v(row)
-            elif any(r.records_v for r in self.recorders):
-                self._run_stepwise(ticks)
             else:
                 self._collect(self.board.run(ticks, inputs=self._inputs(self.tick, ticks)),
                               self.tick)
@@ -159,13 +147,12 @@ class State(common.control.BaseState):
             if any(r.records_v for r in self.recorders):
                 self._sample_v()
 
-    def _probe_record(self) -> dict | None:
-        """``{population: ["v"]}`` when v is recorded and the core's probe slots hold every
-        recorded neuron (else None: v is read back after every tick)."""
+    def _v_record(self) -> dict | None:
+        """``{population: ["v"]}`` of the populations whose v is recorded (None: none is).
+        ``board.run`` streams it through the core's probes when their slots hold every
+        recorded neuron, else reads it back after every tick in the same pipelined run."""
         recorded = [p for p in self.populations if p.recorder.records_v]
-        if not recorded or sum(p.size for p in recorded) > self.board.config.probe_slots:
-            return None
-        return {p._sl_name: ["v"] for p in recorded}
+        return {p._sl_name: ["v"] for p in recorded} or None
 
     def _target(self) -> CoreConfig:
         """The configuration to compile for: setup(target=...), else the device's own, else
@@ -238,22 +225,6 @@ class State(common.control.BaseState):
             if rec.records_spikes and pop._sl_kind == "neurons":
                 ev = result[pop._sl_name].events
                 rec._add_spikes(ev[:, 0] + k0, ev[:, 1])
-
-    def _run_stepwise(self, ticks: int):
-        if ticks >= V_SLOW_TICKS:
-            warnings.warn(f"recording v over {ticks} ticks: spikeloom runs one tick per request "
-                          "and reads the state back after each (exact but slow): the core has "
-                          "fewer probe slots than recorded neurons (issue 17)",
-                          SlowRecordingWarning, stacklevel=4)
-        inputs = self._inputs(self.tick, ticks)
-        for k in range(ticks):
-            tick_inputs = {}
-            for key, ev in inputs.items():
-                sel = ev[ev[:, 0] == k]
-                if sel.size:
-                    tick_inputs[key] = sel - np.array([k, 0])
-            self._collect(self.board.run(1, inputs=tick_inputs), self.tick + k)
-            self._sample_v()
 
     def _sample_v(self):
         """Append the recorded populations' v (mV) read from the device: only the NEURON_STATE
