@@ -104,5 +104,95 @@ def max_neurons_at_1khz(name: str = "up5k") -> dict:
                      "baud/10/1000 and whose tick + probe cycles fit clock/1000"}
 
 
+# -- without probe slots: recording through reads, measured on the virtual board -----------------
+
+def _wandering_net(cfg, n: int, seed: int = 7):
+    """``probed`` (n neurons) and ``rest``: leaky membranes driven by a random bias below
+    threshold (they never fire), each with its own time constant, so ``v`` takes many values
+    (and its bytes the line's escapes at their natural rate)."""
+    import spikeloom as sl
+    rng = np.random.default_rng(seed)
+    net = sl.Network("read_back")
+    net.inputs(1, name="in")
+    for name, size in (("probed", n), ("rest", cfg.n_neurons - n)):
+        if size:
+            net.population(size, sl.LIF(tau_mem=rng.uniform(5.0, 30.0, size), threshold=1.0,
+                                        bias=rng.uniform(-0.03, 0.03, size)), name=name)
+    return net
+
+
+def read_back_point(vb, board, cfg, n: int, ticks: int) -> dict:
+    """``v`` of n neurons recorded every tick through reads (``record_via="reads"``: a RUN of
+    one tick and a READ of the n NEURON_STATE words per tick, pipelined) on the virtual board
+    ``vb`` (``board`` connected to it): simulated cycles per tick from the first request byte
+    to the last reply byte, hence the tick rate; the recorded ``v`` must equal model://'s."""
+    import warnings
+
+    import spikeloom as sl
+    with warnings.catch_warnings():     # (never reaching threshold is the point)
+        warnings.simplefilter("ignore", sl.CompileWarning)
+        image = sl.compile(_wandering_net(cfg, n), target=cfg)
+    board.load(image, verify=False)
+    s0 = vb.stats()
+    got = board.run(ticks, record={"probed": ["v"]}, record_via="reads", progress=False)
+    s1 = vb.stats()
+    with sl.open("model://", config=cfg) as model:
+        model.load(image, verify=False)
+        want = model.run(ticks, record={"probed": ["v"]}, progress=False)
+    same = (np.array_equal(got["probed"].v.raw, want["probed"].v.raw)
+            and np.array_equal(got.events, want.events))
+    per_tick = (s1["cycles"] - s0["cycles"]) / ticks
+    rate = cfg.clock_hz / per_tick
+    return {"n": n, "ticks": ticks, "cycles_per_tick": round(per_tick, 1),
+            "ticks_per_s": round(rate, 1),
+            "bytes_out_per_tick": round((s1["bytes_out"] - s0["bytes_out"]) / ticks, 2),
+            "bytes_in_per_tick": round((s1["bytes_in"] - s0["bytes_in"]) / ticks, 2),
+            "v_identical_to_model": bool(same), "v_distinct_values":
+                int(np.unique(got["probed"].v.raw).size),
+            "fits": bool(same and rate >= RATE)}
+
+
+def read_back_at_1khz(board_name: str = "icebreaker", ticks: int = 200, exe=None) -> dict:
+    """How many neurons' ``v`` ``board_name``'s preset records every tick at 1,000 ticks/s
+    through reads, measured on its virtual board (the real top Verilated, the UART at its baud,
+    bench/ticks.py's weight store of the build): n = 1, then doubling while it fits, then a
+    bisection (the rate falls as n grows)."""
+    from spikeloom.firmware.boards import board_config
+    from spikeloom.sim import vboard
+    from spikeloom.board import open_board
+    from ticks import core_kwargs
+    cfg = board_config(board_name)
+    exe = exe or vboard.binary(cfg, **core_kwargs(board_name))
+    rows = {}
+    with vboard.VirtualBoard(cfg, exe=exe) as vb, \
+            open_board(vb.url, config=cfg, timeout=60.0) as board:
+        def fits(n):
+            rows.setdefault(n, read_back_point(vb, board, cfg, n, ticks))
+            return rows[n]["fits"]
+        best, hi = 0, cfg.n_neurons
+        if fits(1):
+            lo = 1
+            while lo < hi and fits(min(2 * lo, hi)):
+                lo = min(2 * lo, hi)
+            hi = lo if lo == hi else min(2 * lo, hi) - 1
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+            best = lo
+    return {"board": board_name, "preset": cfg.name, "value": best, "via": "reads",
+            "probe_slots": cfg.probe_slots, "baud": cfg.baud, "clock_hz": cfg.clock_hz,
+            "rows": [rows[n] for n in sorted(rows)],
+            "all_identical_to_model": all(r["v_identical_to_model"] for r in rows.values()),
+            "basis": "largest n whose v, recorded every tick through reads (board.run(record=, "
+                     "record_via='reads'): RUN(1) + READ of the n NEURON_STATE words per tick, "
+                     "pipelined by the host library) on the preset's virtual board (Verilated "
+                     "top, UART at its baud) runs at >= 1,000 ticks/s of simulated clock "
+                     "(cycles from the first request byte to the last reply byte), silent "
+                     "ticks of leaky membranes under a random bias, v identical to model://"}
+
+
 if __name__ == "__main__":
-    print(json.dumps(max_neurons_at_1khz(*sys.argv[1:2]), indent=1))
+    if sys.argv[1:2] == ["--read-back"]:
+        print(json.dumps(read_back_at_1khz(*sys.argv[2:3]), indent=1))
+    else:
+        print(json.dumps(max_neurons_at_1khz(*sys.argv[1:2]), indent=1))

@@ -188,3 +188,23 @@ def test_ticks_bench_stream_is_confirmed_by_the_golden_device():
         f = res[seg]
         assert f["cycles_per_tick"] > f["core_cycles_mean"] > 0
         assert f["ticks_per_s"] == pytest.approx(res["clock_hz"] / f["cycles_per_tick"], rel=1e-3)
+
+
+@pytest.mark.regress
+def test_read_back_figure_is_measured_and_model_exact():
+    """bench/probes.py's read-back points on the up5k virtual board: v of n neurons recorded
+    every tick through reads equals model://'s; the tick rate falls as n grows (more READ bytes
+    on the line), and the bytes out per tick grow by at least the 6 bytes of a state word."""
+    pr = _load("probes")
+    from spikeloom.board import open_board
+    from spikeloom.firmware.boards import board_config
+    from spikeloom.sim import vboard
+    tk = _load("ticks")
+    cfg = board_config("icebreaker")
+    exe = vboard.binary(cfg, **tk.core_kwargs("icebreaker"))
+    with vboard.VirtualBoard(cfg, exe=exe) as vb, \
+            open_board(vb.url, config=cfg, timeout=60.0) as board:
+        rows = [pr.read_back_point(vb, board, cfg, n, 40) for n in (1, 16)]
+    assert all(r["v_identical_to_model"] and r["v_distinct_values"] > 10 for r in rows)
+    assert rows[0]["ticks_per_s"] > rows[1]["ticks_per_s"] > 0
+    assert rows[1]["bytes_out_per_tick"] - rows[0]["bytes_out_per_tick"] >= 15 * 6

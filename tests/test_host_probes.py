@@ -180,7 +180,8 @@ def test_plot_state(tmp_path):
 
 @pytest.mark.rtl
 def test_recorded_v_identical_on_model_and_virtual_board():
-    """The Verilator virtual board (the gateware as C++) streams the same PROBE frames."""
+    """The Verilator virtual board (the gateware as C++) streams the same PROBE frames, and
+    records the same through reads."""
     from spikeloom.sim import vboard
     cfg = CFG
     image = sl.compile(net(), target=cfg)
@@ -192,11 +193,13 @@ def test_recorded_v_identical_on_model_and_virtual_board():
         pytest.skip(f"virtual board cannot be built here: {exc}")
     got = []
     with vboard.VirtualBoard(cfg, exe=exe) as board_vb:
-        for url in ("model://", board_vb.url):
+        for url, via in (("model://", "probes"), (board_vb.url, "probes"),
+                         (board_vb.url, "reads")):
             with sl.open(url, config=cfg) as board:
                 board.load(image)
-                got.append(board.run(50, inputs={"in": spikes},
+                got.append(board.run(50, inputs={"in": spikes}, record_via=via,
                                      record={"exc": ["v", "i"]}, record_every=2)["exc"])
-    assert np.array_equal(got[0].v.raw, got[1].v.raw) and np.array_equal(got[0].i.raw,
-                                                                          got[1].i.raw)
+    for other in got[1:]:
+        assert np.array_equal(got[0].v.raw, other.v.raw) and np.array_equal(got[0].i.raw,
+                                                                            other.i.raw)
     assert got[0].v.shape == (25, 5) and np.ptp(got[0].v.raw) > 0
