@@ -203,3 +203,34 @@ def test_recorded_v_identical_on_model_and_virtual_board():
         assert np.array_equal(got[0].v.raw, other.v.raw) and np.array_equal(got[0].i.raw,
                                                                             other.i.raw)
     assert got[0].v.shape == (25, 5) and np.ptp(got[0].v.raw) > 0
+
+
+def test_an_aborted_read_back_run_keeps_the_samples_that_arrived():
+    """Board.abort() during a long run recorded through reads: RunAborted's result holds the
+    samples of the ticks that ran whose READs were answered (a prefix, at most one short), equal
+    to those of the same ticks run again."""
+    import threading
+    image = sl.compile(net(), target="tiny")
+    events = np.array([[t, t % 4] for t in range(0, 100_000, 3)])
+    reached = threading.Event()
+
+    def progress(done, total):
+        if done >= 256:
+            reached.set()
+
+    with sl.open("model://tiny", config="tiny") as board:
+        board.load(image)
+        stopper = threading.Thread(target=lambda: reached.wait(60) and board.abort())
+        stopper.start()
+        with pytest.raises(sl.RunAborted) as info:
+            board.run(100_000, inputs={"in": events}, record={"exc": ["v"]}, progress=progress)
+        stopper.join()
+    result = info.value.result
+    v = result["exc"].v
+    assert 256 <= result.ticks and result.ticks - 1 <= len(v) <= result.ticks
+    assert np.array_equal(v.ticks, np.arange(len(v)))
+    with sl.open("model://tiny", config="tiny") as ref:
+        ref.load(image)
+        want = ref.run(result.ticks, inputs={"in": events[events[:, 0] < result.ticks]},
+                       record={"exc": ["v"]}, progress=False)["exc"].v
+    assert np.array_equal(want.raw[:len(v)], v.raw) and np.ptp(v.raw) > 0
