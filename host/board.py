@@ -381,7 +381,7 @@ class Board:
                                             self.max_payload)
             else:
                 probes = recording.Collector(self.url, self.config, setup, watches, ticks)
-            recording.check_line(self.config, probes.setup if setup else probes, period)
+            recording.check_line(self.config, probes if setup is None else setup, period)
             if setup is not None:
                 self._write_probes(setup.words(self.config))
         try:
@@ -489,14 +489,8 @@ class Board:
                       start_tick=spikes.first or 0,
                       input_events=np.concatenate(inp) if inp else None,
                       n_inputs=self.config.n_inputs,
-                      recorded=None if probes is None else self._traces(probes, spikes,
-                                                                         aborted))
-
-    @staticmethod
-    def _traces(probes, spikes: _SpikeCollector, aborted: bool) -> dict:
-        if isinstance(probes, recording.ReadBack):  # (an abort may cut the last sample short)
-            return probes.traces(spikes.first or 0, spikes.count, partial=aborted)
-        return probes.traces(spikes.first or 0, spikes.count)
+                      recorded=None if probes is None else probes.traces(
+                          spikes.first or 0, ticks, partial=aborted))
 
     # -- reading back ------------------------------------------------------------------------------
 

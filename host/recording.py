@@ -172,12 +172,15 @@ class Collector:
         except ValueError as exc:
             raise ProtocolError(f"{self.url} sent a malformed PROBE event: {exc}") from None
 
-    def traces(self, first_tick: int, ran: int) -> dict[str, dict[str, Trace]]:
+    def traces(self, first_tick: int, ran: int, partial: bool = False) -> dict:
         """``{population: {field: Trace}}`` for a run whose first tick had the device number
-        ``first_tick`` and that ran ``ran`` ticks; ProtocolError if a sample is missing."""
+        ``first_tick`` and that ran ``ran`` ticks; ProtocolError if a sample is missing, unless
+        ``partial`` (an aborted run: the samples that arrived, in order from tick 0)."""
         every = self.setup.every
         want = np.arange(0, ran, every)
         got = np.array([(t - first_tick) % _U32 for t, _ in self.samples], np.int64)
+        if partial:
+            want = want[:got.size]
         if got.shape != want.shape or np.any(got != want):
             raise ProtocolError(f"{self.url} sent PROBE events for ticks {got[:8].tolist()}..., "
                                 f"expected {want[:8].tolist()}...: events were lost")
