@@ -55,7 +55,10 @@ class Sequencer(wiring.Component):
         ticks, period = self.request.ticks, self.request.period
         # ``wait`` is loaded with the period when a tick starts and counts down to 0; the next
         # tick may start when it is <= 1, i.e. ``period`` cycles after the previous start.
+        # ``due`` is that condition a cycle ahead, in a register: the wide compare stays off the
+        # path from a boundary to the core's start (the UP5K build's longest).
         wait = Signal.like(period)
+        due = Signal()
         first = Signal()            # no tick of this RUN has started yet
         # ``more`` = ``ran != ticks``, kept in a register updated with ``ran`` (so the wide
         # compare is off the path from a boundary to the core's start, which is the design's
@@ -67,7 +70,7 @@ class Sequencer(wiring.Component):
                 m.d.comb += self.end.eq(1)
             with m.Elif(self.abort):
                 m.d.comb += [self.end.eq(1), self.aborted.eq(1)]
-            with m.Elif(first | (wait[1:] == 0)):
+            with m.Elif(first | due):
                 m.d.comb += self.start.eq(1)
 
         ran_next = Signal.like(self.ran)
@@ -77,7 +80,7 @@ class Sequencer(wiring.Component):
         with m.Elif(self.start):
             m.d.sync += [self.ran.eq(ran_next), first.eq(0), more.eq(ran_next != ticks)]
         with m.If(self.start):
-            m.d.sync += wait.eq(period)
+            m.d.sync += [wait.eq(period), due.eq(period[1:] == 0)]
         with m.Elif(wait != 0):
-            m.d.sync += wait.eq(wait - 1)
+            m.d.sync += [wait.eq(wait - 1), due.eq(wait <= 2)]      # wait - 1 <= 1
         return m
