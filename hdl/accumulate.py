@@ -57,8 +57,8 @@ class Accumulate:
                 m.d.comb += dp.w_raddr.eq(row_addr)
                 if dp.spram:    # dual: dep a cycle later, the accumulators in the data stage
                     m.d.comb += [dp.acc_r.addr.eq(k), dp.dep_r.addr.eq(k)]
-                m.d.sync += [w.valid.eq(1), w.word.eq(k), w.addr.eq(row_addr), w.flag.eq(flag_now),
-                             w.last.eq((dp.left == 1) & (k == wpr - 1))]
+                m.d.sync += [w.valid.eq(1), w.pot.eq(0), w.word.eq(k), w.addr.eq(row_addr),
+                             w.flag.eq(flag_now), w.last.eq((dp.left == 1) & (k == wpr - 1))]
                 with m.If(k == 0):
                     m.d.sync += [dp.base.eq(dp.row_base_of(dp.dl_r.data)),
                                  dp.flag_r.eq(dp.dl_r.data.plastic), dp.ptr.eq(dp.ptr + 1)]

@@ -367,6 +367,7 @@ class Datapath:
             "word": bits(self.wpr),             # word within the row (ACC: the lanes' neurons)
             "addr": range(self.wdepth),         # its weight address (the write-back's)
             "flag": 1,                          # ACC: the row is plastic
+            "pot": 1,                           # issued by POT (the learner potentiates)
             "mask": self.wpw,                   # POT: the fired lanes
             "step": self.tw if self.rules else self.ww + 1,   # POT: the source's step (rules: x)
         })
@@ -453,7 +454,6 @@ class Datapath:
 
     def _learn_stage(self):
         m, wq, lrn = self.m, self.walk_q, self.lrn
-        self.potentiate = Signal()              # data stage: the word is potentiated (POT)
         # the weight word one stage after its data: the accumulate stage of the delay ring and
         # of the dual store, and the learn stage
         self.w_e = (Signal(data.ArrayLayout(signed(self.ww), self.wpw))
@@ -471,7 +471,10 @@ class Datapath:
             m.d.comb += [lrn.p.eq(self.p_l),
                          *[lrn.dep[i].eq(self.dep_l[i]) for i in range(self.wpw)],
                          lrn.mask.eq(self.mask_l), lrn.pot.eq(self.pot_l),
-                         lrn.potentiate.eq(self.learn_reg(self.potentiate, "potentiate"))]
+                         # from the tag, not the state decode: a register feeds the
+                         # learner's adders (spram: on the path from the store's read to
+                         # its write, the UP5K build's longest)
+                         lrn.potentiate.eq(self.learn_reg(wq.pot, "potentiate"))]
         # dual: the address of the word in the learn stage, written back a cycle later
         self.wb, self.wb_addr = Signal(), Signal.like(self.w_waddr)
         m.d.sync += self.wb.eq(0)

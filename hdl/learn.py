@@ -66,7 +66,8 @@ class Learn:
             m.d.comb += [fw_r.addr.eq(self.fp), pl_r.addr.eq(dp.ptr)]
             with m.If(issue):
                 m.d.comb += dp.w_raddr.eq(addr)
-                m.d.sync += [w.valid.eq(1), w.addr.eq(addr), w.mask.eq(fw_r.data.mask),
+                m.d.sync += [w.valid.eq(1), w.pot.eq(1), w.addr.eq(addr),
+                             w.mask.eq(fw_r.data.mask),
                              w.step.eq(pl_r.data.step), w.last.eq((dp.left == 1) & wrap)]
                 with m.If(wrap):
                     m.d.comb += [inner_r.addr.eq(0), outer_r.addr.eq(outer + 1)]
@@ -79,8 +80,7 @@ class Learn:
             with m.If(wq.valid):
                 if dp.rules:
                     m.d.comb += [dp.lrn_valid.eq(1), dp.pot_walk.eq(1)]
-                else:
-                    m.d.comb += dp.potentiate.eq(1)
+                else:       # (the learner potentiates: the tag's ``pot``)
                     dp.learn_write(wq.addr)
                 if not dp.spram:
                     m.d.sync += dp.learn.pot.eq(1)
