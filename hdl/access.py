@@ -85,6 +85,13 @@ class Access:
         dp = self.dp
         req, clearing, idle = self.wreq, dp.clearing, dp.idle
         req_par = dp.par_word.shape()(req.data[:dp.par_word.shape().size])
+        host_lanes = dp.weight_lanes(req.data, dp.lane_mask(req.addr))
+        # spram: the host's word and a clear's zeros enter the (unregistered) learner's last
+        # multiplexers, off its sum's path to the store (hdl/stdp.py)
+        hold = dp.spram and not dp.rules
+        if hold:
+            m.d.comb += [dp.lrn.hold.eq(clearing | idle),
+                         dp.lrn.held.eq(Mux(clearing, 0, host_lanes))]
         m.d.comb += [
             dp.par_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in dp.rest_lay)))),
             dp.am_w.data.eq(Mux(clearing, 0, Cat(*(req_par[name] for name, _ in dp.s1_lay)))),
@@ -92,9 +99,8 @@ class Access:
             dp.post_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, Mux(dp.scanning, scan.y_dec,
                                                                         dp.upd.y_new)))),
             dp.pf_w.data.eq(~clearing),
-            dp.w_wdata.eq(Mux(clearing, 0, Mux(idle, dp.weight_lanes(req.data,
-                                                                     dp.lane_mask(req.addr)),
-                                               dp.lrn.w_new))),
+            dp.w_wdata.eq(Mux(clearing, 0, Mux(idle, host_lanes, dp.lrn.w_new))
+                          if not hold else dp.lrn.w_new),
             dp.p_wdata.eq(Mux(clearing, 0, dp.weight_lanes(req.data, dp.lane_mask(req.addr),
                                                            dp.R))),
             dp.pre_w.data.eq(Mux(clearing, 0, Mux(idle, req.data, scan.x_new))),

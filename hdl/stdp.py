@@ -18,6 +18,12 @@ word:
 ``clip(w) = min(max(w, w_min), w_max)``. Non-plastic lanes pass through unchanged, so a word
 with no plastic lane is rewritten with its own value (the walks never look at the plasticity
 bits to decide what to visit, which keeps the cycle count independent of them).
+
+``hold`` (unregistered learner only; tie it to 0 otherwise): ``w_new`` is ``held`` whatever
+the rest says. The store's other writers (the host's word, a clear's zeros) come in here
+rather than through a multiplexer after ``w_new``: the lane's result is then two LUT levels
+after the clip's compares (the values that do not depend on the sum are selected first), on the
+UP5K's weight read -> learner -> weight write path.
 """
 
 from amaranth.hdl import Cat, Module, Mux, signed, unsigned
@@ -25,7 +31,6 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
-from .arith import clip
 
 __all__ = ["Learner"]
 
@@ -46,6 +51,8 @@ class Learner(wiring.Component):
             "potentiate": In(1),
             "w_min": In(signed(w)),
             "w_max": In(signed(w)),
+            "hold": In(1),
+            "held": In(data.ArrayLayout(signed(w), wpw)),
             "w_new": Out(data.ArrayLayout(signed(w), wpw)),
         })
 
@@ -55,11 +62,21 @@ class Learner(wiring.Component):
         out = m.d.sync if self.registered else m.d.comb
         # one adder and one clip per lane serve both walks: the step is +pot (potentiation,
         # the fired lanes) or -dep[lane] (depression); a lane that does not change keeps its word
+        width = len(self.w_min)
+        floor = Mux(self.w_min > self.w_max, self.w_max, self.w_min)    # clip's, see arith
         for lane in range(wpw):
             # w - dep = w + ~dep + 1: one adder for both walks, the 1 as its carry in
             dep = Cat(self.dep[lane], 0).as_signed()       # as a signed value, to invert
             step = Mux(self.potentiate, self.pot, ~dep)
-            moved = clip(self.w[lane] + step + ~self.potentiate, self.w_min, self.w_max)
+            x = self.w[lane] + step + ~self.potentiate
             keep = ~self.p[lane] | (self.potentiate & ~self.mask[lane])
-            out += self.w_new[lane].eq(Mux(keep, self.w[lane], moved))
+            # Mux(stay, early, clip(x)) with clip(x) = x > w_max ? w_max : x < w_min ? floor :
+            # x, arranged so that the late signals (the sum and its two compares) meet only
+            # the last two multiplexers: a and b do not depend on the sum
+            stay = self.hold | keep
+            early = Mux(self.hold, self.held[lane], self.w[lane])
+            a = Mux(stay, early, self.w_max)
+            b = Mux(stay, early, floor)
+            c = Mux((x < self.w_min) | stay, b, x[:width])
+            out += self.w_new[lane].eq(Mux((x > self.w_max) | stay, a, c))
         return m
