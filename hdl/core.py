@@ -7,7 +7,8 @@ Contract (shared with the dispatcher, the golden device and the tests):
   plasticity bits in memories with separate read and write ports; ``"spram"`` builds them from
   single-port stores made by ``store_factory(depth, width)`` (default
   :class:`~spikeloom.hdl.weights.SinglePortStore`, the behavioural twin of
-  ``spikeloom.hdl.spram.SPRAMStore``; one address port, registered read): the plasticity bits
+  ``spikeloom.hdl.spram.SPRAMStore``; one port that reads at ``addr`` or writes at ``waddr``,
+  registered read): the plasticity bits
   (and delays) in one, the weights in a :class:`~spikeloom.hdl.spram.BankedStore` of
   ``cell_words``-word cells, which reads one word and writes another in one clock unless they
   share a cell (the walk then waits a clock: ``proto.cycles.bank_stalls``). Both variants are

@@ -285,7 +285,7 @@ class Datapath:
             m.d.comb += [
                 wst.raddr.eq(w_raddr), wst.waddr.eq(w_waddr), wst.we.eq(self.w_we),
                 wst.wdata.eq(self.w_wdata), self.w_rdata.eq(wst.rdata),
-                pst.addr.eq(Mux(self.p_we, w_waddr, w_raddr)), pst.we.eq(self.p_we),
+                pst.addr.eq(w_raddr), pst.waddr.eq(w_waddr), pst.we.eq(self.p_we),
                 pst.wdata.eq(self.p_wdata), self.p_rdata.eq(pst.rdata),
             ]
             w_raddr_q = w_raddr
@@ -310,8 +310,7 @@ class Datapath:
             self.d_rdata = Signal(data.ArrayLayout(unsigned(D), wpw))
             if self.spram:
                 m.submodules.dstore = dst = factory(wdepth, wpw * D)
-                m.d.comb += [dst.addr.eq(Mux(self.d_we, w_waddr, w_raddr)),
-                             dst.we.eq(self.d_we)]
+                m.d.comb += [dst.addr.eq(w_raddr), dst.waddr.eq(w_waddr), dst.we.eq(self.d_we)]
             else:
                 m.submodules.dstore = dst = DualPortStore(wdepth, wpw * D)
                 m.d.comb += [dst.raddr.eq(w_raddr_q), dst.waddr.eq(w_waddr),

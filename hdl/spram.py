@@ -1,10 +1,13 @@
 """iCE40UP5K single-port RAM (SB_SPRAM256KA) as a store for the core's weights and plasticity bits.
 
 Contract (the store-factory contract of ``spikeloom.hdl.core.Core``): :class:`SPRAMStore`
-``(depth, width)`` is a ``wiring.Component`` with ``addr: In(range(depth))``, ``wdata: In(width)``,
-``we: In(1)`` and ``rdata: Out(width)``; the word at the address presented in cycle *t* appears
-on ``rdata`` in cycle *t+1*; a write cycle's ``rdata`` is undefined. It lives in the ``sync``
-domain.
+``(depth, width)`` is a ``wiring.Component`` with ``addr: In(range(depth))`` (the read address),
+``waddr: In(range(depth))`` (the write address), ``wdata: In(width)``, ``we: In(1)`` and
+``rdata: Out(width)``; the word at ``addr`` presented in cycle *t* appears on ``rdata`` in cycle
+*t+1*; a write cycle (``we``) writes ``wdata`` at ``waddr`` and reads nothing (its ``rdata`` is
+undefined). The one port of the primitive takes ``waddr`` in a write cycle, ``addr`` otherwise;
+the write's nibble mask comes from ``waddr`` alone, so no path runs from a read address into
+``MASKWREN``. It lives in the ``sync`` domain.
 
 Mapping onto the primitive (16 384 words x 16 bits, one nibble write-enable per 4 bits):
 
@@ -31,7 +34,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.cycles import SPRAM_CELL_WORDS
-from .weights import two_port_members
+from .weights import single_port_members, two_port_members
 
 __all__ = ["SPRAM_WORDS", "SPRAM_WIDTH", "UP5K_SPRAMS", "geometry", "split", "spram_count",
            "SPRAMModel", "SPRAMStore", "BankedStore", "banked_count"]
@@ -141,12 +144,7 @@ class SPRAMStore(wiring.Component):
         self.depth = depth
         self.width = width
         self.simulate = simulate
-        super().__init__({
-            "addr": In(range(depth)),
-            "wdata": In(width),
-            "we": In(1),
-            "rdata": Out(width),
-        })
+        super().__init__(single_port_members(depth, width))
 
     # -- address split (shared by both variants) --------------------------------------------------
 
@@ -177,10 +175,16 @@ class SPRAMStore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lbits = self.lane_addr_bits
-        lane = self.addr[:lbits] if lbits else Const(0, 1)
-        packed = self.addr[lbits:]
-        row = packed[:14]
-        bank = packed[14:] if len(packed) > 14 else Const(0, 1)
+
+        def parts(addr):
+            """(lane, row, bank) of a word address."""
+            packed = addr[lbits:]
+            return (addr[:lbits] if lbits else Const(0, 1), packed[:14],
+                    packed[14:] if len(packed) > 14 else Const(0, 1))
+        lane, rrow, rbank = parts(self.addr)
+        wlane, wrow, wbank = parts(self.waddr)
+        row = Mux(self.we, wrow, rrow)
+        bank = Mux(self.we, wbank, rbank)
 
         # write data: the word zero-extended to a lane, repeated in every lane (and column)
         total = self.columns * SPRAM_WIDTH
@@ -195,7 +199,7 @@ class SPRAMStore(wiring.Component):
         if self.lanes == 1:
             m.d.comb += lane_mask.eq(0b1111)
         else:
-            with m.Switch(lane):
+            with m.Switch(wlane):
                 for k in range(self.lanes):
                     with m.Case(k):
                         m.d.comb += lane_mask.eq(((1 << nibbles) - 1) << (k * nibbles))
@@ -206,7 +210,7 @@ class SPRAMStore(wiring.Component):
         bank_q = Signal(len(bank), name="bank_q")
         lane_q = Signal(len(lane), name="lane_q")
         with m.If(~self.we):
-            m.d.sync += [bank_q.eq(bank), lane_q.eq(lane)]
+            m.d.sync += [bank_q.eq(rbank), lane_q.eq(lane)]
 
         outs = []
         for b in range(self.banks):
@@ -272,7 +276,7 @@ class BankedStore(wiring.Component):
     word of consecutive rows, are in different cells whenever there are two or more.
 
     ``cell(words, width)`` builds one cell with the single-port contract of :class:`SPRAMStore`
-    (``addr``, ``wdata``, ``we``, ``rdata``): :class:`SPRAMStore` for the UP5K, its behavioural
+    (``addr``, ``waddr``, ``wdata``, ``we``, ``rdata``): :class:`SPRAMStore` for the UP5K, its behavioural
     twin in simulation.
     """
 
@@ -313,7 +317,7 @@ class BankedStore(wiring.Component):
             write = Signal(name=f"cell{c}_write")
             m.d.comb += [
                 write.eq(self.we & (wcell == c)),
-                cell.addr.eq(Mux(write, self._inner(self.waddr), self._inner(self.raddr))),
+                cell.addr.eq(self._inner(self.raddr)), cell.waddr.eq(self._inner(self.waddr)),
                 cell.we.eq(write),
                 cell.wdata.eq(self.wdata),
             ]

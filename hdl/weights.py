@@ -7,9 +7,9 @@ read (the word at the address presented in cycle *t* appears on ``rdata`` in cyc
   write port (``waddr``/``wdata``/``we``) on one ``lib.memory.Memory``. A read of the address being
   written in the same cycle returns an unspecified word: its user never reads a word while it
   writes it. Used by ``Core(weight_store="dual")``.
-* :class:`SinglePortStore` ``(depth, width)``: one shared address (``addr``/``wdata``/``we``/
-  ``rdata``), the behavioural twin of an iCE40UP5K SB_SPRAM256KA. A write cycle's ``rdata`` is
-  undefined (here: the old word). Its members are exactly the store-factory contract of
+* :class:`SinglePortStore` ``(depth, width)``: one port that a cycle uses to read (at ``addr``)
+  or to write (``we``: ``wdata`` at ``waddr``), the behavioural twin of an iCE40UP5K
+  SB_SPRAM256KA. A write cycle's ``rdata`` is undefined (here: the old word). Its members are exactly the store-factory contract of
   ``Core(weight_store="spram", store_factory=...)``, so ``spikeloom.hdl.spram.SPRAMStore`` can
   replace it one for one.
 
@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from .fifo import held_read
 
-__all__ = ["DualPortStore", "SinglePortStore", "two_port_members"]
+__all__ = ["DualPortStore", "SinglePortStore", "two_port_members", "single_port_members"]
 
 
 def _check(cls, depth, width):
@@ -89,22 +89,24 @@ class DualPortStore(wiring.Component):
         return m
 
 
+def single_port_members(depth, width) -> dict:
+    """The members of a single-port store: a cycle reads at ``addr`` or (``we``) writes
+    ``wdata`` at ``waddr``."""
+    return {"addr": In(range(depth)), "waddr": In(range(depth)), "wdata": In(width),
+            "we": In(1), "rdata": Out(width)}
+
+
 class SinglePortStore(wiring.Component):
-    """``depth`` words of ``width`` bits behind one address port (SPRAM-like)."""
+    """``depth`` words of ``width`` bits behind one port (SPRAM-like)."""
 
     def __init__(self, depth, width):
         _check("SinglePortStore", depth, width)
         self.depth, self.width = depth, width
-        super().__init__({
-            "addr": In(range(depth)),
-            "wdata": In(width),
-            "we": In(1),
-            "rdata": Out(width),
-        })
+        super().__init__(single_port_members(depth, width))
 
     def elaborate(self, platform):
         m = Module()
         # like SPRAM: the output register holds during a write
-        _store(m, self.depth, self.width, raddr=self.addr, waddr=self.addr, wdata=self.wdata,
+        _store(m, self.depth, self.width, raddr=self.addr, waddr=self.waddr, wdata=self.wdata,
                we=self.we, rdata=self.rdata, ren=~self.we)
         return m

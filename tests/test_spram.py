@@ -85,7 +85,9 @@ def run_twin(depth, width, ops):
         # the next op's inputs are applied before sampling rdata, as a pipelined user does:
         # rdata must come from registered state, not from the address now on the port
         for t, (addr, we, data) in enumerate(ops):
-            ctx.set(dut.addr, addr)
+            # a write goes to waddr; the read address of a write cycle must not matter
+            ctx.set(dut.addr, (addr * 7 + 3) % depth if we else addr)
+            ctx.set(dut.waddr, addr if we else (addr * 5 + 1) % depth)
             ctx.set(dut.we, we)
             ctx.set(dut.wdata, data)
             if t:
@@ -115,7 +117,8 @@ module tb;
   wire [{w}-1:0] rdata;
   reg [{aw}+{w}:0] ops [0:{n}-1];
   integer i, f;
-  top dut(.clk(clk), .rst(rst), .addr(addr), .wdata(wdata), .we(we), .rdata(rdata));
+  top dut(.clk(clk), .rst(rst), .addr(addr), .waddr(addr), .wdata(wdata), .we(we),
+          .rdata(rdata));
   initial begin
     $readmemh("ops.hex", ops);
     f = $fopen("out.txt", "w");
