@@ -67,6 +67,7 @@ class Board:
     uart_note: str = ""
     max_baud: int = 3_000_000           # fastest rate the USB-serial bridge makes
     extra_resources: str = ""           # name of a platform attribute to add (break-off PMOD)
+    pnr_opts: tuple = ()                # nextpnr options of its builds (placement, routing)
 
     @property
     def preset(self) -> str:

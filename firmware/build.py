@@ -117,8 +117,10 @@ def _yosys_ff_count(rpt: Path) -> int | None:
 
 
 def build(board: str, config=None, out_dir="build", *, design="top", build_id=None,
-          seed: int | None = None, check_timing: bool = True) -> BuildReport:
-    """Build ``board`` (see the module docstring). Returns the report."""
+          seed: int | None = None, check_timing: bool = True,
+          pnr_opts: tuple[str, ...] | None = None) -> BuildReport:
+    """Build ``board`` (see the module docstring). Returns the report. ``pnr_opts``: nextpnr
+    options after the build's own (default: the board's ``pnr_opts``)."""
     b = _boards.board(board)
     try:
         cfg = _boards.board_config(board, config)
@@ -157,6 +159,7 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
     opts = ["--report", "top.report.json", "--timing-allow-fail"]
     if seed is not None:
         opts += ["--seed", str(seed)]
+    opts += list(b.pnr_opts if pnr_opts is None else pnr_opts)
     overrides = {"nextpnr_opts": " ".join(opts)}
     if b.family == "ice40":
         overrides["synth_opts"] = "-dsp"        # UP5K SB_MAC16 for the decay multipliers
@@ -227,9 +230,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="build", help="output directory (default: build)")
     ap.add_argument("--design", default="top", choices=["top", "echo"])
     ap.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
+    ap.add_argument("--pnr-opts", default=None, metavar="OPTS",
+                    help="nextpnr options (quoted, split at spaces) instead of the board's")
     args = ap.parse_args(argv)
     try:
-        report = build(args.board, args.config, args.out, design=args.design, seed=args.seed)
+        report = build(args.board, args.config, args.out, design=args.design, seed=args.seed,
+                       pnr_opts=None if args.pnr_opts is None else tuple(args.pnr_opts.split()))
     except BuildError as e:
         rep = getattr(e, "report", None)
         if rep is not None:

@@ -207,8 +207,18 @@ class Dispatcher(wiring.Component):
         # The RUN request stays in the decoder while it runs; the sequencer paces its ticks,
         # ends it (done or aborted) and counts the ticks run (the reply's ticks field).
         run = rq.head.run
-        m.d.comb += [seq.request.eq(run), seq.abort.eq(self.abort),
-                     self.core.start.eq(seq.start)]
+        # The core's strobes (a tick's start, a clear) go through a register: the core's
+        # memory addresses follow them at once, and the decisions behind them (the period,
+        # the abort, the request's decode) are then a cycle earlier, off the paths into the
+        # stores (the UP5K build's longest). The core acts a cycle later; nothing it counts
+        # changes, the tick period grows by that cycle.
+        core_clear = Signal.like(self.core.clear)
+        m.d.sync += [self.core.start.eq(seq.start), self.core.clear.eq(core_clear)]
+        # the walker's start likewise (its registers load at its start; it then runs a cycle
+        # after the request's decode: a cycle per READ/WRITE/INJECT request, none per word)
+        walk_start = Signal()
+        m.d.sync += walk.start.eq(walk_start)
+        m.d.comb += [seq.request.eq(run), seq.abort.eq(self.abort)]
         in_run = Signal()           # a RUN is executing (where an overrun count returns)
         # where a tick's event handling goes on: the probe step when the build has probes
         after_tick = "RUN_PROBE" if cfg.probe_slots else "RUN_NEXT"
@@ -258,12 +268,12 @@ class Dispatcher(wiring.Component):
                                     m.d.sync += cnt_at.eq(crc_at)
                                     m.next = "CNT_CLR"
                                 with m.Elif((flags & _CORE_FLAGS) != 0):
-                                    m.d.comb += self.core.clear.eq(flags[:_FLAG_BITS])
+                                    m.d.comb += core_clear.eq(flags[:_FLAG_BITS])
                                     m.next = "RESET_WAIT"
                                 with m.Else():
                                     m.next = "REPLY"
                             with m.Case(Opcode.READ, Opcode.WRITE, Opcode.INJECT):
-                                m.d.comb += walk.start.eq(1)
+                                m.d.comb += walk_start.eq(1)
                                 m.next = "WALK"
                             with m.Case(Opcode.RUN):
                                 m.d.comb += seq.load.eq(1)
@@ -287,7 +297,7 @@ class Dispatcher(wiring.Component):
                 m.d.comb += cnt.zero.eq(1)
                 m.d.sync += cnt_at.eq(cnt_at + 2)
                 with m.If(cnt_at == overrun_at):
-                    m.d.comb += self.core.clear.eq(rq.head.reset[:_FLAG_BITS])
+                    m.d.comb += core_clear.eq(rq.head.reset[:_FLAG_BITS])
                     m.next = "RESET_WAIT"
             with m.State("CNT_RD"):
                 m.next = "CNT_WR"       # the RAM answers one cycle after the address

@@ -92,10 +92,12 @@ class Update(wiring.Component):
         F = cfg.decay_frac
         m = Module()
 
-        def reg(value, name):
-            """``value`` registered: the input of the next stage."""
+        def reg(value, name, product=False):
+            """``value`` registered: the input of the next stage. A product's register has no
+            reset (its stage's valid bit has one), so on the iCE40 Yosys can put it into the
+            SB_MAC16's own output register instead of logic cells."""
             value = Value.cast(value)
-            r = Signal(value.shape(), name=name)
+            r = Signal(value.shape(), name=name, reset_less=product)
             m.d.sync += r.eq(value)
             return r
 
@@ -104,7 +106,7 @@ class Update(wiring.Component):
 
         # stage 1 (the memory data): exact current sum (saturated once), the state products
         i1 = reg(sat(self.st.i + self.acc, cfg.i_width), "i1")
-        pv = reg(self.st.v * self.alpha_mem, "pv")
+        pv = reg(self.st.v * self.alpha_mem, "pv", product=True)
         y1 = reg(self.y, "y1")
         v = reg(self.st.v, "v")
         ref = reg(self.st.ref, "ref")
@@ -112,7 +114,7 @@ class Update(wiring.Component):
         if cfg.inh_current:
             h1 = reg(sat(self.st.i_inh + self.acc_inh, cfg.i_width), "h1")
         if cfg.theta_width:
-            pt = reg(self.st.theta * self.alpha_theta, "pt")
+            pt = reg(self.st.theta * self.alpha_theta, "pt", product=True)
 
         # stage 2 (the parameters arrive): v1 in two carry chains (the decay's rounding bit
         # rides in the first one as its carry-in; bias + h1 alongside), the threshold, the
@@ -137,9 +139,9 @@ class Update(wiring.Component):
         v_alt = reg(Mux(active, par.v_reset, v), "v_alt")
         # ref unless active and not firing: refractory (fires) or ref - 1 (refractory)
         ref_alt = reg(Mux(active, par.refractory, ref - 1), "ref_alt")
-        pi = reg(i1 * par.alpha_syn, "pi")
+        pi = reg(i1 * par.alpha_syn, "pi", product=True)
         if cfg.inh_current:
-            pih = reg(h1 * par.alpha_inh, "pih")
+            pih = reg(h1 * par.alpha_inh, "pih", product=True)
         ydec = reg(y1, "ydec")
 
         # stage 3: compare, resets, the decays' rounding; the outputs

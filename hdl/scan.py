@@ -61,8 +61,9 @@ class Scan:
         # truncation, the pre jump and the saturation follow a stage later
         self.x_prod = dp.pre_r.data * stdp.alpha_pre
         self.y_prod = dp.post_r.data * stdp.alpha_post
-        self.x_prod_r = Signal(self.x_prod.shape())
-        self.y_prod_r = Signal(self.y_prod.shape())
+        # (no reset, as the neuron's products: the iCE40's SB_MAC16 can hold them itself)
+        self.x_prod_r = Signal(self.x_prod.shape(), reset_less=True)
+        self.y_prod_r = Signal(self.y_prod.shape(), reset_less=True)
         self.x_new = satu(trunc_shift(self.x_prod_r, frac)
                           + Mux(self.decay.hit, stdp.pre_jump, 0), tw)
         self.y_dec = satu(trunc_shift(self.y_prod_r, frac), tw)

@@ -69,6 +69,12 @@ class Learner(wiring.Component):
             dep = Cat(self.dep[lane], 0).as_signed()       # as a signed value, to invert
             step = Mux(self.potentiate, self.pot, ~dep)
             x = self.w[lane] + step + ~self.potentiate
+            # x > w_max iff w > w_max - s, x < w_min iff w < w_min - s (s = +pot or -dep):
+            # the bounds less the step do not depend on the weight read, so the compares
+            # follow the read directly, beside the sum instead of after it
+            neg = Mux(self.potentiate, ~Cat(self.pot, 0).as_signed(), dep)   # -s - [pot]
+            gt = self.w[lane] > self.w_max + neg + self.potentiate
+            lt = self.w[lane] < self.w_min + neg + self.potentiate
             keep = ~self.p[lane] | (self.potentiate & ~self.mask[lane])
             # Mux(stay, early, clip(x)) with clip(x) = x > w_max ? w_max : x < w_min ? floor :
             # x, arranged so that the late signals (the sum and its two compares) meet only
@@ -77,6 +83,6 @@ class Learner(wiring.Component):
             early = Mux(self.hold, self.held[lane], self.w[lane])
             a = Mux(stay, early, self.w_max)
             b = Mux(stay, early, floor)
-            c = Mux((x < self.w_min) | stay, b, x[:width])
-            out += self.w_new[lane].eq(Mux((x > self.w_max) | stay, a, c))
+            c = Mux(lt | stay, b, x[:width])
+            out += self.w_new[lane].eq(Mux(gt | stay, a, c))
         return m
