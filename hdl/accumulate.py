@@ -53,8 +53,10 @@ class Accumulate:
         def issue(cond):
             w = dp.walk
             m.d.comb += dp.dl_r.addr.eq(Mux(cond & (k == 0), dp.ptr + 1, dp.ptr))
+            # the store reads the next word whether it issues or not (a word not issued is
+            # not used): the issue decision (a bank collision) stays off the address path
+            m.d.comb += dp.w_raddr.eq(row_addr)
             with m.If(cond):
-                m.d.comb += dp.w_raddr.eq(row_addr)
                 if dp.spram:    # dual: dep a cycle later, the accumulators in the data stage
                     m.d.comb += [dp.acc_r.addr.eq(k), dp.dep_r.addr.eq(k)]
                 m.d.sync += [w.valid.eq(1), w.pot.eq(0), w.word.eq(k), w.addr.eq(row_addr),

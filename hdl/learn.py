@@ -63,9 +63,9 @@ class Learn:
                                 else dp.row_base_of(pl_r.data) + fw_r.data.word)
             issue = (dp.more & ~(w.valid & (dp.wst.cell_of(addr) == dp.wst.cell_of(w.addr)))
                      if dp.spram else dp.more)
-            m.d.comb += [fw_r.addr.eq(self.fp), pl_r.addr.eq(dp.ptr)]
+            m.d.comb += [fw_r.addr.eq(self.fp), pl_r.addr.eq(dp.ptr),
+                         dp.w_raddr.eq(addr)]      # (read whether issued or not, as ACC)
             with m.If(issue):
-                m.d.comb += dp.w_raddr.eq(addr)
                 m.d.sync += [w.valid.eq(1), w.pot.eq(1), w.addr.eq(addr),
                              w.mask.eq(fw_r.data.mask),
                              w.step.eq(pl_r.data.step), w.last.eq((dp.left == 1) & wrap)]
