@@ -174,19 +174,16 @@ PRESETS: dict[str, CoreConfig] = {
     "default": CoreConfig(n_neurons=128, n_inputs=64, weights_per_word=4, name="default",
                           clock_hz=12_000_000, baud=1_000_000),
     # iCEBreaker (iCE40UP5K): weights in SPRAM (16-bit words, two 8-bit weights); an 8-bit
-    # theta fits (4214/5280 LCs, 29/30 EBR, 7/8 DSP, 17.7 MHz), exc/inh currents do not
-    # (docs/boards.md). With the compact spike stream's emitter (4728/5280 LCs, 30/30 EBR) no
-    # probe slots fit: 4 slots need 5505 LCs, 2 need 5385 (measured; without the emitter 4 slots
-    # took 5041). Clock 15 MHz from the 12 MHz oscillator through the PLL: the three-stage
-    # neuron update took the neuron off the critical path (18.65 MHz measured at a 24 MHz
-    # constraint; the STDP read-modify-write now limits it, docs/boards.md "Clock"), 15 MHz
-    # keeps ~20 % margin. 3 Mbaud: the FT2232H's exact 12 MHz / 4, divisor 5 here; sustained
-    # in simulation (bench/link.py). With the issue-21 learning datapath: 5051/5280 LCs,
-    # 30/30 EBR, 8/8 DSP, 18.9 MHz at 15 MHz (met; docs/boards.md); with the banked SPRAM
-    # weight store (three cells) and the merged issue-21 tree 5172/5280 LCs, 21.8 MHz (met);
-    # with SCAN's fourth stage 5192/5280 LCs, 21.4 MHz (met)
+    # theta fits, exc/inh currents and probe slots do not (docs/boards.md: it records state
+    # through reads instead). Clock 24 MHz from the 12 MHz oscillator through the PLL
+    # (2026-12-05, issue 21: the product registers in the SB_MAC16s, the learner's compares
+    # beside the weight read, the dispatcher's strobes registered, the walks' read address
+    # free of the bank-collision decision: 5213/5280 LCs, 25.6 MHz at a 24 MHz constraint with
+    # the default seed, met; docs/boards.md "Clock"). 6 Mbaud: the FT2232H's exact 12 MHz / 2,
+    # divisor 4 here, the smallest the UART and dispatcher are measured to sustain
+    # (bench/link.py); 12 Mbaud would need divisor 2
     "up5k": CoreConfig(n_neurons=256, n_inputs=128, weights_per_word=2, name="up5k",
-                       theta_width=8, clock_hz=15_000_000, baud=3_000_000),
+                       theta_width=8, clock_hz=24_000_000, baud=6_000_000),
     # 512 x 256: a simulation size (the model and benchmarks); it does not fit a ULX3S-85F
     # (233 of 208 DP16KD measured), whose board preset is ulx3s_85f below
     "ecp5_85": CoreConfig(n_neurons=512, n_inputs=256, weights_per_word=4, name="ecp5_85",
