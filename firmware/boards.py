@@ -68,6 +68,7 @@ class Board:
     max_baud: int = 3_000_000           # fastest rate the USB-serial bridge makes
     extra_resources: str = ""           # name of a platform attribute to add (break-off PMOD)
     pnr_opts: tuple = ()                # nextpnr options of its builds (placement, routing)
+    seed: int | None = None             # nextpnr's placement seed of its builds (None: nextpnr's)
 
     @property
     def preset(self) -> str:
@@ -130,7 +131,10 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
           max_baud=12_000_000,
           extra_resources="break_off_pmod"),
     Board("ulx3s-25f", "ULX3S (LFE5U-25F)", platform=_ulx3s_25f, **_ULX3S),
-    Board("ulx3s-85f", "ULX3S (LFE5U-85F)", platform=_ulx3s_85f, **_ULX3S),
+    # seed 2: nextpnr's default seed places ulx3s_85f at 58.7 MHz, under its 60 MHz clock (the
+    # parameter block RAM -> the neuron's product register); seeds 1 and 2 give 61.5 and 64.1
+    # MHz on the same tree (2026-12-05, docs/boards.md "Clock")
+    Board("ulx3s-85f", "ULX3S (LFE5U-85F)", platform=_ulx3s_85f, seed=2, **_ULX3S),
     Board("arty-a7-35", "Arty A7-35 (XC7A35T-1L)", family="xilinx7", platform=_arty_a7_35,
           toolchain="vivado", osc_hz=100_000_000, clk_resource="clk100",
           leds={"heartbeat": ("led", 0), "activity": ("led", 1), "error": ("rgb_led", 0)},

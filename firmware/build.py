@@ -157,6 +157,8 @@ def build(board: str, config=None, out_dir="build", *, design="top", build_id=No
         return report
 
     opts = ["--report", "top.report.json", "--timing-allow-fail"]
+    seed = b.seed if seed is None else seed
+    report.seed = seed
     if seed is not None:
         opts += ["--seed", str(seed)]
     opts += list(b.pnr_opts if pnr_opts is None else pnr_opts)
@@ -229,7 +231,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=None, help="preset name (default: the board's)")
     ap.add_argument("--out", default="build", help="output directory (default: build)")
     ap.add_argument("--design", default="top", choices=["top", "echo"])
-    ap.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="nextpnr placement seed (default: the board's, else nextpnr's)")
     ap.add_argument("--pnr-opts", default=None, metavar="OPTS",
                     help="nextpnr options (quoted, split at spaces) instead of the board's")
     args = ap.parse_args(argv)

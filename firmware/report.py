@@ -62,6 +62,7 @@ class BuildReport:
     n_inputs: int = 0
     config_hash: int | None = None               # CoreConfig.hash(): identifies the build
     design: str = "top"                          # "top" (the device) or "echo" (stand-in)
+    seed: int | None = None                      # nextpnr's placement seed (None: its own)
 
     @property
     def timing_met(self) -> bool:
@@ -80,7 +81,8 @@ class BuildReport:
         lines = [f"{self.board}: config {self.config} ({self.n_neurons} neurons, "
                  f"{self.n_inputs} inputs), {self.device}, {self.toolchain}, {self.status}"]
         if self.clock:
-            lines.append(f"  clock: {self.clock_hz / 1e6:g} MHz ({self.clock})")
+            lines.append(f"  clock: {self.clock_hz / 1e6:g} MHz ({self.clock})"
+                         + (f", placement seed {self.seed}" if self.seed is not None else ""))
         for name, r in self.resources.items():
             lines.append(f"  {name:6s} {r}")
         if self.ff_count is not None:
