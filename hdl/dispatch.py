@@ -21,7 +21,8 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
   Requests are checked exactly in the order of the protocol semantics; a failed check changes no
   state and is answered with an empty payload and its status.
 - Requests act on the core through its control interface ``core``
-  (:class:`spikeloom.hdl.core.Control`). RUN runs ``ticks`` ticks; tick ``k`` starts no
+  (:class:`spikeloom.hdl.core.Control`), driven from registers only: the memory request's
+  valid, and the ``start`` and ``clear`` strobes a cycle after the decision to raise them. RUN runs ``ticks`` ticks; tick ``k`` starts no
   earlier than ``period`` cycles after tick ``k-1`` started (0: at once), and not before the
   emitter has packed tick ``k-1``'s spikes (its queue holds a batch, so the next ticks compute
   while the previous batch is on the line; output backpressure delays, never drops). The

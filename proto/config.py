@@ -194,7 +194,9 @@ PRESETS: dict[str, CoreConfig] = {
     # bytes a tick (bench/probes.py: 30 for one neuron, ~2 more each), within the 300 bytes a
     # 3 Mbaud line carries per 1 ms tick (200 at the Arty's 2 Mbaud): 56 at 1,000 ticks/s
     # ULX3S ECP5-85F, 512 x 128 with a 16-bit theta, exc/inh currents and the 56 probe slots:
-    # 201/208 DP16KD, 9161 LUT4 (246 as LUT RAM), 2473 FF, Fmax 63.8 MHz at its 60 MHz clock
+    # 201/208 DP16KD, 9367 LUT4 (246 as LUT RAM), 2482 FF, Fmax 64.1 MHz at its 60 MHz clock
+    # with nextpnr seed 2 (2026-12-05; 58.7 with the default seed: firmware.boards pins it);
+    # before: 9161 LUT4, 63.8 MHz
     # (EHXPLLL 25 -> 60 MHz, VCO 780 MHz; met; 2026-12-04, issue 21: the dual store's learn
     # stage and registered addresses, SCAN's decay stage, the host write a clock after its
     # acceptance, the RX stage, the emitter's buffer in LUT RAM, the READ length registered;
@@ -205,8 +207,8 @@ PRESETS: dict[str, CoreConfig] = {
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=60_000_000, baud=3_000_000),
     # ULX3S ECP5-25F, 208 x 104 (224 x 112 needs 59 of its 56 DP16KD) with a 16-bit theta,
-    # exc/inh currents and the 56 probe slots: 55/56 DP16KD, 8049 LUT4 (156 LUT RAM), 2435 FF,
-    # Fmax 63.7 MHz at its 60 MHz clock (met; 2026-12-04, the same issue-21 steps as ulx3s_85f;
+    # exc/inh currents and the 56 probe slots: 55/56 DP16KD, 8222 LUT4 (156 LUT RAM), 2444 FF,
+    # Fmax 65.4 MHz at its 60 MHz clock (2026-12-05; 63.7 before) (met; 2026-12-04, the same issue-21 steps as ulx3s_85f;
     # it ran at 30 MHz, 31.6-35.2 MHz Fmax, before: docs/boards.md); FT231X at 3 Mbaud as above
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
