@@ -157,9 +157,9 @@ def read_back_at_1khz(board_name: str = "icebreaker", ticks: int = 200, exe=None
     through reads, measured on its virtual board (the real top Verilated, the UART at its baud,
     bench/ticks.py's weight store of the build): n = 1, then doubling while it fits, then a
     bisection (the rate falls as n grows)."""
+    from spikeloom.board import open_board
     from spikeloom.firmware.boards import board_config
     from spikeloom.sim import vboard
-    from spikeloom.board import open_board
     from ticks import core_kwargs
     cfg = board_config(board_name)
     exe = exe or vboard.binary(cfg, **core_kwargs(board_name))

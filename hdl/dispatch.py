@@ -21,18 +21,18 @@ Contract (docs/protocol.md; byte-identical with ``spikeloom.sim.device.GoldenDev
   Requests are checked exactly in the order of the protocol semantics; a failed check changes no
   state and is answered with an empty payload and its status.
 - Requests act on the core through its control interface ``core``
-  (:class:`spikeloom.hdl.core.Control`), driven from registers only: the memory request's
-  valid, and the ``start`` and ``clear`` strobes a cycle after the decision to raise them. RUN runs ``ticks`` ticks; tick ``k`` starts no
-  earlier than ``period`` cycles after tick ``k-1`` started (0: at once), and not before the
-  emitter has packed tick ``k-1``'s spikes (its queue holds a batch, so the next ticks compute
-  while the previous batch is on the line; output backpressure delays, never drops). The
-  emitter's batches leave on ``body`` between the dispatcher's own replies: before the RUN
-  reply the dispatcher raises the emitter's ``flush`` and waits for its ``idle`` (state
-  RUN_FLUSH; a PROBE event must do the same). A tick whose
-  ``last_tick_cycles`` exceeds a nonzero ``period`` counts an overrun (16-bit saturating) and
-  sets flag bit 0. While ``abort`` (the top's abort latch) is high a RUN ends at the next tick
-  boundary (before a tick starts: the tick in flight finishes and the spike stream is flushed)
-  with status ABORTED and RUN_REPLY(ticks run); a RUN finding it high runs no tick.
+  (:class:`spikeloom.hdl.core.Control`), driven from registers only: the memory request's valid, and
+  the ``start`` and ``clear`` strobes a cycle after the decision to raise them. RUN runs ``ticks``
+  ticks; tick ``k`` starts no earlier than ``period`` cycles after tick ``k-1`` started (0: at
+  once), and not before the emitter has packed tick ``k-1``'s spikes (its queue holds a batch, so
+  the next ticks compute while the previous batch is on the line; output backpressure delays, never
+  drops). The emitter's batches leave on ``body`` between the dispatcher's own replies: before the
+  RUN reply the dispatcher raises the emitter's ``flush`` and waits for its ``idle`` (state
+  RUN_FLUSH; a PROBE event must do the same). A tick whose ``last_tick_cycles`` exceeds a nonzero
+  ``period`` counts an overrun (16-bit saturating) and sets flag bit 0. While ``abort`` (the top's
+  abort latch) is high a RUN ends at the next tick boundary (before a tick starts: the tick in
+  flight finishes and the spike stream is flushed) with status ABORTED and RUN_REPLY(ticks run); a
+  RUN finding it high runs no tick.
 - Reply bodies (header and payload; the encoder appends the CRC) leave on ``body``. A READ
   reply sends each word straight from ``mem_rsp``, which it takes only after the word's last
   byte.

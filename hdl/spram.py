@@ -276,8 +276,8 @@ class BankedStore(wiring.Component):
     word of consecutive rows, are in different cells whenever there are two or more.
 
     ``cell(words, width)`` builds one cell with the single-port contract of :class:`SPRAMStore`
-    (``addr``, ``waddr``, ``wdata``, ``we``, ``rdata``): :class:`SPRAMStore` for the UP5K, its behavioural
-    twin in simulation.
+    (``addr``, ``waddr``, ``wdata``, ``we``, ``rdata``): :class:`SPRAMStore` for the UP5K, its
+    behavioural twin in simulation.
     """
 
     def __init__(self, depth: int, width: int, *, row_words: int, cell,

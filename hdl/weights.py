@@ -9,9 +9,9 @@ read (the word at the address presented in cycle *t* appears on ``rdata`` in cyc
   writes it. Used by ``Core(weight_store="dual")``.
 * :class:`SinglePortStore` ``(depth, width)``: one port that a cycle uses to read (at ``addr``)
   or to write (``we``: ``wdata`` at ``waddr``), the behavioural twin of an iCE40UP5K
-  SB_SPRAM256KA. A write cycle's ``rdata`` is undefined (here: the old word). Its members are exactly the store-factory contract of
-  ``Core(weight_store="spram", store_factory=...)``, so ``spikeloom.hdl.spram.SPRAMStore`` can
-  replace it one for one.
+  SB_SPRAM256KA. A write cycle's ``rdata`` is undefined (here: the old word). Its members are
+  exactly the store-factory contract of ``Core(weight_store="spram", store_factory=...)``, so
+  ``spikeloom.hdl.spram.SPRAMStore`` can replace it one for one.
 
 The core reads-modifies-writes these words during STDP. On the spram path the single-port stores
 are the *cells* of ``spikeloom.hdl.spram.BankedStore`` (the weights; a read and a write in

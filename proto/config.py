@@ -208,8 +208,9 @@ PRESETS: dict[str, CoreConfig] = {
                             probe_slots=56, clock_hz=60_000_000, baud=3_000_000),
     # ULX3S ECP5-25F, 208 x 104 (224 x 112 needs 59 of its 56 DP16KD) with a 16-bit theta,
     # exc/inh currents and the 56 probe slots: 55/56 DP16KD, 8222 LUT4 (156 LUT RAM), 2444 FF,
-    # Fmax 65.4 MHz at its 60 MHz clock (2026-12-05; 63.7 before) (met; 2026-12-04, the same issue-21 steps as ulx3s_85f;
-    # it ran at 30 MHz, 31.6-35.2 MHz Fmax, before: docs/boards.md); FT231X at 3 Mbaud as above
+    # Fmax 65.4 MHz at its 60 MHz clock (met; 2026-12-05; 63.7 before, the same issue-21 steps
+    # as ulx3s_85f; it ran at 30 MHz, 31.6-35.2 MHz Fmax, before: docs/boards.md); FT231X at
+    # 3 Mbaud as above
     "ulx3s_25f": CoreConfig(n_neurons=208, n_inputs=104, weights_per_word=4, name="ulx3s_25f",
                             theta_width=16, inh_current=True,
                             probe_slots=56, clock_hz=60_000_000, baud=3_000_000),

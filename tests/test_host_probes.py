@@ -141,11 +141,11 @@ def test_read_back_request_plan():
     """The requests of a read-back run: a RUN ends on every sampled tick and after every tick
     with input; each sample's READs follow its RUN; the windows are split at max_payload."""
     from spikeloom.board import _RunPlan
+    from spikeloom.image import PopulationInfo
     from spikeloom.proto import protocol as P
     from spikeloom.proto.memmap import Region, layouts
     from spikeloom.proto.protocol import Opcode
     from spikeloom.recording import ReadBack, plan
-    from spikeloom.image import PopulationInfo
     cfg = preset("tiny")
     pops = {"exc": PopulationInfo("exc", "neurons", 1, 6)}
     _, watches = plan(cfg, pops, {"exc": ["v", "y"]}, 5)
