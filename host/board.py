@@ -490,7 +490,9 @@ class Board:
                       input_events=np.concatenate(inp) if inp else None,
                       n_inputs=self.config.n_inputs,
                       recorded=None if probes is None else probes.traces(
-                          spikes.first or 0, ticks, partial=aborted))
+                          spikes.first or 0, ticks, partial=aborted),
+                      recorded_via=None if probes is None else
+                      "reads" if isinstance(probes, recording.ReadBack) else "probes")
 
     # -- reading back ------------------------------------------------------------------------------
 

@@ -65,7 +65,8 @@ class Result:
     """Output of :meth:`spikeloom.Board.run` (see the module docstring)."""
 
     def __init__(self, events, ticks: int, n_neurons: int, *, populations=(), dt: float = 1.0,
-                 start_tick: int = 0, input_events=None, n_inputs: int = 0, recorded=None):
+                 start_tick: int = 0, input_events=None, n_inputs: int = 0, recorded=None,
+                 recorded_via: str | None = None):
         self.events = np.asarray(events, np.int64).reshape(-1, 2)
         self.ticks = int(ticks)
         self.n_neurons = int(n_neurons)
@@ -76,8 +77,10 @@ class Result:
         self.input_events = (np.zeros((0, 2), np.int64) if input_events is None
                              else np.asarray(input_events, np.int64).reshape(-1, 2))
         self._dense = None
-        #: ``{population: {field: Trace}}`` recorded through probes (``board.run(record=)``)
+        #: ``{population: {field: Trace}}`` recorded during the run (``board.run(record=)``)
         self.recorded = dict(recorded or {})
+        #: how they were recorded: "probes", "reads" (docs/host.md), or None
+        self.recorded_via = recorded_via
 
     @property
     def dense(self) -> np.ndarray:

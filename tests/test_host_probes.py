@@ -129,6 +129,7 @@ def test_read_back_records_what_probes_stream(every):
     ref = got[CFG.name, "probes"]
     assert np.array_equal(ref["exc"].v.raw, v[::every]) and np.ptp(v) > 0
     for key, res in got.items():
+        assert res.recorded_via == (key[1] or "reads"), key
         for f in ("v", "i", "y"):
             a, b = getattr(ref["exc"], f), getattr(res["exc"], f)
             assert np.array_equal(a.raw, b.raw) and np.array_equal(a.ticks, b.ticks), (key, f)

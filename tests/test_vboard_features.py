@@ -178,7 +178,7 @@ def pynn_script(sim, url):
     exc.record(["spikes", "v"])
     inh.record(["spikes", "v"])
     sim.run(70.0)
-    streamed = sim.state._probe_record() is not None
+    streamed = sim.state.recorded_via == "probes"
     delays = sim.state.image.delays()
     seg = [p.get_data().segments[0] for p in (exc, inh)]
     spikes = [s.times.magnitude.tolist() for sg in seg for s in sg.spiketrains]

@@ -66,6 +66,7 @@ class State(common.control.BaseState):
         self.populations = []       # real Populations, in creation order
         self.projections = []
         self.net = self.image = None
+        self.recorded_via = None    # how the last run recorded v: "probes", "reads" or None
         self.dirty = True
         self.reset()
 
@@ -102,6 +103,7 @@ class State(common.control.BaseState):
             if record:      # v sampled after every tick: by probes, or pipelined READs
                 result = self.board.run(ticks, inputs=self._inputs(self.tick, ticks),
                                         record=record)
+                self.recorded_via = result.recorded_via
                 self._collect(result, self.tick)
                 for name in record:
                     pop = next(p for p in self.populations if p._sl_name == name)
