@@ -123,7 +123,7 @@ def test_read_back_records_what_probes_stream(every):
         with sl.open("model://", config=cfg) as board:
             board.load(image)
             got[cfg.name, via] = board.run(ticks, inputs={"in": spikes}, record_every=every,
-                                           record={"exc": ["v", "i", "y"]})
+                                           record={"exc": ["v", "i", "y"]}, record_via=via)
             assert board.status()["ticks"] == ticks
     v, i = golden_v(sl.compile(net(stdp), target=CFG), spikes)
     ref = got[CFG.name, "probes"]
