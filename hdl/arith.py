@@ -7,7 +7,8 @@ target shape. These are the logic twins of :mod:`spikeloom.proto.fixed`.
 
 from amaranth.hdl import Cat, Mux, Value
 
-__all__ = ["sat", "satu", "decay", "trunc_shift", "add_cin", "scale_sat", "clip", "div_const"]
+__all__ = ["sat", "satu", "decay", "trunc_shift", "add_cin", "scale_sat", "clip", "clip_floor",
+           "div_const"]
 
 
 def sat(x, width):
@@ -96,8 +97,12 @@ def clip(x, w_min, w_max):
     w_max)``, which depends on the bounds only (registers), so it is the spec's order even
     when ``w_min > w_max``."""
     width = len(w_min)
-    floor = Mux(w_min > w_max, w_max, w_min)
-    return Mux(x > w_max, w_max, Mux(x < w_min, floor, x))[:width].as_signed()
+    return Mux(x > w_max, w_max, Mux(x < w_min, clip_floor(w_min, w_max), x))[:width].as_signed()
+
+
+def clip_floor(w_min, w_max):
+    """What :func:`clip` gives below ``w_min``: ``min(w_min, w_max)`` (registers only)."""
+    return Mux(w_min > w_max, w_max, w_min)
 
 
 

@@ -31,6 +31,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..proto.config import CoreConfig
+from .arith import clip_floor
 
 __all__ = ["Learner"]
 
@@ -63,7 +64,7 @@ class Learner(wiring.Component):
         # one adder and one clip per lane serve both walks: the step is +pot (potentiation,
         # the fired lanes) or -dep[lane] (depression); a lane that does not change keeps its word
         width = len(self.w_min)
-        floor = Mux(self.w_min > self.w_max, self.w_max, self.w_min)    # clip's, see arith
+        floor = clip_floor(self.w_min, self.w_max)
         for lane in range(wpw):
             # w - dep = w + ~dep + 1: one adder for both walks, the 1 as its carry in
             dep = Cat(self.dep[lane], 0).as_signed()       # as a signed value, to invert
