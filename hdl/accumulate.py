@@ -36,63 +36,102 @@ class Accumulate:
         if dp.D:
             self.head = Signal(dp.D)                        # this tick's ring slot
             self.head_base = Signal(range(dp.ring_depth))   # head * wpr
+        if dp.pairs:
+            # a pair's second row after its first word: in SCAN's source index, which ACC
+            # does not use (registers are scarce on the UP5K)
+            assert len(dp.idx) >= len(dp.dl_w.data.row)
+            self.row2 = dp.idx
+            self.paired = Signal()                      # the unit is a pair (after word 0)
 
-    def _row_walk(self, m):
-        """The word to issue next (``row_addr``) and ``issue(cond)``, which issues it."""
+    def _unit_walk(self, m):
+        """The words to read next (``row_addr``; pairs: ``row_addr2`` and ``pair``) and
+        ``issue(cond)``, which issues them.
+
+        The walk goes unit by unit (``proto.cycles.acc_units``): a row, or a pair of rows whose
+        second entry SCAN marked, ``wpr`` words each. The list is read in order, one entry at
+        a time at ``ptr``: at a unit's first word ``base`` and ``flag_r`` hold its entry
+        (``load``) and ``dl_r.data`` the next (the lookahead, entry ``ptr``: none when ``ptr ==
+        nd``). A pair's first word reads the entry after both (pairs need ``wpr >= 2``); every
+        unit's last word loads the entry on ``dl_r.data`` and reads the one after it."""
         dp = self.dp
-        k, wpr = dp.k, dp.wpr
-        # the row's plastic flag and weight address: from the list entry at a row's first word
-        flag_now = Mux(k == 0, dp.dl_r.data.plastic, dp.flag_r)
-        row_base = Mux(k == 0, dp.row_base_of(dp.dl_r.data), dp.base)
+        k, wpr, dl_r = dp.k, dp.wpr, dp.dl_r
+        first, last_word = k == 0, k == wpr - 1
+        at_end = dp.ptr == dp.nd        # no lookahead; at a last word: the last unit
+        base = dp.base
         row_addr = Signal.like(dp.w_raddr)
         if wpr & (wpr - 1) == 0:            # rows are aligned: no carries to add k
-            m.d.comb += row_addr.eq(Cat(k, row_base[len(k):]) if wpr > 1 else row_base)
+            m.d.comb += row_addr.eq(Cat(k, base[len(k):]) if wpr > 1 else base)
         else:
-            m.d.comb += row_addr.eq(row_base + k)
+            m.d.comb += row_addr.eq(base + k)
+        if dp.pairs:
+            pair_now = dl_r.data.pair & ~at_end
+            pair = Mux(first, pair_now, self.paired)
+            row_addr2 = Signal.like(dp.w_raddr)
+            m.d.comb += row_addr2.eq(Cat(k, Mux(first, dl_r.data.row, self.row2)))
+            # the second read runs whether the word issues or not (as the first: off the
+            # issue decision's path); a word not issued is not used
+            m.d.comb += [dp.w_raddr2.eq(row_addr2), dp.w_ren2.eq(pair)]
+        else:
+            pair = row_addr2 = None
 
         def issue(cond):
             w = dp.walk
-            m.d.comb += dp.dl_r.addr.eq(Mux(cond & (k == 0), dp.ptr + 1, dp.ptr))
+            fetch = cond & (last_word | (first & pair_now) if dp.pairs else last_word)
+            m.d.comb += dl_r.addr.eq(dp.ptr + fetch)
             # the store reads the next word whether it issues or not (a word not issued is
             # not used): the issue decision (a bank collision) stays off the address path
             m.d.comb += dp.w_raddr.eq(row_addr)
+            with m.If(fetch):
+                m.d.sync += dp.ptr.eq(dp.ptr + 1)
             with m.If(cond):
-                if dp.spram:    # dual: dep a cycle later, the accumulators in the data stage
-                    m.d.comb += [dp.acc_r.addr.eq(k), dp.dep_r.addr.eq(k)]
+                if dp.spram:    # dual: dep a cycle later
+                    m.d.comb += dp.dep_r.addr.eq(k)
                 m.d.sync += [w.valid.eq(1), w.pot.eq(0), w.word.eq(k), w.addr.eq(row_addr),
-                             w.flag.eq(flag_now), w.last.eq((dp.left == 1) & (k == wpr - 1))]
-                with m.If(k == 0):
-                    m.d.sync += [dp.base.eq(dp.row_base_of(dp.dl_r.data)),
-                                 dp.flag_r.eq(dp.dl_r.data.plastic), dp.ptr.eq(dp.ptr + 1)]
-                with m.If(k == wpr - 1):
-                    m.d.sync += [k.eq(0), dp.left.eq(dp.left - 1)]
-                    with m.If(dp.left == 1):
+                             w.flag.eq(dp.flag_r), w.last.eq(last_word & at_end)]
+                if dp.pairs:
+                    with m.If(first):
+                        m.d.sync += [self.paired.eq(pair_now), self.row2.eq(dl_r.data.row)]
+                with m.If(last_word):
+                    m.d.sync += [k.eq(0), *self.load(dl_r.data)]
+                    with m.If(at_end):
                         m.d.sync += dp.more.eq(0)
                 with m.Else():
                     m.d.sync += k.eq(k + 1)
-        return row_addr, issue
+        return row_addr, row_addr2, pair, issue
+
+    def load(self, entry):
+        """Statements making list ``entry`` the unit being walked."""
+        return [self.dp.base.eq(self.dp.row_base_of(entry)), self.dp.flag_r.eq(entry.plastic)]
 
     def states(self, m):
-        """Add ``ACC_PRE`` and ``ACC`` to the core's FSM (call inside ``with m.FSM()``)."""
+        """Add ``ACC_PRE``, ``ACC_LIST`` and ``ACC`` to the core's FSM (call inside
+        ``with m.FSM()``)."""
         dp, core = self.dp, self.dp.core
         w, wq, le = dp.walk, dp.walk_q, dp.learn
-        # the next word's address outside the states: gating it with the state decode would
-        # cost a LUT per address bit
-        row_addr, issue = self._row_walk(m)
-        with m.State("ACC_PRE"):
+        # the next words' addresses outside the states: gating them with the state decode
+        # would cost a LUT per address bit
+        row_addr, row_addr2, pair, issue = self._unit_walk(m)
+        with m.State("ACC_PRE"):        # the list's first entry
             m.d.comb += [core.busy.eq(1), dp.dl_r.addr.eq(0)]
-            m.d.sync += [dp.ptr.eq(0), dp.k.eq(0), dp.left.eq(dp.nd), dp.more.eq(1)]
+            m.d.sync += [dp.k.eq(0), dp.more.eq(1)]
+            m.next = "ACC_LIST"
+
+        with m.State("ACC_LIST"):       # loaded; the second (the lookahead) fetched
+            m.d.comb += [core.busy.eq(1), dp.dl_r.addr.eq(1)]
+            m.d.sync += [*self.load(dp.dl_r.data), dp.ptr.eq(1)]
             m.next = "ACC"
 
         with m.State("ACC"):
-            m.d.comb += core.busy.eq(1)
+            m.d.comb += [core.busy.eq(1), dp.ring_acc.eq(1)]
             # depression (step 4) on the way, on the words of plastic rows (a row without a
             # plastic synapse would be written back unchanged): word k is written while word
             # k + 1 is read; spram: in the data stage, and the read waits a clock when its cell
-            # is the one being written
+            # (a pair's: either) is the one being written
             if dp.spram:
-                issue(dp.more & ~(w.valid & dp.learn_en & w.flag &
-                                  (dp.wst.cell_of(row_addr) == dp.wst.cell_of(w.addr))))
+                hit = dp.wst.cell_of(row_addr) == dp.wst.cell_of(w.addr)
+                if dp.pairs:
+                    hit |= pair & (dp.wst.cell_of(row_addr2) == dp.wst.cell_of(w.addr))
+                issue(dp.more & ~(w.valid & dp.learn_en & w.flag & hit))
             else:
                 issue(dp.more)
                 with m.If(w.valid):     # the dep word arrives with the weight word
@@ -102,26 +141,20 @@ class Accumulate:
             else:
                 with m.If(wq.valid & dp.learn_en & wq.flag):
                     dp.learn_write(wq.addr)
+            # the accumulators add one stage after the data (w_e, the accumulate stage; the
+            # ring adds there too): read in the data stage, written after the add
             acc_r, acc_w = dp.acc_r, dp.acc_w
-            if not dp.D and dp.spram:   # one accumulator row: add in the data stage
-                with m.If(w.valid):
-                    m.d.comb += [acc_w.addr.eq(w.word), acc_w.en.eq(1)]
+            if not dp.D:            # one accumulator row
+                with m.If(wq.valid):
+                    m.d.comb += acc_r.addr.eq(wq.word)
+                with m.If(le.valid):
+                    m.d.comb += [acc_w.addr.eq(le.word), acc_w.en.eq(1)]
                     for i in range(dp.wpw):
-                        m.d.comb += dp.acc_add(acc_w.data[i], acc_r.data[i], dp.w_rdata[i])
-                fin = w.valid & w.last
-            else:   # the ring and the dual store add one stage later (w_e, the learn stage)
-                m.d.comb += dp.ring_acc.eq(1)
-                fin = le.valid & le.last
-                if not dp.D:            # one accumulator row, read in the data stage
-                    with m.If(wq.valid):
-                        m.d.comb += acc_r.addr.eq(wq.word)
-                    with m.If(le.valid):
-                        m.d.comb += [acc_w.addr.eq(le.word), acc_w.en.eq(1)]
-                        for i in range(dp.wpw):
-                            m.d.comb += dp.acc_add(acc_w.data[i], acc_r.data[i], dp.w_e[i])
-            # the last word is written in its data stage (spram) or after its learn stage
-            # (dual: in SWEEP_PRE), when nothing reads the weights
-            with m.If(fin):
+                        m.d.comb += dp.acc_add(acc_w.data[i], acc_r.data[i], dp.w_e[i])
+            # the last word is added in the accumulate stage; its write-back (a plastic row)
+            # was in its data stage (spram) or lands in SWEEP_PRE (dual), when nothing reads
+            # the weights
+            with m.If(le.valid & le.last):
                 m.next = "SWEEP_PRE"
 
     def ring(self, m):

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory
 
-from ..proto.cycles import RULE_LATENCY, tick_cycles_bound
+from ..proto.cycles import RULE_LATENCY, pairs_enabled, tick_cycles_bound
 from ..proto.memmap import Region, layouts, n_rules
 from .fifo import held_read
 from .neuron import Update, acc_width
@@ -95,6 +95,8 @@ class Datapath:
         self.R = cfg.rule_bits
         self.rules = self.R > 1         # several plasticity rules: the RuleLearner path
         self.D = cfg.delay_bits
+        # ACC walks two read-only rows at once (proto.cycles.acc_units)
+        self.pairs = pairs_enabled(cfg, core.weight_store, core.cell_words)
         self.pf_pack = flag_pack(platform)
         self.list_attrs = list_ram_attrs(platform)
         self.req = core.mem_req.payload
@@ -209,7 +211,9 @@ class Datapath:
         # the low bits are zero), which saves the UP5K a block RAM per list
         self.row_sh = (wpr.bit_length() - 1) if wpr & (wpr - 1) == 0 else 0
         row_w = bits(self.wdepth) - self.row_sh
-        dl_layout = data.StructLayout({"row": unsigned(row_w), "plastic": unsigned(1)})
+        # (pairs: "pair", the entry is walked together with the one before it)
+        dl_layout = data.StructLayout({"row": unsigned(row_w), "plastic": unsigned(1),
+                                       **({"pair": unsigned(1)} if self.pairs else {})})
         self.dl_r, self.dl_w = self.mem("dlist", dl_layout, s_n, hold="write",
                                         attrs=self.list_attrs)
         pl_layout = data.StructLayout({"row": unsigned(row_w), "step": unsigned(self.step_w)})
@@ -255,6 +259,16 @@ class Datapath:
                                      for i in range(wpw)))))),
         ]
 
+    def row_cells(self, row):
+        """The cells of a row's (a list entry's ``row``) words 0 and 1: with pairs, of every
+        even and every odd word (``proto.cycles.compatible``)."""
+        return Cat(*(self.wst.cell_of(Cat(Const(k, self.row_sh), row)) for k in (0, 1)))
+
+    def compatible(self, cells_a, cells_b):
+        """Rows (by :meth:`row_cells`) whose words never share a cell: a pair ACC may walk."""
+        h = len(cells_a) // 2
+        return (cells_a[:h] != cells_b[:h]) & (cells_a[h:] != cells_b[h:])
+
     def row_base_of(self, entry):
         """The weight address of a list entry's row (``row`` holds it shifted, see above)."""
         return Cat(Const(0, self.row_sh), entry.row) if self.row_sh else entry.row
@@ -279,7 +293,8 @@ class Datapath:
         factory = core.store_factory or SinglePortStore
         if self.spram:
             m.submodules.wstore = wst = BankedStore(wdepth, wpw * ww, row_words=self.wpr,
-                                                    cell=factory, cell_words=core.cell_words)
+                                                    cell=factory, cell_words=core.cell_words,
+                                                    second_read=self.pairs)
             m.submodules.pstore = pst = factory(wdepth, wpw)
             # the walks only read the plasticity store: a (host) write owns its address port
             m.d.comb += [
@@ -288,6 +303,11 @@ class Datapath:
                 pst.addr.eq(w_raddr), pst.waddr.eq(w_waddr), pst.we.eq(self.p_we),
                 pst.wdata.eq(self.p_wdata), self.p_rdata.eq(pst.rdata),
             ]
+            if self.pairs:  # the second row of a pair: its word, 0 when none was read
+                self.w_raddr2, self.w_ren2 = Signal.like(w_raddr), Signal()
+                self.w_rdata2 = Signal(data.ArrayLayout(signed(ww), wpw))
+                m.d.comb += [wst.raddr2.eq(self.w_raddr2), wst.ren2.eq(self.w_ren2),
+                             self.w_rdata2.eq(wst.rdata2)]
             w_raddr_q = w_raddr
         else:
             # the read address goes through a register (w_raddr_q): it fans out to every block
@@ -453,11 +473,14 @@ class Datapath:
 
     def _learn_stage(self):
         m, wq, lrn = self.m, self.walk_q, self.lrn
-        # the weight word one stage after its data: the accumulate stage of the delay ring and
-        # of the dual store, and the learn stage
-        self.w_e = (Signal(data.ArrayLayout(signed(self.ww), self.wpw))
-                    if self.D or not self.spram else self.w_rdata)
-        if self.w_e is not self.w_rdata:
+        # the weight word one stage after its data: the accumulate stage (of every store:
+        # the accumulators' adders start from a register), and the dual store's learn stage.
+        # A pair's two words enter it added lane by lane (one more bit)
+        self.w_e = Signal(data.ArrayLayout(signed(self.ww + self.pairs), self.wpw))
+        if self.pairs:
+            m.d.sync += [self.w_e[i].eq(self.w_rdata[i] + self.w_rdata2[i])
+                         for i in range(self.wpw)]
+        else:
             m.d.sync += self.w_e.eq(self.w_rdata)
         self.p_l = self.learn_reg(self.p_rdata, "p")
         self.dep_l = self.learn_reg(self.dep_r.data, "dep")

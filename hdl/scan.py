@@ -70,6 +70,12 @@ class Scan:
         # the decay stage's new traces, the step stage's steps (rules: the traces)
         self.x, self.y = Signal(tw), Signal(tw)
         self.pot, self.dep = Signal(dp.step_w), Signal(dp.step_w)
+        if dp.pairs:
+            # the last delivered entry may still take a partner (proto.cycles.acc_units): it
+            # is read-only (not plastic, or STDP off) and not the second of a pair
+            self.open = Signal()
+            self.open_cells = Signal.like(dp.row_cells(dp.dl_w.data.row))
+            dp.zero_at_start.append(self.open)
 
     def held_step(self, step):
         """A ``W + 1``-bit step saturated to ``W`` bits (``Datapath._lists_and_flags``)."""
@@ -110,6 +116,12 @@ class Scan:
                                  dp.dl_w.data.plastic.eq(dp.pf_r.data), dp.dl_w.en.eq(1)]
                     m.d.sync += [dp.nd.eq(dp.nd + 1),
                                  core.syn_events.eq(core.syn_events + dp.n)]
+                    if dp.pairs:
+                        cells = dp.row_cells(dp.base[dp.row_sh:])
+                        pairable = ~(dp.pf_r.data & dp.learn_en)
+                        pair = self.open & pairable & dp.compatible(self.open_cells, cells)
+                        m.d.comb += dp.dl_w.data.pair.eq(pair)
+                        m.d.sync += [self.open.eq(pairable & ~pair), self.open_cells.eq(cells)]
                 m.d.sync += [e.valid.eq(1), e.last.eq(d.last), e.source.eq(d.source),
                              e.hit.eq(hit), e.flag.eq(dp.pf_r.data), e.row.eq(dp.base),
                              self.x_prod_r.eq(self.x_prod), self.y_prod_r.eq(self.y_prod)]

@@ -278,10 +278,16 @@ class BankedStore(wiring.Component):
     ``cell(words, width)`` builds one cell with the single-port contract of :class:`SPRAMStore`
     (``addr``, ``waddr``, ``wdata``, ``we``, ``rdata``): :class:`SPRAMStore` for the UP5K, its
     behavioural twin in simulation.
+
+    ``second_read=True`` adds a second read of the same word of another row (``raddr2``,
+    whose word bits are ignored: ``raddr``'s serve; ``ren2``; ``rdata2`` a cycle later, 0 when
+    ``ren2`` was low; ``row_words`` a power of two) in a cell of its own: the user keeps it out
+    of the cells the first read and the write use (ACC's paired rows,
+    ``proto.cycles.acc_units``).
     """
 
     def __init__(self, depth: int, width: int, *, row_words: int, cell,
-                 cell_words: int = SPRAM_CELL_WORDS):
+                 cell_words: int = SPRAM_CELL_WORDS, second_read: bool = False):
         if cell_words < 2 or cell_words & (cell_words - 1):
             raise ValueError(f"cell_words must be a power of two >= 2, not {cell_words!r}")
         self.depth, self.width, self.cell_words = depth, width, cell_words
@@ -289,7 +295,14 @@ class BankedStore(wiring.Component):
         self.cell = cell
         pow2 = row_words >= 2 and row_words & (row_words - 1) == 0
         self._row_bit = row_words.bit_length() - 1 if pow2 else 0
-        super().__init__(two_port_members(depth, width))
+        if second_read and not (self._row_bit and cell_words >= row_words):
+            raise ValueError("second_read needs row_words a power of two >= 2 and at most "
+                             "cell_words")
+        self.second_read = second_read
+        members = two_port_members(depth, width)
+        if second_read:
+            members.update({"raddr2": In(range(depth)), "ren2": In(1), "rdata2": Out(width)})
+        super().__init__(members)
 
     def _parity(self, addr):
         return addr[0] ^ addr[self._row_bit] if self._row_bit else addr[0]
@@ -311,13 +324,23 @@ class BankedStore(wiring.Component):
         rcell_q = Signal.like(rcell)
         m.d.comb += [rcell.eq(self.cell_of(self.raddr)), wcell.eq(self.cell_of(self.waddr))]
         m.d.sync += rcell_q.eq(rcell)
+        if self.second_read:
+            rcell2, rcell2_q, ren2_q = Signal.like(rcell), Signal.like(rcell), Signal()
+            rb = self._row_bit
+            raddr2 = Cat(self.raddr[:rb], self.raddr2[rb:])
+            m.d.comb += rcell2.eq(self.cell_of(raddr2))
+            m.d.sync += [rcell2_q.eq(rcell2), ren2_q.eq(self.ren2)]
         outs = []
         for c in range(self.cells):
             m.submodules[f"cell{c}"] = cell = self.cell(self.cell_words, self.width)
             write = Signal(name=f"cell{c}_write")
+            raddr = self._inner(self.raddr)
+            if self.second_read:    # the row's bits and the parity from raddr2
+                raddr = Cat(raddr[:rb - 1], Mux(self.ren2 & (rcell2 == c),
+                                                self._inner(raddr2)[rb - 1:], raddr[rb - 1:]))
             m.d.comb += [
                 write.eq(self.we & (wcell == c)),
-                cell.addr.eq(self._inner(self.raddr)), cell.waddr.eq(self._inner(self.waddr)),
+                cell.addr.eq(raddr), cell.waddr.eq(self._inner(self.waddr)),
                 cell.we.eq(write),
                 cell.wdata.eq(self.wdata),
             ]
@@ -329,4 +352,10 @@ class BankedStore(wiring.Component):
                 for c, out in enumerate(outs):
                     with m.Case(c):
                         m.d.comb += self.rdata.eq(out)
+        if self.second_read:
+            with m.If(ren2_q):
+                with m.Switch(rcell2_q):
+                    for c, out in enumerate(outs):
+                        with m.Case(c):
+                            m.d.comb += self.rdata2.eq(out)
         return m

@@ -77,7 +77,7 @@ from .config import CoreConfig
 __all__ = ["tick_cycles", "tick_cycles_bound", "fired_words", "WEIGHT_STORES",
            "check_weight_store", "UPDATE_LATENCY", "SCAN_LATENCY", "RULE_LATENCY",
            "SPRAM_CELL_WORDS", "bank_cells", "bank_cell", "bank_stalls", "spread", "tick_cycles_at",
-           "DUAL_STAGES"]
+           "DUAL_STAGES", "pairs_enabled", "compatible", "acc_units"]
 
 #: The weight-store kinds a core is built with (``hdl.core.Core(weight_store=...)``): "dual"
 #: (separate read and write ports) or "spram" (banked single-port cells, as the UP5K's SPRAMs).
@@ -163,6 +163,55 @@ def _positions(value, name: str, hi: int):
     return idx
 
 
+def pairs_enabled(cfg: CoreConfig, weight_store: str = "dual",
+                  cell_words: int = SPRAM_CELL_WORDS) -> bool:
+    """Whether ACC walks two delivered rows at once (:func:`acc_units`): the banked spram
+    store without delays, separate inhibitory currents or rules (each of them needs a lane's
+    weights one at a time), a power-of-two ``wpr >= 2`` whose rows lie in one cell group
+    (``cell_words >= wpr``), and two cells or more."""
+    wpr = cfg.words_per_row
+    return (weight_store == "spram" and not cfg.delay_bits and not cfg.inh_current
+            and cfg.rule_bits <= 1 and wpr >= 2 and wpr & (wpr - 1) == 0
+            and cell_words >= wpr and bank_cells(cfg, cell_words) >= 2)
+
+
+def compatible(cfg: CoreConfig, a, b, cell_words: int = SPRAM_CELL_WORDS):
+    """Rows ``a`` and ``b`` (ints or integer arrays) have every word ``k`` in different cells
+    of the banked store (with :func:`pairs_enabled`'s layout a word's cell depends only on
+    its row and the parity of ``k``, so words 0 and 1 decide)."""
+    wpr = cfg.words_per_row
+    return ((bank_cell(cfg, a * wpr, cell_words) != bank_cell(cfg, b * wpr, cell_words))
+            & (bank_cell(cfg, a * wpr + 1, cell_words) != bank_cell(cfg, b * wpr + 1,
+                                                                      cell_words)))
+
+
+def acc_units(cfg: CoreConfig, delivered, pairable, weight_store: str = "dual",
+              cell_words: int = SPRAM_CELL_WORDS) -> list[tuple[int, ...]]:
+    """ACC's walk, in order: ``(row,)`` walked alone or ``(row, next_row)`` walked together,
+    one word of each per clock into the same accumulators (weights pre-added per lane).
+
+    ``delivered``: the delivered sources (bool mask or index list), in list order (ascending);
+    ``pairable``: the same for the delivered rows ACC only reads (not plastic, or STDP off).
+    With :func:`pairs_enabled`, an entry pairs with the one before it when both are pairable,
+    their words never share a cell (:func:`compatible`) and the one before is not itself the
+    second of a pair (SCAN decides this as it appends the list); otherwise every row alone."""
+    import numpy as np
+    rows = _positions(delivered, "delivered", cfg.n_sources)
+    if not pairs_enabled(cfg, weight_store, cell_words) or rows.size < 2:
+        return [(int(r),) for r in rows]
+    ok = np.isin(rows, _positions(pairable, "pairable", cfg.n_sources))
+    link = ok[1:] & ok[:-1] & compatible(cfg, rows[:-1], rows[1:], cell_words)
+    units, i = [], 0
+    while i < rows.size:
+        if i + 1 < rows.size and link[i]:
+            units.append((int(rows[i]), int(rows[i + 1])))
+            i += 2
+        else:
+            units.append((int(rows[i]),))
+            i += 1
+    return units
+
+
 def bank_stalls(cfg: CoreConfig, delivered, plastic_delivered, listed, fired,
                 stdp_enabled, cell_words: int = SPRAM_CELL_WORDS) -> tuple[int, int]:
     """``(Ha, Hp)``: the clocks the banked store's accumulation and potentiation walks wait,
@@ -170,21 +219,28 @@ def bank_stalls(cfg: CoreConfig, delivered, plastic_delivered, listed, fired,
 
     ``delivered``, ``plastic_delivered`` (the delivered sources with a plastic row),
     ``listed`` as bool masks or index lists, ``fired`` likewise over the neurons. The walks:
-    ACC every word of the delivered rows in ascending order, a word written back iff STDP is on
-    and its row is plastic; POT (STDP on) for each fired word ``k`` ascending, each listed row
-    ascending, every word written."""
+    ACC every word of :func:`acc_units` in order (a pair reads two cells; a word written back
+    iff STDP is on and its row is plastic); POT (STDP on) for each fired word ``k`` ascending,
+    each listed row ascending, every word written."""
     import numpy as np
     if not stdp_enabled:
         return 0, 0
     s, wpr, n = cfg.n_sources, cfg.words_per_row, cfg.n_neurons
     rows = _positions(delivered, "delivered", s)
-    plastic = np.isin(rows, _positions(plastic_delivered, "plastic_delivered", s))
+    plastic = _positions(plastic_delivered, "plastic_delivered", s)
     ha = hp = 0
-    if plastic.any():
-        addr = (rows[:, None] * wpr + np.arange(wpr)).ravel()
-        cell = bank_cell(cfg, addr, cell_words)
-        written = np.repeat(plastic, wpr)[:-1]
-        ha = int(np.count_nonzero(written & (cell[:-1] == cell[1:])))
+    if plastic.size:
+        units = acc_units(cfg, rows, np.setdiff1d(rows, plastic), "spram", cell_words)
+        first = np.array([u[0] for u in units])
+        second = np.array([u[1] if len(u) > 1 else -1 for u in units])
+        k = np.arange(wpr)
+        cell_a = bank_cell(cfg, (first[:, None] * wpr + k).ravel(), cell_words)
+        cell_b = np.where(np.repeat(second, wpr) >= 0,
+                          bank_cell(cfg, (np.maximum(second, 0)[:, None] * wpr + k).ravel(),
+                                    cell_words), -1)
+        written = np.repeat(np.isin(first, plastic) & (second < 0), wpr)[:-1]
+        ha = int(np.count_nonzero(written & ((cell_a[:-1] == cell_a[1:])
+                                             | (cell_a[:-1] == cell_b[1:]))))
     src = _positions(listed, "listed", s)
     words = np.unique(_positions(fired, "fired", n) // cfg.weights_per_word)
     if src.size and words.size:
@@ -203,7 +259,7 @@ def fired_words(cfg: CoreConfig, fired) -> int:
 
 def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
                 weight_store: str = "dual", *, listed=None, words=None,
-                plastic_delivered=None, stalls=None,
+                plastic_delivered=None, stalls=None, units=None,
                 cell_words: int = SPRAM_CELL_WORDS) -> int:
     """Exact ``last_tick_cycles`` of one tick.
 
@@ -219,6 +275,9 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     The "spram" store with STDP on adds the bank stalls ``(Ha, Hp)``: from ``stalls`` when
     given, else computed by :func:`bank_stalls` (then ``delivered``, ``plastic_delivered``,
     ``listed`` and ``fired`` must be masks or index lists: a count is a TypeError).
+    ACC's walk units on a spram core that pairs rows (:func:`pairs_enabled`): from ``units``
+    (their number) when given, else computed by :func:`acc_units` (then ``delivered``, and
+    with STDP on ``plastic_delivered``, must be masks or index lists).
     ``cell_words``: the store's cell size (tests use small cells)."""
     if not isinstance(cfg, CoreConfig):
         raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
@@ -243,8 +302,23 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
             ha, hp = stalls
     cycles = (s + 1 + SCAN_LATENCY) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
-        cycles += 2 + p * wpr + ha + (DUAL_STAGES if weight_store == "dual"
-                                      else cfg.delay_bits > 0)
+        if units is not None:
+            units = _count(units, "units", p)
+        elif p > 1 and pairs_enabled(cfg, weight_store, cell_words):
+            if isinstance(delivered, int) or (en and (plastic_delivered is None
+                                                      or isinstance(plastic_delivered, int))):
+                raise TypeError("tick_cycles needs delivered= (and with STDP on "
+                                "plastic_delivered=) as masks or index lists on this spram "
+                                "core: ACC pairs rows by position (acc_units)")
+            import numpy as np
+            rows = _positions(delivered, "delivered", s)
+            pairable = (np.setdiff1d(rows, _positions(plastic_delivered, "plastic_delivered",
+                                                      s)) if en else rows)
+            units = len(acc_units(cfg, rows, pairable, weight_store, cell_words))
+        else:
+            units = p
+        cycles += (3 + p * wpr + DUAL_STAGES if weight_store == "dual"
+                   else 4 + units * wpr + ha)
     if en and q:
         if listed is None:
             raise TypeError("tick_cycles needs listed= (the sources listed for potentiation) "
@@ -266,14 +340,14 @@ def tick_cycles_bound(cfg: CoreConfig, delivered_max=None, fired_max=None,
                       stdp_enabled=True, weight_store: str = "dual") -> int:
     """Worst case of :func:`tick_cycles` with at most ``delivered_max`` sources and
     ``fired_max`` neurons (default: all of them): every source listed, the fired neurons in
-    as many words as possible, and on the spram store every word but the walks' first
-    stalled (one cell). The formula is monotonic in every count."""
+    as many words as possible, and on the spram store every row walked alone and every word
+    but the walks' first stalled (one cell). The formula is monotonic in every count."""
     p = cfg.n_sources if delivered_max is None else delivered_max
     q = cfg.n_neurons if fired_max is None else fired_max
     fw = min(q, cfg.words_per_row)
     stalls = (max(p * cfg.words_per_row - 1, 0), max(cfg.n_sources * fw - 1, 0))
     return tick_cycles(cfg, p, q, stdp_enabled, weight_store, listed=cfg.n_sources,
-                       words=fw, plastic_delivered=p, stalls=stalls)
+                       words=fw, plastic_delivered=p, stalls=stalls, units=p)
 
 
 def spread(count: int, total: int) -> list[int]:

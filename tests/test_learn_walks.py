@@ -15,12 +15,14 @@ import os
 import numpy as np
 import pytest
 from core_harness import Harness, lockstep, random_network, run_lockstep
-from spikeloom.proto.config import preset
+from spikeloom.proto.config import CoreConfig, preset
 from spikeloom.proto.cycles import (
+    acc_units,
     bank_cell,
     bank_cells,
     bank_stalls,
     fired_words,
+    pairs_enabled,
     tick_cycles,
     tick_cycles_bound,
 )
@@ -287,3 +289,50 @@ def test_banked_lockstep_seeds(name, cell_words):
         model, inputs = walks_network(cfg, 4400 + seed, ticks=40)
         run_lockstep(cfg, model, inputs, seed=4400 + seed, weight_store="spram",
                      cell_words=cell_words)
+
+
+def _pair_stats(cfg, model, inputs, cell_words):
+    """(pairs walked, bank stalls of ACC caused by a pair's second read) in a dry run."""
+    m = copy.deepcopy(model)
+    m.engine = "reference"
+    pairs = second = 0
+    wpr = cfg.words_per_row
+    for row in inputs:
+        en = m.learning_enabled
+        res = m.step(row)
+        rows = res.delivered_rows
+        plastic = rows[res.plastic_rows[rows]]
+        units = acc_units(cfg, rows, np.setdiff1d(rows, plastic) if en else rows, "spram",
+                          cell_words)
+        pairs += sum(len(u) == 2 for u in units)
+        for prev, nxt in zip(units, units[1:], strict=False):
+            if en and len(prev) == 1 and prev[0] in plastic and len(nxt) == 2:
+                written = bank_cell(cfg, prev[0] * wpr + wpr - 1, cell_words)
+                second += (bank_cell(cfg, nxt[1] * wpr, cell_words) == written)
+    return pairs, second
+
+
+#: wpr = 8: the list's lookahead is read mid-row (tiny's wpr = 2 reads it every clock)
+_WIDE = CoreConfig(n_neurons=16, n_inputs=8, weights_per_word=2, name="pairs_wide",
+                   clock_hz=1_000_000, baud=100_000)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("cfg,cell_words,stdp,seed", [
+    (preset("tiny"), 8, True, 7), (preset("tiny"), 4, False, 1), (_WIDE, 64, True, 4),
+    (_WIDE, 64, False, 3)])
+def test_paired_rows_lockstep(cfg, cell_words, stdp, seed):
+    """ACC walks two read-only rows at once on the banked store (proto.cycles.acc_units): the
+    weights, currents and spikes stay bit-exact and the counter equals the formula at every
+    tick, with STDP on (pairs among the non-plastic rows, next to written rows; a pair's
+    second read waiting for a write) and off (every row pairable)."""
+    assert pairs_enabled(cfg, "spram", cell_words)
+    model, inputs = walks_network(cfg, 4500 + seed, ticks=30)
+    if not stdp:
+        model.stdp = dataclasses.replace(model.stdp, enable=0)
+    pairs, second = _pair_stats(cfg, model, inputs, cell_words)
+    assert pairs > 0
+    if stdp:
+        assert second > 0, "no pair waited for a write with its second read"
+    run_lockstep(cfg, model, inputs, seed=4500 + seed, weight_store="spram",
+                 cell_words=cell_words)
