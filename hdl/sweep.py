@@ -38,10 +38,13 @@ class Sweep:
     def __init__(self, dp: Datapath):
         self.dp = dp
         m, cfg, upd = dp.m, dp.cfg, dp.upd
-        #: A neuron in the sweep's pipeline
+        #: A neuron in the sweep's pipeline. Its accumulator word and lane are bits of its
+        #: index when ``weights_per_word`` is a power of two (:meth:`word`, :meth:`lane`):
+        #: fields only otherwise (each one costs the UP5K a logic cell per bit and stage)
+        self.lb = dp.wpw.bit_length() - 1 if dp.wpw & (dp.wpw - 1) == 0 else None
         self.Tag = data.StructLayout({
             "valid": 1, "neuron": bits(dp.n),
-            "word": bits(dp.wpr), "lane": bits(dp.wpw),   # its accumulator word and lane
+            **({} if self.lb is not None else {"word": bits(dp.wpr), "lane": bits(dp.wpw)}),
             "last": 1,                                    # the last neuron
             "last_lane": 1,                               # the last lane of its word
         })
@@ -57,7 +60,7 @@ class Sweep:
         m.d.comb += [upd.i_valid.eq(self.read.valid), upd.par.eq(dp.par_word),
                      upd.alpha_mem.eq(dp.am_r.data.alpha_mem),
                      upd.st.eq(dp.st_r.data), upd.y.eq(dp.post_r.data)]
-        lane = self.read.lane
+        lane = self.lane(self.read)
         if cfg.inh_current:
             m.d.comb += [upd.acc.eq(dp.acc_r.data[lane].exc),
                          upd.acc_inh.eq(dp.acc_r.data[lane].inh)]
@@ -65,6 +68,16 @@ class Sweep:
             m.d.comb += upd.acc.eq(dp.acc_r.data[lane])
         if cfg.theta_width:
             m.d.comb += upd.alpha_theta.eq(dp.am_r.data.alpha_theta)
+
+    def word(self, tag):
+        """The accumulator word of ``tag``'s neuron."""
+        return tag.word if self.lb is None else tag.neuron[self.lb:]
+
+    def lane(self, tag):
+        """The lane of ``tag``'s neuron in its word."""
+        if self.lb is None:
+            return tag.lane
+        return tag.neuron[:self.lb] if self.lb else Const(0, 1)
 
     def _fifo(self, m):
         core, n = self.dp.core, self.dp.n
@@ -100,10 +113,11 @@ class Sweep:
             with m.If(dp.more):
                 m.d.comb += [dp.am_r.addr.eq(idx), dp.st_r.addr.eq(idx), dp.post_r.addr.eq(idx),
                              dp.acc_r.addr.eq(k)]
-                m.d.sync += [rd.valid.eq(1), rd.neuron.eq(idx), rd.word.eq(k), rd.lane.eq(lane),
-                             rd.last.eq(idx == n - 1),
+                m.d.sync += [rd.valid.eq(1), rd.neuron.eq(idx), rd.last.eq(idx == n - 1),
                              rd.last_lane.eq((lane == wpw - 1) | (idx == n - 1)),
                              idx.eq(idx + 1)]
+                if self.lb is None:
+                    m.d.sync += [rd.word.eq(k), rd.lane.eq(lane)]
                 with m.If(lane == wpw - 1):
                     m.d.sync += [lane.eq(0), k.eq(k + 1)]
                 with m.Else():
@@ -122,14 +136,14 @@ class Sweep:
                 ]
                 # the fired words (ascending) with their fired lanes, for POT
                 lanes_now = Signal(wpw)
-                m.d.comb += lanes_now.eq(self.fmask | Mux(fire, Const(1, wpw) << wb.lane, 0))
+                m.d.comb += lanes_now.eq(self.fmask | Mux(fire, Const(1, wpw) << self.lane(wb), 0))
                 m.d.sync += self.fmask.eq(lanes_now)
                 with m.If(wb.last_lane):     # the accumulators start the next tick at zero
-                    m.d.comb += [dp.acc_w.addr.eq(wb.word), dp.acc_w.data.eq(0),
+                    m.d.comb += [dp.acc_w.addr.eq(self.word(wb)), dp.acc_w.data.eq(0),
                                  dp.acc_w.en.eq(1)]
                     m.d.sync += self.fmask.eq(0)
                     with m.If(lanes_now != 0):
-                        m.d.comb += [dp.fw_w.addr.eq(dp.nw), dp.fw_w.data.word.eq(wb.word),
+                        m.d.comb += [dp.fw_w.addr.eq(dp.nw), dp.fw_w.data.word.eq(self.word(wb)),
                                      dp.fw_w.data.mask.eq(lanes_now), dp.fw_w.en.eq(1)]
                         m.d.sync += dp.nw.eq(dp.nw + 1)
                 with m.If(fire):
