@@ -86,8 +86,10 @@ class Accumulate:
             with m.If(cond):
                 if dp.spram:    # dual: dep a cycle later
                     m.d.comb += dp.dep_r.addr.eq(k)
-                m.d.sync += [w.valid.eq(1), w.pot.eq(0), w.word.eq(k), w.addr.eq(row_addr),
+                m.d.sync += [w.valid.eq(1), w.pot.eq(0), w.addr.eq(row_addr),
                              w.flag.eq(dp.flag_r), w.last.eq(last_word & at_end)]
+                if not dp.row_sh:
+                    m.d.sync += w.word.eq(k)
                 if dp.pairs:
                     with m.If(first):
                         m.d.sync += [self.paired.eq(pair_now), self.row2.eq(dl_r.data.row)]
@@ -135,7 +137,7 @@ class Accumulate:
             else:
                 issue(dp.more)
                 with m.If(w.valid):     # the dep word arrives with the weight word
-                    m.d.comb += dp.dep_r.addr.eq(w.word)
+                    m.d.comb += dp.dep_r.addr.eq(dp.word_of(w))
             if dp.rules:    # every word of every delivered row takes its draws
                 m.d.comb += dp.lrn_valid.eq(wq.valid & dp.learn_en)
             else:
@@ -146,7 +148,7 @@ class Accumulate:
             acc_r, acc_w = dp.acc_r, dp.acc_w
             if not dp.D:            # one accumulator row
                 with m.If(wq.valid):
-                    m.d.comb += acc_r.addr.eq(wq.word)
+                    m.d.comb += acc_r.addr.eq(dp.word_of(wq))
                 with m.If(le.valid):
                     m.d.comb += [acc_w.addr.eq(le.word), acc_w.en.eq(1)]
                     for i in range(dp.wpw):
@@ -180,7 +182,8 @@ class Accumulate:
             slot = Signal(dp.D, name=f"slot{i}")
             a_d_i = Signal(range(dp.ring_depth), name=f"ring_a{i}")
             a_e_i = Signal(range(dp.ring_depth), name=f"ring_ae{i}")
-            m.d.comb += [slot.eq(head + dp.d_rdata[i]), a_d_i.eq(slot * wpr + dp.walk_q.word)]
+            m.d.comb += [slot.eq(head + dp.d_rdata[i]),
+                         a_d_i.eq(slot * wpr + dp.word_of(dp.walk_q))]
             m.d.sync += a_e_i.eq(a_d_i)
             new = Signal(dp.acc_elem, name=f"ring_sum{i}")
             m.d.comb += dp.acc_add(new, lr.data, dp.w_e[i])

@@ -383,13 +383,19 @@ class Datapath:
         """The walks' (ACC, POT) data-stage tag: the word issued last cycle."""
         return data.StructLayout({
             "valid": 1, "last": 1,              # issued; the walk's last word
-            "word": bits(self.wpr),             # word within the row (ACC: the lanes' neurons)
+            # word within the row (ACC: the lanes' neurons): the address's low bits when rows
+            # are aligned (:meth:`word_of`), a field only otherwise
+            **({} if self.row_sh else {"word": bits(self.wpr)}),
             "addr": range(self.wdepth),         # its weight address (the write-back's)
             "flag": 1,                          # ACC: the row is plastic
             "pot": 1,                           # issued by POT (the learner potentiates)
             "mask": self.wpw,                   # POT: the fired lanes
             "step": self.tw if self.rules else self.ww + 1,   # POT: the source's step (rules: x)
         })
+
+    def word_of(self, tag):
+        """The word within its row of a walk tag's weight address."""
+        return tag.addr[:self.row_sh] if self.row_sh else tag.word
 
     def learn_layout(self):
         """The stage after the data stage (the delay ring's and the dual store's accumulate
@@ -487,7 +493,7 @@ class Datapath:
         self.mask_l = self.learn_reg(wq.mask, "mask")
         self.pot_l = self.learn_reg(wq.step, "pot")
         m.d.sync += [self.learn.valid.eq(wq.valid & self.ring_acc), self.learn.last.eq(wq.last),
-                     self.learn.flag.eq(wq.flag), self.learn.word.eq(wq.word)]
+                     self.learn.flag.eq(wq.flag), self.learn.word.eq(self.word_of(wq))]
         m.d.comb += lrn.w.eq(self.w_rdata if self.spram else self.w_e)
         if not self.rules:
             m.d.comb += [lrn.p.eq(self.p_l),
