@@ -3,19 +3,26 @@
 Contract (one piece of :class:`spikeloom.hdl.core.Core`; shared state in
 :class:`~spikeloom.hdl.datapath.Datapath`):
 
-* ``ACC_PRE`` (one clock: the delivered list's first entry is fetched) then ``ACC`` walk the
-  ``nd`` delivered rows SCAN listed, ``words_per_row`` words each, one word issued a clock; then
-  ``SWEEP_PRE``. Cycles: ``2 + P·wpr`` plus the drain (``proto.cycles``: the dual store's
-  stages, the delay ring's accumulate stage) plus the bank stalls on the spram store.
+* ``ACC_PRE`` and ``ACC_LIST`` (one clock each: the delivered list's first two entries are
+  fetched) then ``ACC`` walk the ``nd`` delivered rows SCAN listed in units
+  (``proto.cycles.acc_units``), ``words_per_row`` words each, one word (of a pair: one of each
+  row) issued a clock; then ``SWEEP_PRE``. Cycles: ``3 + U·wpr`` plus the drain
+  (``proto.cycles``: the stages after the data, the last the accumulate stage) plus the bank
+  stalls on the spram store.
 * Every lane of a word adds its weight into its neuron's exact accumulator (docs/numerics.md
   step 4; with ``inh_current`` the sign picks the accumulator; with delays the lane's ring
-  slot, ``head + delay``). With learning on and a plastic row, the same word goes through the
-  learner (depression by the dep word SCAN wrote) and is written back while later words are
-  read: on spram in its data stage, the next read waiting a clock when it falls in the cell
-  being written; on the dual store after the learn stage.
+  slot, ``head + delay``), in the accumulate stage after the data. With learning on and a
+  plastic row, the same word goes through the learner (depression by the dep word SCAN wrote)
+  and is written back while later words are read: on spram in its data stage, the next read
+  waiting a clock when it falls in the cell being written; on the dual store after the learn
+  stage.
+* Pairs (``Datapath.pairs``: the banked spram store without delays, inhibitory currents or
+  rules): an entry SCAN marked ``pair`` is walked with the one before it, both rows read-only;
+  the store's second read fetches the same word of the second row from another cell, and the
+  two words enter the accumulate stage added lane by lane (``Datapath.w_e``).
 
 Pipeline tags: ``Datapath.walk`` (issue → data stage), ``walk_q`` (the dual store's data stage,
-a clock later), ``Datapath.learn`` (the accumulate stage of the ring and the dual store).
+a clock later), ``Datapath.learn`` (the accumulate stage).
 """
 
 from amaranth.hdl import Cat, Mux, Signal

@@ -41,7 +41,8 @@ SCAN    one source per clock, four stages after the memory read: the trace decay
 ACC     delivered rows, one weight word per clock, all lanes into the exact accumulators; with
         STDP the same word depressed and written back while later words are read (dual:
         through the learn stage; spram: in the data stage, a clock later when the next word
-        is in the cell being written)
+        is in the cell being written); spram: two read-only rows SCAN paired at once, one
+        word of each a clock
 SWEEP   one neuron per clock through :class:`~spikeloom.hdl.neuron.Update`; spikes out,
         post jumps, the fired words (with their fired lanes) appended to the fired-word list
 SPK_END the end marker
@@ -192,7 +193,7 @@ class Core(wiring.Component):
         with m.FSM():           # IDLE first: the reset state
             access.states(m)    # IDLE, MEM_WR, MEM_ADDR, MEM_RD, DIV, CLR, CLR_DONE
             scan.states(m)      # SCAN
-            acc.states(m)       # ACC_PRE, ACC
+            acc.states(m)       # ACC_PRE, ACC_LIST, ACC
             sweep.states(m)     # SWEEP_PRE, SWEEP, SPK_END
             learn.states(m)     # POT_PRE, POT, POT_DRAIN
             with m.State("FINISH"):

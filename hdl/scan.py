@@ -8,8 +8,10 @@ Contract (one piece of :class:`spikeloom.hdl.core.Core`; shared state in
   ``ACC_PRE`` when a source was delivered, else ``SWEEP_PRE``.
 * Per source (docs/numerics.md steps 2, 3 and the lists of 4 and 6): an injected input's spike
   bit is consumed; a delivered source (its spike bit set) is appended to the delivered list
-  with its row base and plastic flag; the pre trace ``x`` decays and jumps, a neuron's post
-  trace ``y`` decays (both written back); the neuron's depression step goes into its lane of
+  with its row base and plastic flag (with ``Datapath.pairs``: and whether ACC walks it with
+  the entry before it, ``proto.cycles.acc_units``); the pre trace ``x`` decays and jumps, a
+  neuron's post trace ``y`` decays (both written back); the neuron's depression step goes
+  into its lane of
   the dep word; a plastic source with a non-zero potentiation step is appended to the listed
   sources with its step. With several rules the lists hold the traces instead of steps and a
   source is listed by the rules' thresholds (``Datapath.thr``).

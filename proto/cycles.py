@@ -8,11 +8,11 @@ words fall in. So one formula gives the exact count (``last_tick_cycles`` counts
 
     tick_cycles = (S + 1 + A)                           SCAN: one source per clock, drain of the
                                                         A = 3 stages after the memory data
-                + [P > 0] (2 + P·wpr + a                ACC (+ depression): list fetch, P rows of
-                           + [en ∧ spram] Ha)           wpr words, drain (+ a: the stages after
-                                                        the data on the dual store, or the ring's
-                                                        accumulate stage; + the bank stalls on
-                                                        spram)
+                + [P > 0] (3 + U·wpr + a                ACC (+ depression): list fetch (two
+                           + [en ∧ spram] Ha)           entries), U walk units of wpr words,
+                                                        drain (a: the stages after the data,
+                                                        the last the accumulate stage; + the
+                                                        bank stalls on spram)
                 + (N + 2 + L)                           SWEEP: fetch, N neurons, drain of the
                                                         L + 1 = 3 stage neuron pipeline
                 + 1                                     end-of-tick spike marker
@@ -24,7 +24,8 @@ words fall in. So one formula gives the exact count (``last_tick_cycles`` counts
 
 with ``S = n_inputs + n_neurons``, ``N = n_neurons``, ``A`` = :data:`SCAN_LATENCY`,
 ``L`` = :data:`UPDATE_LATENCY`,
-``wpr = ceil(N / weights_per_word)``, ``P`` delivered sources, ``en`` the STDP enable bit,
+``wpr = ceil(N / weights_per_word)``, ``P`` delivered sources, ``U`` ACC's walk units
+(:func:`acc_units`: ``U = P`` but on a spram core that pairs rows), ``en`` the STDP enable bit,
 ``D = delay_bits``, ``R`` the sources *listed* for potentiation (docs/numerics.md step 6: the
 row has a plastic synapse, by the sticky per-source flag, and the source's potentiation step
 is non-zero), ``Fw`` the *fired words*
@@ -33,7 +34,13 @@ is non-zero), ``Fw`` the *fired words*
 Both weight stores read one word and write another in the same clock: the accumulation walk
 reads a word per clock and writes the word before it back, depressed, when its row is plastic
 (a row without a plastic synapse is only read); potentiation reads a word per clock and writes
-the one before it back, every fired lane at once. The "dual" store has a read and a write port.
+the one before it back, every fired lane at once. On the banked spram store (below) the
+accumulation walks two rows ACC only reads (not plastic, or STDP off) at once when their words
+never share a cell (:func:`pairs_enabled`, :func:`compatible`): SCAN pairs a delivered row with
+the one listed just before it when both qualify and that one is not already the second of a
+pair, and ACC reads word ``k`` of both in one clock, adding the two weights of each lane before
+the accumulator (:func:`acc_units`; the sum is exact, so the currents are those of the rows
+one by one). The "dual" store has a read and a write port.
 The "spram" store (the iCE40UP5K's single-port SPRAMs) is *banked*
 (``hdl.spram.BankedStore``): word ``a`` lives in cell :func:`bank_cell` ``(a)`` of
 ``ceil(S·wpr / C)`` cells of ``C`` = :data:`SPRAM_CELL_WORDS` words, interleaved so that
@@ -44,7 +51,8 @@ On the spram store potentiation walks column-major (fired words outer, listed ro
 dual store row-major; the results do not depend on the order (one rule: each weight is
 updated once, from values fixed before the walk).
 The dual store's walks drain later (its registered read address and learn stage, below):
-``a = b =`` :data:`DUAL_STAGES`; on spram ``a = [D > 0]`` and ``b = 0``.
+``a = b =`` :data:`DUAL_STAGES`; on spram ``a = 1`` (the accumulate stage after the data) and
+``b = 0``.
 
 With several plasticity rules (``rule_bits > 1``, ``[rules]`` above; dual store only) ``en``
 is the OR of the rules' enable bits, a source is listed by the rule of docs/numerics.md
@@ -56,9 +64,9 @@ sweep, which does not touch the weights, covers its last writes).
 The optional neuron features (``CoreConfig.theta_width``, ``inh_current``) add no cycles: the
 second accumulator takes the same weight word in the same clock, and theta and the inhibitory
 current go through the sweep's pipeline stages with the rest of the neuron.
-Delays (``delay_bits = D > 0``) add one cycle to a tick that delivers anything: the lane's ring
-slot depends on the delay read with the weight word, so the accumulators are read one stage
-later and the ACC walk drains one cycle later; the sweep reads the head slot as before. The
+Delays (``delay_bits = D > 0``) cost no cycle: the lane's ring slot depends on the delay read
+with the weight word, so the ring reads in the data stage and adds in the accumulate stage, as
+the single accumulator row does; the sweep reads the head slot as before. The
 dual store does the same with or without delays and registers its read address as well, for
 the clock (``hdl.core``, docs/boards.md "Clock"): the address register, the data stage, then
 the learn stage, where the weight word is in a register before the accumulators' and the
@@ -66,8 +74,9 @@ learner's adders (the ring adds there too): ACC and POT drain ``a = b =`` :data:
 cycles after their last word's data stage.
 
 Synaptic throughput: the accumulation moves ``weights_per_word`` synaptic events per clock (one
-weight word, all lanes in parallel) and depresses the same word on its way; potentiation
-updates every fired lane of a word in one read-modify-write, one word per clock.
+weight word, all lanes in parallel; a pair of rows, twice that) and depresses the same word on
+its way; potentiation updates every fired lane of a word in one read-modify-write, one word per
+clock.
 """
 
 from __future__ import annotations
