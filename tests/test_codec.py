@@ -141,7 +141,9 @@ class _ByteDeframer(P.Deframer):
         out = []
         for b in bytes(data):
             if b == P.END:
-                if self.buf or self.bad_escape or self.overlong or self.escaped:
+                if self.escaped:                # ESC END: the abort token (docs/protocol.md)
+                    self.aborts += 1
+                elif self.buf or self.bad_escape or self.overlong:
                     out.append(self._finish())
                 self._reset()
                 continue
@@ -185,5 +187,5 @@ def test_protocol_byte_paths_match_their_definitions(pieces, cuts, max_payload):
     for a, b in zip([0, *edges], [*edges, len(stream)], strict=True):
         got, want = fast.feed(stream[a:b]), ref.feed(stream[a:b])
         assert got == want
-        assert (bytes(fast.buf), fast.escaped, fast.bad_escape, fast.overlong) == \
-            (bytes(ref.buf), ref.escaped, ref.bad_escape, ref.overlong)
+        assert (bytes(fast.buf), fast.escaped, fast.bad_escape, fast.overlong, fast.aborts) == \
+            (bytes(ref.buf), ref.escaped, ref.bad_escape, ref.overlong, ref.aborts)
