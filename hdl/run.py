@@ -83,8 +83,11 @@ class Sequencer(wiring.Component):
             m.d.sync += more.eq(self.ran != ticks)
             with m.If(self.start):
                 m.d.sync += [self.ran.eq(self.ran + 1), first.eq(0)]
+        # ``wait != 0`` and ``wait <= 2`` share the wide part, ``wait[2:] == 0``
+        low = Signal()
+        m.d.comb += low.eq(wait[2:] == 0)
         with m.If(self.start):
             m.d.sync += [wait.eq(period), due.eq(period[1:] == 0)]
-        with m.Elif(wait != 0):
-            m.d.sync += [wait.eq(wait - 1), due.eq(wait <= 2)]      # wait - 1 <= 1
+        with m.Elif(~low | (wait[:2] != 0)):
+            m.d.sync += [wait.eq(wait - 1), due.eq(low & ~wait[:2].all())]  # wait - 1 <= 1
         return m
