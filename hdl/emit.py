@@ -35,7 +35,7 @@ from ..proto.config import CoreConfig
 from ..proto.protocol import Opcode, Status
 from .core import SpikeLayout, list_ram_attrs
 from .fifo import Queue
-from .framing import BodyLayout
+from .framing import BodyLayout, below
 
 __all__ = ["SpikeEmitter", "pick"]
 
@@ -150,13 +150,13 @@ class SpikeEmitter(wiring.Component):
                     m.d.comb += close.eq(1)
             with m.State("DECIDE"):
                 # close a batch the tick might overflow; open one when none is
-                with m.If(is_open & (b_len > room - P.spike_tick_bound(n))):
+                with m.If(is_open & ~below(b_len, room - P.spike_tick_bound(n) + 1)):
                     m.d.comb += close.eq(~s_valid)
                 with m.Elif(~is_open):
                     m.d.sync += [is_open.eq(1), b_len.eq(0), b_ticks.eq(0), run.eq(0)]
                 with m.Else():
                     m.d.sync += [expect.eq(0), bm_byte.eq(0), bm_acc.eq(0), stale.eq(1)]
-                    with m.If(wptr > nmap):
+                    with m.If(~below(wptr, nmap + 1)):     # wptr > nmap
                         m.next = "MARK"
                     with m.Else():
                         m.next = "LIST"
@@ -205,7 +205,7 @@ class SpikeEmitter(wiring.Component):
                     with m.If(queue.w_rdy):
                         m.d.sync += [bm_byte.eq(bm_byte + 1), bm_acc.eq(0)]
             with m.State("TICK_END"):
-                with m.If(b_ticks + 1 == keep):
+                with m.If(b_ticks == keep - 1):
                     # the keep-alive: a batch covers at most KEEPALIVE_TICKS ticks
                     with m.If(~s_valid):
                         m.d.sync += [b_ticks.eq(keep), pending.eq(0)]
