@@ -110,8 +110,12 @@ class SpikeEmitter(wiring.Component):
         s_first = Signal(32)
         s_ticks = Signal.like(b_ticks)
         run_w = (keep * n - 1).bit_length()
-        run = Signal(run_w)             # slots since the last coded spike
-        expect = Signal(range(n + 1))   # the tick's next slot after its last coded spike
+        # ``run``: the slots since the last coded spike, less (while a tick's spikes are coded
+        # as a list) ``expect``, the tick's next slot after its last coded spike, modulo
+        # 2**run_w. The packer's gap ``run + spike - expect`` is then one adder, and no
+        # register holds ``expect``: after a spike it is ``spike + 1``, so ``run`` becomes
+        # ``-(spike + 1)``, i.e. the spike's bits inverted.
+        run = Signal(run_w)
         value = Signal(run_w)           # the varint being sent
         in_bitmap = Signal()            # the varint is a bitmap's gap (then the bitmap)
         bm_byte = Signal(range(nmap + 1))
@@ -155,7 +159,8 @@ class SpikeEmitter(wiring.Component):
                 with m.Elif(~is_open):
                     m.d.sync += [is_open.eq(1), b_len.eq(0), b_ticks.eq(0), run.eq(0)]
                 with m.Else():
-                    m.d.sync += [expect.eq(0), bm_byte.eq(0), bm_acc.eq(0), stale.eq(1)]
+                    # (``expect`` is 0 here: ``run`` is the slots since the last coded spike)
+                    m.d.sync += [bm_byte.eq(0), bm_acc.eq(0), stale.eq(1)]
                     with m.If(~below(wptr, nmap + 1)):     # wptr > nmap
                         m.next = "MARK"
                     with m.Else():
@@ -163,12 +168,13 @@ class SpikeEmitter(wiring.Component):
             with m.State("LIST"):
                 # rptr settled a cycle ago (``stale`` is not needed here: LIST waits one)
                 with m.If(rptr == wptr):
-                    m.d.sync += run.eq(run + n - expect)
+                    m.d.sync += run.eq(run + n)        # the packer's run + n - expect
                     m.next = "TICK_END"
                 with m.Else():
                     m.next = "GAP"
             with m.State("GAP"):
-                m.d.sync += [value.eq(run + got - expect), run.eq(0), expect.eq(got + 1),
+                m.d.sync += [value.eq(run + got),
+                             run.eq(~Cat(got, Const(0, run_w - len(got)))),   # -(got + 1)
                              rptr.eq(rptr + 1), in_bitmap.eq(0)]
                 m.next = "VARINT"
             with m.State("MARK"):
