@@ -36,7 +36,7 @@ from ..proto import protocol as P
 from ..proto.config import CoreConfig
 from ..proto.memmap import layouts, region_words, regions
 from ..proto.protocol import Opcode, ResetFlags, Status
-from .framing import FrameLayout
+from .framing import FrameLayout, below
 
 __all__ = ["Decoder", "DecodedLayout", "RequestLayout", "STATUS_SHAPE"]
 
@@ -162,7 +162,8 @@ class Decoder(wiring.Component):
                         check((length != P.READ_REQ.size, bad_len), (~reg_ok, Status.BAD_REGION),
                               (too_long, bad_len))
                     with m.Case(Opcode.WRITE):
-                        check((length < P.WRITE_REQ.size, bad_len), (~reg_ok, Status.BAD_REGION))
+                        check((below(length, P.WRITE_REQ.size), bad_len),
+                              (~reg_ok, Status.BAD_REGION))
                     with m.Case(Opcode.INJECT):
                         check((length[0], bad_len))
                     with m.Case(Opcode.RUN):

@@ -35,7 +35,7 @@ from ..proto.config import CoreConfig
 from ..proto.protocol import Opcode, Status
 from .core import SpikeLayout, list_ram_attrs
 from .fifo import Queue
-from .framing import BodyLayout
+from .framing import BodyLayout, below
 
 __all__ = ["SpikeEmitter", "pick"]
 
@@ -110,8 +110,12 @@ class SpikeEmitter(wiring.Component):
         s_first = Signal(32)
         s_ticks = Signal.like(b_ticks)
         run_w = (keep * n - 1).bit_length()
-        run = Signal(run_w)             # slots since the last coded spike
-        expect = Signal(range(n + 1))   # the tick's next slot after its last coded spike
+        # ``run``: the slots since the last coded spike, less (while a tick's spikes are coded
+        # as a list) ``expect``, the tick's next slot after its last coded spike, modulo
+        # 2**run_w. The packer's gap ``run + spike - expect`` is then one adder, and no
+        # register holds ``expect``: after a spike it is ``spike + 1``, so ``run`` becomes
+        # ``-(spike + 1)``, i.e. the spike's bits inverted.
+        run = Signal(run_w)
         value = Signal(run_w)           # the varint being sent
         in_bitmap = Signal()            # the varint is a bitmap's gap (then the bitmap)
         bm_byte = Signal(range(nmap + 1))
@@ -150,25 +154,27 @@ class SpikeEmitter(wiring.Component):
                     m.d.comb += close.eq(1)
             with m.State("DECIDE"):
                 # close a batch the tick might overflow; open one when none is
-                with m.If(is_open & (b_len > room - P.spike_tick_bound(n))):
+                with m.If(is_open & ~below(b_len, room - P.spike_tick_bound(n) + 1)):
                     m.d.comb += close.eq(~s_valid)
                 with m.Elif(~is_open):
                     m.d.sync += [is_open.eq(1), b_len.eq(0), b_ticks.eq(0), run.eq(0)]
                 with m.Else():
-                    m.d.sync += [expect.eq(0), bm_byte.eq(0), bm_acc.eq(0), stale.eq(1)]
-                    with m.If(wptr > nmap):
+                    # (``expect`` is 0 here: ``run`` is the slots since the last coded spike)
+                    m.d.sync += [bm_byte.eq(0), bm_acc.eq(0), stale.eq(1)]
+                    with m.If(~below(wptr, nmap + 1)):     # wptr > nmap
                         m.next = "MARK"
                     with m.Else():
                         m.next = "LIST"
             with m.State("LIST"):
                 # rptr settled a cycle ago (``stale`` is not needed here: LIST waits one)
                 with m.If(rptr == wptr):
-                    m.d.sync += run.eq(run + n - expect)
+                    m.d.sync += run.eq(run + n)        # the packer's run + n - expect
                     m.next = "TICK_END"
                 with m.Else():
                     m.next = "GAP"
             with m.State("GAP"):
-                m.d.sync += [value.eq(run + got - expect), run.eq(0), expect.eq(got + 1),
+                m.d.sync += [value.eq(run + got),
+                             run.eq(~Cat(got, Const(0, run_w - len(got)))),   # -(got + 1)
                              rptr.eq(rptr + 1), in_bitmap.eq(0)]
                 m.next = "VARINT"
             with m.State("MARK"):
@@ -205,7 +211,7 @@ class SpikeEmitter(wiring.Component):
                     with m.If(queue.w_rdy):
                         m.d.sync += [bm_byte.eq(bm_byte + 1), bm_acc.eq(0)]
             with m.State("TICK_END"):
-                with m.If(b_ticks + 1 == keep):
+                with m.If(b_ticks == keep - 1):
                     # the keep-alive: a batch covers at most KEEPALIVE_TICKS ticks
                     with m.If(~s_valid):
                         m.d.sync += [b_ticks.eq(keep), pending.eq(0)]

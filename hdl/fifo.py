@@ -59,14 +59,17 @@ class Queue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         inner = self.depth - 1
-        m.submodules.storage = storage = memory.Memory(shape=self.width, depth=max(inner, 1),
-                                                       init=[])
+        # The RAM has a power of two words (at least ``inner``; block RAMs come in powers of
+        # two anyway), so the pointers wrap by themselves: no compare and multiplexer per
+        # pointer. ``stored`` alone says when the queue is full.
+        size = 1 << (inner - 1).bit_length()
+        m.submodules.storage = storage = memory.Memory(shape=self.width, depth=size, init=[])
         wp, rp = storage.write_port(), held_read(m, storage, platform)
-        produce, consume = Signal(range(inner)), Signal(range(inner))
+        produce, consume = Signal(range(size)), Signal(range(size))
         stored = Signal(range(inner + 1))      # words in the RAM (not in the output register)
 
         def incr(ptr):
-            return Mux(ptr == inner - 1, 0, ptr + 1)
+            return ptr + 1
 
         do_write = self.w_en & self.w_rdy
         do_fetch = (stored != 0) & (~self.r_rdy | self.r_en)
@@ -84,8 +87,7 @@ class Queue(wiring.Component):
             m.d.sync += [consume.eq(incr(consume)), self.r_rdy.eq(1)]
         with m.Elif(self.r_en):
             m.d.sync += self.r_rdy.eq(0)
-        with m.If(do_write & ~do_fetch):
-            m.d.sync += stored.eq(stored + 1)
-        with m.If(do_fetch & ~do_write):
-            m.d.sync += stored.eq(stored - 1)
+        # one adder for both directions (+1 or -1, i.e. all ones)
+        with m.If(do_write != do_fetch):
+            m.d.sync += stored.eq(stored + Mux(do_write, 1, -1))
         return m

@@ -19,17 +19,18 @@ Contract (the wire format is :mod:`spikeloom.proto.protocol`):
   ``{data, last}`` bytes and sends ``END``, the escaped body, the escaped CRC (little-endian) and
   ``END`` on ``tx``, which is what ``protocol.encode_frame`` produces.
 
-:func:`crc16_next` is the one-byte CRC step in logic, shared by both.
+:func:`crc16_next` is the one-byte CRC step in logic, shared by both. :func:`below` (a compare
+with a constant, in logic) is shared with the other link parts.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..proto import protocol as P
 
-__all__ = ["crc16_next", "FrameLayout", "BodyLayout", "Deframer", "Encoder"]
+__all__ = ["crc16_next", "below", "FrameLayout", "BodyLayout", "Deframer", "Encoder"]
 
 #: One deframed frame, as the dispatcher sees it.
 FrameLayout = data.StructLayout({
@@ -65,6 +66,24 @@ def crc16_next(crc, byte):
         terms = [crc[k] for k in crc_in] + [byte[k] for k in byte_in]
         bits.append(Cat(*terms).xor() if terms else Const(0, 1))
     return Cat(*bits)
+
+
+def below(value, const: int):
+    """``value < const`` for an integer constant ``const`` (``value`` signed or unsigned), as
+    plain logic: Yosys maps a compare with a constant to a carry chain over every bit (a logic
+    cell per bit on iCE40), where a few LUTs decide it. ``~below(value, c)`` is ``value >= c``."""
+    value = Value.cast(value)
+    width = len(value)
+    if value.shape().signed:    # flipping the sign bit makes the order the unsigned one
+        value, const = Cat(value[:-1], ~value[-1]), const + (1 << (width - 1))
+    if const <= 0:
+        return Const(0, 1)
+    if const >= 1 << width:
+        return Const(1, 1)
+    lt = Const(0, 1)            # value[:k] < const's low k bits
+    for k in range(width):
+        lt = (~value[k] | lt) if const >> k & 1 else (~value[k] & lt)
+    return lt
 
 
 class Deframer(wiring.Component):
@@ -170,7 +189,7 @@ class Deframer(wiring.Component):
                     # The CRC covers all but the last two bytes: feed the byte two behind.
                     with m.If((pos != first) & (pos != first + 1)):
                         m.d.sync += crc.eq(crc16_next(crc, d2))
-                    with m.If(pos < first + hdr):
+                    with m.If(below(pos, first + hdr)):
                         m.d.sync += head_bytes.eq(Cat(head_bytes[8:], byte))
                     with m.If(~pos[-1]):
                         m.d.comb += wr.en.eq(1)

@@ -47,7 +47,10 @@ class Sender(wiring.Component):
         m = Module()
         hdr = self.header.payload
         hidx = Signal(range(P.HEADER_BYTES + 1))       # header bytes fetched
-        count = Signal(range(self.max_payload + 1))     # payload bytes fetched
+        # payload bytes still to fetch, loaded with the length while the header goes out:
+        # counting up to the length instead, the incrementer's sum would feed a compare as
+        # well as the register (its flip-flops then take logic cells of their own on iCE40)
+        left = Signal(range(self.max_payload + 1))
         full = Signal()         # ``body`` holds a byte
         last = Signal()
         out = self.body.payload
@@ -59,16 +62,17 @@ class Sender(wiring.Component):
             m.d.sync += full.eq(0)
             with m.If(last):
                 m.d.comb += self.header.ready.eq(1)
-                m.d.sync += [hidx.eq(0), count.eq(0)]
+                m.d.sync += hidx.eq(0)
         with m.Elif(~full & self.header.valid):
             with m.If(~in_payload):
                 m.d.sync += [out.data.eq(header_byte), hidx.eq(hidx + 1), full.eq(1),
-                             last.eq((hidx == P.HEADER_BYTES - 1) & (hdr.length == 0))]
+                             last.eq((hidx == P.HEADER_BYTES - 1) & (hdr.length == 0)),
+                             left.eq(hdr.length)]
             with m.Else():
                 m.d.comb += self.payload.ready.eq(1)
                 with m.If(self.payload.valid):
-                    m.d.sync += [out.data.eq(self.payload.payload), count.eq(count + 1),
-                                 full.eq(1), last.eq(count + 1 == hdr.length)]
+                    m.d.sync += [out.data.eq(self.payload.payload), left.eq(left - 1),
+                                 full.eq(1), last.eq(left == 1)]
         return m
 
 

@@ -3,12 +3,12 @@
 Contract (docs/protocol.md, RUN and "Abort"; used by :class:`spikeloom.hdl.dispatch.Dispatcher`):
 
 - ``load`` (strobe) begins a RUN of ``request.ticks`` ticks paced by ``request.period``
-  (``protocol.RUN_REQ`` as an Amaranth view); ``ran`` becomes 0. ``request.ticks`` is read at
-  ``load`` and at each start, ``request.period`` at each start, so its owner may use the
-  register in between if it restores it.
+  (``protocol.RUN_REQ`` as an Amaranth view); ``ran`` becomes 0. ``request.ticks`` must hold
+  still from ``load`` until the RUN ends (it is compared with ``ran`` in every cycle);
+  ``request.period`` is read at each start.
 - The owner raises ``boundary`` when it is at a tick boundary: right after ``load``, and after
-  each tick's events have been handed over. In such a cycle exactly one of these happens (all
-  combinational):
+  each tick's events have been handed over (never in the cycle right after a start: the tick
+  has just begun). In such a cycle exactly one of these happens (all combinational):
 
   * ``end``: the RUN is over, because ``ran == ticks`` (``aborted`` low) or else because
     ``abort`` is high (``aborted`` high). ``ran`` is the number of ticks run: the RUN_REPLY
@@ -73,14 +73,21 @@ class Sequencer(wiring.Component):
             with m.Elif(first | due):
                 m.d.comb += self.start.eq(1)
 
-        ran_next = Signal.like(self.ran)
-        m.d.comb += ran_next.eq(self.ran + 1)
+        # ``more`` follows ``ran`` a cycle late (no boundary comes in the cycle after a start):
+        # compared with the incremented count instead, the incrementer's sum would feed the
+        # compare as well as ``ran``, and each of ``ran``'s flip-flops would take a logic cell
+        # of its own on iCE40 (its LUT could not be packed with it).
         with m.If(self.load):
             m.d.sync += [self.ran.eq(0), first.eq(1), more.eq(ticks != 0)]
-        with m.Elif(self.start):
-            m.d.sync += [self.ran.eq(ran_next), first.eq(0), more.eq(ran_next != ticks)]
+        with m.Else():
+            m.d.sync += more.eq(self.ran != ticks)
+            with m.If(self.start):
+                m.d.sync += [self.ran.eq(self.ran + 1), first.eq(0)]
+        # ``wait != 0`` and ``wait <= 2`` share the wide part, ``wait[2:] == 0``
+        low = Signal()
+        m.d.comb += low.eq(wait[2:] == 0)
         with m.If(self.start):
             m.d.sync += [wait.eq(period), due.eq(period[1:] == 0)]
-        with m.Elif(wait != 0):
-            m.d.sync += [wait.eq(wait - 1), due.eq(wait <= 2)]      # wait - 1 <= 1
+        with m.Elif(~low | (wait[:2] != 0)):
+            m.d.sync += [wait.eq(wait - 1), due.eq(low & ~wait[:2].all())]  # wait - 1 <= 1
         return m

@@ -41,6 +41,7 @@ from ..proto.protocol import Opcode, Status
 from .core import addr_width, data_width, req_layout
 from .decode import STATUS_SHAPE, DecodedLayout
 from .emit import pick
+from .framing import below
 
 __all__ = ["Walker"]
 
@@ -170,7 +171,7 @@ class Walker(wiring.Component):
                     with m.Else():
                         m.d.sync += wcount.eq(wcount + 1)
                         with m.If(is_inject):
-                            with m.If(Cat(waddr[:8], byte) >= cfg.n_inputs):
+                            with m.If(~below(Cat(waddr[:8], byte), cfg.n_inputs)):
                                 m.d.sync += wbad.eq(1)
                         with m.Elif((byte & rq.top_mask) != 0):
                             m.d.sync += wbad.eq(1)
