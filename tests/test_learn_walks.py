@@ -21,6 +21,7 @@ from spikeloom.proto.cycles import (
     bank_cell,
     bank_cells,
     bank_stalls,
+    compatible,
     fired_words,
     pairs_enabled,
     tick_cycles,
@@ -132,6 +133,45 @@ def test_formula_needs_the_counts_it_depends_on():
         assert tick_cycles(cfg, list(range(12)), mask, True, store, listed=list(range(12)),
                            plastic_delivered=list(range(12))
                            ) <= tick_cycles_bound(cfg, weight_store=store)
+
+
+def test_acc_pairs_rows_whose_words_never_share_a_cell():
+    """proto.cycles.acc_units: an entry pairs with the one before it when both are read-only,
+    every word k of the two lies in different cells, and the earlier one is not already a
+    pair's second; the pairs change ACC's count by wpr per pair, and the formula wants the
+    positions (a count cannot say which rows pair)."""
+    up = preset("up5k")
+    wpr = up.words_per_row
+    assert pairs_enabled(up, "spram") and not pairs_enabled(up, "dual")
+    assert not pairs_enabled(dataclasses.replace(up, delay_bits=1), "spram")
+    assert not pairs_enabled(dataclasses.replace(up, inh_current=True), "spram")
+    assert not pairs_enabled(TINY, "spram")             # one cell: every row in it
+    # the definition, word by word, against the two-word shortcut
+    rows = np.arange(up.n_sources)
+    for a in (0, 1, 127, 128, 129, 255, 256, 383):
+        full = np.array([all(bank_cell(up, a * wpr + k) != bank_cell(up, b * wpr + k)
+                             for k in range(wpr)) for b in rows])
+        assert np.array_equal(compatible(up, a, rows), full), a
+    # 130, 131 (group 1, opposite parity): a pair; 131 is a second, so 132 stays alone
+    # although compatible with it (and 140, the same parity, is not); 140 and 141 pair; 200
+    # is plastic (STDP on): alone, and so is 201 after it
+    delivered = [130, 131, 132, 140, 141, 200, 201]
+    assert compatible(up, 131, 132) and not compatible(up, 132, 140)
+    units = acc_units(up, delivered, [130, 131, 132, 140, 141, 201], "spram")
+    assert units == [(130, 131), (132,), (140, 141), (200,), (201,)]
+    assert acc_units(up, delivered, [], "spram") == [(r,) for r in delivered]
+    assert acc_units(up, delivered, delivered, "dual") == [(r,) for r in delivered]
+    # same group, same parity: never a pair; other groups pair with the same parity
+    assert not compatible(up, 130, 132) and compatible(up, 130, 260)
+    off = tick_cycles(up, delivered, [], False, "spram")
+    on = tick_cycles(up, delivered, [], True, "spram", plastic_delivered=[200])
+    # STDP off: 200 is read-only and pairs with 201; on, 201 also waits for 200's last write
+    assert bank_stalls(up, delivered, [200], [], [], True) == (1, 0)
+    assert on - off == wpr + 1
+    assert acc_units(up, delivered, delivered, "spram")[-1] == (200, 201)
+    assert tick_cycles(up, delivered, [], False, "spram", units=7) - off == 3 * wpr
+    with pytest.raises(TypeError, match="acc_units"):
+        tick_cycles(up, 7, [], False, "spram")
 
 
 def test_bank_cells_interleave_rows_and_words():
