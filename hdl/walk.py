@@ -77,7 +77,9 @@ class Walker(wiring.Component):
         word_bytes = (data_width(cfg) + 7) // 8
         word = Signal(8 * max(word_bytes, 2))       # a WRITE word; INJECT keeps 1 here
         lane = Signal(range(max(word_bytes, 2)))    # byte index inside the word
-        wsize = Signal.like(rq.nbytes)              # bytes per word (WRITE) or 2 (INJECT)
+        # the word's last byte index: nbytes - 1 (READ, WRITE) or 1 (INJECT); compared with
+        # ``lane`` itself, not ``lane + 1`` with the size, the incrementer feeds ``lane`` only
+        wlast = Signal.like(lane)
         pos = Signal(range(P.MAX_PAYLOAD + 1))      # payload byte index (WRITE/INJECT)
         wcount = Signal(range(P.MAX_PAYLOAD + 1))   # words seen (WRITE); words left (READ)
         wbad = Signal()             # some word failed its value check
@@ -109,14 +111,15 @@ class Walker(wiring.Component):
                 with m.If(self.start):
                     with m.Switch(rq.opcode):
                         with m.Case(Opcode.READ):
-                            m.d.sync += [wcount.eq(head.count), is_inject.eq(0)]
+                            m.d.sync += [wcount.eq(head.count), is_inject.eq(0),
+                                         wlast.eq(rq.nbytes - 1)]
                             m.next = "READ_CHECK"
                         with m.Case(Opcode.WRITE):
-                            m.d.sync += [is_inject.eq(0), wsize.eq(rq.nbytes), wcount.eq(0),
+                            m.d.sync += [is_inject.eq(0), wlast.eq(rq.nbytes - 1), wcount.eq(0),
                                          pos.eq(P.WRITE_REQ.size)]
                             m.next = "WALK"
                         with m.Default():   # INJECT
-                            m.d.sync += [is_inject.eq(1), wsize.eq(2), wcount.eq(0),
+                            m.d.sync += [is_inject.eq(1), wlast.eq(1), wcount.eq(0),
                                          pos.eq(0), word.eq(1)]
                             m.next = "WALK"
             with m.State("READ_CHECK"):
@@ -136,7 +139,7 @@ class Walker(wiring.Component):
             with m.State("READ_BYTES"):
                 m.d.comb += self.data.valid.eq(self.mem_rsp.valid)
                 with m.If(self.data.valid & self.data.ready):
-                    with m.If(lane + 1 == rq.nbytes):
+                    with m.If(lane == wlast):
                         m.d.comb += self.mem_rsp.ready.eq(1)
                         m.d.sync += [lane.eq(0), waddr.eq(waddr + 1), wcount.eq(wcount - 1)]
                         m.next = "READ_REQ"
@@ -164,7 +167,7 @@ class Walker(wiring.Component):
                     with m.If(~is_inject & (lane == k)):
                         m.d.sync += word[8 * k:8 * k + 8].eq(byte)
                 m.d.sync += pos.eq(pos + 1)
-                with m.If(lane + 1 == wsize):
+                with m.If(lane == wlast):
                     m.d.sync += lane.eq(0)
                     with m.If(second):
                         m.next = "WRITE_REQ"
