@@ -376,3 +376,17 @@ def test_paired_rows_lockstep(cfg, cell_words, stdp, seed):
         assert second > 0, "no pair waited for a write with its second read"
     run_lockstep(cfg, model, inputs, seed=4500 + seed, weight_store="spram",
                  cell_words=cell_words)
+
+
+@pytest.mark.regress
+@pytest.mark.rtl
+@pytest.mark.parametrize("cfg,cell_words", [(preset("tiny"), 8), (preset("tiny"), 4),
+                                            (_WIDE, 64), (_WIDE, 32)])
+def test_paired_rows_lockstep_seeds(cfg, cell_words):
+    """More seeds of test_paired_rows_lockstep, STDP on and off in turn."""
+    for seed in range(int(os.environ.get("SPIKELOOM_SEEDS", 8))):
+        model, inputs = walks_network(cfg, 4600 + seed, ticks=40)
+        if seed % 2:
+            model.stdp = dataclasses.replace(model.stdp, enable=0)
+        run_lockstep(cfg, model, inputs, seed=4600 + seed, weight_store="spram",
+                     cell_words=cell_words)
