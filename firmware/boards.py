@@ -130,11 +130,12 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
           uart_note="FT2232H channel B (second serial port), 12 MHz-derived baud rates",
           max_baud=12_000_000,
           extra_resources="break_off_pmod"),
-    Board("ulx3s-25f", "ULX3S (LFE5U-25F)", platform=_ulx3s_25f, **_ULX3S),
-    # seed 2: nextpnr's default seed places ulx3s_85f at 58.7 MHz, under its 60 MHz clock (the
-    # parameter block RAM -> the neuron's product register); seeds 1 and 2 give 61.5 and 64.1
-    # MHz on the same tree (2026-12-05, docs/boards.md "Clock")
-    Board("ulx3s-85f", "ULX3S (LFE5U-85F)", platform=_ulx3s_85f, seed=2, **_ULX3S),
+    # The ECP5 boards' Fmax moves by several MHz with nextpnr's placement seed, near their 60 MHz
+    # clock (docs/boards.md "Clock"). On the tree of 2026-12-05 with ACC's paired rows:
+    # ulx3s_25f 58.1 MHz with the default seed, 69.6 with seed 1; ulx3s_85f 59.0, 63.6, 61.8
+    # with seeds 2, 1, 3 (the write enable's fan-out to the weight and plasticity block RAMs)
+    Board("ulx3s-25f", "ULX3S (LFE5U-25F)", platform=_ulx3s_25f, seed=1, **_ULX3S),
+    Board("ulx3s-85f", "ULX3S (LFE5U-85F)", platform=_ulx3s_85f, seed=1, **_ULX3S),
     Board("arty-a7-35", "Arty A7-35 (XC7A35T-1L)", family="xilinx7", platform=_arty_a7_35,
           toolchain="vivado", osc_hz=100_000_000, clk_resource="clk100",
           leds={"heartbeat": ("led", 0), "activity": ("led", 1), "error": ("rgb_led", 0)},
