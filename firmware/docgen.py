@@ -103,9 +103,10 @@ def tick_rates(cfg: CoreConfig, weight_store: str, activity: float = ACTIVITY):
     delivered = math.ceil(activity * cfg.n_sources)
     fired = math.ceil(activity * cfg.n_neurons)
     try:
-        from ..proto.cycles import tick_cycles, tick_cycles_at
-        c0 = tick_cycles(cfg, delivered, fired, False, weight_store=weight_store)
-        # with STDP the bound at this activity (proto.cycles.tick_cycles_at)
+        from ..proto.cycles import tick_cycles_at
+        # evenly spaced sources and neurons (the positions set the spram store's pairs and
+        # bank stalls); with STDP the bound at this activity (every source plastic and listed)
+        c0 = tick_cycles_at(cfg, delivered, fired, False, weight_store)
         c1 = tick_cycles_at(cfg, delivered, fired, True, weight_store)
     except ImportError:
         c0 = c1 = None

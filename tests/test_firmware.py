@@ -6,6 +6,7 @@ the regress set when slow. Nothing here needs a board: flashing is proven up to 
 command line.
 """
 
+import math
 import os
 import shutil
 from fractions import Fraction
@@ -297,3 +298,20 @@ def test_up5k_spram_bound():
     up5k = preset("up5k")
     assert spram_fits(up5k)
     assert not spram_fits(up5k.replace(n_neurons=272))
+
+
+def test_docgen_tick_rates_cover_every_row():
+    """docs/boards.md's projected ticks: every row's board and configuration gets exact
+    cycle counts (the spram store's pairs need positions: evenly spaced sources), STDP costing
+    cycles, and the pairs of the iCEBreaker's read-only rows shortening its tick."""
+    from spikeloom.firmware import docgen
+    from spikeloom.proto.cycles import tick_cycles
+    for board, config in docgen.ROWS:
+        b = boards.board(board)
+        cfg = boards.board_config(board, config)
+        c0, c1, link = docgen.tick_rates(cfg, b.weight_store)
+        assert isinstance(c0, int) and isinstance(c1, int) and c0 < c1 and link > 0, board
+    cfg = preset("up5k")
+    c0, _, _ = docgen.tick_rates(cfg, "spram")
+    p, q = math.ceil(0.1 * cfg.n_sources), math.ceil(0.1 * cfg.n_neurons)
+    assert c0 < tick_cycles(cfg, p, q, False, "spram", units=p)
