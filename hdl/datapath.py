@@ -398,8 +398,8 @@ class Datapath:
         return tag.addr[:self.row_sh] if self.row_sh else tag.word
 
     def learn_layout(self):
-        """The stage after the data stage (the delay ring's and the dual store's accumulate
-        stage; the dual store's learn stage)."""
+        """The stage after the data stage (the accumulate stage of every store and of the delay
+        ring; the dual store's learn stage)."""
         return data.StructLayout({
             "valid": 1,                         # ACC: a word to accumulate
             "pot": 1,                           # POT: a word to write back (dual)
@@ -447,7 +447,7 @@ class Datapath:
         # the phase flags, set by the FSM states
         self.idle, self.clearing, self.scanning = Signal(), Signal(), Signal()
         self.zero_at_start = []
-        self.ring_acc = Signal()                # ACC adds a stage later (delay ring, dual)
+        self.ring_acc = Signal()                # ACC: words enter the accumulate stage
         self.tick_end = Signal()                # FINISH
         # the shared flags memory's read port: SCAN reads the flags, POT the fired-word list
         pf_pack = self.pf_pack

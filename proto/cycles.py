@@ -268,7 +268,7 @@ def fired_words(cfg: CoreConfig, fired) -> int:
 
 def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
                 weight_store: str = "dual", *, listed=None, words=None,
-                plastic_delivered=None, stalls=None, units=None,
+                plastic_delivered=None, stalls=None, walk_units=None,
                 cell_words: int = SPRAM_CELL_WORDS) -> int:
     """Exact ``last_tick_cycles`` of one tick.
 
@@ -284,9 +284,9 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
     The "spram" store with STDP on adds the bank stalls ``(Ha, Hp)``: from ``stalls`` when
     given, else computed by :func:`bank_stalls` (then ``delivered``, ``plastic_delivered``,
     ``listed`` and ``fired`` must be masks or index lists: a count is a TypeError).
-    ACC's walk units on a spram core that pairs rows (:func:`pairs_enabled`): from ``units``
-    (their number) when given, else computed by :func:`acc_units` (then ``delivered``, and
-    with STDP on ``plastic_delivered``, must be masks or index lists).
+    ACC's walk units on a spram core that pairs rows (:func:`pairs_enabled`): from
+    ``walk_units`` (their number) when given, else computed by :func:`acc_units` (then
+    ``delivered``, and with STDP on ``plastic_delivered``, must be masks or index lists).
     ``cell_words``: the store's cell size (tests use small cells)."""
     if not isinstance(cfg, CoreConfig):
         raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
@@ -311,8 +311,8 @@ def tick_cycles(cfg: CoreConfig, delivered, fired, stdp_enabled,
             ha, hp = stalls
     cycles = (s + 1 + SCAN_LATENCY) + (n + 2 + UPDATE_LATENCY) + 1 + 1
     if p:
-        if units is not None:
-            units = _count(units, "units", p)
+        if walk_units is not None:
+            units = _count(walk_units, "walk_units", p)
         elif p > 1 and pairs_enabled(cfg, weight_store, cell_words):
             if isinstance(delivered, int) or (en and (plastic_delivered is None
                                                       or isinstance(plastic_delivered, int))):
@@ -356,7 +356,7 @@ def tick_cycles_bound(cfg: CoreConfig, delivered_max=None, fired_max=None,
     fw = min(q, cfg.words_per_row)
     stalls = (max(p * cfg.words_per_row - 1, 0), max(cfg.n_sources * fw - 1, 0))
     return tick_cycles(cfg, p, q, stdp_enabled, weight_store, listed=cfg.n_sources,
-                       words=fw, plastic_delivered=p, stalls=stalls, units=p)
+                       words=fw, plastic_delivered=p, stalls=stalls, walk_units=p)
 
 
 def spread(count: int, total: int) -> list[int]:

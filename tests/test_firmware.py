@@ -314,4 +314,4 @@ def test_docgen_tick_rates_cover_every_row():
     cfg = preset("up5k")
     c0, _, _ = docgen.tick_rates(cfg, "spram")
     p, q = math.ceil(0.1 * cfg.n_sources), math.ceil(0.1 * cfg.n_neurons)
-    assert c0 < tick_cycles(cfg, p, q, False, "spram", units=p)
+    assert c0 < tick_cycles(cfg, p, q, False, "spram", walk_units=p)

@@ -169,7 +169,7 @@ def test_acc_pairs_rows_whose_words_never_share_a_cell():
     assert bank_stalls(up, delivered, [200], [], [], True) == (1, 0)
     assert on - off == wpr + 1
     assert acc_units(up, delivered, delivered, "spram")[-1] == (200, 201)
-    assert tick_cycles(up, delivered, [], False, "spram", units=7) - off == 3 * wpr
+    assert tick_cycles(up, delivered, [], False, "spram", walk_units=7) - off == 3 * wpr
     with pytest.raises(TypeError, match="acc_units"):
         tick_cycles(up, 7, [], False, "spram")
 
