@@ -172,7 +172,7 @@ class Accumulate:
         The slot of this tick is ``head``; a weight with delay d goes to slot head + d (mod
         2**D, the natural wrap of D bits). The delays are read with the weight word, so the
         lane's accumulator address is known only in the data stage: the ring reads there and
-        adds in one more stage (``Datapath.learn``; ACC takes one extra cycle). Back-to-back
+        adds in the accumulate stage (``Datapath.learn``), as the single row does. Back-to-back
         words of one lane hit the same accumulator only with one word per row, where the read
         port is transparent, as for the single row. The sweep reads and clears the head slot.
         """

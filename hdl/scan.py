@@ -11,10 +11,9 @@ Contract (one piece of :class:`spikeloom.hdl.core.Core`; shared state in
   with its row base and plastic flag (with ``Datapath.pairs``: and whether ACC walks it with
   the entry before it, ``proto.cycles.acc_units``); the pre trace ``x`` decays and jumps, a
   neuron's post trace ``y`` decays (both written back); the neuron's depression step goes
-  into its lane of
-  the dep word; a plastic source with a non-zero potentiation step is appended to the listed
-  sources with its step. With several rules the lists hold the traces instead of steps and a
-  source is listed by the rules' thresholds (``Datapath.thr``).
+  into its lane of the dep word; a plastic source with a non-zero potentiation step is
+  appended to the listed sources with its step. With several rules the lists hold the traces
+  instead of steps and a source is listed by the rules' thresholds (``Datapath.thr``).
 * Outputs for the others: ``nd`` (delivered), ``nl`` (listed), the lists, the dep words, and
   ``x_new``/``y_dec`` (the write data of the trace memories while ``scanning``).
 
